@@ -1,0 +1,33 @@
+# Compiler options shared by every target: C++20, warnings, sanitizers, ccache.
+option(DITTO_WERROR "Treat warnings as errors" OFF)
+set(DITTO_SANITIZE "" CACHE STRING "Sanitizers: address,undefined | thread | empty")
+
+find_program(DITTO_CCACHE ccache)
+if(DITTO_CCACHE)
+    # Precompiled headers are rebuilt on every clean build; this sloppiness lets ccache
+    # still reuse the objects compiled with them.
+    set(CMAKE_CXX_COMPILER_LAUNCHER "${CMAKE_COMMAND}" -E env
+        "CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime"
+        "${DITTO_CCACHE}")
+endif()
+
+add_library(ditto_options INTERFACE)
+target_compile_features(ditto_options INTERFACE cxx_std_20)
+target_compile_options(ditto_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+    -Wnon-virtual-dtor -Wno-missing-field-initializers
+    # GCC 12 false positive on Asio's awaitable frame allocator (operator new/delete pair).
+    -Wno-mismatched-new-delete)
+if(DITTO_WERROR)
+    target_compile_options(ditto_options INTERFACE -Werror)
+endif()
+if(DITTO_SANITIZE)
+    string(REPLACE "," ";" _ditto_sans "${DITTO_SANITIZE}")
+    foreach(_s IN LISTS _ditto_sans)
+        if(NOT _s MATCHES "^(address|undefined|thread|leak)$")
+            message(FATAL_ERROR "DITTO_SANITIZE: unknown sanitizer '${_s}'")
+        endif()
+    endforeach()
+    target_compile_options(ditto_options INTERFACE -fsanitize=${DITTO_SANITIZE}
+        -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    target_link_options(ditto_options INTERFACE -fsanitize=${DITTO_SANITIZE})
+endif()

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ditto::config {
+
+/// The command line (SPEC §2, docs/cli.md). Flags of capabilities not built yet are absent,
+/// so they fail as unknown flags instead of being accepted and ignored.
+struct cli_options {
+    std::string config_path;  ///< first positional; default ./gateway.json
+    std::string listen = "127.0.0.1:8080";
+    std::optional<std::string> dotenv;
+    unsigned workers = 0;  ///< resolved to the number of cores when 0
+    std::string log_level = "info";
+    bool json_logs = false;
+    bool check_config = false;
+
+    std::uint64_t proxy_max_in_flight = 256;
+    std::uint64_t proxy_max_body_bytes = 64ULL * 1024 * 1024;
+    std::uint64_t proxy_usage_max_body_bytes = 1024 * 1024;  ///< 0 disables usage parsing
+
+    // Ours: client-side deadlines and drain (docs/cli.md).
+    std::uint64_t max_header_bytes = 64 * 1024;
+    std::uint64_t header_timeout_ms = 10'000;  ///< first byte to end of the request head
+    std::uint64_t idle_timeout_ms = 60'000;    ///< keep-alive wait for the next request
+    std::uint64_t client_timeout_ms = 60'000;  ///< whole body read; each response write
+    std::uint64_t drain_timeout_secs = 30;     ///< graceful shutdown limit
+};
+
+/// What parse_cli decided: run with `options`, or exit with `exit_code` after printing
+/// `output` (help and version to stdout with 0; usage errors to stderr with 2).
+struct cli_result {
+    bool exit = false;
+    int exit_code = 0;
+    std::string output;
+    cli_options options;
+};
+
+cli_result parse_cli(int argc, const char* const* argv);
+
+/// `HOST:PORT` or `[V6]:PORT` split; nullopt when malformed or the port is not 0..65535.
+struct host_port {
+    std::string host;
+    std::uint16_t port = 0;
+};
+std::optional<host_port> parse_host_port(const std::string& text);
+
+}  // namespace ditto::config

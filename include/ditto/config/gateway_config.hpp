@@ -1,0 +1,151 @@
+#pragma once
+
+// Plain structs for gateway.json (SPEC §1). No JSON library here: parsing lives in
+// src/config/parse.cpp so that only that file pays for nlohmann.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ditto::config {
+
+/// One upstream (SPEC §1.1).
+struct backend_config {
+    std::string name;
+    std::string base_url;
+    std::optional<std::uint64_t> max_in_flight;  ///< 0 counts as 1
+    std::uint64_t timeout_seconds = 0;           ///< 0 means 300
+    std::map<std::string, std::string> headers;  ///< injected upstream, replacing client's
+    std::map<std::string, std::string> query_params;
+    std::map<std::string, std::string> model_map;  ///< model -> upstream model; "*" = any
+    // Ours (docs/configuration.md): TLS to the upstream.
+    std::optional<std::string> tls_ca_file;  ///< PEM bundle instead of the system store
+    bool tls_insecure_skip_verify = false;   ///< testing only; logged as a warning
+
+    /// SPEC default: absent or 0 means 300 s.
+    std::uint64_t effective_timeout_seconds() const {
+        return timeout_seconds == 0 ? 300 : timeout_seconds;
+    }
+};
+
+struct limits_config {
+    std::optional<std::uint32_t> rpm;  ///< 0 = always block
+    std::optional<std::uint32_t> tpm;
+    bool operator==(const limits_config&) const = default;
+};
+
+struct budget_config {
+    std::optional<std::uint64_t> total_tokens;
+    std::optional<std::uint64_t> total_usd_micros;
+    bool operator==(const budget_config&) const = default;
+};
+
+struct cache_config {
+    bool enabled = false;
+    std::optional<std::uint64_t> ttl_seconds;
+    std::uint64_t max_entries = 1024;
+    std::uint64_t max_body_bytes = 1024 * 1024;
+    std::uint64_t max_total_body_bytes = 64 * 1024 * 1024;
+    bool operator==(const cache_config&) const = default;
+};
+
+struct passthrough_config {
+    bool allow = false;
+    bool bypass_cache = false;
+    bool operator==(const passthrough_config&) const = default;
+};
+
+struct guardrails_config {
+    std::vector<std::string> banned_phrases;
+    std::vector<std::string> banned_regexes;
+    bool block_pii = false;
+    bool validate_schema = false;
+    std::optional<std::uint64_t> max_input_tokens;
+    std::vector<std::string> allow_models;
+    std::vector<std::string> deny_models;
+    bool operator==(const guardrails_config&) const = default;
+};
+
+/// SPEC §1.2. Required: id, token, enabled, limits, budget, cache, guardrails, passthrough.
+struct virtual_key_config {
+    std::string id;
+    std::string token;
+    bool enabled = true;
+    std::optional<std::string> tenant_id;  ///< trimmed; blank counts as absent
+    std::optional<std::string> project_id;
+    std::optional<std::string> user_id;
+    std::optional<budget_config> tenant_budget;
+    std::optional<budget_config> project_budget;
+    std::optional<budget_config> user_budget;
+    std::optional<limits_config> tenant_limits;
+    std::optional<limits_config> project_limits;
+    std::optional<limits_config> user_limits;
+    limits_config limits;
+    budget_config budget;
+    cache_config cache;
+    guardrails_config guardrails;
+    passthrough_config passthrough;
+    std::optional<std::string> route;
+    bool operator==(const virtual_key_config&) const = default;
+};
+
+struct weighted_backend {
+    std::string backend;
+    double weight = 1.0;
+    bool operator==(const weighted_backend&) const = default;
+};
+
+struct route_rule {
+    std::string model_prefix;
+    bool exact = false;
+    std::string backend;
+    std::vector<weighted_backend> backends;
+    std::optional<guardrails_config> guardrails;
+    bool operator==(const route_rule&) const = default;
+};
+
+/// SPEC §1.3. A legacy `default_backend` is folded into default_backends by the parser.
+struct router_config {
+    std::vector<weighted_backend> default_backends;
+    std::vector<route_rule> rules;
+    bool operator==(const router_config&) const = default;
+};
+
+/// SPEC §1.4 redaction defaults.
+struct redaction_config {
+    std::string replacement = "<redacted>";
+    std::vector<std::string> redact_headers = {"authorization", "proxy-authorization",
+                                               "x-api-key",     "x-litellm-api-key",
+                                               "x-admin-token", "x-ditto-virtual-key"};
+    std::vector<std::string> redact_key_names = {
+        "virtual_key",   "api_key",       "apikey", "token",    "access_token",
+        "refresh_token", "client_secret", "secret", "password", "session_token"};
+    std::vector<std::string> redact_query_params = {
+        "api_key", "api-key", "key", "token", "access_token", "refresh_token", "authorization"};
+    std::vector<std::string> redact_json_pointers;
+    std::vector<std::string> redact_regexes = {R"((?i)bearer\s+[^\s]+)", R"(sk-[A-Za-z0-9]{10,})"};
+    std::vector<std::string> sanitize_query_in_keys = {"path", "url", "base_url", "endpoint"};
+};
+
+struct sampling_config {
+    double json_logs_rate = 1.0;
+    double audit_rate = 1.0;
+    double devtools_rate = 1.0;
+};
+
+struct observability_config {
+    redaction_config redaction;
+    sampling_config sampling;
+};
+
+/// The whole gateway.json.
+struct gateway_config {
+    std::vector<backend_config> backends;
+    std::vector<virtual_key_config> virtual_keys;
+    router_config router;
+    observability_config observability;
+};
+
+}  // namespace ditto::config

@@ -1,0 +1,72 @@
+#pragma once
+
+// Request and response types shared by the server, the app's routes and (later) the
+// middleware chain and upstream relay. Beast's message types are used directly; only
+// their declarations are included here (Beast is compiled once in src/asio).
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ditto::http {
+
+namespace bhttp = boost::beast::http;
+
+using request = bhttp::request<bhttp::string_body>;
+using status = bhttp::status;
+using field = bhttp::field;
+
+/// A body produced piece by piece (SSE relays, the mock's streams). The server calls next()
+/// until it yields nullopt and sends each piece as one HTTP/1.1 chunk as soon as it has it.
+/// Owned and driven by one connection, so implementations need no locking.
+class body_stream {
+  public:
+    virtual ~body_stream() = default;
+    /// The next piece, or nullopt at the end. Setting `ec` aborts the response: the
+    /// connection is reset without the terminating chunk, so the client sees the failure.
+    virtual boost::asio::awaitable<std::optional<std::string>> next(
+        boost::system::error_code& ec) = 0;
+};
+
+/// A response: the head plus either the buffered body in `msg.body()` or `stream`.
+struct response {
+    bhttp::response<bhttp::string_body> msg;
+    std::unique_ptr<body_stream> stream;  ///< when set, msg.body() is ignored (chunked)
+};
+
+/// What the server knows about the request beyond the message itself.
+struct request_info {
+    std::string remote_address;
+    unsigned worker = 0;
+    bool draining = false;  ///< the server is shutting down (readiness reports 503)
+};
+
+/// Builds a response with `body` and its content type; keep-alive follows `req`.
+response make_response(const request& req, status st, std::string body,
+                       std::string_view content_type = "application/json");
+
+/// Why the server answered without calling the handler.
+enum class reject_reason {
+    header_too_large,  ///< 431
+    body_too_large,    ///< 413
+    bad_request,       ///< 400: unparsable request
+    internal_error,    ///< 500: the handler threw
+};
+
+/// Implemented by the application: the server knows no routes. Called concurrently from
+/// every worker thread, so implementations must be thread-safe.
+class handler {
+  public:
+    virtual ~handler() = default;
+    virtual boost::asio::awaitable<response> handle(request& req, const request_info& info) = 0;
+    /// The body of a response the server makes itself (content type application/json).
+    /// `target` is the request target when the head was parsed, empty otherwise.
+    virtual std::string reject_body(reject_reason reason, std::string_view target) = 0;
+};
+
+}  // namespace ditto::http

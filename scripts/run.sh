@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one "try it" command (README): install what is missing, build, then start the bundled
+# mock upstream and a gateway in front of it with configs/demo.json. Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/build.sh
+gw_port="${DITTO_PORT:-8080}"
+mock_port="${DITTO_MOCK_PORT:-9090}"
+bin="${BUILD_DIR:-build}/src"
+
+"$bin/ditto-mock-upstream" --listen "127.0.0.1:$mock_port" &
+mock_pid=$!
+trap 'kill $mock_pid 2>/dev/null || true' EXIT
+# The demo config names its upstream as ${DITTO_MOCK_URL}; the key comes from configs/demo.env.
+export DITTO_MOCK_URL="http://127.0.0.1:$mock_port/v1"
+cat <<MSG
+
+  ditto-gateway is starting on http://127.0.0.1:$gw_port (mock upstream on :$mock_port).
+  Try, from another terminal:
+
+    curl -s http://127.0.0.1:$gw_port/health
+    curl -s http://127.0.0.1:$gw_port/ready
+    curl -s http://127.0.0.1:$gw_port/metrics
+
+  Ctrl-C stops the gateway (gracefully) and the mock upstream.
+
+MSG
+"$bin/ditto-gateway" configs/demo.json --dotenv configs/demo.env --listen "127.0.0.1:$gw_port" \
+  --workers "${DITTO_WORKERS:-2}"

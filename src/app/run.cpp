@@ -1,0 +1,186 @@
+#include "ditto/app/run.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app_handler.hpp"
+#include "ditto/config/load.hpp"
+#include "ditto/http/server.hpp"
+#include "ditto/log/log.hpp"
+
+namespace ditto::app {
+namespace {
+
+namespace net = boost::asio;
+
+// Reads the --dotenv file; its existence was checked by the CLI, but it may be unreadable.
+bool read_dotenv(const std::string& path, std::map<std::string, std::string>& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return false;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    out = config::parse_dotenv(ss.str());
+    return true;
+}
+
+std::string summary(const config::gateway_config& cfg) {
+    return std::to_string(cfg.backends.size()) + " backends, " +
+           std::to_string(cfg.virtual_keys.size()) + " virtual keys, " +
+           std::to_string(cfg.router.rules.size()) + " router rules";
+}
+
+// Drives a graceful shutdown: the first signal starts the drain, which ends when every
+// connection has closed or the drain timeout passes; a second signal ends it at once.
+class shutdown_control {
+  public:
+    shutdown_control(net::io_context& ioc, http::server& srv, std::chrono::seconds drain)
+        : signals_(ioc, SIGINT, SIGTERM), timer_(ioc), server_(srv), drain_(drain) {}
+
+    void arm() {
+        signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+            if (ec)
+                return;
+            on_signal(sig);
+        });
+    }
+
+  private:
+    void on_signal(int sig) {
+        if (draining_) {
+            log::warn("server.shutdown", "second signal: stopping now",
+                      {{"signal", std::to_string(sig)}});
+            finish();
+            return;
+        }
+        draining_ = true;
+        deadline_ = std::chrono::steady_clock::now() + drain_;
+        log::info("server.drain", "draining",
+                  {{"signal", std::to_string(sig)},
+                   {"in_flight", std::to_string(server_.in_flight())},
+                   {"drain_timeout_secs", std::to_string(drain_.count())}});
+        server_.begin_drain();
+        arm();
+        poll();
+    }
+
+    void poll() {
+        if (server_.connections() == 0) {
+            finish();
+            return;
+        }
+        if (std::chrono::steady_clock::now() >= deadline_) {
+            log::warn("server.drain", "drain timeout: closing remaining connections",
+                      {{"connections", std::to_string(server_.connections())}});
+            finish();
+            return;
+        }
+        timer_.expires_after(std::chrono::milliseconds(10));
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec)
+                poll();
+        });
+    }
+
+    void finish() {
+        boost::system::error_code ignored;
+        signals_.cancel(ignored);
+        timer_.cancel();
+        server_.stop();
+    }
+
+    net::signal_set signals_;
+    net::steady_timer timer_;
+    http::server& server_;
+    std::chrono::seconds drain_;
+    bool draining_ = false;
+    std::chrono::steady_clock::time_point deadline_{};
+};
+
+}  // namespace
+
+int run(const config::cli_options& options) {
+    log::level lvl = log::level::info;
+    log::parse_level(options.log_level, lvl);
+    log::init(lvl, options.json_logs);
+    struct log_guard {
+        ~log_guard() { log::shutdown(); }
+    } flush_logs_at_exit;
+
+    std::map<std::string, std::string> dotenv;
+    if (options.dotenv && !read_dotenv(*options.dotenv, dotenv)) {
+        log::error("config.error", "cannot read --dotenv file", {{"path", *options.dotenv}});
+        return 1;
+    }
+    config::env_lookup env(std::move(dotenv));
+    config::diagnostics diag;
+    auto cfg = config::load_gateway_file(options.config_path, env, diag);
+
+    if (options.check_config) {
+        // Plain lines on stdout/stderr, not log events: this output is for a person or CI.
+        for (const auto& w : diag.warnings)
+            std::cerr << "warning: " << w << "\n";
+        for (const auto& e : diag.errors)
+            std::cerr << "error: " << e << "\n";
+        if (!diag.ok()) {
+            std::cerr << options.config_path << ": " << diag.errors.size()
+                      << " error(s); config is invalid\n";
+            return 1;
+        }
+        std::cout << options.config_path << ": OK (" << summary(cfg) << ")\n";
+        return 0;
+    }
+    for (const auto& w : diag.warnings)
+        log::warn("config.warning", w);
+    if (!diag.ok()) {
+        for (const auto& e : diag.errors)
+            log::error("config.error", e);
+        log::error("config.invalid", "refusing to start",
+                   {{"path", options.config_path}, {"errors", std::to_string(diag.errors.size())}});
+        return 1;
+    }
+
+    auto hp = config::parse_host_port(options.listen);
+    http::server_options so;
+    so.host = hp->host;
+    so.port = hp->port;
+    so.workers = options.workers;
+    so.max_header_bytes = options.max_header_bytes;
+    so.max_body_bytes = options.proxy_max_body_bytes;
+    so.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
+    so.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
+    so.client_timeout = std::chrono::milliseconds(options.client_timeout_ms);
+
+    auto counters = std::make_shared<metrics::counters>();
+    auto handler = std::make_shared<app_handler>(counters, options.proxy_max_body_bytes);
+    http::server server(so, handler);
+
+    // The signal handlers are installed before the workers start, so a signal that arrives
+    // during start-up is handled as a shutdown request rather than killing the process.
+    net::io_context control;
+    shutdown_control shutdown(control, server, std::chrono::seconds(options.drain_timeout_secs));
+    shutdown.arm();
+    try {
+        server.start();
+    } catch (const std::exception& e) {
+        log::error("server.error",
+                   std::string("cannot listen on ") + options.listen + ": " + e.what());
+        return 1;
+    }
+    log::info("server.listening",
+              "listening on http://" +
+                  (so.host.find(':') != std::string::npos ? "[" + so.host + "]" : so.host) + ":" +
+                  std::to_string(server.port()),
+              {{"workers", std::to_string(so.workers)}, {"config", summary(cfg)}});
+    control.run();
+    log::info("server.stopped", "stopped");
+    return 0;
+}
+
+}  // namespace ditto::app

@@ -1,0 +1,176 @@
+#include "ditto/config/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "ditto/core/strings.hpp"
+
+#ifndef DITTO_VERSION
+#define DITTO_VERSION "0.1.0"
+#endif
+
+namespace ditto::config {
+namespace {
+
+// SPEC §2.2 "out of scope" flags: named so that users get a reason, not "unknown flag".
+constexpr std::array<std::string_view, 8> unsupported_flags = {
+    "--sqlite",    "--pg",      "--postgres", "--mysql",
+    "--db-doctor", "--backend", "--upstream", "--devtools"};
+
+cli_result usage_error(const std::string& message) {
+    cli_result r;
+    r.exit = true;
+    r.exit_code = 2;
+    r.output = "error: " + message + "\nRun 'ditto-gateway --help' for usage.\n";
+    return r;
+}
+
+std::string flag_name(std::string_view arg) {
+    auto eq = arg.find('=');
+    return std::string(eq == std::string_view::npos ? arg : arg.substr(0, eq));
+}
+
+}  // namespace
+
+std::optional<host_port> parse_host_port(const std::string& text) {
+    host_port hp;
+    std::string port_text;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            return std::nullopt;
+        }
+        hp.host = text.substr(1, close - 1);
+        port_text = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string::npos)
+            return std::nullopt;
+        hp.host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+        if (hp.host.find(':') != std::string::npos)
+            return std::nullopt;  // v6 needs [ ]
+    }
+    if (hp.host.empty() || port_text.empty() || port_text.size() > 5)
+        return std::nullopt;
+    unsigned long port = 0;
+    for (char c : port_text) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        port = port * 10 + static_cast<unsigned long>(c - '0');
+    }
+    if (port > 65535)
+        return std::nullopt;
+    hp.port = static_cast<std::uint16_t>(port);
+    return hp;
+}
+
+cli_result parse_cli(int argc, const char* const* argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string name = flag_name(argv[i]);
+        for (auto flag : unsupported_flags) {
+            if (name == flag) {
+                return usage_error(name + " is not supported by this gateway (docs/cli.md)");
+            }
+        }
+        if (name.rfind("--otel", 0) == 0) {
+            return usage_error(name + " is not supported by this gateway (docs/cli.md)");
+        }
+    }
+
+    cli_options o;
+    CLI::App app{"ditto-gateway: a self-hosted OpenAI-compatible LLM API gateway", "ditto-gateway"};
+    app.get_formatter()->column_width(40);
+    bool version = false;
+    // CLI11 would wrap "-5" into a huge unsigned value; refuse the sign before converting.
+    const CLI::Validator unsigned_only(
+        [](std::string& s) {
+            return s.starts_with('-') ? std::string("must not be negative") : "";
+        },
+        "UINT");
+    const auto positive =
+        unsigned_only & CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max());
+    app.add_option("config", o.config_path, "gateway.json (default: ./gateway.json)");
+    app.add_option("--listen,--addr", o.listen, "HOST:PORT to listen on")->default_str(o.listen);
+    app.add_option("--dotenv", o.dotenv, "dotenv file read before the process environment")
+        ->check(CLI::ExistingFile);
+    app.add_option("--workers", o.workers, "worker threads (default: number of cores)")
+        ->check(unsigned_only & CLI::Range(1u, 1024u));
+    app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+        ->default_str(o.log_level);
+    app.add_flag("--json-logs", o.json_logs, "one JSON object per log line on stderr");
+    app.add_flag("--check-config", o.check_config, "validate the config, print the result, exit");
+    app.add_flag("--version", version, "print the version and exit");
+
+    app.add_option("--proxy-max-in-flight", o.proxy_max_in_flight, "max concurrent /v1/* requests")
+        ->check(positive)
+        ->default_str(std::to_string(o.proxy_max_in_flight));
+    app.add_option("--proxy-max-body-bytes", o.proxy_max_body_bytes,
+                   "max request body; larger -> 413")
+        ->check(positive)
+        ->default_str(std::to_string(o.proxy_max_body_bytes));
+    app.add_option("--proxy-usage-max-body-bytes", o.proxy_usage_max_body_bytes,
+                   "max response buffered for usage parsing; 0 disables")
+        ->check(unsigned_only)
+        ->default_str(std::to_string(o.proxy_usage_max_body_bytes));
+    app.add_option("--max-header-bytes", o.max_header_bytes, "max request head size; larger -> 431")
+        ->check(unsigned_only & CLI::Range(std::uint64_t{1024}, std::uint64_t{1024} * 1024))
+        ->default_str(std::to_string(o.max_header_bytes));
+    app.add_option("--header-timeout-ms", o.header_timeout_ms,
+                   "deadline for a request head, from its first byte")
+        ->check(positive)
+        ->default_str(std::to_string(o.header_timeout_ms));
+    app.add_option("--idle-timeout-ms", o.idle_timeout_ms, "keep-alive wait for the next request")
+        ->check(positive)
+        ->default_str(std::to_string(o.idle_timeout_ms));
+    app.add_option("--client-timeout-ms", o.client_timeout_ms,
+                   "deadline for reading a body and for each write to the client")
+        ->check(positive)
+        ->default_str(std::to_string(o.client_timeout_ms));
+    app.add_option("--drain-timeout-secs", o.drain_timeout_secs,
+                   "graceful shutdown: how long in-flight requests may finish")
+        ->check(positive)
+        ->default_str(std::to_string(o.drain_timeout_secs));
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        cli_result r;
+        r.exit = true;
+        r.output = app.help();
+        return r;
+    } catch (const CLI::ParseError& e) {
+        return usage_error(e.what());
+    }
+    if (version) {
+        cli_result r;
+        r.exit = true;
+        r.output = std::string("ditto-gateway ") + DITTO_VERSION + "\n";
+        return r;
+    }
+
+    if (o.config_path.empty())
+        o.config_path = "gateway.json";
+    const auto ext = core::to_lower(std::filesystem::path(o.config_path).extension().string());
+    if (ext == ".yaml" || ext == ".yml") {
+        return usage_error("YAML configs are not supported; use JSON: " + o.config_path);
+    }
+    if (!ext.empty() && ext != ".json") {
+        return usage_error("config path must end in .json: " + o.config_path);
+    }
+    if (!parse_host_port(o.listen)) {
+        return usage_error("--listen: expected HOST:PORT, got '" + o.listen + "'");
+    }
+    if (o.workers == 0) {
+        o.workers = std::max(1u, std::thread::hardware_concurrency());
+    }
+    cli_result r;
+    r.options = std::move(o);
+    return r;
+}
+
+}  // namespace ditto::config

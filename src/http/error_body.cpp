@@ -1,0 +1,21 @@
+#include "ditto/http/error_body.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace ditto::http {
+
+std::string openai_error(std::string_view type, std::string_view code, std::string_view message) {
+    nlohmann::ordered_json err = {{"message", message}, {"type", type}};
+    if (!code.empty())
+        err["code"] = code;
+    return nlohmann::ordered_json{{"error", err}}.dump(-1, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace);
+}
+
+std::string admin_error(std::string_view code, std::string_view message) {
+    nlohmann::ordered_json err = {{"code", code}, {"message", message}};
+    return nlohmann::ordered_json{{"error", err}}.dump(-1, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace ditto::http

@@ -1,0 +1,395 @@
+#include "mock_upstream.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "ditto/http/error_body.hpp"
+
+namespace ditto::mock {
+namespace {
+
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using json = nlohmann::json;
+using http::status;
+
+constexpr std::size_t max_recorded = 1000;
+constexpr std::int64_t created_at = 1700000000;
+constexpr std::string_view reply_words[] = {"Hello",  " from", " ditto-mock-upstream", ".", " This",
+                                            " reply", " is",   " deterministic",       "."};
+constexpr std::uint64_t completion_tokens = 9;  // one per word piece above
+
+std::string reply_text() {
+    std::string s;
+    for (auto w : reply_words)
+        s += w;
+    return s;
+}
+
+std::string_view path_of(std::string_view target) {
+    auto q = target.find('?');
+    return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+// A non-negative integer header, or `fallback` when absent or malformed.
+std::uint64_t header_u64(const http::request& req, std::string_view name, std::uint64_t fallback) {
+    auto it = req.find(name);
+    if (it == req.end())
+        return fallback;
+    std::uint64_t v = 0;
+    auto sv = it->value();
+    auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), v);
+    return (ec == std::errc() && p == sv.data() + sv.size()) ? v : fallback;
+}
+
+bool has_header(const http::request& req, std::string_view name) {
+    return req.find(name) != req.end();
+}
+
+net::awaitable<void> sleep_ms(std::uint64_t ms) {
+    if (ms == 0)
+        co_return;
+    net::steady_timer t(co_await net::this_coro::executor, std::chrono::milliseconds(ms));
+    co_await t.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+struct faults {
+    std::uint64_t chunk_delay_ms = 0;
+    std::optional<std::uint64_t> stall_after;  ///< bytes sent before stalling
+    std::uint64_t stall_ms = 30'000;
+    std::optional<std::uint64_t> reset_after;  ///< bytes sent before a connection reset
+};
+
+// Sends `pieces` one by one, applying the request's faults at exact byte offsets.
+class scripted_stream final : public http::body_stream {
+  public:
+    scripted_stream(std::vector<std::string> pieces, faults f)
+        : pieces_(std::move(pieces)), faults_(f) {}
+
+    net::awaitable<std::optional<std::string>> next(boost::system::error_code& ec) override {
+        if (pending_.empty()) {
+            if (index_ >= pieces_.size())
+                co_return std::nullopt;
+            if (index_ > 0)
+                co_await sleep_ms(faults_.chunk_delay_ms);
+            pending_ = std::move(pieces_[index_++]);
+        }
+        std::string out = std::move(pending_);
+        pending_.clear();
+        if (faults_.reset_after) {
+            if (sent_ >= *faults_.reset_after) {
+                ec = net::error::connection_reset;
+                co_return std::nullopt;
+            }
+            split_at(out, *faults_.reset_after - sent_);
+        }
+        if (faults_.stall_after && !stalled_) {
+            if (sent_ >= *faults_.stall_after) {
+                stalled_ = true;
+                co_await sleep_ms(faults_.stall_ms);
+            } else {
+                split_at(out, *faults_.stall_after - sent_);
+            }
+        }
+        sent_ += out.size();
+        co_return out;
+    }
+
+  private:
+    // Keeps the first `n` bytes in `out` and the rest for the next call.
+    void split_at(std::string& out, std::uint64_t n) {
+        if (n < out.size()) {
+            pending_ = out.substr(n);
+            out.resize(n);
+        }
+    }
+
+    std::vector<std::string> pieces_;
+    faults faults_;
+    std::size_t index_ = 0;
+    std::string pending_;
+    std::uint64_t sent_ = 0;
+    bool stalled_ = false;
+};
+
+faults faults_of(const http::request& req) {
+    faults f;
+    f.chunk_delay_ms = header_u64(req, "x-mock-chunk-delay-ms", 0);
+    f.stall_ms = header_u64(req, "x-mock-stall-ms", f.stall_ms);
+    if (has_header(req, "x-mock-stall-after-bytes")) {
+        f.stall_after = header_u64(req, "x-mock-stall-after-bytes", 0);
+    }
+    if (has_header(req, "x-mock-reset-after-bytes")) {
+        f.reset_after = header_u64(req, "x-mock-reset-after-bytes", 0);
+    }
+    return f;
+}
+
+http::response json_response(const http::request& req, status st, std::string body,
+                             const faults& f) {
+    auto res = http::make_response(req, st, std::move(body));
+    if (f.stall_after || f.reset_after) {
+        std::vector<std::string> pieces{std::move(res.msg.body())};
+        res.msg.body().clear();
+        res.stream = std::make_unique<scripted_stream>(std::move(pieces), f);
+    }
+    return res;
+}
+
+http::response sse_response(const http::request& req, std::vector<std::string> events,
+                            const faults& f) {
+    auto res = http::make_response(req, status::ok, "", "text/event-stream");
+    res.msg.set(bhttp::field::cache_control, "no-cache");
+    res.stream = std::make_unique<scripted_stream>(std::move(events), f);
+    return res;
+}
+
+std::string sse_data(const json& j) {
+    return "data: " + j.dump() + "\n\n";
+}
+
+std::uint64_t prompt_tokens_of(const http::request& req) {
+    return (req.body().size() + 3) / 4;  // the same ceil(bytes/4) estimate the gateway uses
+}
+
+json usage_json(std::uint64_t prompt, std::uint64_t completion, bool responses_api) {
+    if (responses_api) {
+        return {{"input_tokens", prompt},
+                {"output_tokens", completion},
+                {"total_tokens", prompt + completion}};
+    }
+    return {{"prompt_tokens", prompt},
+            {"completion_tokens", completion},
+            {"total_tokens", prompt + completion}};
+}
+
+std::string model_of(const json& body) {
+    if (body.is_object()) {
+        auto it = body.find("model");
+        if (it != body.end() && it->is_string())
+            return it->get<std::string>();
+    }
+    return "mock-model";
+}
+
+bool wants_stream(const json& body) {
+    return body.is_object() && body.value("stream", false) == true;
+}
+
+bool wants_usage_chunk(const json& body) {
+    if (!body.is_object())
+        return false;
+    auto so = body.find("stream_options");
+    return so != body.end() && so->is_object() && so->value("include_usage", false) == true;
+}
+
+std::vector<std::string> chat_stream(const std::string& model, bool usage, std::uint64_t prompt) {
+    std::vector<std::string> out;
+    auto chunk = [&](json delta, json finish) {
+        return json{{"id", "chatcmpl-mock"},
+                    {"object", "chat.completion.chunk"},
+                    {"created", created_at},
+                    {"model", model},
+                    {"choices",
+                     json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
+    };
+    out.push_back(sse_data(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
+    for (auto w : reply_words)
+        out.push_back(sse_data(chunk({{"content", w}}, nullptr)));
+    out.push_back(sse_data(chunk(json::object(), "stop")));
+    if (usage) {
+        out.push_back(sse_data({{"id", "chatcmpl-mock"},
+                                {"object", "chat.completion.chunk"},
+                                {"created", created_at},
+                                {"model", model},
+                                {"choices", json::array()},
+                                {"usage", usage_json(prompt, completion_tokens, false)}}));
+    }
+    out.emplace_back("data: [DONE]\n\n");
+    return out;
+}
+
+json responses_object(const std::string& model, std::uint64_t prompt, const char* state) {
+    json output = json::array();
+    if (std::string_view(state) == "completed") {
+        output.push_back({{"type", "message"},
+                          {"id", "msg-mock"},
+                          {"role", "assistant"},
+                          {"status", "completed"},
+                          {"content", json::array({{{"type", "output_text"},
+                                                    {"text", reply_text()},
+                                                    {"annotations", json::array()}}})}});
+    }
+    json r = {{"id", "resp-mock"}, {"object", "response"}, {"created_at", created_at},
+              {"status", state},   {"model", model},       {"output", output}};
+    if (std::string_view(state) == "completed") {
+        r["usage"] = usage_json(prompt, completion_tokens, true);
+    }
+    return r;
+}
+
+std::vector<std::string> responses_stream(const std::string& model, std::uint64_t prompt) {
+    std::vector<std::string> out;
+    auto ev = [](std::string_view type, json data) {
+        data["type"] = type;
+        return "event: " + std::string(type) + "\ndata: " + data.dump() + "\n\n";
+    };
+    out.push_back(
+        ev("response.created", {{"response", responses_object(model, prompt, "in_progress")}}));
+    for (auto w : reply_words) {
+        out.push_back(ev("response.output_text.delta",
+                         {{"item_id", "msg-mock"}, {"output_index", 0}, {"delta", w}}));
+    }
+    out.push_back(
+        ev("response.completed", {{"response", responses_object(model, prompt, "completed")}}));
+    return out;
+}
+
+json models_list() {
+    json data = json::array();
+    for (auto id : {"gpt-4o-mini", "gpt-4o", "mock-model"}) {
+        data.push_back(
+            {{"id", id}, {"object", "model"}, {"created", created_at}, {"owned_by", "ditto-mock"}});
+    }
+    return {{"object", "list"}, {"data", data}};
+}
+
+}  // namespace
+
+void mock_upstream::record(const http::request& req) {
+    json headers = json::object();
+    for (const auto& f : req) {
+        std::string name(f.name_string());
+        for (auto& c : name)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        headers[name] = std::string(f.value());
+    }
+    std::lock_guard lock(mutex_);
+    json entry = {{"seq", ++seq_},
+                  {"method", std::string(req.method_string())},
+                  {"target", std::string(req.target())},
+                  {"headers", headers},
+                  {"body", req.body()}};
+    recorded_.push_back(entry.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (recorded_.size() > max_recorded)
+        recorded_.pop_front();
+}
+
+std::string mock_upstream::recorded_json() {
+    std::lock_guard lock(mutex_);
+    std::string out = "[";
+    for (std::size_t i = 0; i < recorded_.size(); ++i) {
+        if (i)
+            out += ',';
+        out += recorded_[i];
+    }
+    out += ']';
+    return out;
+}
+
+net::awaitable<http::response> mock_upstream::handle(http::request& req,
+                                                     const http::request_info&) {
+    const auto path = path_of(req.target());
+    if (path == "/__mock/requests") {
+        if (req.method() == bhttp::verb::delete_) {
+            std::lock_guard lock(mutex_);
+            recorded_.clear();
+            co_return http::make_response(req, status::no_content, "", "");
+        }
+        co_return http::make_response(req, status::ok, recorded_json());
+    }
+    record(req);
+
+    const auto f = faults_of(req);
+    co_await sleep_ms(header_u64(req, "x-mock-delay-ms", 0));
+
+    if (auto forced = header_u64(req, "x-mock-status", 0); forced >= 100 && forced <= 599) {
+        const auto st = static_cast<status>(forced);
+        auto res = json_response(
+            req, st,
+            http::openai_error(forced == 429 ? "rate_limit_error" : "api_error", "mock_status",
+                               "ditto-mock-upstream returned " + std::to_string(forced)),
+            f);
+        if (auto it = req.find("x-mock-retry-after"); it != req.end()) {
+            res.msg.set(bhttp::field::retry_after, it->value());
+        }
+        co_return res;
+    }
+
+    json body;
+    if (!req.body().empty()) {
+        body = json::parse(req.body(), nullptr, false);
+        if (body.is_discarded()) {
+            co_return http::make_response(
+                req, status::bad_request,
+                http::openai_error("invalid_request_error", "invalid_json", "invalid JSON body"));
+        }
+    }
+    const auto model = model_of(body);
+    const auto prompt = prompt_tokens_of(req);
+    const bool post = req.method() == bhttp::verb::post;
+    const bool get = req.method() == bhttp::verb::get;
+
+    if (post && path == "/v1/chat/completions") {
+        if (wants_stream(body)) {
+            co_return sse_response(req, chat_stream(model, wants_usage_chunk(body), prompt), f);
+        }
+        json msg = {{"role", "assistant"}, {"content", reply_text()}};
+        json out = {
+            {"id", "chatcmpl-mock"},
+            {"object", "chat.completion"},
+            {"created", created_at},
+            {"model", model},
+            {"choices", json::array({{{"index", 0}, {"message", msg}, {"finish_reason", "stop"}}})},
+            {"usage", usage_json(prompt, completion_tokens, false)}};
+        co_return json_response(req, status::ok, out.dump(), f);
+    }
+    if (post && path == "/v1/completions") {
+        json out = {
+            {"id", "cmpl-mock"},
+            {"object", "text_completion"},
+            {"created", created_at},
+            {"model", model},
+            {"choices",
+             json::array({{{"index", 0}, {"text", reply_text()}, {"finish_reason", "stop"}}})},
+            {"usage", usage_json(prompt, completion_tokens, false)}};
+        co_return json_response(req, status::ok, out.dump(), f);
+    }
+    if (post && path == "/v1/embeddings") {
+        json out = {{"object", "list"},
+                    {"model", model},
+                    {"data", json::array({{{"object", "embedding"},
+                                           {"index", 0},
+                                           {"embedding", {0.125, -0.25, 0.5, 1.0}}}})},
+                    {"usage", {{"prompt_tokens", prompt}, {"total_tokens", prompt}}}};
+        co_return json_response(req, status::ok, out.dump(), f);
+    }
+    if (post && path == "/v1/responses") {
+        if (wants_stream(body))
+            co_return sse_response(req, responses_stream(model, prompt), f);
+        co_return json_response(req, status::ok,
+                                responses_object(model, prompt, "completed").dump(), f);
+    }
+    if (get && path == "/v1/models") {
+        co_return json_response(req, status::ok, models_list().dump(), f);
+    }
+    if (get && path.starts_with("/v1/models/")) {
+        const std::string id(path.substr(std::string_view("/v1/models/").size()));
+        json out = {
+            {"id", id}, {"object", "model"}, {"created", created_at}, {"owned_by", "ditto-mock"}};
+        co_return json_response(req, status::ok, out.dump(), f);
+    }
+    co_return http::make_response(
+        req, status::not_found,
+        http::openai_error("invalid_request_error", "unknown_url",
+                           "ditto-mock-upstream: no route for " + std::string(path)));
+}
+
+std::string mock_upstream::reject_body(http::reject_reason, std::string_view) {
+    return http::openai_error("invalid_request_error", "", "rejected by ditto-mock-upstream");
+}
+
+}  // namespace ditto::mock

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <deque>
+#include <mutex>
+#include <string>
+
+#include "ditto/http/message.hpp"
+
+namespace ditto::mock {
+
+/// An OpenAI-compatible upstream for tests, the demo and benchmarks (docs/mock-upstream.md).
+/// Deterministic answers; faults chosen per request by `x-mock-*` headers; every request it
+/// receives is recorded for `GET /__mock/requests`. Thread-safe.
+class mock_upstream final : public http::handler {
+  public:
+    boost::asio::awaitable<http::response> handle(http::request& req,
+                                                  const http::request_info& info) override;
+    std::string reject_body(http::reject_reason reason, std::string_view target) override;
+
+  private:
+    void record(const http::request& req);
+    std::string recorded_json();
+
+    std::mutex mutex_;
+    std::deque<std::string> recorded_;  ///< JSON objects, oldest first
+    std::uint64_t seq_ = 0;
+};
+
+}  // namespace ditto::mock

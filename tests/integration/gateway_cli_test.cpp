@@ -1,0 +1,147 @@
+// The command line as users run it: the real binary, its exit codes and its messages.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "support/gateway_fixture.hpp"
+
+namespace ditto::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(GatewayCli, HelpAndVersion) {
+    auto h = run_to_exit(DITTO_GATEWAY_BIN, {"--help"});
+    EXPECT_EQ(h.exit_code, 0);
+    EXPECT_NE(h.out.find("--listen"), std::string::npos);
+    EXPECT_NE(h.out.find("--check-config"), std::string::npos);
+    auto v = run_to_exit(DITTO_GATEWAY_BIN, {"--version"});
+    EXPECT_EQ(v.exit_code, 0);
+    EXPECT_EQ(v.out.rfind("ditto-gateway ", 0), 0u) << v.out;
+}
+
+TEST(GatewayCli, UsageErrorsExitTwoWithOneLine) {
+    auto r = run_to_exit(DITTO_GATEWAY_BIN, {"x.json", "--proxy-max-in-flight", "0"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_TRUE(r.out.empty());
+    auto u = run_to_exit(DITTO_GATEWAY_BIN, {"x.json", "--admin-tokn", "t"});
+    EXPECT_EQ(u.exit_code, 2);
+}
+
+TEST(GatewayCli, CheckConfigValid) {
+    temp_dir dir;
+    auto path = dir.write("gw.json", basic_config(9000));
+    auto r = run_to_exit(DITTO_GATEWAY_BIN, {path, "--check-config"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("OK (1 backends, 1 virtual keys, 0 router rules)"), std::string::npos)
+        << r.out;
+}
+
+TEST(GatewayCli, CheckConfigReportsEveryErrorWithItsPath) {
+    temp_dir dir;
+    auto path = dir.write("gw.json", R"({
+      "backends": [{"name": "a", "base_url": "http://127.0.0.1:1", "timeout_seconds": "soon"},
+                   {"name": "b", "base_url": "http://127.0.0.1:2", "provider": "anthropic"}],
+      "virtual_keys": [
+        {"id": "", "token": "t1", "enabled": true, "limits": {}, "budget": {},
+         "cache": {"enabled": false}, "guardrails": {},
+         "passthrough": {"allow": false, "bypass_cache": false}},
+        {"id": "k2", "token": "${NOT_SET_ANYWHERE_X}", "enabled": true, "limits": {"rpm": -1},
+         "budget": {}, "cache": {"enabled": false}, "guardrails": {},
+         "passthrough": {"allow": false, "bypass_cache": false}}
+      ],
+      "router": {"default_backends": [{"backend": "ghost"}], "rules": []}
+    })");
+    auto r = run_to_exit(DITTO_GATEWAY_BIN, {path, "--check-config"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("backends[0].timeout_seconds"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("backends[1]"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("virtual_keys[1].limits.rpm"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("config is invalid"), std::string::npos) << r.err;
+}
+
+TEST(GatewayCli, CheckConfigValidationMessagesAfterExpansion) {
+    temp_dir dir;
+    auto path = dir.write("gw.json", R"({
+      "backends": [{"name": "a", "base_url": "http://127.0.0.1:1"}],
+      "virtual_keys": [
+        {"id": "", "token": "t1", "enabled": true, "limits": {}, "budget": {},
+         "cache": {"enabled": false}, "guardrails": {},
+         "passthrough": {"allow": false, "bypass_cache": false}},
+        {"id": "k2", "token": "t1", "enabled": true, "limits": {}, "budget": {},
+         "cache": {"enabled": false}, "guardrails": {}, "route": "nowhere",
+         "passthrough": {"allow": false, "bypass_cache": false}}
+      ],
+      "router": {"default_backends": [{"backend": "ghost"}], "rules": []}
+    })");
+    auto r = run_to_exit(DITTO_GATEWAY_BIN, {path, "--check-config"});
+    EXPECT_EQ(r.exit_code, 1);
+    for (const char* msg : {"virtual_keys[0].id cannot be empty",
+                            "duplicate virtual key token (first at index 0, duplicate at index 1)",
+                            "virtual_keys[1].route references unknown backend: nowhere",
+                            "router references unknown backends: ghost"}) {
+        EXPECT_NE(r.err.find(msg), std::string::npos) << msg << "\n" << r.err;
+    }
+}
+
+TEST(GatewayCli, DotenvSuppliesVariablesAndSecretsStayOutOfOutput) {
+    temp_dir dir;
+    auto path = dir.write("gw.json", basic_config(9000, "${VK_FROM_DOTENV}"));
+    auto env = dir.write(".env", "# comment\nexport VK_FROM_DOTENV=\"vk-super-secret\"\n");
+    auto ok = run_to_exit(DITTO_GATEWAY_BIN, {path, "--dotenv", env, "--check-config"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    auto missing = run_to_exit(DITTO_GATEWAY_BIN, {path, "--check-config"});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.err.find("missing env var: VK_FROM_DOTENV"), std::string::npos)
+        << missing.err;
+
+    running_gateway gw;
+    gw.start(basic_config(9000, "${VK_FROM_DOTENV}"), {"--dotenv", env});
+    EXPECT_EQ(gw.proc.stderr_text().find("vk-super-secret"), std::string::npos);
+}
+
+TEST(GatewayCli, BundledDemoConfigIsValid) {
+    const std::string dir = DITTO_SOURCE_DIR "/configs/";
+    auto r = run_to_exit(DITTO_GATEWAY_BIN,
+                         {dir + "demo.json", "--dotenv", dir + "demo.env", "--check-config"}, 20s,
+                         {{"DITTO_MOCK_URL", "http://127.0.0.1:9090/v1"}});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(GatewayCli, MissingOrInvalidConfigRefusesToStart) {
+    auto r = run_to_exit(DITTO_GATEWAY_BIN, {"/nonexistent/gw.json", "--listen", "127.0.0.1:0"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot read config file"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("listening"), std::string::npos);
+
+    temp_dir dir;
+    auto bad = dir.write("gw.json", R"({"virtual_keys": []})");
+    auto b = run_to_exit(DITTO_GATEWAY_BIN, {bad, "--listen", "127.0.0.1:0"});
+    EXPECT_EQ(b.exit_code, 1);
+    EXPECT_NE(b.err.find("router"), std::string::npos) << b.err;
+}
+
+TEST(GatewayCli, BusyPortIsAnError) {
+    // SO_REUSEPORT is only shared between sockets of the same user *and* both setting it;
+    // a plain listener holds the port exclusively.
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(fd, 1), 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    const auto port = std::to_string(ntohs(addr.sin_port));
+    temp_dir dir;
+    auto path = dir.write("gw.json", basic_config(9000));
+    auto r = run_to_exit(DITTO_GATEWAY_BIN, {path, "--listen", "127.0.0.1:" + port});
+    ::close(fd);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ditto::test

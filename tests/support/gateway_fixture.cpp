@@ -1,0 +1,37 @@
+#include "support/gateway_fixture.hpp"
+
+namespace ditto::test {
+
+std::string basic_config(int upstream_port, const std::string& token) {
+    return R"({
+  "backends": [{"name": "primary", "base_url": "http://127.0.0.1:)" +
+           std::to_string(upstream_port) + R"(/v1",
+                "headers": {"authorization": "Bearer sk-test"}}],
+  "virtual_keys": [{"id": "key-1", "token": ")" +
+           token + R"(", "enabled": true, "limits": {}, "budget": {},
+                    "cache": {"enabled": false}, "guardrails": {},
+                    "passthrough": {"allow": false, "bypass_cache": false}}],
+  "router": {"default_backends": [{"backend": "primary"}], "rules": []}
+})";
+}
+
+void running_gateway::start(const std::string& config, const std::vector<std::string>& extra_args,
+                            const std::vector<std::pair<std::string, std::string>>& env) {
+    std::vector<std::string> args{dir.write("gateway.json", config), "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    proc.start(DITTO_GATEWAY_BIN, args, env);
+    auto p = proc.wait_for_port();
+    ASSERT_TRUE(p) << "gateway did not start:\n" << proc.stderr_text();
+    port = *p;
+}
+
+void running_mock::start(const std::vector<std::string>& extra_args) {
+    std::vector<std::string> args{"--listen", "127.0.0.1:0"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    proc.start(DITTO_MOCK_BIN, args);
+    auto p = proc.wait_for_port();
+    ASSERT_TRUE(p) << "mock upstream did not start:\n" << proc.stderr_text();
+    port = *p;
+}
+
+}  // namespace ditto::test

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace ditto::test {
+
+/// A minimal valid gateway.json whose single backend points at `upstream_port`.
+std::string basic_config(int upstream_port, const std::string& token = "vk-test-1");
+
+/// Starts the real ditto-gateway binary on a free loopback port with `config` (written to a
+/// temp file) and `extra_args`; fails the test if it does not report its port in time.
+struct running_gateway {
+    temp_dir dir;
+    child_process proc;
+    int port = 0;
+
+    void start(const std::string& config, const std::vector<std::string>& extra_args = {},
+               const std::vector<std::pair<std::string, std::string>>& env = {});
+};
+
+/// Starts the real ditto-mock-upstream binary on a free loopback port.
+struct running_mock {
+    child_process proc;
+    int port = 0;
+    void start(const std::vector<std::string>& extra_args = {});
+};
+
+}  // namespace ditto::test

@@ -1,0 +1,108 @@
+#include "ditto/config/cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace ditto::config {
+namespace {
+
+cli_result parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "ditto-gateway");
+    return parse_cli(static_cast<int>(args.size()), args.data());
+}
+
+TEST(Cli, DefaultsFollowTheSpec) {
+    auto r = parse({"gw.json"});
+    ASSERT_FALSE(r.exit) << r.output;
+    EXPECT_EQ(r.options.config_path, "gw.json");
+    EXPECT_EQ(r.options.listen, "127.0.0.1:8080");
+    EXPECT_EQ(r.options.proxy_max_in_flight, 256u);
+    EXPECT_EQ(r.options.proxy_max_body_bytes, 64u * 1024 * 1024);
+    EXPECT_EQ(r.options.proxy_usage_max_body_bytes, 1024u * 1024);
+    EXPECT_GE(r.options.workers, 1u);
+    EXPECT_EQ(r.options.log_level, "info");
+    EXPECT_FALSE(r.options.json_logs);
+}
+
+TEST(Cli, MissingConfigDefaultsToGatewayJson) {
+    auto r = parse({"--listen", "0.0.0.0:9000"});
+    ASSERT_FALSE(r.exit) << r.output;
+    EXPECT_EQ(r.options.config_path, "gateway.json");
+    EXPECT_EQ(r.options.listen, "0.0.0.0:9000");
+}
+
+TEST(Cli, AddrIsAnAliasOfListen) {
+    auto r = parse({"gw.json", "--addr", "[::1]:81", "--workers", "3", "--json-logs"});
+    ASSERT_FALSE(r.exit) << r.output;
+    EXPECT_EQ(r.options.listen, "[::1]:81");
+    EXPECT_EQ(r.options.workers, 3u);
+    EXPECT_TRUE(r.options.json_logs);
+}
+
+TEST(Cli, HelpAndVersionExitZero) {
+    auto h = parse({"gw.json", "-h"});
+    EXPECT_TRUE(h.exit);
+    EXPECT_EQ(h.exit_code, 0);
+    EXPECT_NE(h.output.find("--proxy-max-body-bytes"), std::string::npos);
+    auto v = parse({"--version"});
+    EXPECT_TRUE(v.exit);
+    EXPECT_EQ(v.exit_code, 0);
+    EXPECT_EQ(v.output.rfind("ditto-gateway ", 0), 0u);
+}
+
+TEST(Cli, BadInputExitsTwoWithOneErrorLine) {
+    const std::vector<std::vector<const char*>> bad = {
+        {"gw.json", "--no-such-flag"},
+        {"gw.json", "--workers", "abc"},
+        {"gw.json", "--workers", "0"},
+        {"gw.json", "--proxy-max-in-flight", "0"},
+        {"gw.json", "--proxy-max-body-bytes", "0"},
+        {"gw.json", "--proxy-max-body-bytes", "-5"},
+        {"gw.json", "--log-level", "loud"},
+        {"gw.json", "--listen", "8080"},
+        {"gw.json", "--listen", "host:99999"},
+        {"gw.json", "--listen"},
+        {"gw.yaml"},
+        {"gw.toml"},
+        {"gw.json", "--dotenv", "/nonexistent/.env"},
+        {"gw.json", "--redis", "redis://127.0.0.1:6379"},  // not built yet: unknown
+        {"gw.json", "--sqlite", "x.db"},
+        {"gw.json", "--otel-endpoint=http://x"},
+    };
+    for (const auto& args : bad) {
+        auto r = parse(args);
+        std::string joined;
+        for (auto* a : args)
+            joined += std::string(a) + " ";
+        EXPECT_TRUE(r.exit) << joined;
+        EXPECT_EQ(r.exit_code, 2) << joined;
+        EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << joined << r.output;
+    }
+}
+
+TEST(Cli, UsageMaxBodyBytesZeroDisablesParsing) {
+    auto r = parse({"gw.json", "--proxy-usage-max-body-bytes", "0"});
+    ASSERT_FALSE(r.exit) << r.output;
+    EXPECT_EQ(r.options.proxy_usage_max_body_bytes, 0u);
+}
+
+TEST(HostPort, ParsesV4V6AndNames) {
+    auto a = parse_host_port("127.0.0.1:8080");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "127.0.0.1");
+    EXPECT_EQ(a->port, 8080);
+    auto b = parse_host_port("[::1]:0");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->host, "::1");
+    EXPECT_EQ(b->port, 0);
+    EXPECT_TRUE(parse_host_port("localhost:65535"));
+    EXPECT_FALSE(parse_host_port("localhost:65536"));
+    EXPECT_FALSE(parse_host_port(":80"));
+    EXPECT_FALSE(parse_host_port("::1:80"));
+    EXPECT_FALSE(parse_host_port("host:"));
+    EXPECT_FALSE(parse_host_port("host:8a"));
+}
+
+}  // namespace
+}  // namespace ditto::config
