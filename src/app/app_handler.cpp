@@ -3,6 +3,7 @@
 #include <array>
 
 #include "ditto/http/error_body.hpp"
+#include "ditto/middleware/chain.hpp"
 
 namespace ditto::app {
 namespace {
@@ -27,12 +28,39 @@ http::response method_not_allowed(const http::request& req, std::string_view all
 
 }  // namespace
 
-app_handler::app_handler(std::shared_ptr<metrics::counters> counters, std::uint64_t max_body_bytes)
-    : counters_(std::move(counters)), max_body_bytes_(max_body_bytes) {}
+std::string normalize_proxy_path(std::string_view path) {
+    if (path == "/v1" || path.starts_with("/v1/"))
+        return std::string(path);
+    static constexpr std::string_view exact[] = {"/chat/completions",
+                                                 "/completions",
+                                                 "/embeddings",
+                                                 "/moderations",
+                                                 "/images/generations",
+                                                 "/audio/transcriptions",
+                                                 "/audio/translations",
+                                                 "/audio/speech",
+                                                 "/files",
+                                                 "/rerank",
+                                                 "/batches",
+                                                 "/responses"};
+    static constexpr std::string_view with_children[] = {"/files/", "/batches/", "/models/",
+                                                         "/responses/"};
+    for (auto e : exact) {
+        if (path == e)
+            return "/v1" + std::string(path);
+    }
+    for (auto p : with_children) {
+        if (path.starts_with(p))
+            return "/v1" + std::string(path);
+    }
+    return {};
+}
 
 boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
+                                                           http::body_reader& body,
                                                            const http::request_info& info) {
-    const auto path = path_of(req.target());
+    const auto target = req.target();
+    const auto path = path_of(target);
     const bool get = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
 
     if (path == "/health") {
@@ -53,10 +81,36 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
     if (path == "/metrics") {
         if (!get)
             co_return method_not_allowed(req, "GET, HEAD");
-        co_return http::make_response(req, status::ok, counters_->to_json());
+        co_return http::make_response(req, status::ok, p_.counters->to_json());
     }
-    // SPEC §3.0: unknown paths get an empty 404. The /v1/* proxy slots in here.
+    // SPEC §3.0 shadowing routes: the aggregator, and out-of-scope endpoints.
+    if (path == "/v1/models" || path == "/models") {
+        if (req.method() != bhttp::verb::get)
+            co_return method_not_allowed(req, "GET");
+        middleware::proxy_context ctx{req, body, info};
+        ctx.path = "/v1/models";
+        co_return co_await p_.models_chain->run(ctx);
+    }
+    if (path == "/v1/gateway" || path == "/v1/messages" || path.starts_with("/v1/messages/") ||
+        path.starts_with("/v1/a2a/")) {
+        co_return middleware::api_error(req, status::not_found, "invalid_request_error",
+                                        "unsupported_endpoint",
+                                        "this endpoint is not supported by ditto-gateway");
+    }
+    if (auto proxied = normalize_proxy_path(path); !proxied.empty()) {
+        middleware::proxy_context ctx{req, body, info};
+        ctx.path = std::move(proxied);
+        if (target.size() > path.size())
+            ctx.query = std::string(target.substr(path.size() + 1));
+        co_return co_await p_.proxy_chain->run(ctx);
+    }
+    // SPEC §3.0: unknown paths get an empty 404.
     co_return http::make_response(req, status::not_found, "", "");
+}
+
+void app_handler::worker_stopped(unsigned worker) {
+    if (p_.upstreams)
+        p_.upstreams->release_worker(worker);
 }
 
 std::string app_handler::reject_body(http::reject_reason reason, std::string_view target) {
@@ -64,7 +118,7 @@ std::string app_handler::reject_body(http::reject_reason reason, std::string_vie
     switch (reason) {
         case http::reject_reason::body_too_large: {
             const auto msg = "request body exceeds the limit of " +
-                             std::to_string(max_body_bytes_) + " bytes (--proxy-max-body-bytes)";
+                             std::to_string(p_.max_body_bytes) + " bytes (--proxy-max-body-bytes)";
             return admin ? http::admin_error("request_too_large", msg)
                          : http::openai_error("invalid_request_error", "request_too_large", msg);
         }

@@ -1,26 +1,39 @@
 #pragma once
 
-#include <functional>
 #include <memory>
 
 #include "ditto/http/message.hpp"
 #include "ditto/metrics/counters.hpp"
+#include "ditto/middleware/chain.hpp"
+#include "ditto/proxy/upstreams.hpp"
 
 namespace ditto::app {
 
-/// Dispatches every request: the fixed routes (/health, /ready, /metrics) here, `/v1/*` to
-/// the proxy chain. Unknown paths → empty 404; a known path with a wrong method → 405.
+/// Dispatches every request: the fixed routes (/health, /ready, /metrics), `GET /v1/models`
+/// to the models chain, `/v1/*` and its aliases to the proxy chain. Unknown paths → empty
+/// 404; a known path with a wrong method → 405.
 class app_handler final : public http::handler {
   public:
-    app_handler(std::shared_ptr<metrics::counters> counters, std::uint64_t max_body_bytes);
+    struct parts {
+        std::shared_ptr<metrics::counters> counters;
+        std::uint64_t max_body_bytes = 0;
+        std::shared_ptr<middleware::chain> proxy_chain;
+        std::shared_ptr<middleware::chain> models_chain;
+        std::shared_ptr<proxy::upstreams> upstreams;
+    };
+    explicit app_handler(parts p) : p_(std::move(p)) {}
 
-    boost::asio::awaitable<http::response> handle(http::request& req,
+    boost::asio::awaitable<http::response> handle(http::request& req, http::body_reader& body,
                                                   const http::request_info& info) override;
     std::string reject_body(http::reject_reason reason, std::string_view target) override;
+    void worker_stopped(unsigned worker) override;
 
   private:
-    std::shared_ptr<metrics::counters> counters_;
-    std::uint64_t max_body_bytes_;
+    parts p_;
 };
+
+/// SPEC §3.0: the `/v1` path for `path` (aliases gain the prefix), or empty when `path` is
+/// not a proxied path.
+std::string normalize_proxy_path(std::string_view path);
 
 }  // namespace ditto::app

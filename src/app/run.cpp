@@ -13,6 +13,8 @@
 #include "ditto/config/load.hpp"
 #include "ditto/http/server.hpp"
 #include "ditto/log/log.hpp"
+#include "ditto/middleware/builtin.hpp"
+#include "ditto/proxy/proxy.hpp"
 
 namespace ditto::app {
 namespace {
@@ -158,7 +160,38 @@ int run(const config::cli_options& options) {
     so.client_timeout = std::chrono::milliseconds(options.client_timeout_ms);
 
     auto counters = std::make_shared<metrics::counters>();
-    auto handler = std::make_shared<app_handler>(counters, options.proxy_max_body_bytes);
+    std::shared_ptr<proxy::upstreams> ups;
+    try {
+        ups = std::make_shared<proxy::upstreams>(cfg.backends, so.workers);
+    } catch (const std::exception& e) {
+        log::error("config.error", e.what());
+        return 1;
+    }
+    auto keys = std::make_shared<middleware::live_keys>(
+        std::make_shared<const middleware::key_snapshot>(cfg.virtual_keys));
+    auto router = std::make_shared<const config::router_config>(cfg.router);
+    auto in_flight = std::make_shared<std::atomic<std::uint64_t>>(0);
+    proxy::proxy_options po;
+    // Small known-length answers are read whole and sent in one write; at least 64 KiB
+    // even when usage parsing is off (--proxy-usage-max-body-bytes 0).
+    po.buffer_limit = std::max<std::uint64_t>(options.proxy_usage_max_body_bytes, 64 * 1024);
+
+    app_handler::parts parts;
+    parts.counters = counters;
+    parts.max_body_bytes = options.proxy_max_body_bytes;
+    parts.upstreams = ups;
+    parts.proxy_chain = std::make_shared<middleware::chain>();
+    parts.proxy_chain->add(middleware::make_request_id())
+        .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight},
+                                        in_flight))
+        .add(middleware::make_auth(keys))
+        // Guardrails, rate limits, budgets and the cache slot in here.
+        .add(proxy::make_proxy(ups, router, counters, po));
+    parts.models_chain = std::make_shared<middleware::chain>();
+    parts.models_chain->add(middleware::make_request_id())
+        .add(middleware::make_auth(keys))
+        .add(proxy::make_models(ups));
+    auto handler = std::make_shared<app_handler>(std::move(parts));
     http::server server(so, handler);
 
     // The signal handlers are installed before the workers start, so a signal that arrives

@@ -14,9 +14,12 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
+#include <limits>
 #include <list>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 #include "ditto/log/log.hpp"
 
@@ -123,16 +126,28 @@ net::awaitable<bool> write_reject(server::impl& self, beast::tcp_stream& stream,
     co_return !ec;
 }
 
-// Sends the head, then every piece of the stream as one chunk.
+// Sends the head, then the stream's pieces: raw when the head declares a Content-Length
+// (and they must add up to it), otherwise one chunk each.
 net::awaitable<bool> write_streamed(server::impl& self, beast::tcp_stream& stream, response& res) {
     bhttp::response<bhttp::empty_body> head{res.msg.base()};
-    head.erase(field::content_length);
-    head.chunked(true);
+    std::optional<std::uint64_t> length;
+    if (auto it = head.find(field::content_length); it != head.end()) {
+        std::uint64_t v = 0;
+        auto sv = it->value();
+        auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), v);
+        if (ec == std::errc() && p == sv.data() + sv.size())
+            length = v;
+    }
+    if (!length) {
+        head.erase(field::content_length);
+        head.chunked(true);
+    }
     bhttp::response_serializer<bhttp::empty_body> sr{head};
     stream.expires_after(self.opt.client_timeout);
     if (auto [ec, n] = co_await bhttp::async_write_header(stream, sr, nothrow); ec) {
         co_return false;
     }
+    std::uint64_t sent = 0;
     for (;;) {
         error_code sec;
         auto piece = co_await res.stream->next(sec);
@@ -149,11 +164,22 @@ net::awaitable<bool> write_streamed(server::impl& self, beast::tcp_stream& strea
         if (piece->empty())
             continue;  // an empty chunk would end the body
         stream.expires_after(self.opt.client_timeout);
-        auto [ec, n] =
-            co_await net::async_write(stream, bhttp::make_chunk(net::buffer(*piece)), nothrow);
-        if (ec)
+        error_code wec;
+        if (length) {
+            if (sent + piece->size() > *length)
+                co_return false;  // producer overran its length
+            std::tie(wec, std::ignore) =
+                co_await net::async_write(stream, net::buffer(*piece), nothrow);
+        } else {
+            std::tie(wec, std::ignore) =
+                co_await net::async_write(stream, bhttp::make_chunk(net::buffer(*piece)), nothrow);
+        }
+        if (wec)
             co_return false;
+        sent += piece->size();
     }
+    if (length)
+        co_return sent == *length;
     stream.expires_after(self.opt.client_timeout);
     auto [ec, n] = co_await net::async_write(stream, bhttp::make_chunk_last(), nothrow);
     co_return !ec;
@@ -175,6 +201,137 @@ net::awaitable<bool> write_response(server::impl& self, beast::tcp_stream& strea
     co_return !ec;
 }
 
+constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
+// What the server reads and throws away of a body the handler left unread before it gives
+// up on keeping the connection alive.
+constexpr std::uint64_t max_drain_bytes = 1024 * 1024;
+
+// The body of the request being served, read from the connection only when asked.
+class connection_body final : public body_reader {
+  public:
+    connection_body(server::impl& self, beast::tcp_stream& stream, beast::flat_buffer& buf,
+                    bhttp::request_parser<bhttp::empty_body>& head)
+        : self_(self), stream_(stream), buf_(buf), head_(head), no_body_(head.is_done()) {
+        if (auto it = head.get().find(field::expect);
+            it != head.get().end() && beast::iequals(it->value(), "100-continue")) {
+            expect_continue_ = true;
+        }
+    }
+
+    std::optional<std::uint64_t> content_length() const override {
+        auto v = head_.content_length();
+        return v ? std::optional<std::uint64_t>(*v) : std::nullopt;
+    }
+
+    bool done() const override {
+        // head_ is moved from once reading starts, so only our own flags are consulted.
+        return no_body_ || finished_ || (pieces_ && pieces_->is_done());
+    }
+    bool failed() const { return failed_; }
+    bool started() const { return started_; }
+
+    net::awaitable<error_code> read_all(std::string& out, std::uint64_t limit) override {
+        if (done())
+            co_return error_code{};
+        if (started_ || failed_)
+            co_return error_code{bhttp::error::body_limit};
+        started_ = true;
+        if (auto ec = co_await send_continue(); ec)
+            co_return fail(ec);
+        bhttp::request_parser<bhttp::string_body> p{std::move(head_)};
+        p.body_limit(limit);
+        stream_.expires_after(self_.opt.client_timeout);
+        auto [ec, n] = co_await bhttp::async_read(stream_, buf_, p, nothrow);
+        if (ec)
+            co_return fail(ec);
+        out = std::move(p.get().body());
+        finished_ = true;
+        co_return error_code{};
+    }
+
+    net::awaitable<std::optional<std::string>> read_some(error_code& ec) override {
+        if (done())
+            co_return std::nullopt;
+        if (!pieces_) {
+            if (started_ || failed_) {
+                ec = bhttp::error::body_limit;
+                co_return std::nullopt;
+            }
+            started_ = true;
+            if (auto cec = co_await send_continue(); cec) {
+                ec = fail(cec);
+                co_return std::nullopt;
+            }
+            pieces_.emplace(std::move(head_));
+            pieces_->body_limit(no_limit);
+        }
+        std::string piece(64 * 1024, '\0');
+        while (!pieces_->is_done()) {
+            pieces_->get().body().data = piece.data();
+            pieces_->get().body().size = piece.size();
+            stream_.expires_after(self_.opt.client_timeout);
+            auto [rec, n] = co_await bhttp::async_read(stream_, buf_, *pieces_, nothrow);
+            if (rec == bhttp::error::need_buffer)
+                rec = {};
+            if (rec) {
+                ec = fail(rec);
+                co_return std::nullopt;
+            }
+            const auto got = piece.size() - pieces_->get().body().size;
+            if (got > 0) {
+                piece.resize(got);
+                co_return piece;
+            }
+        }
+        co_return std::nullopt;
+    }
+
+    // After the handler: reads and discards a small unread body so the connection can be
+    // reused; false when it cannot be (too large, broken, or half-streamed).
+    net::awaitable<bool> drain() {
+        if (failed_)
+            co_return false;
+        if (done())
+            co_return true;
+        // Started but unfinished, or the client still waits for our 100-continue (it has not
+        // sent the body, and answering without one means closing: RFC 9110 §10.1.1).
+        if (started_ || expect_continue_)
+            co_return false;
+        if (auto len = content_length(); len && *len > max_drain_bytes)
+            co_return false;
+        std::string sink;
+        auto ec = co_await read_all(sink, max_drain_bytes);
+        co_return !ec;
+    }
+
+  private:
+    net::awaitable<error_code> send_continue() {
+        if (!expect_continue_)
+            co_return error_code{};
+        expect_continue_ = false;
+        bhttp::response<bhttp::empty_body> cont{status::continue_, 11};
+        stream_.expires_after(self_.opt.client_timeout);
+        auto [ec, n] = co_await bhttp::async_write(stream_, cont, nothrow);
+        co_return ec;
+    }
+
+    error_code fail(error_code ec) {
+        failed_ = true;
+        return ec;
+    }
+
+    server::impl& self_;
+    beast::tcp_stream& stream_;
+    beast::flat_buffer& buf_;
+    bhttp::request_parser<bhttp::empty_body>& head_;
+    std::optional<bhttp::request_parser<bhttp::buffer_body>> pieces_;
+    const bool no_body_;
+    bool expect_continue_ = false;
+    bool started_ = false;
+    bool finished_ = false;
+    bool failed_ = false;
+};
+
 // Serves requests on one connection until it closes. Returns true when the caller should
 // do a lingering close (an error response was sent while the client may still be sending).
 net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& stream,
@@ -195,22 +352,14 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
         }
         slot.idle = false;
 
-        bhttp::request_parser<bhttp::string_body> parser;
+        bhttp::request_parser<bhttp::empty_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(self.opt.max_header_bytes));
-        parser.body_limit(self.opt.max_body_bytes);
+        parser.body_limit(no_limit);  // the handler decides how much body it accepts
         stream.expires_after(self.opt.header_timeout);
         auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, nothrow);
         if (hec == bhttp::error::header_limit) {
             co_await write_reject(self, stream, reject_reason::header_too_large,
                                   status::request_header_fields_too_large, "", 11);
-            co_return true;
-        }
-        const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
-        const std::string target =
-            parser.is_header_done() ? std::string(parser.get().target()) : std::string();
-        if (hec == bhttp::error::body_limit) {
-            co_await write_reject(self, stream, reject_reason::body_too_large,
-                                  status::payload_too_large, target, version);
             co_return true;
         }
         if (hec) {
@@ -220,39 +369,21 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
                 hec == net::error::operation_aborted) {
                 co_return false;
             }
-            co_await write_reject(self, stream, reject_reason::bad_request, status::bad_request,
-                                  target, version);
+            co_await write_reject(self, stream, reject_reason::bad_request, status::bad_request, "",
+                                  11);
             co_return true;
         }
 
-        if (!parser.is_done()) {
-            const auto& head = parser.get();
-            if (auto it = head.find(field::expect);
-                it != head.end() && beast::iequals(it->value(), "100-continue")) {
-                bhttp::response<bhttp::empty_body> cont{status::continue_, 11};
-                stream.expires_after(self.opt.client_timeout);
-                auto [cec, cn] = co_await bhttp::async_write(stream, cont, nothrow);
-                if (cec)
-                    co_return false;
-            }
-            stream.expires_after(self.opt.client_timeout);
-            auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, nothrow);
-            if (bec == bhttp::error::body_limit) {
-                co_await write_reject(self, stream, reject_reason::body_too_large,
-                                      status::payload_too_large, target, version);
-                co_return true;
-            }
-            if (bec)
-                co_return false;
-        }
-
-        request req = parser.release();
+        request req{parser.get().base()};
+        const unsigned version = req.version();
+        const std::string target(req.target());
+        connection_body body(self, stream, buf, parser);
         counter_guard busy(self.in_flight);
         request_info info{remote, w.index, self.draining.load()};
         response res;
         bool failed = false;
         try {
-            res = co_await self.h->handle(req, info);
+            res = co_await self.h->handle(req, body, info);
         } catch (const std::exception& e) {
             log::error("http.handler_error", e.what(), {{"target", target}});
             failed = true;
@@ -260,14 +391,19 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
         if (failed) {
             co_await write_reject(self, stream, reject_reason::internal_error,
                                   status::internal_server_error, target, version);
-            co_return false;
+            co_return true;
         }
-        const bool keep = req.keep_alive() && res.msg.keep_alive() && !self.draining.load();
+        // The connection can carry another request only if this one's body is fully read.
+        const bool body_clean = body.failed() ? false : co_await body.drain();
+        const bool keep =
+            body_clean && req.keep_alive() && res.msg.keep_alive() && !self.draining.load();
         res.msg.keep_alive(keep);
         const bool ok =
             co_await write_response(self, stream, res, req.method() == bhttp::verb::head);
-        if (!ok || !keep)
+        if (!ok)
             co_return false;
+        if (!keep)
+            co_return !body_clean;  // linger when the client may still be sending
     }
 }
 
@@ -347,12 +483,14 @@ void server::start() {
     for (auto& w : impl_->workers) {
         net::co_spawn(w->ioc, accept_loop(impl_.get(), w.get()), net::detached);
         worker* raw = w.get();
-        w->thread = std::thread([raw] {
+        handler* h = impl_->h.get();
+        w->thread = std::thread([raw, h] {
             try {
                 raw->ioc.run();
             } catch (const std::exception& e) {
                 log::error("http.worker_error", e.what());
             }
+            h->worker_stopped(raw->index);
         });
     }
 }

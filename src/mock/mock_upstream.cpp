@@ -17,6 +17,7 @@ using json = nlohmann::json;
 using http::status;
 
 constexpr std::size_t max_recorded = 1000;
+constexpr std::size_t kept_body_bytes = 8 * 1024 * 1024;
 constexpr std::int64_t created_at = 1700000000;
 constexpr std::string_view reply_words[] = {"Hello",  " from", " ditto-mock-upstream", ".", " This",
                                             " reply", " is",   " deterministic",       "."};
@@ -115,6 +116,22 @@ class scripted_stream final : public http::body_stream {
     bool stalled_ = false;
 };
 
+// N bytes of 'x', produced 64 KiB at a time so the mock itself never holds them all.
+class generated_stream final : public http::body_stream {
+  public:
+    explicit generated_stream(std::uint64_t total) : left_(total) {}
+    net::awaitable<std::optional<std::string>> next(boost::system::error_code&) override {
+        if (left_ == 0)
+            co_return std::nullopt;
+        const auto n = std::min<std::uint64_t>(left_, 64 * 1024);
+        left_ -= n;
+        co_return std::string(n, 'x');
+    }
+
+  private:
+    std::uint64_t left_;
+};
+
 faults faults_of(const http::request& req) {
     faults f;
     f.chunk_delay_ms = header_u64(req, "x-mock-chunk-delay-ms", 0);
@@ -134,6 +151,7 @@ http::response json_response(const http::request& req, status st, std::string bo
     if (f.stall_after || f.reset_after) {
         std::vector<std::string> pieces{std::move(res.msg.body())};
         res.msg.body().clear();
+        res.msg.erase(bhttp::field::content_length);  // chunked, so faults land mid-body
         res.stream = std::make_unique<scripted_stream>(std::move(pieces), f);
     }
     return res;
@@ -143,7 +161,25 @@ http::response sse_response(const http::request& req, std::vector<std::string> e
                             const faults& f) {
     auto res = http::make_response(req, status::ok, "", "text/event-stream");
     res.msg.set(bhttp::field::cache_control, "no-cache");
+    res.msg.erase(bhttp::field::content_length);
     res.stream = std::make_unique<scripted_stream>(std::move(events), f);
+    return res;
+}
+
+http::response generated_response(const http::request& req, std::uint64_t bytes, bool chunked,
+                                  const faults& f) {
+    auto res = http::make_response(req, status::ok, "", "application/octet-stream");
+    if (f.stall_after || f.reset_after || f.chunk_delay_ms) {
+        res.stream =
+            std::make_unique<scripted_stream>(std::vector<std::string>{std::string(bytes, 'x')}, f);
+    } else {
+        res.stream = std::make_unique<generated_stream>(bytes);
+    }
+    if (chunked) {
+        res.msg.erase(bhttp::field::content_length);
+    } else {
+        res.msg.content_length(bytes);
+    }
     return res;
 }
 
@@ -151,8 +187,8 @@ std::string sse_data(const json& j) {
     return "data: " + j.dump() + "\n\n";
 }
 
-std::uint64_t prompt_tokens_of(const http::request& req) {
-    return (req.body().size() + 3) / 4;  // the same ceil(bytes/4) estimate the gateway uses
+std::uint64_t prompt_tokens_of(std::uint64_t body_bytes) {
+    return (body_bytes + 3) / 4;  // the same ceil(bytes/4) estimate the gateway uses
 }
 
 json usage_json(std::uint64_t prompt, std::uint64_t completion, bool responses_api) {
@@ -259,7 +295,7 @@ json models_list() {
 
 }  // namespace
 
-void mock_upstream::record(const http::request& req) {
+void mock_upstream::record(const http::request& req, std::uint64_t body_bytes) {
     json headers = json::object();
     for (const auto& f : req) {
         std::string name(f.name_string());
@@ -272,7 +308,8 @@ void mock_upstream::record(const http::request& req) {
                   {"method", std::string(req.method_string())},
                   {"target", std::string(req.target())},
                   {"headers", headers},
-                  {"body", req.body()}};
+                  {"body", req.body()},
+                  {"body_bytes", body_bytes}};
     recorded_.push_back(entry.dump(-1, ' ', false, json::error_handler_t::replace));
     if (recorded_.size() > max_recorded)
         recorded_.pop_front();
@@ -290,8 +327,26 @@ std::string mock_upstream::recorded_json() {
     return out;
 }
 
-net::awaitable<http::response> mock_upstream::handle(http::request& req,
+net::awaitable<http::response> mock_upstream::handle(http::request& req, http::body_reader& body,
                                                      const http::request_info&) {
+    // Keep at most `kept_body_bytes` (enough for any JSON a test sends); count the rest, so a
+    // 20 MB upload passes through in bounded memory.
+    std::uint64_t body_bytes = 0;
+    for (;;) {
+        boost::system::error_code ec;
+        auto piece = co_await body.read_some(ec);
+        if (ec) {
+            co_return http::make_response(req, status::bad_request,
+                                          http::openai_error("invalid_request_error", "",
+                                                             "unreadable body: " + ec.message()));
+        }
+        if (!piece)
+            break;
+        body_bytes += piece->size();
+        if (req.body().size() < kept_body_bytes) {
+            req.body().append(*piece, 0, kept_body_bytes - req.body().size());
+        }
+    }
     const auto path = path_of(req.target());
     if (path == "/__mock/requests") {
         if (req.method() == bhttp::verb::delete_) {
@@ -301,7 +356,7 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req,
         }
         co_return http::make_response(req, status::ok, recorded_json());
     }
-    record(req);
+    record(req, body_bytes);
 
     const auto f = faults_of(req);
     co_await sleep_ms(header_u64(req, "x-mock-delay-ms", 0));
@@ -319,23 +374,28 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req,
         co_return res;
     }
 
-    json body;
+    if (has_header(req, "x-mock-response-bytes")) {
+        co_return generated_response(req, header_u64(req, "x-mock-response-bytes", 0),
+                                     has_header(req, "x-mock-chunked"), f);
+    }
+
+    json parsed;
     if (!req.body().empty()) {
-        body = json::parse(req.body(), nullptr, false);
-        if (body.is_discarded()) {
+        parsed = json::parse(req.body(), nullptr, false);
+        if (parsed.is_discarded()) {
             co_return http::make_response(
                 req, status::bad_request,
                 http::openai_error("invalid_request_error", "invalid_json", "invalid JSON body"));
         }
     }
-    const auto model = model_of(body);
-    const auto prompt = prompt_tokens_of(req);
+    const auto model = model_of(parsed);
+    const auto prompt = prompt_tokens_of(body_bytes);
     const bool post = req.method() == bhttp::verb::post;
     const bool get = req.method() == bhttp::verb::get;
 
     if (post && path == "/v1/chat/completions") {
-        if (wants_stream(body)) {
-            co_return sse_response(req, chat_stream(model, wants_usage_chunk(body), prompt), f);
+        if (wants_stream(parsed)) {
+            co_return sse_response(req, chat_stream(model, wants_usage_chunk(parsed), prompt), f);
         }
         json msg = {{"role", "assistant"}, {"content", reply_text()}};
         json out = {
@@ -368,7 +428,7 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req,
         co_return json_response(req, status::ok, out.dump(), f);
     }
     if (post && path == "/v1/responses") {
-        if (wants_stream(body))
+        if (wants_stream(parsed))
             co_return sse_response(req, responses_stream(model, prompt), f);
         co_return json_response(req, status::ok,
                                 responses_object(model, prompt, "completed").dump(), f);

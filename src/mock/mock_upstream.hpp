@@ -13,12 +13,12 @@ namespace ditto::mock {
 /// receives is recorded for `GET /__mock/requests`. Thread-safe.
 class mock_upstream final : public http::handler {
   public:
-    boost::asio::awaitable<http::response> handle(http::request& req,
+    boost::asio::awaitable<http::response> handle(http::request& req, http::body_reader& body,
                                                   const http::request_info& info) override;
     std::string reject_body(http::reject_reason reason, std::string_view target) override;
 
   private:
-    void record(const http::request& req);
+    void record(const http::request& req, std::uint64_t body_bytes);
     std::string recorded_json();
 
     std::mutex mutex_;

@@ -8,10 +8,12 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/system/error_code.hpp>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ditto::http {
 
@@ -36,7 +38,30 @@ class body_stream {
 /// A response: the head plus either the buffered body in `msg.body()` or `stream`.
 struct response {
     bhttp::response<bhttp::string_body> msg;
-    std::unique_ptr<body_stream> stream;  ///< when set, msg.body() is ignored (chunked)
+    /// When set, msg.body() is ignored. With a Content-Length in `msg` the pieces are sent
+    /// as they are and must add up to it (a shortfall closes the connection); without one
+    /// they are sent chunked.
+    std::unique_ptr<body_stream> stream;
+    /// Whatever must live until the response has been written (in-flight permits).
+    std::vector<std::shared_ptr<void>> holds;
+};
+
+/// Reads the request body from the client connection on demand, so a handler can buffer a
+/// small body, stream a large one, or ignore it. Owned by the server; valid during handle().
+/// Anything the handler leaves unread is drained or the connection is closed.
+class body_reader {
+  public:
+    virtual ~body_reader() = default;
+    /// The declared Content-Length; nullopt for a chunked body.
+    virtual std::optional<std::uint64_t> content_length() const = 0;
+    /// True when the request has no body left to read.
+    virtual bool done() const = 0;
+    /// Reads the rest of the body into `out`; bhttp::error::body_limit past `limit` bytes.
+    virtual boost::asio::awaitable<boost::system::error_code> read_all(std::string& out,
+                                                                       std::uint64_t limit) = 0;
+    /// The next piece of the body, or nullopt at its end (or on error, with `ec` set).
+    virtual boost::asio::awaitable<std::optional<std::string>> read_some(
+        boost::system::error_code& ec) = 0;
 };
 
 /// What the server knows about the request beyond the message itself.
@@ -63,10 +88,15 @@ enum class reject_reason {
 class handler {
   public:
     virtual ~handler() = default;
-    virtual boost::asio::awaitable<response> handle(request& req, const request_info& info) = 0;
+    /// `req` carries the head; its body is read through `body` when the handler wants it.
+    virtual boost::asio::awaitable<response> handle(request& req, body_reader& body,
+                                                    const request_info& info) = 0;
     /// The body of a response the server makes itself (content type application/json).
     /// `target` is the request target when the head was parsed, empty otherwise.
     virtual std::string reject_body(reject_reason reason, std::string_view target) = 0;
+    /// Called on worker `worker`'s thread when it stops, while its event loop still exists:
+    /// the place to close per-worker resources (pooled upstream connections).
+    virtual void worker_stopped(unsigned /*worker*/) {}
 };
 
 }  // namespace ditto::http

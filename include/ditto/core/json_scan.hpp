@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ditto::core {
+
+/// Byte range [begin, end) of a JSON value inside the scanned text.
+struct json_span {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+};
+
+/// The request fields the gateway routes, limits and charges by, read in one pass without
+/// building a DOM (the hot path sees every request body).
+struct request_fields {
+    bool is_object = false;
+    std::optional<std::string> model;  ///< unescaped top-level "model" string
+    json_span model_span;              ///< the "model" string token, quotes included
+    std::optional<bool> stream;
+    std::optional<std::string> service_tier;
+    std::optional<std::uint64_t> max_tokens;
+    std::optional<std::uint64_t> max_completion_tokens;
+    std::optional<std::uint64_t> max_output_tokens;
+    std::optional<bool> include_usage;  ///< stream_options.include_usage
+    std::optional<json_span> stream_options_span;
+};
+
+/// Validates `text` as one JSON value (RFC 8259; nesting at most 256 deep) and, when it is
+/// an object, extracts the fields above from its top level. Returns false when invalid.
+/// Pure function.
+bool scan_request_json(std::string_view text, request_fields& out);
+
+/// `s` as a JSON string literal (quotes and escapes).
+std::string json_quote(std::string_view s);
+
+}  // namespace ditto::core

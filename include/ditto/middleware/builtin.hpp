@@ -1,0 +1,33 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "ditto/metrics/counters.hpp"
+#include "ditto/middleware/chain.hpp"
+
+namespace ditto::middleware {
+
+/// SPEC §3.1 step 1: the client's trimmed x-request-id, else `ditto-<unix_ms>-<seq>`.
+std::shared_ptr<middleware> make_request_id();
+
+struct body_limits {
+    std::uint64_t max_body_bytes = 64ULL * 1024 * 1024;  ///< --proxy-max-body-bytes
+    std::uint64_t max_in_flight = 256;                   ///< --proxy-max-in-flight
+};
+
+/// SPEC §3.1 steps 3–5: the global in-flight permit (held until the response is written;
+/// 429 inflight_limit), the body (413 over the limit; large multipart uploads are left to
+/// stream), and the JSON scan (400 invalid_json).
+std::shared_ptr<middleware> make_read_body(body_limits limits,
+                                           std::shared_ptr<std::atomic<std::uint64_t>> in_flight);
+
+/// SPEC §3.2: fail-closed virtual-key auth against the live key snapshot.
+std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys);
+
+/// True for the multipart uploads that may exceed the body limit and are streamed to the
+/// first candidate (SPEC §3.1 step 3).
+bool is_streamable_upload(const proxy_context& ctx);
+
+}  // namespace ditto::middleware

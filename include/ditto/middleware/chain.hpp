@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ditto/core/json_scan.hpp"
+#include "ditto/http/message.hpp"
+#include "ditto/middleware/keys.hpp"
+
+namespace ditto::middleware {
+
+/// Everything the chain learns about one `/v1/*` request on its way in.
+struct proxy_context {
+    http::request& req;
+    http::body_reader& body;
+    const http::request_info& info;
+
+    std::string path;   ///< normalized (aliases gain /v1), no query
+    std::string query;  ///< raw query, no '?'
+    std::string request_id;
+    bool client_request_id = false;  ///< the client sent x-request-id (even blank)
+
+    bool body_read = false;  ///< raw_body holds the whole body
+    std::string raw_body;
+    bool body_is_json = false;  ///< content-type JSON, non-empty, valid
+    core::request_fields fields;
+
+    std::shared_ptr<const key_snapshot> keys;  ///< keeps `key` alive
+    const config::virtual_key_config* key = nullptr;
+
+    std::vector<std::shared_ptr<void>> holds;  ///< permits released after the response
+};
+
+class chain;
+
+/// Calls the rest of the chain.
+class next_fn {
+  public:
+    next_fn(const chain& c, std::size_t index) : chain_(c), index_(index) {}
+    boost::asio::awaitable<http::response> operator()(proxy_context& ctx) const;
+
+  private:
+    const chain& chain_;
+    std::size_t index_;
+};
+
+/// One step of the request's way in and its response's way out. Implementations are
+/// shared by all workers and must be thread-safe.
+class middleware {
+  public:
+    virtual ~middleware() = default;
+    virtual boost::asio::awaitable<http::response> handle(proxy_context& ctx,
+                                                          const next_fn& next) = 0;
+};
+
+/// The middlewares in order, built once at start-up; the last one answers.
+class chain {
+  public:
+    chain& add(std::shared_ptr<middleware> m) {
+        items_.push_back(std::move(m));
+        return *this;
+    }
+    boost::asio::awaitable<http::response> run(proxy_context& ctx) const;
+
+  private:
+    friend class next_fn;
+    std::vector<std::shared_ptr<middleware>> items_;
+};
+
+/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (SPEC §3.10).
+http::response api_error(const http::request& req, http::status st, std::string_view type,
+                         std::string_view code, std::string_view message);
+
+}  // namespace ditto::middleware

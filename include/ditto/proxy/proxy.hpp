@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "ditto/config/gateway_config.hpp"
+#include "ditto/metrics/counters.hpp"
+#include "ditto/middleware/chain.hpp"
+#include "ditto/proxy/upstreams.hpp"
+
+namespace ditto::proxy {
+
+struct proxy_options {
+    /// Upstream bodies with a known length up to this are read whole and sent in one write;
+    /// longer or chunked ones (SSE) are relayed piece by piece.
+    std::uint64_t buffer_limit = 1024 * 1024;
+};
+
+/// The chain's last step (SPEC §3.9–§3.11): route, then the attempt loop over the
+/// candidates — backend permits, model_map, the upstream call — with fail-over on errors
+/// where the request never reached the upstream, or when the client sent x-request-id.
+std::shared_ptr<middleware::middleware> make_proxy(
+    std::shared_ptr<upstreams> ups, std::shared_ptr<const config::router_config> router,
+    std::shared_ptr<metrics::counters> counters, proxy_options options);
+
+/// `GET /v1/models` (SPEC §3.14): every backend's list (or the key's route only), merged
+/// by id, first occurrence wins.
+std::shared_ptr<middleware::middleware> make_models(std::shared_ptr<upstreams> ups);
+
+}  // namespace ditto::proxy

@@ -1,0 +1,410 @@
+#include "ditto/core/json_scan.hpp"
+
+#include <charconv>
+
+namespace ditto::core {
+namespace {
+
+constexpr int max_depth = 256;
+
+// A recursive-descent validator over a string_view. Every function advances `pos_` past what
+// it accepted and returns false on the first syntax error.
+class scanner {
+  public:
+    explicit scanner(std::string_view t) : t_(t) {}
+
+    bool document(request_fields& out) {
+        skip_ws();
+        if (peek() == '{') {
+            out.is_object = true;
+            if (!object(0, &out))
+                return false;
+        } else if (!value(0)) {
+            return false;
+        }
+        skip_ws();
+        return pos_ == t_.size();
+    }
+
+  private:
+    char peek() const { return pos_ < t_.size() ? t_[pos_] : '\0'; }
+    bool eat(char c) {
+        if (peek() != c)
+            return false;
+        ++pos_;
+        return true;
+    }
+    void skip_ws() {
+        while (pos_ < t_.size()) {
+            const char c = t_[pos_];
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+                break;
+            ++pos_;
+        }
+    }
+    bool literal(std::string_view word) {
+        if (t_.substr(pos_, word.size()) != word)
+            return false;
+        pos_ += word.size();
+        return true;
+    }
+
+    static int hex(char c) {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        return -1;
+    }
+
+    static void append_utf8(std::string& s, std::uint32_t cp) {
+        if (cp < 0x80) {
+            s += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            s += static_cast<char>(0xC0 | (cp >> 6));
+            s += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            s += static_cast<char>(0xE0 | (cp >> 12));
+            s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            s += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            s += static_cast<char>(0xF0 | (cp >> 18));
+            s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            s += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+
+    bool hex4(std::uint32_t& v) {
+        if (pos_ + 4 > t_.size())
+            return false;
+        v = 0;
+        for (int i = 0; i < 4; ++i) {
+            const int h = hex(t_[pos_ + i]);
+            if (h < 0)
+                return false;
+            v = (v << 4) | static_cast<std::uint32_t>(h);
+        }
+        pos_ += 4;
+        return true;
+    }
+
+    // Parses a string token; unescapes into `decoded` when it is non-null.
+    bool string(std::string* decoded) {
+        if (!eat('"'))
+            return false;
+        std::size_t run = pos_;  // start of the current unescaped run
+        for (;;) {
+            if (pos_ >= t_.size())
+                return false;
+            const char c = t_[pos_];
+            if (c == '"') {
+                if (decoded)
+                    decoded->append(t_.substr(run, pos_ - run));
+                ++pos_;
+                return true;
+            }
+            if (static_cast<unsigned char>(c) < 0x20)
+                return false;
+            if (c != '\\') {
+                ++pos_;
+                continue;
+            }
+            if (decoded)
+                decoded->append(t_.substr(run, pos_ - run));
+            ++pos_;
+            const char e = peek();
+            ++pos_;
+            switch (e) {
+                case '"':
+                    if (decoded)
+                        *decoded += '"';
+                    break;
+                case '\\':
+                    if (decoded)
+                        *decoded += '\\';
+                    break;
+                case '/':
+                    if (decoded)
+                        *decoded += '/';
+                    break;
+                case 'b':
+                    if (decoded)
+                        *decoded += '\b';
+                    break;
+                case 'f':
+                    if (decoded)
+                        *decoded += '\f';
+                    break;
+                case 'n':
+                    if (decoded)
+                        *decoded += '\n';
+                    break;
+                case 'r':
+                    if (decoded)
+                        *decoded += '\r';
+                    break;
+                case 't':
+                    if (decoded)
+                        *decoded += '\t';
+                    break;
+                case 'u': {
+                    std::uint32_t cp = 0;
+                    if (!hex4(cp))
+                        return false;
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {
+                        std::uint32_t lo = 0;
+                        if (!literal("\\u") || !hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                            return false;
+                        }
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                        return false;
+                    }
+                    if (decoded)
+                        append_utf8(*decoded, cp);
+                    break;
+                }
+                default:
+                    return false;
+            }
+            run = pos_;
+        }
+    }
+
+    bool number() {
+        eat('-');
+        if (peek() == '0') {
+            ++pos_;
+        } else if (peek() >= '1' && peek() <= '9') {
+            while (peek() >= '0' && peek() <= '9')
+                ++pos_;
+        } else {
+            return false;
+        }
+        if (eat('.')) {
+            if (!(peek() >= '0' && peek() <= '9'))
+                return false;
+            while (peek() >= '0' && peek() <= '9')
+                ++pos_;
+        }
+        if (peek() == 'e' || peek() == 'E') {
+            ++pos_;
+            if (peek() == '+' || peek() == '-')
+                ++pos_;
+            if (!(peek() >= '0' && peek() <= '9'))
+                return false;
+            while (peek() >= '0' && peek() <= '9')
+                ++pos_;
+        }
+        return true;
+    }
+
+    bool value(int depth) {
+        switch (peek()) {
+            case '{':
+                return object(depth + 1, nullptr);
+            case '[':
+                return array(depth + 1);
+            case '"':
+                return string(nullptr);
+            case 't':
+                return literal("true");
+            case 'f':
+                return literal("false");
+            case 'n':
+                return literal("null");
+            default:
+                return number();
+        }
+    }
+
+    bool array(int depth) {
+        if (depth > max_depth || !eat('['))
+            return false;
+        skip_ws();
+        if (eat(']'))
+            return true;
+        for (;;) {
+            skip_ws();
+            if (!value(depth))
+                return false;
+            skip_ws();
+            if (eat(']'))
+                return true;
+            if (!eat(','))
+                return false;
+        }
+    }
+
+    // Top-level object (`out` set) records the interesting members; nested ones only validate.
+    bool object(int depth, request_fields* out) {
+        if (depth > max_depth || !eat('{'))
+            return false;
+        skip_ws();
+        if (eat('}'))
+            return true;
+        std::string key;
+        for (;;) {
+            skip_ws();
+            key.clear();
+            if (!string(out ? &key : nullptr))
+                return false;
+            skip_ws();
+            if (!eat(':'))
+                return false;
+            skip_ws();
+            if (out) {
+                if (!member(depth, key, *out))
+                    return false;
+            } else if (!value(depth)) {
+                return false;
+            }
+            skip_ws();
+            if (eat('}'))
+                return true;
+            if (!eat(','))
+                return false;
+        }
+    }
+
+    std::optional<std::uint64_t> unsigned_at(std::size_t begin) const {
+        std::uint64_t v = 0;
+        const char* first = t_.data() + begin;
+        const char* last = t_.data() + pos_;
+        auto [p, ec] = std::from_chars(first, last, v);
+        if (ec != std::errc() || p != last)
+            return std::nullopt;
+        return v;
+    }
+
+    bool member(int depth, const std::string& key, request_fields& out) {
+        const std::size_t begin = pos_;
+        const char c = peek();
+        if (key == "model" && c == '"') {
+            std::string v;
+            if (!string(&v))
+                return false;
+            out.model = std::move(v);
+            out.model_span = {begin, pos_};
+            return true;
+        }
+        if (key == "service_tier" && c == '"') {
+            std::string v;
+            if (!string(&v))
+                return false;
+            out.service_tier = std::move(v);
+            return true;
+        }
+        if (key == "stream_options" && c == '{') {
+            if (!stream_options(depth + 1, out))
+                return false;
+            out.stream_options_span = json_span{begin, pos_};
+            return true;
+        }
+        if (!value(depth))
+            return false;
+        if (key == "stream") {
+            if (c == 't')
+                out.stream = true;
+            if (c == 'f')
+                out.stream = false;
+        } else if (key == "max_tokens") {
+            out.max_tokens = unsigned_at(begin);
+        } else if (key == "max_completion_tokens") {
+            out.max_completion_tokens = unsigned_at(begin);
+        } else if (key == "max_output_tokens") {
+            out.max_output_tokens = unsigned_at(begin);
+        }
+        return true;
+    }
+
+    bool stream_options(int depth, request_fields& out) {
+        if (depth > max_depth || !eat('{'))
+            return false;
+        skip_ws();
+        if (eat('}'))
+            return true;
+        std::string key;
+        for (;;) {
+            skip_ws();
+            key.clear();
+            if (!string(&key))
+                return false;
+            skip_ws();
+            if (!eat(':'))
+                return false;
+            skip_ws();
+            const char c = peek();
+            if (!value(depth))
+                return false;
+            if (key == "include_usage") {
+                if (c == 't')
+                    out.include_usage = true;
+                if (c == 'f')
+                    out.include_usage = false;
+            }
+            skip_ws();
+            if (eat('}'))
+                return true;
+            if (!eat(','))
+                return false;
+        }
+    }
+
+    std::string_view t_;
+    std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+bool scan_request_json(std::string_view text, request_fields& out) {
+    out = request_fields{};
+    scanner s(text);
+    if (!s.document(out)) {
+        out = request_fields{};
+        return false;
+    }
+    return true;
+}
+
+std::string json_quote(std::string_view s) {
+    static constexpr char hexd[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += hexd[c >> 4];
+                    out += hexd[c & 0xF];
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    out += '"';
+    return out;
+}
+
+}  // namespace ditto::core

@@ -1,0 +1,73 @@
+#include "ditto/core/hash.hpp"
+#include "ditto/core/strings.hpp"
+#include "ditto/middleware/builtin.hpp"
+
+namespace ditto::middleware {
+namespace {
+
+using http::status;
+
+http::response unauthorized(const http::request& req, std::string_view msg) {
+    return api_error(req, status::unauthorized, "authentication_error", "invalid_api_key", msg);
+}
+
+// SPEC §3.2: the first present, non-empty header wins; later ones are never tried.
+std::string_view presented_token(const http::request& req) {
+    if (auto it = req.find("x-litellm-api-key"); it != req.end()) {
+        auto v = core::trim(it->value());
+        if (!v.empty()) {
+            if (v.starts_with("Bearer ") || v.starts_with("bearer "))
+                v = core::trim(v.substr(7));
+            return v;
+        }
+    }
+    if (auto it = req.find(http::field::authorization); it != req.end()) {
+        auto v = core::trim(it->value());
+        if (!v.empty()) {
+            // Exactly "Bearer " or "bearer "; any other scheme presents no usable key.
+            if (v.starts_with("Bearer ") || v.starts_with("bearer "))
+                return core::trim(v.substr(7));
+            return {};
+        }
+    }
+    for (auto name : {"x-ditto-virtual-key", "x-api-key"}) {
+        if (auto it = req.find(name); it != req.end()) {
+            auto v = core::trim(it->value());
+            if (!v.empty())
+                return v;
+        }
+    }
+    return {};
+}
+
+class auth final : public middleware {
+  public:
+    explicit auth(std::shared_ptr<live_keys> keys) : keys_(std::move(keys)) {}
+
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx,
+                                                  const next_fn& next) override {
+        const auto token = presented_token(ctx.req);
+        if (token.empty())
+            co_return unauthorized(ctx.req, "missing virtual key");
+        ctx.keys = keys_->load();
+        // A presented token is always hashed, so a stored `sha256:` value is never a
+        // credential; the map is keyed by digest, so lookup time says nothing about tokens.
+        ctx.key = ctx.keys->find(core::sha256_hex(token));
+        if (!ctx.key)
+            co_return unauthorized(ctx.req, "unauthorized virtual key");
+        if (!ctx.key->enabled)
+            co_return unauthorized(ctx.req, "virtual key disabled");
+        co_return co_await next(ctx);
+    }
+
+  private:
+    std::shared_ptr<live_keys> keys_;
+};
+
+}  // namespace
+
+std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys) {
+    return std::make_shared<auth>(std::move(keys));
+}
+
+}  // namespace ditto::middleware

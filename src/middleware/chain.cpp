@@ -1,0 +1,24 @@
+#include "ditto/middleware/chain.hpp"
+
+#include "ditto/http/error_body.hpp"
+
+namespace ditto::middleware {
+
+boost::asio::awaitable<http::response> next_fn::operator()(proxy_context& ctx) const {
+    if (index_ >= chain_.items_.size()) {
+        co_return api_error(ctx.req, http::status::internal_server_error, "api_error",
+                            "internal_error", "empty middleware chain");
+    }
+    co_return co_await chain_.items_[index_]->handle(ctx, next_fn(chain_, index_ + 1));
+}
+
+boost::asio::awaitable<http::response> chain::run(proxy_context& ctx) const {
+    co_return co_await next_fn(*this, 0)(ctx);
+}
+
+http::response api_error(const http::request& req, http::status st, std::string_view type,
+                         std::string_view code, std::string_view message) {
+    return http::make_response(req, st, http::openai_error(type, code, message));
+}
+
+}  // namespace ditto::middleware

@@ -1,0 +1,105 @@
+#include <boost/beast/http/error.hpp>
+
+#include "ditto/core/strings.hpp"
+#include "ditto/middleware/builtin.hpp"
+
+namespace ditto::middleware {
+namespace {
+
+using http::status;
+
+// Released when the response has been written (it rides in response.holds).
+class in_flight_permit {
+  public:
+    explicit in_flight_permit(std::shared_ptr<std::atomic<std::uint64_t>> c)
+        : counter_(std::move(c)) {}
+    ~in_flight_permit() { counter_->fetch_sub(1, std::memory_order_relaxed); }
+    in_flight_permit(const in_flight_permit&) = delete;
+    in_flight_permit& operator=(const in_flight_permit&) = delete;
+
+  private:
+    std::shared_ptr<std::atomic<std::uint64_t>> counter_;
+};
+
+class read_body final : public middleware {
+  public:
+    read_body(body_limits limits, std::shared_ptr<std::atomic<std::uint64_t>> in_flight)
+        : limits_(limits), in_flight_(std::move(in_flight)) {}
+
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx,
+                                                  const next_fn& next) override {
+        if (in_flight_->fetch_add(1, std::memory_order_relaxed) >= limits_.max_in_flight) {
+            in_flight_->fetch_sub(1, std::memory_order_relaxed);
+            co_return api_error(ctx.req, status::too_many_requests, "rate_limit_error",
+                                "inflight_limit", "too many in-flight proxy requests");
+        }
+        ctx.holds.push_back(std::make_shared<in_flight_permit>(in_flight_));
+
+        const auto declared = ctx.body.content_length();
+        if (declared && *declared > limits_.max_body_bytes && is_streamable_upload(ctx)) {
+            // Streamed to the upstream as it arrives; no JSON, no model (SPEC §3.1 step 3).
+            if (ctx.client_request_id) {
+                co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
+                                    "unsupported_idempotency",
+                                    "x-request-id is not supported for streamed uploads larger "
+                                    "than --proxy-max-body-bytes");
+            }
+            co_return co_await next(ctx);
+        }
+        if (declared && *declared > limits_.max_body_bytes) {
+            co_return too_large(ctx);
+        }
+        auto ec = co_await ctx.body.read_all(ctx.raw_body, limits_.max_body_bytes);
+        if (ec == boost::beast::http::error::body_limit)
+            co_return too_large(ctx);
+        if (ec) {
+            co_return api_error(ctx.req, status::bad_request, "invalid_request_error", "",
+                                "cannot read request body: " + ec.message());
+        }
+        ctx.body_read = true;
+
+        auto ct = ctx.req.find(http::field::content_type);
+        const bool json_type =
+            ct != ctx.req.end() && core::iequals_prefix(ct->value(), "application/json");
+        if (json_type && !ctx.raw_body.empty()) {
+            if (!core::scan_request_json(ctx.raw_body, ctx.fields)) {
+                co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
+                                    "invalid_json", "request body is not valid JSON");
+            }
+            ctx.body_is_json = true;
+        }
+        co_return co_await next(ctx);
+    }
+
+  private:
+    http::response too_large(proxy_context& ctx) const {
+        auto r = api_error(
+            ctx.req, status::payload_too_large, "invalid_request_error", "request_too_large",
+            "request body exceeds the limit of " + std::to_string(limits_.max_body_bytes) +
+                " bytes (--proxy-max-body-bytes)");
+        r.msg.keep_alive(false);  // the rest of the body is not read
+        return r;
+    }
+
+    body_limits limits_;
+    std::shared_ptr<std::atomic<std::uint64_t>> in_flight_;
+};
+
+}  // namespace
+
+bool is_streamable_upload(const proxy_context& ctx) {
+    if (ctx.req.method() != http::bhttp::verb::post)
+        return false;
+    const bool path_ok = ctx.path == "/v1/files" || ctx.path == "/v1/audio/transcriptions" ||
+                         ctx.path == "/v1/audio/translations";
+    auto ct = ctx.req.find(http::field::content_type);
+    return path_ok && ct != ctx.req.end() &&
+           core::iequals_prefix(ct->value(), "multipart/form-data");
+}
+
+std::shared_ptr<middleware> make_read_body(body_limits limits,
+                                           std::shared_ptr<std::atomic<std::uint64_t>> in_flight) {
+    return std::make_shared<read_body>(limits, std::move(in_flight));
+}
+
+}  // namespace ditto::middleware

@@ -1,0 +1,470 @@
+#include "ditto/upstream/client.hpp"
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "ditto/core/strings.hpp"
+
+namespace ditto::upstream {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+using clock = std::chrono::steady_clock;
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+class connection {
+  public:
+    explicit connection(net::any_io_executor ex)
+        : plain_(std::make_unique<beast::tcp_stream>(ex)) {}
+
+    beast::tcp_stream& tcp() { return tls_ ? tls_->next_layer() : *plain_; }
+    bool is_tls() const { return tls_ != nullptr; }
+    beast::ssl_stream<beast::tcp_stream>& tls() { return *tls_; }
+
+    void make_tls(net::ssl::context& ctx) {
+        tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*plain_), ctx);
+        plain_.reset();
+    }
+
+    // True when the peer has not closed the connection while it sat idle. TLS may carry
+    // records we have not read (session tickets), so only EOF or an error counts there.
+    bool alive() {
+        auto& s = tcp().socket();
+        if (!s.is_open())
+            return false;
+        char c = 0;
+        const auto n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0)
+            return false;
+        if (n > 0)
+            return is_tls();
+        return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+
+    void close() {
+        error_code ec;
+        tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+        tcp().socket().close(ec);
+    }
+
+    beast::flat_buffer buffer;
+    clock::time_point idle_since{};
+
+  private:
+    std::unique_ptr<beast::tcp_stream> plain_;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
+};
+
+pool::pool(backend& b, std::chrono::milliseconds idle_timeout, std::size_t max_idle)
+    : backend_(b), idle_timeout_(idle_timeout), max_idle_(max_idle) {}
+
+pool::~pool() {
+    for (auto& c : idle_)
+        c->close();
+}
+
+std::unique_ptr<connection> pool::take() {
+    const auto now = clock::now();
+    while (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        if (now - c->idle_since < idle_timeout_ && c->alive())
+            return c;
+        c->close();
+    }
+    return nullptr;
+}
+
+void pool::give_back(std::unique_ptr<connection> c) {
+    if (idle_.size() >= max_idle_) {
+        c->close();
+        return;
+    }
+    c->idle_since = clock::now();
+    idle_.push_back(std::move(c));
+}
+
+namespace {
+
+bool is_ip_literal(const std::string& host) {
+    error_code ec;
+    net::ip::make_address(host, ec);
+    return !ec;
+}
+
+// Resolves and connects (and handshakes, for https) before `deadline`.
+net::awaitable<std::unique_ptr<connection>> connect(backend& b, clock::time_point deadline,
+                                                    std::string& error, bool& timed_out) {
+    auto ex = co_await net::this_coro::executor;
+    auto c = std::make_unique<connection>(ex);
+    const auto& url = b.url();
+    tcp::resolver resolver(ex);
+    // The resolver has no deadline of its own; a literal address resolves without DNS.
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(url.host, std::to_string(url.port), nothrow);
+    if (rec) {
+        error = "cannot resolve " + url.host + ": " + rec.message();
+        co_return nullptr;
+    }
+    c->tcp().expires_at(deadline);
+    auto [cec, ep] = co_await c->tcp().async_connect(endpoints, nothrow);
+    if (cec) {
+        timed_out = cec == beast::error::timeout;
+        error = "connect to " + url.host_header + ": " + cec.message();
+        co_return nullptr;
+    }
+    c->tcp().socket().set_option(tcp::no_delay(true), cec);
+    if (b.tls()) {
+        c->make_tls(*b.tls());
+        auto* ssl = c->tls().native_handle();
+        if (!is_ip_literal(url.host))
+            SSL_set_tlsext_host_name(ssl, url.host.c_str());
+        // Verify the certificate names the host we dialled (OpenSSL checks IPs and names).
+        SSL_set1_host(ssl, url.host.c_str());
+        c->tcp().expires_at(deadline);
+        auto [hec] = co_await c->tls().async_handshake(net::ssl::stream_base::client, nothrow);
+        if (hec) {
+            timed_out = hec == beast::error::timeout;
+            error = "TLS handshake with " + url.host_header + ": " + hec.message();
+            co_return nullptr;
+        }
+    }
+    co_return c;
+}
+
+template <class Stream>
+net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req,
+                                         clock::time_point deadline,
+                                         std::chrono::milliseconds gap) {
+    c.tcp().expires_at(deadline);
+    if (!req.streamed_body) {
+        auto [ec, n] = co_await bhttp::async_write(s, req.msg, nothrow);
+        co_return ec;
+    }
+    // Large client bodies go out as they arrive: the head first, then each piece.
+    bhttp::request<bhttp::empty_body> head{req.msg.base()};
+    const auto length = req.streamed_body->content_length();
+    if (length) {
+        head.content_length(*length);
+    } else {
+        head.chunked(true);
+    }
+    bhttp::request_serializer<bhttp::empty_body> sr{head};
+    if (auto [ec, n] = co_await bhttp::async_write_header(s, sr, nothrow); ec)
+        co_return ec;
+    for (;;) {
+        error_code rec;
+        auto piece = co_await req.streamed_body->read_some(rec);
+        if (rec)
+            co_return rec;
+        if (!piece)
+            break;
+        c.tcp().expires_after(gap);
+        error_code wec;
+        if (length) {
+            std::tie(wec, std::ignore) = co_await net::async_write(s, net::buffer(*piece), nothrow);
+        } else {
+            std::tie(wec, std::ignore) =
+                co_await net::async_write(s, bhttp::make_chunk(net::buffer(*piece)), nothrow);
+        }
+        if (wec)
+            co_return wec;
+    }
+    if (!length) {
+        c.tcp().expires_after(gap);
+        auto [ec, n] = co_await net::async_write(s, bhttp::make_chunk_last(), nothrow);
+        co_return ec;
+    }
+    co_return error_code{};
+}
+
+// Relays an upstream body to the client piece by piece; the connection goes back to the
+// pool only when the body ended cleanly and both sides keep the connection alive.
+class relay_stream final : public http::body_stream {
+  public:
+    relay_stream(pool& p, std::unique_ptr<connection> c,
+                 bhttp::response_parser<bhttp::empty_body>&& head)
+        : pool_(p), conn_(std::move(c)), parser_(std::move(head)) {
+        parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+    }
+
+    net::awaitable<std::optional<std::string>> next(error_code& ec) override {
+        if (!conn_)
+            co_return std::nullopt;
+        std::string piece(64 * 1024, '\0');
+        while (!parser_.is_done()) {
+            parser_.get().body().data = piece.data();
+            parser_.get().body().size = piece.size();
+            conn_->tcp().expires_after(pool_.target().timeout());
+            error_code rec;
+            if (conn_->is_tls()) {
+                std::tie(rec, std::ignore) =
+                    co_await bhttp::async_read(conn_->tls(), conn_->buffer, parser_, nothrow);
+            } else {
+                std::tie(rec, std::ignore) =
+                    co_await bhttp::async_read(conn_->tcp(), conn_->buffer, parser_, nothrow);
+            }
+            if (rec == bhttp::error::need_buffer)
+                rec = {};
+            if (rec) {
+                // The upstream died or stalled mid-body: abort the client's response too.
+                conn_->close();
+                conn_.reset();
+                ec = rec;
+                co_return std::nullopt;
+            }
+            const auto got = piece.size() - parser_.get().body().size;
+            if (got > 0) {
+                piece.resize(got);
+                if (parser_.is_done())
+                    finish();
+                co_return piece;
+            }
+        }
+        finish();
+        co_return std::nullopt;
+    }
+
+  private:
+    void finish() {
+        if (!conn_)
+            return;
+        if (parser_.keep_alive()) {
+            pool_.give_back(std::move(conn_));
+        } else {
+            conn_->close();
+            conn_.reset();
+        }
+    }
+
+    pool& pool_;
+    std::unique_ptr<connection> conn_;
+    bhttp::response_parser<bhttp::buffer_body> parser_;
+};
+
+http::response to_client_head(const bhttp::response_header<>& up) {
+    http::response r;
+    r.msg.result(up.result_int());
+    r.msg.version(11);
+    r.msg.base() = up;
+    r.msg.version(11);
+    strip_hop_by_hop(r.msg.base());
+    return r;
+}
+
+bool has_no_body(const bhttp::response_header<>& h, bhttp::verb method) {
+    const auto st = h.result_int();
+    return method == bhttp::verb::head || (st >= 100 && st < 200) || st == 204 || st == 304;
+}
+
+// One try on one connection. `sent` reports whether any request byte may have gone out.
+net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection> c, outgoing& req,
+                                             std::uint64_t buffer_limit, clock::time_point deadline,
+                                             bool& write_failed) {
+    exchange_result out;
+    auto& b = p.target();
+    error_code ec;
+    if (c->is_tls()) {
+        ec = co_await write_request(c->tls(), *c, req, deadline, b.timeout());
+    } else {
+        ec = co_await write_request(c->tcp(), *c, req, deadline, b.timeout());
+    }
+    if (ec) {
+        write_failed = true;
+        out.failure = ec == beast::error::timeout ? failure_kind::timeout : failure_kind::network;
+        out.error = "sending request: " + ec.message();
+        c->close();
+        co_return out;
+    }
+
+    bhttp::response_parser<bhttp::empty_body> head;
+    head.body_limit(std::numeric_limits<std::uint64_t>::max());
+    c->tcp().expires_at(deadline);
+    if (c->is_tls()) {
+        std::tie(ec, std::ignore) =
+            co_await bhttp::async_read_header(c->tls(), c->buffer, head, nothrow);
+    } else {
+        std::tie(ec, std::ignore) =
+            co_await bhttp::async_read_header(c->tcp(), c->buffer, head, nothrow);
+    }
+    if (ec) {
+        out.failure = ec == beast::error::timeout ? failure_kind::timeout : failure_kind::network;
+        out.error = ec == beast::error::timeout
+                        ? "no response within " + std::to_string(b.timeout().count() / 1000) + "s"
+                        : "reading response: " + ec.message();
+        c->close();
+        co_return out;
+    }
+
+    out.response = to_client_head(head.get().base());
+    if (has_no_body(head.get().base(), req.msg.method())) {
+        if (head.keep_alive()) {
+            p.give_back(std::move(c));
+        } else {
+            c->close();
+        }
+        out.response.msg.body().clear();
+        co_return out;
+    }
+    const auto length = head.content_length();
+    if (length && *length <= buffer_limit) {
+        bhttp::response_parser<bhttp::string_body> whole{std::move(head)};
+        whole.body_limit(buffer_limit);
+        c->tcp().expires_after(b.timeout());
+        if (c->is_tls()) {
+            std::tie(ec, std::ignore) =
+                co_await bhttp::async_read(c->tls(), c->buffer, whole, nothrow);
+        } else {
+            std::tie(ec, std::ignore) =
+                co_await bhttp::async_read(c->tcp(), c->buffer, whole, nothrow);
+        }
+        if (ec) {
+            out.failure =
+                ec == beast::error::timeout ? failure_kind::timeout : failure_kind::network;
+            out.error = "reading response body: " + ec.message();
+            c->close();
+            co_return out;
+        }
+        out.response.msg.body() = std::move(whole.get().body());
+        out.response.msg.prepare_payload();
+        if (whole.keep_alive()) {
+            p.give_back(std::move(c));
+        } else {
+            c->close();
+        }
+        co_return out;
+    }
+    // Relayed: keep a known length (sent as is), otherwise the server re-chunks.
+    if (!length)
+        out.response.msg.erase(bhttp::field::content_length);
+    out.response.stream = std::make_unique<relay_stream>(p, std::move(c), std::move(head));
+    co_return out;
+}
+
+}  // namespace
+
+net::awaitable<exchange_result> exchange(pool& p, outgoing& req, std::uint64_t buffer_limit,
+                                         std::chrono::milliseconds timeout) {
+    auto& b = p.target();
+    const auto deadline = clock::now() + (timeout.count() > 0 ? timeout : b.timeout());
+    auto c = p.take();
+    const bool reused = c != nullptr;
+    if (!c) {
+        std::string error;
+        bool timed_out = false;
+        c = co_await connect(b, deadline, error, timed_out);
+        if (!c) {
+            exchange_result r;
+            r.failure = timed_out ? failure_kind::timeout : failure_kind::network;
+            r.request_sent = false;
+            r.error = std::move(error);
+            co_return r;
+        }
+    }
+    bool write_failed = false;
+    auto r = co_await try_exchange(p, std::move(c), req, buffer_limit, deadline, write_failed);
+    // A pooled connection the upstream closed while idle fails on write; the request never
+    // left, so one fresh connection is safe (a streamed body cannot be replayed).
+    if (r.failure != failure_kind::none && reused && write_failed && !req.streamed_body) {
+        std::string error;
+        bool timed_out = false;
+        c = co_await connect(b, deadline, error, timed_out);
+        if (!c) {
+            r.failure = timed_out ? failure_kind::timeout : failure_kind::network;
+            r.request_sent = false;
+            r.error = std::move(error);
+            co_return r;
+        }
+        write_failed = false;
+        r = co_await try_exchange(p, std::move(c), req, buffer_limit, deadline, write_failed);
+    }
+    co_return r;
+}
+
+void strip_hop_by_hop(bhttp::fields& f) {
+    for (auto name :
+         {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection,
+          bhttp::field::transfer_encoding, bhttp::field::te, bhttp::field::trailer,
+          bhttp::field::upgrade, bhttp::field::proxy_authenticate}) {
+        f.erase(name);
+    }
+    f.erase("x-ditto-cache");
+}
+
+outgoing build_outgoing(const http::request& client, const backend& b, std::string_view path,
+                        std::string_view query, std::string body, std::string_view request_id) {
+    // SPEC §3.10: credentials and hop-by-hop headers never go upstream.
+    static constexpr std::array<std::string_view, 18> excluded = {"authorization",
+                                                                  "x-api-key",
+                                                                  "x-litellm-api-key",
+                                                                  "proxy-authorization",
+                                                                  "x-forwarded-authorization",
+                                                                  "connection",
+                                                                  "keep-alive",
+                                                                  "proxy-authenticate",
+                                                                  "proxy-connection",
+                                                                  "te",
+                                                                  "trailer",
+                                                                  "transfer-encoding",
+                                                                  "upgrade",
+                                                                  "x-ditto-virtual-key",
+                                                                  "x-ditto-protocol",
+                                                                  "x-ditto-cache-bypass",
+                                                                  "x-ditto-bypass-cache",
+                                                                  "content-length"};
+    outgoing out;
+    auto& m = out.msg;
+    m.method(client.method());
+    m.version(11);
+    m.target(join_target(b.url(), path, query, b.encoded_query()));
+    for (const auto& f : client) {
+        const auto name = f.name_string();
+        bool skip = f.name() == bhttp::field::host || f.name() == bhttp::field::expect;
+        for (auto ex : excluded) {
+            if (!skip && core::iequals(name, ex))
+                skip = true;
+        }
+        if (!skip)
+            m.insert(name, f.value());
+    }
+    // Client `Connection: x-foo` names more hop-by-hop headers (RFC 9110 §7.6.1).
+    if (auto it = client.find(bhttp::field::connection); it != client.end()) {
+        std::string_view list = it->value();
+        while (!list.empty()) {
+            auto comma = list.find(',');
+            auto token = core::trim(list.substr(0, comma));
+            if (!token.empty())
+                m.erase(token);
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        }
+    }
+    for (const auto& [k, v] : b.headers())
+        m.set(k, v);
+    m.set("x-request-id", request_id);
+    m.set(bhttp::field::host, b.url().host_header);
+    m.keep_alive(true);
+    m.body() = std::move(body);
+    if (!m.body().empty() || client.method() == bhttp::verb::post ||
+        client.method() == bhttp::verb::put || client.method() == bhttp::verb::patch) {
+        m.prepare_payload();
+    }
+    return out;
+}
+
+}  // namespace ditto::upstream

@@ -1,0 +1,139 @@
+#include "ditto/upstream/url.hpp"
+
+#include <charconv>
+
+#include "ditto/core/strings.hpp"
+
+namespace ditto::upstream {
+
+std::optional<base_url> parse_base_url(std::string_view text) {
+    base_url u;
+    text = core::trim(text);
+    if (core::iequals_prefix(text, "https://")) {
+        u.tls = true;
+        text.remove_prefix(8);
+    } else if (core::iequals_prefix(text, "http://")) {
+        text.remove_prefix(7);
+    } else {
+        return std::nullopt;
+    }
+    const auto slash = text.find('/');
+    std::string_view authority = text.substr(0, slash);
+    std::string_view path =
+        slash == std::string_view::npos ? std::string_view{} : text.substr(slash);
+    if (authority.empty() || authority.find('@') != std::string_view::npos)
+        return std::nullopt;
+    if (path.find_first_of("?#") != std::string_view::npos)
+        return std::nullopt;
+
+    std::string_view host = authority;
+    std::string_view port_text;
+    if (authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos)
+            return std::nullopt;
+        host = authority.substr(1, close - 1);
+        auto rest = authority.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':')
+                return std::nullopt;
+            port_text = rest.substr(1);
+        }
+    } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        port_text = authority.substr(colon + 1);
+    }
+    if (host.empty())
+        return std::nullopt;
+    const std::uint16_t default_port = u.tls ? 443 : 80;
+    u.port = default_port;
+    if (!port_text.empty()) {
+        unsigned v = 0;
+        auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), v);
+        if (ec != std::errc() || p != port_text.data() + port_text.size() || v == 0 || v > 65535) {
+            return std::nullopt;
+        }
+        u.port = static_cast<std::uint16_t>(v);
+    }
+    u.host = std::string(host);
+    const bool v6 = u.host.find(':') != std::string::npos;
+    u.host_header = v6 ? "[" + u.host + "]" : u.host;
+    if (u.port != default_port)
+        u.host_header += ":" + std::to_string(u.port);
+    while (!path.empty() && path.back() == '/')
+        path.remove_suffix(1);
+    u.path = std::string(path);
+    return u;
+}
+
+std::string join_target(const base_url& base, std::string_view path, std::string_view client_query,
+                        std::string_view extra_query) {
+    std::string_view prefix = base.path;
+    // SPEC §1.1: a base ending in /v1 and a path starting with /v1/ (or equal to /v1) share
+    // the /v1 once, so both "https://api.openai.com/v1" and "…/" work as base URLs.
+    if (prefix.ends_with("/v1") && (path == "/v1" || path.starts_with("/v1/"))) {
+        prefix.remove_suffix(3);
+    }
+    std::string out;
+    out.reserve(prefix.size() + path.size() + client_query.size() + extra_query.size() + 2);
+    out.append(prefix).append(path);
+    if (out.empty())
+        out = "/";
+    if (!client_query.empty() || !extra_query.empty()) {
+        out += '?';
+        out.append(client_query);
+        if (!client_query.empty() && !extra_query.empty())
+            out += '&';
+        out.append(extra_query);
+    }
+    return out;
+}
+
+std::string url_encode(std::string_view s) {
+    static constexpr char hexd[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(s.size());
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                                c == '~';
+        if (unreserved) {
+            out += ch;
+        } else {
+            out += '%';
+            out += hexd[c >> 4];
+            out += hexd[c & 0xF];
+        }
+    }
+    return out;
+}
+
+std::string url_decode(std::string_view s) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            const int hi = hex(s[i + 1]);
+            const int lo = hex(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out += static_cast<char>(hi * 16 + lo);
+                i += 2;
+                continue;
+            }
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+}  // namespace ditto::upstream
