@@ -270,7 +270,7 @@ class connection_body final : public body_reader {
             pieces_->get().body().data = piece.data();
             pieces_->get().body().size = piece.size();
             stream_.expires_after(self_.opt.client_timeout);
-            auto [rec, n] = co_await bhttp::async_read(stream_, buf_, *pieces_, nothrow);
+            auto [rec, n] = co_await bhttp::async_read_some(stream_, buf_, *pieces_, nothrow);
             if (rec == bhttp::error::need_buffer)
                 rec = {};
             if (rec) {

@@ -61,7 +61,8 @@ struct faults {
     std::uint64_t chunk_delay_ms = 0;
     std::optional<std::uint64_t> stall_after;  ///< bytes sent before stalling
     std::uint64_t stall_ms = 30'000;
-    std::optional<std::uint64_t> reset_after;  ///< bytes sent before a connection reset
+    std::optional<std::uint64_t> reset_after;       ///< bytes sent before a connection reset
+    std::atomic<std::uint64_t>* aborted = nullptr;  ///< counts streams the client abandoned
 };
 
 // Sends `pieces` one by one, applying the request's faults at exact byte offsets.
@@ -69,6 +70,14 @@ class scripted_stream final : public http::body_stream {
   public:
     scripted_stream(std::vector<std::string> pieces, faults f)
         : pieces_(std::move(pieces)), faults_(f) {}
+    ~scripted_stream() override {
+        // Destroyed before the end and not by our own reset: the reader went away.
+        const bool finished = index_ >= pieces_.size() && pending_.empty();
+        if (!finished && !reset_ && faults_.aborted)
+            faults_.aborted->fetch_add(1);
+    }
+    scripted_stream(const scripted_stream&) = delete;
+    scripted_stream& operator=(const scripted_stream&) = delete;
 
     net::awaitable<std::optional<std::string>> next(boost::system::error_code& ec) override {
         if (pending_.empty()) {
@@ -82,6 +91,7 @@ class scripted_stream final : public http::body_stream {
         pending_.clear();
         if (faults_.reset_after) {
             if (sent_ >= *faults_.reset_after) {
+                reset_ = true;
                 ec = net::error::connection_reset;
                 co_return std::nullopt;
             }
@@ -114,6 +124,7 @@ class scripted_stream final : public http::body_stream {
     std::string pending_;
     std::uint64_t sent_ = 0;
     bool stalled_ = false;
+    bool reset_ = false;
 };
 
 // N bytes of 'x', produced 64 KiB at a time so the mock itself never holds them all.
@@ -284,9 +295,23 @@ std::vector<std::string> responses_stream(const std::string& model, std::uint64_
     return out;
 }
 
-json models_list() {
+// The ids from `x-mock-models: a,b` (so tests can give two upstreams different lists),
+// else a fixed three.
+json models_list(const http::request& req) {
+    std::vector<std::string> ids{"gpt-4o-mini", "gpt-4o", "mock-model"};
+    if (auto it = req.find("x-mock-models"); it != req.end()) {
+        ids.clear();
+        std::string_view list = it->value();
+        while (!list.empty()) {
+            auto comma = list.find(',');
+            auto id = list.substr(0, comma);
+            if (!id.empty())
+                ids.emplace_back(id);
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        }
+    }
     json data = json::array();
-    for (auto id : {"gpt-4o-mini", "gpt-4o", "mock-model"}) {
+    for (const auto& id : ids) {
         data.push_back(
             {{"id", id}, {"object", "model"}, {"created", created_at}, {"owned_by", "ditto-mock"}});
     }
@@ -348,6 +373,10 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
         }
     }
     const auto path = path_of(req.target());
+    if (path == "/__mock/stats") {
+        json st = {{"aborted_streams", aborted_.load()}};
+        co_return http::make_response(req, status::ok, st.dump());
+    }
     if (path == "/__mock/requests") {
         if (req.method() == bhttp::verb::delete_) {
             std::lock_guard lock(mutex_);
@@ -358,7 +387,8 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
     }
     record(req, body_bytes);
 
-    const auto f = faults_of(req);
+    auto f = faults_of(req);
+    f.aborted = &aborted_;
     co_await sleep_ms(header_u64(req, "x-mock-delay-ms", 0));
 
     if (auto forced = header_u64(req, "x-mock-status", 0); forced >= 100 && forced <= 599) {
@@ -380,7 +410,9 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
     }
 
     json parsed;
-    if (!req.body().empty()) {
+    auto ct = req.find(bhttp::field::content_type);
+    const bool json_body = ct == req.end() || ct->value().starts_with("application/json");
+    if (json_body && !req.body().empty()) {
         parsed = json::parse(req.body(), nullptr, false);
         if (parsed.is_discarded()) {
             co_return http::make_response(
@@ -433,8 +465,16 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
         co_return json_response(req, status::ok,
                                 responses_object(model, prompt, "completed").dump(), f);
     }
+    if (post && (path == "/v1/files" || path.starts_with("/v1/audio/"))) {
+        json out = path == "/v1/files" ? json{{"id", "file-mock"},
+                                              {"object", "file"},
+                                              {"bytes", body_bytes},
+                                              {"purpose", "batch"}}
+                                       : json{{"text", reply_text()}, {"bytes", body_bytes}};
+        co_return json_response(req, status::ok, out.dump(), f);
+    }
     if (get && path == "/v1/models") {
-        co_return json_response(req, status::ok, models_list().dump(), f);
+        co_return json_response(req, status::ok, models_list(req).dump(), f);
     }
     if (get && path.starts_with("/v1/models/")) {
         const std::string id(path.substr(std::string_view("/v1/models/").size()));

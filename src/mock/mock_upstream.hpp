@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -24,6 +25,7 @@ class mock_upstream final : public http::handler {
     std::mutex mutex_;
     std::deque<std::string> recorded_;  ///< JSON objects, oldest first
     std::uint64_t seq_ = 0;
+    std::atomic<std::uint64_t> aborted_{0};
 };
 
 }  // namespace ditto::mock

@@ -215,10 +215,10 @@ class relay_stream final : public http::body_stream {
             error_code rec;
             if (conn_->is_tls()) {
                 std::tie(rec, std::ignore) =
-                    co_await bhttp::async_read(conn_->tls(), conn_->buffer, parser_, nothrow);
+                    co_await bhttp::async_read_some(conn_->tls(), conn_->buffer, parser_, nothrow);
             } else {
                 std::tie(rec, std::ignore) =
-                    co_await bhttp::async_read(conn_->tcp(), conn_->buffer, parser_, nothrow);
+                    co_await bhttp::async_read_some(conn_->tcp(), conn_->buffer, parser_, nothrow);
             }
             if (rec == bhttp::error::need_buffer)
                 rec = {};
