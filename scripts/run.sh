@@ -17,10 +17,17 @@ export DITTO_MOCK_URL="http://127.0.0.1:$mock_port/v1"
 cat <<MSG
 
   ditto-gateway is starting on http://127.0.0.1:$gw_port (mock upstream on :$mock_port).
-  Try, from another terminal:
+  Try, from another terminal (the virtual key vk-demo-123 comes from configs/demo.env):
 
-    curl -s http://127.0.0.1:$gw_port/health
-    curl -s http://127.0.0.1:$gw_port/ready
+    curl -s http://127.0.0.1:$gw_port/v1/chat/completions \\
+      -H 'Authorization: Bearer vk-demo-123' -H 'Content-Type: application/json' \\
+      -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+
+    curl -sN http://127.0.0.1:$gw_port/v1/chat/completions \\
+      -H 'Authorization: Bearer vk-demo-123' -H 'Content-Type: application/json' \\
+      -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+
+    curl -s http://127.0.0.1:$gw_port/v1/models -H 'Authorization: Bearer vk-demo-123'
     curl -s http://127.0.0.1:$gw_port/metrics
 
   Ctrl-C stops the gateway (gracefully) and the mock upstream.

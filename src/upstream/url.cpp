@@ -17,13 +17,14 @@ std::optional<base_url> parse_base_url(std::string_view text) {
     } else {
         return std::nullopt;
     }
+    // Before splitting: "http://host?q" or "http://host#f" has no '/' to mark a path.
+    if (text.find_first_of("?#") != std::string_view::npos)
+        return std::nullopt;
     const auto slash = text.find('/');
     std::string_view authority = text.substr(0, slash);
     std::string_view path =
         slash == std::string_view::npos ? std::string_view{} : text.substr(slash);
     if (authority.empty() || authority.find('@') != std::string_view::npos)
-        return std::nullopt;
-    if (path.find_first_of("?#") != std::string_view::npos)
         return std::nullopt;
 
     std::string_view host = authority;
@@ -42,6 +43,8 @@ std::optional<base_url> parse_base_url(std::string_view text) {
     } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
         host = authority.substr(0, colon);
         port_text = authority.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos)
+            return std::nullopt;  // IPv6 needs [ ]
     }
     if (host.empty())
         return std::nullopt;

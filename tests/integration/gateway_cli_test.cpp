@@ -109,6 +109,26 @@ TEST(GatewayCli, BundledDemoConfigIsValid) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST(GatewayCli, DemoSetupAnswersTheReadmeCurl) {
+    // What scripts/run.sh starts: the mock upstream and the demo config in front of it.
+    running_mock mock;
+    mock.start();
+    const std::string dir = DITTO_SOURCE_DIR "/configs/";
+    child_process gw;
+    gw.start(DITTO_GATEWAY_BIN,
+             {dir + "demo.json", "--dotenv", dir + "demo.env", "--listen", "127.0.0.1:0"},
+             {{"DITTO_MOCK_URL", "http://127.0.0.1:" + std::to_string(mock.port) + "/v1"}});
+    auto port = gw.wait_for_port();
+    ASSERT_TRUE(port) << gw.stderr_text();
+    auto r = http_request(
+        *port, "POST", "/v1/chat/completions",
+        R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]})",
+        {{"Authorization", "Bearer vk-demo-123"}, {"Content-Type", "application/json"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->header("x-ditto-backend"), "mock");
+}
+
 TEST(GatewayCli, MissingOrInvalidConfigRefusesToStart) {
     auto r = run_to_exit(DITTO_GATEWAY_BIN, {"/nonexistent/gw.json", "--listen", "127.0.0.1:0"});
     EXPECT_EQ(r.exit_code, 1);

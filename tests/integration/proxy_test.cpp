@@ -1,6 +1,7 @@
 // The /v1/* proxy end to end: the real gateway in front of real mock upstream processes.
 // Scenario ids (P1, R7, …) are the SPEC's §9 acceptance scenarios.
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -413,6 +414,7 @@ TEST_F(Proxy, LargeBodiesStreamThroughInBoundedMemory) {
     EXPECT_EQ(down->header("content-length"), std::to_string(size));
     EXPECT_EQ(down->body.size(), size);
     const long after = peak_rss_kb(gw.proc.pid());
+    std::printf("gateway peak RSS %ld kB -> %ld kB\n", before, after);
     ASSERT_GT(before, 0);
     // Neither 20 MB body was ever held whole (that alone would add 20 000 kB).
     EXPECT_LT(after - before, 12000) << "peak RSS grew from " << before << " to " << after;

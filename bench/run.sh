@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# ditto-gateway vs nginx proxy_pass, both in front of the same fast upstream, one run.
+# Method: ../shared/design/BENCHMARKING.md (and docs/benchmarks.md):
+#   throughput: proxy under test pinned to core 0, wrk + upstream to core 1, 1 wrk thread;
+#   latency:    1 connection, wrk + upstream + proxy all on core 1 (no cross-core wake-ups).
+# Usage: bench/run.sh [seconds-per-run, default 10]. Bounded: every wrk run has -d, every
+# process started here is killed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+# 1,000 streams through the gateway need ~2,000 descriptors (client + upstream side).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+scripts/deps.sh bench
+scripts/build.sh >/dev/null
+
+work=$(mktemp -d /tmp/ditto-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+UP=18101; NGX=18102; GW=18103; MOCK=18104
+chat_body='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark upstream. This reply is fixed so that every proxy relays the same bytes, and it is about six hundred bytes long with the usage block below."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":260,"completion_tokens":38,"total_tokens":298},"system_fingerprint":"fp_bench_0001"}'
+
+mkdir -p "$work"/{up,ngx}/{logs,tmp}
+cat > "$work/up/nginx.conf" <<NGINX
+worker_processes 1; daemon off; pid $work/up/nginx.pid; error_log $work/up/logs/error.log crit;
+events { worker_connections 4096; }
+http {
+  access_log off; client_body_temp_path $work/up/tmp; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$UP reuseport backlog=4096;
+    location / { default_type application/json; return 200 '$chat_body'; } }
+}
+NGINX
+cat > "$work/ngx/nginx.conf" <<NGINX
+worker_processes 1; daemon off; pid $work/ngx/nginx.pid; error_log $work/ngx/logs/error.log crit;
+events { worker_connections 4096; }
+http {
+  access_log off; client_body_temp_path $work/ngx/tmp; proxy_temp_path $work/ngx/tmp;
+  keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$UP; keepalive 128; }
+  upstream mock { server 127.0.0.1:$MOCK; keepalive 128; }
+  server { listen 127.0.0.1:$NGX reuseport backlog=4096;
+    location /sse/ { proxy_pass http://mock/; proxy_http_version 1.1;
+      proxy_set_header Connection ""; proxy_buffering off; }
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+NGINX
+cat > "$work/gateway.json" <<JSON
+{"backends":[{"name":"up","base_url":"http://127.0.0.1:$UP"},
+             {"name":"mock","base_url":"http://127.0.0.1:$MOCK/v1"}],
+ "virtual_keys":[{"id":"bench","token":"vk-bench","enabled":true,"limits":{},"budget":{},
+   "cache":{"enabled":false},"guardrails":{},"passthrough":{"allow":false,"bypass_cache":false}}],
+ "router":{"default_backends":[{"backend":"up"}],
+           "rules":[{"model_prefix":"sse-","backend":"mock"}]}}
+JSON
+
+start() { "$@" & pids+=($!); }
+start taskset -c 1 /usr/sbin/nginx -p "$work/up" -c "$work/up/nginx.conf"
+start taskset -c 1 build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1
+start taskset -c 0 /usr/sbin/nginx -p "$work/ngx" -c "$work/ngx/nginx.conf"
+start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GW \
+  --workers 1 --log-level warn
+sleep 1
+ngx_pid=$(cat "$work/ngx/nginx.pid"); gw_pid=${pids[3]}
+
+# Correctness first: the relayed body must be byte-identical to the upstream's.
+printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}' > "$work/body.json"
+direct=$(curl -s -X POST -d @"$work/body.json" http://127.0.0.1:$UP/v1/chat/completions)
+via_gw=$(curl -s -X POST -H 'Authorization: Bearer vk-bench' -H 'Content-Type: application/json' -d @"$work/body.json" http://127.0.0.1:$GW/v1/chat/completions)
+via_ngx=$(curl -s -X POST -d @"$work/body.json" http://127.0.0.1:$NGX/v1/chat/completions)
+[[ "$direct" == "$via_gw" && "$direct" == "$via_ngx" ]] || { echo "bench: bodies differ" >&2; exit 1; }
+sse_body='{"model":"sse-gpt","stream":true,"messages":[]}'
+sse_direct=$(curl -sN -X POST -d "$sse_body" -H 'Content-Type: application/json' http://127.0.0.1:$MOCK/v1/chat/completions)
+sse_gw=$(curl -sN -X POST -d "$sse_body" -H 'Content-Type: application/json' -H 'Authorization: Bearer vk-bench' http://127.0.0.1:$GW/v1/chat/completions)
+[[ "$sse_direct" == "$sse_gw" ]] || { echo "bench: SSE bodies differ" >&2; exit 1; }
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# run NAME CORE CONNS URL SCRIPT [PID-for-CPU]
+results=()
+run() {
+  local name=$1 core=$2 conns=$3 url=$4 script=$5 pid=${6:-}
+  local t0=0; [[ -n "$pid" ]] && t0=$(cpu_ticks "$pid")
+  local out; out=$(taskset -c "$core" wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$script" "$url")
+  local rps p50 p99 reqs cpu_us="-"
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  # wrk prints 812.00us / 1.23ms / 2.00s: normalise to microseconds.
+  to_us='function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return v*1000; if (v ~ /s$/) return v*1e6; return v }'
+  p50=$(awk "$to_us"' $1=="50%" {printf "%.0f", us($2)}' <<<"$out")
+  p99=$(awk "$to_us"' $1=="99%" {printf "%.0f", us($2)}' <<<"$out")
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  if grep -q "Non-2xx" <<<"$out"; then echo "bench: $name had non-2xx responses" >&2; exit 1; fi
+  if [[ -n "$pid" ]]; then
+    local t1; t1=$(cpu_ticks "$pid")
+    cpu_us=$(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", d / hz / n * 1e6}')
+  fi
+  results+=("$(printf '%-34s %12s %10s %10s %12s' "$name" "$rps" "$p50" "$p99" "$cpu_us")")
+  eval "rps_${7:-x}=$rps; p50_${7:-x}=$p50"
+}
+
+chat=bench/chat.lua; sse=bench/sse.lua
+run "upstream direct, 64 conns"   1 64 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up64
+run "nginx proxy_pass, 64 conns"  1 64 "http://127.0.0.1:$NGX/v1/chat/completions" $chat "$ngx_pid" ngx64
+run "ditto-gateway, 64 conns"     1 64 "http://127.0.0.1:$GW/v1/chat/completions" $chat "$gw_pid" gw64
+# Latency: everything on core 1 for these runs.
+taskset -pc 1 "$ngx_pid" >/dev/null; taskset -apc 1 "$gw_pid" >/dev/null
+run "upstream direct, 1 conn"     1 1 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up1
+run "nginx proxy_pass, 1 conn"    1 1 "http://127.0.0.1:$NGX/v1/chat/completions" $chat "$ngx_pid" ngx1
+run "ditto-gateway, 1 conn"       1 1 "http://127.0.0.1:$GW/v1/chat/completions" $chat "$gw_pid" gw1
+mock_pid=${pids[1]}
+taskset -apc 1 "$mock_pid" >/dev/null
+ttfb_direct=$(taskset -c 1 python3 bench/sse_probe.py ttfb $MOCK 300)
+ttfb_gw=$(taskset -c 1 python3 bench/sse_probe.py ttfb $GW 300 --key vk-bench)
+taskset -pc 0 "$ngx_pid" >/dev/null; taskset -apc 0 "$gw_pid" >/dev/null
+run "mock SSE direct, 64 conns"   1 64 "http://127.0.0.1:$MOCK/v1/chat/completions" $sse "" mock64
+run "nginx SSE relay, 64 conns"   1 64 "http://127.0.0.1:$NGX/sse/v1/chat/completions" $sse "$ngx_pid" ngxsse
+run "ditto-gateway SSE relay, 64 conns" 1 64 "http://127.0.0.1:$GW/v1/chat/completions" bench/sse-gw.lua "$gw_pid" gwsse
+
+idle=$(python3 bench/sse_probe.py idle $GW 1000 "$gw_pid" --key vk-bench)
+
+echo
+echo "ditto-gateway bench: ${secs}s per run, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+printf '%-34s %12s %10s %10s %12s\n' "run" "requests/s" "p50 us" "p99 us" "CPU us/req"
+printf '%s\n' "${results[@]}"
+awk -v a="$rps_gw64" -v b="$rps_ngx64" 'BEGIN {printf "\nthroughput ratio gateway/nginx (64 conns): %.2f\n", a/b}'
+awk -v a="$rps_gwsse" -v b="$rps_ngxsse" 'BEGIN {printf "SSE relay ratio gateway/nginx (64 conns):  %.2f\n", a/b}'
+echo "added p50 at 1 conn over the direct upstream: nginx $((p50_ngx1 - p50_up1)) us, ditto-gateway $((p50_gw1 - p50_up1)) us"
+read -r d50 d90 <<<"$ttfb_direct"; read -r g50 g90 <<<"$ttfb_gw"
+echo "SSE time to first byte, 1 conn, median (p90): direct ${d50} (${d90}) us, via gateway ${g50} (${g90}) us, overhead $((g50 - d50)) us"
+read -r rss0 rss1 drss <<<"$idle"
+echo "1000 idle SSE streams held: gateway RSS ${rss0} MB -> ${rss1} MB (+${drss} MB)"

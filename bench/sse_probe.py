@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""SSE probes for bench/run.sh: time to first byte, and many idle streams held open.
+
+  sse_probe.py ttfb  PORT [N] [--key K]   median/p90 time to the first body byte (us)
+  sse_probe.py idle  PORT N PID [--key K] open N slow streams, report PID's RSS growth (MB)
+
+Loopback only, bounded: every socket has a timeout and everything closes on exit.
+"""
+import socket
+import statistics
+import sys
+import time
+
+BODY = b'{"model":"sse-gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+
+
+def request(key, extra=b""):
+    auth = b"Authorization: Bearer " + key.encode() + b"\r\n" if key else b""
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + auth + extra + b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+
+
+first_byte_at = 0.0
+
+
+def read_response(sock):
+    """Reads one chunked response; records when its first body chunk arrived."""
+    global first_byte_at
+    buf = b""
+    first = None
+    while b"\r\n\r\n" not in buf:
+        buf += sock.recv(65536)
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    buf = rest
+    while True:
+        while b"\r\n" not in buf:
+            buf += sock.recv(65536)
+        size_line, buf = buf.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if first is None:
+            first = first_byte_at = time.perf_counter()
+        while len(buf) < size + 2:
+            buf += sock.recv(65536)
+        buf = buf[size + 2:]
+        if size == 0:
+            return first
+
+
+def ttfb(port, n, key):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        s.sendall(request(key))
+        read_response(s)
+        samples.append(first_byte_at - t0)
+    s.close()
+    samples.sort()
+    return statistics.median(samples) * 1e6, samples[int(len(samples) * 0.9)] * 1e6
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return -1.0
+
+
+def idle(port, n, pid, key):
+    before = rss_mb(pid)
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        # One event now, the next in 20 s: the stream stays open and idle meanwhile.
+        s.sendall(request(key, b"x-mock-chunk-delay-ms: 20000\r\n"))
+        socks.append(s)
+    for s in socks:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)
+        if b" 200 " not in data.split(b"\r\n", 1)[0]:
+            raise SystemExit("idle: a stream was refused: " + data.split(b"\r\n", 1)[0].decode())
+    time.sleep(0.5)
+    during = rss_mb(pid)
+    for s in socks:
+        s.close()
+    return before, during
+
+
+def main():
+    args = sys.argv[1:]
+    key = ""
+    if "--key" in args:
+        i = args.index("--key")
+        key = args[i + 1]
+        del args[i:i + 2]
+    if args[0] == "ttfb":
+        med, p90 = ttfb(int(args[1]), int(args[2]) if len(args) > 2 else 300, key)
+        print(f"{med:.0f} {p90:.0f}")
+    elif args[0] == "idle":
+        before, during = idle(int(args[1]), int(args[2]), int(args[3]), key)
+        print(f"{before:.1f} {during:.1f} {during - before:.1f}")
+
+
+if __name__ == "__main__":
+    main()

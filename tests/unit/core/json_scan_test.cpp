@@ -1,0 +1,400 @@
+#include "ditto/core/json_scan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+namespace ditto::core {
+namespace {
+
+bool valid(std::string_view text) {
+    request_fields f;
+    return scan_request_json(text, f);
+}
+
+request_fields scan_ok(std::string_view text) {
+    request_fields f;
+    EXPECT_TRUE(scan_request_json(text, f)) << text;
+    return f;
+}
+
+std::string nested_arrays(int depth) {
+    return std::string(static_cast<std::size_t>(depth), '[') +
+           std::string(static_cast<std::size_t>(depth), ']');
+}
+
+// depth levels of objects: {"a":{"a":...{}...}}
+std::string nested_objects(int depth) {
+    std::string s;
+    for (int i = 1; i < depth; ++i)
+        s += "{\"a\":";
+    s += "{}";
+    s += std::string(static_cast<std::size_t>(depth - 1), '}');
+    return s;
+}
+
+// ---- validity --------------------------------------------------------------------------
+
+TEST(JsonScanValid, AcceptsScalarsAndContainers) {
+    for (std::string_view t :
+         {"{}", "[]", "0", "-0", "1", "-12", "1.5", "-0.5e-3", "1E+2", "2e10", "true", "false",
+          "null", "\"\"", "\"abc\"", " \t\r\n{ \"a\" : [ 1 , 2 , {} ] } \n", "[[], {}, [{}]]",
+          "{\"a\":null,\"b\":true,\"c\":false,\"d\":\"x\",\"e\":-1.25e+7}"}) {
+        EXPECT_TRUE(valid(t)) << t;
+    }
+}
+
+TEST(JsonScanValid, RejectsTrailingCommas) {
+    EXPECT_FALSE(valid("[1,]"));
+    EXPECT_FALSE(valid("{\"a\":1,}"));
+    EXPECT_FALSE(valid("[,]"));
+    EXPECT_FALSE(valid("{,}"));
+    EXPECT_FALSE(valid("[1,,2]"));
+}
+
+TEST(JsonScanValid, RejectsBadNumbers) {
+    for (std::string_view t :
+         {"01", "-01", "00", "[01]", "{\"max_tokens\":012}", "1.", ".5", "-", "+1", "1e", "1e+",
+          "1.e3", "0x10", "NaN", "Infinity", "-Infinity", "1 2"}) {
+        EXPECT_FALSE(valid(t)) << t;
+    }
+}
+
+TEST(JsonScanValid, StringEscapes) {
+    EXPECT_TRUE(valid(R"("\" \\ \/ \b \f \n \r \t \u0041 \u00e9 \uFFFF")"));
+    EXPECT_TRUE(valid(R"("\ud83d\ude00")"));  // surrogate pair
+    EXPECT_FALSE(valid(R"("\a")"));
+    EXPECT_FALSE(valid(R"("\x41")"));
+    EXPECT_FALSE(valid(R"("\')"));
+    EXPECT_FALSE(valid(R"("\u12")"));
+    EXPECT_FALSE(valid(R"("\u12G4")"));
+    EXPECT_FALSE(valid("\"\\"));  // backslash at the end of input
+}
+
+TEST(JsonScanValid, RejectsLoneSurrogates) {
+    EXPECT_FALSE(valid(R"("\ud800")"));        // high, nothing after
+    EXPECT_FALSE(valid(R"("\ud800x")"));       // high, then a plain char
+    EXPECT_FALSE(valid(R"("\ud800\n")"));      // high, then another escape
+    EXPECT_FALSE(valid(R"("\ud800\u0041")"));  // high, then a non-surrogate
+    EXPECT_FALSE(valid(R"("\ud800\ud800")"));  // high, then high
+    EXPECT_FALSE(valid(R"("\udc00")"));        // low alone
+    EXPECT_FALSE(valid(R"("\ude00\ud83d")"));  // pair in the wrong order
+    EXPECT_TRUE(valid(R"("\uDBFF\uDFFF")"));   // highest pair
+}
+
+TEST(JsonScanValid, RejectsRawControlCharsInStrings) {
+    EXPECT_FALSE(valid("\"a\nb\""));
+    EXPECT_FALSE(valid("\"a\tb\""));
+    EXPECT_FALSE(valid(std::string_view("\"a\0b\"", 5)));
+    EXPECT_FALSE(valid("\"\x1f\""));
+    EXPECT_FALSE(valid("{\"model\":\"gpt\x01\"}"));
+    EXPECT_TRUE(valid("\"\x7f\""));  // DEL is not a control char for JSON
+}
+
+TEST(JsonScanValid, RejectsUnterminated) {
+    for (std::string_view t : {"", "   ", "{", "[", "\"abc", "{\"a\"", "{\"a\":", "{\"a\":1", "[1",
+                               "[1,", "{\"model\":\"x", "tru", "nul", "fals"}) {
+        EXPECT_FALSE(valid(t)) << '[' << t << ']';
+    }
+}
+
+TEST(JsonScanValid, RejectsTrailingGarbage) {
+    EXPECT_FALSE(valid("{}x"));
+    EXPECT_FALSE(valid("{} {}"));
+    EXPECT_FALSE(valid("[]]"));
+    EXPECT_FALSE(valid("truex"));
+    EXPECT_FALSE(valid("null,"));
+    EXPECT_FALSE(valid(std::string_view("{}\0", 3)));
+    EXPECT_TRUE(valid("{} \r\n\t"));  // trailing whitespace is fine
+}
+
+TEST(JsonScanValid, RejectsStructuralErrors) {
+    EXPECT_FALSE(valid("{\"a\" 1}"));
+    EXPECT_FALSE(valid("{a:1}"));
+    EXPECT_FALSE(valid("{'a':1}"));
+    EXPECT_FALSE(valid("{1:1}"));
+    EXPECT_FALSE(valid("[1 2]"));
+    EXPECT_FALSE(valid("{\"a\":1 \"b\":2}"));
+    EXPECT_FALSE(valid("True"));
+    EXPECT_FALSE(valid("[undefined]"));
+    EXPECT_FALSE(valid("{\"a\":1]"));
+    EXPECT_FALSE(valid("[1}"));
+}
+
+TEST(JsonScanValid, NestingUpTo256Accepted) {
+    EXPECT_TRUE(valid(nested_arrays(256)));
+    EXPECT_TRUE(valid(nested_objects(256)));
+    // A top-level object holding 255 arrays: 256 levels in all.
+    EXPECT_TRUE(valid("{\"a\":" + nested_arrays(255) + "}"));
+    // stream_options is the second level.
+    EXPECT_TRUE(valid("{\"stream_options\":{\"x\":" + nested_arrays(254) + "}}"));
+}
+
+TEST(JsonScanValid, NestingBeyond256Rejected) {
+    EXPECT_FALSE(valid(nested_arrays(257)));
+    EXPECT_FALSE(valid(nested_objects(257)));
+    EXPECT_FALSE(valid("{\"a\":" + nested_arrays(256) + "}"));
+    EXPECT_FALSE(valid("{\"stream_options\":{\"x\":" + nested_arrays(255) + "}}"));
+    EXPECT_FALSE(valid(nested_arrays(100000)));  // no stack overflow
+    EXPECT_FALSE(valid(std::string(100000, '{')));
+}
+
+TEST(JsonScanValid, TopLevelNonObjectIsValidButNotAnObject) {
+    for (std::string_view t : {"[]", "[{\"model\":\"m\"}]", "\"model\"", "1", "null", "true"}) {
+        request_fields f;
+        ASSERT_TRUE(scan_request_json(t, f)) << t;
+        EXPECT_FALSE(f.is_object) << t;
+        EXPECT_FALSE(f.model.has_value()) << t;
+    }
+    EXPECT_TRUE(scan_ok(" {}").is_object);
+}
+
+TEST(JsonScanValid, FailureResetsOutput) {
+    request_fields f;
+    ASSERT_TRUE(scan_request_json(R"({"model":"m","stream":true,"max_tokens":3})", f));
+    ASSERT_EQ(f.model, "m");
+    EXPECT_FALSE(scan_request_json(R"({"model":"m","stream":true,"max_tokens":3)", f));
+    EXPECT_FALSE(f.is_object);
+    EXPECT_FALSE(f.model.has_value());
+    EXPECT_FALSE(f.stream.has_value());
+    EXPECT_FALSE(f.max_tokens.has_value());
+    EXPECT_EQ(f.model_span.begin, 0u);
+    EXPECT_EQ(f.model_span.end, 0u);
+    // A successful scan also starts from scratch.
+    ASSERT_TRUE(scan_request_json(R"({"model":"a","stream":true})", f));
+    ASSERT_TRUE(scan_request_json(R"({"other":1})", f));
+    EXPECT_TRUE(f.is_object);
+    EXPECT_FALSE(f.model.has_value());
+    EXPECT_FALSE(f.stream.has_value());
+}
+
+// ---- field extraction ------------------------------------------------------------------
+
+TEST(JsonScanFields, EmptyObjectHasNoFields) {
+    const auto f = scan_ok("{}");
+    EXPECT_TRUE(f.is_object);
+    EXPECT_FALSE(f.model);
+    EXPECT_FALSE(f.stream);
+    EXPECT_FALSE(f.service_tier);
+    EXPECT_FALSE(f.max_tokens);
+    EXPECT_FALSE(f.max_completion_tokens);
+    EXPECT_FALSE(f.max_output_tokens);
+    EXPECT_FALSE(f.include_usage);
+    EXPECT_FALSE(f.stream_options_span);
+}
+
+TEST(JsonScanFields, ExtractsAllTopLevelFields) {
+    const std::string body =
+        R"({"messages":[{"role":"user","content":"hi"}],"model":"gpt-4o","stream":true,)"
+        R"("service_tier":"flex","max_tokens":100,"max_completion_tokens":200,)"
+        R"("max_output_tokens":300,"stream_options":{"include_usage":true}})";
+    const auto f = scan_ok(body);
+    EXPECT_TRUE(f.is_object);
+    EXPECT_EQ(f.model, "gpt-4o");
+    EXPECT_EQ(f.stream, true);
+    EXPECT_EQ(f.service_tier, "flex");
+    EXPECT_EQ(f.max_tokens, 100u);
+    EXPECT_EQ(f.max_completion_tokens, 200u);
+    EXPECT_EQ(f.max_output_tokens, 300u);
+    EXPECT_EQ(f.include_usage, true);
+    ASSERT_TRUE(f.stream_options_span);
+    EXPECT_EQ(body.substr(f.stream_options_span->begin,
+                          f.stream_options_span->end - f.stream_options_span->begin),
+              R"({"include_usage":true})");
+}
+
+TEST(JsonScanFields, ModelIsUnescaped) {
+    EXPECT_EQ(scan_ok(R"({"model":"a\"b\\c\/d\n\t"})").model, "a\"b\\c/d\n\t");
+    EXPECT_EQ(scan_ok(R"({"model":"\u0067pt-\u00e9"})").model, "gpt-\xc3\xa9");
+    EXPECT_EQ(scan_ok(R"({"model":"\u20ac"})").model, "\xe2\x82\xac");
+    EXPECT_EQ(scan_ok(R"({"model":"\ud83d\ude00"})").model, "\xf0\x9f\x98\x80");
+    EXPECT_EQ(scan_ok(R"({"model":"\b\f\r"})").model, "\b\f\r");
+    EXPECT_EQ(scan_ok(R"({"model":"\u0000x"})").model, std::string("\0x", 2));
+    EXPECT_EQ(scan_ok(R"({"model":""})").model, "");
+    EXPECT_EQ(scan_ok("{\"model\":\"caf\xc3\xa9\"}").model, "caf\xc3\xa9");  // raw UTF-8
+}
+
+TEST(JsonScanFields, ModelKeyMayBeEscaped) {
+    // "mod\u0065l" is the key "model".
+    EXPECT_EQ(scan_ok(R"({"mod\u0065l":"m"})").model, "m");
+}
+
+TEST(JsonScanFields, ModelSpanCoversExactlyTheQuotedToken) {
+    const std::string body = R"({ "messages": [], "model" :  "gpt-\"4\"" , "stream": false })";
+    const auto f = scan_ok(body);
+    ASSERT_EQ(f.model, "gpt-\"4\"");
+    EXPECT_EQ(f.model_span.begin, body.find("\"gpt"));
+    EXPECT_EQ(body.substr(f.model_span.begin, f.model_span.end - f.model_span.begin),
+              R"("gpt-\"4\"")");
+
+    std::string replaced = body;
+    replaced.replace(f.model_span.begin, f.model_span.end - f.model_span.begin,
+                     json_quote("mapped/model"));
+    EXPECT_EQ(replaced, R"({ "messages": [], "model" :  "mapped/model" , "stream": false })");
+    const auto g = scan_ok(replaced);
+    EXPECT_EQ(g.model, "mapped/model");
+    EXPECT_EQ(g.stream, false);
+}
+
+TEST(JsonScanFields, ModelNotAStringIsAbsent) {
+    for (std::string_view t : {R"({"model":1})", R"({"model":null})", R"({"model":["m"]})",
+                               R"({"model":{"model":"m"}})", R"({"model":true})"}) {
+        const auto f = scan_ok(t);
+        EXPECT_FALSE(f.model.has_value()) << t;
+        EXPECT_EQ(f.model_span.begin, 0u) << t;
+        EXPECT_EQ(f.model_span.end, 0u) << t;
+    }
+}
+
+TEST(JsonScanFields, NestedKeysAreNotPickedUp) {
+    const auto f = scan_ok(
+        R"({"metadata":{"model":"nested","stream":true,"max_tokens":5,)"
+        R"("stream_options":{"include_usage":true}},)"
+        R"("messages":[{"model":"in-array","service_tier":"x"}],"tools":[[{"model":"deep"}]]})");
+    EXPECT_TRUE(f.is_object);
+    EXPECT_FALSE(f.model.has_value());
+    EXPECT_FALSE(f.stream.has_value());
+    EXPECT_FALSE(f.max_tokens.has_value());
+    EXPECT_FALSE(f.service_tier.has_value());
+    EXPECT_FALSE(f.include_usage.has_value());
+    EXPECT_FALSE(f.stream_options_span.has_value());
+}
+
+TEST(JsonScanFields, TopLevelModelFoundAfterNestedOne) {
+    const std::string body = R"({"metadata":{"model":"nested"},"model":"top"})";
+    const auto f = scan_ok(body);
+    EXPECT_EQ(f.model, "top");
+    EXPECT_EQ(f.model_span.begin, body.rfind("\"top\""));
+    EXPECT_EQ(f.model_span.end, body.rfind("\"top\"") + 5);
+}
+
+TEST(JsonScanFields, StreamFlag) {
+    EXPECT_EQ(scan_ok(R"({"stream":true})").stream, true);
+    EXPECT_EQ(scan_ok(R"({"stream":false})").stream, false);
+    EXPECT_FALSE(scan_ok(R"({"stream":"true"})").stream.has_value());
+    EXPECT_FALSE(scan_ok(R"({"stream":1})").stream.has_value());
+    EXPECT_FALSE(scan_ok(R"({"stream":0})").stream.has_value());
+    EXPECT_FALSE(scan_ok(R"({"stream":null})").stream.has_value());
+    EXPECT_FALSE(scan_ok(R"({"stream":[true]})").stream.has_value());
+    EXPECT_FALSE(scan_ok(R"({"stream":{"x":false}})").stream.has_value());
+    EXPECT_FALSE(valid(R"({"stream":tru})"));
+    EXPECT_FALSE(valid(R"({"stream":trueish})"));
+}
+
+TEST(JsonScanFields, ServiceTier) {
+    EXPECT_EQ(scan_ok(R"({"service_tier":"priority"})").service_tier, "priority");
+    EXPECT_EQ(scan_ok(R"({"service_tier":"a\u0062c"})").service_tier, "abc");
+    EXPECT_FALSE(scan_ok(R"({"service_tier":null})").service_tier.has_value());
+    EXPECT_FALSE(scan_ok(R"({"service_tier":3})").service_tier.has_value());
+}
+
+TEST(JsonScanFields, MaxTokensIntegers) {
+    EXPECT_EQ(scan_ok(R"({"max_tokens":0})").max_tokens, 0u);
+    EXPECT_EQ(scan_ok(R"({"max_tokens":4096})").max_tokens, 4096u);
+    EXPECT_EQ(scan_ok(R"({"max_tokens":18446744073709551615})").max_tokens,
+              18446744073709551615ULL);
+    EXPECT_EQ(scan_ok(R"({"max_completion_tokens":7})").max_completion_tokens, 7u);
+    EXPECT_EQ(scan_ok(R"({"max_output_tokens":9})").max_output_tokens, 9u);
+}
+
+TEST(JsonScanFields, MaxTokensNonIntegersAreAbsent) {
+    for (std::string_view v : {"-1", "-0", "1.5", "1.0", "1e3", "1E2", "18446744073709551616",
+                               "\"100\"", "null", "true", "[1]", "{}"}) {
+        for (std::string_view key : {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
+            const std::string body = "{\"" + std::string(key) + "\":" + std::string(v) + "}";
+            const auto f = scan_ok(body);
+            EXPECT_FALSE(f.max_tokens.has_value()) << body;
+            EXPECT_FALSE(f.max_completion_tokens.has_value()) << body;
+            EXPECT_FALSE(f.max_output_tokens.has_value()) << body;
+        }
+    }
+}
+
+TEST(JsonScanFields, MaxTokensFieldsAreIndependent) {
+    const auto f = scan_ok(R"({"max_tokens":1.5,"max_completion_tokens":8})");
+    EXPECT_FALSE(f.max_tokens.has_value());
+    EXPECT_EQ(f.max_completion_tokens, 8u);
+    EXPECT_FALSE(f.max_output_tokens.has_value());
+}
+
+TEST(JsonScanFields, IncludeUsage) {
+    EXPECT_EQ(scan_ok(R"({"stream_options":{"include_usage":true}})").include_usage, true);
+    EXPECT_EQ(scan_ok(R"({"stream_options":{"include_usage":false}})").include_usage, false);
+    EXPECT_EQ(scan_ok(R"({"stream_options":{"a":{"include_usage":false},"include_usage":true}})")
+                  .include_usage,
+              true);
+    EXPECT_FALSE(
+        scan_ok(R"({"stream_options":{"x":{"include_usage":true}}})").include_usage.has_value());
+    EXPECT_FALSE(
+        scan_ok(R"({"stream_options":{"include_usage":"true"}})").include_usage.has_value());
+    EXPECT_FALSE(scan_ok(R"({"stream_options":{"include_usage":1}})").include_usage.has_value());
+    EXPECT_FALSE(scan_ok(R"({"stream_options":{}})").include_usage.has_value());
+    EXPECT_FALSE(scan_ok(R"({"include_usage":true})").include_usage.has_value());
+    EXPECT_FALSE(valid(R"({"stream_options":{"include_usage":true,}})"));
+    EXPECT_FALSE(valid(R"({"stream_options":{"include_usage"}})"));
+}
+
+TEST(JsonScanFields, StreamOptionsSpan) {
+    const std::string body = R"({"model":"m","stream_options": { "include_usage" : false } })";
+    const auto f = scan_ok(body);
+    ASSERT_TRUE(f.stream_options_span);
+    EXPECT_EQ(f.stream_options_span->begin, body.find("{ \"include"));
+    EXPECT_EQ(f.stream_options_span->end, body.size() - 2);
+    // Not an object: no span, still valid.
+    const auto g = scan_ok(R"({"stream_options":null})");
+    EXPECT_FALSE(g.stream_options_span.has_value());
+    EXPECT_FALSE(g.include_usage.has_value());
+}
+
+// ---- json_quote ------------------------------------------------------------------------
+
+TEST(JsonQuote, EscapesExactly) {
+    EXPECT_EQ(json_quote(""), "\"\"");
+    EXPECT_EQ(json_quote("abc"), "\"abc\"");
+    EXPECT_EQ(json_quote("a\"b"), R"("a\"b")");
+    EXPECT_EQ(json_quote("a\\b"), R"("a\\b")");
+    EXPECT_EQ(json_quote("\n\r\t"), R"("\n\r\t")");
+    EXPECT_EQ(json_quote("\b\f"), R"("\u0008\u000c")");
+    EXPECT_EQ(json_quote(std::string_view("\0\x1f", 2)), R"("\u0000\u001f")");
+    EXPECT_EQ(json_quote("/"), "\"/\"");
+    EXPECT_EQ(json_quote("\x7f"), "\"\x7f\"");
+    EXPECT_EQ(json_quote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+}
+
+TEST(JsonQuote, RoundTripsThroughTheScanner) {
+    std::string ascii;  // every ASCII byte, control characters included
+    for (int c = 0; c < 128; ++c)
+        ascii += static_cast<char>(c);
+    for (const std::string& s : {std::string(), std::string("gpt-4o"), std::string("a\"b\\c/d"),
+                                 std::string("line\nnext\r\ttab\b\f"), std::string("\0mid\0", 5),
+                                 std::string("\xf0\x9f\x98\x80 emoji"), ascii}) {
+        const std::string body = "{\"model\":" + json_quote(s) + "}";
+        request_fields f;
+        ASSERT_TRUE(scan_request_json(body, f)) << body;
+        EXPECT_EQ(f.model, s);
+        EXPECT_EQ(f.model_span.begin, 9u);
+        EXPECT_EQ(f.model_span.end, body.size() - 1);
+    }
+}
+
+}  // namespace
+}  // namespace ditto::core
+
+namespace ditto::core {
+namespace {
+
+TEST(JsonScanUtf8, InvalidUtf8IsInvalidJson) {
+    request_fields f;
+    EXPECT_TRUE(scan_request_json("{\"model\":\"caf\xc3\xa9\"}", f));
+    EXPECT_EQ(*f.model, "caf\xc3\xa9");
+    EXPECT_TRUE(scan_request_json("[\"\xf0\x9f\x98\x80\"]", f));   // U+1F600
+    EXPECT_FALSE(scan_request_json("[\"\xc3\"]", f));              // truncated
+    EXPECT_FALSE(scan_request_json("[\"\xc0\xaf\"]", f));          // overlong '/'
+    EXPECT_FALSE(scan_request_json("[\"\xed\xa0\x80\"]", f));      // UTF-16 surrogate
+    EXPECT_FALSE(scan_request_json("[\"\xf4\x90\x80\x80\"]", f));  // past U+10FFFF
+    EXPECT_FALSE(scan_request_json("[\"\xff\"]", f));
+}
+
+}  // namespace
+}  // namespace ditto::core
