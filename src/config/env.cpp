@@ -99,31 +99,6 @@ std::optional<std::string> expand_placeholders(std::string_view value, const env
     }
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-            hex_value(s[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(s[i]);
-        }
-    }
-    return out;
-}
-
 std::optional<std::string> read_secret_file(const std::string& path, std::string& reason) {
     if (path.empty() || path.front() != '/') {
         reason = "secret file path must be absolute";
@@ -183,7 +158,7 @@ std::optional<std::string> resolve_secret(std::string_view spec, const env_looku
             const std::size_t amp = query.find('&');
             const std::string_view pair = query.substr(0, amp);
             if (pair.starts_with("path=")) {
-                return read_secret_file(percent_decode(pair.substr(5)), reason);
+                return read_secret_file(core::percent_decode(pair.substr(5)), reason);
             }
             if (amp == std::string_view::npos)
                 break;

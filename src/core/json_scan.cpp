@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "ditto/core/strings.hpp"
+
 namespace ditto::core {
 namespace {
 
@@ -50,16 +52,6 @@ class scanner {
         return true;
     }
 
-    static int hex(char c) {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    }
-
     static void append_utf8(std::string& s, std::uint32_t cp) {
         if (cp < 0x80) {
             s += static_cast<char>(cp);
@@ -83,7 +75,7 @@ class scanner {
             return false;
         v = 0;
         for (int i = 0; i < 4; ++i) {
-            const int h = hex(t_[pos_ + i]);
+            const int h = hex_value(t_[pos_ + i]);
             if (h < 0)
                 return false;
             v = (v << 4) | static_cast<std::uint32_t>(h);
@@ -240,8 +232,10 @@ class scanner {
         }
     }
 
-    // Top-level object (`out` set) records the interesting members; nested ones only validate.
-    bool object(int depth, request_fields* out) {
+    // `{ "key": value, ... }`; `on_member(key)` parses each value. Keys are decoded only when
+    // someone looks at them (nested objects are just validated).
+    template <class OnMember>
+    bool members(int depth, bool decode_keys, OnMember&& on_member) {
         if (depth > max_depth || !eat('{'))
             return false;
         skip_ws();
@@ -251,24 +245,27 @@ class scanner {
         for (;;) {
             skip_ws();
             key.clear();
-            if (!string(out ? &key : nullptr))
+            if (!string(decode_keys ? &key : nullptr))
                 return false;
             skip_ws();
             if (!eat(':'))
                 return false;
             skip_ws();
-            if (out) {
-                if (!member(depth, key, *out))
-                    return false;
-            } else if (!value(depth)) {
+            if (!on_member(key))
                 return false;
-            }
             skip_ws();
             if (eat('}'))
                 return true;
             if (!eat(','))
                 return false;
         }
+    }
+
+    // Top-level object (`out` set) records the interesting members; nested ones only validate.
+    bool object(int depth, request_fields* out) {
+        return members(depth, out != nullptr, [&](const std::string& key) {
+            return out ? member(depth, key, *out) : value(depth);
+        });
     }
 
     std::optional<std::uint64_t> unsigned_at(std::size_t begin) const {
@@ -323,36 +320,14 @@ class scanner {
     }
 
     bool stream_options(int depth, request_fields& out) {
-        if (depth > max_depth || !eat('{'))
-            return false;
-        skip_ws();
-        if (eat('}'))
-            return true;
-        std::string key;
-        for (;;) {
-            skip_ws();
-            key.clear();
-            if (!string(&key))
-                return false;
-            skip_ws();
-            if (!eat(':'))
-                return false;
-            skip_ws();
+        return members(depth, true, [&](const std::string& key) {
             const char c = peek();
             if (!value(depth))
                 return false;
-            if (key == "include_usage") {
-                if (c == 't')
-                    out.include_usage = true;
-                if (c == 'f')
-                    out.include_usage = false;
-            }
-            skip_ws();
-            if (eat('}'))
-                return true;
-            if (!eat(','))
-                return false;
-        }
+            if (key == "include_usage" && (c == 't' || c == 'f'))
+                out.include_usage = c == 't';
+            return true;
+        });
     }
 
     std::string_view t_;

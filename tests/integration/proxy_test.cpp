@@ -229,16 +229,23 @@ TEST_F(Proxy, InvalidJsonAndOversizeBodies) {
     EXPECT_EQ(recorded_count(mock), 0);
 }
 
-TEST_F(Proxy, P9_GlobalInFlightLimit) {
-    start("", {"--proxy-max-in-flight", "1"});
+// Two requests that overlap at a slow upstream: the first is in flight when the second
+// arrives. Returns {first, second}.
+std::pair<std::optional<http_response>, std::optional<http_response>> overlapping(int port) {
     auto h = auth_json;
     h.emplace_back("x-mock-delay-ms", "400");
-    http_connection a(gw.port), b(gw.port);
-    ASSERT_TRUE(a.send(make_request("POST", "/v1/chat/completions", h, chat)));
-    std::this_thread::sleep_for(100ms);  // a is in flight at the upstream
-    ASSERT_TRUE(b.send(make_request("POST", "/v1/chat/completions", h, chat)));
+    http_connection a(port), b(port);
+    a.send(make_request("POST", "/v1/chat/completions", h, chat));
+    std::this_thread::sleep_for(100ms);
+    b.send(make_request("POST", "/v1/chat/completions", h, chat));
     auto rb = b.read_response();
     auto ra = a.read_response();
+    return {ra, rb};
+}
+
+TEST_F(Proxy, P9_GlobalInFlightLimit) {
+    start("", {"--proxy-max-in-flight", "1"});
+    auto [ra, rb] = overlapping(gw.port);
     ASSERT_TRUE(ra && rb);
     EXPECT_EQ(ra->status, 200);
     EXPECT_EQ(rb->status, 429);
@@ -252,14 +259,7 @@ TEST_F(Proxy, P9_GlobalInFlightLimit) {
 
 TEST_F(Proxy, P10_BackendInFlightLimit) {
     start(R"("max_in_flight":1)");
-    auto h = auth_json;
-    h.emplace_back("x-mock-delay-ms", "400");
-    http_connection a(gw.port), b(gw.port);
-    ASSERT_TRUE(a.send(make_request("POST", "/v1/chat/completions", h, chat)));
-    std::this_thread::sleep_for(100ms);
-    ASSERT_TRUE(b.send(make_request("POST", "/v1/chat/completions", h, chat)));
-    auto rb = b.read_response();
-    auto ra = a.read_response();
+    auto [ra, rb] = overlapping(gw.port);
     ASSERT_TRUE(ra && rb);
     EXPECT_EQ(ra->status, 200);
     EXPECT_EQ(rb->status, 429);
@@ -416,6 +416,11 @@ TEST_F(Proxy, LargeBodiesStreamThroughInBoundedMemory) {
     const long after = peak_rss_kb(gw.proc.pid());
     std::printf("gateway peak RSS %ld kB -> %ld kB\n", before, after);
     ASSERT_GT(before, 0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // Sanitizer allocators keep freed blocks and shadow memory: RSS says nothing there. The
+    // byte counts above are still checked; the memory bound is checked in normal builds.
+    GTEST_SKIP() << "peak RSS is not meaningful under a sanitizer";
+#endif
     // Neither 20 MB body was ever held whole (that alone would add 20 000 kB).
     EXPECT_LT(after - before, 12000) << "peak RSS grew from " << before << " to " << after;
 }

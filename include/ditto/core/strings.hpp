@@ -20,4 +20,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 /// True when every character is a lowercase or uppercase hex digit.
 bool is_hex(std::string_view s) noexcept;
 
+/// The value of one hex digit, or -1.
+int hex_value(char c) noexcept;
+
+/// Percent-decoding (`%41` → `A`); `+` is left alone and invalid escapes are kept as-is.
+std::string percent_decode(std::string_view s);
+
 }  // namespace ditto::core
