@@ -22,6 +22,8 @@ constexpr std::int64_t created_at = 1700000000;
 constexpr std::string_view reply_words[] = {"Hello",  " from", " ditto-mock-upstream", ".", " This",
                                             " reply", " is",   " deterministic",       "."};
 constexpr std::uint64_t completion_tokens = 9;  // one per word piece above
+// {0.125, -0.25, 0.5, 1.0} as little-endian float32, base64.
+constexpr const char* embedding_base64 = "AAAAPgAAgL4AAAA/AACAPw==";
 
 std::string reply_text() {
     std::string s;
@@ -451,11 +453,15 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
         co_return json_response(req, status::ok, out.dump(), f);
     }
     if (post && path == "/v1/embeddings") {
+        // `encoding_format: "base64"` (what the official SDKs ask for by default): the same
+        // vector as little-endian float32 bytes, base64-encoded.
+        const bool b64 = parsed.is_object() && parsed.value("encoding_format", "") == "base64";
+        const json vec = b64 ? json(embedding_base64) : json({0.125, -0.25, 0.5, 1.0});
         json out = {{"object", "list"},
                     {"model", model},
                     {"data", json::array({{{"object", "embedding"},
                                            {"index", 0},
-                                           {"embedding", {0.125, -0.25, 0.5, 1.0}}}})},
+                                           {"embedding", vec}}})},
                     {"usage", {{"prompt_tokens", prompt}, {"total_tokens", prompt}}}};
         co_return json_response(req, status::ok, out.dump(), f);
     }

@@ -86,6 +86,10 @@ TEST_F(MockUpstream, CompletionsEmbeddingsAndModels) {
     auto e = post("/v1/embeddings", R"({"model":"m","input":"hi"})");
     ASSERT_TRUE(e);
     EXPECT_NE(e->body.find(R"("embedding":[0.125,-0.25,0.5,1.0])"), std::string::npos) << e->body;
+    auto b64 = post("/v1/embeddings", R"({"model":"m","input":"hi","encoding_format":"base64"})");
+    ASSERT_TRUE(b64);
+    EXPECT_NE(b64->body.find(R"("embedding":"AAAAPgAAgL4AAAA/AACAPw==")"), std::string::npos)
+        << b64->body;
     auto m = http_request(mock.port, "GET", "/v1/models");
     ASSERT_TRUE(m);
     EXPECT_NE(m->body.find(R"("id":"gpt-4o-mini")"), std::string::npos);

@@ -1,5 +1,7 @@
 #include "support/gateway_fixture.hpp"
 
+#include <signal.h>
+
 namespace ditto::test {
 
 std::string basic_config(int upstream_port, const std::string& token) {
@@ -13,6 +15,28 @@ std::string basic_config(int upstream_port, const std::string& token) {
                     "passthrough": {"allow": false, "bypass_cache": false}}],
   "router": {"default_backends": [{"backend": "primary"}], "rules": []}
 })";
+}
+
+void stop_and_check_sanitizers(child_process& proc, const char* what) {
+    if (proc.pid() <= 0)
+        return;
+    proc.signal(SIGTERM);
+    proc.wait_exit(std::chrono::seconds(5));
+    const auto err = proc.stderr_text();
+    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                               "runtime error:", "WARNING: ThreadSanitizer"}) {
+        if (err.find(marker) != std::string::npos) {
+            ADD_FAILURE() << what << " reported a sanitizer error:\n" << err;
+            return;
+        }
+    }
+}
+
+running_gateway::~running_gateway() {
+    stop_and_check_sanitizers(proc, "ditto-gateway");
+}
+running_mock::~running_mock() {
+    stop_and_check_sanitizers(proc, "ditto-mock-upstream");
 }
 
 void running_gateway::start(const std::string& config, const std::vector<std::string>& extra_args,

@@ -20,6 +20,8 @@ struct running_gateway {
     temp_dir dir;
     child_process proc;
     int port = 0;
+    /// Stops the gateway gracefully and fails the test if it reported a sanitizer error.
+    ~running_gateway();
 
     void start(const std::string& config, const std::vector<std::string>& extra_args = {},
                const std::vector<std::pair<std::string, std::string>>& env = {});
@@ -29,7 +31,12 @@ struct running_gateway {
 struct running_mock {
     child_process proc;
     int port = 0;
+    ~running_mock();
     void start(const std::vector<std::string>& extra_args = {});
 };
+
+/// Stops `proc` with SIGTERM (so sanitizers write their exit reports) and adds a test
+/// failure when its stderr holds an AddressSanitizer, LeakSanitizer or UBSan report.
+void stop_and_check_sanitizers(child_process& proc, const char* what);
 
 }  // namespace ditto::test
