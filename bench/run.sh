@@ -59,9 +59,10 @@ start taskset -c 1 /usr/sbin/nginx -p "$work/up" -c "$work/up/nginx.conf"
 start taskset -c 1 build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1
 start taskset -c 0 /usr/sbin/nginx -p "$work/ngx" -c "$work/ngx/nginx.conf"
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GW \
-  --workers 1 --log-level warn
+  --workers 1 --log-level warn --proxy-max-in-flight 4096
 sleep 1
-ngx_pid=$(cat "$work/ngx/nginx.pid"); gw_pid=${pids[3]}
+# nginx's master only supervises: its one worker does the proxying, and is what we measure.
+ngx_master=$(cat "$work/ngx/nginx.pid"); ngx_pid=$(pgrep -P "$ngx_master" | head -1); gw_pid=${pids[3]}
 
 # Correctness first: the relayed body must be byte-identical to the upstream's.
 printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}' > "$work/body.json"
@@ -102,7 +103,7 @@ run "upstream direct, 64 conns"   1 64 "http://127.0.0.1:$UP/v1/chat/completions
 run "nginx proxy_pass, 64 conns"  1 64 "http://127.0.0.1:$NGX/v1/chat/completions" $chat "$ngx_pid" ngx64
 run "ditto-gateway, 64 conns"     1 64 "http://127.0.0.1:$GW/v1/chat/completions" $chat "$gw_pid" gw64
 # Latency: everything on core 1 for these runs.
-taskset -pc 1 "$ngx_pid" >/dev/null; taskset -apc 1 "$gw_pid" >/dev/null
+taskset -apc 1 "$ngx_pid" >/dev/null; taskset -apc 1 "$gw_pid" >/dev/null
 run "upstream direct, 1 conn"     1 1 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up1
 run "nginx proxy_pass, 1 conn"    1 1 "http://127.0.0.1:$NGX/v1/chat/completions" $chat "$ngx_pid" ngx1
 run "ditto-gateway, 1 conn"       1 1 "http://127.0.0.1:$GW/v1/chat/completions" $chat "$gw_pid" gw1
@@ -110,7 +111,7 @@ mock_pid=${pids[1]}
 taskset -apc 1 "$mock_pid" >/dev/null
 ttfb_direct=$(taskset -c 1 python3 bench/sse_probe.py ttfb $MOCK 300)
 ttfb_gw=$(taskset -c 1 python3 bench/sse_probe.py ttfb $GW 300 --key vk-bench)
-taskset -pc 0 "$ngx_pid" >/dev/null; taskset -apc 0 "$gw_pid" >/dev/null
+taskset -apc 0 "$ngx_pid" >/dev/null; taskset -apc 0 "$gw_pid" >/dev/null
 run "mock SSE direct, 64 conns"   1 64 "http://127.0.0.1:$MOCK/v1/chat/completions" $sse "" mock64
 run "nginx SSE relay, 64 conns"   1 64 "http://127.0.0.1:$NGX/sse/v1/chat/completions" $sse "$ngx_pid" ngxsse
 run "ditto-gateway SSE relay, 64 conns" 1 64 "http://127.0.0.1:$GW/v1/chat/completions" bench/sse-gw.lua "$gw_pid" gwsse

@@ -3,15 +3,23 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <memory>
 #include <stdexcept>
 
 namespace ditto::core {
 
 std::string sha256_hex(std::string_view data) {
+    // OpenSSL 3 looks the algorithm up in its provider tables on every EVP_sha256() use;
+    // fetching it once, and one context per thread, keeps that off the per-request path.
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                             &EVP_MD_CTX_free);
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha256(), nullptr) != 1) {
-        throw std::runtime_error("sha256: EVP_Digest failed");
+    if (!md || !ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1) {
+        throw std::runtime_error("sha256: digest failed");
     }
     static constexpr char hex[] = "0123456789abcdef";
     std::string out(len * 2, '\0');

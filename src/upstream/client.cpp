@@ -17,6 +17,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "ditto/core/strings.hpp"
+#include "ditto/http/wire.hpp"
 
 namespace ditto::upstream {
 
@@ -154,7 +155,11 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
                                          std::chrono::milliseconds gap) {
     c.tcp().expires_at(deadline);
     if (!req.streamed_body) {
-        auto [ec, n] = co_await bhttp::async_write(s, req.msg, nothrow);
+        std::string head;
+        head.reserve(512);
+        http::wire::append_request_head(head, req.msg.base());
+        const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.msg.body())};
+        auto [ec, n] = co_await net::async_write(s, bufs, nothrow);
         co_return ec;
     }
     // Large client bodies go out as they arrive: the head first, then each piece.
@@ -258,11 +263,10 @@ class relay_stream final : public http::body_stream {
     bhttp::response_parser<bhttp::buffer_body> parser_;
 };
 
-http::response to_client_head(const bhttp::response_header<>& up) {
+// The upstream's head becomes the client's: moved, not copied, then cleaned.
+http::response to_client_head(bhttp::response_header<>&& up) {
     http::response r;
-    r.msg.result(up.result_int());
-    r.msg.version(11);
-    r.msg.base() = up;
+    r.msg.base() = std::move(up);
     r.msg.version(11);
     strip_hop_by_hop(r.msg.base());
     return r;
@@ -312,8 +316,9 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         co_return out;
     }
 
-    out.response = to_client_head(head.get().base());
-    if (has_no_body(head.get().base(), req.msg.method())) {
+    const bool no_body = has_no_body(head.get().base(), req.msg.method());
+    out.response = to_client_head(std::move(head.get().base()));
+    if (no_body) {
         if (head.keep_alive()) {
             p.give_back(std::move(c));
         } else {

@@ -1,0 +1,22 @@
+#pragma once
+
+// Serialising HTTP/1.1 heads straight into a string. Beast's serializer walks its fields
+// through layered buffer-sequence iterators; on the proxy's hot path a plain append is
+// several times cheaper, and the head can then go out in one gathered write with the body.
+
+#include <boost/beast/http/message.hpp>
+#include <cstdint>
+#include <string>
+
+namespace ditto::http::wire {
+
+/// "HTTP/1.x <code> <reason>\r\n" + fields + "\r\n".
+void append_response_head(std::string& out, const boost::beast::http::response_header<>& head);
+
+/// "<METHOD> <target> HTTP/1.x\r\n" + fields + "\r\n".
+void append_request_head(std::string& out, const boost::beast::http::request_header<>& head);
+
+/// A chunk-size line: hex length + "\r\n".
+void append_chunk_size(std::string& out, std::uint64_t size);
+
+}  // namespace ditto::http::wire
