@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libhiredis-dev libspdlog-dev
-  libcli11-dev libre2-dev libgtest-dev googletest redis-server clang-format
+  libcli11-dev libre2-dev libmimalloc-dev libgtest-dev googletest redis-server clang-format
 )
 # Extra sets: `deps.sh bench` adds the load generator and the reference proxy.
 if [[ "${1:-}" == "bench" ]]; then

@@ -44,8 +44,7 @@ class auth final : public middleware {
   public:
     explicit auth(std::shared_ptr<live_keys> keys) : keys_(std::move(keys)) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx,
-                                                  const next_fn& next) override {
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         const auto token = presented_token(ctx.req);
         if (token.empty())
             co_return unauthorized(ctx.req, "missing virtual key");

@@ -4,16 +4,22 @@
 
 namespace ditto::middleware {
 
+namespace {
+boost::asio::awaitable<http::response> chain_end(proxy_context& ctx) {
+    co_return api_error(ctx.req, http::status::internal_server_error, "api_error", "internal_error",
+                        "the middleware chain has no final step");
+}
+}  // namespace
+
+// Not a coroutine: it hands back the next middleware's own awaitable.
 boost::asio::awaitable<http::response> next_fn::operator()(proxy_context& ctx) const {
-    if (index_ >= chain_.items_.size()) {
-        co_return api_error(ctx.req, http::status::internal_server_error, "api_error",
-                            "internal_error", "empty middleware chain");
-    }
-    co_return co_await chain_.items_[index_]->handle(ctx, next_fn(chain_, index_ + 1));
+    if (index_ >= chain_->items_.size())
+        return chain_end(ctx);
+    return chain_->items_[index_]->handle(ctx, next_fn(*chain_, index_ + 1));
 }
 
 boost::asio::awaitable<http::response> chain::run(proxy_context& ctx) const {
-    co_return co_await next_fn(*this, 0)(ctx);
+    return next_fn(*this, 0)(ctx);
 }
 
 http::response api_error(const http::request& req, http::status st, std::string_view type,

@@ -26,8 +26,7 @@ class read_body final : public middleware {
     read_body(body_limits limits, std::shared_ptr<std::atomic<std::uint64_t>> in_flight)
         : limits_(limits), in_flight_(std::move(in_flight)) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx,
-                                                  const next_fn& next) override {
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         if (in_flight_->fetch_add(1, std::memory_order_relaxed) >= limits_.max_in_flight) {
             in_flight_->fetch_sub(1, std::memory_order_relaxed);
             co_return api_error(ctx.req, status::too_many_requests, "rate_limit_error",

@@ -9,8 +9,7 @@ namespace {
 
 class request_id final : public middleware {
   public:
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx,
-                                                  const next_fn& next) override {
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         if (auto it = ctx.req.find("x-request-id"); it != ctx.req.end()) {
             ctx.client_request_id = true;  // present, even blank (SPEC §3.1)
             ctx.request_id = std::string(core::trim(it->value()));

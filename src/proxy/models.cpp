@@ -18,7 +18,7 @@ class models final : public middleware::middleware {
     explicit models(std::shared_ptr<upstreams> ups) : ups_(std::move(ups)) {}
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx,
-                                                  const ::ditto::middleware::next_fn&) override {
+                                                  ::ditto::middleware::next_fn) override {
         std::vector<upstream::backend*> targets;
         if (ctx.key->route) {
             if (auto* b = ups_->find(*ctx.key->route))

@@ -48,7 +48,7 @@ class proxy final : public middleware::middleware {
           options_(options) {}
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx,
-                                                  const ::ditto::middleware::next_fn&) override {
+                                                  ::ditto::middleware::next_fn) override {
         const auto model = routed_model(ctx);
         const auto candidates =
             router::candidates(*router_, ctx.key->route, model, core::fnv1a64(ctx.request_id));

@@ -446,7 +446,7 @@ outgoing build_outgoing(const http::request& client, const backend& b, std::stri
                 skip = true;
         }
         if (!skip)
-            m.insert(name, f.value());
+            m.insert(f.name(), name, f.value());  // the name is known: no second lookup
     }
     // Client `Connection: x-foo` names more hop-by-hop headers (RFC 9110 §7.6.1).
     if (auto it = client.find(bhttp::field::connection); it != client.end()) {

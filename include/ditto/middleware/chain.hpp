@@ -35,14 +35,15 @@ struct proxy_context {
 
 class chain;
 
-/// Calls the rest of the chain.
+/// Calls the rest of the chain. Small and passed by value: a middleware coroutine keeps its
+/// own copy in its frame, so calling it needs no coroutine of its own.
 class next_fn {
   public:
-    next_fn(const chain& c, std::size_t index) : chain_(c), index_(index) {}
+    next_fn(const chain& c, std::size_t index) : chain_(&c), index_(index) {}
     boost::asio::awaitable<http::response> operator()(proxy_context& ctx) const;
 
   private:
-    const chain& chain_;
+    const chain* chain_;
     std::size_t index_;
 };
 
@@ -51,8 +52,7 @@ class next_fn {
 class middleware {
   public:
     virtual ~middleware() = default;
-    virtual boost::asio::awaitable<http::response> handle(proxy_context& ctx,
-                                                          const next_fn& next) = 0;
+    virtual boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) = 0;
 };
 
 /// The middlewares in order, built once at start-up; the last one answers.
