@@ -212,7 +212,9 @@ class relay_stream final : public http::body_stream {
     net::awaitable<std::optional<std::string>> next(error_code& ec) override {
         if (!conn_)
             co_return std::nullopt;
-        std::string piece(64 * 1024, '\0');
+        // The buffer is allocated while waiting for the upstream, so its size is what an idle
+        // SSE stream costs: start at 4 KiB and double (to 64 KiB) only while reads fill it.
+        std::string piece(piece_size_, '\0');
         while (!parser_.is_done()) {
             parser_.get().body().data = piece.data();
             parser_.get().body().size = piece.size();
@@ -236,6 +238,8 @@ class relay_stream final : public http::body_stream {
             }
             const auto got = piece.size() - parser_.get().body().size;
             if (got > 0) {
+                piece_size_ = got == piece.size() ? std::min<std::size_t>(piece_size_ * 2, 65536)
+                                                  : piece_size_;
                 piece.resize(got);
                 if (parser_.is_done())
                     finish();
@@ -261,6 +265,7 @@ class relay_stream final : public http::body_stream {
     pool& pool_;
     std::unique_ptr<connection> conn_;
     bhttp::response_parser<bhttp::buffer_body> parser_;
+    std::size_t piece_size_ = 4096;
 };
 
 // The upstream's head becomes the client's: moved, not copied, then cleaned.
