@@ -360,6 +360,15 @@ bool valid_utf8(std::string_view text) {
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const auto* end = p + text.size();
     while (p < end) {
+        // Eight ASCII bytes at a time: most bodies are ASCII throughout.
+        if (end - p >= 8) {
+            std::uint64_t v;
+            std::memcpy(&v, p, 8);
+            if ((v & 0x8080808080808080ULL) == 0) {
+                p += 8;
+                continue;
+            }
+        }
         const unsigned char c = *p;
         if (c < 0x80) {
             ++p;
