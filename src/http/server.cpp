@@ -44,7 +44,10 @@ struct connection_slot {
 struct worker {
     // Destroyed after io_context: coroutine frames destroyed with it still erase themselves.
     std::list<connection_slot> connections;
-    net::io_context ioc{1};
+    // One thread runs this loop and only it touches the worker's sockets, so the reactor's
+    // per-descriptor locks can go; the scheduler stays locked, because drain and stop post
+    // to it from the control thread.
+    net::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     std::optional<tcp::acceptor> acceptor;
     std::thread thread;
     unsigned index = 0;

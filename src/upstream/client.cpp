@@ -421,41 +421,56 @@ void strip_hop_by_hop(bhttp::fields& f) {
     f.erase("x-ditto-cache");
 }
 
+namespace {
+
+// SPEC §3.10: credentials and hop-by-hop headers never go upstream, nor Host/Expect (ours).
+// Beast already classified known names, so most checks are one enum comparison.
+bool forwarded_upstream(bhttp::field name, std::string_view text) {
+    using f = bhttp::field;
+    switch (name) {
+        case f::authorization:
+        case f::proxy_authorization:
+        case f::connection:
+        case f::keep_alive:
+        case f::proxy_authenticate:
+        case f::proxy_connection:
+        case f::te:
+        case f::trailer:
+        case f::transfer_encoding:
+        case f::upgrade:
+        case f::content_length:
+        case f::host:
+        case f::expect:
+            return false;
+        default:
+            break;
+    }
+    if (text.size() < 2 || (text[0] != 'x' && text[0] != 'X'))
+        return true;
+    static constexpr std::string_view x_excluded[] = {
+        "x-api-key",           "x-litellm-api-key", "x-forwarded-authorization",
+        "x-ditto-virtual-key", "x-ditto-protocol",  "x-ditto-cache-bypass",
+        "x-ditto-bypass-cache"};
+    for (auto ex : x_excluded) {
+        if (core::iequals(text, ex))
+            return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 outgoing build_outgoing(const http::request& client, const backend& b, std::string_view path,
                         std::string_view query, std::string body, std::string_view request_id) {
-    // SPEC §3.10: credentials and hop-by-hop headers never go upstream.
-    static constexpr std::array<std::string_view, 18> excluded = {"authorization",
-                                                                  "x-api-key",
-                                                                  "x-litellm-api-key",
-                                                                  "proxy-authorization",
-                                                                  "x-forwarded-authorization",
-                                                                  "connection",
-                                                                  "keep-alive",
-                                                                  "proxy-authenticate",
-                                                                  "proxy-connection",
-                                                                  "te",
-                                                                  "trailer",
-                                                                  "transfer-encoding",
-                                                                  "upgrade",
-                                                                  "x-ditto-virtual-key",
-                                                                  "x-ditto-protocol",
-                                                                  "x-ditto-cache-bypass",
-                                                                  "x-ditto-bypass-cache",
-                                                                  "content-length"};
     outgoing out;
     auto& m = out.msg;
     m.method(client.method());
     m.version(11);
     m.target(join_target(b.url(), path, query, b.encoded_query()));
     for (const auto& f : client) {
-        const auto name = f.name_string();
-        bool skip = f.name() == bhttp::field::host || f.name() == bhttp::field::expect;
-        for (auto ex : excluded) {
-            if (!skip && core::iequals(name, ex))
-                skip = true;
-        }
-        if (!skip)
-            m.insert(f.name(), name, f.value());  // the name is known: no second lookup
+        if (!forwarded_upstream(f.name(), f.name_string()))
+            continue;
+        m.insert(f.name(), f.name_string(), f.value());  // the name is known: no second lookup
     }
     // Client `Connection: x-foo` names more hop-by-hop headers (RFC 9110 §7.6.1).
     if (auto it = client.find(bhttp::field::connection); it != client.end()) {
