@@ -1,3 +1,6 @@
+#include <string>
+#include <unordered_map>
+
 #include "ditto/core/hash.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/middleware/builtin.hpp"
@@ -49,9 +52,7 @@ class auth final : public middleware {
         if (token.empty())
             co_return unauthorized(ctx.req, "missing virtual key");
         ctx.keys = keys_->load();
-        // A presented token is always hashed, so a stored `sha256:` value is never a
-        // credential; the map is keyed by digest, so lookup time says nothing about tokens.
-        ctx.key = ctx.keys->find(core::sha256_hex(token));
+        ctx.key = lookup(ctx.keys, token);
         if (!ctx.key)
             co_return unauthorized(ctx.req, "unauthorized virtual key");
         if (!ctx.key->enabled)
@@ -60,6 +61,35 @@ class auth final : public middleware {
     }
 
   private:
+    // A presented token is always hashed, so a stored `sha256:` value is never a
+    // credential; the map is keyed by digest, so lookup time says nothing about tokens.
+    // Each worker remembers the tokens it has already accepted for the snapshot in force,
+    // which keeps the SHA-256 off the path of a client's every request. Only accepted tokens
+    // are remembered (a flood of wrong ones cannot evict them), at most 4096 per worker, and
+    // the memory is dropped whenever the key set changes.
+    static const config::virtual_key_config* lookup(
+        const std::shared_ptr<const key_snapshot>& snapshot, std::string_view token) {
+        struct accepted_tokens {
+            std::shared_ptr<const key_snapshot> snapshot;
+            std::unordered_map<std::string, const config::virtual_key_config*> keys;
+        };
+        thread_local accepted_tokens cache;
+        if (cache.snapshot != snapshot) {
+            cache.keys.clear();
+            cache.snapshot = snapshot;
+        }
+        if (auto it = cache.keys.find(std::string(token)); it != cache.keys.end()) {
+            return it->second;
+        }
+        const auto* key = snapshot->find(core::sha256_hex(token));
+        if (key) {
+            if (cache.keys.size() >= 4096)
+                cache.keys.clear();
+            cache.keys.emplace(std::string(token), key);
+        }
+        return key;
+    }
+
     std::shared_ptr<live_keys> keys_;
 };
 
