@@ -457,12 +457,11 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
         // vector as little-endian float32 bytes, base64-encoded.
         const bool b64 = parsed.is_object() && parsed.value("encoding_format", "") == "base64";
         const json vec = b64 ? json(embedding_base64) : json({0.125, -0.25, 0.5, 1.0});
-        json out = {{"object", "list"},
-                    {"model", model},
-                    {"data", json::array({{{"object", "embedding"},
-                                           {"index", 0},
-                                           {"embedding", vec}}})},
-                    {"usage", {{"prompt_tokens", prompt}, {"total_tokens", prompt}}}};
+        json out = {
+            {"object", "list"},
+            {"model", model},
+            {"data", json::array({{{"object", "embedding"}, {"index", 0}, {"embedding", vec}}})},
+            {"usage", {{"prompt_tokens", prompt}, {"total_tokens", prompt}}}};
         co_return json_response(req, status::ok, out.dump(), f);
     }
     if (post && path == "/v1/responses") {
