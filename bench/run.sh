@@ -99,6 +99,7 @@ run() {
 }
 
 chat=bench/chat.lua; sse=bench/sse.lua
+run "ditto-gateway GET /health"   1 64 "http://127.0.0.1:$GW/health" bench/get.lua "$gw_pid" health
 run "upstream direct, 64 conns"   1 64 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up64
 run "nginx proxy_pass, 64 conns"  1 64 "http://127.0.0.1:$NGX/v1/chat/completions" $chat "$ngx_pid" ngx64
 run "ditto-gateway, 64 conns"     1 64 "http://127.0.0.1:$GW/v1/chat/completions" $chat "$gw_pid" gw64

@@ -1,0 +1,2 @@
+-- wrk script: a plain GET (the health endpoint).
+wrk.method = "GET"
