@@ -6,8 +6,10 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -120,9 +122,18 @@ net::awaitable<std::unique_ptr<connection>> connect(backend& b, clock::time_poin
     auto c = std::make_unique<connection>(ex);
     const auto& url = b.url();
     tcp::resolver resolver(ex);
-    // The resolver has no deadline of its own; a literal address resolves without DNS.
-    auto [rec, endpoints] =
-        co_await resolver.async_resolve(url.host, std::to_string(url.port), nothrow);
+    // The resolver has no deadline of its own: race it against one, so a hung DNS server
+    // cannot hold the request past the backend's timeout (the loser is cancelled).
+    using namespace net::experimental::awaitable_operators;
+    net::steady_timer timer(ex, deadline);
+    auto raced = co_await (resolver.async_resolve(url.host, std::to_string(url.port), nothrow) ||
+                           timer.async_wait(nothrow));
+    if (raced.index() == 1) {
+        timed_out = true;
+        error = "resolving " + url.host + " timed out";
+        co_return nullptr;
+    }
+    auto [rec, endpoints] = std::get<0>(std::move(raced));
     if (rec) {
         error = "cannot resolve " + url.host + ": " + rec.message();
         co_return nullptr;
