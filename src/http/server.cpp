@@ -411,7 +411,10 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
             co_return true;
         }
         // The connection can carry another request only if this one's body is fully read.
-        const bool body_clean = body.failed() ? false : co_await body.drain();
+        // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator.
+        bool body_clean = false;
+        if (!body.failed())
+            body_clean = co_await body.drain();
         const bool keep =
             body_clean && req.keep_alive() && res.msg.keep_alive() && !self.draining.load();
         res.msg.keep_alive(keep);

@@ -38,6 +38,7 @@ class models final : public middleware::middleware {
         blank.method(http::bhttp::verb::get);
         for (auto* b : targets) {
             auto out = upstream::build_outgoing(blank, *b, "/v1/models", "", "", ctx.request_id);
+            out.replay_safe = true;  // a GET
             auto r = co_await upstream::exchange(ups_->pool_for(ctx.info.worker, *b), out,
                                                  max_models_body, std::chrono::seconds(10));
             // A streamed (over-size or chunked) answer or a non-2xx one is skipped.

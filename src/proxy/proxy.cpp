@@ -81,6 +81,7 @@ class proxy final : public middleware::middleware {
                                                 body_for(ctx, *b, is_last), ctx.request_id);
             if (!ctx.body_read)
                 out.streamed_body = &ctx.body;
+            out.replay_safe = is_safe_method(ctx.req.method()) || ctx.client_request_id;
             counters_->backend_calls.add();
             auto r = co_await upstream::exchange(ups_->pool_for(ctx.info.worker, *b), out,
                                                  options_.buffer_limit);

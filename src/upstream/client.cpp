@@ -17,6 +17,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <optional>
 
 #include "ditto/core/strings.hpp"
 #include "ditto/http/wire.hpp"
@@ -219,8 +220,8 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
 class relay_stream final : public http::body_stream {
   public:
     relay_stream(pool& p, std::unique_ptr<connection> c,
-                 bhttp::response_parser<bhttp::empty_body>&& head)
-        : pool_(p), conn_(std::move(c)), parser_(std::move(head)) {
+                 bhttp::response_parser<bhttp::empty_body>&& head, std::chrono::milliseconds gap)
+        : pool_(p), conn_(std::move(c)), parser_(std::move(head)), gap_(gap) {
         parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
     }
 
@@ -233,7 +234,7 @@ class relay_stream final : public http::body_stream {
         while (!parser_.is_done()) {
             parser_.get().body().data = piece.data();
             parser_.get().body().size = piece.size();
-            conn_->tcp().expires_after(pool_.target().timeout());
+            conn_->tcp().expires_after(gap_);
             error_code rec;
             if (conn_->is_tls()) {
                 std::tie(rec, std::ignore) =
@@ -281,6 +282,7 @@ class relay_stream final : public http::body_stream {
     std::unique_ptr<connection> conn_;
     bhttp::response_parser<bhttp::buffer_body> parser_;
     std::size_t piece_size_ = 4096;
+    std::chrono::milliseconds gap_;
 };
 
 // The upstream's head becomes the client's: moved, not copied, then cleaned.
@@ -297,49 +299,90 @@ bool has_no_body(const bhttp::response_header<>& h, bhttp::verb method) {
     return method == bhttp::verb::head || (st >= 100 && st < 200) || st == 204 || st == 304;
 }
 
-// One try on one connection. `sent` reports whether any request byte may have gone out.
+// How one try on one connection ended, beyond its result: whether the request could not
+// have been processed (nothing written, or a reused connection closed before any response
+// byte), which makes a second try on a fresh connection safe.
+struct try_outcome {
+    bool write_failed = false;
+    bool closed_before_response = false;
+};
+
+template <class Stream>
+net::awaitable<error_code> read_head(Stream& s, connection& c,
+                                     bhttp::response_parser<bhttp::empty_body>& head) {
+    head.body_limit(std::numeric_limits<std::uint64_t>::max());
+    auto [ec, n] = co_await bhttp::async_read_header(s, c.buffer, head, nothrow);
+    co_return ec;
+}
+
+template <class Stream, class Parser>
+net::awaitable<error_code> read_whole(Stream& s, connection& c, Parser& parser) {
+    auto [ec, n] = co_await bhttp::async_read(s, c.buffer, parser, nothrow);
+    co_return ec;
+}
+
+bool closed_by_peer(const error_code& ec) {
+    return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+           ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated;
+}
+
+// One try on one connection: send, then read the head (skipping interim 1xx answers), then
+// either the whole small body or hand the rest to a relay stream.
 net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection> c, outgoing& req,
                                              std::uint64_t buffer_limit, clock::time_point deadline,
-                                             bool& write_failed) {
+                                             std::chrono::milliseconds timeout, try_outcome& how) {
     exchange_result out;
-    auto& b = p.target();
     error_code ec;
     if (c->is_tls()) {
-        ec = co_await write_request(c->tls(), *c, req, deadline, b.timeout());
+        ec = co_await write_request(c->tls(), *c, req, deadline, timeout);
     } else {
-        ec = co_await write_request(c->tcp(), *c, req, deadline, b.timeout());
+        ec = co_await write_request(c->tcp(), *c, req, deadline, timeout);
     }
     if (ec) {
-        write_failed = true;
+        how.write_failed = true;
         out.failure = ec == beast::error::timeout ? failure_kind::timeout : failure_kind::network;
         out.error = "sending request: " + ec.message();
         c->close();
         co_return out;
     }
 
-    bhttp::response_parser<bhttp::empty_body> head;
-    head.body_limit(std::numeric_limits<std::uint64_t>::max());
-    c->tcp().expires_at(deadline);
-    if (c->is_tls()) {
-        std::tie(ec, std::ignore) =
-            co_await bhttp::async_read_header(c->tls(), c->buffer, head, nothrow);
-    } else {
-        std::tie(ec, std::ignore) =
-            co_await bhttp::async_read_header(c->tcp(), c->buffer, head, nothrow);
+    // A streamed upload may have taken longer than the whole deadline; the upstream then
+    // gets its full timeout for the head from the moment the body was sent.
+    c->tcp().expires_at(req.streamed_body ? clock::now() + timeout : deadline);
+    std::optional<bhttp::response_parser<bhttp::empty_body>> head;
+    for (;;) {
+        head.emplace();
+        // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator.
+        if (c->is_tls()) {
+            ec = co_await read_head(c->tls(), *c, *head);
+        } else {
+            ec = co_await read_head(c->tcp(), *c, *head);
+        }
+        // 1xx answers (100 Continue, 103 Early Hints) are interim: the final one follows on
+        // the same connection and must be read here, or the connection is out of step.
+        if (ec || head->get().result_int() >= 200 || head->get().result_int() == 101)
+            break;
     }
     if (ec) {
+        how.closed_before_response = closed_by_peer(ec) && !head->got_some();
         out.failure = ec == beast::error::timeout ? failure_kind::timeout : failure_kind::network;
         out.error = ec == beast::error::timeout
-                        ? "no response within " + std::to_string(b.timeout().count() / 1000) + "s"
+                        ? "no response within " + std::to_string(timeout.count() / 1000) + "s"
                         : "reading response: " + ec.message();
         c->close();
         co_return out;
     }
+    if (head->get().result_int() == 101) {
+        out.failure = failure_kind::network;
+        out.error = "upstream switched protocols (101); upgrades are not proxied";
+        c->close();
+        co_return out;
+    }
 
-    const bool no_body = has_no_body(head.get().base(), req.msg.method());
-    out.response = to_client_head(std::move(head.get().base()));
+    const bool no_body = has_no_body(head->get().base(), req.msg.method());
+    out.response = to_client_head(std::move(head->get().base()));
     if (no_body) {
-        if (head.keep_alive()) {
+        if (head->keep_alive()) {
             p.give_back(std::move(c));
         } else {
             c->close();
@@ -347,17 +390,16 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         out.response.msg.body().clear();
         co_return out;
     }
-    const auto length = head.content_length();
+    const auto length = head->content_length();
     if (length && *length <= buffer_limit) {
-        bhttp::response_parser<bhttp::string_body> whole{std::move(head)};
+        bhttp::response_parser<bhttp::string_body> whole{std::move(*head)};
         whole.body_limit(buffer_limit);
-        c->tcp().expires_after(b.timeout());
+        c->tcp().expires_after(timeout);
+        // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator.
         if (c->is_tls()) {
-            std::tie(ec, std::ignore) =
-                co_await bhttp::async_read(c->tls(), c->buffer, whole, nothrow);
+            ec = co_await read_whole(c->tls(), *c, whole);
         } else {
-            std::tie(ec, std::ignore) =
-                co_await bhttp::async_read(c->tcp(), c->buffer, whole, nothrow);
+            ec = co_await read_whole(c->tcp(), *c, whole);
         }
         if (ec) {
             out.failure =
@@ -378,7 +420,8 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
     // Relayed: keep a known length (sent as is), otherwise the server re-chunks.
     if (!length)
         out.response.msg.erase(bhttp::field::content_length);
-    out.response.stream = std::make_unique<relay_stream>(p, std::move(c), std::move(head));
+    out.response.stream =
+        std::make_unique<relay_stream>(p, std::move(c), std::move(*head), timeout);
     co_return out;
 }
 
@@ -387,39 +430,35 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
 net::awaitable<exchange_result> exchange(pool& p, outgoing& req, std::uint64_t buffer_limit,
                                          std::chrono::milliseconds timeout) {
     auto& b = p.target();
-    const auto deadline = clock::now() + (timeout.count() > 0 ? timeout : b.timeout());
+    if (timeout.count() <= 0)
+        timeout = b.timeout();
+    const auto deadline = clock::now() + timeout;
     auto c = p.take();
     const bool reused = c != nullptr;
-    if (!c) {
-        std::string error;
-        bool timed_out = false;
-        c = co_await connect(b, deadline, error, timed_out);
+    for (int attempt = 0;; ++attempt) {
         if (!c) {
-            exchange_result r;
-            r.failure = timed_out ? failure_kind::timeout : failure_kind::network;
-            r.request_sent = false;
-            r.error = std::move(error);
+            std::string error;
+            bool timed_out = false;
+            c = co_await connect(b, deadline, error, timed_out);
+            if (!c) {
+                exchange_result r;
+                r.failure = timed_out ? failure_kind::timeout : failure_kind::network;
+                r.request_sent = false;
+                r.error = std::move(error);
+                co_return r;
+            }
+        }
+        try_outcome how;
+        auto r = co_await try_exchange(p, std::move(c), req, buffer_limit, deadline, timeout, how);
+        // A pooled connection the upstream closed while idle: either the write failed (the
+        // request never left), or it closed before any response byte, which is only retried
+        // when replaying is safe (SPEC §0.9). One fresh connection, never a streamed body.
+        const bool stale = how.write_failed || (how.closed_before_response && req.replay_safe);
+        if (r.failure == failure_kind::none || !reused || attempt > 0 || !stale ||
+            req.streamed_body) {
             co_return r;
         }
     }
-    bool write_failed = false;
-    auto r = co_await try_exchange(p, std::move(c), req, buffer_limit, deadline, write_failed);
-    // A pooled connection the upstream closed while idle fails on write; the request never
-    // left, so one fresh connection is safe (a streamed body cannot be replayed).
-    if (r.failure != failure_kind::none && reused && write_failed && !req.streamed_body) {
-        std::string error;
-        bool timed_out = false;
-        c = co_await connect(b, deadline, error, timed_out);
-        if (!c) {
-            r.failure = timed_out ? failure_kind::timeout : failure_kind::network;
-            r.request_sent = false;
-            r.error = std::move(error);
-            co_return r;
-        }
-        write_failed = false;
-        r = co_await try_exchange(p, std::move(c), req, buffer_limit, deadline, write_failed);
-    }
-    co_return r;
 }
 
 void strip_hop_by_hop(bhttp::fields& f) {

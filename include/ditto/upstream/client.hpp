@@ -60,6 +60,9 @@ struct exchange_result {
 struct outgoing {
     http::bhttp::request<http::bhttp::string_body> msg;
     http::body_reader* streamed_body = nullptr;  ///< read from the client while sending
+    /// The request may be sent again if a reused connection turns out closed before any
+    /// response byte (safe method, or the client gave an x-request-id to dedupe by).
+    bool replay_safe = false;
 };
 
 /// Sends `req` to `p`'s backend over a pooled or new connection and reads the response
