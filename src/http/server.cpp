@@ -58,12 +58,14 @@ struct worker {
 struct server::impl {
     server_options opt;
     std::shared_ptr<handler> h;
-    std::vector<std::unique_ptr<worker>> workers;
     std::atomic<bool> draining{false};
     std::atomic<bool> stopped{false};
     std::atomic<std::size_t> in_flight{0};
     std::atomic<std::size_t> connections{0};
     std::uint16_t port = 0;
+    // Last, so it is destroyed first: coroutine frames destroyed with the workers' event
+    // loops still update the counters above.
+    std::vector<std::unique_ptr<worker>> workers;
 };
 
 namespace {
@@ -143,7 +145,10 @@ net::awaitable<bool> write_streamed(server::impl& self, beast::tcp_stream& strea
         if (ec == std::errc() && p == sv.data() + sv.size())
             length = v;
     }
-    if (!length) {
+    // HTTP/1.0 has no chunked coding: without a length the body ends with the connection
+    // (serve() has already made this response close it).
+    const bool chunked = !length && head.version() != 10;
+    if (chunked) {
         head.erase(field::content_length);
         head.set(field::transfer_encoding, "chunked");
     }
@@ -168,20 +173,20 @@ net::awaitable<bool> write_streamed(server::impl& self, beast::tcp_stream& strea
             continue;  // an empty chunk would end the body
         if (length && sent + piece->size() > *length)
             co_return false;  // overran its length
-        if (!length)
+        if (chunked)
             wire::append_chunk_size(out, piece->size());
         const std::array<net::const_buffer, 3> bufs{
             net::buffer(out), net::buffer(*piece),
-            length ? net::const_buffer() : net::buffer("\r\n", 2)};
+            chunked ? net::buffer("\r\n", 2) : net::const_buffer()};
         if (!co_await write_all(self, stream, bufs))
             co_return false;
         sent += piece->size();
         out.clear();
     }
-    if (length) {
+    if (!chunked) {
         if (!out.empty() && !co_await write_all(self, stream, net::buffer(out)))
             co_return false;
-        co_return sent == *length;
+        co_return !length || sent == *length;
     }
     out += "0\r\n\r\n";
     co_return co_await write_all(self, stream, net::buffer(out));
@@ -191,7 +196,9 @@ net::awaitable<bool> write_response(server::impl& self, beast::tcp_stream& strea
                                     bool head_only) {
     if (res.stream && !head_only)
         co_return co_await write_streamed(self, stream, res);
-    if (!res.stream && !has_no_body(res.msg.base()) && !res.msg.has_content_length()) {
+    // A HEAD answer keeps whatever length the full answer would have had (or none).
+    if (!res.stream && !head_only && !has_no_body(res.msg.base()) &&
+        !res.msg.has_content_length()) {
         res.msg.content_length(res.msg.body().size());
     }
     std::string head;
@@ -402,7 +409,9 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
         try {
             res = co_await self.h->handle(req, body, info);
         } catch (const std::exception& e) {
-            log::error("http.handler_error", e.what(), {{"target", target}});
+            // The path only: a query string may carry a credential (`?key=`).
+            log::error("http.handler_error", e.what(),
+                       {{"path", target.substr(0, target.find('?'))}});
             failed = true;
         }
         if (failed) {
@@ -415,8 +424,14 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
         bool body_clean = false;
         if (!body.failed())
             body_clean = co_await body.drain();
-        const bool keep =
-            body_clean && req.keep_alive() && res.msg.keep_alive() && !self.draining.load();
+        // An HTTP/1.0 client gets a 1.0 answer; a streamed one without a length can then only
+        // end by closing the connection.
+        const bool http10 = req.version() == 10;
+        if (http10)
+            res.msg.version(10);
+        const bool close_delimited = http10 && res.stream && !res.msg.has_content_length();
+        const bool keep = body_clean && req.keep_alive() && res.msg.keep_alive() &&
+                          !self.draining.load() && !close_delimited;
         res.msg.keep_alive(keep);
         const bool ok =
             co_await write_response(self, stream, res, req.method() == bhttp::verb::head);

@@ -319,6 +319,25 @@ TEST_F(Proxy, P15_SseRelayedByteExact) {
     EXPECT_EQ(r->body, direct->body);
 }
 
+TEST_F(Proxy, Http10ClientsGetAStreamEndedByClose) {
+    start();
+    const std::string body = R"({"model":"m","stream":true})";
+    http_connection c(gw.port);
+    ASSERT_TRUE(
+        c.send("POST /v1/chat/completions HTTP/1.0\r\nAuthorization: Bearer vk-1\r\n"
+               "Content-Type: application/json\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_FALSE(r->chunked) << "HTTP/1.0 has no chunked coding";
+    EXPECT_FALSE(r->has_header("transfer-encoding"));
+    auto direct = http_request(mock.port, "POST", "/v1/chat/completions", body,
+                               {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(direct);
+    EXPECT_EQ(r->body, direct->body);
+}
+
 TEST_F(Proxy, ClientDisconnectMidStreamCancelsTheUpstream) {
     start();
     auto h = auth_json;
