@@ -14,6 +14,7 @@
 #include "ditto/http/server.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
+#include "ditto/middleware/guardrails.hpp"
 #include "ditto/proxy/proxy.hpp"
 
 namespace ditto::app {
@@ -185,7 +186,10 @@ int run(const config::cli_options& options) {
         .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight},
                                         in_flight))
         .add(middleware::make_auth(keys))
-        // Guardrails, rate limits, budgets and the cache slot in here.
+        .add(middleware::make_guardrails(
+            std::make_shared<const middleware::guardrails_index>(cfg.virtual_keys, cfg.router),
+            counters))
+        // Rate limits, budgets and the cache slot in here.
         .add(proxy::make_proxy(ups, router, counters, po));
     parts.models_chain = std::make_shared<middleware::chain>();
     parts.models_chain->add(middleware::make_request_id())

@@ -354,60 +354,11 @@ class scanner {
     std::size_t pos_ = 0;
 };
 
-// RFC 8259 §8.1: JSON text is UTF-8. Rejects overlongs, surrogates and code points past
-// U+10FFFF; pure ASCII takes the first branch only.
-bool valid_utf8(std::string_view text) {
-    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const auto* end = p + text.size();
-    while (p < end) {
-        // Eight ASCII bytes at a time: most bodies are ASCII throughout.
-        if (end - p >= 8) {
-            std::uint64_t v;
-            std::memcpy(&v, p, 8);
-            if ((v & 0x8080808080808080ULL) == 0) {
-                p += 8;
-                continue;
-            }
-        }
-        const unsigned char c = *p;
-        if (c < 0x80) {
-            ++p;
-            continue;
-        }
-        int n = 0;
-        std::uint32_t cp = 0;
-        if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (end - p <= n)
-            return false;
-        for (int i = 1; i <= n; ++i) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        static constexpr std::uint32_t min_for_len[] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_for_len[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += n + 1;
-    }
-    return true;
-}
-
 }  // namespace
 
 bool scan_request_json(std::string_view text, request_fields& out) {
     out = request_fields{};
-    if (!valid_utf8(text))
+    if (!is_valid_utf8(text))
         return false;
     scanner s(text);
     if (!s.document(out)) {

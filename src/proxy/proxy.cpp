@@ -3,6 +3,7 @@
 #include "ditto/core/hash.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
+#include "ditto/middleware/builtin.hpp"
 #include "ditto/router/route.hpp"
 
 namespace ditto::proxy {
@@ -28,16 +29,6 @@ bool is_safe_method(http::bhttp::verb v) {
     return v == verb::get || v == verb::head || v == verb::options || v == verb::trace;
 }
 
-// SPEC §3.9 routed model: the trimmed JSON model, else the id of /v1/models/<id>.
-std::string routed_model(const proxy_context& ctx) {
-    if (ctx.fields.model)
-        return std::string(core::trim(*ctx.fields.model));
-    constexpr std::string_view models = "/v1/models/";
-    if (ctx.path.starts_with(models))
-        return upstream::url_decode(ctx.path.substr(models.size()));
-    return {};
-}
-
 class proxy final : public middleware::middleware {
   public:
     proxy(std::shared_ptr<upstreams> ups, std::shared_ptr<const config::router_config> router,
@@ -49,7 +40,7 @@ class proxy final : public middleware::middleware {
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx,
                                                   ::ditto::middleware::next_fn) override {
-        const auto model = routed_model(ctx);
+        const auto model = ::ditto::middleware::routed_model(ctx);
         const auto candidates =
             router::candidates(*router_, ctx.key->route, model, core::fnv1a64(ctx.request_id));
         if (candidates.empty()) {

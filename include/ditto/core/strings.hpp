@@ -20,6 +20,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 /// True when every character is a lowercase or uppercase hex digit.
 bool is_hex(std::string_view s) noexcept;
 
+/// Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing past U+10FFFF. ASCII runs
+/// are checked eight bytes at a time.
+bool is_valid_utf8(std::string_view text) noexcept;
+
 /// The value of one hex digit, or -1.
 int hex_value(char c) noexcept;
 

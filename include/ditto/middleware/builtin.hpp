@@ -30,4 +30,15 @@ std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys);
 /// first candidate (SPEC §3.1 step 3).
 bool is_streamable_upload(const proxy_context& ctx);
 
+class guardrails_index;
+
+/// SPEC §3.3: the guardrails that apply to the key and routed model; 403 policy_error /
+/// 400 invalid_request before anything is counted. Counts `guardrail_blocked`.
+std::shared_ptr<middleware> make_guardrails(std::shared_ptr<const guardrails_index> index,
+                                            std::shared_ptr<metrics::counters> counters);
+
+/// SPEC §3.9 routed model: the trimmed JSON `model`, else the decoded `{id}` of
+/// `/v1/models/{id}`, else empty.
+std::string routed_model(const proxy_context& ctx);
+
 }  // namespace ditto::middleware

@@ -1,0 +1,84 @@
+#pragma once
+
+// SPEC §3.3 guardrails: which set applies to a request, and the checks in order (model
+// deny/allow, max_input_tokens, schema, text filters). RE2 and nlohmann stay in the .cpp.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ditto/config/gateway_config.hpp"
+
+namespace ditto::middleware {
+
+/// The outcome of the guardrails for one request; ok() when nothing blocked it.
+struct guardrail_verdict {
+    int status = 0;       ///< 0 = passed; else 403 or 400
+    std::string type;     ///< "policy_error" (403) or "invalid_request_error" (400)
+    std::string code;     ///< "guardrail_rejected" or "invalid_request"
+    std::string message;  ///< e.g. "deny_model:gpt-4*", "pii:email", or the schema reason
+    bool ok() const { return status == 0; }
+};
+
+/// What the guardrails look at.
+struct guardrail_input {
+    std::string_view method;         ///< "POST", ...
+    std::string_view path;           ///< normalized "/v1/..." without query
+    std::string_view content_type;   ///< may be empty
+    std::string_view model;          ///< routed model, trimmed; empty = none
+    std::uint64_t input_tokens = 0;  ///< the estimate ceil(body bytes/4)
+    std::string_view raw_body;
+    bool body_is_json = false;  ///< content-type JSON and the body parsed as JSON
+};
+
+/// One guardrails_config with its RE2 patterns compiled once (banned phrases and regexes
+/// case-insensitive; PII patterns per SPEC). Immutable after construction; thread-safe.
+class compiled_guardrails {
+  public:
+    explicit compiled_guardrails(const config::guardrails_config& cfg);
+    ~compiled_guardrails();
+    compiled_guardrails(compiled_guardrails&&) noexcept;
+    compiled_guardrails& operator=(compiled_guardrails&&) noexcept;
+    compiled_guardrails(const compiled_guardrails&) = delete;
+    compiled_guardrails& operator=(const compiled_guardrails&) = delete;
+
+    /// Runs the SPEC §3.3 checks in order; the first failure wins.
+    guardrail_verdict check(const guardrail_input& in) const;
+
+    const config::guardrails_config& config() const { return cfg_; }
+
+  private:
+    struct patterns;
+    config::guardrails_config cfg_;
+    std::unique_ptr<patterns> re_;
+};
+
+/// All guardrails of a config compiled at load: per key id and per router rule index.
+/// Logically immutable; thread-safe (the only mutable part is the mutex-guarded miss cache).
+class guardrails_index {
+  public:
+    guardrails_index(const std::vector<config::virtual_key_config>& keys,
+                     const config::router_config& router);
+
+    /// SPEC §3.3 selection: a key with a route → the key's; else the matching rule
+    /// (router::match_rule) with guardrails replaces the key's; no model → the key's.
+    /// A key whose id is not in the index, or whose guardrails differ from the indexed ones
+    /// (a key snapshot newer than the index), has its own guardrails compiled once on first
+    /// use and kept for the index's lifetime, so it never passes unchecked.
+    const compiled_guardrails& select(const config::virtual_key_config& key,
+                                      std::string_view model) const;
+
+  private:
+    config::router_config router_;
+    std::map<std::string, compiled_guardrails, std::less<>> by_key_;
+    std::vector<std::optional<compiled_guardrails>> by_rule_;
+    mutable std::mutex miss_mu_;
+    mutable std::multimap<std::string, std::unique_ptr<compiled_guardrails>, std::less<>> misses_;
+};
+
+}  // namespace ditto::middleware

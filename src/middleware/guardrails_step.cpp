@@ -1,0 +1,60 @@
+#include "ditto/core/strings.hpp"
+#include "ditto/middleware/builtin.hpp"
+#include "ditto/middleware/guardrails.hpp"
+
+namespace ditto::middleware {
+namespace {
+
+// SPEC §3.3: policy checks run after auth and before anything is counted (limits, budgets).
+class guardrails_step final : public middleware {
+  public:
+    guardrails_step(std::shared_ptr<const guardrails_index> index,
+                    std::shared_ptr<metrics::counters> counters)
+        : index_(std::move(index)), counters_(std::move(counters)) {}
+
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+        // A large upload streamed to the upstream has no body here to inspect, and no model.
+        if (!ctx.body_read)
+            co_return co_await next(ctx);
+        const auto model = routed_model(ctx);
+        const auto& rails = index_->select(*ctx.key, model);
+        const auto ct = ctx.req.find(http::field::content_type);
+        guardrail_input in;
+        in.method = ctx.req.method_string();
+        in.path = ctx.path;
+        in.content_type = ct == ctx.req.end() ? std::string_view{} : std::string_view(ct->value());
+        in.model = model;
+        in.input_tokens = (ctx.raw_body.size() + 3) / 4;  // SPEC §3.1: ceil(bytes / 4)
+        in.raw_body = ctx.raw_body;
+        in.body_is_json = ctx.body_is_json;
+        const auto verdict = rails.check(in);
+        if (verdict.ok())
+            co_return co_await next(ctx);
+        if (verdict.status == 403)
+            counters_->guardrail_blocked.add();
+        co_return api_error(ctx.req, static_cast<http::status>(verdict.status), verdict.type,
+                            verdict.code, verdict.message);
+    }
+
+  private:
+    std::shared_ptr<const guardrails_index> index_;
+    std::shared_ptr<metrics::counters> counters_;
+};
+
+}  // namespace
+
+std::string routed_model(const proxy_context& ctx) {
+    if (ctx.fields.model)
+        return std::string(core::trim(*ctx.fields.model));
+    constexpr std::string_view models = "/v1/models/";
+    if (ctx.path.starts_with(models))
+        return core::percent_decode(ctx.path.substr(models.size()));
+    return {};
+}
+
+std::shared_ptr<middleware> make_guardrails(std::shared_ptr<const guardrails_index> index,
+                                            std::shared_ptr<metrics::counters> counters) {
+    return std::make_shared<guardrails_step>(std::move(index), std::move(counters));
+}
+
+}  // namespace ditto::middleware
