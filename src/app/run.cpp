@@ -16,6 +16,7 @@
 #include "ditto/middleware/builtin.hpp"
 #include "ditto/middleware/guardrails.hpp"
 #include "ditto/proxy/proxy.hpp"
+#include "ditto/store/memory/memory_rate_limiter.hpp"
 
 namespace ditto::app {
 namespace {
@@ -189,7 +190,9 @@ int run(const config::cli_options& options) {
         .add(middleware::make_guardrails(
             std::make_shared<const middleware::guardrails_index>(cfg.virtual_keys, cfg.router),
             counters))
-        // Rate limits, budgets and the cache slot in here.
+        .add(middleware::make_rate_limit(std::make_shared<store::memory_rate_limiter>(), counters,
+                                         options.default_max_output_tokens))
+        // Budgets and the cache slot in here.
         .add(proxy::make_proxy(ups, router, counters, po));
     parts.models_chain = std::make_shared<middleware::chain>();
     parts.models_chain->add(middleware::make_request_id())

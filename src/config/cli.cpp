@@ -117,6 +117,10 @@ cli_result parse_cli(int argc, const char* const* argv) {
                    "max response buffered for usage parsing; 0 disables")
         ->check(unsigned_only)
         ->default_str(std::to_string(o.proxy_usage_max_body_bytes));
+    app.add_option("--default-max-output-tokens", o.default_max_output_tokens,
+                   "tokens charged for the output of a request that sets no max tokens")
+        ->check(unsigned_only)
+        ->default_str(std::to_string(o.default_max_output_tokens));
     app.add_option("--max-header-bytes", o.max_header_bytes, "max request head size; larger -> 431")
         ->check(unsigned_only & CLI::Range(std::uint64_t{1024}, std::uint64_t{1024} * 1024))
         ->default_str(std::to_string(o.max_header_bytes));

@@ -20,6 +20,9 @@ struct cli_options {
     std::uint64_t proxy_max_in_flight = 256;
     std::uint64_t proxy_max_body_bytes = 64ULL * 1024 * 1024;
     std::uint64_t proxy_usage_max_body_bytes = 1024 * 1024;  ///< 0 disables usage parsing
+    /// SPEC §0.4: the output a request may produce when it sets no max tokens (charged to
+    /// rate limits and budgets at admission).
+    std::uint64_t default_max_output_tokens = 4096;
 
     // Ours: client-side deadlines and drain (docs/cli.md).
     std::uint64_t max_header_bytes = 64 * 1024;

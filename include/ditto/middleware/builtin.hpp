@@ -31,6 +31,21 @@ std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys);
 bool is_streamable_upload(const proxy_context& ctx);
 
 class guardrails_index;
+}  // namespace ditto::middleware
+
+namespace ditto::store {
+class rate_limiter;
+}  // namespace ditto::store
+
+namespace ditto::middleware {
+
+/// SPEC §3.4: rpm/tpm across the key's scopes (key, tenant, project, user), all admitted or
+/// none; 429 `rate_limited` with `retry-after`; refunded when the answer is not 2xx. Tokens
+/// are charged with the estimate: input + max output (`default_max_output_tokens` when the
+/// request sets none, SPEC §0.4).
+std::shared_ptr<middleware> make_rate_limit(std::shared_ptr<store::rate_limiter> limiter,
+                                            std::shared_ptr<metrics::counters> counters,
+                                            std::uint64_t default_max_output_tokens);
 
 /// SPEC §3.3: the guardrails that apply to the key and routed model; 403 policy_error /
 /// 400 invalid_request before anything is counted. Counts `guardrail_blocked`.

@@ -1,0 +1,68 @@
+#pragma once
+
+// The in-memory rate limiter (SPEC §3.4, §0.13): weighted two-window sliding counters per
+// scope, kept in 64 independently locked shards so admissions of unrelated scopes never
+// contend on one lock.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ditto/store/rate_limiter.hpp"
+
+namespace ditto::store {
+
+class memory_rate_limiter final : public rate_limiter {
+  public:
+    using clock_fn = std::function<std::int64_t()>;
+
+    /// `now_seconds` returns unix seconds; defaults to the system clock.
+    explicit memory_rate_limiter(clock_fn now_seconds = system_seconds);
+
+    boost::asio::awaitable<rate_decision> admit(std::vector<rate_scope> scopes,
+                                                std::uint64_t tokens) override;
+    boost::asio::awaitable<void> refund(rate_charge charge) override;
+    boost::asio::awaitable<void> settle_tokens(rate_charge charge, std::uint64_t actual) override;
+
+    /// Synchronous forms of the awaitables above (they do no I/O).
+    rate_decision admit_now(const std::vector<rate_scope>& scopes, std::uint64_t tokens);
+    void refund_now(const rate_charge& charge);
+    void settle_now(const rate_charge& charge, std::uint64_t actual);
+
+    /// Drops the counters of every scope not listed (called when keys change).
+    void retain_only(const std::vector<std::string>& live_ids);
+    std::size_t scope_count() const;
+
+    static std::int64_t system_seconds();
+
+  private:
+    static constexpr std::size_t shard_count = 64;
+
+    struct counters {
+        std::int64_t minute = 0;
+        std::uint64_t cur_req = 0;
+        std::uint64_t cur_tok = 0;
+        std::uint64_t prev_req = 0;
+        std::uint64_t prev_tok = 0;
+    };
+
+    struct alignas(64) shard {
+        mutable std::mutex mu;
+        std::unordered_map<std::string, counters> map;
+    };
+
+    static std::size_t shard_of(const std::string& id) noexcept;
+    /// Locks the shards of `ids` in ascending shard order, each once.
+    std::vector<std::unique_lock<std::mutex>> lock_shards(
+        const std::vector<const std::string*>& ids);
+
+    clock_fn now_;
+    std::array<shard, shard_count> shards_;
+};
+
+}  // namespace ditto::store
