@@ -152,47 +152,35 @@ rate_decision memory_rate_limiter::admit_now(const std::vector<rate_scope>& scop
 }
 
 void memory_rate_limiter::refund_now(const rate_charge& charge) {
-    // The stored minute rolls only on admission, so compare with the clock as well.
-    if (split_minute(now_()).first != charge.minute) {
-        return;
-    }
-    std::vector<const std::string*> ids;
-    ids.reserve(charge.scope_ids.size());
-    for (const std::string& id : charge.scope_ids) {
-        ids.push_back(&id);
-    }
-    const auto locks = lock_shards(ids);
-    for (const std::string& id : charge.scope_ids) {
-        auto& map = shards_[shard_of(id)].map;
-        auto it = map.find(id);
-        if (it == map.end() || it->second.minute != charge.minute) {
-            continue;
-        }
-        it->second.cur_req = sub_floor0(it->second.cur_req, 1);
-        it->second.cur_tok = sub_floor0(it->second.cur_tok, charge.tokens);
-    }
+    for_charged_scopes(charge, [&charge](counters& c) {
+        c.cur_req = sub_floor0(c.cur_req, 1);
+        c.cur_tok = sub_floor0(c.cur_tok, charge.tokens);
+    });
 }
 
 void memory_rate_limiter::settle_now(const rate_charge& charge, std::uint64_t actual) {
-    // The stored minute rolls only on admission, so compare with the clock as well.
-    if (split_minute(now_()).first != charge.minute) {
+    for_charged_scopes(charge, [&charge, actual](counters& c) {
+        c.cur_tok = actual >= charge.tokens ? sat_add(c.cur_tok, actual - charge.tokens)
+                                            : sub_floor0(c.cur_tok, charge.tokens - actual);
+    });
+}
+
+template <class Apply>
+void memory_rate_limiter::for_charged_scopes(const rate_charge& charge, Apply&& apply) {
+    // Only within the minute of the charge. The stored minute rolls only on admission, so
+    // the clock is compared as well.
+    if (split_minute(now_()).first != charge.minute)
         return;
-    }
     std::vector<const std::string*> ids;
     ids.reserve(charge.scope_ids.size());
-    for (const std::string& id : charge.scope_ids) {
+    for (const std::string& id : charge.scope_ids)
         ids.push_back(&id);
-    }
     const auto locks = lock_shards(ids);
     for (const std::string& id : charge.scope_ids) {
         auto& map = shards_[shard_of(id)].map;
         auto it = map.find(id);
-        if (it == map.end() || it->second.minute != charge.minute) {
-            continue;
-        }
-        std::uint64_t& tok = it->second.cur_tok;
-        tok = actual >= charge.tokens ? sat_add(tok, actual - charge.tokens)
-                                      : sub_floor0(tok, charge.tokens - actual);
+        if (it != map.end() && it->second.minute == charge.minute)
+            apply(it->second);
     }
 }
 

@@ -58,6 +58,9 @@ class memory_rate_limiter final : public rate_limiter {
 
     static std::size_t shard_of(const std::string& id) noexcept;
     /// Locks the shards of `ids` in ascending shard order, each once.
+    /// Runs `apply` on each scope of `charge` still in the charge's minute, under its lock.
+    template <class Apply>
+    void for_charged_scopes(const rate_charge& charge, Apply&& apply);
     std::vector<std::unique_lock<std::mutex>> lock_shards(
         const std::vector<const std::string*>& ids);
 
