@@ -177,6 +177,7 @@ int run(const config::cli_options& options) {
     // Small known-length answers are read whole and sent in one write; at least 64 KiB
     // even when usage parsing is off (--proxy-usage-max-body-bytes 0).
     po.buffer_limit = std::max<std::uint64_t>(options.proxy_usage_max_body_bytes, 64 * 1024);
+    po.usage_max_body_bytes = options.proxy_usage_max_body_bytes;
 
     app_handler::parts parts;
     parts.counters = counters;

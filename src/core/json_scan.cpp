@@ -16,6 +16,20 @@ class scanner {
   public:
     explicit scanner(std::string_view t) : t_(t) {}
 
+    // A response body: only its top-level `usage` object is read (SPEC §3.6).
+    bool usage_document(usage_fields& out) {
+        skip_ws();
+        if (peek() != '{')
+            return value(0) && (skip_ws(), pos_ == t_.size());
+        const bool ok = members(1, true, [&](const std::string& key) {
+            if (key == "usage" && peek() == '{')
+                return usage_object(2, out);
+            return value(1);
+        });
+        skip_ws();
+        return ok && pos_ == t_.size();
+    }
+
     bool document(request_fields& out) {
         skip_ws();
         if (peek() == '{') {
@@ -339,6 +353,42 @@ class scanner {
         return true;
     }
 
+    // The members of `usage` (and of its *_details objects) that SPEC §3.6 reads.
+    bool usage_object(int depth, usage_fields& out) {
+        out.present = true;
+        return members(depth, true, [&](const std::string& key) {
+            const std::size_t begin = pos_;
+            if ((key.ends_with("_details")) && peek() == '{') {
+                return members(depth + 1, true, [&](const std::string& inner) {
+                    const std::size_t b = pos_;
+                    if (!value(depth + 1))
+                        return false;
+                    if (inner == "reasoning_tokens")
+                        out.reasoning = unsigned_at(b);
+                    if (inner == "cached_tokens")
+                        out.cached = unsigned_at(b);
+                    if (inner == "cache_creation_tokens")
+                        out.creation = unsigned_at(b);
+                    return true;
+                });
+            }
+            if (!value(depth))
+                return false;
+            const auto v = unsigned_at(begin);
+            if (key == "input_tokens" || key == "prompt_tokens")
+                out.input = v;
+            if (key == "output_tokens" || key == "completion_tokens")
+                out.output = v;
+            if (key == "total_tokens")
+                out.total = v;
+            if (key == "reasoning_tokens")
+                out.reasoning = v;
+            if (key == "cache_creation_input_tokens")
+                out.creation = v;
+            return true;
+        });
+    }
+
     bool stream_options(int depth, request_fields& out) {
         return members(depth, true, [&](const std::string& key) {
             const char c = peek();
@@ -355,6 +405,26 @@ class scanner {
 };
 
 }  // namespace
+
+bool scan_usage_json(std::string_view text, usage_fields& out) {
+    out = usage_fields{};
+    if (!is_valid_utf8(text))
+        return false;
+    scanner sc(text);
+    if (!sc.usage_document(out)) {
+        out = usage_fields{};
+        return false;
+    }
+    return true;
+}
+
+std::optional<std::uint64_t> usage_fields::total_tokens() const {
+    if (total)
+        return total;
+    if (input && output)
+        return *input + *output;
+    return std::nullopt;
+}
 
 bool scan_request_json(std::string_view text, request_fields& out) {
     out = request_fields{};

@@ -56,9 +56,13 @@ class rate_limit_step final : public middleware {
             co_return res;
         }
         auto res = co_await next(ctx);
-        // SPEC §3.4: a request that did not succeed gives its place back (same minute).
-        if (res.msg.result_int() / 100 != 2)
+        // SPEC §3.4: a request that did not succeed gives its place back (same minute); one
+        // that did is charged what the upstream reported instead of the estimate (§0.13).
+        if (res.msg.result_int() / 100 != 2) {
             co_await limiter_->refund(decision.charge);
+        } else if (ctx.usage_total) {
+            co_await limiter_->settle_tokens(decision.charge, *ctx.usage_total);
+        }
         co_return res;
     }
 

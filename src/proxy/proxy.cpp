@@ -81,6 +81,7 @@ class proxy final : public middleware::middleware {
                 res.msg.set("x-ditto-backend", name);
                 res.msg.set("x-ditto-request-id", ctx.request_id);
                 res.msg.set("x-request-id", ctx.request_id);
+                record_usage(ctx, res);
                 res.holds = std::move(ctx.holds);
                 res.holds.push_back(std::move(permit));
                 co_return res;
@@ -111,6 +112,21 @@ class proxy final : public middleware::middleware {
     }
 
   private:
+    // SPEC §3.6: a buffered 2xx JSON answer's `usage` settles the charges made on the way in.
+    void record_usage(proxy_context& ctx, const http::response& res) const {
+        const auto& body = res.msg.body();
+        if (res.stream || body.empty() || body.size() > options_.usage_max_body_bytes ||
+            res.msg.result_int() / 100 != 2) {
+            return;
+        }
+        auto ct = res.msg.find(http::field::content_type);
+        if (ct == res.msg.end() || !core::iequals_prefix(ct->value(), "application/json"))
+            return;
+        core::usage_fields usage;
+        if (core::scan_usage_json(body, usage))
+            ctx.usage_total = usage.total_tokens();
+    }
+
     // The body for one attempt: the client's, with `model` rewritten by the backend's
     // model_map (SPEC §3.11) in place, so every other byte stays as the client sent it.
     static std::string body_for(proxy_context& ctx, const upstream::backend& b, bool is_last) {

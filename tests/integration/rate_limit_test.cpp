@@ -68,6 +68,19 @@ TEST_F(RateLimits, TpmCountsTheEstimate) {
     EXPECT_NE(r->body.find("tpm>70"), std::string::npos) << r->body;
 }
 
+TEST_F(RateLimits, TpmIsSettledToTheReportedUsage) {
+    // Estimate: 75 bytes → 19 input + max_tokens 1000 = 1019; the mock reports 19 + 9 = 28.
+    // With tpm 1060 a second request fits only if the first was settled to 28.
+    const std::string big =
+        R"({"model":"m","max_tokens":1000,"messages":[{"role":"user","content":"hi"}]})";
+    start(key("key-1", "vk-1", R"({"tpm":1060})"));
+    ASSERT_EQ(post("vk-1", big)->status, 200);
+    EXPECT_EQ(post("vk-1", big)->status, 200);
+    auto r = post("vk-1", big);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 429);  // 28 + 28 + 1019 > 1060
+}
+
 TEST_F(RateLimits, V15_RejectedRequestsConsumeNothingAndFailuresAreRefunded) {
     start(key("key-1", "vk-1", R"({"rpm":1})"));
     // A guardrail rejection (deny "bad") and an upstream 500 leave the one request unspent.

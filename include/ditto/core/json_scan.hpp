@@ -34,6 +34,24 @@ struct request_fields {
 /// Pure function.
 bool scan_request_json(std::string_view text, request_fields& out);
 
+/// The token counts of a response's top-level `usage` (SPEC §3.6): input is `input_tokens`
+/// or `prompt_tokens`, output `output_tokens` or `completion_tokens`; the details objects give
+/// reasoning, cached and cache-creation counts.
+struct usage_fields {
+    bool present = false;  ///< the body had a top-level `usage` object
+    std::optional<std::uint64_t> input;
+    std::optional<std::uint64_t> output;
+    std::optional<std::uint64_t> total;
+    std::optional<std::uint64_t> reasoning;
+    std::optional<std::uint64_t> cached;
+    std::optional<std::uint64_t> creation;
+    /// `total_tokens`, else input + output, else nothing.
+    std::optional<std::uint64_t> total_tokens() const;
+};
+
+/// Validates a response body as JSON and reads its top-level `usage`. False when invalid.
+bool scan_usage_json(std::string_view text, usage_fields& out);
+
 /// `s` as a JSON string literal (quotes and escapes).
 std::string json_quote(std::string_view s);
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct proxy_context {
     const config::virtual_key_config* key = nullptr;
 
     std::vector<std::shared_ptr<void>> holds;  ///< permits released after the response
+
+    /// Tokens the upstream reported for a buffered JSON answer (SPEC §3.6); set by the
+    /// proxy step, read by the steps that settle charges on the way out.
+    std::optional<std::uint64_t> usage_total;
 };
 
 class chain;

@@ -14,6 +14,9 @@ struct proxy_options {
     /// Upstream bodies with a known length up to this are read whole and sent in one write;
     /// longer or chunked ones (SSE) are relayed piece by piece.
     std::uint64_t buffer_limit = 1024 * 1024;
+    /// --proxy-usage-max-body-bytes: JSON answers up to this size are scanned for `usage`;
+    /// 0 disables usage parsing.
+    std::uint64_t usage_max_body_bytes = 1024 * 1024;
 };
 
 /// The chain's last step (SPEC §3.9–§3.11): route, then the attempt loop over the

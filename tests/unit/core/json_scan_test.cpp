@@ -398,3 +398,45 @@ TEST(JsonScanUtf8, InvalidUtf8IsInvalidJson) {
 
 }  // namespace
 }  // namespace ditto::core
+
+namespace ditto::core {
+namespace {
+
+TEST(ScanUsage, ChatCompletionsUsage) {
+    usage_fields u;
+    ASSERT_TRUE(scan_usage_json(
+        R"({"id":"x","usage":{"prompt_tokens":19,"completion_tokens":9,"total_tokens":28,)"
+        R"("prompt_tokens_details":{"cached_tokens":4},)"
+        R"("completion_tokens_details":{"reasoning_tokens":2}},"choices":[]})",
+        u));
+    EXPECT_TRUE(u.present);
+    EXPECT_EQ(u.input, 19u);
+    EXPECT_EQ(u.output, 9u);
+    EXPECT_EQ(u.total, 28u);
+    EXPECT_EQ(u.cached, 4u);
+    EXPECT_EQ(u.reasoning, 2u);
+    EXPECT_EQ(u.total_tokens(), 28u);
+}
+
+TEST(ScanUsage, ResponsesApiUsageWithoutTotal) {
+    usage_fields u;
+    ASSERT_TRUE(scan_usage_json(
+        R"({"usage":{"input_tokens":7,"output_tokens":5,"cache_creation_input_tokens":3}})", u));
+    EXPECT_FALSE(u.total);
+    EXPECT_EQ(u.total_tokens(), 12u);  // input + output
+    EXPECT_EQ(u.creation, 3u);
+}
+
+TEST(ScanUsage, OnlyTopLevelUsageCounts) {
+    usage_fields u;
+    ASSERT_TRUE(scan_usage_json(R"({"data":{"usage":{"total_tokens":99}}})", u));
+    EXPECT_FALSE(u.present);
+    EXPECT_FALSE(u.total_tokens());
+    ASSERT_TRUE(scan_usage_json(R"({"usage":null})", u));
+    EXPECT_FALSE(u.present);
+    EXPECT_FALSE(scan_usage_json(R"({"usage":{"total_tokens":1})", u));  // truncated
+    EXPECT_FALSE(u.present);
+}
+
+}  // namespace
+}  // namespace ditto::core
