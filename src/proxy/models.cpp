@@ -1,4 +1,10 @@
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "ditto/http/error_body.hpp"
@@ -7,11 +13,30 @@
 namespace ditto::proxy {
 namespace {
 
+namespace net = boost::asio;
 using http::status;
 using middleware::api_error;
 using middleware::proxy_context;
 
 constexpr std::uint64_t max_models_body = 4 * 1024 * 1024;  // SPEC §3.14: larger is skipped
+
+// One backend's `GET /v1/models` body, or nothing when it failed, was not 2xx, or was too
+// large (relayed rather than buffered). Arguments by value: it runs co_spawned.
+net::awaitable<std::optional<std::string>> fetch_models(upstreams* ups, unsigned worker,
+                                                        upstream::backend* b,
+                                                        std::string request_id) {
+    http::request blank;  // only the backend's own headers go upstream
+    blank.method(http::bhttp::verb::get);
+    auto out = upstream::build_outgoing(blank, *b, "/v1/models", "", "", request_id);
+    out.replay_safe = true;  // a GET
+    auto r = co_await upstream::exchange(ups->pool_for(worker, *b), out, max_models_body,
+                                         std::chrono::seconds(10));
+    if (r.failure != upstream::failure_kind::none || r.response.stream ||
+        r.response.msg.result_int() / 100 != 2) {
+        co_return std::nullopt;
+    }
+    co_return std::move(r.response.msg.body());
+}
 
 class models final : public middleware::middleware {
   public:
@@ -31,22 +56,27 @@ class models final : public middleware::middleware {
             co_return api_error(ctx.req, status::bad_gateway, "api_error", "backend_not_found",
                                 "no proxy backends configured");
         }
+        // All backends at once, so the answer takes as long as the slowest, not the sum.
+        auto ex = co_await net::this_coro::executor;
+        using op =
+            decltype(net::co_spawn(ex, fetch_models(nullptr, 0, nullptr, {}), net::deferred));
+        std::vector<op> ops;
+        for (auto* b : targets) {
+            ops.push_back(net::co_spawn(
+                ex, fetch_models(ups_.get(), ctx.info.worker, b, ctx.request_id), net::deferred));
+        }
+        auto [order, errors, bodies] =
+            co_await net::experimental::make_parallel_group(std::move(ops))
+                .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+
+        // Merged in backend-name order, the first occurrence of an id winning.
         nlohmann::json data = nlohmann::json::array();
         std::set<std::string> seen;
         bool any_ok = false;
-        http::request blank;  // only the backend's own headers go upstream
-        blank.method(http::bhttp::verb::get);
-        for (auto* b : targets) {
-            auto out = upstream::build_outgoing(blank, *b, "/v1/models", "", "", ctx.request_id);
-            out.replay_safe = true;  // a GET
-            auto r = co_await upstream::exchange(ups_->pool_for(ctx.info.worker, *b), out,
-                                                 max_models_body, std::chrono::seconds(10));
-            // A streamed (over-size or chunked) answer or a non-2xx one is skipped.
-            if (r.failure != upstream::failure_kind::none || r.response.stream ||
-                r.response.msg.result_int() / 100 != 2) {
+        for (std::size_t i = 0; i < bodies.size(); ++i) {
+            if (errors[i] || !bodies[i])
                 continue;
-            }
-            auto body = nlohmann::json::parse(r.response.msg.body(), nullptr, false);
+            auto body = nlohmann::json::parse(*bodies[i], nullptr, false);
             if (!body.is_object() || !body.contains("data") || !body["data"].is_array())
                 continue;
             any_ok = true;

@@ -509,7 +509,9 @@ TEST_F(ProxyTwoBackends, R9_R10_TimeoutFailsOverOnlyWithAClientRequestId) {
 
 TEST_F(ProxyTwoBackends, M1_M2_ModelsAreMergedAndOversizeListsSkipped) {
     primary.start();
-    start(url_of(primary), both, R"("headers":{"x-mock-models":"a,b"})",
+    // primary answers last, yet its list comes first: the merge follows backend names,
+    // not the order the answers arrived in.
+    start(url_of(primary), both, R"("headers":{"x-mock-models":"a,b","x-mock-delay-ms":"300"})",
           R"("headers":{"x-mock-models":"b,c"})");
     auto r = http_request(gw.port, "GET", "/v1/models", "", {{"Authorization", "Bearer vk-1"}});
     ASSERT_TRUE(r);
@@ -530,6 +532,23 @@ TEST_F(ProxyTwoBackends, M1_M2_ModelsAreMergedAndOversizeListsSkipped) {
     auto post_models = http_request(gw.port, "POST", "/v1/models", "{}", auth_json);
     ASSERT_TRUE(post_models);
     EXPECT_EQ(post_models->status, 405);
+}
+
+TEST(ProxyModels, BackendsAreAskedAtTheSameTime) {
+    running_mock slow1, slow2;
+    slow1.start();
+    slow2.start();
+    running_gateway gw;
+    gw.start(config_json({{"a", url_of(slow1), R"("headers":{"x-mock-delay-ms":"1500"})"},
+                          {"b", url_of(slow2), R"("headers":{"x-mock-delay-ms":"1500"})"}},
+                         key_json("key-1", "vk-1"), R"({"default_backends":[{"backend":"a"}]})"));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = http_request(gw.port, "GET", "/v1/models", "", {{"Authorization", "Bearer vk-1"}});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    // One after the other would take 3 s.
+    EXPECT_LT(took, 2600ms);
 }
 
 TEST(ProxyModels, M2_OversizeModelListIsSkipped) {
