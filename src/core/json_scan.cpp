@@ -406,16 +406,21 @@ class scanner {
 
 }  // namespace
 
-bool scan_usage_json(std::string_view text, usage_fields& out) {
-    out = usage_fields{};
-    if (!is_valid_utf8(text))
-        return false;
+namespace {
+// Validates `text` and runs one scanner pass into `out`; `out` is left empty when invalid.
+template <class Fields, class Pass>
+bool scan_into(std::string_view text, Fields& out, Pass pass) {
+    out = Fields{};
     scanner sc(text);
-    if (!sc.usage_document(out)) {
-        out = usage_fields{};
-        return false;
-    }
-    return true;
+    if (is_valid_utf8(text) && (sc.*pass)(out))
+        return true;
+    out = Fields{};
+    return false;
+}
+}  // namespace
+
+bool scan_usage_json(std::string_view text, usage_fields& out) {
+    return scan_into(text, out, &scanner::usage_document);
 }
 
 std::optional<std::uint64_t> usage_fields::total_tokens() const {
@@ -427,15 +432,7 @@ std::optional<std::uint64_t> usage_fields::total_tokens() const {
 }
 
 bool scan_request_json(std::string_view text, request_fields& out) {
-    out = request_fields{};
-    if (!is_valid_utf8(text))
-        return false;
-    scanner s(text);
-    if (!s.document(out)) {
-        out = request_fields{};
-        return false;
-    }
-    return true;
+    return scan_into(text, out, &scanner::document);
 }
 
 std::string json_quote(std::string_view s) {

@@ -81,6 +81,36 @@ TEST_F(RateLimits, TpmIsSettledToTheReportedUsage) {
     EXPECT_EQ(r->status, 429);  // 28 + 28 + 1019 > 1060
 }
 
+TEST_F(RateLimits, RequestsWithoutMaxTokensAreChargedTheDefaultOutput) {
+    // A stream is not settled (no usage read yet), so the charge stays at the estimate:
+    // 41 bytes → 11 input tokens + --default-max-output-tokens 100 = 111 per request.
+    const std::string stream = R"({"model":"m","stream":true,"messages":[]})";
+    start(key("key-1", "vk-1", R"({"tpm":150})"), {"--default-max-output-tokens", "100"});
+    EXPECT_EQ(post("vk-1", stream)->status, 200);
+    auto r = post("vk-1", stream);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 429);  // 111 + 111 > 150
+    EXPECT_NE(r->body.find("tpm>150"), std::string::npos) << r->body;
+}
+
+TEST(RateLimitsDefault, FourThousandTokensWhenTheRequestSetsNone) {
+    // With the default of 4096 even one streamed request does not fit in tpm 1000.
+    running_mock mock;
+    mock.start();
+    running_gateway gw;
+    gw.start(R"({"backends":[{"name":"p","base_url":"http://127.0.0.1:)" +
+             std::to_string(mock.port) +
+             R"(/v1"}],"virtual_keys":[{"id":"k","token":"vk-1","enabled":true,)"
+             R"("limits":{"tpm":1000},"budget":{},"cache":{"enabled":false},"guardrails":{},)"
+             R"("passthrough":{"allow":false,"bypass_cache":false}}],)"
+             R"("router":{"default_backends":[{"backend":"p"}]}})");
+    auto r = http_request(gw.port, "POST", "/v1/chat/completions",
+                          R"({"model":"m","stream":true,"messages":[]})",
+                          {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 429);
+}
+
 TEST_F(RateLimits, V15_RejectedRequestsConsumeNothingAndFailuresAreRefunded) {
     start(key("key-1", "vk-1", R"({"rpm":1})"));
     // A guardrail rejection (deny "bad") and an upstream 500 leave the one request unspent.
