@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <ranges>
 #include <unordered_set>
 #include <utility>
 
@@ -61,44 +62,18 @@ std::int64_t memory_rate_limiter::system_seconds() {
         .count();
 }
 
-std::size_t memory_rate_limiter::shard_of(const std::string& id) noexcept {
-    return std::hash<std::string>{}(id) % shard_count;
-}
-
-std::vector<std::unique_lock<std::mutex>> memory_rate_limiter::lock_shards(
-    const std::vector<const std::string*>& ids) {
-    std::vector<std::size_t> idx;
-    idx.reserve(ids.size());
-    for (const std::string* id : ids) {
-        idx.push_back(shard_of(*id));
-    }
-    std::sort(idx.begin(), idx.end());
-    idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
-    std::vector<std::unique_lock<std::mutex>> locks;
-    locks.reserve(idx.size());
-    for (std::size_t i : idx) {
-        locks.emplace_back(shards_[i].mu);
-    }
-    return locks;
-}
-
 rate_decision memory_rate_limiter::admit_now(const std::vector<rate_scope>& scopes,
                                              std::uint64_t tokens) {
     const auto [minute, s] = split_minute(now_());
     rate_decision d;
 
-    std::vector<const std::string*> ids;
-    ids.reserve(scopes.size());
-    for (const rate_scope& sc : scopes) {
-        ids.push_back(&sc.id);
-    }
-    const auto locks = lock_shards(ids);
+    const auto locks = shards_.lock(scopes | std::views::transform(&rate_scope::id));
 
     // Element pointers of an unordered_map stay valid across rehashes.
     std::vector<counters*> cs;
     cs.reserve(scopes.size());
     for (const rate_scope& sc : scopes) {
-        auto [it, inserted] = shards_[shard_of(sc.id)].map.try_emplace(sc.id);
+        auto [it, inserted] = shards_.map_of(sc.id).try_emplace(sc.id);
         counters& c = it->second;
         if (inserted) {
             c.minute = minute;
@@ -171,13 +146,9 @@ void memory_rate_limiter::for_charged_scopes(const rate_charge& charge, Apply&& 
     // the clock is compared as well.
     if (split_minute(now_()).first != charge.minute)
         return;
-    std::vector<const std::string*> ids;
-    ids.reserve(charge.scope_ids.size());
-    for (const std::string& id : charge.scope_ids)
-        ids.push_back(&id);
-    const auto locks = lock_shards(ids);
+    const auto locks = shards_.lock(charge.scope_ids);
     for (const std::string& id : charge.scope_ids) {
-        auto& map = shards_[shard_of(id)].map;
+        auto& map = shards_.map_of(id);
         auto it = map.find(id);
         if (it != map.end() && it->second.minute == charge.minute)
             apply(it->second);
@@ -186,18 +157,14 @@ void memory_rate_limiter::for_charged_scopes(const rate_charge& charge, Apply&& 
 
 void memory_rate_limiter::retain_only(const std::vector<std::string>& live_ids) {
     const std::unordered_set<std::string> live(live_ids.begin(), live_ids.end());
-    for (shard& sh : shards_) {
-        const std::lock_guard<std::mutex> lock(sh.mu);
-        std::erase_if(sh.map, [&live](const auto& kv) { return !live.contains(kv.first); });
-    }
+    shards_.for_each_shard([&live](auto& map) {
+        std::erase_if(map, [&live](const auto& kv) { return !live.contains(kv.first); });
+    });
 }
 
 std::size_t memory_rate_limiter::scope_count() const {
     std::size_t n = 0;
-    for (const shard& sh : shards_) {
-        const std::lock_guard<std::mutex> lock(sh.mu);
-        n += sh.map.size();
-    }
+    shards_.for_each_shard([&n](const auto& map) { n += map.size(); });
     return n;
 }
 

@@ -4,15 +4,13 @@
 // scope, kept in 64 independently locked shards so admissions of unrelated scopes never
 // contend on one lock.
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "ditto/store/memory/sharded_map.hpp"
 #include "ditto/store/rate_limiter.hpp"
 
 namespace ditto::store {
@@ -41,8 +39,6 @@ class memory_rate_limiter final : public rate_limiter {
     static std::int64_t system_seconds();
 
   private:
-    static constexpr std::size_t shard_count = 64;
-
     struct counters {
         std::int64_t minute = 0;
         std::uint64_t cur_req = 0;
@@ -51,21 +47,12 @@ class memory_rate_limiter final : public rate_limiter {
         std::uint64_t prev_tok = 0;
     };
 
-    struct alignas(64) shard {
-        mutable std::mutex mu;
-        std::unordered_map<std::string, counters> map;
-    };
-
-    static std::size_t shard_of(const std::string& id) noexcept;
-    /// Locks the shards of `ids` in ascending shard order, each once.
     /// Runs `apply` on each scope of `charge` still in the charge's minute, under its lock.
     template <class Apply>
     void for_charged_scopes(const rate_charge& charge, Apply&& apply);
-    std::vector<std::unique_lock<std::mutex>> lock_shards(
-        const std::vector<const std::string*>& ids);
 
     clock_fn now_;
-    std::array<shard, shard_count> shards_;
+    sharded_map<counters> shards_;
 };
 
 }  // namespace ditto::store

@@ -1,0 +1,38 @@
+#pragma once
+
+// The audit part of the store interface (SPEC §3.1, §3.5, §3.10, §7.3): append-only
+// records `{id, ts_ms, kind, payload}`, listed newest first.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ditto::store {
+
+struct audit_record {
+    std::uint64_t id = 0;  ///< increasing in append order
+    std::int64_t ts_ms = 0;
+    std::string kind;          ///< "proxy", "proxy.blocked", "proxy.error", "admin.…"
+    std::string payload_json;  ///< a JSON object, already redacted
+};
+
+struct audit_query {
+    std::size_t limit = 100;
+    std::optional<std::int64_t> since_ts_ms;   ///< inclusive
+    std::optional<std::int64_t> before_ts_ms;  ///< exclusive
+};
+
+/// Thread-safe.
+class audit_log {
+  public:
+    virtual ~audit_log() = default;
+    virtual boost::asio::awaitable<boost::system::error_code> append(std::string kind,
+                                                                     std::string payload_json) = 0;
+    /// Newest first, at most `q.limit` records.
+    virtual boost::asio::awaitable<std::vector<audit_record>> list(audit_query q) = 0;
+};
+
+}  // namespace ditto::store

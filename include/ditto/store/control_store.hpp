@@ -1,0 +1,40 @@
+#pragma once
+
+// The control-plane part of the store interface (SPEC §0.1, §6.2, §6.4): the virtual keys
+// and router as JSON documents, with a version and a change feed. The store keeps opaque
+// JSON (the config layer parses it), so the store layer needs no config types.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ditto::store {
+
+struct control_state {
+    std::vector<std::string> keys_json;  ///< one JSON object per key, tokens as `sha256:`
+    std::optional<std::string> router_json;
+    std::uint64_t version = 0;  ///< bumped by every save
+};
+
+struct control_load {
+    boost::system::error_code error;
+    std::optional<control_state> state;  ///< nullopt: nothing saved yet (bootstrap)
+};
+
+/// Thread-safe.
+class control_store {
+  public:
+    virtual ~control_store() = default;
+    virtual boost::asio::awaitable<control_load> load() = 0;
+    /// Replaces keys and router as one write, then notifies every watcher (on every
+    /// replica sharing the store).
+    virtual boost::asio::awaitable<boost::system::error_code> save(control_state next) = 0;
+    /// `on_change(version)` runs after a save, on an unspecified thread; it should reload.
+    virtual void watch(std::function<void(std::uint64_t)> on_change) = 0;
+};
+
+}  // namespace ditto::store

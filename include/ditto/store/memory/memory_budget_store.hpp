@@ -1,0 +1,63 @@
+#pragma once
+
+// The in-memory budget store (SPEC §3.5, §6.3 with our reservations): ledgers of spent and
+// reserved amounts per (scope, metric) in locked shards, and the open reservations by id in
+// shards of their own, so concurrent requests of different keys do not contend.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ditto/store/budget_store.hpp"
+#include "ditto/store/memory/sharded_map.hpp"
+
+namespace ditto::store {
+
+class memory_budget_store final : public budget_store {
+  public:
+    using clock_fn = std::function<std::int64_t()>;  ///< unix milliseconds
+
+    explicit memory_budget_store(clock_fn now_ms = system_ms);
+
+    boost::asio::awaitable<reserve_result> reserve(reservation r) override;
+    boost::asio::awaitable<boost::system::error_code> commit(std::string id,
+                                                             actual_amounts actual) override;
+    boost::asio::awaitable<boost::system::error_code> rollback(std::string id) override;
+    boost::asio::awaitable<std::vector<ledger_entry>> ledgers(budget_metric metric) override;
+    boost::asio::awaitable<reap_result> reap(std::int64_t cutoff_ms, std::size_t limit,
+                                             bool dry_run) override;
+
+    /// Synchronous forms (the memory store does no I/O).
+    reserve_result reserve_now(const reservation& r);
+    void settle_now(const std::string& id, const actual_amounts* actual);
+    std::vector<ledger_entry> ledgers_now(budget_metric metric) const;
+    reap_result reap_now(std::int64_t cutoff_ms, std::size_t limit, bool dry_run);
+
+    /// Drops the ledgers of scopes not listed, unless a reservation is open on them.
+    void retain_only(const std::vector<std::string>& live_scope_ids);
+    std::size_t open_reservations() const;
+
+    static std::int64_t system_ms();
+
+  private:
+    struct ledger {
+        std::uint64_t spent = 0;
+        std::uint64_t reserved = 0;
+        std::int64_t updated_at_ms = 0;
+    };
+    struct held {
+        std::vector<budget_line> lines;  ///< limits dropped; amounts as reserved
+        std::int64_t ts_ms = 0;
+        bool pending = true;  ///< inserted before the ledgers are checked
+    };
+
+    static std::string ledger_key(const budget_line& l);
+    void release(const std::vector<budget_line>& lines, const actual_amounts* actual);
+
+    clock_fn now_;
+    sharded_map<ledger> ledgers_;
+    sharded_map<held, 16> reservations_;
+};
+
+}  // namespace ditto::store

@@ -1,0 +1,29 @@
+#pragma once
+
+// The in-memory control store: one process, so a save is seen at once and the watchers
+// are called synchronously.
+
+#include <mutex>
+#include <vector>
+
+#include "ditto/store/control_store.hpp"
+
+namespace ditto::store {
+
+class memory_control_store final : public control_store {
+  public:
+    boost::asio::awaitable<control_load> load() override;
+    boost::asio::awaitable<boost::system::error_code> save(control_state next) override;
+    void watch(std::function<void(std::uint64_t)> on_change) override;
+
+  private:
+    std::mutex mu_;
+    std::optional<control_state> state_;
+    std::vector<std::function<void(std::uint64_t)>> watchers_;
+};
+
+/// The memory implementation of every part of the store interface.
+struct store_set;
+store_set make_memory_store(std::size_t audit_capacity = 10'000);
+
+}  // namespace ditto::store

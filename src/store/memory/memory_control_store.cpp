@@ -1,0 +1,46 @@
+#include "ditto/store/memory/memory_control_store.hpp"
+
+#include "ditto/store/memory/memory_audit_log.hpp"
+#include "ditto/store/memory/memory_budget_store.hpp"
+#include "ditto/store/memory/memory_rate_limiter.hpp"
+#include "ditto/store/store.hpp"
+
+namespace ditto::store {
+
+boost::asio::awaitable<control_load> memory_control_store::load() {
+    const std::lock_guard<std::mutex> lock(mu_);
+    co_return control_load{{}, state_};
+}
+
+boost::asio::awaitable<boost::system::error_code> memory_control_store::save(control_state next) {
+    std::vector<std::function<void(std::uint64_t)>> watchers;
+    std::uint64_t version = 0;
+    {
+        const std::lock_guard<std::mutex> lock(mu_);
+        version = (state_ ? state_->version : 0) + 1;
+        next.version = version;
+        state_ = std::move(next);
+        watchers = watchers_;
+    }
+    // Outside the lock: a watcher reloads, which takes it again.
+    for (auto& w : watchers)
+        w(version);
+    co_return boost::system::error_code{};
+}
+
+void memory_control_store::watch(std::function<void(std::uint64_t)> on_change) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    watchers_.push_back(std::move(on_change));
+}
+
+store_set make_memory_store(std::size_t audit_capacity) {
+    store_set s;
+    s.name = "memory";
+    s.limits = std::make_shared<memory_rate_limiter>();
+    s.budgets = std::make_shared<memory_budget_store>();
+    s.audit = std::make_shared<memory_audit_log>(audit_capacity);
+    s.control = std::make_shared<memory_control_store>();
+    return s;
+}
+
+}  // namespace ditto::store
