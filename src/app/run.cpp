@@ -1,22 +1,30 @@
 #include "ditto/app/run.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "app_handler.hpp"
 #include "ditto/config/load.hpp"
+#include "ditto/cost/pricing.hpp"
 #include "ditto/http/server.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
 #include "ditto/middleware/guardrails.hpp"
 #include "ditto/proxy/proxy.hpp"
-#include "ditto/store/memory/memory_rate_limiter.hpp"
+#include "ditto/store/memory/memory_control_store.hpp"
+#include "ditto/store/store.hpp"
 
 namespace ditto::app {
 namespace {
@@ -107,6 +115,63 @@ class shutdown_control {
     std::chrono::steady_clock::time_point deadline_{};
 };
 
+// The background executor: one thread for work that must not run on (or outlive) a
+// worker — settling torn-down requests, reaping expired reservations (SPEC §0.3).
+class background {
+  public:
+    background() : guard_(net::make_work_guard(ioc_)), timer_(ioc_) {
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+    ~background() { stop(); }
+    background(const background&) = delete;
+    background& operator=(const background&) = delete;
+
+    net::any_io_executor executor() { return ioc_.get_executor(); }
+
+    void start_reaper(std::shared_ptr<store::budget_store> budgets, std::chrono::seconds lease) {
+        net::co_spawn(ioc_, reap_loop(std::move(budgets), lease, &timer_), net::detached);
+    }
+
+    /// Finishes the queued work (the reaper stops) and joins the thread.
+    void stop() {
+        if (!thread_.joinable())
+            return;
+        net::post(ioc_, [this] { timer_.cancel(); });
+        guard_.reset();
+        thread_.join();
+    }
+
+  private:
+    static net::awaitable<void> reap_loop(std::shared_ptr<store::budget_store> budgets,
+                                          std::chrono::seconds lease, net::steady_timer* timer) {
+        const auto every = std::min<std::chrono::seconds>(lease, std::chrono::seconds(60));
+        for (;;) {
+            timer->expires_after(every);
+            boost::system::error_code ec;
+            co_await timer->async_wait(net::redirect_error(net::use_awaitable, ec));
+            if (ec)
+                co_return;  // stopping
+            const auto cutoff = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    (std::chrono::system_clock::now() - lease).time_since_epoch())
+                                    .count();
+            const auto r = co_await budgets->reap(cutoff, 100'000, false);
+            if (r.error) {
+                log::warn("budget.reap_error", r.error.message());
+            } else if (r.reaped > 0) {
+                log::warn("budget.reaped", "released reservations whose lease expired",
+                          {{"reaped", std::to_string(r.reaped)},
+                           {"released_tokens", std::to_string(r.released_tokens)},
+                           {"released_usd_micros", std::to_string(r.released_usd_micros)}});
+            }
+        }
+    }
+
+    net::io_context ioc_;
+    net::executor_work_guard<net::io_context::executor_type> guard_;
+    net::steady_timer timer_;
+    std::thread thread_;
+};
+
 }  // namespace
 
 int run(const config::cli_options& options) {
@@ -161,6 +226,27 @@ int run(const config::cli_options& options) {
     so.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
     so.client_timeout = std::chrono::milliseconds(options.client_timeout_ms);
 
+    std::shared_ptr<const cost::pricing_table> pricing;
+    if (options.pricing_litellm) {
+        std::string error;
+        auto table = cost::pricing_table::load_file(*options.pricing_litellm, error);
+        if (!table) {
+            log::error("config.error", error, {{"path", *options.pricing_litellm}});
+            return 1;
+        }
+        log::info("pricing.loaded", "pricing table loaded",
+                  {{"path", *options.pricing_litellm},
+                   {"models", std::to_string(table->size())},
+                   {"skipped_unpriced", std::to_string(table->skipped().size())}});
+        pricing = std::make_shared<const cost::pricing_table>(std::move(*table));
+    }
+
+    // Settlements of torn-down requests and the lease reaper run here, off the workers; it
+    // outlives the server so that shutdown settles what the workers leave open.
+    background bg;
+    auto store = store::make_memory_store();
+    bg.start_reaper(store.budgets, std::chrono::seconds(options.reservation_lease_secs));
+
     auto counters = std::make_shared<metrics::counters>();
     std::shared_ptr<proxy::upstreams> ups;
     try {
@@ -172,6 +258,12 @@ int run(const config::cli_options& options) {
     auto keys = std::make_shared<middleware::live_keys>(
         std::make_shared<const middleware::key_snapshot>(cfg.virtual_keys));
     auto router = std::make_shared<const config::router_config>(cfg.router);
+    middleware::budget_options bo;
+    bo.pricing = pricing;
+    for (const auto& b : cfg.backends) {
+        if (!b.model_map.empty())
+            bo.model_maps[b.name] = b.model_map;
+    }
     auto in_flight = std::make_shared<std::atomic<std::uint64_t>>(0);
     proxy::proxy_options po;
     // Small known-length answers are read whole and sent in one write; at least 64 KiB
@@ -185,22 +277,27 @@ int run(const config::cli_options& options) {
     parts.upstreams = ups;
     parts.proxy_chain = std::make_shared<middleware::chain>();
     parts.proxy_chain->add(middleware::make_request_id())
-        .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight},
+        .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,
+                                         options.default_max_output_tokens},
                                         in_flight))
+        .add(middleware::make_settle(bg.executor()))
         .add(middleware::make_auth(keys))
+        .add(middleware::make_cost_policy())
         .add(middleware::make_guardrails(
             std::make_shared<const middleware::guardrails_index>(cfg.virtual_keys, cfg.router),
             counters))
-        .add(middleware::make_rate_limit(std::make_shared<store::memory_rate_limiter>(), counters,
-                                         options.default_max_output_tokens))
-        // Budgets and the cache slot in here.
-        .add(proxy::make_proxy(ups, router, counters, po));
+        .add(middleware::make_route(router))
+        .add(middleware::make_rate_limit(store.limits, counters))
+        .add(middleware::make_budget(std::move(bo), store.budgets, store.audit, counters))
+        // The cache slots in here.
+        .add(proxy::make_proxy(ups, store.audit, counters, po));
     parts.models_chain = std::make_shared<middleware::chain>();
     parts.models_chain->add(middleware::make_request_id())
         .add(middleware::make_auth(keys))
         .add(proxy::make_models(ups));
     auto handler = std::make_shared<app_handler>(std::move(parts));
-    http::server server(so, handler);
+    auto server_ptr = std::make_unique<http::server>(so, handler);
+    http::server& server = *server_ptr;
 
     // The signal handlers are installed before the workers start, so a signal that arrives
     // during start-up is handled as a shutdown request rather than killing the process.
@@ -220,6 +317,10 @@ int run(const config::cli_options& options) {
                   std::to_string(server.port()),
               {{"workers", std::to_string(so.workers)}, {"config", summary(cfg)}});
     control.run();
+    // Destroying the server destroys what its workers left unfinished; their settlements
+    // move to the background executor, which finishes them before the process exits.
+    server_ptr.reset();
+    bg.stop();
     log::info("server.stopped", "stopped");
     return 0;
 }

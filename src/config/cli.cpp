@@ -121,6 +121,13 @@ cli_result parse_cli(int argc, const char* const* argv) {
                    "tokens charged for the output of a request that sets no max tokens")
         ->check(unsigned_only)
         ->default_str(std::to_string(o.default_max_output_tokens));
+    app.add_option("--pricing-litellm", o.pricing_litellm,
+                   "LiteLLM pricing JSON (model_prices_and_context_window.json) for cost budgets")
+        ->check(CLI::ExistingFile);
+    app.add_option("--reservation-lease-secs", o.reservation_lease_secs,
+                   "budget reservations still open after this long are released")
+        ->check(positive)
+        ->default_str(std::to_string(o.reservation_lease_secs));
     app.add_option("--max-header-bytes", o.max_header_bytes, "max request head size; larger -> 431")
         ->check(unsigned_only & CLI::Range(std::uint64_t{1024}, std::uint64_t{1024} * 1024))
         ->default_str(std::to_string(o.max_header_bytes));

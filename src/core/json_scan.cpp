@@ -10,6 +10,38 @@ namespace {
 
 constexpr int max_depth = 256;
 
+// Member names are only compared with a few short known keys, so they are decoded into a fixed
+// buffer instead of a std::string: names past the SSO size ("system_fingerprint" in every
+// streamed chat chunk) would otherwise cost a heap allocation per document. A longer name
+// cannot equal any known key and reads back as "".
+class key_buffer {
+  public:
+    void clear() noexcept {
+        size_ = 0;
+        overflow_ = false;
+    }
+    void append(std::string_view s) noexcept {
+        if (overflow_ || s.size() > sizeof(data_) - size_) {
+            overflow_ = true;
+            return;
+        }
+        std::memcpy(data_ + size_, s.data(), s.size());
+        size_ += s.size();
+    }
+    key_buffer& operator+=(char c) noexcept {
+        append(std::string_view(&c, 1));
+        return *this;
+    }
+    std::string_view view() const noexcept {
+        return overflow_ ? std::string_view() : std::string_view(data_, size_);
+    }
+
+  private:
+    char data_[64];
+    std::size_t size_ = 0;
+    bool overflow_ = false;
+};
+
 // A recursive-descent validator over a string_view. Every function advances `pos_` past what
 // it accepted and returns false on the first syntax error.
 class scanner {
@@ -21,13 +53,49 @@ class scanner {
         skip_ws();
         if (peek() != '{')
             return value(0) && (skip_ws(), pos_ == t_.size());
-        const bool ok = members(1, true, [&](const std::string& key) {
+        const bool ok = members(1, true, [&](std::string_view key) {
             if (key == "usage" && peek() == '{')
                 return usage_object(2, out);
             return value(1);
         });
         skip_ws();
         return ok && pos_ == t_.size();
+    }
+
+    // One SSE event's data: the top-level `usage`, else the Responses API's `response.usage`,
+    // and whether `choices` is an empty array (what marks the extra include_usage chunk).
+    bool stream_event_document(stream_event_fields& out) {
+        skip_ws();
+        if (peek() != '{')
+            return value(0) && (skip_ws(), pos_ == t_.size());
+        // Kept apart so a top-level `usage` wins whichever of the two comes first.
+        usage_fields nested;
+        const bool ok = members(1, true, [&](std::string_view key) {
+            const char c = peek();
+            if (key == "usage" && c == '{')
+                return usage_object(2, out.usage);
+            if (key == "response" && c == '{') {
+                return members(2, true, [&](std::string_view inner) {
+                    if (inner == "usage" && peek() == '{')
+                        return usage_object(3, nested);
+                    return value(2);
+                });
+            }
+            const std::size_t begin = pos_;
+            if (!value(1))
+                return false;
+            if (key == "choices")
+                out.choices_empty = c == '[' && empty_array_at(begin);
+            return true;
+        });
+        skip_ws();
+        if (!ok || pos_ != t_.size())
+            return false;
+        if (!out.usage.present && nested.present) {
+            out.usage = nested;
+            out.usage_from_response = true;
+        }
+        return true;
     }
 
     bool document(request_fields& out) {
@@ -67,7 +135,8 @@ class scanner {
         return true;
     }
 
-    static void append_utf8(std::string& s, std::uint32_t cp) {
+    template <class Sink>
+    static void append_utf8(Sink& s, std::uint32_t cp) {
         if (cp < 0x80) {
             s += static_cast<char>(cp);
         } else if (cp < 0x800) {
@@ -117,8 +186,11 @@ class scanner {
         }
     }
 
+    bool string(std::nullptr_t) { return string<key_buffer>(nullptr); }
+
     // Parses a string token; unescapes into `decoded` when it is non-null.
-    bool string(std::string* decoded) {
+    template <class Sink>
+    bool string(Sink* decoded) {
         if (!eat('"'))
             return false;
         std::size_t run = pos_;  // start of the current unescaped run
@@ -275,7 +347,7 @@ class scanner {
         skip_ws();
         if (eat('}'))
             return true;
-        std::string key;
+        key_buffer key;
         for (;;) {
             skip_ws();
             key.clear();
@@ -285,7 +357,7 @@ class scanner {
             if (!eat(':'))
                 return false;
             skip_ws();
-            if (!on_member(key))
+            if (!on_member(key.view()))
                 return false;
             skip_ws();
             if (eat('}'))
@@ -297,9 +369,17 @@ class scanner {
 
     // Top-level object (`out` set) records the interesting members; nested ones only validate.
     bool object(int depth, request_fields* out) {
-        return members(depth, out != nullptr, [&](const std::string& key) {
+        return members(depth, out != nullptr, [&](std::string_view key) {
             return out ? member(depth, key, *out) : value(depth);
         });
+    }
+
+    // The already validated array token starting at `begin` is `[]` (whitespace allowed).
+    bool empty_array_at(std::size_t begin) const {
+        std::size_t p = begin + 1;
+        while (t_[p] == ' ' || t_[p] == '\t' || t_[p] == '\n' || t_[p] == '\r')
+            ++p;
+        return t_[p] == ']';
     }
 
     std::optional<std::uint64_t> unsigned_at(std::size_t begin) const {
@@ -312,7 +392,7 @@ class scanner {
         return v;
     }
 
-    bool member(int depth, const std::string& key, request_fields& out) {
+    bool member(int depth, std::string_view key, request_fields& out) {
         const std::size_t begin = pos_;
         const char c = peek();
         if (key == "model" && c == '"') {
@@ -356,10 +436,10 @@ class scanner {
     // The members of `usage` (and of its *_details objects) that SPEC §3.6 reads.
     bool usage_object(int depth, usage_fields& out) {
         out.present = true;
-        return members(depth, true, [&](const std::string& key) {
+        return members(depth, true, [&](std::string_view key) {
             const std::size_t begin = pos_;
             if ((key.ends_with("_details")) && peek() == '{') {
-                return members(depth + 1, true, [&](const std::string& inner) {
+                return members(depth + 1, true, [&](std::string_view inner) {
                     const std::size_t b = pos_;
                     if (!value(depth + 1))
                         return false;
@@ -390,7 +470,7 @@ class scanner {
     }
 
     bool stream_options(int depth, request_fields& out) {
-        return members(depth, true, [&](const std::string& key) {
+        return members(depth, true, [&](std::string_view key) {
             const char c = peek();
             if (!value(depth))
                 return false;
@@ -421,6 +501,10 @@ bool scan_into(std::string_view text, Fields& out, Pass pass) {
 
 bool scan_usage_json(std::string_view text, usage_fields& out) {
     return scan_into(text, out, &scanner::usage_document);
+}
+
+bool scan_stream_event_json(std::string_view text, stream_event_fields& out) {
+    return scan_into(text, out, &scanner::stream_event_document);
 }
 
 std::optional<std::uint64_t> usage_fields::total_tokens() const {

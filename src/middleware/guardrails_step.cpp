@@ -24,7 +24,7 @@ class guardrails_step final : public middleware {
         in.path = ctx.path;
         in.content_type = ct == ctx.req.end() ? std::string_view{} : std::string_view(ct->value());
         in.model = model;
-        in.input_tokens = (ctx.raw_body.size() + 3) / 4;  // SPEC §3.1: ceil(bytes / 4)
+        in.input_tokens = ctx.input_estimate;
         in.raw_body = ctx.raw_body;
         in.body_is_json = ctx.body_is_json;
         const auto verdict = rails.check(in);

@@ -67,10 +67,30 @@ class read_body final : public middleware {
             }
             ctx.body_is_json = true;
         }
+        set_charge(ctx);
         co_return co_await next(ctx);
     }
 
   private:
+    // SPEC §3.1 step 8 with §0.4: the input estimate plus the most output the request may
+    // produce, so a request without a limit cannot reserve nothing.
+    void set_charge(proxy_context& ctx) const {
+        ctx.input_estimate = (ctx.raw_body.size() + 3) / 4;
+        if (ctx.path == "/v1/responses/input_tokens" || ctx.path == "/v1/responses/input_tokens/")
+            return;
+        const auto& f = ctx.fields;
+        std::uint64_t output = limits_.default_max_output_tokens;
+        if (f.max_completion_tokens) {
+            output = *f.max_completion_tokens;
+        } else if (f.max_tokens) {
+            output = *f.max_tokens;
+        } else if (f.max_output_tokens && ctx.path.starts_with("/v1/responses")) {
+            output = *f.max_output_tokens;
+        }
+        ctx.charge_tokens =
+            ctx.input_estimate > UINT64_MAX - output ? UINT64_MAX : ctx.input_estimate + output;
+    }
+
     http::response too_large(proxy_context& ctx) const {
         auto r = api_error(
             ctx.req, status::payload_too_large, "invalid_request_error", "request_too_large",

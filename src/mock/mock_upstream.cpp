@@ -204,7 +204,23 @@ std::uint64_t prompt_tokens_of(std::uint64_t body_bytes) {
     return (body_bytes + 3) / 4;  // the same ceil(bytes/4) estimate the gateway uses
 }
 
-json usage_json(std::uint64_t prompt, std::uint64_t completion, bool responses_api) {
+// `x-mock-usage: {json}` is merged into a chat answer's usage (tests of cached and
+// cache-creation pricing); `null` members remove fields.
+json usage_patch_of(const http::request& req) {
+    auto it = req.find("x-mock-usage");
+    if (it == req.end())
+        return nullptr;
+    auto j = json::parse(std::string_view(it->value()), nullptr, false);
+    return j.is_object() ? j : json(nullptr);
+}
+
+json usage_json(std::uint64_t prompt, std::uint64_t completion, bool responses_api,
+                const json& patch = nullptr) {
+    if (!patch.is_null()) {
+        json u = usage_json(prompt, completion, responses_api);
+        u.merge_patch(patch);
+        return u;
+    }
     if (responses_api) {
         return {{"input_tokens", prompt},
                 {"output_tokens", completion},
@@ -235,7 +251,8 @@ bool wants_usage_chunk(const json& body) {
     return so != body.end() && so->is_object() && so->value("include_usage", false) == true;
 }
 
-std::vector<std::string> chat_stream(const std::string& model, bool usage, std::uint64_t prompt) {
+std::vector<std::string> chat_stream(const std::string& model, bool usage, std::uint64_t prompt,
+                                     const json& usage_patch) {
     std::vector<std::string> out;
     auto chunk = [&](json delta, json finish) {
         return json{{"id", "chatcmpl-mock"},
@@ -250,12 +267,13 @@ std::vector<std::string> chat_stream(const std::string& model, bool usage, std::
         out.push_back(sse_data(chunk({{"content", w}}, nullptr)));
     out.push_back(sse_data(chunk(json::object(), "stop")));
     if (usage) {
-        out.push_back(sse_data({{"id", "chatcmpl-mock"},
-                                {"object", "chat.completion.chunk"},
-                                {"created", created_at},
-                                {"model", model},
-                                {"choices", json::array()},
-                                {"usage", usage_json(prompt, completion_tokens, false)}}));
+        out.push_back(
+            sse_data({{"id", "chatcmpl-mock"},
+                      {"object", "chat.completion.chunk"},
+                      {"created", created_at},
+                      {"model", model},
+                      {"choices", json::array()},
+                      {"usage", usage_json(prompt, completion_tokens, false, usage_patch)}}));
     }
     out.emplace_back("data: [DONE]\n\n");
     return out;
@@ -429,7 +447,8 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
 
     if (post && path == "/v1/chat/completions") {
         if (wants_stream(parsed)) {
-            co_return sse_response(req, chat_stream(model, wants_usage_chunk(parsed), prompt), f);
+            co_return sse_response(
+                req, chat_stream(model, wants_usage_chunk(parsed), prompt, usage_patch_of(req)), f);
         }
         json msg = {{"role", "assistant"}, {"content", reply_text()}};
         json out = {
@@ -438,7 +457,7 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
             {"created", created_at},
             {"model", model},
             {"choices", json::array({{{"index", 0}, {"message", msg}, {"finish_reason", "stop"}}})},
-            {"usage", usage_json(prompt, completion_tokens, false)}};
+            {"usage", usage_json(prompt, completion_tokens, false, usage_patch_of(req))}};
         co_return json_response(req, status::ok, out.dump(), f);
     }
     if (post && path == "/v1/completions") {

@@ -1,10 +1,10 @@
 #include "ditto/proxy/proxy.hpp"
 
-#include "ditto/core/hash.hpp"
+#include "ditto/core/json_writer.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
-#include "ditto/router/route.hpp"
+#include "ditto/store/audit_log.hpp"
 
 namespace ditto::proxy {
 namespace {
@@ -29,25 +29,153 @@ bool is_safe_method(http::bhttp::verb v) {
     return v == verb::get || v == verb::head || v == verb::options || v == verb::trace;
 }
 
+// SPEC §3.10 audit: one record per proxied request, written at settlement (for a stream,
+// when it ends), after the budget has recorded what was spent.
+class audit_settle final : public ::ditto::middleware::settle_action {
+  public:
+    audit_settle(std::shared_ptr<store::audit_log> audit, const proxy_context& ctx)
+        : audit_(std::move(audit)),
+          request_id_(ctx.request_id),
+          key_id_(ctx.key->id),
+          tenant_id_(ctx.key->tenant_id),
+          project_id_(ctx.key->project_id),
+          user_id_(ctx.key->user_id),
+          method_(ctx.req.method_string()),
+          path_(ctx.path),
+          model_(ctx.fields.model),
+          service_tier_(ctx.fields.service_tier),
+          charge_tokens_(ctx.charge_tokens),
+          body_len_(ctx.raw_body.size()) {
+        if (auto p = ctx.req.find("x-ditto-protocol"); p != ctx.req.end())
+            provider_ = std::string(p->value());
+    }
+
+    boost::asio::awaitable<boost::system::error_code> settle(
+        ::ditto::middleware::outcome& o) override {
+        std::string attempted = "[";
+        for (const auto& a : o.attempted) {
+            if (attempted.size() > 1)
+                attempted += ',';
+            attempted += core::json_quote(a);
+        }
+        attempted += ']';
+        core::json_object_writer w;
+        w.str("request_id", request_id_).str("virtual_key_id", key_id_);
+        if (!o.from_upstream) {
+            w.raw("attempted_backends", attempted)
+                .str("method", method_)
+                .str("path", path_)
+                .str_or_null("model", model_)
+                .num("charge_tokens", charge_tokens_)
+                .num("charge_cost_usd_micros", o.charge_cost_usd_micros)
+                .num("body_len", body_len_)
+                .num("status", o.status)
+                .str("error_type", o.error_type)
+                .str("error_code", o.error_code)
+                .str("error_message", o.error_message)
+                .str_or_null("tenant_id", tenant_id_)
+                .str_or_null("project_id", project_id_)
+                .str_or_null("user_id", user_id_);
+            co_return co_await audit_->append("proxy.error", w.finish());
+        }
+        const auto& u = o.usage;
+        w.str("provider", provider_)
+            .str("backend", o.backend)
+            .raw("attempted_backends", attempted)
+            .str("method", method_)
+            .str("path", path_)
+            .str_or_null("model", model_)
+            .str("upstream_model", o.upstream_model);
+        if (o.streamed) {
+            w.boolean("stream", true);
+        } else {
+            w.str_or_null("service_tier", service_tier_);
+        }
+        w.num("status", o.status)
+            .num("charge_tokens", charge_tokens_)
+            .num_or_null("input_tokens", u.input)
+            .num_or_null("cache_input_tokens", u.cached)
+            .num_or_null("cache_creation_input_tokens", u.creation)
+            .num_or_null("output_tokens", u.output)
+            .num_or_null("reasoning_tokens", u.reasoning)
+            .num_or_null("total_tokens", u.total_tokens())
+            .num_or_null("spent_tokens", o.spent_tokens)
+            .num("charge_cost_usd_micros", o.charge_cost_usd_micros)
+            .num_or_null("spent_cost_usd_micros", o.spent_cost_usd_micros)
+            .num("body_len", body_len_)
+            .str_or_null("tenant_id", tenant_id_)
+            .str_or_null("project_id", project_id_)
+            .str_or_null("user_id", user_id_);
+        if (!o.completed)
+            w.boolean("incomplete", true);
+        co_return co_await audit_->append("proxy", w.finish());
+    }
+
+  private:
+    std::shared_ptr<store::audit_log> audit_;
+    std::string request_id_, key_id_;
+    std::optional<std::string> tenant_id_, project_id_, user_id_;
+    std::string method_, path_;
+    std::optional<std::string> model_, service_tier_;
+    std::uint64_t charge_tokens_;
+    std::uint64_t body_len_;
+    std::string provider_ = "openai";
+};
+
+bool is_whitespace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// SPEC §0.5: a streamed chat/completions request is sent with
+// stream_options.include_usage=true so its usage can be counted; when the client did not ask
+// for it, the settle step removes the extra usage event from the client's stream.
+void ask_for_stream_usage(proxy_context& ctx) {
+    const auto& f = ctx.fields;
+    if (!ctx.body_is_json || !f.is_object || f.stream != true || f.include_usage == true ||
+        ctx.req.method() != http::bhttp::verb::post ||
+        (ctx.path != "/v1/chat/completions" && ctx.path != "/v1/completions")) {
+        return;
+    }
+    std::string& body = ctx.raw_body;
+    if (!f.stream_options_span) {
+        const auto open = body.find('{');
+        body.insert(open + 1, R"("stream_options":{"include_usage":true},)");
+    } else {
+        const auto span = *f.stream_options_span;
+        if (body[span.begin] == '{' && !f.include_usage) {
+            auto inner = span.begin + 1;
+            while (inner < span.end && is_whitespace(body[inner]))
+                ++inner;
+            body.insert(span.begin + 1, body[inner] == '}' ? R"("include_usage":true)"
+                                                           : R"("include_usage":true,)");
+        } else {
+            // `null`, or include_usage:false: asked for plainly.
+            body.replace(span.begin, span.end - span.begin, R"({"include_usage":true})");
+        }
+    }
+    core::request_fields rescanned;
+    if (core::scan_request_json(body, rescanned)) {
+        ctx.fields = std::move(rescanned);
+        ctx.strip_usage_chunk = true;
+    }
+}
+
 class proxy final : public middleware::middleware {
   public:
-    proxy(std::shared_ptr<upstreams> ups, std::shared_ptr<const config::router_config> router,
+    proxy(std::shared_ptr<upstreams> ups, std::shared_ptr<store::audit_log> audit,
           std::shared_ptr<metrics::counters> counters, proxy_options options)
         : ups_(std::move(ups)),
-          router_(std::move(router)),
+          audit_(std::move(audit)),
           counters_(std::move(counters)),
           options_(options) {}
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx,
                                                   ::ditto::middleware::next_fn) override {
-        const auto model = ::ditto::middleware::routed_model(ctx);
-        const auto candidates =
-            router::candidates(*router_, ctx.key->route, model, core::fnv1a64(ctx.request_id));
-        if (candidates.empty()) {
-            co_return api_error(ctx.req, status::bad_gateway, "api_error", "backend_not_found",
-                                "backend not found: default");
-        }
+        const auto& candidates = ctx.candidates;
         counters_->requests.add();
+        ask_for_stream_usage(ctx);
+        ctx.settle.add(std::make_unique<audit_settle>(audit_, ctx));
+        auto& result = ctx.settle.result();
         // A body streamed from the client can be sent once: first candidate only.
         const std::size_t attempts = ctx.body_read ? candidates.size() : 1;
         http::response last;
@@ -55,21 +183,23 @@ class proxy final : public middleware::middleware {
             const auto& name = candidates[i];
             const bool is_last = i + 1 == attempts;
             auto* b = ups_->find(name);
+            result.attempted.push_back(name);
             if (!b) {
-                last = api_error(ctx.req, status::bad_gateway, "api_error", "backend_not_found",
-                                 "backend not found: " + name);
+                last = gateway_error(ctx, status::bad_gateway, "api_error", "backend_not_found",
+                                     "backend not found: " + name);
                 continue;
             }
             if (!b->try_acquire()) {
-                last = api_error(ctx.req, status::too_many_requests, "rate_limit_error",
-                                 "inflight_limit_backend",
-                                 "too many in-flight proxy requests for backend " + name);
+                last = gateway_error(ctx, status::too_many_requests, "rate_limit_error",
+                                     "inflight_limit_backend",
+                                     "too many in-flight proxy requests for backend " + name);
                 continue;
             }
             auto permit = std::make_shared<backend_permit>(b);
 
             auto out = upstream::build_outgoing(ctx.req, *b, ctx.path, ctx.query,
-                                                body_for(ctx, *b, is_last), ctx.request_id);
+                                                body_for(ctx, *b, is_last, result.upstream_model),
+                                                ctx.request_id);
             if (!ctx.body_read)
                 out.streamed_body = &ctx.body;
             out.replay_safe = is_safe_method(ctx.req.method()) || ctx.client_request_id;
@@ -81,16 +211,18 @@ class proxy final : public middleware::middleware {
                 res.msg.set("x-ditto-backend", name);
                 res.msg.set("x-ditto-request-id", ctx.request_id);
                 res.msg.set("x-request-id", ctx.request_id);
-                record_usage(ctx, res);
+                result.from_upstream = true;
+                result.backend = name;
+                record_usage(res, result.usage);
                 res.holds = std::move(ctx.holds);
                 res.holds.push_back(std::move(permit));
                 co_return res;
             }
 
             const bool timeout = r.failure == upstream::failure_kind::timeout;
-            last = api_error(ctx.req, timeout ? status::gateway_timeout : status::bad_gateway,
-                             "api_error", timeout ? "backend_timeout" : "backend_error",
-                             "backend request failed: " + r.error);
+            last = gateway_error(ctx, timeout ? status::gateway_timeout : status::bad_gateway,
+                                 "api_error", timeout ? "backend_timeout" : "backend_error",
+                                 "backend request failed: " + r.error);
             if (is_last)
                 break;
             // SPEC §0.9/§5: after the request may have reached the upstream, a non-safe
@@ -112,8 +244,19 @@ class proxy final : public middleware::middleware {
     }
 
   private:
+    // A gateway-made error for one attempt; the last one is the answer and is audited as
+    // proxy.error (SPEC §3.1 step 10).
+    static http::response gateway_error(proxy_context& ctx, http::status st, std::string_view type,
+                                        std::string_view code, std::string message) {
+        auto& o = ctx.settle.result();
+        o.error_type = type;
+        o.error_code = code;
+        o.error_message = message;
+        return api_error(ctx.req, st, type, code, message);
+    }
+
     // SPEC §3.6: a buffered 2xx JSON answer's `usage` settles the charges made on the way in.
-    void record_usage(proxy_context& ctx, const http::response& res) const {
+    void record_usage(const http::response& res, core::usage_fields& usage) const {
         const auto& body = res.msg.body();
         if (res.stream || body.empty() || body.size() > options_.usage_max_body_bytes ||
             res.msg.result_int() / 100 != 2) {
@@ -122,16 +265,19 @@ class proxy final : public middleware::middleware {
         auto ct = res.msg.find(http::field::content_type);
         if (ct == res.msg.end() || !core::iequals_prefix(ct->value(), "application/json"))
             return;
-        core::usage_fields usage;
-        if (core::scan_usage_json(body, usage))
-            ctx.usage_total = usage.total_tokens();
+        core::usage_fields scanned;
+        if (core::scan_usage_json(body, scanned))
+            usage = scanned;
     }
 
     // The body for one attempt: the client's, with `model` rewritten by the backend's
     // model_map (SPEC §3.11) in place, so every other byte stays as the client sent it.
-    static std::string body_for(proxy_context& ctx, const upstream::backend& b, bool is_last) {
+    static std::string body_for(proxy_context& ctx, const upstream::backend& b, bool is_last,
+                                std::string& upstream_model) {
+        upstream_model = ctx.fields.model.value_or("");
         if (ctx.body_is_json && ctx.fields.is_object && ctx.fields.model && b.has_model_map()) {
             if (const auto* mapped = b.map_model(*ctx.fields.model)) {
+                upstream_model = *mapped;
                 std::string body = ctx.raw_body;
                 const auto span = ctx.fields.model_span;
                 body.replace(span.begin, span.end - span.begin, core::json_quote(*mapped));
@@ -142,17 +288,18 @@ class proxy final : public middleware::middleware {
     }
 
     std::shared_ptr<upstreams> ups_;
-    std::shared_ptr<const config::router_config> router_;
+    std::shared_ptr<store::audit_log> audit_;
     std::shared_ptr<metrics::counters> counters_;
     proxy_options options_;
 };
 
 }  // namespace
 
-std::shared_ptr<middleware::middleware> make_proxy(
-    std::shared_ptr<upstreams> ups, std::shared_ptr<const config::router_config> router,
-    std::shared_ptr<metrics::counters> counters, proxy_options options) {
-    return std::make_shared<proxy>(std::move(ups), std::move(router), std::move(counters), options);
+std::shared_ptr<middleware::middleware> make_proxy(std::shared_ptr<upstreams> ups,
+                                                   std::shared_ptr<store::audit_log> audit,
+                                                   std::shared_ptr<metrics::counters> counters,
+                                                   proxy_options options) {
+    return std::make_shared<proxy>(std::move(ups), std::move(audit), std::move(counters), options);
 }
 
 }  // namespace ditto::proxy

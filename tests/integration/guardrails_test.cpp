@@ -27,15 +27,7 @@ class Guardrails : public ::testing::Test {
                                 R"(","messages":[{"role":"user","content":")" + text + R"("}]})",
                             auth);
     }
-    int upstream_calls() {
-        auto r = http_request(mock.port, "GET", "/__mock/requests");
-        int n = 0;
-        for (auto p = r->body.find("\"seq\""); p != std::string::npos;
-             p = r->body.find("\"seq\"", p + 1)) {
-            ++n;
-        }
-        return n;
-    }
+    int upstream_calls() const { return mock.request_count(); }
     running_mock mock;
     running_gateway gw;
 };

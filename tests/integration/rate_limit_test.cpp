@@ -1,43 +1,27 @@
 // SPEC §3.4 rate limits through the real gateway: exact under concurrency, all scopes or none,
 // refunds on failure, nothing consumed by rejected requests (V15).
+#include <algorithm>
 #include <thread>
 
-#include "support/gateway_fixture.hpp"
+#include "support/keyed_gateway.hpp"
 
 namespace ditto::test {
 namespace {
 
 using namespace std::chrono_literals;
-using headers = std::vector<std::pair<std::string, std::string>>;
 
-const std::string chat =
-    R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})";
+const std::string& chat = chat_body;
 
-class RateLimits : public ::testing::Test {
+// Keys limited by `limits`, plus `extra` members; "bad" is a denied model.
+class RateLimits : public KeyedGateway {
   protected:
-    void start(const std::string& keys, const std::vector<std::string>& args = {}) {
-        mock.start();
-        gw.start(R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
-                     std::to_string(mock.port) + R"(/v1"}],"virtual_keys":[)" + keys +
-                     R"(],"router":{"default_backends":[{"backend":"primary"}]}})",
-                 args);
-    }
     static std::string key(const std::string& id, const std::string& token,
                            const std::string& limits, const std::string& extra = "") {
-        return R"({"id":")" + id + R"(","token":")" + token + R"(","enabled":true,"limits":)" +
-               limits +
-               R"(,"budget":{},"cache":{"enabled":false},"guardrails":{"deny_models":["bad"]},)"
-               R"("passthrough":{"allow":false,"bypass_cache":false})" +
-               (extra.empty() ? "" : "," + extra) + "}";
+        return KeyedGateway::key(id, token,
+                                 R"("limits":)" + limits +
+                                     R"(,"guardrails":{"deny_models":["bad"]})" +
+                                     (extra.empty() ? "" : "," + extra));
     }
-    std::optional<http_response> post(const std::string& token, const std::string& body = chat,
-                                      headers extra = {}) {
-        extra.emplace_back("Authorization", "Bearer " + token);
-        extra.emplace_back("Content-Type", "application/json");
-        return http_request(gw.port, "POST", "/v1/chat/completions", body, extra);
-    }
-    running_mock mock;
-    running_gateway gw;
 };
 
 TEST_F(RateLimits, RpmBlocksWith429AndRetryAfter) {
@@ -82,15 +66,16 @@ TEST_F(RateLimits, TpmIsSettledToTheReportedUsage) {
 }
 
 TEST_F(RateLimits, RequestsWithoutMaxTokensAreChargedTheDefaultOutput) {
-    // A stream is not settled (no usage read yet), so the charge stays at the estimate:
-    // 41 bytes → 11 input tokens + --default-max-output-tokens 100 = 111 per request.
-    const std::string stream = R"({"model":"m","stream":true,"messages":[]})";
-    start(key("key-1", "vk-1", R"({"tpm":150})"), {"--default-max-output-tokens", "100"});
-    EXPECT_EQ(post("vk-1", stream)->status, 200);
-    auto r = post("vk-1", stream);
+    // 41 bytes → 11 input tokens + --default-max-output-tokens 100 = 111 > tpm 110, refused
+    // at admission; the same request with max_tokens 1 (12 tokens) fits.
+    const std::string no_max = R"({"model":"m","stream":true,"messages":[]})";
+    const std::string max_1 = R"({"model":"m","max_tokens":1,"messages":[]})";
+    start(key("key-1", "vk-1", R"({"tpm":110})"), {"--default-max-output-tokens", "100"});
+    auto r = post("vk-1", no_max);
     ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 429);  // 111 + 111 > 150
-    EXPECT_NE(r->body.find("tpm>150"), std::string::npos) << r->body;
+    EXPECT_EQ(r->status, 429);
+    EXPECT_NE(r->body.find("tpm>110"), std::string::npos) << r->body;
+    EXPECT_EQ(post("vk-1", max_1)->status, 200);
 }
 
 TEST(RateLimitsDefault, FourThousandTokensWhenTheRequestSetsNone) {
@@ -137,25 +122,14 @@ TEST_F(RateLimits, TenantScopeIsSharedAndAllOrNothing) {
 TEST_F(RateLimits, ExactUnderConcurrency) {
     // 300 requests at once on 2 workers against rpm=50: exactly 50 get through.
     start(key("key-1", "vk-1", R"({"rpm":50})"), {"--workers", "2"});
-    std::vector<std::unique_ptr<http_connection>> conns;
-    for (int i = 0; i < 300; ++i) {
-        conns.push_back(std::make_unique<http_connection>(gw.port));
-        ASSERT_TRUE(conns.back()->connected());
-    }
-    const auto req = make_request(
-        "POST", "/v1/chat/completions",
-        {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}}, chat);
-    for (auto& c : conns)
-        ASSERT_TRUE(c->send(req));
-    int ok = 0, limited = 0;
-    for (auto& c : conns) {
-        auto r = c->read_response(30s);
-        ASSERT_TRUE(r);
-        if (r->status == 200)
-            ++ok;
-        if (r->status == 429)
-            ++limited;
-    }
+    const auto statuses = concurrent_statuses(
+        gw.port,
+        make_request("POST", "/v1/chat/completions",
+                     {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}},
+                     chat),
+        300);
+    const auto ok = std::count(statuses.begin(), statuses.end(), 200);
+    const auto limited = std::count(statuses.begin(), statuses.end(), 429);
     EXPECT_EQ(ok, 50);
     EXPECT_EQ(limited, 250);
 }

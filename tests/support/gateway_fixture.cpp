@@ -49,6 +49,18 @@ void running_gateway::start(const std::string& config, const std::vector<std::st
     port = *p;
 }
 
+int running_mock::request_count() const {
+    auto r = http_request(port, "GET", "/__mock/requests");
+    if (!r || r->status != 200)
+        return -1;
+    int n = 0;
+    for (auto p = r->body.find("\"seq\""); p != std::string::npos;
+         p = r->body.find("\"seq\"", p + 1)) {
+        ++n;
+    }
+    return n;
+}
+
 void running_mock::start(const std::vector<std::string>& extra_args) {
     std::vector<std::string> args{"--listen", "127.0.0.1:0"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());

@@ -33,6 +33,8 @@ struct running_mock {
     int port = 0;
     ~running_mock();
     void start(const std::vector<std::string>& extra_args = {});
+    /// Requests the mock has answered (its /__mock/requests log); -1 when unreachable.
+    int request_count() const;
 };
 
 /// Stops `proc` with SIGTERM (so sanitizers write their exit reports) and adds a test

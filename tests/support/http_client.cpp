@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <memory>
 
 namespace ditto::test {
 namespace {
@@ -227,6 +228,23 @@ std::optional<http_response> http_request(
     if (!c.send(make_request(method, target, headers, body)))
         return std::nullopt;
     return c.read_response(timeout, method == "HEAD");
+}
+
+std::vector<int> concurrent_statuses(int port, std::string_view raw_request, int count,
+                                     std::chrono::milliseconds timeout) {
+    std::vector<std::unique_ptr<http_connection>> conns;
+    for (int i = 0; i < count; ++i)
+        conns.push_back(std::make_unique<http_connection>(port));
+    for (auto& c : conns) {
+        if (c->connected())
+            c->send(raw_request);
+    }
+    std::vector<int> out;
+    for (auto& c : conns) {
+        auto r = c->connected() ? c->read_response(timeout) : std::nullopt;
+        out.push_back(r ? r->status : 0);
+    }
+    return out;
 }
 
 }  // namespace ditto::test

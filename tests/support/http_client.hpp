@@ -60,4 +60,10 @@ std::optional<http_response> http_request(
     const std::vector<std::pair<std::string, std::string>>& headers = {},
     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+/// Opens `count` connections, sends `raw_request` on each (so they are in flight together),
+/// then reads every answer; the statuses in connection order (0 for a connection that got
+/// no answer within `timeout`).
+std::vector<int> concurrent_statuses(int port, std::string_view raw_request, int count,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
 }  // namespace ditto::test

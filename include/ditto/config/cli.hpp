@@ -23,6 +23,10 @@ struct cli_options {
     /// SPEC §0.4: the output a request may produce when it sets no max tokens (charged to
     /// rate limits and budgets at admission).
     std::uint64_t default_max_output_tokens = 4096;
+    std::optional<std::string> pricing_litellm;  ///< LiteLLM pricing JSON (SPEC §3.8)
+    /// Ours (SPEC §0.3): a reservation still open after this long is released by the
+    /// background reaper.
+    std::uint64_t reservation_lease_secs = 3600;
 
     // Ours: client-side deadlines and drain (docs/cli.md).
     std::uint64_t max_header_bytes = 64 * 1024;

@@ -52,6 +52,20 @@ struct usage_fields {
 /// Validates a response body as JSON and reads its top-level `usage`. False when invalid.
 bool scan_usage_json(std::string_view text, usage_fields& out);
 
+/// What the SSE relay reads from one event's (joined) data (SPEC §3.6 "SSE").
+struct stream_event_fields {
+    /// The top-level `usage` object; else, for Responses API events (`response.completed`,
+    /// `response.incomplete`, `response.failed`), the `usage` object of the top-level
+    /// `response` object. `"usage": null` counts as absent.
+    usage_fields usage;
+    bool usage_from_response = false;  ///< `usage` came from `response.usage`
+    bool choices_empty = false;        ///< the top level has `"choices": []`
+};
+
+/// Validates one SSE event's data as JSON and reads the fields above in the same pass. False
+/// (and `out` reset) when invalid. Pure function.
+bool scan_stream_event_json(std::string_view text, stream_event_fields& out);
+
 /// `s` as a JSON string literal (quotes and escapes).
 std::string json_quote(std::string_view s);
 

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "ditto/metrics/counters.hpp"
 #include "ditto/middleware/chain.hpp"
@@ -15,11 +18,12 @@ std::shared_ptr<middleware> make_request_id();
 struct body_limits {
     std::uint64_t max_body_bytes = 64ULL * 1024 * 1024;  ///< --proxy-max-body-bytes
     std::uint64_t max_in_flight = 256;                   ///< --proxy-max-in-flight
+    std::uint64_t default_max_output_tokens = 4096;      ///< --default-max-output-tokens
 };
 
-/// SPEC §3.1 steps 3–5: the global in-flight permit (held until the response is written;
-/// 429 inflight_limit), the body (413 over the limit; large multipart uploads are left to
-/// stream), and the JSON scan (400 invalid_json).
+/// SPEC §3.1 steps 3–5 and 8: the global in-flight permit (held until the response is
+/// written; 429 inflight_limit), the body (413 over the limit; large multipart uploads are
+/// left to stream), the JSON scan (400 invalid_json), and the token charge.
 std::shared_ptr<middleware> make_read_body(body_limits limits,
                                            std::shared_ptr<std::atomic<std::uint64_t>> in_flight);
 
@@ -35,17 +39,48 @@ class guardrails_index;
 
 namespace ditto::store {
 class rate_limiter;
+class budget_store;
+class audit_log;
 }  // namespace ditto::store
+
+namespace ditto::cost {
+class pricing_table;
+}  // namespace ditto::cost
 
 namespace ditto::middleware {
 
 /// SPEC §3.4: rpm/tpm across the key's scopes (key, tenant, project, user), all admitted or
-/// none; 429 `rate_limited` with `retry-after`; refunded when the answer is not 2xx. Tokens
-/// are charged with the estimate: input + max output (`default_max_output_tokens` when the
-/// request sets none, SPEC §0.4).
+/// none, charging `ctx.charge_tokens`; 429 `rate_limited` with `retry-after`. Settled on the
+/// way out: refunded when the answer is not 2xx, else corrected to the reported usage.
 std::shared_ptr<middleware> make_rate_limit(std::shared_ptr<store::rate_limiter> limiter,
-                                            std::shared_ptr<metrics::counters> counters,
-                                            std::uint64_t default_max_output_tokens);
+                                            std::shared_ptr<metrics::counters> counters);
+
+/// Runs the request's settlement (docs/governance.md) once its answer is known: at once for
+/// a buffered answer (a store failure turns it into 500 storage_error), at the end of the
+/// body for a stream (reading SSE usage, removing the usage event the client did not ask
+/// for). Must come before every step that charges something. A settlement left unrun (a
+/// torn-down request) finishes on `background`.
+std::shared_ptr<middleware> make_settle(boost::asio::any_io_executor background);
+
+/// SPEC §3.9: fills `ctx.candidates`; none → 502 backend_not_found.
+std::shared_ptr<middleware> make_route(std::shared_ptr<const config::router_config> router);
+
+/// SPEC §3.8 endpoint policy, before the guardrails, for keys with a USD budget.
+std::shared_ptr<middleware> make_cost_policy();
+
+struct budget_options {
+    std::shared_ptr<const cost::pricing_table> pricing;  ///< --pricing-litellm; may be null
+    /// Each backend's model_map, to price the model a candidate would really be sent.
+    std::map<std::string, std::map<std::string, std::string>> model_maps;
+};
+
+/// SPEC §3.5, §3.8: reserves the token charge and the cost estimate on every scope with a
+/// budget, all or none (402 budget_exceeded / cost_budget_exceeded, audited as
+/// proxy.blocked); commits the actual amounts or rolls back through the settlement.
+std::shared_ptr<middleware> make_budget(budget_options options,
+                                        std::shared_ptr<store::budget_store> budgets,
+                                        std::shared_ptr<store::audit_log> audit,
+                                        std::shared_ptr<metrics::counters> counters);
 
 /// SPEC §3.3: the guardrails that apply to the key and routed model; 403 policy_error /
 /// 400 invalid_request before anything is counted. Counts `guardrail_blocked`.

@@ -9,6 +9,7 @@
 #include "ditto/core/json_scan.hpp"
 #include "ditto/http/message.hpp"
 #include "ditto/middleware/keys.hpp"
+#include "ditto/middleware/settlement.hpp"
 
 namespace ditto::middleware {
 
@@ -33,9 +34,22 @@ struct proxy_context {
 
     std::vector<std::shared_ptr<void>> holds;  ///< permits released after the response
 
-    /// Tokens the upstream reported for a buffered JSON answer (SPEC §3.6); set by the
-    /// proxy step, read by the steps that settle charges on the way out.
-    std::optional<std::uint64_t> usage_total;
+    /// SPEC §3.1 step 8: ceil(body bytes / 4), and that plus the most output the request
+    /// may produce (§0.4). Set with the body.
+    std::uint64_t input_estimate = 0;
+    std::uint64_t charge_tokens = 0;
+
+    /// SPEC §3.8 endpoint policy, when some scope of the key has a USD budget.
+    enum class cost_policy : std::uint8_t { none, free, token_based };
+    cost_policy cost = cost_policy::none;
+
+    std::vector<std::string> candidates;  ///< backends in order (SPEC §3.9), set by route
+
+    /// The upstream was asked for stream usage the client did not ask for (SPEC §0.5): the
+    /// extra usage event is removed from the client's stream.
+    bool strip_usage_chunk = false;
+
+    settlement settle;  ///< charges to settle once the answer is known
 };
 
 class chain;

@@ -8,6 +8,10 @@
 #include "ditto/middleware/chain.hpp"
 #include "ditto/proxy/upstreams.hpp"
 
+namespace ditto::store {
+class audit_log;
+}  // namespace ditto::store
+
 namespace ditto::proxy {
 
 struct proxy_options {
@@ -19,12 +23,14 @@ struct proxy_options {
     std::uint64_t usage_max_body_bytes = 1024 * 1024;
 };
 
-/// The chain's last step (SPEC §3.9–§3.11): route, then the attempt loop over the
-/// candidates — backend permits, model_map, the upstream call — with fail-over on errors
-/// where the request never reached the upstream, or when the client sent x-request-id.
-std::shared_ptr<middleware::middleware> make_proxy(
-    std::shared_ptr<upstreams> ups, std::shared_ptr<const config::router_config> router,
-    std::shared_ptr<metrics::counters> counters, proxy_options options);
+/// The chain's last step (SPEC §3.10–§3.11): the attempt loop over `ctx.candidates` —
+/// backend permits, model_map, the upstream call — with fail-over on errors where the
+/// request never reached the upstream, or when the client sent x-request-id. Registers the
+/// request's audit record (`proxy` / `proxy.error`) with the settlement.
+std::shared_ptr<middleware::middleware> make_proxy(std::shared_ptr<upstreams> ups,
+                                                   std::shared_ptr<store::audit_log> audit,
+                                                   std::shared_ptr<metrics::counters> counters,
+                                                   proxy_options options);
 
 /// `GET /v1/models` (SPEC §3.14): every backend's list (or the key's route only), merged
 /// by id, first occurrence wins.

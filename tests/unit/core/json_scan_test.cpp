@@ -438,5 +438,122 @@ TEST(ScanUsage, OnlyTopLevelUsageCounts) {
     EXPECT_FALSE(u.present);
 }
 
+TEST(ScanUsage, LongAndEscapedKeys) {
+    usage_fields u;
+    // Escaped member names are decoded before they are compared.
+    ASSERT_TRUE(scan_usage_json(R"({"us\u0061ge":{"total_\u0074okens":4}})", u));
+    EXPECT_EQ(u.total, 4u);
+    // Names longer than any known key are validated and never match.
+    const std::string long_key(100, 'k');
+    ASSERT_TRUE(scan_usage_json(R"({")" + long_key + R"(_usage":{"total_tokens":1},)" +
+                                    R"("usage":{")" + long_key +
+                                    R"(_details":{"cached_tokens":1},)" + R"("total_tokens":2}})",
+                                u));
+    EXPECT_EQ(u.total, 2u);
+    EXPECT_FALSE(u.cached);
+    EXPECT_FALSE(scan_usage_json(R"({")" + long_key + R"(\x":1})", u));  // bad escape
+}
+
+stream_event_fields scan_event_ok(std::string_view text) {
+    stream_event_fields f;
+    EXPECT_TRUE(scan_stream_event_json(text, f)) << text;
+    return f;
+}
+
+TEST(ScanStreamEvent, ChatUsageChunk) {
+    const auto f = scan_event_ok(
+        R"({"id":"c","object":"chat.completion.chunk","system_fingerprint":"fp","choices":[],)"
+        R"("usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14,)"
+        R"("completion_tokens_details":{"reasoning_tokens":2}}})");
+    EXPECT_TRUE(f.usage.present);
+    EXPECT_FALSE(f.usage_from_response);
+    EXPECT_TRUE(f.choices_empty);
+    EXPECT_EQ(f.usage.input, 5u);
+    EXPECT_EQ(f.usage.output, 9u);
+    EXPECT_EQ(f.usage.total, 14u);
+    EXPECT_EQ(f.usage.reasoning, 2u);
+}
+
+TEST(ScanStreamEvent, ContentChunk) {
+    const auto f = scan_event_ok(
+        R"({"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null})");
+    EXPECT_FALSE(f.usage.present);
+    EXPECT_FALSE(f.choices_empty);
+}
+
+TEST(ScanStreamEvent, ChoicesEmptyOnlyForATopLevelEmptyArray) {
+    EXPECT_TRUE(scan_event_ok(R"({"choices":[]})").choices_empty);
+    EXPECT_TRUE(scan_event_ok("{\"choices\" : [ \t\r\n ] }").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"({"choices":[{}]})").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"({"choices":[[]]})").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"({"choices":{}})").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"({"choices":null})").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"({"choices":""})").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"({"x":{"choices":[]}})").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"({})").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"([])").choices_empty);
+    EXPECT_FALSE(scan_event_ok(R"({"choices":[],"choices":[1]})").choices_empty);  // last wins
+}
+
+TEST(ScanStreamEvent, ResponsesApiNestedUsage) {
+    const auto f = scan_event_ok(
+        R"({"type":"response.completed","response":{"id":"r","output":[{"usage":{"total_tokens":1}}],)"
+        R"("usage":{"input_tokens":7,"output_tokens":3,"total_tokens":10,)"
+        R"("input_tokens_details":{"cached_tokens":2},)"
+        R"("output_tokens_details":{"reasoning_tokens":1}}}})");
+    EXPECT_TRUE(f.usage.present);
+    EXPECT_TRUE(f.usage_from_response);
+    EXPECT_FALSE(f.choices_empty);
+    EXPECT_EQ(f.usage.input, 7u);
+    EXPECT_EQ(f.usage.output, 3u);
+    EXPECT_EQ(f.usage.total, 10u);
+    EXPECT_EQ(f.usage.cached, 2u);
+    EXPECT_EQ(f.usage.reasoning, 1u);
+}
+
+TEST(ScanStreamEvent, TopLevelUsageWinsOverResponseUsage) {
+    for (
+        std::string_view t :
+        {R"({"usage":{"total_tokens":1},"response":{"usage":{"total_tokens":2,"input_tokens":3}}})",
+         R"({"response":{"usage":{"total_tokens":2,"input_tokens":3}},"usage":{"total_tokens":1}})"}) {
+        const auto f = scan_event_ok(t);
+        EXPECT_TRUE(f.usage.present) << t;
+        EXPECT_FALSE(f.usage_from_response) << t;
+        EXPECT_EQ(f.usage.total, 1u) << t;
+        EXPECT_FALSE(f.usage.input) << t;  // nothing of the nested one leaks in
+    }
+    // A null top-level usage does not hide the nested one.
+    const auto f = scan_event_ok(R"({"usage":null,"response":{"usage":{"total_tokens":2}}})");
+    EXPECT_TRUE(f.usage_from_response);
+    EXPECT_EQ(f.usage.total, 2u);
+}
+
+TEST(ScanStreamEvent, AbsentUsage) {
+    for (std::string_view t :
+         {R"({"type":"response.created","response":{"id":"r","usage":null}})",
+          R"({"response":{"x":{"usage":{"total_tokens":1}}}})",
+          R"({"data":{"usage":{"total_tokens":1}}})", R"({"response":null,"usage":1})",
+          R"({"response":[{"usage":{"total_tokens":1}}]})", R"("usage")", R"(null)"}) {
+        const auto f = scan_event_ok(t);
+        EXPECT_FALSE(f.usage.present) << t;
+        EXPECT_FALSE(f.usage_from_response) << t;
+    }
+}
+
+TEST(ScanStreamEvent, InvalidJsonResetsFields) {
+    stream_event_fields f;
+    f.choices_empty = true;
+    f.usage.present = true;
+    for (std::string_view t :
+         {R"({"choices":[],"usage":{"total_tokens":1})", R"({"choices":[,],"usage":{}})",
+          R"({"response":{"usage":{"total_tokens":1}})", "{\"usage\":{}}x", "",
+          "{\"usage\":{},\"x\":\"\xff\"}"}) {
+        EXPECT_FALSE(scan_stream_event_json(t, f)) << t;
+        EXPECT_FALSE(f.usage.present) << t;
+        EXPECT_FALSE(f.choices_empty) << t;
+        EXPECT_FALSE(f.usage_from_response) << t;
+    }
+}
+
 }  // namespace
 }  // namespace ditto::core

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ditto/config/gateway_config.hpp"
+
+namespace ditto::middleware {
+
+/// One scope a key's request is counted in (SPEC §6.1), with what it is limited by.
+struct key_scope {
+    std::string id;  ///< `key-1`, `tenant:t`, `tenant:t:project:p`, `project:p`, `user:u`, …
+    const config::limits_config* limits = nullptr;  ///< null: the scope has no limits
+    const config::budget_config* budget = nullptr;  ///< null: the scope has no budget
+};
+
+/// The key itself, then its tenant, project and user — each only when its id is set.
+std::vector<key_scope> scopes_of(const config::virtual_key_config& key);
+
+/// True when the key or one of its scopes has a USD budget (the cost policy applies).
+bool has_cost_budget(const config::virtual_key_config& key);
+
+}  // namespace ditto::middleware

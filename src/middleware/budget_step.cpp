@@ -1,0 +1,270 @@
+#include <random>
+
+#include "ditto/core/json_writer.hpp"
+#include "ditto/core/strings.hpp"
+#include "ditto/cost/pricing.hpp"
+#include "ditto/log/log.hpp"
+#include "ditto/middleware/builtin.hpp"
+#include "ditto/middleware/scopes.hpp"
+#include "ditto/store/audit_log.hpp"
+#include "ditto/store/budget_store.hpp"
+
+namespace ditto::middleware {
+namespace {
+
+using http::status;
+using store::budget_metric;
+
+std::string hex64(std::uint64_t v) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string s(16, '0');
+    for (int i = 15; i >= 0; --i, v >>= 4)
+        s[static_cast<std::size_t>(i)] = digits[v & 0xf];
+    return s;
+}
+
+// On the way out (SPEC §3.5, §3.8): commit the actual amounts of a success, roll back
+// anything else. Actual tokens are the upstream's `usage`, else the charge for a complete
+// answer, else — a stream cut short — the input estimate (§0.5: never zero).
+class budget_settle final : public settle_action {
+  public:
+    struct params {
+        std::shared_ptr<store::budget_store> budgets;
+        std::shared_ptr<const cost::pricing_table> pricing;
+        std::string id;
+        std::uint64_t charge_tokens = 0;
+        std::uint64_t input_estimate = 0;
+        bool has_cost = false;
+        std::uint64_t charge_cost = 0;
+        std::string service_tier;
+    };
+    explicit budget_settle(params p) : p_(std::move(p)) {}
+
+    boost::asio::awaitable<boost::system::error_code> settle(outcome& o) override {
+        if (!o.success()) {
+            co_return co_await p_.budgets->rollback(std::move(p_.id));
+        }
+        store::actual_amounts actual;
+        if (auto total = o.usage.total_tokens()) {
+            actual.tokens = *total;
+        } else {
+            actual.tokens = o.completed ? p_.charge_tokens : p_.input_estimate;
+        }
+        if (p_.has_cost)
+            actual.usd_micros = actual_cost(o);
+        o.spent_tokens = actual.tokens;
+        o.spent_cost_usd_micros = actual.usd_micros;
+        co_return co_await p_.budgets->commit(std::move(p_.id), actual);
+    }
+
+  private:
+    // The price of what the upstream reported, for the model it was sent (after model_map);
+    // it needs both counts. Otherwise the admission estimate, or for a stream cut short
+    // without usage, the price of its input estimate.
+    std::uint64_t actual_cost(const outcome& o) const {
+        const auto& u = o.usage;
+        if (u.input && u.output && p_.pricing) {
+            cost::token_counts c{*u.input, u.cached.value_or(0), u.creation.value_or(0), *u.output};
+            if (auto v = p_.pricing->estimate_usd_micros(o.upstream_model, c, p_.service_tier))
+                return *v;
+        }
+        if (!o.completed && p_.pricing) {
+            cost::token_counts c{p_.input_estimate, 0, 0, 0};
+            if (auto v = p_.pricing->estimate_usd_micros(o.upstream_model, c, p_.service_tier))
+                return std::min(*v, p_.charge_cost);
+        }
+        return p_.charge_cost;
+    }
+
+    params p_;
+};
+
+class budget_step final : public middleware {
+  public:
+    budget_step(budget_options options, std::shared_ptr<store::budget_store> budgets,
+                std::shared_ptr<store::audit_log> audit,
+                std::shared_ptr<metrics::counters> counters)
+        : o_(std::move(options)),
+          budgets_(std::move(budgets)),
+          audit_(std::move(audit)),
+          counters_(std::move(counters)),
+          nonce_(hex64(std::random_device{}() ^
+                       (static_cast<std::uint64_t>(std::random_device{}()) << 32))) {}
+
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+        const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
+        store::reservation r;
+        r.key_id = ctx.key->id;
+        for (auto& s : scopes_of(*ctx.key)) {
+            if (!s.budget)
+                continue;
+            if (s.budget->total_tokens) {
+                r.lines.push_back(
+                    {s.id, budget_metric::tokens, s.budget->total_tokens, ctx.charge_tokens});
+            }
+            if (priced && s.budget->total_usd_micros)
+                r.lines.push_back(
+                    {std::move(s.id), budget_metric::usd_micros, s.budget->total_usd_micros, 0});
+        }
+        if (r.lines.empty())
+            co_return co_await next(ctx);
+
+        std::uint64_t charge_cost = 0;
+        if (priced) {
+            if (!ctx.fields.model || ctx.fields.model->empty()) {
+                co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
+                                    "invalid_request", "missing field `model`");
+            }
+            const auto est = admission_cost(ctx);
+            if (!est) {
+                co_return api_error(ctx.req, status::internal_server_error, "api_error",
+                                    "pricing_not_configured",
+                                    "pricing not configured for cost budgets");
+            }
+            charge_cost = *est;
+            for (auto& l : r.lines) {
+                if (l.metric == budget_metric::usd_micros)
+                    l.amount = charge_cost;
+            }
+        }
+        r.id = ctx.request_id + "#" + nonce_ + "-" +
+               std::to_string(seq_.fetch_add(1, std::memory_order_relaxed));
+
+        const auto d = co_await budgets_->reserve(r);
+        if (d.error) {
+            co_await blocked(ctx, r.lines.front(), "storage_error", 0, 0, charge_cost);
+            co_return api_error(ctx.req, status::internal_server_error, "api_error",
+                                "storage_error", "storage error: " + d.error.message());
+        }
+        if (!d.admitted) {
+            counters_->budget_exceeded.add();
+            const auto& line = r.lines[d.blocked_line];
+            if (line.metric == budget_metric::tokens) {
+                co_await blocked(ctx, line, "budget_exceeded", d.limit, d.attempted, charge_cost);
+                co_return api_error(ctx.req, status::payment_required, "insufficient_quota",
+                                    "budget_exceeded",
+                                    "budget exceeded: limit=" + std::to_string(d.limit) +
+                                        " attempted=" + std::to_string(d.attempted));
+            }
+            co_await blocked(ctx, line, "cost_budget_exceeded", d.limit, d.attempted, charge_cost);
+            co_return api_error(
+                ctx.req, status::payment_required, "insufficient_quota", "cost_budget_exceeded",
+                "cost budget exceeded: limit_usd_micros=" + std::to_string(d.limit) +
+                    " attempted_usd_micros=" + std::to_string(d.attempted));
+        }
+
+        budget_settle::params p;
+        p.budgets = budgets_;
+        p.pricing = o_.pricing;
+        p.id = std::move(r.id);
+        p.charge_tokens = ctx.charge_tokens;
+        p.input_estimate = ctx.input_estimate;
+        p.has_cost = priced;
+        p.charge_cost = charge_cost;
+        if (ctx.fields.service_tier)
+            p.service_tier = *ctx.fields.service_tier;
+        ctx.settle.result().charge_cost_usd_micros = charge_cost;
+        ctx.settle.add(std::make_unique<budget_settle>(std::move(p)));
+        co_return co_await next(ctx);
+    }
+
+  private:
+    // SPEC §3.8 admission: the request model's price for input estimate + max output, raised
+    // to the dearest model_map target among the candidates (exact entry, else `*`). Unpriced
+    // only when none of them has a price.
+    std::optional<std::uint64_t> admission_cost(const proxy_context& ctx) const {
+        if (!o_.pricing)
+            return std::nullopt;
+        const cost::token_counts c{ctx.input_estimate, 0, 0,
+                                   ctx.charge_tokens - ctx.input_estimate};
+        const std::string_view tier = ctx.fields.service_tier ? *ctx.fields.service_tier : "";
+        const std::string& model = *ctx.fields.model;
+        auto best = o_.pricing->estimate_usd_micros(model, c, tier);
+        for (const auto& name : ctx.candidates) {
+            auto mm = o_.model_maps.find(name);
+            if (mm == o_.model_maps.end())
+                continue;
+            auto target = mm->second.find(model);
+            if (target == mm->second.end())
+                target = mm->second.find("*");
+            if (target == mm->second.end())
+                continue;
+            if (auto v = o_.pricing->estimate_usd_micros(target->second, c, tier))
+                best = best ? std::max(*best, *v) : *v;
+        }
+        return best;
+    }
+
+    // SPEC §3.5: a refused reservation leaves an audit record.
+    boost::asio::awaitable<void> blocked(const proxy_context& ctx, const store::budget_line& line,
+                                         std::string_view reason, std::uint64_t limit,
+                                         std::uint64_t attempted, std::uint64_t charge_cost) {
+        core::json_object_writer w;
+        w.str("request_id", ctx.request_id)
+            .str("virtual_key_id", ctx.key->id)
+            .str("budget_scope", line.scope_id)
+            .str("reason", reason)
+            .num("limit", limit)
+            .num("attempted", attempted)
+            .num("charge_tokens", ctx.charge_tokens)
+            .num("charge_cost_usd_micros", charge_cost)
+            .str("path", ctx.path)
+            .str_or_null("model", ctx.fields.model);
+        if (auto ec = co_await audit_->append("proxy.blocked", w.finish())) {
+            log::error("audit.error", "cannot write audit record",
+                       {{"kind", "proxy.blocked"}, {"error", ec.message()}});
+        }
+    }
+
+    budget_options o_;
+    std::shared_ptr<store::budget_store> budgets_;
+    std::shared_ptr<store::audit_log> audit_;
+    std::shared_ptr<metrics::counters> counters_;
+    std::string nonce_;
+    std::atomic<std::uint64_t> seq_{0};
+};
+
+// SPEC §3.8 endpoint policy, before the guardrails: with a USD budget in force, only the
+// token-priced endpoints (and free ones) are allowed.
+class cost_policy_step final : public middleware {
+  public:
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+        if (!has_cost_budget(*ctx.key))
+            co_return co_await next(ctx);
+        using cp = proxy_context::cost_policy;
+        if (ctx.req.method() != http::bhttp::verb::post || ctx.path == "/v1/files") {
+            ctx.cost = cp::free;
+            co_return co_await next(ctx);
+        }
+        static constexpr std::string_view token_based[] = {"/v1/chat/completions",
+                                                           "/v1/completions", "/v1/embeddings",
+                                                           "/v1/moderations", "/v1/rerank"};
+        bool ok = ctx.path.starts_with("/v1/responses");
+        for (auto p : token_based)
+            ok = ok || ctx.path == p;
+        if (!ok) {
+            co_return api_error(
+                ctx.req, status::bad_request, "invalid_request_error",
+                "cost_budget_unsupported_endpoint",
+                "cost budgets support only token-priced endpoints, not " + ctx.path);
+        }
+        ctx.cost = cp::token_based;
+        co_return co_await next(ctx);
+    }
+};
+
+}  // namespace
+
+std::shared_ptr<middleware> make_budget(budget_options options,
+                                        std::shared_ptr<store::budget_store> budgets,
+                                        std::shared_ptr<store::audit_log> audit,
+                                        std::shared_ptr<metrics::counters> counters) {
+    return std::make_shared<budget_step>(std::move(options), std::move(budgets), std::move(audit),
+                                         std::move(counters));
+}
+
+std::shared_ptr<middleware> make_cost_policy() {
+    return std::make_shared<cost_policy_step>();
+}
+
+}  // namespace ditto::middleware

@@ -1,0 +1,317 @@
+// SPEC §3.5, §3.6, §3.8 and §0.3-§0.5 through the real gateway: token and USD budgets
+// reserved at admission and settled to the usage the upstream reported, on every path;
+// exact under concurrency; stream usage counted and the extra usage event removed.
+#include <algorithm>
+#include <thread>
+
+#include "support/keyed_gateway.hpp"
+
+namespace ditto::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string& chat = chat_body;
+// 72 bytes: 18 + max_tokens 9 = 27, exactly what the mock reports (18 + 9).
+const std::string exact_chat =
+    R"({"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]})";
+
+std::uint64_t estimate(const std::string& body) {
+    return (body.size() + 3) / 4;
+}
+
+class Budgets : public KeyedGateway {
+  protected:
+    static std::string key(const std::string& id, const std::string& token,
+                           const std::string& budget, const std::string& extra = "",
+                           const std::string& guardrails = "{}") {
+        return KeyedGateway::key(id, token,
+                                 R"("budget":)" + budget + R"(,"guardrails":)" + guardrails +
+                                     (extra.empty() ? "" : "," + extra));
+    }
+    std::string pricing(const std::string& json) { return files.write("pricing.json", json); }
+    /// 300 copies of `body` from vk-1, all in flight at once.
+    std::vector<int> fire(const std::string& body) {
+        return concurrent_statuses(
+            gw.port,
+            make_request("POST", "/v1/chat/completions",
+                         {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}},
+                         body),
+            300);
+    }
+
+    temp_dir files;
+};
+
+TEST_F(Budgets, P12_SettledToReportedUsageSoASecondRequestFits) {
+    // 2·charge − 1 = 57: the second fits only because the first was settled at 28.
+    start(key("key-1", "vk-1", R"({"total_tokens":57})"));
+    EXPECT_EQ(post("vk-1")->status, 200);
+    EXPECT_EQ(post("vk-1")->status, 200);
+    auto r = post("vk-1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 402);
+    // The ledger holds exactly 28 + 28, nothing left reserved: 56 + 29 attempted.
+    EXPECT_EQ(r->body, R"({"error":{"message":"budget exceeded: limit=57 attempted=85",)"
+                       R"("type":"insufficient_quota","code":"budget_exceeded"}})");
+    EXPECT_EQ(mock.request_count(), 2);
+    auto m = http_request(gw.port, "GET", "/metrics");
+    EXPECT_NE(m->body.find(R"("budget_exceeded":1)"), std::string::npos) << m->body;
+}
+
+TEST_F(Budgets, P13_ProjectBudgetIsSharedByItsKeys) {
+    const std::string project = R"("project_id":"p","project_budget":{"total_tokens":30})";
+    start(key("key-1", "vk-1", "{}", project) + "," + key("key-2", "vk-2", "{}", project));
+    EXPECT_EQ(post("vk-1")->status, 200);  // 28 spent of 30
+    auto r = post("vk-2");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 402);
+    EXPECT_NE(r->body.find(R"("code":"budget_exceeded")"), std::string::npos) << r->body;
+    EXPECT_EQ(mock.request_count(), 1);
+}
+
+TEST_F(Budgets, P14_TenantBudgetIsSharedByItsKeys) {
+    const std::string tenant = R"("tenant_id":"t","tenant_budget":{"total_tokens":30})";
+    start(key("key-1", "vk-1", "{}", tenant) + "," + key("key-2", "vk-2", "{}", tenant) + "," +
+          key("key-3", "vk-3", "{}"));
+    EXPECT_EQ(post("vk-1")->status, 200);
+    EXPECT_EQ(post("vk-2")->status, 402);
+    EXPECT_EQ(post("vk-3")->status, 200);  // another tenant
+}
+
+TEST_F(Budgets, FailuresRollBackAndRejectionsConsumeNothing) {
+    // A budget of exactly one charge: a 500 from the upstream, a guardrail 403 and a schema
+    // 400 must leave it whole for the request that follows.
+    start(key("key-1", "vk-1", R"({"total_tokens":29})", "",
+              R"({"deny_models":["bad"],"validate_schema":true})"));
+    EXPECT_EQ(post("vk-1", chat, {{"x-mock-status", "500"}})->status, 500);
+    EXPECT_EQ(post("vk-1", R"({"model":"bad","max_tokens":10,"messages":[]})")->status, 403);
+    EXPECT_EQ(post("vk-1", R"({"model":"m","max_tokens":10})")->status, 400);  // no messages
+    EXPECT_EQ(post("vk-1")->status, 200);
+}
+
+TEST_F(Budgets, ExactTokenBudgetUnderConcurrency) {
+    // 300 requests at once on 2 workers against a budget that fits exactly 40 of them
+    // (charge 27 = the reported usage): exactly 40 succeed, and the ledger is their usage.
+    start(key("key-1", "vk-1", R"({"total_tokens":1080})"), {"--workers", "2"});
+    const auto statuses = fire(exact_chat);
+    const auto ok = std::count(statuses.begin(), statuses.end(), 200);
+    const auto refused = std::count(statuses.begin(), statuses.end(), 402);
+    EXPECT_EQ(ok, 40);
+    EXPECT_EQ(refused, 260);
+    EXPECT_EQ(mock.request_count(), 40);
+    auto r = post("vk-1", exact_chat);
+    EXPECT_NE(r->body.find("limit=1080 attempted=1107"), std::string::npos) << r->body;
+}
+
+TEST_F(Budgets, ExactUsdBudgetUnderConcurrency) {
+    // $1 per million input tokens, $2 per million output: 18·1 + 9·2 = 36 µ$ per request,
+    // estimated and reported alike; a budget of 40 requests.
+    const auto path = pricing(R"({"m":{"input_cost_per_token":1e-6,"output_cost_per_token":2e-6,)"
+                              R"("litellm_provider":"openai","mode":"chat"}})");
+    start(key("key-1", "vk-1", R"({"total_usd_micros":1440})"),
+          {"--workers", "2", "--pricing-litellm", path});
+    const auto statuses = fire(exact_chat);
+    const auto ok = std::count(statuses.begin(), statuses.end(), 200);
+    EXPECT_EQ(ok, 40);
+    auto r = post("vk-1", exact_chat);
+    EXPECT_EQ(r->body, R"({"error":{"message":"cost budget exceeded: limit_usd_micros=1440 )"
+                       R"(attempted_usd_micros=1476","type":"insufficient_quota",)"
+                       R"("code":"cost_budget_exceeded"}})");
+}
+
+TEST_F(Budgets, P16_StreamUsageSettlesTheBudgetAndTheExtraChunkIsRemoved) {
+    const std::string stream = R"({"model":"m","stream":true,"max_tokens":10,"messages":[]})";
+    const std::string asking =
+        R"({"model":"m","stream":true,"max_tokens":10,"stream_options":{"include_usage":true},)"
+        R"("messages":[]})";
+    // The upstream gets `"stream_options":{"include_usage":true},` (40 bytes) more than
+    // `stream`; the mock reports ceil(bytes / 4) + 9.
+    const std::uint64_t reported_1 = (stream.size() + 40 + 3) / 4 + 9;
+    const std::uint64_t reported_2 = estimate(asking) + 9;
+    // The second's charge (estimate + 10) fits only after the first settled at reported_1.
+    const std::uint64_t limit = reported_1 + reported_2 + 1;
+    start(key("key-1", "vk-1", R"({"total_tokens":)" + std::to_string(limit) + "}"));
+
+    auto first = post("vk-1", stream);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->status, 200);
+    EXPECT_NE(first->body.find("data: [DONE]"), std::string::npos);
+    EXPECT_EQ(first->body.find(R"("usage")"), std::string::npos) << first->body;
+    auto rec = http_request(mock.port, "GET", "/__mock/requests");
+    EXPECT_NE(rec->body.find(R"(\"stream_options\":{\"include_usage\":true})"), std::string::npos)
+        << rec->body;
+
+    // This client asks for usage itself: it gets the usage event.
+    auto second = post("vk-1", asking);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->status, 200) << second->body;
+    EXPECT_NE(second->body.find(R"("choices":[],)"), std::string::npos) << second->body;
+    EXPECT_NE(second->body.find(R"("usage":{)"), std::string::npos) << second->body;
+
+    // Both were settled at what the stream reported (not at their charges of 25 and 34).
+    auto third = post("vk-1", stream);
+    EXPECT_EQ(third->status, 402);
+    const auto expected = "limit=" + std::to_string(limit) + " attempted=" +
+                          std::to_string(reported_1 + reported_2 + estimate(stream) + 10);
+    EXPECT_NE(third->body.find(expected), std::string::npos) << third->body;
+}
+
+TEST_F(Budgets, ResponsesStreamUsageIsCounted) {
+    // Responses API streams report usage in response.completed; with it the budget is
+    // settled to the reported amount (input estimate + 9), not the 4096-token default.
+    const std::string body = R"({"model":"m","stream":true,"input":"hi"})";
+    const std::uint64_t charge = estimate(body) + 4096;
+    const std::uint64_t reported = estimate(body) + 9;
+    start(key("key-1", "vk-1", R"({"total_tokens":)" + std::to_string(charge + reported) + "}"));
+    EXPECT_EQ(post("vk-1", body, {}, "/v1/responses")->status, 200);
+    EXPECT_EQ(post("vk-1", body, {}, "/v1/responses")->status, 200);
+    EXPECT_EQ(post("vk-1", body, {}, "/v1/responses")->status, 402);
+}
+
+TEST_F(Budgets, StreamCutByTheClientIsSettledNotLeaked) {
+    // Budget = charge + input estimate: after a cut stream settled at its input estimate
+    // (nothing seen yet), one more full charge fits; a leaked reservation would hold a whole
+    // charge and refuse it.
+    const std::string stream = R"({"model":"m","stream":true,"max_tokens":500,"messages":[]})";
+    const std::uint64_t charge = estimate(stream) + 500;
+    start(key("key-1", "vk-1",
+              R"({"total_tokens":)" + std::to_string(charge + estimate(stream)) + "}"));
+    {
+        http_connection c(gw.port);
+        ASSERT_TRUE(c.send(make_request("POST", "/v1/chat/completions",
+                                        {{"Authorization", "Bearer vk-1"},
+                                         {"Content-Type", "application/json"},
+                                         {"x-mock-delay-ms", "0"},
+                                         {"x-mock-chunk-delay-ms", "300"}},
+                                        stream)));
+        // Wait for the head, then hang up mid-stream.
+        auto head = c.read_response(500ms);
+        EXPECT_FALSE(head);  // the stream is still going
+    }
+    // The settlement runs when the gateway notices; poll with a deadline (a 402 reserves
+    // nothing, so polling is harmless).
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        status = post("vk-1", stream)->status;
+        if (status == 200)
+            break;
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(status, 200);
+}
+
+TEST_F(Budgets, K1_CostOverBudgetIsRefusedBeforeTheUpstream) {
+    const auto path = pricing(R"({"m":{"input_cost_per_token":1,"output_cost_per_token":1}})");
+    start(key("key-1", "vk-1", R"({"total_usd_micros":500000})"), {"--pricing-litellm", path});
+    auto r = post("vk-1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 402);
+    EXPECT_EQ(r->body, R"({"error":{"message":"cost budget exceeded: limit_usd_micros=500000 )"
+                       R"(attempted_usd_micros=29000000","type":"insufficient_quota",)"
+                       R"("code":"cost_budget_exceeded"}})");
+    EXPECT_EQ(mock.request_count(), 0);
+}
+
+TEST_F(Budgets, K2_K3_K4_CostEndpointPolicy) {
+    const auto path = pricing(R"({"m":{"input_cost_per_token":1e-6}})");
+    start(key("key-1", "vk-1", R"({"total_usd_micros":500000})"), {"--pricing-litellm", path});
+    auto images = post("vk-1", R"({"model":"m","prompt":"a cat"})", {}, "/v1/images/generations");
+    ASSERT_TRUE(images);
+    EXPECT_EQ(images->status, 400);
+    EXPECT_NE(images->body.find(R"("code":"cost_budget_unsupported_endpoint")"), std::string::npos)
+        << images->body;
+    auto models =
+        http_request(gw.port, "GET", "/v1/models", "", {{"Authorization", "Bearer vk-1"}});
+    EXPECT_EQ(models->status, 200);
+    auto audio = http_request(
+        gw.port, "POST", "/v1/audio/transcriptions",
+        "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nm\r\n--b--\r\n",
+        {{"Authorization", "Bearer vk-1"}, {"Content-Type", "multipart/form-data; boundary=b"}});
+    EXPECT_EQ(audio->status, 400);
+    EXPECT_EQ(mock.request_count(), 1);  // only the models list
+}
+
+TEST_F(Budgets, PricingErrors) {
+    start(key("key-1", "vk-1", R"({"total_usd_micros":500000})"));
+    auto r = post("vk-1");
+    EXPECT_EQ(r->status, 500);
+    EXPECT_EQ(r->body, R"({"error":{"message":"pricing not configured for cost budgets",)"
+                       R"("type":"api_error","code":"pricing_not_configured"}})");
+    auto no_model = post("vk-1", R"({"max_tokens":1,"messages":[]})");
+    EXPECT_EQ(no_model->status, 400);
+    EXPECT_NE(no_model->body.find("missing field `model`"), std::string::npos) << no_model->body;
+}
+
+TEST_F(Budgets, K5_ProjectCostBudget) {
+    const auto path =
+        pricing(R"({"m":{"input_cost_per_token":1e-6,"output_cost_per_token":1e-6}})");
+    // 29 µ$ per request against a project budget of 30: settled at 28, the second is refused.
+    start(
+        key("key-1", "vk-1", "{}", R"("project_id":"p","project_budget":{"total_usd_micros":30})"),
+        {"--pricing-litellm", path});
+    EXPECT_EQ(post("vk-1")->status, 200);
+    auto r = post("vk-1");
+    EXPECT_EQ(r->status, 402);
+    EXPECT_NE(r->body.find("limit_usd_micros=30 attempted_usd_micros=57"), std::string::npos)
+        << r->body;
+}
+
+TEST_F(Budgets, K6_PriorityTierIsPricedAtItsRate) {
+    const auto path = pricing(R"({"m":{"input_cost_per_token":1e-6,"output_cost_per_token":1e-6,)"
+                              R"("input_cost_per_token_priority":1e-5,)"
+                              R"("output_cost_per_token_priority":1e-5}})");
+    start(key("key-1", "vk-1", R"({"total_usd_micros":100})"), {"--pricing-litellm", path});
+    const std::string priority =
+        R"({"model":"m","max_tokens":10,"service_tier":"priority","messages":[]})";
+    EXPECT_EQ(post("vk-1", priority)->status, 402);  // (17 + 10) · 10 = 270 µ$
+    EXPECT_EQ(post("vk-1")->status, 200);            // 29 µ$ standard
+}
+
+TEST_F(Budgets, K7_ThePricierModelMapTargetIsReserved) {
+    const auto path =
+        pricing(R"({"m":{"input_cost_per_token":1e-6,"output_cost_per_token":1e-6},)"
+                R"("pricey":{"input_cost_per_token":1e-4,"output_cost_per_token":1e-4}})");
+    start(key("key-1", "vk-1", R"({"total_usd_micros":1000})"), {"--pricing-litellm", path},
+          R"(,"model_map":{"m":"pricey"})");
+    auto r = post("vk-1");  // 29 tokens at 100 µ$ = 2900 µ$ > 1000
+    EXPECT_EQ(r->status, 402);
+    EXPECT_NE(r->body.find("attempted_usd_micros=2900"), std::string::npos) << r->body;
+}
+
+TEST_F(Budgets, K8_CachedTokensAreCheaper) {
+    // 10 µ$ per input token, 1 µ$ per cached one, output free: charge 19·10 = 190. The mock
+    // reports all 19 cached: 19 µ$. With a budget of 220 the second request fits only then.
+    const auto path = pricing(R"({"m":{"input_cost_per_token":1e-5,"output_cost_per_token":0,)"
+                              R"("cache_read_input_token_cost":1e-6}})");
+    start(key("key-1", "vk-1", R"({"total_usd_micros":220})"), {"--pricing-litellm", path});
+    const headers cached{{"x-mock-usage", R"({"prompt_tokens_details":{"cached_tokens":19}})"}};
+    EXPECT_EQ(post("vk-1", chat, cached)->status, 200);
+    EXPECT_EQ(post("vk-1", chat, cached)->status, 200);
+}
+
+TEST_F(Budgets, K9_CacheCreationIsCharged) {
+    // Creation at 20 µ$ on top: 190 + 19·20 = 570 spent, so a second 190 exceeds 700.
+    const auto path = pricing(R"({"m":{"input_cost_per_token":1e-5,"output_cost_per_token":0,)"
+                              R"("cache_creation_input_token_cost":2e-5}})");
+    start(key("key-1", "vk-1", R"({"total_usd_micros":700})"), {"--pricing-litellm", path});
+    const headers creation{{"x-mock-usage", R"({"cache_creation_input_tokens":19})"}};
+    EXPECT_EQ(post("vk-1", chat, creation)->status, 200);
+    auto r = post("vk-1", chat, creation);
+    EXPECT_EQ(r->status, 402);
+    EXPECT_NE(r->body.find("attempted_usd_micros=760"), std::string::npos) << r->body;
+}
+
+TEST(BudgetsCli, BadPricingFileIsFatal) {
+    temp_dir dir;
+    const auto bad = dir.write("bad.json", R"({"m":{"input_cost_per_token":-1}})");
+    child_process p;
+    p.start(DITTO_GATEWAY_BIN, {dir.write("gateway.json", basic_config(9)), "--pricing-litellm",
+                                bad, "--listen", "127.0.0.1:0"});
+    EXPECT_EQ(p.wait_exit(10s), 1);
+    EXPECT_NE(p.stderr_text().find("negative"), std::string::npos) << p.stderr_text();
+}
+
+}  // namespace
+}  // namespace ditto::test
