@@ -49,17 +49,24 @@ cat > "$work/gateway.json" <<JSON
 {"backends":[{"name":"up","base_url":"http://127.0.0.1:$UP"},
              {"name":"mock","base_url":"http://127.0.0.1:$MOCK/v1"}],
  "virtual_keys":[{"id":"bench","token":"vk-bench","enabled":true,"limits":{},"budget":{},
+   "cache":{"enabled":false},"guardrails":{},"passthrough":{"allow":false,"bypass_cache":false}},
+  {"id":"governed","token":"vk-gov","enabled":true,
+   "limits":{"rpm":4000000000,"tpm":4000000000},
+   "budget":{"total_tokens":1000000000000000,"total_usd_micros":1000000000000000},
    "cache":{"enabled":false},"guardrails":{},"passthrough":{"allow":false,"bypass_cache":false}}],
  "router":{"default_backends":[{"backend":"up"}],
            "rules":[{"model_prefix":"sse-","backend":"mock"}]}}
 JSON
+
+# Prices for the governed key's cost budget (LiteLLM format).
+echo '{"gpt-4o-mini":{"input_cost_per_token":1.5e-7,"output_cost_per_token":6e-7}}' > "$work/pricing.json"
 
 start() { "$@" & pids+=($!); }
 start taskset -c 1 /usr/sbin/nginx -p "$work/up" -c "$work/up/nginx.conf"
 start taskset -c 1 build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1
 start taskset -c 0 /usr/sbin/nginx -p "$work/ngx" -c "$work/ngx/nginx.conf"
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GW \
-  --workers 1 --log-level warn --proxy-max-in-flight 4096
+  --workers 1 --log-level warn --proxy-max-in-flight 4096 --pricing-litellm "$work/pricing.json"
 sleep 1
 # nginx's master only supervises: its one worker does the proxying, and is what we measure.
 ngx_master=$(cat "$work/ngx/nginx.pid"); ngx_pid=$(pgrep -P "$ngx_master" | head -1); gw_pid=${pids[3]}
@@ -103,6 +110,8 @@ run "ditto-gateway GET /health"   1 64 "http://127.0.0.1:$GW/health" bench/get.l
 run "upstream direct, 64 conns"   1 64 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up64
 run "nginx proxy_pass, 64 conns"  1 64 "http://127.0.0.1:$NGX/v1/chat/completions" $chat "$ngx_pid" ngx64
 run "ditto-gateway, 64 conns"     1 64 "http://127.0.0.1:$GW/v1/chat/completions" $chat "$gw_pid" gw64
+# The same with rpm/tpm limits, a token budget and a USD budget on the key (bench/chat-gov.lua).
+run "ditto-gateway governed, 64 conns" 1 64 "http://127.0.0.1:$GW/v1/chat/completions" bench/chat-gov.lua "$gw_pid" gov64
 # Latency: everything on core 1 for these runs.
 taskset -apc 1 "$ngx_pid" >/dev/null; taskset -apc 1 "$gw_pid" >/dev/null
 run "upstream direct, 1 conn"     1 1 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up1
@@ -124,6 +133,7 @@ echo "ditto-gateway bench: ${secs}s per run, $(date -u +%Y-%m-%dT%H:%MZ), $(npro
 printf '%-34s %12s %10s %10s %12s\n' "run" "requests/s" "p50 us" "p99 us" "CPU us/req"
 printf '%s\n' "${results[@]}"
 awk -v a="$rps_gw64" -v b="$rps_ngx64" 'BEGIN {printf "\nthroughput ratio gateway/nginx (64 conns): %.2f\n", a/b}'
+awk -v a="$rps_gov64" -v b="$rps_gw64" 'BEGIN {printf "governed key (limits + budgets + cost) / plain key (64 conns): %.3f, %.2f us more CPU per request\n", a/b, 1e6/a - 1e6/b}'
 awk -v a="$rps_gwsse" -v b="$rps_ngxsse" 'BEGIN {printf "SSE relay ratio gateway/nginx (64 conns):  %.2f\n", a/b}'
 echo "added p50 at 1 conn over the direct upstream: nginx $((p50_ngx1 - p50_up1)) us, ditto-gateway $((p50_gw1 - p50_up1)) us"
 read -r d50 d90 <<<"$ttfb_direct"; read -r g50 g90 <<<"$ttfb_gw"

@@ -177,7 +177,10 @@ class budget_step final : public middleware {
             return std::nullopt;
         const cost::token_counts c{ctx.input_estimate, 0, 0,
                                    ctx.charge_tokens - ctx.input_estimate};
-        const std::string_view tier = ctx.fields.service_tier ? *ctx.fields.service_tier : "";
+        // Not `?:` with "": its common type is std::string, a temporary the view would outlive.
+        std::string_view tier;
+        if (ctx.fields.service_tier)
+            tier = *ctx.fields.service_tier;
         const std::string& model = *ctx.fields.model;
         auto best = o_.pricing->estimate_usd_micros(model, c, tier);
         for (const auto& name : ctx.candidates) {

@@ -90,6 +90,29 @@ TEST_F(Budgets, FailuresRollBackAndRejectionsConsumeNothing) {
     EXPECT_EQ(post("vk-1")->status, 200);
 }
 
+TEST_F(Budgets, InFlight429AfterReservationIsRolledBack) {
+    // Backend max_in_flight 1: the second of two concurrent requests is reserved, then
+    // refused at the backend permit (429). Room for two charges: if that reservation leaked,
+    // a third request (28 spent + 29 leaked + 29) would not fit in 58.
+    start(key("key-1", "vk-1", R"({"total_tokens":58})"), {}, R"(,"max_in_flight":1)");
+    const auto slow = make_request("POST", "/v1/chat/completions",
+                                   {{"Authorization", "Bearer vk-1"},
+                                    {"Content-Type", "application/json"},
+                                    {"x-mock-delay-ms", "500"}},
+                                   chat);
+    auto statuses = concurrent_statuses(gw.port, slow, 2);
+    std::sort(statuses.begin(), statuses.end());
+    EXPECT_EQ(statuses, (std::vector<int>{200, 429}));
+    EXPECT_EQ(post("vk-1")->status, 200);
+}
+
+TEST_F(Budgets, UpstreamTimeoutIsRolledBack) {
+    start(key("key-1", "vk-1", R"({"total_tokens":29})"), {}, R"(,"timeout_seconds":1)");
+    auto r = post("vk-1", chat, {{"x-mock-delay-ms", "2000"}});
+    EXPECT_EQ(r->status, 504);
+    EXPECT_EQ(post("vk-1")->status, 200);
+}
+
 TEST_F(Budgets, ExactTokenBudgetUnderConcurrency) {
     // 300 requests at once on 2 workers against a budget that fits exactly 40 of them
     // (charge 27 = the reported usage): exactly 40 succeed, and the ledger is their usage.
