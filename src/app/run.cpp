@@ -21,7 +21,6 @@
 #include "ditto/http/server.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
-#include "ditto/middleware/guardrails.hpp"
 #include "ditto/proxy/proxy.hpp"
 #include "ditto/store/memory/memory_control_store.hpp"
 #include "ditto/store/store.hpp"
@@ -256,8 +255,7 @@ int run(const config::cli_options& options) {
         return 1;
     }
     auto keys = std::make_shared<middleware::live_keys>(
-        std::make_shared<const middleware::key_snapshot>(cfg.virtual_keys));
-    auto router = std::make_shared<const config::router_config>(cfg.router);
+        std::make_shared<const middleware::key_snapshot>(cfg.virtual_keys, cfg.router));
     middleware::budget_options bo;
     bo.pricing = pricing;
     for (const auto& b : cfg.backends) {
@@ -283,10 +281,8 @@ int run(const config::cli_options& options) {
         .add(middleware::make_settle(bg.executor()))
         .add(middleware::make_auth(keys))
         .add(middleware::make_cost_policy())
-        .add(middleware::make_guardrails(
-            std::make_shared<const middleware::guardrails_index>(cfg.virtual_keys, cfg.router),
-            counters))
-        .add(middleware::make_route(router))
+        .add(middleware::make_guardrails(counters))
+        .add(middleware::make_route())
         .add(middleware::make_rate_limit(store.limits, counters))
         .add(middleware::make_budget(std::move(bo), store.budgets, store.audit, counters))
         // The cache slots in here.

@@ -8,16 +8,15 @@ namespace {
 // SPEC §3.3: policy checks run after auth and before anything is counted (limits, budgets).
 class guardrails_step final : public middleware {
   public:
-    guardrails_step(std::shared_ptr<const guardrails_index> index,
-                    std::shared_ptr<metrics::counters> counters)
-        : index_(std::move(index)), counters_(std::move(counters)) {}
+    explicit guardrails_step(std::shared_ptr<metrics::counters> counters)
+        : counters_(std::move(counters)) {}
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         // A large upload streamed to the upstream has no body here to inspect, and no model.
         if (!ctx.body_read)
             co_return co_await next(ctx);
         const auto model = routed_model(ctx);
-        const auto& rails = index_->select(*ctx.key, model);
+        const auto& rails = ctx.keys->guardrails().select(*ctx.key, model);
         const auto ct = ctx.req.find(http::field::content_type);
         guardrail_input in;
         in.method = ctx.req.method_string();
@@ -37,7 +36,6 @@ class guardrails_step final : public middleware {
     }
 
   private:
-    std::shared_ptr<const guardrails_index> index_;
     std::shared_ptr<metrics::counters> counters_;
 };
 
@@ -52,9 +50,8 @@ std::string routed_model(const proxy_context& ctx) {
     return {};
 }
 
-std::shared_ptr<middleware> make_guardrails(std::shared_ptr<const guardrails_index> index,
-                                            std::shared_ptr<metrics::counters> counters) {
-    return std::make_shared<guardrails_step>(std::move(index), std::move(counters));
+std::shared_ptr<middleware> make_guardrails(std::shared_ptr<metrics::counters> counters) {
+    return std::make_shared<guardrails_step>(std::move(counters));
 }
 
 }  // namespace ditto::middleware

@@ -1,13 +1,25 @@
 #include "ditto/middleware/keys.hpp"
 
 #include "ditto/config/load.hpp"
+#include "ditto/middleware/scopes.hpp"
 
 namespace ditto::middleware {
 
-key_snapshot::key_snapshot(const std::vector<config::virtual_key_config>& keys) {
+key_snapshot::key_snapshot(const std::vector<config::virtual_key_config>& keys,
+                           config::router_config router)
+    : router_(std::move(router)), guardrails_(std::make_unique<guardrails_index>(keys, router_)) {
     by_lookup_.reserve(keys.size());
     for (const auto& k : keys)
         by_lookup_.emplace(config::token_lookup_key(k.token), k);
+}
+
+std::vector<std::string> key_snapshot::scope_ids() const {
+    std::vector<std::string> out;
+    for (const auto& [lookup, k] : by_lookup_) {
+        for (auto& s : scopes_of(k))
+            out.push_back(std::move(s.id));
+    }
+    return out;
 }
 
 const config::virtual_key_config* key_snapshot::find(std::string_view lookup_hex) const {

@@ -9,11 +9,8 @@ namespace {
 // cost estimate prices their model_map targets); none → 502 backend_not_found.
 class route_step final : public middleware {
   public:
-    explicit route_step(std::shared_ptr<const config::router_config> router)
-        : router_(std::move(router)) {}
-
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
-        ctx.candidates = router::candidates(*router_, ctx.key->route, routed_model(ctx),
+        ctx.candidates = router::candidates(ctx.keys->router(), ctx.key->route, routed_model(ctx),
                                             core::fnv1a64(ctx.request_id));
         if (ctx.candidates.empty()) {
             co_return api_error(ctx.req, http::status::bad_gateway, "api_error",
@@ -21,15 +18,12 @@ class route_step final : public middleware {
         }
         co_return co_await next(ctx);
     }
-
-  private:
-    std::shared_ptr<const config::router_config> router_;
 };
 
 }  // namespace
 
-std::shared_ptr<middleware> make_route(std::shared_ptr<const config::router_config> router) {
-    return std::make_shared<route_step>(std::move(router));
+std::shared_ptr<middleware> make_route() {
+    return std::make_shared<route_step>();
 }
 
 }  // namespace ditto::middleware

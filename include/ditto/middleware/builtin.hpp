@@ -34,7 +34,6 @@ std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys);
 /// first candidate (SPEC §3.1 step 3).
 bool is_streamable_upload(const proxy_context& ctx);
 
-class guardrails_index;
 }  // namespace ditto::middleware
 
 namespace ditto::store {
@@ -62,8 +61,9 @@ std::shared_ptr<middleware> make_rate_limit(std::shared_ptr<store::rate_limiter>
 /// torn-down request) finishes on `background`.
 std::shared_ptr<middleware> make_settle(boost::asio::any_io_executor background);
 
-/// SPEC §3.9: fills `ctx.candidates`; none → 502 backend_not_found.
-std::shared_ptr<middleware> make_route(std::shared_ptr<const config::router_config> router);
+/// SPEC §3.9: fills `ctx.candidates` from the snapshot's router; none → 502
+/// backend_not_found.
+std::shared_ptr<middleware> make_route();
 
 /// SPEC §3.8 endpoint policy, before the guardrails, for keys with a USD budget.
 std::shared_ptr<middleware> make_cost_policy();
@@ -82,10 +82,10 @@ std::shared_ptr<middleware> make_budget(budget_options options,
                                         std::shared_ptr<store::audit_log> audit,
                                         std::shared_ptr<metrics::counters> counters);
 
-/// SPEC §3.3: the guardrails that apply to the key and routed model; 403 policy_error /
-/// 400 invalid_request before anything is counted. Counts `guardrail_blocked`.
-std::shared_ptr<middleware> make_guardrails(std::shared_ptr<const guardrails_index> index,
-                                            std::shared_ptr<metrics::counters> counters);
+/// SPEC §3.3: the guardrails that apply to the key and routed model (compiled in the key
+/// snapshot); 403 policy_error / 400 invalid_request before anything is counted. Counts
+/// `guardrail_blocked`.
+std::shared_ptr<middleware> make_guardrails(std::shared_ptr<metrics::counters> counters);
 
 /// SPEC §3.9 routed model: the trimmed JSON `model`, else the decoded `{id}` of
 /// `/v1/models/{id}`, else empty.

@@ -8,20 +8,29 @@
 #include <vector>
 
 #include "ditto/config/gateway_config.hpp"
+#include "ditto/middleware/guardrails.hpp"
 
 namespace ditto::middleware {
 
-/// The virtual keys in force, indexed by token lookup key (sha256 hex). Immutable once
-/// built; replaced as a whole when keys change.
+/// The control plane in force: the virtual keys (indexed by token lookup key, sha256 hex),
+/// the router, and the guardrails compiled for both. Immutable once built; replaced as a
+/// whole when keys or router change, so a request sees one consistent version of all three.
 class key_snapshot {
   public:
-    explicit key_snapshot(const std::vector<config::virtual_key_config>& keys);
+    key_snapshot(const std::vector<config::virtual_key_config>& keys,
+                 config::router_config router = {});
     /// The key whose lookup key is `lookup_hex`, or null.
     const config::virtual_key_config* find(std::string_view lookup_hex) const;
     std::size_t size() const { return by_lookup_.size(); }
+    const config::router_config& router() const { return router_; }
+    const guardrails_index& guardrails() const { return *guardrails_; }
+    /// Every scope id of every key (SPEC §6.1), for dropping counters of removed scopes.
+    std::vector<std::string> scope_ids() const;
 
   private:
     std::unordered_map<std::string, config::virtual_key_config> by_lookup_;
+    config::router_config router_;
+    std::unique_ptr<guardrails_index> guardrails_;
 };
 
 /// The live snapshot, swapped atomically (Admin API and Redis propagation will swap it);
