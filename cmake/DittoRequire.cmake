@@ -9,3 +9,13 @@ function(ditto_require_found found what package)
             "(or run scripts/deps.sh, which installs every build and test dependency)")
     endif()
 endfunction()
+
+# ditto_pkg_config_target(<prefix> <pkg-config module> <debian-package> <alias>)
+# A pkg-config dependency as the imported target <alias>, or the Debian package to install.
+macro(ditto_pkg_config_target prefix module package alias)
+    find_package(PkgConfig QUIET)
+    ditto_require_found(PKG_CONFIG_FOUND "pkg-config" pkg-config)
+    pkg_check_modules(${prefix} QUIET IMPORTED_TARGET ${module})
+    ditto_require_found(${prefix}_FOUND "${module}" ${package})
+    add_library(${alias} ALIAS PkgConfig::${prefix})
+endmacro()

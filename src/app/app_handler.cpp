@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "ditto/core/json_scan.hpp"
 #include "ditto/http/error_body.hpp"
 #include "ditto/middleware/chain.hpp"
 
@@ -75,6 +76,19 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
             co_return http::make_response(
                 req, status::service_unavailable,
                 R"({"status":"not_ready","checks":[{"name":"server","status":"error","detail":"draining"}]})");
+        }
+        // SPEC §8.1: `store.redis` is checked with a PING under the command deadline.
+        if (p_.store_health) {
+            auto problem = co_await p_.store_health();
+            if (problem) {
+                co_return http::make_response(
+                    req, status::service_unavailable,
+                    R"({"status":"not_ready","checks":[{"name":"store.redis","status":"error","detail":)" +
+                        core::json_quote(*problem) + "}]}");
+            }
+            co_return http::make_response(
+                req, status::ok,
+                R"({"status":"ready","checks":[{"name":"store.redis","status":"ok"}]})");
         }
         co_return http::make_response(req, status::ok, R"({"status":"ready"})");
     }

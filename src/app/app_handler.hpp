@@ -1,6 +1,9 @@
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "ditto/http/message.hpp"
 #include "ditto/metrics/counters.hpp"
@@ -20,6 +23,8 @@ class app_handler final : public http::handler {
         std::shared_ptr<middleware::chain> proxy_chain;
         std::shared_ptr<middleware::chain> models_chain;
         std::shared_ptr<proxy::upstreams> upstreams;
+        /// The shared store's readiness (null: always ready).
+        std::function<boost::asio::awaitable<std::optional<std::string>>()> store_health;
     };
     explicit app_handler(parts p) : p_(std::move(p)) {}
 

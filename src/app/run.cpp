@@ -1,29 +1,23 @@
 #include "ditto/app/run.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "app_handler.hpp"
+#include "background.hpp"
 #include "ditto/config/load.hpp"
 #include "ditto/cost/pricing.hpp"
 #include "ditto/http/server.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
 #include "ditto/proxy/proxy.hpp"
-#include "ditto/store/memory/memory_control_store.hpp"
-#include "ditto/store/store.hpp"
+#include "store_setup.hpp"
 
 namespace ditto::app {
 namespace {
@@ -114,63 +108,6 @@ class shutdown_control {
     std::chrono::steady_clock::time_point deadline_{};
 };
 
-// The background executor: one thread for work that must not run on (or outlive) a
-// worker — settling torn-down requests, reaping expired reservations (SPEC §0.3).
-class background {
-  public:
-    background() : guard_(net::make_work_guard(ioc_)), timer_(ioc_) {
-        thread_ = std::thread([this] { ioc_.run(); });
-    }
-    ~background() { stop(); }
-    background(const background&) = delete;
-    background& operator=(const background&) = delete;
-
-    net::any_io_executor executor() { return ioc_.get_executor(); }
-
-    void start_reaper(std::shared_ptr<store::budget_store> budgets, std::chrono::seconds lease) {
-        net::co_spawn(ioc_, reap_loop(std::move(budgets), lease, &timer_), net::detached);
-    }
-
-    /// Finishes the queued work (the reaper stops) and joins the thread.
-    void stop() {
-        if (!thread_.joinable())
-            return;
-        net::post(ioc_, [this] { timer_.cancel(); });
-        guard_.reset();
-        thread_.join();
-    }
-
-  private:
-    static net::awaitable<void> reap_loop(std::shared_ptr<store::budget_store> budgets,
-                                          std::chrono::seconds lease, net::steady_timer* timer) {
-        const auto every = std::min<std::chrono::seconds>(lease, std::chrono::seconds(60));
-        for (;;) {
-            timer->expires_after(every);
-            boost::system::error_code ec;
-            co_await timer->async_wait(net::redirect_error(net::use_awaitable, ec));
-            if (ec)
-                co_return;  // stopping
-            const auto cutoff = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    (std::chrono::system_clock::now() - lease).time_since_epoch())
-                                    .count();
-            const auto r = co_await budgets->reap(cutoff, 100'000, false);
-            if (r.error) {
-                log::warn("budget.reap_error", r.error.message());
-            } else if (r.reaped > 0) {
-                log::warn("budget.reaped", "released reservations whose lease expired",
-                          {{"reaped", std::to_string(r.reaped)},
-                           {"released_tokens", std::to_string(r.released_tokens)},
-                           {"released_usd_micros", std::to_string(r.released_usd_micros)}});
-            }
-        }
-    }
-
-    net::io_context ioc_;
-    net::executor_work_guard<net::io_context::executor_type> guard_;
-    net::steady_timer timer_;
-    std::thread thread_;
-};
-
 }  // namespace
 
 int run(const config::cli_options& options) {
@@ -240,11 +177,15 @@ int run(const config::cli_options& options) {
         pricing = std::make_shared<const cost::pricing_table>(std::move(*table));
     }
 
-    // Settlements of torn-down requests and the lease reaper run here, off the workers; it
-    // outlives the server so that shutdown settles what the workers leave open.
+    // Settlements of torn-down requests, the lease reaper and the store's change feed run
+    // here, off the workers; it outlives the server so that shutdown settles what the
+    // workers leave open.
     background bg;
-    auto store = store::make_memory_store();
-    bg.start_reaper(store.budgets, std::chrono::seconds(options.reservation_lease_secs));
+    auto opened = open_store(options, cfg, env, bg);
+    if (!opened)
+        return 1;
+    auto& store = opened->set;
+    auto keys = opened->keys;
 
     auto counters = std::make_shared<metrics::counters>();
     std::shared_ptr<proxy::upstreams> ups;
@@ -254,10 +195,9 @@ int run(const config::cli_options& options) {
         log::error("config.error", e.what());
         return 1;
     }
-    auto keys = std::make_shared<middleware::live_keys>(
-        std::make_shared<const middleware::key_snapshot>(cfg.virtual_keys, cfg.router));
     middleware::budget_options bo;
     bo.pricing = pricing;
+    bo.fail_open = options.redis_failure_mode == "open";
     for (const auto& b : cfg.backends) {
         if (!b.model_map.empty())
             bo.model_maps[b.name] = b.model_map;
@@ -273,6 +213,7 @@ int run(const config::cli_options& options) {
     parts.counters = counters;
     parts.max_body_bytes = options.proxy_max_body_bytes;
     parts.upstreams = ups;
+    parts.store_health = store.health;
     parts.proxy_chain = std::make_shared<middleware::chain>();
     parts.proxy_chain->add(middleware::make_request_id())
         .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,
@@ -313,8 +254,13 @@ int run(const config::cli_options& options) {
                   std::to_string(server.port()),
               {{"workers", std::to_string(so.workers)}, {"config", summary(cfg)}});
     control.run();
+    // The workers are stopped but their event loops still exist: close the store's
+    // connections on them now (a connection must go before its event loop).
+    if (store.close)
+        store.close();
     // Destroying the server destroys what its workers left unfinished; their settlements
-    // move to the background executor, which finishes them before the process exits.
+    // move to the background executor (which opens its own connection if it needs one)
+    // and are finished before the process exits.
     server_ptr.reset();
     bg.stop();
     log::info("server.stopped", "stopped");

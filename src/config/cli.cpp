@@ -121,6 +121,23 @@ cli_result parse_cli(int argc, const char* const* argv) {
                    "tokens charged for the output of a request that sets no max tokens")
         ->check(unsigned_only)
         ->default_str(std::to_string(o.default_max_output_tokens));
+    auto* redis = app.add_option("--redis", o.redis_url, "redis://[user:pass@]host:port/db");
+    auto* redis_env =
+        app.add_option("--redis-env", o.redis_env, "environment variable holding the Redis URL");
+    redis->excludes(redis_env);
+    auto* prefix = app.add_option("--redis-prefix", o.redis_prefix, "key prefix in Redis")
+                       ->default_str(o.redis_prefix);
+    app.add_option("--redis-timeout-ms", o.redis_timeout_ms, "deadline of each Redis command")
+        ->check(positive)
+        ->default_str(std::to_string(o.redis_timeout_ms));
+    auto* failure = app.add_option("--redis-failure-mode", o.redis_failure_mode,
+                                   "budgets while Redis is down: closed (503) or open (admit)")
+                        ->check(CLI::IsMember({"open", "closed"}))
+                        ->default_str(o.redis_failure_mode);
+    app.add_option("--audit-retention-secs", o.audit_retention_secs,
+                   "how long Redis keeps audit records; 0 keeps them")
+        ->check(unsigned_only)
+        ->default_str(std::to_string(o.audit_retention_secs));
     app.add_option("--pricing-litellm", o.pricing_litellm,
                    "LiteLLM pricing JSON (model_prices_and_context_window.json) for cost budgets")
         ->check(CLI::ExistingFile);
@@ -163,6 +180,13 @@ cli_result parse_cli(int argc, const char* const* argv) {
         r.output = std::string("ditto-gateway ") + DITTO_VERSION + "\n";
         return r;
     }
+
+    if ((prefix->count() > 0 || failure->count() > 0) && !o.redis_url && !o.redis_env) {
+        return usage_error(
+            "--redis-prefix and --redis-failure-mode require --redis or --redis-env");
+    }
+    if (o.redis_prefix.empty() || o.redis_prefix.find_first_of(" \t\r\n") != std::string::npos)
+        return usage_error("--redis-prefix must be non-empty and without spaces");
 
     if (o.config_path.empty())
         o.config_path = "gateway.json";

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "ditto/config/load.hpp"
+#include "ditto/config/serialize.hpp"
 #include "ditto/core/strings.hpp"
 
 namespace ditto::config {
@@ -592,6 +594,20 @@ void warn_ignored_section(parse_context& ctx, const json& root, std::string_view
     ctx.warning(std::string(key) + " is not supported by this gateway and is ignored");
 }
 
+/// Parses a standalone document (one key, the router) whose errors are prefixed with `path`,
+/// since the message alone would not say which document of a batch was broken.
+bool parse_document(parse_context& ctx, std::string_view text, std::string_view path, json& out) {
+    try {
+        out = json::parse(text.begin(), text.end());
+        return true;
+    } catch (const json::parse_error& e) {
+        ctx.error(path, describe_parse_error(text, e));
+    } catch (const json::exception& e) {
+        ctx.error(path, std::string("invalid JSON: ") + e.what());
+    }
+    return false;
+}
+
 }  // namespace
 
 gateway_config parse_gateway_json(std::string_view text, diagnostics& diag) {
@@ -646,6 +662,32 @@ gateway_config parse_gateway_json(std::string_view text, diagnostics& diag) {
     warn_ignored_section(ctx, root, "a2a_agents");
     r.finish();
     return cfg;
+}
+
+std::optional<virtual_key_config> parse_virtual_key_json(std::string_view text, diagnostics& diag) {
+    parse_context ctx(diag);
+    // Errors are counted rather than diag.ok() tested, so that a caller's earlier errors in
+    // the same diagnostics do not turn a good key into a failure.
+    const std::size_t errors_before = diag.errors.size();
+    json root;
+    if (!parse_document(ctx, text, "virtual_key", root))
+        return std::nullopt;
+    virtual_key_config key = parse_virtual_key(ctx, root, "virtual_key");
+    if (diag.errors.size() != errors_before)
+        return std::nullopt;
+    return key;
+}
+
+std::optional<router_config> parse_router_json(std::string_view text, diagnostics& diag) {
+    parse_context ctx(diag);
+    const std::size_t errors_before = diag.errors.size();
+    json root;
+    if (!parse_document(ctx, text, "router", root))
+        return std::nullopt;
+    router_config router = parse_router(ctx, root, "router");
+    if (diag.errors.size() != errors_before)
+        return std::nullopt;
+    return router;
 }
 
 }  // namespace ditto::config

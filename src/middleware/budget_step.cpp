@@ -132,9 +132,15 @@ class budget_step final : public middleware {
 
         const auto d = co_await budgets_->reserve(r);
         if (d.error) {
+            // SPEC §0.8: a store outage is a policy, not an accident.
+            if (o_.fail_open) {
+                log::warn("budget.fail_open", "store unavailable: admitted without a reservation",
+                          {{"request_id", ctx.request_id}, {"error", d.error.message()}});
+                co_return co_await next(ctx);
+            }
             co_await blocked(ctx, r.lines.front(), "storage_error", 0, 0, charge_cost);
-            co_return api_error(ctx.req, status::internal_server_error, "api_error",
-                                "storage_error", "storage error: " + d.error.message());
+            co_return api_error(ctx.req, status::service_unavailable, "api_error",
+                                "store_unavailable", "store unavailable: " + d.error.message());
         }
         if (!d.admitted) {
             counters_->budget_exceeded.add();

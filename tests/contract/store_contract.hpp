@@ -38,28 +38,48 @@ class StoreContract : public ::testing::TestWithParam<factory> {
     T run(boost::asio::awaitable<T> a) {
         std::optional<T> out;
         std::exception_ptr error;
+        bool done = false;
         boost::asio::co_spawn(ioc_, std::move(a), [&](std::exception_ptr e, T v) {
             error = e;
             if (!e)
                 out = std::move(v);
+            done = true;
         });
-        ioc_.restart();
-        ioc_.run();
+        pump(done);
         if (error)
             std::rethrow_exception(error);
         return std::move(*out);
     }
     void run(boost::asio::awaitable<void> a) {
         std::exception_ptr error;
-        boost::asio::co_spawn(ioc_, std::move(a), [&](std::exception_ptr e) { error = e; });
-        ioc_.restart();
-        ioc_.run();
+        bool done = false;
+        boost::asio::co_spawn(ioc_, std::move(a), [&](std::exception_ptr e) {
+            error = e;
+            done = true;
+        });
+        pump(done);
         if (error)
             std::rethrow_exception(error);
     }
 
+    /// Runs the loop until `done`: a store may keep work of its own on it (a Redis
+    /// connection's reader), so the loop never runs out of work by itself.
+    void pump(const bool& done) {
+        ioc_.restart();
+        while (!done && ioc_.run_one() > 0) {
+        }
+    }
+
     boost::asio::io_context ioc_;
+    /// Event loops of extra threads; they outlive the store (a Redis connection must be
+    /// closed before its event loop goes).
+    std::vector<std::unique_ptr<boost::asio::io_context>> thread_iocs_;
     store_set store_;
+
+    void TearDown() override {
+        if (store_.close)
+            store_.close();
+    }
 };
 
 }  // namespace ditto::store::contract

@@ -28,6 +28,14 @@ struct cli_options {
     /// background reaper.
     std::uint64_t reservation_lease_secs = 3600;
 
+    // The shared store (SPEC §2, §0.8, docs/redis.md).
+    std::optional<std::string> redis_url;  ///< --redis
+    std::optional<std::string> redis_env;  ///< --redis-env: the variable holding the URL
+    std::string redis_prefix = "ditto";
+    std::uint64_t redis_timeout_ms = 250;
+    std::string redis_failure_mode = "closed";  ///< budgets when Redis is down: open|closed
+    std::uint64_t audit_retention_secs = 30ULL * 24 * 3600;  ///< 0 keeps records
+
     // Ours: client-side deadlines and drain (docs/cli.md).
     std::uint64_t max_header_bytes = 64 * 1024;
     std::uint64_t header_timeout_ms = 10'000;  ///< first byte to end of the request head

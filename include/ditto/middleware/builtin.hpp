@@ -72,6 +72,9 @@ struct budget_options {
     std::shared_ptr<const cost::pricing_table> pricing;  ///< --pricing-litellm; may be null
     /// Each backend's model_map, to price the model a candidate would really be sent.
     std::map<std::string, std::map<std::string, std::string>> model_maps;
+    /// --redis-failure-mode open: when the store cannot reserve, admit without a reservation
+    /// (availability over accounting); otherwise 503 store_unavailable.
+    bool fail_open = false;
 };
 
 /// SPEC §3.5, §3.8: reserves the token charge and the cost estimate on every scope with a

@@ -10,12 +10,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ditto::store {
 
 struct control_state {
-    std::vector<std::string> keys_json;  ///< one JSON object per key, tokens as `sha256:`
+    /// (id, key as a JSON object with its token as `sha256:<hex>`), sorted by id.
+    std::vector<std::pair<std::string, std::string>> keys;
     std::optional<std::string> router_json;
     std::uint64_t version = 0;  ///< bumped by every save
 };

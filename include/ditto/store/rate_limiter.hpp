@@ -25,6 +25,7 @@ struct rate_charge {
     std::vector<std::string> scope_ids;
     std::uint64_t tokens = 0;
     std::int64_t minute = 0;  ///< the window the charge went into (unix time / 60)
+    bool local = false;       ///< charged to the local fallback limiter (shared store down)
 };
 
 struct rate_decision {

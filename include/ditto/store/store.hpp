@@ -3,7 +3,9 @@
 // The whole store interface (docs/architecture.md): what the middleware and the Admin API
 // see. The composition root (app/) picks the implementation: memory now, Redis next.
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ditto/store/audit_log.hpp"
@@ -19,6 +21,11 @@ struct store_set {
     std::shared_ptr<budget_store> budgets;
     std::shared_ptr<audit_log> audit;
     std::shared_ptr<control_store> control;
+    /// Readiness (SPEC §8.1 `store.redis`): nullopt when healthy, else what is wrong. Null for
+    /// the memory store, which is always ready.
+    std::function<boost::asio::awaitable<std::optional<std::string>>()> health;
+    /// Stops background work and closes connections (at shutdown). May be null.
+    std::function<void()> close;
 };
 
 }  // namespace ditto::store

@@ -66,7 +66,12 @@ TEST(Cli, BadInputExitsTwoWithOneErrorLine) {
         {"gw.yaml"},
         {"gw.toml"},
         {"gw.json", "--dotenv", "/nonexistent/.env"},
-        {"gw.json", "--redis", "redis://127.0.0.1:6379"},  // not built yet: unknown
+        {"gw.json", "--redis", "redis://h", "--redis-env", "REDIS_URL"},  // one or the other
+        {"gw.json", "--redis-prefix", "p"},                               // needs --redis
+        {"gw.json", "--redis-failure-mode", "open"},                      // needs --redis
+        {"gw.json", "--redis", "redis://h", "--redis-failure-mode", "maybe"},
+        {"gw.json", "--redis", "redis://h", "--redis-prefix", ""},
+        {"gw.json", "--redis", "redis://h", "--redis-timeout-ms", "0"},
         {"gw.json", "--sqlite", "x.db"},
         {"gw.json", "--otel-endpoint=http://x"},
     };
@@ -79,6 +84,25 @@ TEST(Cli, BadInputExitsTwoWithOneErrorLine) {
         EXPECT_EQ(r.exit_code, 2) << joined;
         EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << joined << r.output;
     }
+}
+
+TEST(Cli, RedisFlags) {
+    auto r =
+        parse({"gw.json", "--redis", "redis://h:1/2", "--redis-prefix", "p1", "--redis-timeout-ms",
+               "100", "--redis-failure-mode", "open", "--audit-retention-secs", "0"});
+    ASSERT_FALSE(r.exit) << r.output;
+    EXPECT_EQ(r.options.redis_url, "redis://h:1/2");
+    EXPECT_EQ(r.options.redis_prefix, "p1");
+    EXPECT_EQ(r.options.redis_timeout_ms, 100u);
+    EXPECT_EQ(r.options.redis_failure_mode, "open");
+    EXPECT_EQ(r.options.audit_retention_secs, 0u);
+    auto d = parse({"gw.json", "--redis-env", "REDIS_URL"});
+    ASSERT_FALSE(d.exit) << d.output;
+    EXPECT_EQ(d.options.redis_env, "REDIS_URL");
+    EXPECT_EQ(d.options.redis_prefix, "ditto");
+    EXPECT_EQ(d.options.redis_timeout_ms, 250u);
+    EXPECT_EQ(d.options.redis_failure_mode, "closed");
+    EXPECT_EQ(d.options.audit_retention_secs, 2592000u);
 }
 
 TEST(Cli, UsageMaxBodyBytesZeroDisablesParsing) {

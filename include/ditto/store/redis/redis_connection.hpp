@@ -1,0 +1,149 @@
+#pragma once
+
+// One connection to Redis, driven by Asio coroutines on one executor (say, one per worker
+// thread). Commands issued concurrently are pipelined: one writer sends everything queued in
+// one write, one reader hands the replies back in order. hiredis only decodes RESP; nothing
+// here ever blocks a thread. Every command has a deadline, and a Redis that is down makes
+// commands fail fast instead of queueing them: a request never waits on Redis longer than
+// its command timeout.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "ditto/store/redis/redis_url.hpp"
+
+namespace ditto::store::redis {
+
+/// Transport errors of this module's own. Besides these, `redis_result::error` can be
+/// `boost::asio::error::timed_out` (the deadline passed), `not_connected` (Redis is down and
+/// the connection waits to retry), `operation_aborted` (close(), or the caller's coroutine
+/// was cancelled), `invalid_argument` (an empty command), or the socket's error from a
+/// failed connect (e.g. `connection_refused`).
+enum class redis_errc {
+    auth_failed = 1,  ///< AUTH was refused; the message never holds the password
+    select_failed,    ///< SELECT was refused (a db the server does not have)
+    protocol_error,   ///< a reply that could not be parsed, or one nobody asked for
+    connection_lost,  ///< the connection broke (or was reset) with the command pending
+};
+
+const boost::system::error_category& redis_category() noexcept;
+boost::system::error_code make_error_code(redis_errc e) noexcept;
+
+enum class redis_type : std::uint8_t { nil, string, status, error, integer, array };
+
+/// A reply, owned: callers never see hiredis types.
+struct redis_reply {
+    redis_type type = redis_type::nil;
+    std::string str;  ///< string, status and error replies
+    long long integer = 0;
+    std::vector<redis_reply> elements;
+
+    bool is_nil() const { return type == redis_type::nil; }
+    /// A `-ERR ...` reply: Redis refused the command; the connection is fine.
+    bool is_error() const { return type == redis_type::error; }
+    bool is_string() const { return type == redis_type::string; }
+    bool is_status() const { return type == redis_type::status; }
+    bool is_integer() const { return type == redis_type::integer; }
+    bool is_array() const { return type == redis_type::array; }
+    /// The `+OK` status.
+    bool is_ok() const { return type == redis_type::status && str == "OK"; }
+    /// An integer reply, or a string reply holding a whole decimal number (GET of a counter).
+    std::optional<long long> as_int() const;
+    /// A string or status reply.
+    std::optional<std::string_view> as_string() const;
+};
+
+struct redis_options {
+    /// The deadline of each command (or pipeline), from exec() until its reply.
+    std::chrono::milliseconds command_timeout{250};
+    /// The deadline of one connection attempt: resolve, TCP connect, AUTH and SELECT.
+    std::chrono::milliseconds connect_timeout{1000};
+    /// After a failed attempt, or a connection lost within a second of being made, the next
+    /// attempt waits a random delay between half and all of
+    /// min(reconnect_max, reconnect_min · 2^failures); a connection lost after longer is
+    /// retried at once. Until a retry succeeds commands fail at once with not_connected;
+    /// only during the first attempt and that immediate retry do they wait for it (within
+    /// their deadline).
+    std::chrono::milliseconds reconnect_min{50};
+    std::chrono::milliseconds reconnect_max{2000};
+};
+
+struct redis_result {
+    boost::system::error_code error;  ///< set: no reply (transport problem)
+    redis_reply reply;
+};
+
+struct redis_pipeline_result {
+    boost::system::error_code error;   ///< set: no replies at all
+    std::vector<redis_reply> replies;  ///< one per command, in order
+};
+
+struct redis_stats {
+    std::uint64_t connects = 0;  ///< successful connections (the first one and reconnects)
+    std::uint64_t commands = 0;  ///< exec() and exec_pipeline() calls queued to be sent
+    std::uint64_t writes = 0;    ///< socket writes; below `commands` when pipelining
+    std::uint64_t timeouts = 0;  ///< commands that reached their deadline
+};
+
+class redis_connection {
+  public:
+    /// Nothing connects until start() or the first command.
+    static std::shared_ptr<redis_connection> create(boost::asio::any_io_executor ex, redis_url url,
+                                                    redis_options opt = {});
+    /// Closes the connection (as close() does). Destroy it before its execution context.
+    ~redis_connection();
+    redis_connection(const redis_connection&) = delete;
+    redis_connection& operator=(const redis_connection&) = delete;
+
+    /// Connects now rather than on the first command. Any thread.
+    void start();
+    /// Stops for good: pending commands complete with operation_aborted and later ones fail
+    /// the same way. Any thread; from another one it takes effect asynchronously.
+    void close();
+
+    /// Sends one command, e.g. {"SET", "k", "v"}. A `-ERR` reply is a reply (is_error()), not
+    /// an error. When a command that was sent times out, Redis or the link is presumed stuck:
+    /// the connection is replaced and the other commands pending on it fail with
+    /// connection_lost (one not sent yet is just dropped). Only from coroutines on the
+    /// connection's executor. Inside a coroutine pass a named vector: GCC 12 rejects
+    /// `co_await c->exec({"GET", key})` ("array used as initializer").
+    /// Not for SUBSCRIBE or MONITOR (their replies are not one per command); a blocking
+    /// command (BLPOP) holds up the commands behind it.
+    boost::asio::awaitable<redis_result> exec(std::vector<std::string> args);
+    /// Sends several commands in one write under one deadline (MULTI ... EXEC, batches).
+    boost::asio::awaitable<redis_pipeline_result> exec_pipeline(
+        std::vector<std::vector<std::string>> commands);
+    /// PING under the command deadline; for health checks.
+    boost::asio::awaitable<bool> ping();
+
+    /// Connected and past AUTH/SELECT. Any thread.
+    bool connected() const;
+    /// Why the last connection attempt failed or the last connection ended; for logs. Only
+    /// on the connection's executor.
+    boost::system::error_code last_error() const;
+    /// Any thread.
+    redis_stats stats() const;
+    const boost::asio::any_io_executor& get_executor() const;
+
+  private:
+    struct impl;
+    explicit redis_connection(std::shared_ptr<impl> state);
+
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace ditto::store::redis
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<ditto::store::redis::redis_errc> : std::true_type {};
+}  // namespace boost::system

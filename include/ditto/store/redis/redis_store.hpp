@@ -1,0 +1,30 @@
+#pragma once
+
+// The Redis store (docs/redis.md): every part of the store interface shared by all replicas
+// that use the same Redis and prefix.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "ditto/store/redis/redis_connection.hpp"
+#include "ditto/store/store.hpp"
+
+namespace ditto::store::redis {
+
+struct redis_store_options {
+    redis_url url;
+    std::string prefix = "ditto";
+    redis_options connection;
+    /// Audit records expire after this; 0 keeps them (SPEC §2: default 30 days).
+    std::chrono::seconds audit_retention{30 * 24 * 3600};
+    /// How often the control version is checked for changes made by another replica.
+    std::chrono::milliseconds control_poll{50};
+};
+
+/// `background` runs the control-plane poll (the change feed). The returned set's `health`
+/// pings Redis.
+store_set make_redis_store(redis_store_options options, boost::asio::any_io_executor background);
+
+}  // namespace ditto::store::redis

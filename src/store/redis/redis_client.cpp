@@ -1,0 +1,112 @@
+#include "redis_client.hpp"
+
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/asio/this_coro.hpp>
+
+namespace ditto::store::redis {
+namespace {
+
+std::atomic<std::uint64_t> next_client_id{1};
+
+// The connection of this thread's executor for the last client used on it: a request makes
+// several Redis calls, all from one worker, so this hits nearly always.
+struct thread_cache {
+    std::uint64_t client = 0;
+    const void* context = nullptr;
+    std::shared_ptr<redis_connection> conn;
+};
+thread_local thread_cache cache;
+
+}  // namespace
+
+redis_client::redis_client(redis_url url, redis_options opt)
+    : url_(std::move(url)), opt_(opt), id_(next_client_id.fetch_add(1)) {}
+
+redis_client::~redis_client() {
+    close_all();
+}
+
+void redis_client::close_all() {
+    // The calling thread's cache must not keep a connection past its event loop either.
+    if (cache.client == id_)
+        cache = {};
+    std::vector<std::pair<const void*, std::shared_ptr<redis_connection>>> conns;
+    {
+        const std::lock_guard<std::mutex> lock(mu_);
+        conns.swap(conns_);
+    }
+    for (auto& [ctx, c] : conns)
+        c->close();
+}
+
+boost::asio::awaitable<std::shared_ptr<redis_connection>> redis_client::connection() {
+    auto ex = co_await boost::asio::this_coro::executor;
+    const void* ctx = &boost::asio::query(ex, boost::asio::execution::context);
+    if (cache.client == id_ && cache.context == ctx)
+        co_return cache.conn;
+    std::shared_ptr<redis_connection> conn;
+    {
+        const std::lock_guard<std::mutex> lock(mu_);
+        for (auto& [c, existing] : conns_) {
+            if (c == ctx)
+                conn = existing;
+        }
+        if (!conn) {
+            conn = redis_connection::create(ex, url_, opt_);
+            conn->start();
+            conns_.emplace_back(ctx, conn);
+        }
+    }
+    cache = {id_, ctx, conn};
+    co_return conn;
+}
+
+boost::asio::awaitable<redis_result> redis_client::exec(std::vector<std::string> args) {
+    auto conn = co_await connection();
+    co_return co_await conn->exec(std::move(args));
+}
+
+boost::asio::awaitable<redis_pipeline_result> redis_client::pipeline(
+    std::vector<std::vector<std::string>> commands) {
+    auto conn = co_await connection();
+    co_return co_await conn->exec_pipeline(std::move(commands));
+}
+
+boost::asio::awaitable<redis_result> redis_client::script(const lua_script& s,
+                                                          std::vector<std::string> argv) {
+    auto conn = co_await connection();
+    std::vector<std::string> cmd;
+    cmd.reserve(argv.size() + 3);
+    cmd.emplace_back("EVALSHA");
+    cmd.push_back(s.sha1);
+    cmd.emplace_back("0");
+    cmd.insert(cmd.end(), argv.begin(), argv.end());
+    auto r = co_await conn->exec(std::move(cmd));
+    if (r.error || !r.reply.is_error() || !r.reply.str.starts_with("NOSCRIPT"))
+        co_return r;
+    // Redis restarted or its script cache was flushed: EVAL also caches the script again.
+    std::vector<std::string> eval;
+    eval.reserve(argv.size() + 3);
+    eval.emplace_back("EVAL");
+    eval.emplace_back(s.source);
+    eval.emplace_back("0");
+    eval.insert(eval.end(), std::make_move_iterator(argv.begin()),
+                std::make_move_iterator(argv.end()));
+    co_return co_await conn->exec(std::move(eval));
+}
+
+boost::asio::awaitable<bool> redis_client::ping() {
+    auto conn = co_await connection();
+    co_return co_await conn->ping();
+}
+
+boost::system::error_code failure_of(const redis_result& r) {
+    if (r.error)
+        return r.error;
+    if (r.reply.is_error())
+        return make_error_code(redis_errc::protocol_error);
+    return {};
+}
+
+}  // namespace ditto::store::redis

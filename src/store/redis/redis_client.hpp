@@ -1,0 +1,49 @@
+#pragma once
+
+// The Redis store's access to Redis: one pipelined connection per executor (per worker
+// thread, plus the background thread), found without a lock on the hot path, and scripts
+// run by EVALSHA with a fallback to EVAL when Redis lost its script cache (NOSCRIPT).
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ditto/store/redis/redis_connection.hpp"
+#include "scripts.hpp"
+
+namespace ditto::store::redis {
+
+class redis_client {
+  public:
+    redis_client(redis_url url, redis_options opt);
+    ~redis_client();
+    redis_client(const redis_client&) = delete;
+    redis_client& operator=(const redis_client&) = delete;
+
+    boost::asio::awaitable<redis_result> exec(std::vector<std::string> args);
+    boost::asio::awaitable<redis_pipeline_result> pipeline(
+        std::vector<std::vector<std::string>> commands);
+    /// Runs a script with no KEYS and `argv`; a Lua error comes back as an error reply.
+    boost::asio::awaitable<redis_result> script(const lua_script& s, std::vector<std::string> argv);
+    boost::asio::awaitable<bool> ping();
+
+    /// Closes every connection (at shutdown).
+    void close_all();
+    const redis_url& url() const { return url_; }
+
+  private:
+    boost::asio::awaitable<std::shared_ptr<redis_connection>> connection();
+
+    redis_url url_;
+    redis_options opt_;
+    std::uint64_t id_;
+    std::mutex mu_;
+    std::vector<std::pair<const void*, std::shared_ptr<redis_connection>>> conns_;
+};
+
+/// A transport error, or a reply Redis refused (`-ERR …`, a failing script), as one error code.
+boost::system::error_code failure_of(const redis_result& r);
+
+}  // namespace ditto::store::redis

@@ -1,0 +1,725 @@
+#include "ditto/store/redis/redis_connection.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <deque>
+#include <new>
+#include <random>
+#include <utility>
+
+namespace ditto::store::redis {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+constexpr std::chrono::seconds healthy_after{1};
+constexpr std::size_t max_kept_buffer = 1U << 20;
+
+// Boost's error_category has a non-virtual (protected) destructor by design: categories
+// are never deleted through a base pointer.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class redis_error_category final : public boost::system::error_category {
+  public:
+    const char* name() const noexcept override { return "redis"; }
+    std::string message(int ev) const override {
+        switch (static_cast<redis_errc>(ev)) {
+            case redis_errc::auth_failed:
+                return "Redis authentication failed (check the user and password)";
+            case redis_errc::select_failed:
+                return "Redis refused to select the database";
+            case redis_errc::protocol_error:
+                return "Redis protocol error";
+            case redis_errc::connection_lost:
+                return "connection to Redis lost";
+        }
+        return "unknown Redis error";
+    }
+};
+#pragma GCC diagnostic pop
+
+struct reader_free {
+    void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
+};
+using reader_ptr = std::unique_ptr<redisReader, reader_free>;
+
+struct reply_free {
+    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
+};
+
+redis_reply convert(const redisReply& r) {
+    redis_reply out;
+    switch (r.type) {
+        case REDIS_REPLY_STRING:
+            out.type = redis_type::string;
+            out.str.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_STATUS:
+            out.type = redis_type::status;
+            out.str.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_ERROR:
+            out.type = redis_type::error;
+            out.str.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_INTEGER:
+            out.type = redis_type::integer;
+            out.integer = r.integer;
+            break;
+        case REDIS_REPLY_ARRAY:
+            out.type = redis_type::array;
+            out.elements.reserve(r.elements);
+            for (std::size_t i = 0; i < r.elements; ++i) {
+                out.elements.push_back(convert(*r.element[i]));
+            }
+            break;
+        default:
+            break;
+    }
+    return out;
+}
+
+/// RESP array of bulk strings: binary-safe, so keys and Lua scripts need no escaping.
+void append_command(std::string& out, const std::vector<std::string>& args) {
+    out += '*';
+    out += std::to_string(args.size());
+    out += "\r\n";
+    for (const std::string& a : args) {
+        out += '$';
+        out += std::to_string(a.size());
+        out += "\r\n";
+        out += a;
+        out += "\r\n";
+    }
+}
+
+enum class pull : std::uint8_t { reply, need_more, bad };
+
+pull next_reply(redisReader* reader, redis_reply& out) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
+        return pull::bad;
+    }
+    if (raw == nullptr) {
+        return pull::need_more;
+    }
+    const std::unique_ptr<redisReply, reply_free> owned(static_cast<redisReply*>(raw));
+    out = convert(*owned);
+    return pull::reply;
+}
+
+}  // namespace
+
+const boost::system::error_category& redis_category() noexcept {
+    static const redis_error_category category;
+    return category;
+}
+
+boost::system::error_code make_error_code(redis_errc e) noexcept {
+    return {static_cast<int>(e), redis_category()};
+}
+
+std::optional<long long> redis_reply::as_int() const {
+    if (type == redis_type::integer) {
+        return integer;
+    }
+    if (type != redis_type::string || str.empty()) {
+        return std::nullopt;
+    }
+    long long v = 0;
+    const auto [end, ec] = std::from_chars(str.data(), str.data() + str.size(), v);
+    if (ec != std::errc{} || end != str.data() + str.size()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::optional<std::string_view> redis_reply::as_string() const {
+    if (type == redis_type::string || type == redis_type::status) {
+        return std::string_view(str);
+    }
+    return std::nullopt;
+}
+
+// Everything below runs on `ex` only, so nothing but the state and the counters (read by
+// connected() and stats() from any thread) needs to be atomic.
+struct redis_connection::impl : std::enable_shared_from_this<impl> {
+    enum class phase : std::uint8_t { idle, connecting, connected, backoff, closed };
+
+    /// One exec() or exec_pipeline(). Its timer is both the deadline and the wake-up: the
+    /// reader cancels it once the replies are in, so the caller waits on one thing only.
+    struct request {
+        explicit request(const net::any_io_executor& ex) : timer(ex) {}
+        std::string payload;
+        std::size_t expected = 1;
+        std::vector<redis_reply> replies;
+        error_code error;
+        bool done = false;     ///< completed, timed out or abandoned: no one else may touch it
+        bool written = false;  ///< handed to the socket: a reply for it is due
+        net::steady_timer timer;
+    };
+    using request_ptr = std::shared_ptr<request>;
+
+    /// One TCP connection. A reconnect makes a new one, so the reader and writer of an old
+    /// one see `alive == false` and stop without touching the new one's state.
+    struct link {
+        explicit link(const net::any_io_executor& ex)
+            : socket(ex), resolver(ex), wake(ex), deadline(ex), reader(redisReaderCreate()) {
+            if (!reader) {
+                throw std::bad_alloc();
+            }
+            wake.expires_at(net::steady_timer::time_point::max());
+        }
+        void shut() {
+            alive = false;
+            error_code ignored;
+            socket.close(ignored);
+            resolver.cancel();
+            wake.cancel();
+            deadline.cancel();
+        }
+
+        tcp::socket socket;
+        tcp::resolver resolver;
+        net::steady_timer wake;      ///< canceled to wake the writer
+        net::steady_timer deadline;  ///< of the connection attempt
+        reader_ptr reader;
+        std::array<char, 16 * 1024> buf{};
+        bool alive = true;
+        bool handshaking = true;
+        bool deadline_hit = false;
+    };
+    using link_ptr = std::shared_ptr<link>;
+
+    impl(net::any_io_executor e, redis_url u, redis_options o)
+        : ex(std::move(e)),
+          url(std::move(u)),
+          opt(o),
+          backoff_timer(ex),
+          rng(std::random_device{}()) {}
+
+    // --- state changes ---------------------------------------------------------------
+
+    void start_now() {
+        if (state != phase::idle) {
+            return;
+        }
+        state = phase::connecting;
+        net::co_spawn(ex, supervise(shared_from_this()), net::detached);
+    }
+
+    void close_now() {
+        if (state == phase::closed) {
+            return;
+        }
+        state = phase::closed;
+        backoff_timer.cancel();
+        drop(net::error::operation_aborted);
+    }
+
+    /// Ends the current connection; everything queued or in flight fails with `pending`.
+    void drop(error_code pending) {
+        if (current) {
+            current->shut();
+            current.reset();
+        }
+        if (state != phase::closed) {
+            state = phase::backoff;
+        }
+        fail_all(pending);
+    }
+
+    void complete(request& r, error_code ec) {
+        if (r.done) {
+            return;
+        }
+        r.done = true;
+        r.error = ec;
+        r.timer.cancel();
+    }
+
+    void fail_all(error_code ec) {
+        // Moved out first: completing only posts the callers' resumption, but stay safe
+        // against any re-entry into the queues.
+        auto flying = std::exchange(in_flight, {});
+        auto queued = std::exchange(write_queue, {});
+        for (const request_ptr& r : flying) {
+            complete(*r, ec);
+        }
+        for (const request_ptr& r : queued) {
+            complete(*r, ec);
+        }
+    }
+
+    /// Whether a new command may be queued; otherwise why not.
+    error_code admit() {
+        switch (state.load()) {
+            case phase::closed:
+                return net::error::operation_aborted;
+            case phase::idle:
+                start_now();
+                return {};
+            case phase::backoff:
+                return down_error();
+            case phase::connecting:
+                // The first attempt, or the one right after a healthy connection, is worth
+                // waiting for (within the deadline); a retry after failed attempts is not:
+                // Redis is most likely still down, and against a host that drops packets
+                // each attempt lasts the whole connect timeout.
+                if (failures > 0) {
+                    return down_error();
+                }
+                return {};
+            case phase::connected:
+                break;
+        }
+        return {};
+    }
+
+    error_code down_error() const {
+        // A wrong password or db is a configuration error: say so rather than a vague "not
+        // connected", or the operator never learns why.
+        if (last_error == make_error_code(redis_errc::auth_failed) ||
+            last_error == make_error_code(redis_errc::select_failed)) {
+            return last_error;
+        }
+        return net::error::not_connected;
+    }
+
+    void kick_writer() {
+        if (current && state == phase::connected) {
+            current->wake.cancel();
+        }
+    }
+
+    std::chrono::milliseconds next_backoff() {
+        const auto lo = std::max(opt.reconnect_min, std::chrono::milliseconds(1));
+        const auto hi = std::max(opt.reconnect_max, lo);
+        auto d = lo;
+        for (unsigned i = 0; i < failures && d < hi; ++i) {
+            d *= 2;
+        }
+        d = std::min(d, hi);
+        failures = std::min(failures + 1, 64U);
+        // Jitter, so replicas that lost Redis together do not reconnect in lockstep.
+        std::uniform_int_distribution<long long> pick(d.count() / 2, d.count());
+        return std::chrono::milliseconds(pick(rng));
+    }
+
+    // --- coroutines (static, owning `self`: the object outlives every one of them) -------
+
+    static net::awaitable<void> supervise(std::shared_ptr<impl> self) {
+        while (self->state != phase::closed) {
+            self->state = phase::connecting;
+            auto ln = std::make_shared<link>(self->ex);
+            self->current = ln;
+            error_code ec = co_await connect_link(self, ln);
+            if (self->state == phase::closed) {
+                co_return;
+            }
+            if (!ec) {
+                self->state = phase::connected;
+                self->connects.fetch_add(1, std::memory_order_relaxed);
+                const auto up_since = std::chrono::steady_clock::now();
+                net::co_spawn(self->ex, write_loop(self, ln), net::detached);
+                ec = co_await read_loop(self, ln);
+                if (self->state == phase::closed) {
+                    co_return;
+                }
+                // Not alive: a timeout or the writer already dropped it, with its reason.
+                if (ln->alive) {
+                    self->last_error = ec;
+                    self->drop(redis_errc::connection_lost);
+                }
+                // A connection that was up a while was healthy (the server closed an idle
+                // client, a failover): retry at once. One that broke right away (a server at
+                // maxclients accepts, then closes) counts as one more failed attempt.
+                if (std::chrono::steady_clock::now() - up_since >= healthy_after) {
+                    self->failures = 0;
+                    continue;
+                }
+            } else {
+                self->last_error = ec;
+                self->drop(ec);
+            }
+            self->backoff_timer.expires_after(self->next_backoff());
+            co_await self->backoff_timer.async_wait(nothrow);
+        }
+    }
+
+    /// Resolve, connect, AUTH and SELECT, all under the connect deadline.
+    static net::awaitable<error_code> connect_link(std::shared_ptr<impl> self, link_ptr ln) {
+        ln->deadline.expires_after(self->opt.connect_timeout);
+        // Closing the socket aborts whichever step is running; a plain handler, as it must
+        // fire while the coroutine is suspended.
+        ln->deadline.async_wait([ln](const error_code& ec) {
+            if (!ec && ln->alive && ln->handshaking) {
+                ln->deadline_hit = true;
+                error_code ignored;
+                ln->socket.close(ignored);
+                ln->resolver.cancel();
+            }
+        });
+        error_code ec = co_await connect_steps(self, ln);
+        ln->handshaking = false;
+        ln->deadline.cancel();
+        if (ln->deadline_hit) {
+            ec = net::error::timed_out;
+        } else if (!ln->alive) {
+            ec = net::error::operation_aborted;
+        }
+        co_return ec;
+    }
+
+    static net::awaitable<error_code> connect_steps(std::shared_ptr<impl> self, link_ptr ln) {
+        std::vector<tcp::endpoint> endpoints;
+        error_code ec;
+        const auto address = net::ip::make_address(self->url.host, ec);
+        if (!ec) {
+            endpoints.emplace_back(address, self->url.port);
+        } else {
+            auto [rec, results] = co_await ln->resolver.async_resolve(
+                self->url.host, std::to_string(self->url.port), nothrow);
+            if (rec) {
+                co_return rec;
+            }
+            for (const auto& entry : results) {
+                endpoints.push_back(entry.endpoint());
+            }
+        }
+        // The range connect reopens the socket for the next address, so it has to be told
+        // to stop once the deadline closed it.
+        auto keep_trying = [ln](const error_code&, const tcp::endpoint&) {
+            return ln->alive && !ln->deadline_hit;
+        };
+        auto [cec, endpoint] =
+            co_await net::async_connect(ln->socket, endpoints, keep_trying, nothrow);
+        if (cec) {
+            co_return cec;
+        }
+        ln->socket.set_option(tcp::no_delay(true), ec);
+        ln->socket.set_option(net::socket_base::keep_alive(true), ec);
+        ec = co_await handshake(self, ln);
+        co_return ec;
+    }
+
+    static net::awaitable<error_code> handshake(std::shared_ptr<impl> self, link_ptr ln) {
+        const redis_url& url = self->url;
+        std::string out;
+        std::size_t n = 0;
+        std::vector<std::string> auth;
+        if (!url.password.empty()) {
+            auth.emplace_back("AUTH");
+            if (!url.user.empty()) {
+                auth.push_back(url.user);
+            }
+            auth.push_back(url.password);
+            append_command(out, auth);
+            ++n;
+        }
+        if (url.db != 0) {
+            const std::vector<std::string> select_db{"SELECT", std::to_string(url.db)};
+            append_command(out, select_db);
+            ++n;
+        }
+        if (n == 0) {
+            co_return error_code{};
+        }
+        auto [wec, written] = co_await net::async_write(ln->socket, net::buffer(out), nothrow);
+        if (wec) {
+            co_return wec;
+        }
+        replies_read got = co_await read_replies(ln, n);
+        if (got.error) {
+            co_return got.error;
+        }
+        std::size_t i = 0;
+        if (!url.password.empty() && !got.replies[i++].is_ok()) {
+            co_return make_error_code(redis_errc::auth_failed);
+        }
+        if (url.db != 0 && !got.replies[i].is_ok()) {
+            co_return make_error_code(redis_errc::select_failed);
+        }
+        co_return error_code{};
+    }
+
+    struct replies_read {
+        error_code error;
+        std::vector<redis_reply> replies;
+    };
+
+    static net::awaitable<replies_read> read_replies(link_ptr ln, std::size_t n) {
+        replies_read r;
+        while (r.replies.size() < n) {
+            redis_reply reply;
+            const pull p = next_reply(ln->reader.get(), reply);
+            if (p == pull::bad) {
+                r.error = redis_errc::protocol_error;
+                co_return r;
+            }
+            if (p == pull::reply) {
+                r.replies.push_back(std::move(reply));
+                continue;
+            }
+            auto [ec, len] = co_await ln->socket.async_read_some(net::buffer(ln->buf), nothrow);
+            if (ec) {
+                r.error = ec;
+                co_return r;
+            }
+            if (redisReaderFeed(ln->reader.get(), ln->buf.data(), len) != REDIS_OK) {
+                r.error = redis_errc::protocol_error;
+                co_return r;
+            }
+        }
+        co_return r;
+    }
+
+    /// Hands replies to the in-flight requests in order; returns why the connection ended.
+    static net::awaitable<error_code> read_loop(std::shared_ptr<impl> self, link_ptr ln) {
+        for (;;) {
+            auto [ec, len] = co_await ln->socket.async_read_some(net::buffer(ln->buf), nothrow);
+            if (!ln->alive) {
+                co_return net::error::operation_aborted;
+            }
+            if (ec) {
+                co_return ec;
+            }
+            if (redisReaderFeed(ln->reader.get(), ln->buf.data(), len) != REDIS_OK) {
+                co_return redis_errc::protocol_error;
+            }
+            for (;;) {
+                redis_reply reply;
+                const pull p = next_reply(ln->reader.get(), reply);
+                if (p == pull::need_more) {
+                    break;
+                }
+                if (p == pull::bad || self->in_flight.empty()) {
+                    co_return redis_errc::protocol_error;
+                }
+                // An abandoned request (its caller was cancelled) still takes its replies,
+                // which keeps the stream in step; complete() then ignores it.
+                request& front = *self->in_flight.front();
+                front.replies.push_back(std::move(reply));
+                if (front.replies.size() == front.expected) {
+                    self->complete(front, {});
+                    self->in_flight.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Writes everything queued so far in one write, then waits for more.
+    static net::awaitable<void> write_loop(std::shared_ptr<impl> self, link_ptr ln) {
+        std::string out;
+        while (ln->alive) {
+            if (self->write_queue.empty()) {
+                co_await ln->wake.async_wait(nothrow);
+                continue;
+            }
+            out.clear();
+            while (!self->write_queue.empty()) {
+                request_ptr r = std::move(self->write_queue.front());
+                self->write_queue.pop_front();
+                if (r->done) {
+                    continue;  // timed out or abandoned before it was sent: never send it
+                }
+                r->written = true;
+                out += r->payload;
+                r->payload = std::string();
+                // In flight before the write completes: replies can arrive before this
+                // coroutine resumes.
+                self->in_flight.push_back(std::move(r));
+            }
+            if (out.empty()) {
+                continue;
+            }
+            self->writes.fetch_add(1, std::memory_order_relaxed);
+            auto [ec, n] = co_await net::async_write(ln->socket, net::buffer(out), nothrow);
+            if (!ln->alive) {
+                co_return;
+            }
+            if (ec) {
+                self->last_error = ec;
+                self->drop(redis_errc::connection_lost);
+                co_return;
+            }
+            if (out.capacity() > max_kept_buffer) {
+                std::string().swap(out);  // one burst should not pin its size for good
+            }
+        }
+    }
+
+    static net::awaitable<redis_pipeline_result> run(std::shared_ptr<impl> self,
+                                                     std::string payload, std::size_t expected) {
+        redis_pipeline_result result;
+        if (const error_code refused = self->admit(); refused) {
+            result.error = refused;
+            co_return result;
+        }
+        auto req = std::make_shared<request>(self->ex);
+        req->payload = std::move(payload);
+        req->expected = expected;
+        req->timer.expires_after(self->opt.command_timeout);
+        self->write_queue.push_back(req);
+        self->commands.fetch_add(1, std::memory_order_relaxed);
+        self->kick_writer();
+
+        auto [ec] = co_await req->timer.async_wait(nothrow);
+        if (req->done) {
+            result.error = req->error;
+            result.replies = std::move(req->replies);
+            co_return result;
+        }
+        // Not completed: either the deadline passed or the caller's coroutine was cancelled
+        // (then the wait ends with operation_aborted although nobody completed it). Marked
+        // done, an unsent request is skipped by the writer; a sent one still takes its reply
+        // off the stream when it comes.
+        req->done = true;
+        const bool cancelled = ec == net::error::operation_aborted;
+        if (req->written && !cancelled) {
+            // Written but unanswered: Redis is stuck or the link is dead, and the next reply
+            // would belong to this request. Start over on a new connection.
+            self->last_error = net::error::timed_out;
+            self->drop(redis_errc::connection_lost);
+        }
+        if (cancelled) {
+            result.error = net::error::operation_aborted;
+        } else {
+            self->timeouts.fetch_add(1, std::memory_order_relaxed);
+            result.error = net::error::timed_out;
+        }
+        co_return result;
+    }
+
+    static net::awaitable<redis_result> exec_one(std::shared_ptr<impl> self,
+                                                 std::vector<std::string> args) {
+        redis_result out;
+        if (args.empty()) {
+            out.error = net::error::invalid_argument;
+            co_return out;
+        }
+        std::string payload;
+        append_command(payload, args);
+        redis_pipeline_result r = co_await run(self, std::move(payload), 1);
+        out.error = r.error;
+        if (!r.error) {
+            out.reply = std::move(r.replies.front());
+        }
+        co_return out;
+    }
+
+    static net::awaitable<redis_pipeline_result> exec_many(
+        std::shared_ptr<impl> self, std::vector<std::vector<std::string>> commands) {
+        redis_pipeline_result out;
+        if (commands.empty()) {
+            co_return out;
+        }
+        std::string payload;
+        for (const auto& c : commands) {
+            if (c.empty()) {
+                out.error = net::error::invalid_argument;
+                co_return out;
+            }
+            append_command(payload, c);
+        }
+        out = co_await run(self, std::move(payload), commands.size());
+        co_return out;
+    }
+
+    static net::awaitable<bool> ping(std::shared_ptr<impl> self) {
+        // A named vector: GCC 12 rejects a braced list as a coroutine argument.
+        std::vector<std::string> args{"PING"};
+        redis_result r = co_await exec_one(self, std::move(args));
+        co_return !r.error && r.reply.is_status() && r.reply.str == "PONG";
+    }
+
+    net::any_io_executor ex;
+    redis_url url;
+    redis_options opt;
+    std::atomic<phase> state{phase::idle};
+    link_ptr current;
+    std::deque<request_ptr> write_queue;  ///< not written yet
+    std::deque<request_ptr> in_flight;    ///< written, replies due in this order
+    net::steady_timer backoff_timer;
+    error_code last_error;
+    unsigned failures = 0;
+    std::minstd_rand rng;
+    std::atomic<std::uint64_t> connects{0};
+    std::atomic<std::uint64_t> commands{0};
+    std::atomic<std::uint64_t> writes{0};
+    std::atomic<std::uint64_t> timeouts{0};
+};
+
+std::shared_ptr<redis_connection> redis_connection::create(boost::asio::any_io_executor ex,
+                                                           redis_url url, redis_options opt) {
+    auto state = std::make_shared<impl>(std::move(ex), std::move(url), opt);
+    return std::shared_ptr<redis_connection>(new redis_connection(std::move(state)));
+}
+
+redis_connection::redis_connection(std::shared_ptr<impl> state) : impl_(std::move(state)) {}
+
+redis_connection::~redis_connection() {
+    close();
+}
+
+void redis_connection::start() {
+    net::dispatch(impl_->ex, [self = impl_] { self->start_now(); });
+}
+
+void redis_connection::close() {
+    net::dispatch(impl_->ex, [self = impl_] { self->close_now(); });
+}
+
+net::awaitable<redis_result> redis_connection::exec(std::vector<std::string> args) {
+    return impl::exec_one(impl_, std::move(args));
+}
+
+net::awaitable<redis_pipeline_result> redis_connection::exec_pipeline(
+    std::vector<std::vector<std::string>> commands) {
+    return impl::exec_many(impl_, std::move(commands));
+}
+
+net::awaitable<bool> redis_connection::ping() {
+    return impl::ping(impl_);
+}
+
+bool redis_connection::connected() const {
+    return impl_->state == impl::phase::connected;
+}
+
+boost::system::error_code redis_connection::last_error() const {
+    return impl_->last_error;
+}
+
+redis_stats redis_connection::stats() const {
+    redis_stats s;
+    s.connects = impl_->connects.load(std::memory_order_relaxed);
+    s.commands = impl_->commands.load(std::memory_order_relaxed);
+    s.writes = impl_->writes.load(std::memory_order_relaxed);
+    s.timeouts = impl_->timeouts.load(std::memory_order_relaxed);
+    return s;
+}
+
+const boost::asio::any_io_executor& redis_connection::get_executor() const {
+    return impl_->ex;
+}
+
+}  // namespace ditto::store::redis

@@ -1,0 +1,223 @@
+#include "ditto/store/redis/redis_url.hpp"
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+namespace ditto::store::redis {
+namespace {
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+    if (s.size() < prefix.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out += s[i];
+            continue;
+        }
+        if (i + 2 >= s.size()) {
+            return std::nullopt;
+        }
+        const int hi = hex_value(s[i + 1]);
+        const int lo = hex_value(s[i + 2]);
+        if (hi < 0 || lo < 0) {
+            return std::nullopt;
+        }
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+std::string percent_encode(std::string_view s) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 0xF];
+        }
+    }
+    return out;
+}
+
+bool valid_host_name(std::string_view h) {
+    for (const char c : h) {
+        const auto u = static_cast<unsigned char>(c);
+        if (!std::isalnum(u) && c != '-' && c != '.' && c != '_') {
+            return false;
+        }
+    }
+    return !h.empty();
+}
+
+bool valid_ipv6(const std::string& h) {
+    in6_addr addr{};
+    return ::inet_pton(AF_INET6, h.c_str(), &addr) == 1;
+}
+
+/// Digits only (no sign, no spaces), within [lo, hi].
+template <class Int>
+std::optional<Int> parse_number(std::string_view s, Int lo, Int hi) {
+    if (s.empty()) {
+        return std::nullopt;
+    }
+    for (const char c : s) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+    }
+    long long v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || end != s.data() + s.size() || v < lo || v > hi) {
+        return std::nullopt;
+    }
+    return static_cast<Int>(v);
+}
+
+}  // namespace
+
+std::string redis_url::redacted() const {
+    std::string out = "redis://";
+    if (!password.empty()) {
+        out += percent_encode(user);
+        out += ":***@";
+    }
+    if (host.find(':') != std::string::npos) {
+        out += '[' + host + ']';
+    } else {
+        out += host;
+    }
+    out += ':' + std::to_string(port) + '/' + std::to_string(db);
+    return out;
+}
+
+std::optional<redis_url> parse_redis_url(std::string_view text, std::string& error) {
+    // Messages never quote the input: a password pasted in the wrong place (a port, a
+    // path) would otherwise end up in the logs.
+    auto fail = [&error](const char* message) -> std::optional<redis_url> {
+        error = message;
+        return std::nullopt;
+    };
+    if (starts_with_ci(text, "rediss://")) {
+        return fail("TLS to Redis is not supported yet (rediss://)");
+    }
+    if (!starts_with_ci(text, "redis://")) {
+        return fail("unsupported Redis URL: expected redis://host[:port][/db]");
+    }
+    std::string_view rest = text.substr(std::string_view("redis://").size());
+
+    redis_url url;
+    // The last '@': a raw (unencoded) password may itself hold '@', '/', '?' or '#', but
+    // the host, port and db never do.
+    const std::size_t at = rest.rfind('@');
+    if (at != std::string_view::npos) {
+        const std::string_view userinfo = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        const std::size_t colon = userinfo.find(':');
+        if (colon == std::string_view::npos) {
+            return fail("invalid Redis URL: credentials must be user:password or :password");
+        }
+        auto user = percent_decode(userinfo.substr(0, colon));
+        auto password = percent_decode(userinfo.substr(colon + 1));
+        if (!user || !password) {
+            return fail("invalid Redis URL: bad percent-encoding in the credentials");
+        }
+        if (password->empty()) {
+            return fail("invalid Redis URL: empty password");
+        }
+        url.user = std::move(*user);
+        url.password = std::move(*password);
+    }
+    if (rest.find_first_of("?#") != std::string_view::npos) {
+        return fail("invalid Redis URL: query parameters are not supported");
+    }
+
+    const std::size_t slash = rest.find('/');
+    const std::string_view hostport = rest.substr(0, slash);
+    const std::string_view path =
+        slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+
+    std::string_view port_text;
+    bool has_port = false;
+    if (!hostport.empty() && hostport.front() == '[') {
+        const std::size_t close = hostport.find(']');
+        if (close == std::string_view::npos) {
+            return fail("invalid Redis URL: unterminated IPv6 address");
+        }
+        url.host = std::string(hostport.substr(1, close - 1));
+        if (!valid_ipv6(url.host)) {
+            return fail("invalid Redis URL: bad IPv6 address");
+        }
+        const std::string_view after = hostport.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') {
+                return fail("invalid Redis URL: unexpected text after the IPv6 address");
+            }
+            has_port = true;
+            port_text = after.substr(1);
+        }
+    } else {
+        const std::size_t colon = hostport.find(':');
+        url.host = std::string(hostport.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            has_port = true;
+            port_text = hostport.substr(colon + 1);
+        }
+        if (url.host.empty()) {
+            return fail("invalid Redis URL: missing host");
+        }
+        if (!valid_host_name(url.host)) {
+            return fail("invalid Redis URL: bad host (IPv6 addresses need [brackets])");
+        }
+    }
+    if (has_port) {
+        const auto port = parse_number<std::uint16_t>(port_text, 1, 65535);
+        if (!port) {
+            return fail("invalid Redis URL: port must be a number from 1 to 65535");
+        }
+        url.port = *port;
+    }
+
+    if (path.size() > 1) {
+        const auto db = parse_number<int>(path.substr(1), 0, std::numeric_limits<int>::max());
+        if (!db) {
+            return fail("invalid Redis URL: the database must be a non-negative number");
+        }
+        url.db = *db;
+    }
+    return url;
+}
+
+}  // namespace ditto::store::redis

@@ -1,0 +1,52 @@
+#pragma once
+
+// A real redis-server for tests: on a free loopback port, nothing persisted, killed when
+// destroyed. Signals let a test make Redis die (kill), hang (pause) or come back (restart).
+
+#include <chrono>
+#include <string>
+
+#include "support/process.hpp"
+
+namespace ditto::test {
+
+class redis_server {
+  public:
+    struct options {
+        std::string password;  ///< `--requirepass` when not empty
+        std::string path = "/usr/bin/redis-server";
+    };
+
+    /// Starts and waits (at most 5 s) until it answers PING; throws std::runtime_error.
+    redis_server() : redis_server(options{}) {}
+    explicit redis_server(options opt);
+    ~redis_server();
+    redis_server(const redis_server&) = delete;
+    redis_server& operator=(const redis_server&) = delete;
+
+    int port() const { return port_; }
+    /// `redis://127.0.0.1:PORT/db`, with the password when one is set.
+    std::string url(int db = 0) const;
+
+    /// SIGKILL, and waits for the exit: the port is free afterwards.
+    void kill();
+    /// SIGTERM, and waits for the exit.
+    void stop();
+    /// SIGSTOP: the port still accepts TCP connections (kernel backlog), nothing answers.
+    void pause();
+    /// SIGCONT.
+    void resume();
+    /// Stops it if running and starts it again on the same port; throws on failure.
+    void restart();
+    bool running();
+
+  private:
+    /// Starts on `port`; false when it exited (e.g. the port was taken) or never answered.
+    bool launch(int port, std::chrono::milliseconds timeout);
+
+    options opt_;
+    int port_ = 0;
+    child_process proc_;
+};
+
+}  // namespace ditto::test
