@@ -7,8 +7,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <functional>
 
 #include "ditto/log/log.hpp"
+#include "ditto/store/redis/redis_connection.hpp"
 
 namespace ditto::app {
 namespace {
@@ -62,33 +64,80 @@ class fallback_limiter final : public store::rate_limiter {
     std::atomic<bool> degraded_{false};
 };
 
-struct pending_settle {
-    std::string id;
-    bool commit = false;
-    store::actual_amounts actual;
+// Store writes that failed for an outage, retried with backoff on the background executor
+// until they succeed. Bounded: beyond `max_pending` a write is dropped and logged.
+class retry_queue final : public std::enable_shared_from_this<retry_queue> {
+  public:
+    using op = std::function<net::awaitable<error_code>()>;
+
+    explicit retry_queue(net::any_io_executor bg) : bg_(std::move(bg)) {}
+
+    void add(op o, std::string what, const error_code& ec) {
+        if (pending_.fetch_add(1) >= max_pending) {
+            pending_.fetch_sub(1);
+            log::error("store.retry_dropped", "too many writes waiting for the store",
+                       {{"what", what}, {"error", ec.message()}});
+            return;
+        }
+        log::warn("store.retry", "store unavailable; the write will be retried",
+                  {{"what", what}, {"error", ec.message()}});
+        net::co_spawn(bg_, run(shared_from_this(), std::move(o), std::move(what)), net::detached);
+    }
+
+  private:
+    static constexpr std::uint64_t max_pending = 100'000;
+
+    static net::awaitable<void> run(std::shared_ptr<retry_queue> self, op o, std::string what) {
+        net::steady_timer timer(co_await net::this_coro::executor);
+        auto delay = std::chrono::milliseconds(200);
+        for (;;) {
+            timer.expires_after(delay);
+            error_code wait_ec;
+            co_await timer.async_wait(net::redirect_error(net::use_awaitable, wait_ec));
+            if (wait_ec)
+                break;  // shutting down
+            const error_code ec = co_await o();
+            if (!ec) {
+                log::info("store.retry_done", "write completed after a store outage",
+                          {{"what", what}});
+                break;
+            }
+            delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+        }
+        self->pending_.fetch_sub(1);
+    }
+
+    net::any_io_executor bg_;
+    std::atomic<std::uint64_t> pending_{0};
 };
 
-class retrying_budgets final : public store::budget_store,
-                               public std::enable_shared_from_this<retrying_budgets> {
+class retrying_budgets final : public store::budget_store {
   public:
-    retrying_budgets(std::shared_ptr<store::budget_store> inner, net::any_io_executor bg)
-        : inner_(std::move(inner)), bg_(std::move(bg)) {}
+    retrying_budgets(std::shared_ptr<store::budget_store> inner, std::shared_ptr<retry_queue> q)
+        : inner_(std::move(inner)), q_(std::move(q)) {}
 
     net::awaitable<store::reserve_result> reserve(store::reservation r) override {
         co_return co_await inner_->reserve(std::move(r));
     }
 
+    // Both are idempotent by reservation id, so a retry never counts twice; the request's
+    // answer does not wait for the store to come back.
     net::awaitable<error_code> commit(std::string id, store::actual_amounts actual) override {
-        auto ec = co_await inner_->commit(id, actual);
-        if (ec)
-            later({std::move(id), true, actual}, ec);
+        const error_code ec = co_await inner_->commit(id, actual);
+        if (ec) {
+            auto inner = inner_;
+            q_->add([inner, id, actual] { return inner->commit(id, actual); },
+                    "budget commit " + id, ec);
+        }
         co_return error_code{};
     }
 
     net::awaitable<error_code> rollback(std::string id) override {
-        auto ec = co_await inner_->rollback(id);
-        if (ec)
-            later({std::move(id), false, {}}, ec);
+        const error_code ec = co_await inner_->rollback(id);
+        if (ec) {
+            auto inner = inner_;
+            q_->add([inner, id] { return inner->rollback(id); }, "budget rollback " + id, ec);
+        }
         co_return error_code{};
     }
 
@@ -102,51 +151,34 @@ class retrying_budgets final : public store::budget_store,
     }
 
   private:
-    // Beyond this many, a failed settlement is left to the lease reaper (and logged).
-    static constexpr std::uint64_t max_pending = 100'000;
-
-    void later(pending_settle p, const error_code& ec) {
-        if (pending_.fetch_add(1) >= max_pending) {
-            pending_.fetch_sub(1);
-            log::error("budget.settle_dropped",
-                       "too many settlements waiting for the store; the lease reaper will "
-                       "release this reservation",
-                       {{"reservation", p.id}, {"error", ec.message()}});
-            return;
-        }
-        log::warn("budget.settle_retry", "store unavailable; settlement will be retried",
-                  {{"reservation", p.id}, {"error", ec.message()}});
-        net::co_spawn(bg_, retry(shared_from_this(), std::move(p)), net::detached);
-    }
-
-    static net::awaitable<void> retry(std::shared_ptr<retrying_budgets> self, pending_settle p) {
-        net::steady_timer timer(co_await net::this_coro::executor);
-        auto delay = std::chrono::milliseconds(200);
-        for (;;) {
-            timer.expires_after(delay);
-            error_code wait_ec;
-            co_await timer.async_wait(net::redirect_error(net::use_awaitable, wait_ec));
-            if (wait_ec)
-                break;  // shutting down: the lease reaper releases it
-            error_code ec;
-            if (p.commit) {
-                ec = co_await self->inner_->commit(p.id, p.actual);
-            } else {
-                ec = co_await self->inner_->rollback(p.id);
-            }
-            if (!ec) {
-                log::info("budget.settle_recovered", "settlement written after a store outage",
-                          {{"reservation", p.id}});
-                break;
-            }
-            delay = std::min(delay * 2, std::chrono::milliseconds(5000));
-        }
-        self->pending_.fetch_sub(1);
-    }
-
     std::shared_ptr<store::budget_store> inner_;
-    net::any_io_executor bg_;
-    std::atomic<std::uint64_t> pending_{0};
+    std::shared_ptr<retry_queue> q_;
+};
+
+// An audit record that cannot be written for an outage is kept and written later; one the
+// store refuses (it answered with an error) is reported, as SPEC §3.10 wants.
+class retrying_audit final : public store::audit_log {
+  public:
+    retrying_audit(std::shared_ptr<store::audit_log> inner, std::shared_ptr<retry_queue> q)
+        : inner_(std::move(inner)), q_(std::move(q)) {}
+
+    net::awaitable<error_code> append(std::string kind, std::string payload_json) override {
+        auto ec = co_await inner_->append(kind, payload_json);
+        if (!ec || ec == store::redis::redis_errc::protocol_error)
+            co_return ec;
+        auto inner = inner_;
+        q_->add([inner, kind, payload_json] { return inner->append(kind, payload_json); },
+                "audit " + kind, ec);
+        co_return error_code{};
+    }
+
+    net::awaitable<std::vector<store::audit_record>> list(store::audit_query q) override {
+        co_return co_await inner_->list(q);
+    }
+
+  private:
+    std::shared_ptr<store::audit_log> inner_;
+    std::shared_ptr<retry_queue> q_;
 };
 
 }  // namespace
@@ -156,9 +188,10 @@ std::shared_ptr<store::rate_limiter> with_local_fallback(
     return std::make_shared<fallback_limiter>(std::move(shared), std::move(local));
 }
 
-std::shared_ptr<store::budget_store> with_settle_retry(std::shared_ptr<store::budget_store> inner,
-                                                       net::any_io_executor background) {
-    return std::make_shared<retrying_budgets>(std::move(inner), std::move(background));
+void with_write_retry(store::store_set& s, net::any_io_executor background) {
+    auto q = std::make_shared<retry_queue>(std::move(background));
+    s.budgets = std::make_shared<retrying_budgets>(s.budgets, q);
+    s.audit = std::make_shared<retrying_audit>(s.audit, q);
 }
 
 }  // namespace ditto::app

@@ -7,8 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 
-#include "ditto/store/budget_store.hpp"
-#include "ditto/store/rate_limiter.hpp"
+#include "ditto/store/store.hpp"
 
 namespace ditto::app {
 
@@ -17,10 +16,10 @@ namespace ditto::app {
 std::shared_ptr<store::rate_limiter> with_local_fallback(
     std::shared_ptr<store::rate_limiter> shared, std::shared_ptr<store::rate_limiter> local);
 
-/// Commits and rollbacks that fail are kept (up to a bound) and retried on `background` with
-/// backoff until they succeed: both are idempotent by reservation id, so a retry can never
-/// count twice, and the request's answer does not wait for the store to come back.
-std::shared_ptr<store::budget_store> with_settle_retry(std::shared_ptr<store::budget_store> inner,
-                                                       boost::asio::any_io_executor background);
+/// Budget commits and rollbacks, and audit records, that fail for an outage are kept (up to
+/// a bound) and written on `background` with backoff once the store is back: settlements are
+/// idempotent by reservation id, so a retry never counts twice, and no answer waits for the
+/// store. An audit write the store refuses (an error reply) is still reported.
+void with_write_retry(store::store_set& s, boost::asio::any_io_executor background);
 
 }  // namespace ditto::app

@@ -145,18 +145,24 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     // SPEC §2.3 step 5, after validation (§0.7): Redis is reached or start-up fails.
     const auto limit = std::chrono::milliseconds(o.redis_timeout_ms) * 4 + std::chrono::seconds(2);
     auto loaded = run_now(bg, rt.set.control->load(), limit);
+    // On a fatal error the store's connections are closed first, so that the background
+    // loop has nothing left that keeps it (and the exit) waiting.
+    auto fail = [&rt] {
+        rt.set.close();
+        return std::nullopt;
+    };
     if (!loaded || loaded->error) {
         log::error("store.unavailable", "cannot reach Redis at start-up",
                    {{"redis", url->redacted()},
                     {"error", loaded ? loaded->error.message() : "timed out"}});
-        return std::nullopt;
+        return fail();
     }
     if (loaded->state && (!loaded->state->keys.empty() || loaded->state->router_json)) {
         config::diagnostics diag;
         if (!apply_state(*loaded->state, cfg, diag)) {
             for (const auto& e : diag.errors)
                 log::error("store.invalid", "keys or router in Redis: " + e);
-            return std::nullopt;
+            return fail();
         }
         log::info("store.bootstrap", "keys and router loaded from Redis (they win over the file)",
                   {{"keys", std::to_string(cfg.virtual_keys.size())},
@@ -166,7 +172,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
         if (!saved || *saved) {
             log::error("store.unavailable", "cannot write keys and router to Redis",
                        {{"error", saved ? saved->message() : "timed out"}});
-            return std::nullopt;
+            return fail();
         }
         log::info("store.bootstrap", "keys and router written to Redis",
                   {{"keys", std::to_string(cfg.virtual_keys.size())}});
@@ -185,7 +191,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     // SPEC §0.8: limits degrade to per replica, settlements wait for Redis to come back.
     rt.set.limits =
         with_local_fallback(rt.set.limits, std::make_shared<store::memory_rate_limiter>());
-    rt.set.budgets = with_settle_retry(rt.set.budgets, bg.executor());
+    with_write_retry(rt.set, bg.executor());
     bg.start_reaper(rt.set.budgets, std::chrono::seconds(o.reservation_lease_secs));
     log::info("store.redis", "using Redis",
               {{"redis", url->redacted()}, {"prefix", o.redis_prefix}});

@@ -11,8 +11,8 @@ void KeyedGateway::start(const std::string& keys, const std::vector<std::string>
              args);
 }
 
-std::string KeyedGateway::key(const std::string& id, const std::string& token,
-                              const std::string& fields) {
+std::string virtual_key_json(const std::string& id, const std::string& token,
+                             const std::string& fields) {
     // The required members a test does not set itself get their "nothing" value.
     std::string out = R"({"id":")" + id + R"(","token":")" + token + R"(","enabled":true)";
     const std::pair<const char*, const char*> defaults[] = {

@@ -86,12 +86,15 @@ std::string redis_server::url(int db) const {
 }
 
 bool redis_server::launch(int port, std::chrono::milliseconds timeout) {
+    const bool keep = !opt_.data_dir.empty();
     std::vector<std::string> args = {"--port",       std::to_string(port),
                                      "--bind",       "127.0.0.1",
                                      "--save",       "",
-                                     "--appendonly", "no",
-                                     "--dir",        "/tmp",
+                                     "--appendonly", keep ? "yes" : "no",
+                                     "--dir",        keep ? opt_.data_dir : "/tmp",
                                      "--logfile",    ""};
+    if (keep)
+        args.insert(args.end(), {"--appendfsync", "always"});
     if (!opt_.password.empty()) {
         args.insert(args.end(), {"--requirepass", opt_.password});
     }

@@ -15,6 +15,9 @@ class redis_server {
     struct options {
         std::string password;  ///< `--requirepass` when not empty
         std::string path = "/usr/bin/redis-server";
+        /// When set, data is kept there (append-only file, fsync on every write), so a
+        /// killed and restarted server still has it.
+        std::string data_dir;
     };
 
     /// Starts and waits (at most 5 s) until it answers PING; throws std::runtime_error.

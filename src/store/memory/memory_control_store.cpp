@@ -7,12 +7,13 @@
 
 namespace ditto::store {
 
-boost::asio::awaitable<control_load> memory_control_store::load() {
+// The work is done in plain functions: locks must not live in a coroutine frame (GCC 12).
+control_load memory_control_store::load_now() {
     const std::lock_guard<std::mutex> lock(mu_);
-    co_return control_load{{}, state_};
+    return control_load{{}, state_};
 }
 
-boost::asio::awaitable<boost::system::error_code> memory_control_store::save(control_state next) {
+boost::system::error_code memory_control_store::save_now(control_state next) {
     std::vector<std::function<void(std::uint64_t)>> watchers;
     std::uint64_t version = 0;
     {
@@ -25,7 +26,15 @@ boost::asio::awaitable<boost::system::error_code> memory_control_store::save(con
     // Outside the lock: a watcher reloads, which takes it again.
     for (auto& w : watchers)
         w(version);
-    co_return boost::system::error_code{};
+    return {};
+}
+
+boost::asio::awaitable<control_load> memory_control_store::load() {
+    co_return load_now();
+}
+
+boost::asio::awaitable<boost::system::error_code> memory_control_store::save(control_state next) {
+    co_return save_now(std::move(next));
 }
 
 void memory_control_store::watch(std::function<void(std::uint64_t)> on_change) {

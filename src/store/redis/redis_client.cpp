@@ -42,24 +42,34 @@ void redis_client::close_all() {
 
 boost::asio::awaitable<std::shared_ptr<redis_connection>> redis_client::connection() {
     auto ex = co_await boost::asio::this_coro::executor;
+    co_return connection_for(ex);
+}
+
+// Not a coroutine: locks must not live in a coroutine frame (GCC 12 mishandles them there).
+std::shared_ptr<redis_connection> redis_client::connection_for(
+    const boost::asio::any_io_executor& ex) {
     const void* ctx = &boost::asio::query(ex, boost::asio::execution::context);
     if (cache.client == id_ && cache.context == ctx)
-        co_return cache.conn;
+        return cache.conn;
     std::shared_ptr<redis_connection> conn;
+    bool created = false;
     {
         const std::lock_guard<std::mutex> lock(mu_);
-        for (auto& [c, existing] : conns_) {
-            if (c == ctx)
-                conn = existing;
+        for (const auto& entry : conns_) {
+            if (entry.first == ctx)
+                conn = entry.second;
         }
         if (!conn) {
             conn = redis_connection::create(ex, url_, opt_);
-            conn->start();
             conns_.emplace_back(ctx, conn);
+            created = true;
         }
     }
     cache = {id_, ctx, conn};
-    co_return conn;
+    // Outside the lock: starting may run handlers inline, and they may come back here.
+    if (created)
+        conn->start();
+    return conn;
 }
 
 boost::asio::awaitable<redis_result> redis_client::exec(std::vector<std::string> args) {

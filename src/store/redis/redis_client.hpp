@@ -35,6 +35,7 @@ class redis_client {
 
   private:
     boost::asio::awaitable<std::shared_ptr<redis_connection>> connection();
+    std::shared_ptr<redis_connection> connection_for(const boost::asio::any_io_executor& ex);
 
     redis_url url_;
     redis_options opt_;

@@ -381,9 +381,13 @@ class redis_control_store final : public control_store,
 };
 
 net::awaitable<std::optional<std::string>> health_of(std::shared_ptr<redis_client> c) {
-    if (co_await c->ping())
-        co_return std::nullopt;
-    co_return std::string("redis unreachable: ") + c->url().redacted();
+    // Awaited into a variable, not in the condition, and one co_return: GCC 12 miscompiles
+    // this coroutine otherwise (it traps at run time).
+    const bool ok = co_await c->ping();
+    std::optional<std::string> problem;
+    if (!ok)
+        problem = "redis unreachable: " + c->url().redacted();
+    co_return problem;
 }
 
 }  // namespace

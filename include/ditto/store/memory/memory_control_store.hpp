@@ -17,6 +17,9 @@ class memory_control_store final : public control_store {
     void watch(std::function<void(std::uint64_t)> on_change) override;
 
   private:
+    control_load load_now();
+    boost::system::error_code save_now(control_state next);
+
     std::mutex mu_;
     std::optional<control_state> state_;
     std::vector<std::function<void(std::uint64_t)>> watchers_;

@@ -1,0 +1,262 @@
+// Several ditto-gateway processes sharing one real redis-server (SPEC §0.1-§0.3, §0.8,
+// §6.5): limits and budgets exact across replicas, key changes reaching every replica,
+// Redis outages handled by policy, and reservations of a dead replica reaped.
+#include <algorithm>
+#include <csignal>
+#include <thread>
+
+#include "support/gateway_fixture.hpp"
+#include "support/keyed_gateway.hpp"
+#include "support/redis_server.hpp"
+
+namespace ditto::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// 72 bytes: charge 18 + max_tokens 9 = 27, exactly what the mock reports.
+const std::string exact_chat =
+    R"({"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]})";
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+        s.pop_back();
+    return s;
+}
+
+class Replicas : public ::testing::Test {
+  protected:
+    explicit Replicas(redis_server::options o = {}) : redis(std::move(o)) {}
+
+    /// Starts `n` gateways on one config and one Redis (prefix "t").
+    void start(int n, const std::string& keys, std::vector<std::string> args = {}) {
+        mock.start();
+        config = R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
+                 std::to_string(mock.port) + R"(/v1"}],"virtual_keys":[)" + keys +
+                 R"(],"router":{"default_backends":[{"backend":"primary"}]}})";
+        args.insert(args.end(), {"--redis", redis.url(), "--redis-prefix", "t"});
+        for (int i = 0; i < n; ++i) {
+            gws.push_back(std::make_unique<running_gateway>());
+            gws.back()->start(config, args);
+        }
+    }
+    std::string cli(std::vector<std::string> args) {
+        args.insert(args.begin(), {"-p", std::to_string(redis.port())});
+        return trim(run_to_exit("/usr/bin/redis-cli", args).out);
+    }
+    std::optional<http_response> post(int gw, const std::string& token,
+                                      const std::string& body = exact_chat,
+                                      http_headers extra = {}) {
+        extra.emplace_back("Authorization", "Bearer " + token);
+        extra.emplace_back("Content-Type", "application/json");
+        return http_request(gws[static_cast<std::size_t>(gw)]->port, "POST", "/v1/chat/completions",
+                            body, extra);
+    }
+    /// `per_replica` requests in flight on every replica at once; all statuses.
+    std::vector<int> spread(const std::string& token, int per_replica) {
+        const auto req = make_request(
+            "POST", "/v1/chat/completions",
+            {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
+            exact_chat);
+        std::vector<std::vector<int>> parts(gws.size());
+        std::vector<std::thread> threads;
+        for (std::size_t i = 0; i < gws.size(); ++i) {
+            threads.emplace_back(
+                [&, i] { parts[i] = concurrent_statuses(gws[i]->port, req, per_replica); });
+        }
+        for (auto& t : threads)
+            t.join();
+        std::vector<int> all;
+        for (auto& p : parts)
+            all.insert(all.end(), p.begin(), p.end());
+        return all;
+    }
+
+    temp_dir files;
+    redis_server redis;
+    running_mock mock;
+    std::string config;
+    std::vector<std::unique_ptr<running_gateway>> gws;
+};
+
+TEST_F(Replicas, RpmIsExactAcrossThreeReplicas) {
+    start(3, virtual_key_json("key-1", "vk-1", R"("limits":{"rpm":50})"), {"--workers", "2"});
+    const auto statuses = spread("vk-1", 100);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 50);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), 250);
+    EXPECT_EQ(mock.request_count(), 50);
+}
+
+TEST_F(Replicas, TokenBudgetIsExactAcrossThreeReplicas) {
+    // 40 requests of 27 fit; the ledger ends at exactly their reported usage.
+    start(3, virtual_key_json("key-1", "vk-1", R"("budget":{"total_tokens":1080})"));
+    const auto statuses = spread("vk-1", 100);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 40);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 402), 260);
+    EXPECT_EQ(cli({"HGET", "t:budget_ledger:key-1", "spent_tokens"}), "1080");
+    EXPECT_EQ(cli({"HGET", "t:budget_ledger:key-1", "reserved_tokens"}), "0");
+    auto r = post(1, "vk-1");
+    EXPECT_NE(r->body.find("limit=1080 attempted=1107"), std::string::npos) << r->body;
+}
+
+TEST_F(Replicas, UsdBudgetIsExactAcrossThreeReplicas) {
+    // 18·1 + 9·2 = 36 µ$ per request; 40 fit in 1440.
+    const auto pricing = files.write(
+        "pricing.json", R"({"m":{"input_cost_per_token":1e-6,"output_cost_per_token":2e-6}})");
+    start(3, virtual_key_json("key-1", "vk-1", R"("budget":{"total_usd_micros":1440})"),
+          {"--pricing-litellm", pricing});
+    const auto statuses = spread("vk-1", 100);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 40);
+    EXPECT_EQ(cli({"HGET", "t:cost_ledger:key-1", "spent_usd_micros"}), "1440");
+    EXPECT_EQ(cli({"HGET", "t:cost_ledger:key-1", "reserved_usd_micros"}), "0");
+}
+
+TEST_F(Replicas, AKeyDisabledInTheStoreIsRefusedByEveryReplicaWithinOneSecond) {
+    start(3, virtual_key_json("key-1", "vk-1"));
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(post(i, "vk-1")->status, 200);
+    // What replica A's Admin API writes: the key document, then the new version.
+    auto doc = cli({"HGET", "t:virtual_keys", "key-1"});
+    const auto at = doc.find(R"("enabled":true)");
+    ASSERT_NE(at, std::string::npos) << doc;
+    doc.replace(at, 14, R"("enabled":false)");
+    EXPECT_EQ(doc.find("vk-1"), std::string::npos) << "raw token stored: " << doc;
+    const auto changed = std::chrono::steady_clock::now();
+    cli({"HSET", "t:virtual_keys", "key-1", doc});
+    cli({"INCR", "t:control_version"});
+    for (int i = 1; i < 3; ++i) {
+        int status = 0;
+        while (std::chrono::steady_clock::now() - changed < 5s) {
+            status = post(i, "vk-1")->status;
+            if (status == 401)
+                break;
+            std::this_thread::sleep_for(5ms);
+        }
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - changed)
+                            .count();
+        EXPECT_EQ(status, 401);
+        EXPECT_LT(ms, 1000) << "replica " << i;
+        RecordProperty("propagation_ms_replica_" + std::to_string(i), static_cast<int>(ms));
+        std::cout << "key change reached replica " << i << " in " << ms << " ms\n";
+    }
+}
+
+class ReplicasDurableRedis : public Replicas {
+  protected:
+    ReplicasDurableRedis() : Replicas(durable()) {}
+    static redis_server::options durable() {
+        static temp_dir dir;  // the append-only file survives the killed server
+        redis_server::options o;
+        o.data_dir = dir.path().string();
+        return o;
+    }
+};
+
+TEST_F(ReplicasDurableRedis, RedisKilledMidLoadFollowsThePolicyAndReconciles) {
+    start(1,
+          virtual_key_json("key-b", "vk-b", R"("budget":{"total_tokens":1000000})") + "," +
+              virtual_key_json("key-r", "vk-r", R"("limits":{"rpm":1000})"),
+          {"--redis-timeout-ms", "250"});
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(post(0, "vk-b")->status, 200);
+    // One request is in flight (reserved in Redis) when Redis dies.
+    std::optional<http_response> slow;
+    std::thread in_flight([&] {
+        slow = post(0, "vk-b", exact_chat, {{"x-mock-delay-ms", "1500"}});
+    });
+    std::this_thread::sleep_for(300ms);
+    ASSERT_EQ(cli({"HGET", "t:budget_ledger:key-b", "reserved_tokens"}), "27");
+    redis.kill();
+
+    // Budgets fail closed, fast; rate limits fall back to the replica's own limiter.
+    const auto t0 = std::chrono::steady_clock::now();
+    auto refused = post(0, "vk-b");
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503);
+    EXPECT_NE(refused->body.find(R"("code":"store_unavailable")"), std::string::npos)
+        << refused->body;
+    EXPECT_LT(waited, 1s);
+    EXPECT_EQ(post(0, "vk-r")->status, 200);
+    auto ready = http_request(gws[0]->port, "GET", "/ready");
+    EXPECT_EQ(ready->status, 503);
+    EXPECT_NE(ready->body.find("store.redis"), std::string::npos) << ready->body;
+
+    in_flight.join();
+    ASSERT_TRUE(slow);
+    EXPECT_EQ(slow->status, 200);  // its settlement waits for Redis
+
+    redis.restart();
+    // The waiting settlement is written once Redis is back: nothing reserved, and spent is
+    // exactly the four requests that succeeded.
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           cli({"HGET", "t:budget_ledger:key-b", "reserved_tokens"}) != "0") {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(cli({"HGET", "t:budget_ledger:key-b", "reserved_tokens"}), "0");
+    EXPECT_EQ(cli({"HGET", "t:budget_ledger:key-b", "spent_tokens"}), "108");
+    // And the gateway serves budgets again by itself.
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        status = post(0, "vk-b")->status;
+        if (status == 200)
+            break;
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(http_request(gws[0]->port, "GET", "/ready")->status, 200);
+}
+
+TEST_F(Replicas, ReservationsOfAKilledReplicaAreReaped) {
+    start(2, virtual_key_json("key-1", "vk-1", R"("budget":{"total_tokens":1000000})"),
+          {"--reservation-lease-secs", "1"});
+    std::thread in_flight([&] { post(0, "vk-1", exact_chat, {{"x-mock-delay-ms", "8000"}}); });
+    std::this_thread::sleep_for(300ms);
+    ASSERT_EQ(cli({"HGET", "t:budget_ledger:key-1", "reserved_tokens"}), "27");
+    gws[0]->proc.signal(SIGKILL);
+    // Replica 1 reaps leases older than a second, every second.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           cli({"HGET", "t:budget_ledger:key-1", "reserved_tokens"}) != "0") {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(cli({"HGET", "t:budget_ledger:key-1", "reserved_tokens"}), "0");
+    // Nothing was spent: the field was never written.
+    EXPECT_EQ(cli({"HGET", "t:budget_ledger:key-1", "spent_tokens"}), "");
+    in_flight.join();
+}
+
+TEST_F(Replicas, BootstrapWritesHashedTokensAndRedisWinsAfterwards) {
+    start(1, virtual_key_json("key-1", "vk-1"));
+    const auto doc = cli({"HGET", "t:virtual_keys", "key-1"});
+    EXPECT_NE(doc.find(R"("token":"sha256:)"), std::string::npos) << doc;
+    // A second replica whose file has another key still serves what Redis holds.
+    running_gateway other;
+    other.start(R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
+                    std::to_string(mock.port) + R"(/v1"}],"virtual_keys":[)" +
+                    virtual_key_json("key-2", "vk-2") +
+                    R"(],"router":{"default_backends":[{"backend":"primary"}]}})",
+                {"--redis", redis.url(), "--redis-prefix", "t"});
+    auto r = http_request(other.port, "POST", "/v1/chat/completions", exact_chat,
+                          {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}});
+    EXPECT_EQ(r->status, 200);
+    auto no =
+        http_request(other.port, "POST", "/v1/chat/completions", exact_chat,
+                     {{"Authorization", "Bearer vk-2"}, {"Content-Type", "application/json"}});
+    EXPECT_EQ(no->status, 401);
+}
+
+TEST(RedisStartup, UnreachableRedisIsFatal) {
+    temp_dir dir;
+    const auto r = run_to_exit(
+        DITTO_GATEWAY_BIN, {dir.write("gateway.json", basic_config(9)), "--listen", "127.0.0.1:0",
+                            "--redis", "redis://:hunter2@127.0.0.1:1/0"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot reach Redis"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("hunter2"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ditto::test
