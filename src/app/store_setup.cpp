@@ -185,8 +185,13 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     r->keys = rt.keys;
     r->base = cfg;
     auto ex = bg.executor();
-    rt.set.control->watch(
-        [r, ex](std::uint64_t version) { net::co_spawn(ex, reload(r, version), net::detached); });
+    // A weak reference: the store owns its watchers, and the reloader holds the store.
+    std::weak_ptr<reloader> weak = r;
+    rt.set.control->watch([weak, ex](std::uint64_t version) {
+        if (auto live = weak.lock())
+            net::co_spawn(ex, reload(std::move(live), version), net::detached);
+    });
+    rt.reloader = r;
 
     // SPEC §0.8: limits degrade to per replica, settlements wait for Redis to come back.
     rt.set.limits =

@@ -15,6 +15,7 @@ namespace ditto::app {
 struct store_runtime {
     store::store_set set;
     std::shared_ptr<middleware::live_keys> keys;
+    std::shared_ptr<void> reloader;  ///< keeps the change-feed handler alive (not the store)
 };
 
 /// Opens the store the flags ask for: memory by default, Redis with --redis/--redis-env.
