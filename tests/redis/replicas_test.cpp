@@ -248,6 +248,21 @@ TEST_F(Replicas, BootstrapWritesHashedTokensAndRedisWinsAfterwards) {
     EXPECT_EQ(no->status, 401);
 }
 
+TEST_F(Replicas, P2_AnAuditWriteTheStoreRefusesFailsTheAnswer) {
+    // SPEC §9 P2: the store is up but refuses the audit write (here: out of memory) — the
+    // upstream was called, the client gets 500 storage_error.
+    start(1, virtual_key_json("key-1", "vk-1"));
+    ASSERT_EQ(post(0, "vk-1")->status, 200);
+    cli({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+    cli({"CONFIG", "SET", "maxmemory", "1"});
+    auto r = post(0, "vk-1");
+    cli({"CONFIG", "SET", "maxmemory", "0"});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 500);
+    EXPECT_NE(r->body.find(R"("code":"storage_error")"), std::string::npos) << r->body;
+    EXPECT_EQ(mock.request_count(), 2);
+}
+
 TEST(RedisStartup, UnreachableRedisIsFatal) {
     temp_dir dir;
     const auto r = run_to_exit(
