@@ -206,7 +206,15 @@ TEST_F(ReplicasDurableRedis, RedisKilledMidLoadFollowsThePolicyAndReconciles) {
         std::this_thread::sleep_for(50ms);
     }
     EXPECT_EQ(status, 200);
-    EXPECT_EQ(http_request(gws[0]->port, "GET", "/ready")->status, 200);
+    // Readiness too: each worker's connection reconnects on its own backoff (at most 2 s).
+    int ready = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        ready = http_request(gws[0]->port, "GET", "/ready")->status;
+        if (ready == 200)
+            break;
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(ready, 200);
 }
 
 TEST_F(Replicas, ReservationsOfAKilledReplicaAreReaped) {
