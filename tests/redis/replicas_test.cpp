@@ -207,14 +207,14 @@ TEST_F(ReplicasDurableRedis, RedisKilledMidLoadFollowsThePolicyAndReconciles) {
     }
     EXPECT_EQ(status, 200);
     // Readiness too: each worker's connection reconnects on its own backoff (at most 2 s).
-    int ready = 0;
+    int ready_status = 0;
     while (std::chrono::steady_clock::now() < deadline) {
-        ready = http_request(gws[0]->port, "GET", "/ready")->status;
-        if (ready == 200)
+        ready_status = http_request(gws[0]->port, "GET", "/ready")->status;
+        if (ready_status == 200)
             break;
         std::this_thread::sleep_for(50ms);
     }
-    EXPECT_EQ(ready, 200);
+    EXPECT_EQ(ready_status, 200);
 }
 
 TEST_F(Replicas, ReservationsOfAKilledReplicaAreReaped) {
