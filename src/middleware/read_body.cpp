@@ -1,5 +1,6 @@
 #include <boost/beast/http/error.hpp>
 
+#include "ditto/core/saturating.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/middleware/builtin.hpp"
 
@@ -87,8 +88,7 @@ class read_body final : public middleware {
         } else if (f.max_output_tokens && ctx.path.starts_with("/v1/responses")) {
             output = *f.max_output_tokens;
         }
-        ctx.charge_tokens =
-            ctx.input_estimate > UINT64_MAX - output ? UINT64_MAX : ctx.input_estimate + output;
+        ctx.charge_tokens = core::sat_add(ctx.input_estimate, output);
     }
 
     http::response too_large(proxy_context& ctx) const {

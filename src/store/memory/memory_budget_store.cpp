@@ -6,15 +6,12 @@
 #include <ranges>
 #include <unordered_set>
 
+#include "ditto/core/saturating.hpp"
+
 namespace ditto::store {
 namespace {
 
-constexpr std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
-
-std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) noexcept {
-    std::uint64_t r = 0;
-    return __builtin_add_overflow(a, b, &r) ? max_u64 : r;
-}
+using core::sat_add;
 
 // Ledger keys carry the metric so a scope's tokens and dollars are separate ledgers.
 constexpr char tokens_prefix = 't';

@@ -7,24 +7,14 @@
 #include <unordered_set>
 #include <utility>
 
+#include "ditto/core/saturating.hpp"
+
 namespace ditto::store {
 namespace {
 
-constexpr std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
-
-std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) noexcept {
-    std::uint64_t r = 0;
-    return __builtin_mul_overflow(a, b, &r) ? max_u64 : r;
-}
-
-std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) noexcept {
-    std::uint64_t r = 0;
-    return __builtin_add_overflow(a, b, &r) ? max_u64 : r;
-}
-
-std::uint64_t sub_floor0(std::uint64_t a, std::uint64_t b) noexcept {
-    return a > b ? a - b : 0;
-}
+using core::sat_add;
+using core::sat_mul;
+using core::sub_floor0;
 
 /// The weighted two-window check: blocked when (cur + n) * 60 + prev * (60 - s) > limit * 60.
 bool over_limit(std::uint32_t limit, std::uint64_t cur, std::uint64_t n, std::uint64_t prev,
