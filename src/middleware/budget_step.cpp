@@ -5,7 +5,6 @@
 #include "ditto/cost/pricing.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
-#include "ditto/middleware/scopes.hpp"
 #include "ditto/store/audit_log.hpp"
 #include "ditto/store/budget_store.hpp"
 
@@ -95,7 +94,7 @@ class budget_step final : public middleware {
         const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
         store::reservation r;
         r.key_id = ctx.key->id;
-        for (auto& s : scopes_of(*ctx.key)) {
+        for (const auto& s : ctx.keys->scopes(*ctx.key).all) {
             if (!s.budget)
                 continue;
             if (s.budget->total_tokens) {
@@ -103,8 +102,7 @@ class budget_step final : public middleware {
                     {s.id, budget_metric::tokens, s.budget->total_tokens, ctx.charge_tokens});
             }
             if (priced && s.budget->total_usd_micros)
-                r.lines.push_back(
-                    {std::move(s.id), budget_metric::usd_micros, s.budget->total_usd_micros, 0});
+                r.lines.push_back({s.id, budget_metric::usd_micros, s.budget->total_usd_micros, 0});
         }
         if (r.lines.empty())
             co_return co_await next(ctx);
@@ -238,7 +236,7 @@ class budget_step final : public middleware {
 class cost_policy_step final : public middleware {
   public:
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
-        if (!has_cost_budget(*ctx.key))
+        if (!ctx.keys->scopes(*ctx.key).cost_budget)
             co_return co_await next(ctx);
         using cp = proxy_context::cost_policy;
         if (ctx.req.method() != http::bhttp::verb::post || ctx.path == "/v1/files") {

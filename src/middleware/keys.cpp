@@ -11,6 +11,21 @@ key_snapshot::key_snapshot(const std::vector<config::virtual_key_config>& keys,
     by_lookup_.reserve(keys.size());
     for (const auto& k : keys)
         by_lookup_.emplace(config::token_lookup_key(k.token), k);
+    scopes_.reserve(by_lookup_.size());
+    for (const auto& [lookup, k] : by_lookup_) {
+        key_scopes ks;
+        ks.all = scopes_of(k);
+        for (const auto& sc : ks.all) {
+            if (sc.limits && (sc.limits->rpm || sc.limits->tpm))
+                ks.rate.push_back({sc.id, sc.limits->rpm, sc.limits->tpm});
+        }
+        ks.cost_budget = has_cost_budget(k);
+        scopes_.emplace(&k, std::move(ks));
+    }
+}
+
+const key_snapshot::key_scopes& key_snapshot::scopes(const config::virtual_key_config& key) const {
+    return scopes_.at(&key);
 }
 
 std::vector<std::string> key_snapshot::scope_ids() const {

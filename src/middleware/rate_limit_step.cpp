@@ -1,22 +1,10 @@
 #include "ditto/middleware/builtin.hpp"
-#include "ditto/middleware/scopes.hpp"
 #include "ditto/store/rate_limiter.hpp"
 
 namespace ditto::middleware {
 namespace {
 
 using http::status;
-
-// SPEC §3.4: a scope takes part only when both its id and its limits are set, and it
-// limits something.
-std::vector<store::rate_scope> rate_scopes_of(const config::virtual_key_config& key) {
-    std::vector<store::rate_scope> out;
-    for (auto& s : scopes_of(key)) {
-        if (s.limits && (s.limits->rpm || s.limits->tpm))
-            out.push_back({std::move(s.id), s.limits->rpm, s.limits->tpm});
-    }
-    return out;
-}
 
 // On the way out: a request that did not succeed gives its place back (same minute); one
 // that did is charged what the upstream reported instead of the estimate (§0.13), or, for
@@ -51,10 +39,11 @@ class rate_limit_step final : public middleware {
         : limiter_(std::move(limiter)), counters_(std::move(counters)) {}
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
-        auto scopes = rate_scopes_of(*ctx.key);
+        // SPEC §3.4: the scopes with both an id and limits (computed with the snapshot).
+        const auto& scopes = ctx.keys->scopes(*ctx.key).rate;
         if (scopes.empty())
             co_return co_await next(ctx);
-        auto decision = co_await limiter_->admit(std::move(scopes), ctx.charge_tokens);
+        auto decision = co_await limiter_->admit(scopes, ctx.charge_tokens);
         if (decision.error) {
             co_return api_error(ctx.req, status::service_unavailable, "api_error",
                                 "store_unavailable",

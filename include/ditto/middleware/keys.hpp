@@ -9,6 +9,8 @@
 
 #include "ditto/config/gateway_config.hpp"
 #include "ditto/middleware/guardrails.hpp"
+#include "ditto/middleware/scopes.hpp"
+#include "ditto/store/rate_limiter.hpp"
 
 namespace ditto::middleware {
 
@@ -27,8 +29,19 @@ class key_snapshot {
     /// Every scope id of every key (SPEC §6.1), for dropping counters of removed scopes.
     std::vector<std::string> scope_ids() const;
 
+    /// What a key is counted in, computed once per snapshot rather than per request.
+    struct key_scopes {
+        std::vector<key_scope> all;           ///< key, tenant, project, user (those with ids)
+        std::vector<store::rate_scope> rate;  ///< the scopes with rpm or tpm (SPEC §3.4)
+        bool cost_budget = false;             ///< some scope has total_usd_micros (§3.8)
+    };
+    /// `key` must come from this snapshot (find()).
+    const key_scopes& scopes(const config::virtual_key_config& key) const;
+
   private:
     std::unordered_map<std::string, config::virtual_key_config> by_lookup_;
+    /// By the address of a key in by_lookup_ (node-based: addresses are stable).
+    std::unordered_map<const config::virtual_key_config*, key_scopes> scopes_;
     config::router_config router_;
     std::unique_ptr<guardrails_index> guardrails_;
 };
