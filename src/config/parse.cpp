@@ -664,30 +664,33 @@ gateway_config parse_gateway_json(std::string_view text, diagnostics& diag) {
     return cfg;
 }
 
-std::optional<virtual_key_config> parse_virtual_key_json(std::string_view text, diagnostics& diag) {
+namespace {
+
+// One stand-alone document (a key, a router) parsed with `parse`; errors are counted rather
+// than diag.ok() tested, so that a caller's earlier errors in the same diagnostics do not
+// turn a good document into a failure.
+template <class Parse>
+auto parse_one(std::string_view text, diagnostics& diag, const char* path, Parse parse)
+    -> std::optional<decltype(parse(std::declval<parse_context&>(), json{}, std::string{}))> {
     parse_context ctx(diag);
-    // Errors are counted rather than diag.ok() tested, so that a caller's earlier errors in
-    // the same diagnostics do not turn a good key into a failure.
     const std::size_t errors_before = diag.errors.size();
     json root;
-    if (!parse_document(ctx, text, "virtual_key", root))
+    if (!parse_document(ctx, text, path, root))
         return std::nullopt;
-    virtual_key_config key = parse_virtual_key(ctx, root, "virtual_key");
+    auto value = parse(ctx, root, path);
     if (diag.errors.size() != errors_before)
         return std::nullopt;
-    return key;
+    return value;
+}
+
+}  // namespace
+
+std::optional<virtual_key_config> parse_virtual_key_json(std::string_view text, diagnostics& diag) {
+    return parse_one(text, diag, "virtual_key", parse_virtual_key);
 }
 
 std::optional<router_config> parse_router_json(std::string_view text, diagnostics& diag) {
-    parse_context ctx(diag);
-    const std::size_t errors_before = diag.errors.size();
-    json root;
-    if (!parse_document(ctx, text, "router", root))
-        return std::nullopt;
-    router_config router = parse_router(ctx, root, "router");
-    if (diag.errors.size() != errors_before)
-        return std::nullopt;
-    return router;
+    return parse_one(text, diag, "router", parse_router);
 }
 
 }  // namespace ditto::config
