@@ -180,6 +180,34 @@ TEST_F(Budgets, P16_StreamUsageSettlesTheBudgetAndTheExtraChunkIsRemoved) {
     EXPECT_NE(third->body.find(expected), std::string::npos) << third->body;
 }
 
+TEST_F(Budgets, StreamUsageIsRequestedWhateverStreamOptionsTheClientSent) {
+    // SPEC §0.5: the upstream always gets include_usage=true, the client's other stream
+    // options kept; the client that did not ask (false, or absent) sees no usage event.
+    start(key("key-1", "vk-1", "{}"));
+    const struct {
+        std::string options;   // the client's stream_options
+        std::string upstream;  // what the upstream must receive (escaped as /__mock shows it)
+    } cases[] = {
+        {R"({"include_usage":false})", R"(\"stream_options\":{\"include_usage\":true})"},
+        {R"({})", R"(\"stream_options\":{\"include_usage\":true})"},
+        {R"({ "continuous":1})",
+         R"(\"stream_options\":{\"include_usage\":true, \"continuous\":1})"},
+        {R"(null)", R"(\"stream_options\":{\"include_usage\":true})"},
+    };
+    for (const auto& c : cases) {
+        http_request(mock.port, "DELETE", "/__mock/requests");
+        const auto body =
+            R"({"model":"m","stream":true,"stream_options":)" + c.options + R"(,"messages":[]})";
+        auto r = post("vk-1", body);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << c.options;
+        EXPECT_EQ(r->body.find(R"("usage")"), std::string::npos) << c.options << r->body;
+        EXPECT_NE(r->body.find("data: [DONE]"), std::string::npos) << c.options;
+        auto rec = http_request(mock.port, "GET", "/__mock/requests");
+        EXPECT_NE(rec->body.find(c.upstream), std::string::npos) << c.options << rec->body;
+    }
+}
+
 TEST_F(Budgets, ResponsesStreamUsageIsCounted) {
     // Responses API streams report usage in response.completed; with it the budget is
     // settled to the reported amount (input estimate + 9), not the 4096-token default.

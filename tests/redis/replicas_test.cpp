@@ -29,15 +29,19 @@ class Replicas : public ::testing::Test {
     explicit Replicas(redis_server::options o = {}) : redis(std::move(o)) {}
 
     /// Starts `n` gateways on one config and one Redis (prefix "t").
-    void start(int n, const std::string& keys, std::vector<std::string> args = {}) {
+    void start(int n, const std::string& keys, std::vector<std::string> args = {},
+               const std::string& backend_extra = "",
+               const std::vector<std::pair<std::string, std::string>>& env = {}) {
         mock.start();
         config = R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
-                 std::to_string(mock.port) + R"(/v1"}],"virtual_keys":[)" + keys +
-                 R"(],"router":{"default_backends":[{"backend":"primary"}]}})";
-        args.insert(args.end(), {"--redis", redis.url(), "--redis-prefix", "t"});
+                 std::to_string(mock.port) + R"(/v1")" + backend_extra + R"(}],"virtual_keys":[)" +
+                 keys + R"(],"router":{"default_backends":[{"backend":"primary"}]}})";
+        if (std::find(args.begin(), args.end(), "--redis-env") == args.end())
+            args.insert(args.end(), {"--redis", redis.url()});
+        args.insert(args.end(), {"--redis-prefix", "t"});
         for (int i = 0; i < n; ++i) {
             gws.push_back(std::make_unique<running_gateway>());
-            gws.back()->start(config, args);
+            gws.back()->start(config, args, env);
         }
     }
     std::string cli(std::vector<std::string> args) {
@@ -52,6 +56,34 @@ class Replicas : public ::testing::Test {
         return http_request(gws[static_cast<std::size_t>(gw)]->port, "POST", "/v1/chat/completions",
                             body, extra);
     }
+    /// The audit record (kind, payload) whose payload names `request_id`; empty if none.
+    std::pair<std::string, std::string> audit_of(const std::string& request_id) {
+        const auto ids = cli({"ZRANGE", "t:audit_by_ts", "0", "-1"});
+        std::size_t at = 0;
+        while (at < ids.size()) {
+            auto end = ids.find('\n', at);
+            if (end == std::string::npos)
+                end = ids.size();
+            const auto id = trim(ids.substr(at, end - at));
+            at = end + 1;
+            auto payload = cli({"HGET", "t:audit:" + id, "payload"});
+            if (payload.find(R"("request_id":")" + request_id + "\"") != std::string::npos)
+                return {cli({"HGET", "t:audit:" + id, "kind"}), payload};
+        }
+        return {};
+    }
+    /// Polls audit_of() until a record appears (audit writes retried after an outage).
+    std::pair<std::string, std::string> await_audit(const std::string& request_id,
+                                                    std::chrono::seconds limit = 10s) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        auto found = audit_of(request_id);
+        while (found.first.empty() && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(50ms);
+            found = audit_of(request_id);
+        }
+        return found;
+    }
+
     /// `per_replica` requests in flight on every replica at once; all statuses.
     std::vector<int> spread(const std::string& token, int per_replica) {
         const auto req = make_request(
@@ -163,7 +195,8 @@ TEST_F(ReplicasDurableRedis, RedisKilledMidLoadFollowsThePolicyAndReconciles) {
     // One request is in flight (reserved in Redis) when Redis dies.
     std::optional<http_response> slow;
     std::thread in_flight([&] {
-        slow = post(0, "vk-b", exact_chat, {{"x-mock-delay-ms", "1500"}});
+        slow =
+            post(0, "vk-b", exact_chat, {{"x-mock-delay-ms", "1500"}, {"x-request-id", "slow-1"}});
     });
     std::this_thread::sleep_for(300ms);
     ASSERT_EQ(cli({"HGET", "t:budget_ledger:key-b", "reserved_tokens"}), "27");
@@ -171,7 +204,7 @@ TEST_F(ReplicasDurableRedis, RedisKilledMidLoadFollowsThePolicyAndReconciles) {
 
     // Budgets fail closed, fast; rate limits fall back to the replica's own limiter.
     const auto t0 = std::chrono::steady_clock::now();
-    auto refused = post(0, "vk-b");
+    auto refused = post(0, "vk-b", exact_chat, {{"x-request-id", "refused-1"}});
     const auto waited = std::chrono::steady_clock::now() - t0;
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 503);
@@ -197,6 +230,15 @@ TEST_F(ReplicasDurableRedis, RedisKilledMidLoadFollowsThePolicyAndReconciles) {
     }
     EXPECT_EQ(cli({"HGET", "t:budget_ledger:key-b", "reserved_tokens"}), "0");
     EXPECT_EQ(cli({"HGET", "t:budget_ledger:key-b", "spent_tokens"}), "108");
+    // The audit records written during the outage are not lost either.
+    auto slow_record = await_audit("slow-1");
+    EXPECT_EQ(slow_record.first, "proxy");
+    EXPECT_NE(slow_record.second.find(R"("spent_tokens":27)"), std::string::npos)
+        << slow_record.second;
+    auto refused_record = await_audit("refused-1");
+    EXPECT_EQ(refused_record.first, "proxy.blocked");
+    EXPECT_NE(refused_record.second.find(R"("reason":"storage_error")"), std::string::npos)
+        << refused_record.second;
     // And the gateway serves budgets again by itself.
     int status = 0;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -269,6 +311,103 @@ TEST_F(Replicas, P2_AnAuditWriteTheStoreRefusesFailsTheAnswer) {
     EXPECT_EQ(r->status, 500);
     EXPECT_NE(r->body.find(R"("code":"storage_error")"), std::string::npos) << r->body;
     EXPECT_EQ(mock.request_count(), 2);
+}
+
+TEST_F(Replicas, AuditRecordsForEveryOutcome) {
+    // SPEC §3.1, §3.5, §3.10: `proxy` for an answer (stream or not), `proxy.error` when no
+    // backend answered, `proxy.blocked` for a budget refusal; never a token.
+    start(1,
+          virtual_key_json("key-1", "vk-1",
+                           R"("budget":{"total_tokens":1000},"tenant_id":"acme","user_id":"u1")") +
+              "," + virtual_key_json("key-2", "vk-2", R"("budget":{"total_tokens":5})"),
+          {}, R"(,"timeout_seconds":1)");
+    ASSERT_EQ(post(0, "vk-1", exact_chat, {{"x-request-id", "ok-1"}})->status, 200);
+    const std::string stream = R"({"model":"m","stream":true,"max_tokens":9,"messages":[]})";
+    ASSERT_EQ(post(0, "vk-1", stream, {{"x-request-id", "stream-1"}})->status, 200);
+    ASSERT_EQ(post(0, "vk-1", exact_chat, {{"x-request-id", "slow-1"}, {"x-mock-delay-ms", "2000"}})
+                  ->status,
+              504);
+    ASSERT_EQ(post(0, "vk-2", exact_chat, {{"x-request-id", "blocked-1"}})->status, 402);
+
+    const auto ok = audit_of("ok-1");
+    EXPECT_EQ(ok.first, "proxy");
+    for (const char* field :
+         {R"("virtual_key_id":"key-1")", R"("backend":"primary")", R"("status":200)",
+          R"("charge_tokens":27)", R"("total_tokens":27)", R"("spent_tokens":27)",
+          R"("tenant_id":"acme")", R"("user_id":"u1")", R"("service_tier":null)",
+          R"("attempted_backends":["primary"])", R"("provider":"openai")"}) {
+        EXPECT_NE(ok.second.find(field), std::string::npos) << field << " in " << ok.second;
+    }
+    EXPECT_EQ(ok.second.find("vk-1"), std::string::npos) << "token in audit: " << ok.second;
+
+    const auto streamed = audit_of("stream-1");
+    EXPECT_EQ(streamed.first, "proxy");
+    EXPECT_NE(streamed.second.find(R"("stream":true)"), std::string::npos) << streamed.second;
+    EXPECT_NE(streamed.second.find(R"("output_tokens":9)"), std::string::npos) << streamed.second;
+
+    const auto failed = audit_of("slow-1");
+    EXPECT_EQ(failed.first, "proxy.error");
+    EXPECT_NE(failed.second.find(R"("error_code":"backend_timeout")"), std::string::npos)
+        << failed.second;
+    EXPECT_NE(failed.second.find(R"("status":504)"), std::string::npos) << failed.second;
+
+    const auto blocked = audit_of("blocked-1");
+    EXPECT_EQ(blocked.first, "proxy.blocked");
+    for (const char* field : {R"("reason":"budget_exceeded")", R"("budget_scope":"key-2")",
+                              R"("limit":5)", R"("attempted":27)"}) {
+        EXPECT_NE(blocked.second.find(field), std::string::npos)
+            << field << " in " << blocked.second;
+    }
+    // Kept for --audit-retention-secs (30 days by default).
+    const auto ttl = std::stol(cli({"TTL", "t:audit:00000000000000000001"}));
+    EXPECT_GT(ttl, 29L * 24 * 3600);
+}
+
+TEST_F(Replicas, FailOpenAdmitsWithoutAReservationWhileRedisIsDown) {
+    start(1, virtual_key_json("key-1", "vk-1", R"("budget":{"total_tokens":1000000})"),
+          {"--redis-failure-mode", "open"});
+    ASSERT_EQ(post(0, "vk-1")->status, 200);
+    redis.kill();
+    auto r = post(0, "vk-1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(mock.request_count(), 2);
+}
+
+TEST_F(Replicas, RedisUrlFromTheEnvironment) {
+    start(1, virtual_key_json("key-1", "vk-1", R"("limits":{"rpm":1})"),
+          {"--redis-env", "DITTO_TEST_REDIS"}, "", {{"DITTO_TEST_REDIS", redis.url()}});
+    EXPECT_EQ(post(0, "vk-1")->status, 200);
+    EXPECT_EQ(post(0, "vk-1")->status, 429);  // counted in that Redis
+    EXPECT_NE(cli({"KEYS", "t:rate_limit:req:key-1:*"}), "");
+}
+
+TEST_F(Replicas, InvalidKeysWrittenToTheStoreAreRefusedAndTheRunningOnesKept) {
+    start(1, virtual_key_json("key-1", "vk-1"));
+    ASSERT_EQ(post(0, "vk-1")->status, 200);
+    cli({"HSET", "t:virtual_keys", "key-1", R"({"id":"key-1","token":7})"});
+    cli({"INCR", "t:control_version"});
+    EXPECT_TRUE(gws[0]->proc.wait_for_stderr("store.reload_invalid", 5s));
+    EXPECT_EQ(post(0, "vk-1")->status, 200);
+}
+
+TEST(RedisStartup, BadRedisSettingsAreClearErrors) {
+    temp_dir dir;
+    const auto cfg = dir.write("gateway.json", basic_config(9));
+    const auto bad_url = run_to_exit(
+        DITTO_GATEWAY_BIN, {cfg, "--listen", "127.0.0.1:0", "--redis", "redis://:pw@h:99999"});
+    EXPECT_EQ(bad_url.exit_code, 1);
+    EXPECT_NE(bad_url.err.find("--redis:"), std::string::npos) << bad_url.err;
+    EXPECT_EQ(bad_url.err.find("pw"), std::string::npos) << bad_url.err;
+    const auto tls = run_to_exit(DITTO_GATEWAY_BIN,
+                                 {cfg, "--listen", "127.0.0.1:0", "--redis", "rediss://h:6379"});
+    EXPECT_EQ(tls.exit_code, 1);
+    EXPECT_NE(tls.err.find("TLS"), std::string::npos) << tls.err;
+    const auto no_env = run_to_exit(
+        DITTO_GATEWAY_BIN, {cfg, "--listen", "127.0.0.1:0", "--redis-env", "DITTO_NO_SUCH_VAR"});
+    EXPECT_EQ(no_env.exit_code, 1);
+    EXPECT_NE(no_env.err.find("missing env var: DITTO_NO_SUCH_VAR"), std::string::npos)
+        << no_env.err;
 }
 
 TEST(RedisStartup, UnreachableRedisIsFatal) {
