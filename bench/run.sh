@@ -18,7 +18,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-UP=18101; NGX=18102; GW=18103; MOCK=18104; REDIS=18105; GWR=18106
+UP=18101; NGX=18102; GW=18103; MOCK=18104; REDIS=18105; GWR=18106; GWC=18107
 chat_body='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark upstream. This reply is fixed so that every proxy relays the same bytes, and it is about six hundred bytes long with the usage block below."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":260,"completion_tokens":38,"total_tokens":298},"system_fingerprint":"fp_bench_0001"}'
 
 mkdir -p "$work"/{up,ngx}/{logs,tmp}
@@ -73,10 +73,13 @@ sleep 0.3
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWR \
   --workers 1 --log-level warn --proxy-max-in-flight 4096 --pricing-litellm "$work/pricing.json" \
   --redis redis://127.0.0.1:$REDIS --redis-prefix bench
+# The same gateway with the proxy cache on: after the first request every one is an L1 hit.
+start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWC \
+  --workers 1 --log-level warn --proxy-max-in-flight 4096 --proxy-cache
 sleep 1
 # nginx's master only supervises: its one worker does the proxying, and is what we measure.
 ngx_master=$(cat "$work/ngx/nginx.pid"); ngx_pid=$(pgrep -P "$ngx_master" | head -1); gw_pid=${pids[3]}
-gwr_pid=${pids[5]}
+gwr_pid=${pids[5]}; gwc_pid=${pids[6]}
 # Script calls (EVALSHA/EVAL) = Redis round trips of the request path; commands run inside
 # the scripts are counted by Redis under their own names, so they are left out.
 redis_cmds() { redis-cli -p $REDIS INFO commandstats | awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ {n += $3} END {print n+0}'; }
@@ -122,6 +125,8 @@ run "nginx proxy_pass, 64 conns"  1 64 "http://127.0.0.1:$NGX/v1/chat/completion
 run "ditto-gateway, 64 conns"     1 64 "http://127.0.0.1:$GW/v1/chat/completions" $chat "$gw_pid" gw64
 # The same with rpm/tpm limits, a token budget and a USD budget on the key (bench/chat-gov.lua).
 run "ditto-gateway governed, 64 conns" 1 64 "http://127.0.0.1:$GW/v1/chat/completions" bench/chat-gov.lua "$gw_pid" gov64
+# Only the first of these requests goes upstream (the concurrent first ones wait for it).
+run "ditto-gateway cache hit (L1), 64 conns" 1 64 "http://127.0.0.1:$GWC/v1/chat/completions" $chat "$gwc_pid" hit64
 c0=$(redis_cmds)
 run "governed, Redis store, 64 conns" 1 64 "http://127.0.0.1:$GWR/v1/chat/completions" bench/chat-gov.lua "$gwr_pid" govr64
 c1=$(redis_cmds)
@@ -146,6 +151,7 @@ echo "ditto-gateway bench: ${secs}s per run, $(date -u +%Y-%m-%dT%H:%MZ), $(npro
 printf '%-34s %12s %10s %10s %12s\n' "run" "requests/s" "p50 us" "p99 us" "CPU us/req"
 printf '%s\n' "${results[@]}"
 awk -v a="$rps_gw64" -v b="$rps_ngx64" 'BEGIN {printf "\nthroughput ratio gateway/nginx (64 conns): %.2f\n", a/b}'
+awk -v a="$rps_hit64" -v b="$rps_ngx64" 'BEGIN {printf "cache hit (L1) / nginx proxy_pass (64 conns): %.2f\n", a/b}'
 awk -v a="$rps_gov64" -v b="$rps_gw64" 'BEGIN {printf "governed key (limits + budgets + cost) / plain key (64 conns): %.3f, %.2f us more CPU per request\n", a/b, 1e6/a - 1e6/b}'
 awk -v a="$rps_govr64" -v b="$rps_gov64" -v c=$((c1 - c0)) -v secs="$secs" 'BEGIN {printf "Redis store / memory store, governed key (64 conns): %.2f; Redis round trips (script calls) per request: %.2f\n", a/b, c/(a*secs)}'
 awk -v a="$rps_gwsse" -v b="$rps_ngxsse" 'BEGIN {printf "SSE relay ratio gateway/nginx (64 conns):  %.2f\n", a/b}'

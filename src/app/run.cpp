@@ -11,6 +11,7 @@
 
 #include "app_handler.hpp"
 #include "background.hpp"
+#include "ditto/cache/response_cache.hpp"
 #include "ditto/config/load.hpp"
 #include "ditto/cost/pricing.hpp"
 #include "ditto/http/server.hpp"
@@ -209,6 +210,13 @@ int run(const config::cli_options& options) {
     po.buffer_limit = std::max<std::uint64_t>(options.proxy_usage_max_body_bytes, 64 * 1024);
     po.usage_max_body_bytes = options.proxy_usage_max_body_bytes;
 
+    std::shared_ptr<cache::response_cache> cache;
+    if (options.proxy_cache.enabled) {
+        cache = std::make_shared<cache::response_cache>(options.proxy_cache, store.cache);
+        // SPEC §3.6: answers that may be stored are read whole when their length is known.
+        po.buffer_limit = std::max(po.buffer_limit, options.proxy_cache.max_body_bytes);
+    }
+
     app_handler::parts parts;
     parts.counters = counters;
     parts.max_body_bytes = options.proxy_max_body_bytes;
@@ -224,9 +232,11 @@ int run(const config::cli_options& options) {
         .add(middleware::make_cost_policy())
         .add(middleware::make_guardrails(counters))
         .add(middleware::make_route())
-        .add(middleware::make_rate_limit(store.limits, counters))
-        .add(middleware::make_budget(std::move(bo), store.budgets, store.audit, counters))
-        // The cache slots in here.
+        .add(middleware::make_rate_limit(store.limits, counters));
+    if (cache)
+        parts.proxy_chain->add(middleware::make_cache(cache, counters));
+    parts.proxy_chain
+        ->add(middleware::make_budget(std::move(bo), store.budgets, store.audit, counters))
         .add(proxy::make_proxy(ups, store.audit, counters, po));
     parts.models_chain = std::make_shared<middleware::chain>();
     parts.models_chain->add(middleware::make_request_id())

@@ -121,6 +121,28 @@ cli_result parse_cli(int argc, const char* const* argv) {
                    "tokens charged for the output of a request that sets no max tokens")
         ->check(unsigned_only)
         ->default_str(std::to_string(o.default_max_output_tokens));
+    app.add_flag("--proxy-cache", o.proxy_cache.enabled, "cache /v1/* answers (docs/caching.md)");
+    const std::array<std::pair<const char*, std::uint64_t*>, 5> cache_sizes = {{
+        {"--proxy-cache-ttl", &o.proxy_cache.ttl_seconds},
+        {"--proxy-cache-max-entries", &o.proxy_cache.max_entries},
+        {"--proxy-cache-max-body-bytes", &o.proxy_cache.max_body_bytes},
+        {"--proxy-cache-max-total-body-bytes", &o.proxy_cache.max_total_body_bytes},
+        {"--proxy-cache-max-stream-body-bytes", &o.proxy_cache.max_stream_body_bytes},
+    }};
+    std::vector<CLI::Option*> cache_flags;
+    for (const auto& [name, target] : cache_sizes) {
+        cache_flags.push_back(app.add_option(name, *target, "proxy cache (docs/caching.md)")
+                                  ->check(unsigned_only)
+                                  ->default_str(std::to_string(*target)));
+    }
+    cache_flags.push_back(app.add_flag("--proxy-cache-streaming", o.proxy_cache.streaming,
+                                       "also cache completed SSE streams"));
+    cache_flags.push_back(app.add_option("--proxy-cache-wait-ms", o.proxy_cache.wait_ms,
+                                         "how long identical misses wait for the first one")
+                              ->check(unsigned_only)
+                              ->default_str(std::to_string(o.proxy_cache.wait_ms)));
+    cache_flags.push_back(app.add_option("--proxy-cache-key-header", o.proxy_cache.key_headers,
+                                         "a header that varies the cache key (repeatable)"));
     auto* redis = app.add_option("--redis", o.redis_url, "redis://[user:pass@]host:port/db");
     auto* redis_env =
         app.add_option("--redis-env", o.redis_env, "environment variable holding the Redis URL");
@@ -187,6 +209,17 @@ cli_result parse_cli(int argc, const char* const* argv) {
     }
     if (o.redis_prefix.empty() || o.redis_prefix.find_first_of(" \t\r\n") != std::string::npos)
         return usage_error("--redis-prefix must be non-empty and without spaces");
+
+    // SPEC §2: any cache flag implies --proxy-cache; a 0 is raised to 1.
+    for (auto* f : cache_flags)
+        o.proxy_cache.enabled = o.proxy_cache.enabled || f->count() > 0;
+    for (const auto& [name, target] : cache_sizes)
+        *target = std::max<std::uint64_t>(1, *target);
+    for (auto& h : o.proxy_cache.key_headers) {
+        h = core::to_lower(core::trim(h));
+        if (h.empty())
+            return usage_error("--proxy-cache-key-header must name a header");
+    }
 
     if (o.config_path.empty())
         o.config_path = "gateway.json";

@@ -1,5 +1,7 @@
 #include "ditto/http/message.hpp"
 
+#include "ditto/core/strings.hpp"
+
 namespace ditto::http {
 
 response make_response(const request& req, status st, std::string body,
@@ -13,6 +15,11 @@ response make_response(const request& req, status st, std::string body,
     r.msg.body() = std::move(body);
     r.msg.prepare_payload();
     return r;
+}
+
+bool is_event_stream(const response& res) {
+    auto ct = res.msg.find(field::content_type);
+    return ct != res.msg.end() && core::iequals_prefix(ct->value(), "text/event-stream");
 }
 
 }  // namespace ditto::http

@@ -8,7 +8,8 @@ using http::status;
 
 // On the way out: a request that did not succeed gives its place back (same minute); one
 // that did is charged what the upstream reported instead of the estimate (§0.13), or, for
-// a stream cut short without usage, its input estimate (§0.5).
+// a stream cut short without usage, its input estimate (§0.5). A cache hit keeps its place
+// in rpm (it was served) but costs no tokens (§0.14).
 class rate_settle final : public settle_action {
   public:
     rate_settle(std::shared_ptr<store::rate_limiter> limiter, store::rate_charge charge,
@@ -18,6 +19,8 @@ class rate_settle final : public settle_action {
     boost::asio::awaitable<boost::system::error_code> settle(outcome& o) override {
         if (!o.success()) {
             co_await limiter_->refund(std::move(charge_));
+        } else if (o.cache_hit) {
+            co_await limiter_->settle_tokens(std::move(charge_), 0);
         } else if (auto total = o.usage.total_tokens()) {
             co_await limiter_->settle_tokens(std::move(charge_), *total);
         } else if (!o.completed) {

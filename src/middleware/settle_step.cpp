@@ -72,11 +72,6 @@ class settling_stream final : public http::body_stream {
     bool finished_ = false;
 };
 
-bool is_event_stream(const http::response& res) {
-    auto ct = res.msg.find(http::field::content_type);
-    return ct != res.msg.end() && core::iequals_prefix(ct->value(), "text/event-stream");
-}
-
 class settle_step final : public middleware {
   public:
     explicit settle_step(boost::asio::any_io_executor background)
@@ -91,7 +86,7 @@ class settle_step final : public middleware {
         o.status = res.msg.result_int();
         if (res.stream) {
             o.streamed = true;
-            const bool sse = is_event_stream(res);
+            const bool sse = http::is_event_stream(res);
             // Removing an event would break a declared Content-Length.
             const bool strip = sse && ctx.strip_usage_chunk &&
                                res.msg.find(http::field::content_length) == res.msg.end();

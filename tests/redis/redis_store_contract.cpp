@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "contract/store_contract.hpp"
+#include "ditto/cache/response_cache.hpp"
 #include "ditto/store/redis/redis_store.hpp"
 #include "support/redis_server.hpp"
 
@@ -46,6 +47,100 @@ store_set make() {
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(redis, StoreContract, ::testing::Values(factory{"redis", make}),
+                         [](const auto& p) { return p.param.name; });
+
+// The proxy cache's shared tier (SPEC §3.7, §7.3 purge) with the memory tier in front:
+// the operations the Admin API's purge endpoint calls.
+class RedisCache : public StoreContract {
+  protected:
+    std::shared_ptr<cache::entry> entry_for(const std::string& scope, const std::string& path,
+                                            const std::string& model) {
+        auto e = std::make_shared<cache::entry>();
+        e->backend = "primary";
+        e->headers = {{"content-type", "application/json"}};
+        e->body = R"({"answer":")" + model + "\"}";
+        e->meta = {scope, "POST", path, model, "rp"};
+        return e;
+    }
+};
+
+TEST_P(RedisCache, AnEntryStoredByOneProcessIsFoundByAnother) {
+    auto a = std::make_unique<cache::response_cache>(cache::cache_options{}, store_.cache);
+    auto b = std::make_unique<cache::response_cache>(cache::cache_options{}, store_.cache);
+    run(a->store("k1", entry_for("vk:a", "/v1/chat/completions", "m1")));
+    auto found = run(b->lookup("k1"));
+    ASSERT_TRUE(found.hit);
+    EXPECT_EQ(found.source, cache::hit_source::redis);
+    EXPECT_EQ(found.hit->body, R"({"answer":"m1"})");
+    EXPECT_EQ(found.hit->meta.model, std::optional<std::string>("m1"));
+    EXPECT_EQ(run(b->lookup("k1")).source, cache::hit_source::memory);
+    EXPECT_FALSE(run(b->lookup("k2")).hit);
+}
+
+TEST_P(RedisCache, PurgeBySelectorKeyAndAllAcrossBothTiers) {
+    auto c = std::make_unique<cache::response_cache>(cache::cache_options{}, store_.cache);
+    run(c->store("chat-m1", entry_for("vk:a", "/v1/chat/completions", "m1")));
+    run(c->store("chat-m2", entry_for("vk:a", "/v1/chat/completions", "m2")));
+    run(c->store("emb-m1", entry_for("vk:b", "/v1/embeddings", "m1")));
+
+    // C7: {path, model} removes only that model's entry, in memory and in Redis.
+    cache::purge_selector by_model;
+    by_model.path = "/v1/chat/completions";
+    by_model.model = "m1";
+    auto r = run(c->purge(by_model));
+    EXPECT_FALSE(r.cleared_memory);
+    EXPECT_EQ(r.deleted_memory, 1u);
+    EXPECT_EQ(r.deleted_redis, std::optional<std::uint64_t>(1));
+    EXPECT_FALSE(r.redis_error);
+    auto fresh = std::make_unique<cache::response_cache>(cache::cache_options{}, store_.cache);
+    EXPECT_FALSE(run(fresh->lookup("chat-m1")).hit);
+    EXPECT_TRUE(run(fresh->lookup("chat-m2")).hit);
+
+    // C4: a cache key.
+    cache::purge_selector by_key;
+    by_key.cache_key = "emb-m1";
+    r = run(c->purge(by_key));
+    EXPECT_EQ(r.deleted_memory, 1u);
+    EXPECT_EQ(r.deleted_redis, std::optional<std::uint64_t>(1));
+    EXPECT_FALSE(run(c->lookup("emb-m1")).hit);
+
+    // A key with a field that does not match it deletes nothing.
+    cache::purge_selector mismatched;
+    mismatched.cache_key = "chat-m2";
+    mismatched.scope = "vk:other";
+    r = run(c->purge(mismatched));
+    EXPECT_EQ(r.deleted_memory, 0u);
+    EXPECT_EQ(r.deleted_redis, std::optional<std::uint64_t>(0));
+    EXPECT_TRUE(run(c->lookup("chat-m2")).hit);
+
+    // all: more entries than one SCAN batch.
+    for (int i = 0; i < 600; ++i)
+        run(store_.cache->set("bulk-" + std::to_string(i), "x", 60));
+    cache::purge_selector all;
+    all.all = true;
+    r = run(c->purge(all));
+    EXPECT_TRUE(r.cleared_memory);
+    EXPECT_EQ(r.deleted_memory, 1u);  // chat-m2 (fresh's copies are its own)
+    EXPECT_EQ(r.deleted_redis, std::optional<std::uint64_t>(601));
+    EXPECT_FALSE(run(fresh->lookup("bulk-7")).hit);
+}
+
+TEST_P(RedisCache, RedisErrorsAreMissesAndPurgeReportsThem) {
+    auto c = std::make_unique<cache::response_cache>(cache::cache_options{}, store_.cache);
+    run(c->store("k", entry_for("vk:a", "/v1/chat/completions", "m1")));
+    redis().server.pause();
+    cache::purge_selector all;
+    all.all = true;
+    auto fresh = std::make_unique<cache::response_cache>(cache::cache_options{}, store_.cache);
+    EXPECT_FALSE(run(fresh->lookup("k")).hit);  // times out: a miss, not an exception
+    auto r = run(c->purge(all));
+    redis().server.resume();
+    EXPECT_TRUE(r.cleared_memory);
+    EXPECT_EQ(r.deleted_memory, 1u);
+    EXPECT_TRUE(r.redis_error);
+}
+
+INSTANTIATE_TEST_SUITE_P(redis, RedisCache, ::testing::Values(factory{"redis", make}),
                          [](const auto& p) { return p.param.name; });
 
 }  // namespace ditto::store::contract

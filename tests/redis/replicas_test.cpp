@@ -1,115 +1,16 @@
 // Several ditto-gateway processes sharing one real redis-server (SPEC §0.1-§0.3, §0.8,
 // §6.5): limits and budgets exact across replicas, key changes reaching every replica,
 // Redis outages handled by policy, and reservations of a dead replica reaped.
+#include "support/replicas.hpp"
+
 #include <algorithm>
 #include <csignal>
 #include <thread>
-
-#include "support/gateway_fixture.hpp"
-#include "support/keyed_gateway.hpp"
-#include "support/redis_server.hpp"
 
 namespace ditto::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// 72 bytes: charge 18 + max_tokens 9 = 27, exactly what the mock reports.
-const std::string exact_chat =
-    R"({"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]})";
-
-std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
-        s.pop_back();
-    return s;
-}
-
-class Replicas : public ::testing::Test {
-  protected:
-    explicit Replicas(redis_server::options o = {}) : redis(std::move(o)) {}
-
-    /// Starts `n` gateways on one config and one Redis (prefix "t").
-    void start(int n, const std::string& keys, std::vector<std::string> args = {},
-               const std::string& backend_extra = "",
-               const std::vector<std::pair<std::string, std::string>>& env = {}) {
-        mock.start();
-        config = R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
-                 std::to_string(mock.port) + R"(/v1")" + backend_extra + R"(}],"virtual_keys":[)" +
-                 keys + R"(],"router":{"default_backends":[{"backend":"primary"}]}})";
-        if (std::find(args.begin(), args.end(), "--redis-env") == args.end())
-            args.insert(args.end(), {"--redis", redis.url()});
-        args.insert(args.end(), {"--redis-prefix", "t"});
-        for (int i = 0; i < n; ++i) {
-            gws.push_back(std::make_unique<running_gateway>());
-            gws.back()->start(config, args, env);
-        }
-    }
-    std::string cli(std::vector<std::string> args) {
-        args.insert(args.begin(), {"-p", std::to_string(redis.port())});
-        return trim(run_to_exit("/usr/bin/redis-cli", args).out);
-    }
-    std::optional<http_response> post(int gw, const std::string& token,
-                                      const std::string& body = exact_chat,
-                                      http_headers extra = {}) {
-        extra.emplace_back("Authorization", "Bearer " + token);
-        extra.emplace_back("Content-Type", "application/json");
-        return http_request(gws[static_cast<std::size_t>(gw)]->port, "POST", "/v1/chat/completions",
-                            body, extra);
-    }
-    /// The audit record (kind, payload) whose payload names `request_id`; empty if none.
-    std::pair<std::string, std::string> audit_of(const std::string& request_id) {
-        const auto ids = cli({"ZRANGE", "t:audit_by_ts", "0", "-1"});
-        std::size_t at = 0;
-        while (at < ids.size()) {
-            auto end = ids.find('\n', at);
-            if (end == std::string::npos)
-                end = ids.size();
-            const auto id = trim(ids.substr(at, end - at));
-            at = end + 1;
-            auto payload = cli({"HGET", "t:audit:" + id, "payload"});
-            if (payload.find(R"("request_id":")" + request_id + "\"") != std::string::npos)
-                return {cli({"HGET", "t:audit:" + id, "kind"}), payload};
-        }
-        return {};
-    }
-    /// Polls audit_of() until a record appears (audit writes retried after an outage).
-    std::pair<std::string, std::string> await_audit(const std::string& request_id,
-                                                    std::chrono::seconds limit = 10s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        auto found = audit_of(request_id);
-        while (found.first.empty() && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(50ms);
-            found = audit_of(request_id);
-        }
-        return found;
-    }
-
-    /// `per_replica` requests in flight on every replica at once; all statuses.
-    std::vector<int> spread(const std::string& token, int per_replica) {
-        const auto req = make_request(
-            "POST", "/v1/chat/completions",
-            {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
-            exact_chat);
-        std::vector<std::vector<int>> parts(gws.size());
-        std::vector<std::thread> threads;
-        for (std::size_t i = 0; i < gws.size(); ++i) {
-            threads.emplace_back(
-                [&, i] { parts[i] = concurrent_statuses(gws[i]->port, req, per_replica); });
-        }
-        for (auto& t : threads)
-            t.join();
-        std::vector<int> all;
-        for (auto& p : parts)
-            all.insert(all.end(), p.begin(), p.end());
-        return all;
-    }
-
-    temp_dir files;
-    redis_server redis;
-    running_mock mock;
-    std::string config;
-    std::vector<std::unique_ptr<running_gateway>> gws;
-};
 
 TEST_F(Replicas, RpmIsExactAcrossThreeReplicas) {
     start(3, virtual_key_json("key-1", "vk-1", R"("limits":{"rpm":50})"), {"--workers", "2"});

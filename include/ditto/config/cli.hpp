@@ -3,6 +3,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "ditto/config/cache_settings.hpp"
 
 namespace ditto::config {
 
@@ -27,6 +30,8 @@ struct cli_options {
     /// Ours (SPEC §0.3): a reservation still open after this long is released by the
     /// background reaper.
     std::uint64_t reservation_lease_secs = 3600;
+
+    config::proxy_cache_settings proxy_cache;  ///< SPEC §2, §3.7, docs/caching.md
 
     // The shared store (SPEC §2, §0.8, docs/redis.md).
     std::optional<std::string> redis_url;  ///< --redis

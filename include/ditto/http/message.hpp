@@ -75,6 +75,9 @@ struct request_info {
 response make_response(const request& req, status st, std::string body,
                        std::string_view content_type = "application/json");
 
+/// The response's content type is text/event-stream (SSE).
+bool is_event_stream(const response& res);
+
 /// Why the server answered without calling the handler.
 enum class reject_reason {
     header_too_large,  ///< 431

@@ -46,6 +46,10 @@ namespace ditto::cost {
 class pricing_table;
 }  // namespace ditto::cost
 
+namespace ditto::cache {
+class response_cache;
+}  // namespace ditto::cache
+
 namespace ditto::middleware {
 
 /// SPEC §3.4: rpm/tpm across the key's scopes (key, tenant, project, user), all admitted or
@@ -89,6 +93,14 @@ std::shared_ptr<middleware> make_budget(budget_options options,
 /// snapshot); 403 policy_error / 400 invalid_request before anything is counted. Counts
 /// `guardrail_blocked`.
 std::shared_ptr<middleware> make_guardrails(std::shared_ptr<metrics::counters> counters);
+
+/// SPEC §3.7 (docs/caching.md): answers eligible requests from the cache (memory, then the
+/// shared tier) with x-ditto-cache: hit and no upstream call; stores 2xx answers that fit
+/// (SSE streams once complete, with streaming caching on); concurrent identical misses wait
+/// for one upstream call. After the rate limit (a hit counts in rpm, not in tpm) and before
+/// the budget (a hit reserves nothing).
+std::shared_ptr<middleware> make_cache(std::shared_ptr<cache::response_cache> c,
+                                       std::shared_ptr<metrics::counters> counters);
 
 /// SPEC §3.9 routed model: the trimmed JSON `model`, else the decoded `{id}` of
 /// `/v1/models/{id}`, else empty.

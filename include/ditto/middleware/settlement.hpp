@@ -29,6 +29,7 @@ struct outcome {
     bool from_upstream = false;  ///< the answer is a backend's, not a gateway error
     bool streamed = false;
     bool completed = true;     ///< a streamed body reached its end
+    bool cache_hit = false;    ///< answered from the proxy cache: no upstream tokens
     core::usage_fields usage;  ///< what the upstream reported, if anything
     std::string backend;
     std::vector<std::string> attempted;

@@ -10,6 +10,7 @@
 
 #include "ditto/store/audit_log.hpp"
 #include "ditto/store/budget_store.hpp"
+#include "ditto/store/cache_store.hpp"
 #include "ditto/store/control_store.hpp"
 #include "ditto/store/rate_limiter.hpp"
 
@@ -21,6 +22,8 @@ struct store_set {
     std::shared_ptr<budget_store> budgets;
     std::shared_ptr<audit_log> audit;
     std::shared_ptr<control_store> control;
+    /// The proxy cache's shared tier; null for the memory store (L1 only).
+    std::shared_ptr<cache_store> cache;
     /// Readiness (SPEC §8.1 `store.redis`): nullopt when healthy, else what is wrong. Null for
     /// the memory store, which is always ready.
     std::function<boost::asio::awaitable<std::optional<std::string>>()> health;

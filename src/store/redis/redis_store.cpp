@@ -9,6 +9,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "redis_cache_store.hpp"
 #include "redis_client.hpp"
 #include "scripts.hpp"
 
@@ -402,6 +403,7 @@ store_set make_redis_store(redis_store_options o, net::any_io_executor backgroun
     s.budgets = std::make_shared<redis_budget_store>(client, o.prefix);
     s.audit = std::make_shared<redis_audit_log>(client, o.prefix, o.audit_retention);
     s.control = control;
+    s.cache = make_redis_cache_store(client, o.prefix);
     s.health = [client] { return health_of(client); };
     s.close = [client, control] {
         control->stop();

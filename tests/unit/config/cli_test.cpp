@@ -25,6 +25,33 @@ TEST(Cli, DefaultsFollowTheSpec) {
     EXPECT_FALSE(r.options.json_logs);
 }
 
+TEST(Cli, ProxyCacheFlags) {
+    auto off = parse({"gw.json"});
+    EXPECT_FALSE(off.options.proxy_cache.enabled);
+    EXPECT_EQ(off.options.proxy_cache.ttl_seconds, 60u);
+    EXPECT_EQ(off.options.proxy_cache.max_entries, 1024u);
+    EXPECT_EQ(off.options.proxy_cache.max_total_body_bytes, 64u * 1024 * 1024);
+    EXPECT_FALSE(off.options.proxy_cache.streaming);
+    // SPEC §2: any cache flag implies --proxy-cache; a 0 is raised to 1.
+    for (const char* flag : {"--proxy-cache-ttl", "--proxy-cache-max-entries",
+                             "--proxy-cache-max-body-bytes", "--proxy-cache-max-total-body-bytes",
+                             "--proxy-cache-max-stream-body-bytes", "--proxy-cache-wait-ms"}) {
+        auto r = parse({"gw.json", flag, "0"});
+        ASSERT_FALSE(r.exit) << flag << r.output;
+        EXPECT_TRUE(r.options.proxy_cache.enabled) << flag;
+    }
+    auto zero = parse({"gw.json", "--proxy-cache-ttl", "0", "--proxy-cache-max-entries", "0"});
+    EXPECT_EQ(zero.options.proxy_cache.ttl_seconds, 1u);
+    EXPECT_EQ(zero.options.proxy_cache.max_entries, 1u);
+    auto s = parse({"gw.json", "--proxy-cache-streaming", "--proxy-cache-key-header", " X-Region ",
+                    "--proxy-cache-key-header", "x-team"});
+    EXPECT_TRUE(s.options.proxy_cache.enabled);
+    EXPECT_TRUE(s.options.proxy_cache.streaming);
+    EXPECT_EQ(s.options.proxy_cache.key_headers, (std::vector<std::string>{"x-region", "x-team"}));
+    EXPECT_EQ(parse({"gw.json", "--proxy-cache-key-header", ""}).exit_code, 2);
+    EXPECT_EQ(parse({"gw.json", "--proxy-cache-ttl", "-1"}).exit_code, 2);
+}
+
 TEST(Cli, MissingConfigDefaultsToGatewayJson) {
     auto r = parse({"--listen", "0.0.0.0:9000"});
     ASSERT_FALSE(r.exit) << r.output;

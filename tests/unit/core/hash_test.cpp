@@ -18,6 +18,18 @@ TEST(Sha256, LowercaseHex) {
               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(Sha256, HasherMatchesOneShotAndOverlapsWithIt) {
+    sha256_hasher h;
+    h.update("a");
+    // A one-shot digest in the middle must not disturb the hasher's state.
+    EXPECT_EQ(sha256_hex("abc"),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    h.update("b").update("c");
+    EXPECT_EQ(h.hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha256_hasher empty;
+    EXPECT_EQ(empty.hex(), sha256_hex(""));
+}
+
 TEST(ConstantTimeEqual, ComparesWholeStrings) {
     EXPECT_TRUE(constant_time_equal("secret", "secret"));
     EXPECT_TRUE(constant_time_equal("", ""));

@@ -1,0 +1,291 @@
+#include <array>
+
+#include "ditto/cache/cache_key.hpp"
+#include "ditto/cache/response_cache.hpp"
+#include "ditto/core/sse_usage.hpp"
+#include "ditto/core/strings.hpp"
+#include "ditto/middleware/builtin.hpp"
+
+namespace ditto::middleware {
+namespace {
+
+using cache::response_cache;
+using cache::single_flight;
+
+// SPEC §3.7 bypass: either bypass header, or Cache-Control no-store / no-cache.
+bool bypassed(const http::request& req) {
+    if (req.find("x-ditto-cache-bypass") != req.end() ||
+        req.find("x-ditto-bypass-cache") != req.end()) {
+        return true;
+    }
+    for (auto it = req.find(http::field::cache_control); it != req.end();) {
+        const auto v = core::to_lower(std::string_view(it->value().data(), it->value().size()));
+        if (v.find("no-store") != std::string::npos || v.find("no-cache") != std::string::npos)
+            return true;
+        ++it;
+        if (it == req.end() || it->name() != http::field::cache_control)
+            break;
+    }
+    return false;
+}
+
+bool eligible(const proxy_context& ctx, const cache::cache_options& o) {
+    using http::bhttp::verb;
+    const auto m = ctx.req.method();
+    if (m != verb::get && m != verb::post)
+        return false;
+    // A body streamed to the upstream as it arrives (large uploads) was never seen whole.
+    if (!ctx.body_read)
+        return false;
+    if (m == verb::post && !ctx.body_is_json)
+        return false;
+    if (ctx.fields.stream == true && !o.streaming)
+        return false;
+    return !bypassed(ctx.req);
+}
+
+// Upstream headers that must not be replayed: hop-by-hop and framing (the replay sets its
+// own), the upstream's date and cookies, and the per-request ids the hit sets afresh.
+bool replayable(std::string_view lower) {
+    static constexpr std::array<std::string_view, 13> dropped = {"connection",
+                                                                 "keep-alive",
+                                                                 "proxy-authenticate",
+                                                                 "proxy-connection",
+                                                                 "te",
+                                                                 "trailer",
+                                                                 "transfer-encoding",
+                                                                 "upgrade",
+                                                                 "content-length",
+                                                                 "date",
+                                                                 "set-cookie",
+                                                                 "x-request-id",
+                                                                 "x-ditto-cache"};
+    if (lower.starts_with("x-ditto-"))
+        return false;
+    for (auto d : dropped) {
+        if (lower == d)
+            return false;
+    }
+    return true;
+}
+
+// The most a body may be to be stored: SSE only with streaming caching on.
+std::optional<std::uint64_t> storable_limit(const http::response& res,
+                                            const cache::cache_options& o) {
+    if (res.msg.result_int() / 100 != 2)
+        return std::nullopt;
+    if (http::is_event_stream(res)) {
+        if (!o.streaming)
+            return std::nullopt;
+        return o.max_stream_body_bytes;
+    }
+    return o.max_body_bytes;
+}
+
+// The entry for `res`, without its body (filled by the caller, which may still be reading it).
+cache::entry entry_head(const proxy_context& ctx, const http::response& res) {
+    cache::entry e;
+    e.status = res.msg.result_int();
+    if (auto b = res.msg.find("x-ditto-backend"); b != res.msg.end())
+        e.backend = std::string(b->value());
+    for (const auto& f : res.msg) {
+        auto name =
+            core::to_lower(std::string_view(f.name_string().data(), f.name_string().size()));
+        if (replayable(name))
+            e.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    e.meta.scope = "vk:" + ctx.key->id;
+    e.meta.method = std::string(ctx.req.method_string());
+    e.meta.path = ctx.path;
+    e.meta.model = ctx.fields.model;
+    return e;
+}
+
+// The client's stream had the usage event the gateway asked for removed (SPEC §0.5); the
+// stored copy must be what the client saw.
+std::string without_usage_chunk(const std::string& body) {
+    core::sse_usage_scanner scanner(true);
+    std::string out;
+    scanner.feed(body, out);
+    scanner.finish(out);
+    return out;
+}
+
+// Relays a streamed 2xx answer unchanged while keeping a copy; when the body ends normally
+// (and fits), the copy is stored and handed to the waiting identical requests. A failed,
+// cut or oversized stream is never stored (SPEC §3.7).
+class recording_stream final : public http::body_stream {
+  public:
+    recording_stream(std::unique_ptr<http::body_stream> inner, std::shared_ptr<response_cache> c,
+                     std::string key, cache::entry head, single_flight::lead lead,
+                     std::uint64_t limit, bool strip)
+        : inner_(std::move(inner)),
+          cache_(std::move(c)),
+          key_(std::move(key)),
+          head_(std::move(head)),
+          lead_(std::move(lead)),
+          limit_(limit),
+          strip_(strip) {}
+
+    boost::asio::awaitable<std::optional<std::string>> next(
+        boost::system::error_code& ec) override {
+        auto piece = co_await inner_->next(ec);
+        if (ec) {
+            stop_recording();
+            co_return piece;
+        }
+        if (!piece) {
+            if (recording_)
+                co_await store();
+            co_return piece;
+        }
+        if (recording_) {
+            if (head_.body.size() + piece->size() > limit_) {
+                stop_recording();
+                co_await cache_->forget(key_);
+            } else {
+                head_.body += *piece;
+            }
+        }
+        co_return piece;
+    }
+
+  private:
+    void stop_recording() {
+        recording_ = false;
+        std::string().swap(head_.body);
+        lead_.finish(nullptr);
+    }
+
+    boost::asio::awaitable<void> store() {
+        recording_ = false;
+        if (strip_)
+            head_.body = without_usage_chunk(head_.body);
+        auto e = std::make_shared<const cache::entry>(std::move(head_));
+        co_await cache_->store(key_, e);
+        lead_.finish(std::move(e));
+    }
+
+    std::unique_ptr<http::body_stream> inner_;
+    std::shared_ptr<response_cache> cache_;
+    std::string key_;
+    cache::entry head_;
+    single_flight::lead lead_;
+    std::uint64_t limit_;
+    bool strip_;
+    bool recording_ = true;
+};
+
+class cache_step final : public middleware {
+  public:
+    cache_step(std::shared_ptr<response_cache> c, std::shared_ptr<metrics::counters> counters)
+        : cache_(std::move(c)), counters_(std::move(counters)) {}
+
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+        const auto& o = cache_->options();
+        if (!eligible(ctx, o))
+            co_return co_await next(ctx);
+        auto partition = cache::route_partition(ctx.candidates);
+        auto key = key_of(ctx, partition);
+
+        // The memory tier first without a coroutine frame of its own: this is the hit path.
+        auto hit = cache_->memory().get(key, cache::memory_cache::clock::now());
+        auto source = cache::hit_source::memory;
+        if (hit) {
+            cache_->stats().lookups.fetch_add(1, std::memory_order_relaxed);
+            cache_->stats().hits_memory.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            auto found = co_await cache_->lookup(key);
+            hit = std::move(found.hit);
+            source = found.source;
+        }
+        if (hit)
+            co_return answer_hit(ctx, *hit, key, source);
+
+        auto ticket = cache_->flights().join(key);
+        if (ticket.follow) {
+            auto shared = co_await ticket.follow->wait(std::chrono::milliseconds(o.wait_ms));
+            if (shared) {
+                cache_->stats().coalesced.fetch_add(1, std::memory_order_relaxed);
+                co_return answer_hit(ctx, *shared, key, cache::hit_source::memory);
+            }
+            // The leader's answer was not stored: go upstream alone (and store if we can).
+        }
+        co_return co_await miss(ctx, next, std::move(key), std::move(partition),
+                                std::move(ticket.leader));
+    }
+
+  private:
+    std::string key_of(const proxy_context& ctx, const std::string& partition) const {
+        const std::string scope = "vk:" + ctx.key->id;
+        const std::string target = ctx.query.empty() ? ctx.path : ctx.path + "?" + ctx.query;
+        return cache::cache_key(ctx.req, target, scope, partition, ctx.raw_body,
+                                cache_->options().key_headers);
+    }
+
+    http::response answer_hit(proxy_context& ctx, const cache::entry& e, const std::string& key,
+                              cache::hit_source source) {
+        counters_->requests.add();
+        counters_->cache_hits.add();
+        auto& result = ctx.settle.result();
+        result.cache_hit = true;
+        result.backend = e.backend;
+        http::response res;
+        res.msg.version(ctx.req.version());
+        res.msg.result(e.status);
+        for (const auto& [name, value] : e.headers)
+            res.msg.insert(name, value);
+        // Stored headers never include these (replayable()): insert, no lookup needed.
+        res.msg.insert("x-ditto-backend", e.backend);
+        res.msg.insert("x-ditto-cache", "hit");
+        res.msg.insert("x-ditto-cache-key", key);
+        res.msg.insert("x-ditto-cache-source",
+                       source == cache::hit_source::memory ? "memory" : "redis");
+        res.msg.insert("x-ditto-request-id", ctx.request_id);
+        res.msg.insert("x-request-id", ctx.request_id);
+        res.msg.keep_alive(ctx.req.keep_alive());
+        res.msg.body() = e.body;
+        res.msg.prepare_payload();
+        res.holds = std::move(ctx.holds);
+        return res;
+    }
+
+    boost::asio::awaitable<http::response> miss(proxy_context& ctx, next_fn next, std::string key,
+                                                std::string partition, single_flight::lead lead) {
+        auto res = co_await next(ctx);
+        res.msg.erase("x-ditto-cache");
+        res.msg.set("x-ditto-cache-key", key);
+        const auto limit = storable_limit(res, cache_->options());
+        if (!limit)
+            co_return res;
+        auto head = entry_head(ctx, res);
+        head.meta.route_partition = std::move(partition);
+        if (res.stream) {
+            res.stream = std::make_unique<recording_stream>(
+                std::move(res.stream), cache_, std::move(key), std::move(head), std::move(lead),
+                *limit, ctx.strip_usage_chunk);
+            co_return res;
+        }
+        if (res.msg.body().size() > *limit) {
+            co_await cache_->forget(std::move(key));
+            co_return res;
+        }
+        head.body = res.msg.body();
+        auto e = std::make_shared<const cache::entry>(std::move(head));
+        co_await cache_->store(key, e);
+        lead.finish(std::move(e));
+        co_return res;
+    }
+
+    std::shared_ptr<response_cache> cache_;
+    std::shared_ptr<metrics::counters> counters_;
+};
+
+}  // namespace
+
+std::shared_ptr<middleware> make_cache(std::shared_ptr<cache::response_cache> c,
+                                       std::shared_ptr<metrics::counters> counters) {
+    return std::make_shared<cache_step>(std::move(c), std::move(counters));
+}
+
+}  // namespace ditto::middleware
