@@ -97,6 +97,11 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
             co_return method_not_allowed(req, "GET, HEAD");
         co_return http::make_response(req, status::ok, p_.counters->to_json());
     }
+    if (is_admin_path(path)) {
+        if (!p_.admin)
+            co_return http::make_response(req, status::not_found, "", "");
+        co_return co_await p_.admin->handle(req, body, std::string(path));
+    }
     // SPEC §3.0 shadowing routes: the aggregator, and out-of-scope endpoints.
     if (path == "/v1/models" || path == "/models") {
         if (req.method() != bhttp::verb::get)

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "ditto/admin/admin_api.hpp"
 #include "ditto/http/message.hpp"
 #include "ditto/metrics/counters.hpp"
 #include "ditto/middleware/chain.hpp"
@@ -13,7 +14,8 @@
 namespace ditto::app {
 
 /// Dispatches every request: the fixed routes (/health, /ready, /metrics), `GET /v1/models`
-/// to the models chain, `/v1/*` and its aliases to the proxy chain. Unknown paths → empty
+/// to the models chain, `/v1/*` and its aliases to the proxy chain, `/admin/*` to the Admin
+/// API. Unknown paths → empty
 /// 404; a known path with a wrong method → 405.
 class app_handler final : public http::handler {
   public:
@@ -23,6 +25,8 @@ class app_handler final : public http::handler {
         std::shared_ptr<middleware::chain> proxy_chain;
         std::shared_ptr<middleware::chain> models_chain;
         std::shared_ptr<proxy::upstreams> upstreams;
+        /// `/admin/*` (an empty 404 for every admin path when no admin token is set).
+        std::shared_ptr<admin::admin_api> admin;
         /// The shared store's readiness (null: always ready).
         std::function<boost::asio::awaitable<std::optional<std::string>>()> store_health;
     };

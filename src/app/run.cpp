@@ -11,6 +11,7 @@
 
 #include "app_handler.hpp"
 #include "background.hpp"
+#include "ditto/admin/admin_api.hpp"
 #include "ditto/cache/response_cache.hpp"
 #include "ditto/config/load.hpp"
 #include "ditto/cost/pricing.hpp"
@@ -188,6 +189,29 @@ int run(const config::cli_options& options) {
     auto& store = opened->set;
     auto keys = opened->keys;
 
+    std::string token_error;
+    auto admin_tokens = admin::resolve_admin_tokens(options, env, token_error);
+    if (!admin_tokens) {
+        log::error("config.error", token_error);
+        if (store.close)
+            store.close();
+        return 1;
+    }
+    // Admin changes and other replicas' changes go through the control plane, one at a time
+    // on the background thread (docs/admin-api.md).
+    admin::control_plane::options cpo;
+    cpo.base = cfg;
+    cpo.live = keys;
+    if (store.name == "redis")
+        cpo.shared = store.control;
+    cpo.shared_version = opened->shared_version;
+    if (options.state_path)
+        cpo.state_file = *options.state_path;
+    cpo.audit = store.audit;
+    cpo.writer = bg.executor();
+    auto control_plane = std::make_shared<admin::control_plane>(std::move(cpo));
+    control_plane->start();
+
     auto counters = std::make_shared<metrics::counters>();
     std::shared_ptr<proxy::upstreams> ups;
     try {
@@ -222,6 +246,12 @@ int run(const config::cli_options& options) {
     parts.max_body_bytes = options.proxy_max_body_bytes;
     parts.upstreams = ups;
     parts.store_health = store.health;
+    admin::parts ap;
+    ap.tokens = std::move(*admin_tokens);
+    ap.control = control_plane;
+    ap.cache = cache;
+    ap.store = store;
+    parts.admin = std::make_shared<admin::admin_api>(std::move(ap));
     parts.proxy_chain = std::make_shared<middleware::chain>();
     parts.proxy_chain->add(middleware::make_request_id())
         .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,

@@ -15,14 +15,17 @@ namespace ditto::app {
 struct store_runtime {
     store::store_set set;
     std::shared_ptr<middleware::live_keys> keys;
-    std::shared_ptr<void> reloader;  ///< keeps the change-feed handler alive (not the store)
+    /// The shared store's control version the keys and router came from (0 without one).
+    std::uint64_t shared_version = 0;
 };
 
 /// Opens the store the flags ask for: memory by default, Redis with --redis/--redis-env.
 /// With Redis it runs the bootstrap (SPEC §2.3, after expansion and validation as §0.7
 /// wants): keys and router already in Redis win over the file's, else the file's are written
-/// there with `sha256:` tokens. It then keeps the key snapshot live (§0.1) and applies the
-/// failure policy (§0.8). nullopt: a fatal error, already logged.
+/// there with `sha256:` tokens. It then applies the
+/// failure policy (§0.8); the control plane (admin/) keeps the snapshot live afterwards.
+/// With --state the file's keys and router replace the config's (SPEC §6.4). nullopt: a
+/// fatal error, already logged.
 std::optional<store_runtime> open_store(const config::cli_options& options,
                                         config::gateway_config& cfg, const config::env_lookup& env,
                                         background& bg);

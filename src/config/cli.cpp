@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <array>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -143,6 +144,22 @@ cli_result parse_cli(int argc, const char* const* argv) {
                               ->default_str(std::to_string(o.proxy_cache.wait_ms)));
     cache_flags.push_back(app.add_option("--proxy-cache-key-header", o.proxy_cache.key_headers,
                                          "a header that varies the cache key (repeatable)"));
+    app.add_option("--admin-token", o.admin_token, "Admin API write token (or secret://…)")
+        ->excludes(app.add_option("--admin-token-env", o.admin_token_env,
+                                  "variable holding the Admin API write token"));
+    app.add_option("--admin-read-token", o.admin_read_token, "Admin API read-only token")
+        ->excludes(app.add_option("--admin-read-token-env", o.admin_read_token_env,
+                                  "variable holding the Admin API read-only token"));
+    const std::array<std::pair<const char*, std::vector<std::string>*>, 4> tenant_flags = {{
+        {"--admin-tenant-token", &o.admin_tenant_tokens},
+        {"--admin-tenant-token-env", &o.admin_tenant_token_envs},
+        {"--admin-tenant-read-token", &o.admin_tenant_read_tokens},
+        {"--admin-tenant-read-token-env", &o.admin_tenant_read_token_envs},
+    }};
+    for (const auto& [name, target] : tenant_flags)
+        app.add_option(name, *target, "TENANT=… Admin API token for one tenant (repeatable)");
+    auto* state = app.add_option("--state", o.state_path,
+                                 "persist keys and router to this JSON file (single instance)");
     auto* redis = app.add_option("--redis", o.redis_url, "redis://[user:pass@]host:port/db");
     auto* redis_env =
         app.add_option("--redis-env", o.redis_env, "environment variable holding the Redis URL");
@@ -209,6 +226,28 @@ cli_result parse_cli(int argc, const char* const* argv) {
     }
     if (o.redis_prefix.empty() || o.redis_prefix.find_first_of(" \t\r\n") != std::string::npos)
         return usage_error("--redis-prefix must be non-empty and without spaces");
+
+    if (state->count() > 0 && (o.redis_url || o.redis_env)) {
+        return usage_error(
+            "choose exactly one of --state, --sqlite, --pg/--postgres, --mysql, or --redis");
+    }
+    // SPEC §2: TENANT=VALUE, a non-blank tenant, once per tenant for each kind of token.
+    for (int kind = 0; kind < 2; ++kind) {
+        std::set<std::string> tenants;
+        for (int form = 0; form < 2; ++form) {
+            const auto& [name, specs] = tenant_flags[static_cast<std::size_t>(kind * 2 + form)];
+            for (const auto& spec : *specs) {
+                const auto eq = spec.find('=');
+                if (eq == std::string::npos || core::trim(spec.substr(eq + 1)).empty())
+                    return usage_error(std::string(name) + ": expected TENANT=VALUE");
+                const auto tenant = std::string(core::trim(spec.substr(0, eq)));
+                if (tenant.empty())
+                    return usage_error(std::string(name) + ": the tenant is empty");
+                if (!tenants.insert(tenant).second)
+                    return usage_error(std::string(name) + ": duplicate tenant " + tenant);
+            }
+        }
+    }
 
     // SPEC §2: any cache flag implies --proxy-cache; a 0 is raised to 1.
     for (auto* f : cache_flags)

@@ -285,7 +285,7 @@ TEST_P(StoreContract, ControlStateRoundTripsAndNotifies) {
     control_state s;
     s.keys = {{"a", R"({"id":"a","token":"sha256:00"})"}, {"b", R"({"id":"b"})"}};
     s.router_json = R"({"default_backends":[]})";
-    EXPECT_FALSE(run(store_.control->save(s)));
+    EXPECT_FALSE(run(store_.control->save(s, std::nullopt)).error);
     auto loaded = run(store_.control->load());
     ASSERT_TRUE(loaded.state.has_value());
     EXPECT_EQ(loaded.state->keys, s.keys);
@@ -296,6 +296,25 @@ TEST_P(StoreContract, ControlStateRoundTripsAndNotifies) {
     while (seen.load() != loaded.state->version && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     EXPECT_EQ(seen.load(), loaded.state->version);
+}
+
+TEST_P(StoreContract, ControlSaveIsCompareAndSet) {
+    control_state s;
+    s.keys = {{"a", R"({"id":"a"})"}};
+    auto first = run(store_.control->save(s, 0));
+    ASSERT_FALSE(first.error);
+    EXPECT_GE(first.version, 1u);
+    // A writer that still believes nothing was saved loses, and changes nothing.
+    control_state other;
+    other.keys = {{"b", R"({"id":"b"})"}};
+    auto stale = run(store_.control->save(other, 0));
+    EXPECT_EQ(stale.error, control_conflict());
+    EXPECT_EQ(run(store_.control->load()).state->keys, s.keys);
+    // The one that read the current version wins.
+    auto second = run(store_.control->save(other, first.version));
+    ASSERT_FALSE(second.error);
+    EXPECT_EQ(second.version, first.version + 1);
+    EXPECT_EQ(run(store_.control->load()).state->keys, other.keys);
 }
 
 }  // namespace

@@ -33,6 +33,15 @@ struct cli_options {
 
     config::proxy_cache_settings proxy_cache;  ///< SPEC §2, §3.7, docs/caching.md
 
+    // Admin API tokens (SPEC §2, §7.1, docs/admin-api.md); values may be secret://…
+    std::optional<std::string> admin_token, admin_token_env;
+    std::optional<std::string> admin_read_token, admin_read_token_env;
+    /// `TENANT=TOKEN` (or `TENANT=ENV` for the -env forms), checked for shape by parse_cli.
+    std::vector<std::string> admin_tenant_tokens, admin_tenant_token_envs;
+    std::vector<std::string> admin_tenant_read_tokens, admin_tenant_read_token_envs;
+    /// --state: keys and router persisted to this file (single instance, SPEC §6.4).
+    std::optional<std::string> state_path;
+
     // The shared store (SPEC §2, §0.8, docs/redis.md).
     std::optional<std::string> redis_url;  ///< --redis
     std::optional<std::string> redis_env;  ///< --redis-env: the variable holding the URL

@@ -5,6 +5,7 @@
 // JSON (the config layer parses it), so the store layer needs no config types.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/errc.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstdint>
 #include <functional>
@@ -22,6 +23,17 @@ struct control_state {
     std::uint64_t version = 0;  ///< bumped by every save
 };
 
+struct control_save {
+    boost::system::error_code error;  ///< control_conflict(): the version moved on
+    std::uint64_t version = 0;        ///< the stored version after this save
+};
+
+/// The error of a save whose expected version is no longer the stored one (another writer,
+/// perhaps on another replica, saved first).
+inline boost::system::error_code control_conflict() noexcept {
+    return boost::system::errc::make_error_code(boost::system::errc::operation_in_progress);
+}
+
 struct control_load {
     boost::system::error_code error;
     std::optional<control_state> state;  ///< nullopt: nothing saved yet (bootstrap)
@@ -33,8 +45,10 @@ class control_store {
     virtual ~control_store() = default;
     virtual boost::asio::awaitable<control_load> load() = 0;
     /// Replaces keys and router as one write, then notifies every watcher (on every
-    /// replica sharing the store).
-    virtual boost::asio::awaitable<boost::system::error_code> save(control_state next) = 0;
+    /// replica sharing the store). With `expected_version`, only if the stored version is
+    /// still that one (compare-and-set; 0 = nothing saved yet), else control_conflict().
+    virtual boost::asio::awaitable<control_save> save(
+        control_state next, std::optional<std::uint64_t> expected_version) = 0;
     /// `on_change(version)` runs after a save, on an unspecified thread; it should reload.
     virtual void watch(std::function<void(std::uint64_t)> on_change) = 0;
 };

@@ -13,12 +13,16 @@ control_load memory_control_store::load_now() {
     return control_load{{}, state_};
 }
 
-boost::system::error_code memory_control_store::save_now(control_state next) {
+control_save memory_control_store::save_now(control_state next,
+                                            std::optional<std::uint64_t> expected_version) {
     std::vector<std::function<void(std::uint64_t)>> watchers;
     std::uint64_t version = 0;
     {
         const std::lock_guard<std::mutex> lock(mu_);
-        version = (state_ ? state_->version : 0) + 1;
+        const std::uint64_t current = state_ ? state_->version : 0;
+        if (expected_version && *expected_version != current)
+            return control_save{control_conflict(), current};
+        version = current + 1;
         next.version = version;
         state_ = std::move(next);
         watchers = watchers_;
@@ -26,15 +30,16 @@ boost::system::error_code memory_control_store::save_now(control_state next) {
     // Outside the lock: a watcher reloads, which takes it again.
     for (auto& w : watchers)
         w(version);
-    return {};
+    return control_save{{}, version};
 }
 
 boost::asio::awaitable<control_load> memory_control_store::load() {
     co_return load_now();
 }
 
-boost::asio::awaitable<boost::system::error_code> memory_control_store::save(control_state next) {
-    co_return save_now(std::move(next));
+boost::asio::awaitable<control_save> memory_control_store::save(
+    control_state next, std::optional<std::uint64_t> expected_version) {
+    co_return save_now(std::move(next), expected_version);
 }
 
 void memory_control_store::watch(std::function<void(std::uint64_t)> on_change) {

@@ -269,24 +269,31 @@ class redis_control_store final : public control_store,
         : c_(std::move(c)), p_(std::move(prefix)), poll_(poll) {}
 
     net::awaitable<control_load> load() override {
+        // One transaction: keys, router and version of the same save (a save landing between
+        // two plain reads would pair old keys with a new version, and a compare-and-set on
+        // that version would then overwrite the newer keys).
         std::vector<std::vector<std::string>> cmds;
+        cmds.push_back(cmd("MULTI"));
         cmds.push_back(cmd("HGETALL", p_ + ":virtual_keys"));
         cmds.push_back(cmd("GET", p_ + ":router_config"));
         cmds.push_back(cmd("GET", p_ + ":control_version"));
-        auto r = co_await c_->pipeline(std::move(cmds));
+        cmds.push_back(cmd("EXEC"));
+        auto piped = co_await c_->pipeline(std::move(cmds));
         control_load out;
-        if (r.error || r.replies.size() != 3) {
-            out.error = r.error ? r.error : make_error_code(redis_errc::protocol_error);
+        if (piped.error || piped.replies.size() != 5 || !piped.replies.back().is_array() ||
+            piped.replies.back().elements.size() != 3) {
+            out.error = piped.error ? piped.error : make_error_code(redis_errc::protocol_error);
             co_return out;
         }
-        for (const auto& rep : r.replies) {
+        const std::vector<redis_reply> replies = std::move(piped.replies.back().elements);
+        for (const auto& rep : replies) {
             if (rep.is_error()) {
                 out.error = make_error_code(redis_errc::protocol_error);
                 co_return out;
             }
         }
-        const auto& hash = r.replies[0];
-        if (hash.elements.empty() && r.replies[1].is_nil())
+        const auto& hash = replies[0];
+        if (hash.elements.empty() && replies[1].is_nil())
             co_return out;  // nothing saved yet
         control_state s;
         for (std::size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
@@ -294,41 +301,43 @@ class redis_control_store final : public control_store,
                                 std::string(hash.elements[i + 1].as_string().value_or("")));
         }
         std::sort(s.keys.begin(), s.keys.end());
-        if (!r.replies[1].is_nil())
-            s.router_json = std::string(r.replies[1].as_string().value_or(""));
-        s.version = static_cast<std::uint64_t>(r.replies[2].as_int().value_or(0));
+        if (!replies[1].is_nil())
+            s.router_json = std::string(replies[1].as_string().value_or(""));
+        s.version = static_cast<std::uint64_t>(replies[2].as_int().value_or(0));
         out.state = std::move(s);
         co_return out;
     }
 
-    net::awaitable<error_code> save(control_state next) override {
-        // One transaction: readers never see keys of one version with the router of another.
-        std::vector<std::vector<std::string>> cmds{{"MULTI"}, {"DEL", p_ + ":virtual_keys"}};
-        if (!next.keys.empty()) {
-            std::vector<std::string> hset{"HSET", p_ + ":virtual_keys"};
-            for (auto& [id, json] : next.keys) {
-                hset.push_back(id);
-                hset.push_back(json);
-            }
-            cmds.push_back(std::move(hset));
+    // One script: atomic (readers never see keys of one version with the router of
+    // another) and compare-and-set on the version, so concurrent admin writers on two
+    // replicas cannot silently overwrite each other.
+    net::awaitable<control_save> save(control_state next,
+                                      std::optional<std::uint64_t> expected_version) override {
+        std::vector<std::string> argv{p_, expected_version ? std::to_string(*expected_version) : "",
+                                      next.router_json ? "1" : "0", next.router_json.value_or("")};
+        for (auto& [id, json] : next.keys) {
+            argv.push_back(id);
+            argv.push_back(std::move(json));
         }
-        if (next.router_json) {
-            cmds.push_back({"SET", p_ + ":router_config", *next.router_json});
-        } else {
-            cmds.push_back({"DEL", p_ + ":router_config"});
+        auto r = co_await c_->script(control_save_script(), std::move(argv));
+        control_save out;
+        out.error = failure_of(r);
+        if (out.error)
+            co_return out;
+        const auto v = r.reply.as_int();
+        if (!v) {
+            out.error = make_error_code(redis_errc::protocol_error);
+            co_return out;
         }
-        cmds.push_back({"INCR", p_ + ":control_version"});
-        cmds.push_back({"EXEC"});
-        auto r = co_await c_->pipeline(std::move(cmds));
-        if (r.error)
-            co_return r.error;
-        if (r.replies.empty() || !r.replies.back().is_array() ||
-            r.replies.back().elements.empty()) {
-            co_return make_error_code(redis_errc::protocol_error);
+        if (*v < 0) {
+            out.error = control_conflict();
+            out.version = static_cast<std::uint64_t>(-1 - *v);
+            co_return out;
         }
+        out.version = static_cast<std::uint64_t>(*v);
         // This replica sees its own change at once; the others through their poll.
-        notify(static_cast<std::uint64_t>(r.replies.back().elements.back().as_int().value_or(0)));
-        co_return error_code{};
+        notify(out.version);
+        co_return out;
     }
 
     void watch(std::function<void(std::uint64_t)> on_change) override {

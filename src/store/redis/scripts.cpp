@@ -201,6 +201,22 @@ redis.call('ZADD', p .. ':audit_by_ts', ts, string.format('%020d', id))
 return id
 )lua";
 
+constexpr std::string_view control_save_src = R"lua(
+local p = ARGV[1]
+local current = tonumber(redis.call('GET', p .. ':control_version') or '0')
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= current then return -1 - current end
+redis.call('DEL', p .. ':virtual_keys')
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', p .. ':virtual_keys', ARGV[i], ARGV[i + 1])
+end
+if ARGV[3] == '1' then
+  redis.call('SET', p .. ':router_config', ARGV[4])
+else
+  redis.call('DEL', p .. ':router_config')
+end
+return redis.call('INCR', p .. ':control_version')
+)lua";
+
 #undef DITTO_LUA_LEDGER
 #undef DITTO_LUA_RELEASE
 
@@ -228,6 +244,11 @@ const lua_script& budget_reap_script() {
 }
 const lua_script& audit_append_script() {
     static const lua_script s = make(audit_append_src);
+    return s;
+}
+
+const lua_script& control_save_script() {
+    static const lua_script s = make(control_save_src);
     return s;
 }
 

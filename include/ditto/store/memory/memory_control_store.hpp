@@ -13,12 +13,13 @@ namespace ditto::store {
 class memory_control_store final : public control_store {
   public:
     boost::asio::awaitable<control_load> load() override;
-    boost::asio::awaitable<boost::system::error_code> save(control_state next) override;
+    boost::asio::awaitable<control_save> save(
+        control_state next, std::optional<std::uint64_t> expected_version) override;
     void watch(std::function<void(std::uint64_t)> on_change) override;
 
   private:
     control_load load_now();
-    boost::system::error_code save_now(control_state next);
+    control_save save_now(control_state next, std::optional<std::uint64_t> expected_version);
 
     std::mutex mu_;
     std::optional<control_state> state_;

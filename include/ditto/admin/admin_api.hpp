@@ -1,0 +1,42 @@
+#pragma once
+
+// The Admin API (SPEC §7, docs/admin-api.md): `/admin/*`, mounted only when some admin token
+// is configured (otherwise every admin path is an empty 404).
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+
+#include "ditto/admin/admin_tokens.hpp"
+#include "ditto/admin/control_plane.hpp"
+#include "ditto/http/message.hpp"
+#include "ditto/store/store.hpp"
+
+namespace ditto::cache {
+class response_cache;
+}  // namespace ditto::cache
+
+namespace ditto::admin {
+
+struct parts {
+    admin_tokens tokens;
+    std::shared_ptr<control_plane> control;
+    std::shared_ptr<cache::response_cache> cache;  ///< null without --proxy-cache
+    store::store_set store;
+    /// The largest admin request body.
+    std::uint64_t max_body_bytes = 8 * 1024 * 1024;
+};
+
+class admin_api {
+  public:
+    explicit admin_api(parts p) : p_(std::move(p)) {}
+    bool mounted() const { return p_.tokens.any(); }
+    /// `path` has no query; `req.target()` still has it.
+    boost::asio::awaitable<http::response> handle(http::request& req, http::body_reader& body,
+                                                  std::string path);
+
+  private:
+    parts p_;
+};
+
+}  // namespace ditto::admin

@@ -1,0 +1,148 @@
+#pragma once
+
+// The control plane (SPEC §7.2, §7.4, §0.1, docs/admin-api.md): the virtual keys and router
+// in force, their version history, and the one way to change them — serialised, validated,
+// persisted (Redis with compare-and-set, or the --state file), swapped into the live key
+// snapshot, versioned and audited. With Redis, changes made by other replicas arrive through
+// the store's change feed and are adopted the same way.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ditto/config/gateway_config.hpp"
+#include "ditto/config/load.hpp"
+#include "ditto/middleware/keys.hpp"
+#include "ditto/store/audit_log.hpp"
+#include "ditto/store/control_store.hpp"
+
+namespace ditto::admin {
+
+/// SPEC §7.4 ConfigVersionInfo.
+struct version_info {
+    std::string version_id;  ///< cfgv-<20 digits>
+    std::int64_t created_at_ms = 0;
+    std::string reason;
+    std::size_t virtual_key_count = 0;
+    std::string virtual_keys_sha256;
+    std::size_t router_default_backend_count = 0;
+    std::size_t router_rule_count = 0;
+    std::string router_sha256;
+
+    std::string to_json() const;
+};
+
+struct config_version {
+    version_info info;
+    std::vector<config::virtual_key_config> keys;  ///< sorted by id, tokens as held in memory
+    config::router_config router;
+};
+
+/// The canonical documents of SPEC §7.4 (tokens raw, as held in memory).
+std::string keys_json(const std::vector<config::virtual_key_config>& keys);
+std::string keys_sha256(const std::vector<config::virtual_key_config>& keys);
+std::string router_sha256(const config::router_config& router);
+
+/// An Admin API error (ADM shape).
+struct admin_failure {
+    unsigned status = 400;
+    std::string code;
+    std::string message;
+};
+
+class control_plane : public std::enable_shared_from_this<control_plane> {
+  public:
+    struct options {
+        config::gateway_config base;  ///< backends (for validation) and the initial keys/router
+        std::shared_ptr<middleware::live_keys> live;
+        /// The shared store (Redis); null without one.
+        std::shared_ptr<store::control_store> shared;
+        std::uint64_t shared_version = 0;  ///< the stored version `base` came from
+        /// --state: written after every change (tmp + rename, 0600).
+        std::optional<std::filesystem::path> state_file;
+        std::shared_ptr<store::audit_log> audit;
+        /// Where writers run, one at a time (a single thread).
+        boost::asio::any_io_executor writer;
+    };
+    explicit control_plane(options o);
+    ~control_plane();
+
+    /// Follows the shared store's change feed (other replicas' writes).
+    void start();
+
+    std::shared_ptr<const config_version> current() const;
+    /// Newest first; at most 100 are kept.
+    std::vector<std::shared_ptr<const config_version>> history() const;
+    std::shared_ptr<const config_version> find(std::string_view version_id) const;
+    const std::vector<config::backend_config>& backends() const { return base_.backends; }
+    bool has_shared_store() const { return shared_ != nullptr; }
+
+    /// Edits the staged keys and router; a failure aborts the change.
+    using change_fn = std::function<std::optional<admin_failure>(
+        std::vector<config::virtual_key_config>& keys, config::router_config& router)>;
+
+    struct outcome {
+        std::optional<admin_failure> failure;  ///< nothing changed
+        bool noop = false;                     ///< valid, but nothing to change (or dry run)
+        std::shared_ptr<const config_version> before;
+        std::shared_ptr<const config_version> after;  ///< the new version (or the would-be one)
+        std::optional<std::string> audit_error;       ///< applied, but the audit record failed
+    };
+    struct request {
+        std::string reason;  ///< the version's reason
+        change_fn change;
+        std::string audit_kind;  ///< empty: no audit record
+        /// Builds the audit payload (a JSON object); by default {version_id,
+        /// previous_version_id, reason, virtual_keys_sha256, router_sha256}.
+        std::function<std::string(const config_version& before, const config_version& after)>
+            audit_payload;
+        bool dry_run = false;
+    };
+    /// Runs `r` on the writer executor after every earlier change: stage, validate (400
+    /// invalid_request), persist (500 storage_error; nothing changed), swap the live
+    /// snapshot, record the version, append the audit record.
+    boost::asio::awaitable<outcome> mutate(request r);
+
+  private:
+    struct writer_lock;
+    static boost::asio::awaitable<outcome> run_mutation(std::shared_ptr<control_plane> self,
+                                                        request r);
+    static boost::asio::awaitable<void> adopt_from_store(std::shared_ptr<control_plane> self);
+    // Under the writer lock.
+    boost::asio::awaitable<bool> reload_locked();
+    std::optional<admin_failure> write_state_file(const config_version& v) const;
+    std::shared_ptr<const config_version> push(std::vector<config::virtual_key_config> keys,
+                                               config::router_config router, std::string reason);
+
+    config::gateway_config base_;
+    std::shared_ptr<middleware::live_keys> live_;
+    std::shared_ptr<store::control_store> shared_;
+    std::uint64_t shared_version_;
+    std::optional<std::filesystem::path> state_file_;
+    std::shared_ptr<store::audit_log> audit_;
+    boost::asio::any_io_executor writer_;
+    std::unique_ptr<writer_lock> lock_;
+
+    mutable std::mutex mu_;                                       ///< guards versions_ and next_id_
+    std::deque<std::shared_ptr<const config_version>> versions_;  ///< newest first
+    std::uint64_t next_id_ = 1;
+};
+
+/// Keys and router as the shared store and the state file keep them (`sha256:` tokens).
+store::control_state stored_state(const std::vector<config::virtual_key_config>& keys,
+                                  const config::router_config& router);
+
+/// Parses a stored state and validates it against `base`'s backends; the result replaces
+/// base's keys (and router, when stored). False with the problems in `diag`.
+bool apply_stored_state(const store::control_state& s, config::gateway_config& base,
+                        config::diagnostics& diag);
+
+}  // namespace ditto::admin

@@ -1,0 +1,188 @@
+// SPEC §7.3 keys: list, upsert (POST and PUT), delete — tenant tokens confined to their tenant.
+#include <nlohmann/json.hpp>
+
+#include "ditto/config/serialize.hpp"
+#include "ditto/core/json_writer.hpp"
+#include "routes.hpp"
+
+namespace ditto::admin {
+
+namespace net = boost::asio;
+using http::status;
+
+std::string key_view(const config::virtual_key_config& k, bool with_token) {
+    return config::key_to_json(k,
+                               with_token ? config::token_form::raw : config::token_form::redacted);
+}
+
+std::optional<reply> check_secrets(const call& c,
+                                   const std::vector<const config::virtual_key_config*>& shown) {
+    if (!c.who.can_write()) {
+        return error_reply(c, 403, "forbidden", "admin token cannot access virtual key secrets");
+    }
+    for (const auto* k : shown) {
+        if (k->token.starts_with("sha256:")) {
+            return error_reply(
+                c, 409, "secret_unavailable",
+                "virtual key secrets are stored hashed and cannot be shown (key " + k->id + ")");
+        }
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+const config::virtual_key_config* find_key(const config_version& v, const std::string& id) {
+    for (const auto& k : v.keys) {
+        if (k.id == id)
+            return &k;
+    }
+    return nullptr;
+}
+
+std::string cross_tenant() {
+    return "cross-tenant admin access is not allowed";
+}
+
+}  // namespace
+
+reply keys_list(const parts& p, const call& c) {
+    auto limit = uint_param(c, "limit", 10'000, 0, 10'000);
+    if (limit.error)
+        return std::move(*limit.error);
+    auto offset = uint_param(c, "offset", 0, 0, UINT64_MAX / 2);
+    if (offset.error)
+        return std::move(*offset.error);
+    auto tenant = c.param("tenant_id");
+    if (c.who.tenant_scoped()) {
+        if (tenant && *tenant != c.who.tenant)
+            return error_reply(c, 403, "forbidden", cross_tenant());
+        tenant = c.who.tenant;
+    }
+    const auto project = c.param("project_id");
+    const auto user = c.param("user_id");
+    const auto enabled = c.param("enabled");
+    const auto prefix = c.param("id_prefix").value_or("");
+    const bool tokens = c.flag("include_tokens");
+
+    const auto v = p.control->current();
+    std::vector<const config::virtual_key_config*> shown;
+    std::uint64_t skipped = 0;
+    for (const auto& k : v->keys) {
+        if ((tenant && k.tenant_id != *tenant) || (project && k.project_id != *project) ||
+            (user && k.user_id != *user) || !k.id.starts_with(prefix) ||
+            (enabled && (k.enabled ? "true" : "false") != *enabled)) {
+            continue;
+        }
+        if (skipped++ < offset.value)
+            continue;
+        if (shown.size() >= limit.value)
+            break;
+        shown.push_back(&k);
+    }
+    if (tokens) {
+        if (auto refused = check_secrets(c, shown))
+            return std::move(*refused);
+    }
+    std::string out = "[";
+    for (const auto* k : shown) {
+        if (out.size() > 1)
+            out += ',';
+        out += key_view(*k, tokens);
+    }
+    return json_reply(c, status::ok, out + "]");
+}
+
+net::awaitable<reply> keys_upsert(const parts& p, const call& c,
+                                  std::optional<std::string> path_id) {
+    // The path's id wins over the body's (PUT /admin/keys/:id).
+    std::string text = c.body;
+    if (path_id) {
+        auto doc = nlohmann::json::parse(c.body, nullptr, false);
+        if (doc.is_discarded() || !doc.is_object())
+            co_return error_reply(c, 400, "invalid_request", "body must be a JSON object");
+        doc["id"] = *path_id;
+        text = doc.dump();
+    }
+    config::diagnostics diag;
+    auto parsed = config::parse_virtual_key_json(text, diag);
+    if (!parsed) {
+        co_return error_reply(c, 400, "invalid_request",
+                              diag.errors.empty() ? "invalid virtual key" : diag.errors.front());
+    }
+    auto key = std::move(*parsed);
+    if (c.who.tenant_scoped()) {
+        if (!key.tenant_id)
+            key.tenant_id = c.who.tenant;
+        if (*key.tenant_id != c.who.tenant)
+            co_return error_reply(c, 403, "forbidden", cross_tenant());
+    }
+    auto inserted = std::make_shared<bool>(false);
+    control_plane::request r;
+    r.reason = "admin.key.upsert";
+    r.audit_kind = "admin.key.upsert";
+    const principal who = c.who;
+    r.change = [key, who, inserted](std::vector<config::virtual_key_config>& keys,
+                                    config::router_config&) -> std::optional<admin_failure> {
+        for (auto& k : keys) {
+            if (k.id != key.id)
+                continue;
+            if (who.tenant_scoped() && k.tenant_id != who.tenant)
+                return admin_failure{403, "forbidden", cross_tenant()};
+            k = key;
+            *inserted = false;
+            return std::nullopt;
+        }
+        keys.push_back(key);
+        *inserted = true;
+        return std::nullopt;
+    };
+    r.audit_payload = [key, inserted](const config_version&, const config_version&) {
+        core::json_object_writer w;
+        w.str("key_id", key.id)
+            .boolean("enabled", key.enabled)
+            .boolean("inserted", *inserted)
+            .str_or_null("tenant_id", key.tenant_id)
+            .str_or_null("project_id", key.project_id)
+            .str_or_null("user_id", key.user_id);
+        return w.finish();
+    };
+    auto out = co_await p.control->mutate(std::move(r));
+    if (auto e = mutation_error(c, out, "the key was saved"))
+        co_return std::move(*e);
+    // SPEC §7.3: the key is echoed with the token the caller just sent.
+    co_return json_reply(c, *inserted ? status::created : status::ok,
+                         config::key_to_json(key, config::token_form::raw));
+}
+
+net::awaitable<reply> keys_delete(const parts& p, const call& c, std::string id) {
+    control_plane::request r;
+    r.reason = "admin.key.delete";
+    r.audit_kind = "admin.key.delete";
+    const principal who = c.who;
+    r.change = [id, who](std::vector<config::virtual_key_config>& keys,
+                         config::router_config&) -> std::optional<admin_failure> {
+        for (auto it = keys.begin(); it != keys.end(); ++it) {
+            if (it->id != id)
+                continue;
+            if (who.tenant_scoped() && it->tenant_id != who.tenant)
+                return admin_failure{403, "forbidden", cross_tenant()};
+            keys.erase(it);
+            return std::nullopt;
+        }
+        return admin_failure{404, "not_found", "virtual key not found"};
+    };
+    r.audit_payload = [id](const config_version& before, const config_version&) {
+        core::json_object_writer w;
+        w.str("key_id", id);
+        const auto* k = find_key(before, id);
+        w.str_or_null("tenant_id", k ? k->tenant_id : std::nullopt);
+        return w.finish();
+    };
+    auto out = co_await p.control->mutate(std::move(r));
+    if (auto e = mutation_error(c, out, "the key was deleted"))
+        co_return std::move(*e);
+    co_return http::make_response(c.req, status::no_content, "", "");
+}
+
+}  // namespace ditto::admin

@@ -1,0 +1,343 @@
+// SPEC §7.3 reports and operations: audit (list, hash-chained export), budget and cost
+// ledgers with their tenant/project/user views, reservation reaping, cache purge.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "ditto/cache/response_cache.hpp"
+#include "ditto/core/hash.hpp"
+#include "ditto/core/json_writer.hpp"
+#include "ditto/core/strings.hpp"
+#include "routes.hpp"
+
+namespace ditto::admin {
+
+namespace net = boost::asio;
+using http::status;
+
+namespace {
+
+std::optional<std::int64_t> int_param(const call& c, const std::string& name, bool& bad) {
+    auto v = c.param(name);
+    if (!v)
+        return std::nullopt;
+    try {
+        std::size_t used = 0;
+        const auto n = std::stoll(*v, &used);
+        if (used == v->size())
+            return n;
+    } catch (...) {
+    }
+    bad = true;
+    return std::nullopt;
+}
+
+// The record's tenant, for tenant-scoped readers.
+std::optional<std::string> tenant_of(const std::string& payload) {
+    auto doc = nlohmann::json::parse(payload, nullptr, false);
+    if (!doc.is_object())
+        return std::nullopt;
+    auto it = doc.find("tenant_id");
+    if (it == doc.end() || !it->is_string())
+        return std::nullopt;
+    return it->get<std::string>();
+}
+
+net::awaitable<std::vector<store::audit_record>> visible_records(const parts& p, const call& c,
+                                                                 store::audit_query q) {
+    auto records = co_await p.store.audit->list(q);
+    if (c.who.tenant_scoped()) {
+        std::erase_if(records, [&c](const store::audit_record& r) {
+            return tenant_of(r.payload_json) != c.who.tenant;
+        });
+    }
+    co_return records;
+}
+
+// `{"id":…,"ts_ms":…,"kind":"…","payload":{…}}`: the canonical record text the hash chain
+// covers (docs/admin-api.md shows how to verify it).
+std::string record_json(const store::audit_record& r) {
+    core::json_object_writer w;
+    w.num("id", r.id)
+        .num("ts_ms", static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.ts_ms)))
+        .str("kind", r.kind)
+        .raw("payload", r.payload_json.empty() ? "{}" : r.payload_json);
+    return w.finish();
+}
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos)
+        return s;
+    std::string out = "\"";
+    for (char ch : s) {
+        if (ch == '"')
+            out += '"';
+        out += ch;
+    }
+    return out + "\"";
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// What a tenant reader may see of the ledgers: its keys and its own scopes.
+bool tenant_visible(const std::string& scope, const std::string& tenant,
+                    const std::map<std::string, const config::virtual_key_config*>& keys) {
+    if (scope == "tenant:" + tenant || scope.starts_with("tenant:" + tenant + ":"))
+        return true;
+    auto k = keys.find(scope);
+    return k != keys.end() && k->second->tenant_id == tenant;
+}
+
+}  // namespace
+
+net::awaitable<reply> audit_list(const parts& p, const call& c) {
+    auto limit = uint_param(c, "limit", 100, 1, 1000);
+    if (limit.error)
+        co_return std::move(*limit.error);
+    bool bad = false;
+    store::audit_query q;
+    q.limit = limit.value;
+    q.since_ts_ms = int_param(c, "since_ts_ms", bad);
+    if (bad)
+        co_return error_reply(c, 400, "invalid_request", "since_ts_ms must be an integer");
+    if (c.who.tenant_scoped())
+        q.limit = 10'000;  // filtered below, then cut to the caller's limit
+    auto records = co_await visible_records(p, c, q);
+    if (records.size() > limit.value)
+        records.resize(limit.value);
+    std::string out = "[";
+    for (const auto& r : records) {
+        if (out.size() > 1)
+            out += ',';
+        out += record_json(r);
+    }
+    co_return json_reply(c, status::ok, out + "]");
+}
+
+net::awaitable<reply> audit_export(const parts& p, const call& c) {
+    const auto format = c.param("format").value_or("jsonl");
+    if (format != "jsonl" && format != "ndjson" && format != "csv") {
+        co_return error_reply(c, 400, "invalid_request", "format must be jsonl, ndjson or csv");
+    }
+    auto limit = uint_param(c, "limit", 1000, 1, 10'000);
+    if (limit.error)
+        co_return std::move(*limit.error);
+    bool bad = false;
+    store::audit_query q;
+    q.limit = c.who.tenant_scoped() ? 10'000 : limit.value;
+    q.since_ts_ms = int_param(c, "since_ts_ms", bad);
+    q.before_ts_ms = int_param(c, "before_ts_ms", bad);
+    if (bad) {
+        co_return error_reply(c, 400, "invalid_request",
+                              "since_ts_ms and before_ts_ms must be integers");
+    }
+    auto records = co_await visible_records(p, c, q);
+    if (records.size() > limit.value)
+        records.resize(limit.value);
+    // Oldest first: the chain runs in the order the records were written.
+    std::reverse(records.begin(), records.end());
+    const bool csv = format == "csv";
+    std::string out = csv ? "id,ts_ms,kind,payload_json,prev_hash,hash\n" : "";
+    std::string prev;
+    for (const auto& r : records) {
+        const auto canonical = record_json(r);
+        const auto hash = core::sha256_hex(prev + "\n" + canonical);
+        if (csv) {
+            out += std::to_string(r.id) + "," + std::to_string(r.ts_ms) + "," + csv_field(r.kind) +
+                   "," + csv_field(r.payload_json) + "," + prev + "," + hash + "\n";
+        } else {
+            out += canonical.substr(0, canonical.size() - 1);
+            if (!prev.empty())
+                out += ",\"prev_hash\":\"" + prev + "\"";
+            out += ",\"hash\":\"" + hash + "\"}\n";
+        }
+        prev = hash;
+    }
+    co_return http::make_response(c.req, status::ok, std::move(out),
+                                  csv ? "text/csv" : "application/x-ndjson");
+}
+
+net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::string view) {
+    const auto metric = costs ? store::budget_metric::usd_micros : store::budget_metric::tokens;
+    const std::string spent = costs ? "spent_usd_micros" : "spent_tokens";
+    const std::string reserved = costs ? "reserved_usd_micros" : "reserved_tokens";
+    auto limit = uint_param(c, "limit", 10'000, 0, 10'000);
+    if (limit.error)
+        co_return std::move(*limit.error);
+    auto offset = uint_param(c, "offset", 0, 0, UINT64_MAX / 2);
+    if (offset.error)
+        co_return std::move(*offset.error);
+    auto all = co_await p.store.budgets->ledgers(metric);
+    const auto v = p.control->current();
+    std::map<std::string, const config::virtual_key_config*> keys;
+    for (const auto& k : v->keys)
+        keys[k.id] = &k;
+    if (c.who.tenant_scoped()) {
+        std::erase_if(all, [&](const store::ledger_entry& e) {
+            return !tenant_visible(e.scope_id, c.who.tenant, keys);
+        });
+    }
+
+    if (view.empty()) {
+        const auto prefix = c.param("key_prefix").value_or("");
+        std::string out = "[";
+        std::uint64_t skipped = 0, shown = 0;
+        for (const auto& e : all) {
+            if (!e.scope_id.starts_with(prefix) || skipped++ < offset.value)
+                continue;
+            if (shown++ >= limit.value)
+                break;
+            core::json_object_writer w;
+            w.str("key_id", e.scope_id)
+                .num(spent, e.spent)
+                .num(reserved, e.reserved)
+                .num("updated_at_ms", static_cast<std::uint64_t>(e.updated_at_ms));
+            out += (out.size() > 1 ? "," : "") + w.finish();
+        }
+        co_return json_reply(c, status::ok, out + "]");
+    }
+
+    // Grouped over the per-key ledgers by the key's tenant, project or user (null: the key
+    // has none, or is no longer configured). Scope ledgers (tenant:…) are not keys: skipped.
+    struct group {
+        std::uint64_t spent = 0, reserved = 0, keys = 0;
+        std::int64_t updated = 0;
+    };
+    std::map<std::optional<std::string>, group> groups;
+    const std::string field = view == "tenants"    ? "tenant_id"
+                              : view == "projects" ? "project_id"
+                                                   : "user_id";
+    for (const auto& e : all) {
+        if (e.scope_id.starts_with("tenant:") || e.scope_id.starts_with("project:") ||
+            e.scope_id.starts_with("user:")) {
+            continue;
+        }
+        std::optional<std::string> id;
+        if (auto k = keys.find(e.scope_id); k != keys.end()) {
+            id = view == "tenants"    ? k->second->tenant_id
+                 : view == "projects" ? k->second->project_id
+                                      : k->second->user_id;
+        }
+        auto& g = groups[id];
+        g.spent += e.spent;
+        g.reserved += e.reserved;
+        g.keys += 1;
+        g.updated = std::max(g.updated, e.updated_at_ms);
+    }
+    std::string out = "[";
+    for (const auto& [id, g] : groups) {
+        core::json_object_writer w;
+        w.str_or_null(field, id)
+            .num(spent, g.spent)
+            .num(reserved, g.reserved)
+            .num("key_count", g.keys)
+            .num("updated_at_ms", static_cast<std::uint64_t>(g.updated));
+        out += (out.size() > 1 ? "," : "") + w.finish();
+    }
+    co_return json_reply(c, status::ok, out + "]");
+}
+
+net::awaitable<reply> reap(const parts& p, const call& c) {
+    auto doc =
+        c.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(c.body, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+        co_return error_reply(c, 400, "invalid_request", "body must be a JSON object");
+    auto number = [&doc](const char* name, std::uint64_t def, std::uint64_t min,
+                         std::uint64_t max) -> std::optional<std::uint64_t> {
+        auto it = doc.find(name);
+        if (it == doc.end())
+            return def;
+        if (!it->is_number_unsigned())
+            return std::nullopt;
+        const auto v = it->get<std::uint64_t>();
+        if (v < min || v > max)
+            return std::nullopt;
+        return v;
+    };
+    const auto older = number("older_than_secs", 86'400, 0, 100ULL * 365 * 86'400);
+    const auto limit = number("limit", 1000, 1, 100'000);
+    if (!older || !limit) {
+        co_return error_reply(c, 400, "invalid_request",
+                              "older_than_secs must be a non-negative integer and limit an "
+                              "integer in [1, 100000]");
+    }
+    auto dry_it = doc.find("dry_run");
+    const bool dry = dry_it != doc.end() && dry_it->is_boolean() && dry_it->get<bool>();
+    const auto cutoff = now_ms() - static_cast<std::int64_t>(*older) * 1000;
+    auto r = co_await p.store.budgets->reap(cutoff, *limit, dry);
+    if (r.error)
+        co_return error_reply(c, 500, "storage_error", "reap failed: " + r.error.message());
+    core::json_object_writer budget, cost, w;
+    budget.num("scanned", r.scanned).num("reaped", r.reaped).num("released", r.released_tokens);
+    cost.num("scanned", r.scanned).num("reaped", r.reaped).num("released", r.released_usd_micros);
+    w.str("store", p.store.name)
+        .boolean("dry_run", dry)
+        .num("cutoff_ts_ms", static_cast<std::uint64_t>(std::max<std::int64_t>(0, cutoff)))
+        .raw("budget", budget.finish())
+        .raw("cost", cost.finish());
+    co_return json_reply(c, status::ok, w.finish());
+}
+
+net::awaitable<reply> cache_purge(const parts& p, const call& c) {
+    auto doc = nlohmann::json::parse(c.body.empty() ? "{}" : c.body, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+        co_return error_reply(c, 400, "invalid_request", "body must be a JSON object");
+    cache::purge_selector sel;
+    if (auto it = doc.find("all"); it != doc.end() && it->is_boolean())
+        sel.all = it->get<bool>();
+    auto text = [&doc](const char* name) -> std::optional<std::string> {
+        auto it = doc.find(name);
+        if (it == doc.end() || !it->is_string())
+            return std::nullopt;
+        auto v = std::string(core::trim(it->get<std::string>()));
+        if (v.empty())
+            return std::nullopt;
+        return v;
+    };
+    if (!sel.all) {
+        sel.cache_key = text("cache_key");
+        sel.scope = text("scope");
+        sel.method = text("method");
+        if (sel.method) {
+            for (auto& ch : *sel.method)
+                ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        }
+        sel.path = text("path");
+        if (sel.path) {
+            if (auto q = sel.path->find('?'); q != std::string::npos)
+                sel.path->resize(q);
+        }
+        sel.model = text("model");
+    }
+    if (sel.empty()) {
+        co_return error_reply(
+            c, 400, "invalid_request",
+            "must set all=true or at least one of cache_key/scope/method/path/model");
+    }
+    auto r = co_await p.cache->purge(sel);
+    core::json_object_writer w;
+    w.boolean("cleared_memory", r.cleared_memory).num("deleted_memory", r.deleted_memory);
+    w.num_or_null("deleted_redis", r.deleted_redis);
+    if (r.redis_error)
+        w.str("redis_error", *r.redis_error);
+    auto body = w.finish();
+    if (p.store.audit) {
+        core::json_object_writer a;
+        a.boolean("all", sel.all)
+            .str_or_null("cache_key", sel.cache_key)
+            .str_or_null("scope", sel.scope)
+            .str_or_null("method", sel.method)
+            .str_or_null("path", sel.path)
+            .str_or_null("model", sel.model)
+            .raw("result", body);
+        co_await p.store.audit->append("admin.proxy_cache.purge", a.finish());
+    }
+    co_return json_reply(c, status::ok, std::move(body));
+}
+
+}  // namespace ditto::admin
