@@ -1,5 +1,6 @@
 #include "ditto/admin/admin_api.hpp"
 
+#include "ditto/core/json_scan.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/http/error_body.hpp"
 #include "routes.hpp"
@@ -242,7 +243,18 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
             co_return not_allowed(req, list ? "GET" : "POST");
         if (auto no = permit(c, list ? need::read : need::write, scope::global))
             co_return std::move(*no);
-        co_return error_reply(c, 400, "not_configured", "proxy routing not enabled");
+        if (!p_.backends)
+            co_return error_reply(c, 400, "not_configured", "proxy routing not enabled");
+        if (list)
+            co_return json_reply(c, status::ok, p_.backends());
+        const auto name = core::percent_decode(
+            path.substr(16, path.size() - 16 - std::string_view("/reset").size()));
+        auto fresh = p_.reset_backend(name);
+        if (p_.store.audit) {
+            co_await p_.store.audit->append("admin.backend.reset",
+                                            R"({"backend":)" + core::json_quote(name) + "}");
+        }
+        co_return json_reply(c, status::ok, std::move(fresh));
     }
 
     // ---- audit, ledgers, reservations ----

@@ -21,6 +21,27 @@ bool is_admin_path(std::string_view path) {
     return path == "/admin" || path.starts_with("/admin/");
 }
 
+// `{"status":"ready"|"not_ready","checks":[{name,status,detail?}]}`; 503 when one fails.
+http::response readiness_response(
+    const http::request& req,
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& checks) {
+    if (checks.empty())
+        return http::make_response(req, status::ok, R"({"status":"ready"})");
+    bool ok = true;
+    std::string list = "[";
+    for (const auto& [name, problem] : checks) {
+        if (list.size() > 1)
+            list += ',';
+        list += R"({"name":)" + core::json_quote(name) + R"(,"status":)" +
+                (problem ? R"("error","detail":)" + core::json_quote(*problem) : R"("ok")") + "}";
+        ok = ok && !problem;
+    }
+    return http::make_response(req, ok ? status::ok : status::service_unavailable,
+                               std::string(R"({"status":)") +
+                                   (ok ? R"("ready")" : R"("not_ready")") + R"(,"checks":)" + list +
+                                   "]}");
+}
+
 http::response method_not_allowed(const http::request& req, std::string_view allow) {
     auto res = http::make_response(req, status::method_not_allowed, "", "");
     res.msg.set(http::field::allow, allow);
@@ -77,20 +98,18 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
                 req, status::service_unavailable,
                 R"({"status":"not_ready","checks":[{"name":"server","status":"error","detail":"draining"}]})");
         }
-        // SPEC §8.1: `store.redis` is checked with a PING under the command deadline.
+        // SPEC §8.1: `store.redis` (a PING under the command deadline), then
+        // `backend.<name>` for each backend once health checks are on.
+        std::vector<std::pair<std::string, std::optional<std::string>>> checks;
         if (p_.store_health) {
             auto problem = co_await p_.store_health();
-            if (problem) {
-                co_return http::make_response(
-                    req, status::service_unavailable,
-                    R"({"status":"not_ready","checks":[{"name":"store.redis","status":"error","detail":)" +
-                        core::json_quote(*problem) + "}]}");
-            }
-            co_return http::make_response(
-                req, status::ok,
-                R"({"status":"ready","checks":[{"name":"store.redis","status":"ok"}]})");
+            checks.emplace_back("store.redis", std::move(problem));
         }
-        co_return http::make_response(req, status::ok, R"({"status":"ready"})");
+        if (p_.backend_health) {
+            for (auto& [name, problem] : p_.backend_health->readiness())
+                checks.emplace_back("backend." + name, std::move(problem));
+        }
+        co_return readiness_response(req, checks);
     }
     if (path == "/metrics") {
         if (!get)

@@ -9,6 +9,7 @@
 #include "ditto/http/message.hpp"
 #include "ditto/metrics/counters.hpp"
 #include "ditto/middleware/chain.hpp"
+#include "ditto/proxy/backend_health.hpp"
 #include "ditto/proxy/upstreams.hpp"
 
 namespace ditto::app {
@@ -25,6 +26,8 @@ class app_handler final : public http::handler {
         std::shared_ptr<middleware::chain> proxy_chain;
         std::shared_ptr<middleware::chain> models_chain;
         std::shared_ptr<proxy::upstreams> upstreams;
+        /// Backend health checks for /ready (`backend.<name>`); may be null.
+        std::shared_ptr<proxy::backend_health> backend_health;
         /// `/admin/*` (an empty 404 for every admin path when no admin token is set).
         std::shared_ptr<admin::admin_api> admin;
         /// The shared store's readiness (null: always ready).

@@ -18,6 +18,7 @@
 #include "ditto/http/server.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
+#include "ditto/proxy/health_checker.hpp"
 #include "ditto/proxy/proxy.hpp"
 #include "store_setup.hpp"
 
@@ -246,7 +247,33 @@ int run(const config::cli_options& options) {
     parts.max_body_bytes = options.proxy_max_body_bytes;
     parts.upstreams = ups;
     parts.store_health = store.health;
+    // SPEC §5: per-backend health shared by the workers; the checks run in the background.
+    std::vector<std::string> backend_names;
+    for (const auto& b : cfg.backends)
+        backend_names.push_back(b.name);
+    auto health = std::make_shared<proxy::backend_health>(backend_names, options.routing);
+    std::shared_ptr<proxy::health_checker> checker;
+    if (options.routing.health.enabled) {
+        checker = std::make_shared<proxy::health_checker>(ups, health, bg.executor());
+        checker->start();
+    }
+    middleware::candidate_filter filter;
+    if (health->filtering())
+        filter = [health](std::vector<std::string> c) { return health->filter(std::move(c)); };
+    parts.backend_health = health;
+
     admin::parts ap;
+    if (options.routing.configured) {
+        ap.backends = [health] {
+            std::string out = "[";
+            for (const auto& v : health->snapshot())
+                out += (out.size() > 1 ? "," : "") + v.to_json();
+            return out + "]";
+        };
+        ap.reset_backend = [health](const std::string& name) {
+            return health->reset(name).to_json();
+        };
+    }
     ap.tokens = std::move(*admin_tokens);
     ap.control = control_plane;
     ap.cache = cache;
@@ -261,13 +288,13 @@ int run(const config::cli_options& options) {
         .add(middleware::make_auth(keys))
         .add(middleware::make_cost_policy())
         .add(middleware::make_guardrails(counters))
-        .add(middleware::make_route())
+        .add(middleware::make_route(filter))
         .add(middleware::make_rate_limit(store.limits, counters));
     if (cache)
         parts.proxy_chain->add(middleware::make_cache(cache, counters));
     parts.proxy_chain
         ->add(middleware::make_budget(std::move(bo), store.budgets, store.audit, counters))
-        .add(proxy::make_proxy(ups, store.audit, counters, po));
+        .add(proxy::make_proxy(ups, health, store.audit, counters, po));
     parts.models_chain = std::make_shared<middleware::chain>();
     parts.models_chain->add(middleware::make_request_id())
         .add(middleware::make_auth(keys))
@@ -296,6 +323,8 @@ int run(const config::cli_options& options) {
     control.run();
     // The workers are stopped but their event loops still exist: close the store's
     // connections on them now (a connection must go before its event loop).
+    if (checker)
+        checker->stop();
     if (store.close)
         store.close();
     // Destroying the server destroys what its workers left unfinished; their settlements

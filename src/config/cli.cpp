@@ -1,6 +1,7 @@
 #include "ditto/config/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <set>
@@ -32,6 +33,36 @@ cli_result usage_error(const std::string& message) {
 std::string flag_name(std::string_view arg) {
     auto eq = arg.find('=');
     return std::string(eq == std::string_view::npos ? arg : arg.substr(0, eq));
+}
+
+// SPEC §2: entries trimmed, empties skipped, then sorted and deduplicated; an empty list
+// or a value that is not a u16 is an error.
+std::optional<std::vector<unsigned>> parse_status_codes(const std::string& text) {
+    std::vector<unsigned> out;
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        auto comma = text.find(',', at);
+        if (comma == std::string::npos)
+            comma = text.size();
+        const auto item = core::trim(std::string_view(text).substr(at, comma - at));
+        at = comma + 1;
+        if (item.empty())
+            continue;
+        unsigned long v = 0;
+        for (char c : item) {
+            if (c < '0' || c > '9' || v > 65535)
+                return std::nullopt;
+            v = v * 10 + static_cast<unsigned long>(c - '0');
+        }
+        if (v > 65535)
+            return std::nullopt;
+        out.push_back(static_cast<unsigned>(v));
+    }
+    if (out.empty())
+        return std::nullopt;
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 }  // namespace
@@ -160,6 +191,49 @@ cli_result parse_cli(int argc, const char* const* argv) {
         app.add_option(name, *target, "TENANT=… Admin API token for one tenant (repeatable)");
     auto* state = app.add_option("--state", o.state_path,
                                  "persist keys and router to this JSON file (single instance)");
+    // Routing (SPEC §2, §5): code lists and actions are converted after parsing.
+    auto& rt = o.routing;
+    std::optional<std::string> retry_codes, fallback_codes, cb_codes;
+    std::string network_action = "fallback", timeout_action = "fallback";
+    unsigned max_attempts = 0;
+    const auto action = CLI::IsMember({"none", "fallback", "retry"});
+    std::vector<CLI::Option*> retry_flags{
+        app.add_flag("--proxy-retry", rt.retry.enabled, "retry statuses on the next backend"),
+        app.add_option("--proxy-retry-status-codes", retry_codes, "C,C,…: statuses retried"),
+        app.add_option("--proxy-retry-max-attempts", max_attempts, "attempts per request (0: all)")
+            ->check(unsigned_only)};
+    std::vector<CLI::Option*> other_routing{
+        app.add_option("--proxy-fallback-status-codes", fallback_codes,
+                       "C,C,…: statuses that fall back (without enabling retry)"),
+        app.add_option("--proxy-network-error-action", network_action, "none|fallback|retry")
+            ->check(action),
+        app.add_option("--proxy-timeout-error-action", timeout_action, "none|fallback|retry")
+            ->check(action)};
+    std::vector<CLI::Option*> cb_flags{
+        app.add_flag("--proxy-circuit-breaker", rt.breaker.enabled, "eject failing backends"),
+        app.add_option("--proxy-cb-failure-threshold", rt.breaker.failure_threshold,
+                       "consecutive failures that open the breaker")
+            ->check(positive),
+        app.add_option("--proxy-cb-cooldown-secs", rt.breaker.cooldown_seconds,
+                       "how long an ejected backend is skipped")
+            ->check(unsigned_only),
+        app.add_option("--proxy-cb-failure-status-codes", cb_codes,
+                       "C,C,…: statuses counted as failures"),
+        app.add_flag("--proxy-cb-no-network-errors{false}", rt.breaker.count_network_errors,
+                     "do not count network errors"),
+        app.add_flag("--proxy-cb-no-timeout-errors{false}", rt.breaker.count_timeout_errors,
+                     "do not count timeouts"),
+        app.add_flag("--proxy-cb-no-server-errors{false}", rt.breaker.count_server_errors,
+                     "do not count 5xx answers")};
+    std::vector<CLI::Option*> hc_flags{
+        app.add_flag("--proxy-health-checks", rt.health.enabled, "probe backends actively"),
+        app.add_option("--proxy-health-check-path", rt.health.path, "path probed (GET)"),
+        app.add_option("--proxy-health-check-interval-secs", rt.health.interval_seconds,
+                       "seconds between rounds")
+            ->check(positive),
+        app.add_option("--proxy-health-check-timeout-secs", rt.health.timeout_seconds,
+                       "deadline of one probe")
+            ->check(positive)};
     auto* redis = app.add_option("--redis", o.redis_url, "redis://[user:pass@]host:port/db");
     auto* redis_env =
         app.add_option("--redis-env", o.redis_env, "environment variable holding the Redis URL");
@@ -226,6 +300,49 @@ cli_result parse_cli(int argc, const char* const* argv) {
     }
     if (o.redis_prefix.empty() || o.redis_prefix.find_first_of(" \t\r\n") != std::string::npos)
         return usage_error("--redis-prefix must be non-empty and without spaces");
+
+    // SPEC §2 implications: each group's flags turn its feature on; any of them makes a
+    // routing config exist.
+    auto given = [](const std::vector<CLI::Option*>& flags) {
+        return std::any_of(flags.begin(), flags.end(), [](auto* f) { return f->count() > 0; });
+    };
+    if (given(retry_flags))
+        rt.retry.enabled = true;
+    if (given(cb_flags))
+        rt.breaker.enabled = true;
+    if (given(hc_flags))
+        rt.health.enabled = true;
+    rt.configured =
+        given(retry_flags) || given(other_routing) || given(cb_flags) || given(hc_flags);
+    const std::array<std::pair<const char*, std::optional<std::string>*>, 3> code_lists = {{
+        {"--proxy-retry-status-codes", &retry_codes},
+        {"--proxy-fallback-status-codes", &fallback_codes},
+        {"--proxy-cb-failure-status-codes", &cb_codes},
+    }};
+    const std::array<std::vector<unsigned>*, 3> code_targets = {&rt.retry.retry_status_codes,
+                                                                &rt.retry.fallback_status_codes,
+                                                                &rt.breaker.failure_status_codes};
+    for (std::size_t i = 0; i < code_lists.size(); ++i) {
+        const auto& [name, text] = code_lists[i];
+        if (!*text)
+            continue;
+        auto codes = parse_status_codes(**text);
+        if (!codes)
+            return usage_error(std::string(name) +
+                               ": expected a comma-separated list of status codes");
+        *code_targets[i] = std::move(*codes);
+    }
+    auto to_action = [](const std::string& a) {
+        return a == "none"    ? failure_action::none
+               : a == "retry" ? failure_action::retry
+                              : failure_action::fallback;
+    };
+    rt.retry.network_error_action = to_action(network_action);
+    rt.retry.timeout_error_action = to_action(timeout_action);
+    if (max_attempts > 0)
+        rt.retry.max_attempts = max_attempts;
+    if (rt.health.enabled && core::trim(rt.health.path).empty())
+        return usage_error("--proxy-health-check-path must not be empty");
 
     if (state->count() > 0 && (o.redis_url || o.redis_env)) {
         return usage_error(

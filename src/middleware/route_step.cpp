@@ -9,21 +9,28 @@ namespace {
 // cost estimate prices their model_map targets); none → 502 backend_not_found.
 class route_step final : public middleware {
   public:
+    explicit route_step(candidate_filter filter) : filter_(std::move(filter)) {}
+
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         ctx.candidates = router::candidates(ctx.keys->router(), ctx.key->route, routed_model(ctx),
                                             core::fnv1a64(ctx.request_id));
+        if (filter_)
+            ctx.candidates = filter_(std::move(ctx.candidates));
         if (ctx.candidates.empty()) {
             co_return api_error(ctx.req, http::status::bad_gateway, "api_error",
                                 "backend_not_found", "backend not found: default");
         }
         co_return co_await next(ctx);
     }
+
+  private:
+    candidate_filter filter_;
 };
 
 }  // namespace
 
-std::shared_ptr<middleware> make_route() {
-    return std::make_shared<route_step>();
+std::shared_ptr<middleware> make_route(candidate_filter filter) {
+    return std::make_shared<route_step>(std::move(filter));
 }
 
 }  // namespace ditto::middleware

@@ -1,5 +1,7 @@
 #include "ditto/proxy/proxy.hpp"
 
+#include <algorithm>
+
 #include "ditto/core/json_writer.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
@@ -162,9 +164,11 @@ void ask_for_stream_usage(proxy_context& ctx) {
 
 class proxy final : public middleware::middleware {
   public:
-    proxy(std::shared_ptr<upstreams> ups, std::shared_ptr<store::audit_log> audit,
-          std::shared_ptr<metrics::counters> counters, proxy_options options)
+    proxy(std::shared_ptr<upstreams> ups, std::shared_ptr<backend_health> health,
+          std::shared_ptr<store::audit_log> audit, std::shared_ptr<metrics::counters> counters,
+          proxy_options options)
         : ups_(std::move(ups)),
+          health_(std::move(health)),
           audit_(std::move(audit)),
           counters_(std::move(counters)),
           options_(options) {}
@@ -177,7 +181,9 @@ class proxy final : public middleware::middleware {
         ctx.settle.add(std::make_unique<audit_settle>(audit_, ctx));
         auto& result = ctx.settle.result();
         // A body streamed from the client can be sent once: first candidate only.
-        const std::size_t attempts = ctx.body_read ? candidates.size() : 1;
+        const auto& policy = health_->settings().retry;
+        const std::size_t attempts = ctx.body_read ? max_attempts(policy, candidates.size()) : 1;
+        const bool guarded = !is_safe_method(ctx.req.method()) && !ctx.client_request_id;
         http::response last;
         for (std::size_t i = 0; i < attempts; ++i) {
             const auto& name = candidates[i];
@@ -207,6 +213,16 @@ class proxy final : public middleware::middleware {
             auto r = co_await upstream::exchange(ups_->pool_for(ctx.info.worker, *b), out,
                                                  options_.buffer_limit);
             if (r.failure == upstream::failure_kind::none) {
+                const unsigned st = r.response.msg.result_int();
+                auto act = action_for(policy, attempt_failure::status, st);
+                record_status(name, st, act, r.response);
+                if (act != config::failure_action::none && !is_last && !guard(ctx, name, guarded)) {
+                    log_move(
+                        ctx, name, act, "status", st,
+                        act == config::failure_action::retry ? "retry_status" : "fallback_status",
+                        result.attempted);
+                    continue;  // the answer is dropped with its connection
+                }
                 auto res = std::move(r.response);
                 res.msg.set("x-ditto-backend", name);
                 res.msg.set("x-ditto-request-id", ctx.request_id);
@@ -220,30 +236,86 @@ class proxy final : public middleware::middleware {
             }
 
             const bool timeout = r.failure == upstream::failure_kind::timeout;
+            const auto kind = timeout ? attempt_failure::timeout : attempt_failure::network;
+            health_->record_failure(name, kind, 0, r.error, std::nullopt);
             last = gateway_error(ctx, timeout ? status::gateway_timeout : status::bad_gateway,
                                  "api_error", timeout ? "backend_timeout" : "backend_error",
                                  "backend request failed: " + r.error);
-            if (is_last)
+            const auto act = action_for(policy, kind);
+            if (act == config::failure_action::none || is_last)
                 break;
             // SPEC §0.9/§5: after the request may have reached the upstream, a non-safe
             // method fails over only when the client gave an x-request-id to dedupe by.
-            if (r.request_sent && !is_safe_method(ctx.req.method()) && !ctx.client_request_id) {
-                log::warn("proxy.request_safety_guard", "not failing over a non-idempotent request",
-                          {{"request_id", ctx.request_id},
-                           {"backend", name},
-                           {"reason", "missing_client_request_id"}});
+            if (r.request_sent && guard(ctx, name, guarded))
                 break;
-            }
-            log::warn("proxy.fallback", r.error,
-                      {{"request_id", ctx.request_id},
-                       {"backend", name},
-                       {"failure_kind", timeout ? "timeout" : "network"},
-                       {"will_attempt_next_backend", "true"}});
+            log_move(ctx, name, act, timeout ? "timeout" : "network", 0,
+                     timeout ? "timeout_error" : "network_error", result.attempted);
         }
         co_return last;
     }
 
   private:
+    // SPEC §5: a status answer counts as a failure when it is 5xx, moves on, or is one the
+    // breaker counts; any other answer closes the breaker.
+    void record_status(const std::string& name, unsigned st, config::failure_action act,
+                       const http::response& res) const {
+        const auto& cb = health_->settings().breaker.failure_status_codes;
+        if (st >= 500 || act != config::failure_action::none ||
+            std::binary_search(cb.begin(), cb.end(), st)) {
+            health_->record_failure(name, attempt_failure::status, st,
+                                    "upstream status " + std::to_string(st), retry_after_of(res));
+        } else {
+            health_->record_success(name);
+        }
+    }
+
+    static std::optional<std::uint64_t> retry_after_of(const http::response& res) {
+        auto it = res.msg.find(http::field::retry_after);
+        if (it == res.msg.end())
+            return std::nullopt;
+        std::uint64_t v = 0;
+        const auto text = core::trim(std::string_view(it->value().data(), it->value().size()));
+        if (text.empty() || text.size() > 9)
+            return std::nullopt;
+        for (char c : text) {
+            if (c < '0' || c > '9')
+                return std::nullopt;  // an HTTP date: not worth a clock comparison
+            v = v * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        return v;
+    }
+
+    // The safety guard (SPEC §5): true (and logged) when this request must not move on.
+    static bool guard(const proxy_context& ctx, const std::string& name, bool guarded) {
+        if (!guarded)
+            return false;
+        log::warn("proxy.request_safety_guard", "not failing over a non-idempotent request",
+                  {{"request_id", ctx.request_id},
+                   {"backend", name},
+                   {"reason", "missing_client_request_id"}});
+        return true;
+    }
+
+    // SPEC §5 logs: proxy.retry or proxy.fallback, before the next candidate.
+    static void log_move(const proxy_context& ctx, const std::string& name,
+                         config::failure_action act, std::string_view kind, unsigned st,
+                         std::string_view reason, const std::vector<std::string>& tried) {
+        std::string attempted;
+        for (const auto& a : tried)
+            attempted += (attempted.empty() ? "" : ",") + a;
+        log::warn(act == config::failure_action::retry ? "proxy.retry" : "proxy.fallback",
+                  "moving to the next backend",
+                  {{"request_id", ctx.request_id},
+                   {"backend", name},
+                   {"action", act == config::failure_action::retry ? "retry" : "fallback"},
+                   {"failure_kind", std::string(kind)},
+                   {"reason", std::string(reason)},
+                   {"status", std::to_string(st)},
+                   {"path", ctx.path},
+                   {"will_attempt_next_backend", "true"},
+                   {"attempted_backends", attempted}});
+    }
+
     // A gateway-made error for one attempt; the last one is the answer and is audited as
     // proxy.error (SPEC §3.1 step 10).
     static http::response gateway_error(proxy_context& ctx, http::status st, std::string_view type,
@@ -288,6 +360,7 @@ class proxy final : public middleware::middleware {
     }
 
     std::shared_ptr<upstreams> ups_;
+    std::shared_ptr<backend_health> health_;
     std::shared_ptr<store::audit_log> audit_;
     std::shared_ptr<metrics::counters> counters_;
     proxy_options options_;
@@ -296,10 +369,12 @@ class proxy final : public middleware::middleware {
 }  // namespace
 
 std::shared_ptr<middleware::middleware> make_proxy(std::shared_ptr<upstreams> ups,
+                                                   std::shared_ptr<backend_health> health,
                                                    std::shared_ptr<store::audit_log> audit,
                                                    std::shared_ptr<metrics::counters> counters,
                                                    proxy_options options) {
-    return std::make_shared<proxy>(std::move(ups), std::move(audit), std::move(counters), options);
+    return std::make_shared<proxy>(std::move(ups), std::move(health), std::move(audit),
+                                   std::move(counters), options);
 }
 
 }  // namespace ditto::proxy

@@ -227,13 +227,18 @@ TEST_F(Cache, MemoryStaysBoundedUnderDistinctLargeAnswers) {
         send(i);
     const auto after = rss_kib();
     ASSERT_GT(warm, 0u);
-    // Unbounded, the 100 further answers would hold 40 MB more.
-    EXPECT_LT(after, warm + 12 * 1024) << "warm " << warm << " KiB, after " << after << " KiB";
     // The most recent answer is still a hit; the first ones were evicted.
     auto last = post("vk-1", R"({"model":"m","n":119})", {{"x-mock-response-bytes", "400000"}});
     EXPECT_EQ(last->header("x-ditto-cache"), "hit");
     auto first = post("vk-1", R"({"model":"m","n":0})", {{"x-mock-response-bytes", "400000"}});
     EXPECT_FALSE(first->has_header("x-ditto-cache"));
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // Sanitizer allocators keep freed blocks (quarantine) and shadow memory: RSS says nothing
+    // there. Eviction is still checked above; the memory bound is checked in normal builds.
+    GTEST_SKIP() << "RSS is not meaningful under a sanitizer";
+#endif
+    // Unbounded, the 100 further answers would hold 40 MB more.
+    EXPECT_LT(after, warm + 12 * 1024) << "warm " << warm << " KiB, after " << after << " KiB";
 }
 
 TEST_F(Cache, HitsCountInRpmButCostNoTokens) {

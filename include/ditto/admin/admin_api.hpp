@@ -4,6 +4,7 @@
 // is configured (otherwise every admin path is an empty 404).
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,10 @@ struct parts {
     std::shared_ptr<control_plane> control;
     std::shared_ptr<cache::response_cache> cache;  ///< null without --proxy-cache
     store::store_set store;
+    /// `GET /admin/backends` (a JSON array) and `POST /admin/backends/{name}/reset` (the fresh
+    /// state); null without a routing config (400 not_configured).
+    std::function<std::string()> backends;
+    std::function<std::string(const std::string&)> reset_backend;
     /// The largest admin request body.
     std::uint64_t max_body_bytes = 8 * 1024 * 1024;
 };

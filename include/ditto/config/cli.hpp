@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ditto/config/cache_settings.hpp"
+#include "ditto/config/routing_settings.hpp"
 
 namespace ditto::config {
 
@@ -32,6 +33,7 @@ struct cli_options {
     std::uint64_t reservation_lease_secs = 3600;
 
     config::proxy_cache_settings proxy_cache;  ///< SPEC §2, §3.7, docs/caching.md
+    config::routing_settings routing;          ///< SPEC §2, §5, docs/routing.md
 
     // Admin API tokens (SPEC §2, §7.1, docs/admin-api.md); values may be secret://…
     std::optional<std::string> admin_token, admin_token_env;

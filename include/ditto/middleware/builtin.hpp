@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,9 +66,13 @@ std::shared_ptr<middleware> make_rate_limit(std::shared_ptr<store::rate_limiter>
 /// torn-down request) finishes on `background`.
 std::shared_ptr<middleware> make_settle(boost::asio::any_io_executor background);
 
-/// SPEC §3.9: fills `ctx.candidates` from the snapshot's router; none → 502
-/// backend_not_found.
-std::shared_ptr<middleware> make_route();
+/// Drops candidates that should not be tried now (SPEC §5 health filter); never returns an
+/// empty list for a non-empty one.
+using candidate_filter = std::function<std::vector<std::string>(std::vector<std::string>)>;
+
+/// SPEC §3.9: fills `ctx.candidates` from the snapshot's router, through `filter` when set;
+/// none → 502 backend_not_found.
+std::shared_ptr<middleware> make_route(candidate_filter filter = {});
 
 /// SPEC §3.8 endpoint policy, before the guardrails, for keys with a USD budget.
 std::shared_ptr<middleware> make_cost_policy();

@@ -6,6 +6,7 @@
 #include "ditto/config/gateway_config.hpp"
 #include "ditto/metrics/counters.hpp"
 #include "ditto/middleware/chain.hpp"
+#include "ditto/proxy/backend_health.hpp"
 #include "ditto/proxy/upstreams.hpp"
 
 namespace ditto::store {
@@ -23,11 +24,14 @@ struct proxy_options {
     std::uint64_t usage_max_body_bytes = 1024 * 1024;
 };
 
-/// The chain's last step (SPEC §3.10–§3.11): the attempt loop over `ctx.candidates` —
-/// backend permits, model_map, the upstream call — with fail-over on errors where the
-/// request never reached the upstream, or when the client sent x-request-id. Registers the
-/// request's audit record (`proxy` / `proxy.error`) with the settlement.
+/// The chain's last step (SPEC §3.10–§3.11, §5): the attempt loop over `ctx.candidates` —
+/// backend permits, model_map, the upstream call — moving to the next candidate as the
+/// retry/fallback policy says (never twice to one backend; a non-idempotent request only
+/// when it never reached the upstream or the client sent x-request-id), feeding each
+/// attempt's outcome to the backends' health. Registers the request's audit record
+/// (`proxy` / `proxy.error`) with the settlement.
 std::shared_ptr<middleware::middleware> make_proxy(std::shared_ptr<upstreams> ups,
+                                                   std::shared_ptr<backend_health> health,
                                                    std::shared_ptr<store::audit_log> audit,
                                                    std::shared_ptr<metrics::counters> counters,
                                                    proxy_options options);
