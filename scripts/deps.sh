@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libhiredis-dev libspdlog-dev
   libcli11-dev libre2-dev libmimalloc-dev libgtest-dev googletest redis-server clang-format
+  prometheus  # promtool checks the /metrics/prometheus output in the tests
 )
 # Extra sets: `deps.sh bench` adds the load generator and the reference proxy.
 if [[ "${1:-}" == "bench" ]]; then

@@ -111,6 +111,17 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
         }
         co_return readiness_response(req, checks);
     }
+    if (path == "/metrics/prometheus") {
+        if (!get)
+            co_return method_not_allowed(req, "GET, HEAD");
+        if (!p_.prometheus_text) {
+            co_return http::make_response(
+                req, status::not_found,
+                http::admin_error("not_configured", "prometheus metrics not enabled"));
+        }
+        co_return http::make_response(req, status::ok, p_.prometheus_text(),
+                                      "text/plain; version=0.0.4; charset=utf-8");
+    }
     if (path == "/metrics") {
         if (!get)
             co_return method_not_allowed(req, "GET, HEAD");

@@ -26,6 +26,8 @@ class app_handler final : public http::handler {
         std::shared_ptr<middleware::chain> proxy_chain;
         std::shared_ptr<middleware::chain> models_chain;
         std::shared_ptr<proxy::upstreams> upstreams;
+        /// `GET /metrics/prometheus` (text 0.0.4); null when --prometheus-metrics is off.
+        std::function<std::string()> prometheus_text;
         /// Backend health checks for /ready (`backend.<name>`); may be null.
         std::shared_ptr<proxy::backend_health> backend_health;
         /// `/admin/*` (an empty 404 for every admin path when no admin token is set).

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "app_handler.hpp"
+#include "audit_filter.hpp"
 #include "background.hpp"
 #include "ditto/admin/admin_api.hpp"
 #include "ditto/cache/response_cache.hpp"
@@ -18,6 +19,7 @@
 #include "ditto/http/server.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
+#include "ditto/observe/redactor.hpp"
 #include "ditto/proxy/health_checker.hpp"
 #include "ditto/proxy/proxy.hpp"
 #include "store_setup.hpp"
@@ -180,6 +182,13 @@ int run(const config::cli_options& options) {
         pricing = std::make_shared<const cost::pricing_table>(std::move(*table));
     }
 
+    // SPEC §1.4: every log field, audit payload and metric label goes through the redactor.
+    auto redact = std::make_shared<const observe::redactor>(cfg.observability.redaction);
+    log::set_filters({[redact](std::string_view name, std::string_view value) {
+                          return redact->redact_field(name, value);
+                      },
+                      cfg.observability.sampling.json_logs_rate});
+
     // Settlements of torn-down requests, the lease reaper and the store's change feed run
     // here, off the workers; it outlives the server so that shutdown settles what the
     // workers leave open.
@@ -189,6 +198,7 @@ int run(const config::cli_options& options) {
         return 1;
     auto& store = opened->set;
     auto keys = opened->keys;
+    store.audit = with_redaction(store.audit, redact, cfg.observability.sampling.audit_rate);
 
     std::string token_error;
     auto admin_tokens = admin::resolve_admin_tokens(options, env, token_error);
@@ -242,6 +252,18 @@ int run(const config::cli_options& options) {
         po.buffer_limit = std::max(po.buffer_limit, options.proxy_cache.max_body_bytes);
     }
 
+    std::shared_ptr<metrics::prometheus> prom;
+    if (options.prometheus) {
+        metrics::series_caps caps;
+        caps.key = options.prometheus_max_key_series;
+        caps.model = options.prometheus_max_model_series;
+        caps.backend = options.prometheus_max_backend_series;
+        caps.path = options.prometheus_max_path_series;
+        prom = std::make_shared<metrics::prometheus>(
+            caps, [redact](std::string_view v) { return redact->redact_text(v); }, so.workers + 1);
+        po.prometheus = prom;
+    }
+
     app_handler::parts parts;
     parts.counters = counters;
     parts.max_body_bytes = options.proxy_max_body_bytes;
@@ -280,7 +302,25 @@ int run(const config::cli_options& options) {
     ap.store = store;
     parts.admin = std::make_shared<admin::admin_api>(std::move(ap));
     parts.proxy_chain = std::make_shared<middleware::chain>();
+    if (prom) {
+        parts.prometheus_text = [prom, ups, cache] {
+            metrics::scrape_sources src;
+            for (const auto& b : ups->backends().all())
+                src.backend_in_flight.emplace_back(b->name(), b->in_flight());
+            if (cache) {
+                const auto& st = cache->stats();
+                src.cache_stores_memory = st.stores_memory.load();
+                src.cache_stores_redis = st.stores_redis.load();
+                src.cache_store_errors_redis = st.store_errors_redis.load();
+                src.cache_purges_all = st.purges_all.load();
+                src.cache_purges_key = st.purges_key.load();
+                src.cache_purges_selector = st.purges_selector.load();
+            }
+            return prom->render(src);
+        };
+    }
     parts.proxy_chain->add(middleware::make_request_id())
+        .add(middleware::make_observe(prom))
         .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,
                                          options.default_max_output_tokens},
                                         in_flight))

@@ -70,6 +70,10 @@ net::awaitable<void> response_cache::forget(std::string key) {
 net::awaitable<purge_result> response_cache::purge(purge_selector selector) {
     purge_result r;
     store::cache_purge_result shared;
+    (selector.all         ? stats_.purges_all
+     : selector.cache_key ? stats_.purges_key
+                          : stats_.purges_selector)
+        .fetch_add(1, std::memory_order_relaxed);
     if (selector.all) {
         r.cleared_memory = true;
         r.deleted_memory = memory_.clear();

@@ -191,6 +191,19 @@ cli_result parse_cli(int argc, const char* const* argv) {
         app.add_option(name, *target, "TENANT=… Admin API token for one tenant (repeatable)");
     auto* state = app.add_option("--state", o.state_path,
                                  "persist keys and router to this JSON file (single instance)");
+    app.add_flag("--prometheus-metrics", o.prometheus, "serve GET /metrics/prometheus");
+    std::vector<CLI::Option*> series_flags;
+    const std::array<std::pair<const char*, std::uint64_t*>, 4> series = {{
+        {"--prometheus-max-key-series", &o.prometheus_max_key_series},
+        {"--prometheus-max-model-series", &o.prometheus_max_model_series},
+        {"--prometheus-max-backend-series", &o.prometheus_max_backend_series},
+        {"--prometheus-max-path-series", &o.prometheus_max_path_series},
+    }};
+    for (const auto& [name, target] : series) {
+        series_flags.push_back(app.add_option(name, *target, "label values kept per family")
+                                   ->check(positive)
+                                   ->default_str(std::to_string(*target)));
+    }
     // Routing (SPEC §2, §5): code lists and actions are converted after parsing.
     auto& rt = o.routing;
     std::optional<std::string> retry_codes, fallback_codes, cb_codes;
@@ -306,6 +319,8 @@ cli_result parse_cli(int argc, const char* const* argv) {
     auto given = [](const std::vector<CLI::Option*>& flags) {
         return std::any_of(flags.begin(), flags.end(), [](auto* f) { return f->count() > 0; });
     };
+    if (given(series_flags))
+        o.prometheus = true;
     if (given(retry_flags))
         rt.retry.enabled = true;
     if (given(cb_flags))

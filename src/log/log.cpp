@@ -8,13 +8,29 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "ditto/core/hash.hpp"
+
 namespace ditto::log {
 namespace {
 
 struct state {
     std::shared_ptr<spdlog::logger> logger;
     bool json = false;
+    filters filter;
 };
+
+bool sampled_out(const state& s, level lvl, std::string_view identity) {
+    const double rate = s.filter.json_rate;
+    if (rate >= 1.0 || lvl >= level::warn)
+        return false;
+    if (rate <= 0.0)
+        return true;
+    std::string key = "json_logs|";
+    key.append(identity);
+    const auto threshold = static_cast<std::uint64_t>(
+        rate * static_cast<double>(std::numeric_limits<std::uint64_t>::max()));
+    return core::fnv1a64(key) > threshold;
+}
 
 state& global() {
     static state s;
@@ -83,6 +99,10 @@ void init(level lvl, bool json) {
     s.logger->flush_on(spdlog::level::warn);
 }
 
+void set_filters(filters f) {
+    global().filter = std::move(f);
+}
+
 void shutdown() {
     auto& s = global();
     if (s.logger)
@@ -101,12 +121,23 @@ void event(level lvl, std::string_view name, std::string_view message,
     const auto spd = to_spdlog(lvl);
     if (!lg->should_log(spd))
         return;
-    if (global().json) {
+    const auto& st = global();
+    auto value = [&st](std::string_view key, std::string_view v) {
+        return st.filter.redact ? st.filter.redact(key, v) : std::string(v);
+    };
+    if (st.json) {
         nlohmann::ordered_json payload = nlohmann::ordered_json::object();
+        std::string_view identity;
         if (!message.empty())
-            payload["message"] = message;
-        for (const auto& f : fields)
-            payload[std::string(f.key)] = f.value;
+            payload["message"] = value("message", message);
+        for (const auto& f : fields) {
+            payload[std::string(f.key)] = value(f.key, f.value);
+            if (f.key == "request_id")
+                identity = f.value;
+        }
+        // Only request events are sampled: start-up, shutdown and store events always go out.
+        if (st.filter.json_rate < 1.0 && !identity.empty() && sampled_out(st, lvl, identity))
+            return;
         const auto ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -118,9 +149,9 @@ void event(level lvl, std::string_view name, std::string_view message,
     }
     std::string text;
     text.reserve(name.size() + message.size() + 64);
-    text.append(name).append(": ").append(message);
+    text.append(name).append(": ").append(value("message", message));
     for (const auto& f : fields) {
-        text.append(" ").append(f.key).append("=").append(f.value);
+        text.append(" ").append(f.key).append("=").append(value(f.key, f.value));
     }
     lg->log(spd, text);
 }

@@ -142,6 +142,7 @@ class budget_step final : public middleware {
         }
         if (!d.admitted) {
             counters_->budget_exceeded.add();
+            ctx.blocked = metrics::blocked_by::budget;
             const auto& line = r.lines[d.blocked_line];
             if (line.metric == budget_metric::tokens) {
                 co_await blocked(ctx, line, "budget_exceeded", d.limit, d.attempted, charge_cost);

@@ -199,14 +199,19 @@ class cache_step final : public middleware {
             hit = std::move(found.hit);
             source = found.source;
         }
-        if (hit)
+        if (hit) {
+            ctx.cache = source == cache::hit_source::memory ? metrics::cache_outcome::hit_memory
+                                                            : metrics::cache_outcome::hit_redis;
             co_return answer_hit(ctx, *hit, key, source);
+        }
+        ctx.cache = metrics::cache_outcome::miss;
 
         auto ticket = cache_->flights().join(key);
         if (ticket.follow) {
             auto shared = co_await ticket.follow->wait(std::chrono::milliseconds(o.wait_ms));
             if (shared) {
                 cache_->stats().coalesced.fetch_add(1, std::memory_order_relaxed);
+                ctx.cache = metrics::cache_outcome::hit_memory;
                 co_return answer_hit(ctx, *shared, key, cache::hit_source::memory);
             }
             // The leader's answer was not stored: go upstream alone (and store if we can).

@@ -29,8 +29,10 @@ class guardrails_step final : public middleware {
         const auto verdict = rails.check(in);
         if (verdict.ok())
             co_return co_await next(ctx);
-        if (verdict.status == 403)
+        if (verdict.status == 403) {
             counters_->guardrail_blocked.add();
+            ctx.blocked = metrics::blocked_by::guardrail;
+        }
         co_return api_error(ctx.req, static_cast<http::status>(verdict.status), verdict.type,
                             verdict.code, verdict.message);
     }

@@ -54,6 +54,7 @@ class rate_limit_step final : public middleware {
         }
         if (!decision.admitted) {
             counters_->rate_limited.add();
+            ctx.blocked = metrics::blocked_by::rate_limited;
             auto res = api_error(ctx.req, status::too_many_requests, "rate_limit_error",
                                  "rate_limited", "rate limit exceeded: " + decision.reason);
             res.msg.set(http::field::retry_after, std::to_string(decision.retry_after_seconds));

@@ -124,6 +124,28 @@ class audit_settle final : public ::ditto::middleware::settle_action {
     std::string provider_ = "openai";
 };
 
+// Ours (docs/observability.md): tokens and cost by key and model, once the usage is known.
+class usage_metrics_settle final : public ::ditto::middleware::settle_action {
+  public:
+    usage_metrics_settle(std::shared_ptr<metrics::prometheus> p, unsigned worker, std::string key,
+                         std::string model)
+        : p_(std::move(p)), worker_(worker), key_(std::move(key)), model_(std::move(model)) {}
+
+    boost::asio::awaitable<boost::system::error_code> settle(
+        ::ditto::middleware::outcome& o) override {
+        if (o.from_upstream) {
+            p_->usage(worker_, key_, model_, o.usage.input.value_or(0), o.usage.output.value_or(0),
+                      o.spent_cost_usd_micros.value_or(0));
+        }
+        co_return boost::system::error_code{};
+    }
+
+  private:
+    std::shared_ptr<metrics::prometheus> p_;
+    unsigned worker_;
+    std::string key_, model_;
+};
+
 bool is_whitespace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -179,6 +201,20 @@ class proxy final : public middleware::middleware {
         counters_->requests.add();
         ask_for_stream_usage(ctx);
         ctx.settle.add(std::make_unique<audit_settle>(audit_, ctx));
+        if (options_.prometheus) {
+            ctx.settle.add(std::make_unique<usage_metrics_settle>(
+                options_.prometheus, ctx.info.worker, ctx.key->id, routed_model(ctx)));
+        }
+        if (log::enabled(log::level::info)) {
+            log::info("proxy.request", "",
+                      {{"request_id", ctx.request_id},
+                       {"method", std::string(ctx.req.method_string())},
+                       {"path", ctx.path},
+                       {"model", ctx.fields.model.value_or("")},
+                       {"virtual_key_id", ctx.key->id},
+                       {"charge_tokens", std::to_string(ctx.charge_tokens)},
+                       {"body_len", std::to_string(ctx.raw_body.size())}});
+        }
         auto& result = ctx.settle.result();
         // A body streamed from the client can be sent once: first candidate only.
         const auto& policy = health_->settings().retry;
@@ -210,8 +246,10 @@ class proxy final : public middleware::middleware {
                 out.streamed_body = &ctx.body;
             out.replay_safe = is_safe_method(ctx.req.method()) || ctx.client_request_id;
             counters_->backend_calls.add();
+            const auto sent_at = std::chrono::steady_clock::now();
             auto r = co_await upstream::exchange(ups_->pool_for(ctx.info.worker, *b), out,
                                                  options_.buffer_limit);
+            note_attempt(ctx, name, r, std::chrono::steady_clock::now() - sent_at);
             if (r.failure == upstream::failure_kind::none) {
                 const unsigned st = r.response.msg.result_int();
                 auto act = action_for(policy, attempt_failure::status, st);
@@ -229,6 +267,7 @@ class proxy final : public middleware::middleware {
                 res.msg.set("x-request-id", ctx.request_id);
                 result.from_upstream = true;
                 result.backend = name;
+                ctx.backend = name;
                 record_usage(res, result.usage);
                 res.holds = std::move(ctx.holds);
                 res.holds.push_back(std::move(permit));
@@ -255,6 +294,19 @@ class proxy final : public middleware::middleware {
     }
 
   private:
+    // What the observe step records about an attempt (docs/observability.md).
+    static void note_attempt(proxy_context& ctx, const std::string& name,
+                             const upstream::exchange_result& r,
+                             std::chrono::steady_clock::duration took) {
+        ctx.upstream_time += took;
+        metrics::attempt_record a;
+        a.backend = name;
+        a.ok = r.failure == upstream::failure_kind::none;
+        a.failure = !a.ok || r.response.msg.result_int() >= 500;
+        a.seconds = std::chrono::duration<double>(took).count();
+        ctx.attempts.push_back(std::move(a));
+    }
+
     // SPEC §5: a status answer counts as a failure when it is 5xx, moves on, or is one the
     // breaker counts; any other answer closes the breaker.
     void record_status(const std::string& name, unsigned st, config::failure_action act,

@@ -50,7 +50,8 @@ struct purge_result {
 /// Process-lifetime counters (the Prometheus families of SPEC §8.2 read them).
 struct cache_stats {
     std::atomic<std::uint64_t> lookups{0}, misses{0}, hits_memory{0}, hits_redis{0},
-        stores_memory{0}, stores_redis{0}, store_errors_redis{0}, coalesced{0};
+        stores_memory{0}, stores_redis{0}, store_errors_redis{0}, coalesced{0}, purges_all{0},
+        purges_key{0}, purges_selector{0};
 };
 
 class response_cache {

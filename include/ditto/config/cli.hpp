@@ -33,7 +33,11 @@ struct cli_options {
     std::uint64_t reservation_lease_secs = 3600;
 
     config::proxy_cache_settings proxy_cache;  ///< SPEC §2, §3.7, docs/caching.md
-    config::routing_settings routing;          ///< SPEC §2, §5, docs/routing.md
+    /// --prometheus-metrics (SPEC §8.2); the series caps imply it.
+    bool prometheus = false;
+    std::uint64_t prometheus_max_key_series = 1024, prometheus_max_model_series = 1024;
+    std::uint64_t prometheus_max_backend_series = 128, prometheus_max_path_series = 128;
+    config::routing_settings routing;  ///< SPEC §2, §5, docs/routing.md
 
     // Admin API tokens (SPEC §2, §7.1, docs/admin-api.md); values may be secret://…
     std::optional<std::string> admin_token, admin_token_env;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -21,6 +22,18 @@ struct field {
 /// (`{"ts_ms","event","payload"}`), written by a background thread whose queue drops the
 /// oldest lines when full, so a worker never blocks on logging. Call once, before workers.
 void init(level lvl, bool json);
+
+/// What every event goes through (SPEC §1.4, docs/observability.md). Set once, before the
+/// workers start.
+struct filters {
+    /// Returns the value to write for field `name` (redaction); empty: values as they are.
+    std::function<std::string(std::string_view name, std::string_view value)> redact;
+    /// Request events (those with a request_id field) at info and below, in JSON, are written
+    /// when fnv1a64("json_logs|" + request_id) falls under rate·2^64; other lines, warnings
+    /// and errors always are.
+    double json_rate = 1.0;
+};
+void set_filters(filters f);
 
 /// Flushes and stops the background writer (call at exit).
 void shutdown();

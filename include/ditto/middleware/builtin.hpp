@@ -16,6 +16,11 @@ namespace ditto::middleware {
 /// SPEC §3.1 step 1: the client's trimmed x-request-id, else `ditto-<unix_ms>-<seq>`.
 std::shared_ptr<middleware> make_request_id();
 
+/// docs/observability.md: times the request (the `x-ditto-overhead-ms` header: time in
+/// the gateway, upstream excluded), records it in `p` when set (and the stream it relays),
+/// and writes the access log line / `proxy.response` event at info. Right after request_id.
+std::shared_ptr<middleware> make_observe(std::shared_ptr<metrics::prometheus> p);
+
 struct body_limits {
     std::uint64_t max_body_bytes = 64ULL * 1024 * 1024;  ///< --proxy-max-body-bytes
     std::uint64_t max_in_flight = 256;                   ///< --proxy-max-in-flight

@@ -8,6 +8,7 @@
 
 #include "ditto/core/json_scan.hpp"
 #include "ditto/http/message.hpp"
+#include "ditto/metrics/prometheus.hpp"
 #include "ditto/middleware/keys.hpp"
 #include "ditto/middleware/settlement.hpp"
 
@@ -50,6 +51,13 @@ struct proxy_context {
     bool strip_usage_chunk = false;
 
     settlement settle;  ///< charges to settle once the answer is known
+
+    // What the observe step records (docs/observability.md), filled on the way.
+    metrics::blocked_by blocked = metrics::blocked_by::none;
+    metrics::cache_outcome cache = metrics::cache_outcome::not_eligible;
+    std::string backend;  ///< the backend whose answer is returned
+    std::vector<metrics::attempt_record> attempts;
+    std::chrono::steady_clock::duration upstream_time{};  ///< summed over attempts, to heads
 };
 
 class chain;

@@ -5,6 +5,7 @@
 
 #include "ditto/config/gateway_config.hpp"
 #include "ditto/metrics/counters.hpp"
+#include "ditto/metrics/prometheus.hpp"
 #include "ditto/middleware/chain.hpp"
 #include "ditto/proxy/backend_health.hpp"
 #include "ditto/proxy/upstreams.hpp"
@@ -22,6 +23,8 @@ struct proxy_options {
     /// --proxy-usage-max-body-bytes: JSON answers up to this size are scanned for `usage`;
     /// 0 disables usage parsing.
     std::uint64_t usage_max_body_bytes = 1024 * 1024;
+    /// --prometheus-metrics: token and cost counters by key and model; may be null.
+    std::shared_ptr<metrics::prometheus> prometheus;
 };
 
 /// The chain's last step (SPEC §3.10–§3.11, §5): the attempt loop over `ctx.candidates` —

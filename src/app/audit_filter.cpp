@@ -1,0 +1,41 @@
+#include "audit_filter.hpp"
+
+namespace ditto::app {
+namespace {
+
+class redacting_audit final : public store::audit_log {
+  public:
+    redacting_audit(std::shared_ptr<store::audit_log> inner,
+                    std::shared_ptr<const observe::redactor> r, double rate)
+        : inner_(std::move(inner)), r_(std::move(r)), rate_(rate) {}
+
+    boost::asio::awaitable<boost::system::error_code> append(std::string kind,
+                                                             std::string payload) override {
+        if (rate_ < 1.0 && !observe::sampled("audit", observe::sampling_identity(payload), rate_))
+            co_return boost::system::error_code{};
+        auto clean = r_->redact_json(payload);
+        co_return co_await inner_->append(std::move(kind), std::move(clean));
+    }
+
+    boost::asio::awaitable<std::vector<store::audit_record>> list(store::audit_query q) override {
+        auto records = co_await inner_->list(q);
+        for (auto& rec : records)
+            rec.payload_json = r_->redact_json(rec.payload_json);
+        co_return records;
+    }
+
+  private:
+    std::shared_ptr<store::audit_log> inner_;
+    std::shared_ptr<const observe::redactor> r_;
+    double rate_;
+};
+
+}  // namespace
+
+std::shared_ptr<store::audit_log> with_redaction(std::shared_ptr<store::audit_log> inner,
+                                                 std::shared_ptr<const observe::redactor> r,
+                                                 double rate) {
+    return std::make_shared<redacting_audit>(std::move(inner), std::move(r), rate);
+}
+
+}  // namespace ditto::app

@@ -1,0 +1,194 @@
+#include "ditto/observe/redactor.hpp"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "ditto/core/hash.hpp"
+#include "ditto/core/strings.hpp"
+
+namespace ditto::observe {
+
+namespace {
+
+std::vector<std::string> lowered(const std::vector<std::string>& in) {
+    std::vector<std::string> out;
+    for (const auto& s : in)
+        out.push_back(core::to_lower(s));
+    return out;
+}
+
+bool contains(const std::vector<std::string>& set, std::string_view lower) {
+    return std::find(set.begin(), set.end(), lower) != set.end();
+}
+
+}  // namespace
+
+redactor::redactor(const config::redaction_config& cfg)
+    : replacement_(cfg.replacement),
+      query_params_(lowered(cfg.redact_query_params)),
+      sanitize_keys_(lowered(cfg.sanitize_query_in_keys)),
+      pointers_(cfg.redact_json_pointers) {
+    secret_names_ = lowered(cfg.redact_key_names);
+    for (auto& h : lowered(cfg.redact_headers))
+        secret_names_.push_back(std::move(h));
+    for (const auto& pattern : cfg.redact_regexes) {
+        auto re = std::make_unique<re2::RE2>(pattern, re2::RE2::Quiet);
+        if (re->ok())  // validated at start-up (SPEC §1.6); a bad one is skipped, not fatal
+            regexes_.push_back(std::move(re));
+    }
+}
+
+redactor::~redactor() = default;
+
+bool redactor::secret_name(std::string_view name) const {
+    return contains(secret_names_, core::to_lower(name));
+}
+
+std::string redactor::redact_text(std::string_view text) const {
+    std::string out(text);
+    for (const auto& re : regexes_)
+        re2::RE2::GlobalReplace(&out, *re, re2::StringPiece(replacement_));
+    return out;
+}
+
+std::string redactor::redact_field(std::string_view name, std::string_view value) const {
+    if (secret_name(name))
+        return replacement_;
+    return redact_text(value);
+}
+
+std::string redactor::replace_query(std::string_view url) const {
+    const auto q = url.find('?');
+    if (q == std::string_view::npos)
+        return std::string(url);
+    std::string out(url.substr(0, q + 1));
+    auto rest = url.substr(q + 1);
+    bool first = true;
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const auto pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const auto eq = pair.find('=');
+        const auto name = pair.substr(0, eq);
+        if (!first)
+            out += '&';
+        first = false;
+        if (eq != std::string_view::npos && contains(query_params_, core::to_lower(name)))
+            out.append(name).append("=").append(replacement_);
+        else
+            out.append(pair);
+    }
+    return out;
+}
+
+// The common case — nothing to redact — is decided on the text, without building a DOM: no
+// regex matches, no secret-named member, no URL-like member with a query, no pointer.
+bool redactor::needs_work(std::string_view json) const {
+    if (!pointers_.empty())
+        return true;
+    for (const auto& re : regexes_) {
+        if (re2::RE2::PartialMatch(re2::StringPiece(json.data(), json.size()), *re))
+            return true;
+    }
+    const auto lower = core::to_lower(json);
+    for (const auto& name : secret_names_) {
+        if (lower.find("\"" + name + "\"") != std::string::npos)
+            return true;
+    }
+    if (json.find('?') != std::string_view::npos) {
+        for (const auto& name : sanitize_keys_) {
+            if (lower.find("\"" + name + "\"") != std::string::npos)
+                return true;
+        }
+    }
+    return false;
+}
+
+std::string redactor::redact_json(std::string_view json) const {
+    if (!needs_work(json))
+        return std::string(json);
+    // ordered_json: members keep their order (the audit's SPEC order survives redaction).
+    auto doc = nlohmann::ordered_json::parse(json, nullptr, false);
+    if (doc.is_discarded())
+        return redact_text(json);
+    // Depth-first; a secret member's whole value goes, whatever its type.
+    std::function<void(nlohmann::ordered_json&)> walk = [&](nlohmann::ordered_json& node) {
+        if (node.is_object()) {
+            for (auto it = node.begin(); it != node.end(); ++it) {
+                const auto key = core::to_lower(it.key());
+                if (contains(secret_names_, key)) {
+                    it.value() = replacement_;
+                    continue;
+                }
+                if (contains(sanitize_keys_, key) && it.value().is_string())
+                    it.value() = replace_query(it.value().get<std::string>());
+                walk(it.value());
+            }
+        } else if (node.is_array()) {
+            for (auto& v : node)
+                walk(v);
+        } else if (node.is_string()) {
+            node = redact_text(node.get<std::string>());
+        }
+    };
+    walk(doc);
+    for (const auto& p : pointers_) {
+        try {
+            const nlohmann::ordered_json::json_pointer ptr(p);
+            if (doc.contains(ptr))
+                doc[ptr] = replacement_;
+        } catch (const std::exception&) {
+            // validated at start-up; nothing to do for a pointer that does not parse
+        }
+    }
+    return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+bool sampled(std::string_view sink, std::string_view identity, double rate) {
+    if (rate >= 1.0)
+        return true;
+    if (rate <= 0.0)
+        return false;
+    std::string key(sink);
+    key += '|';
+    key.append(identity);
+    const auto threshold = static_cast<std::uint64_t>(
+        std::floor(rate * static_cast<double>(std::numeric_limits<std::uint64_t>::max())));
+    return core::fnv1a64(key) <= threshold;
+}
+
+std::string sampling_identity(std::string_view json) {
+    auto doc = nlohmann::json::parse(json, nullptr, false);
+    if (doc.is_discarded())
+        return std::string(json);
+    static constexpr std::string_view names[] = {"request_id", "trace_id", "response_id",
+                                                 "session_id", "id"};
+    for (auto name : names) {
+        std::function<std::optional<std::string>(const nlohmann::json&)> find =
+            [&](const nlohmann::json& node) -> std::optional<std::string> {
+            if (node.is_object()) {
+                auto it = node.find(std::string(name));
+                if (it != node.end() && it->is_string() && !it->get<std::string>().empty())
+                    return it->get<std::string>();
+                for (const auto& [k, v] : node.items()) {
+                    if (auto f = find(v))
+                        return f;
+                }
+            } else if (node.is_array()) {
+                for (const auto& v : node) {
+                    if (auto f = find(v))
+                        return f;
+                }
+            }
+            return std::nullopt;
+        };
+        if (auto found = find(doc))
+            return *found;
+    }
+    return std::string(json);
+}
+
+}  // namespace ditto::observe
