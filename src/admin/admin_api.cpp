@@ -200,6 +200,17 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
                 co_return co_await config_router(p_, c);
             co_return co_await config_rollback(p_, c);
         }
+        if (path == "/admin/config/reload") {
+            if (!post)
+                co_return not_allowed(req, "POST");
+            if (auto no = permit(c, need::write, scope::global))
+                co_return std::move(*no);
+            if (!p_.reload)
+                co_return error_reply(c, 400, "not_configured", "reload not available");
+            auto text = co_await p_.reload();
+            const bool failed = text.find(R"("error":)") != std::string::npos;
+            co_return json_reply(c, failed ? status::bad_request : status::ok, std::move(text));
+        }
         if (path == "/admin/config/validate") {
             if (!post)
                 co_return not_allowed(req, "POST");

@@ -1,5 +1,7 @@
 #include "ditto/app/run.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,6 +24,7 @@
 #include "ditto/observe/redactor.hpp"
 #include "ditto/proxy/health_checker.hpp"
 #include "ditto/proxy/proxy.hpp"
+#include "reload.hpp"
 #include "store_setup.hpp"
 
 namespace ditto::app {
@@ -60,6 +63,10 @@ class shutdown_control {
             on_signal(sig);
         });
     }
+
+    /// Runs once the server stops (cancels the other signal handlers, so the control loop
+    /// can end).
+    void on_finish(std::function<void()> f) { on_finish_ = std::move(f); }
 
   private:
     void on_signal(int sig) {
@@ -103,8 +110,11 @@ class shutdown_control {
         signals_.cancel(ignored);
         timer_.cancel();
         server_.stop();
+        if (on_finish_)
+            on_finish_();
     }
 
+    std::function<void()> on_finish_;
     net::signal_set signals_;
     net::steady_timer timer_;
     http::server& server_;
@@ -284,7 +294,13 @@ int run(const config::cli_options& options) {
         filter = [health](std::vector<std::string> c) { return health->filter(std::move(c)); };
     parts.backend_health = health;
 
+    // Hot reload (SIGHUP, POST /admin/config/reload): the file owns keys and router only
+    // when nothing else persists them.
+    auto reload = std::make_shared<reloader>(options, cfg.backends, control_plane,
+                                             !options.state_path && store.name != "redis");
+
     admin::parts ap;
+    ap.reload = [reload] { return reload_json(reload, "admin"); };
     if (options.routing.configured) {
         ap.backends = [health] {
             std::string out = "[";
@@ -348,6 +364,22 @@ int run(const config::cli_options& options) {
     net::io_context control;
     shutdown_control shutdown(control, server, std::chrono::seconds(options.drain_timeout_secs));
     shutdown.arm();
+    net::signal_set hangup(control, SIGHUP);
+    std::function<void()> arm_hangup = [&] {
+        hangup.async_wait([&, reload](const boost::system::error_code& ec, int) {
+            if (ec)
+                return;
+            log::info("config.reload", "SIGHUP: re-reading the config file",
+                      {{"path", options.config_path}});
+            net::co_spawn(bg.executor(), reload_json(reload, "SIGHUP"), net::detached);
+            arm_hangup();
+        });
+    };
+    arm_hangup();
+    shutdown.on_finish([&hangup] {
+        boost::system::error_code ignored;
+        hangup.cancel(ignored);
+    });
     try {
         server.start();
     } catch (const std::exception& e) {

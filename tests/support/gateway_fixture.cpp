@@ -21,7 +21,10 @@ void stop_and_check_sanitizers(child_process& proc, const char* what) {
     if (proc.pid() <= 0)
         return;
     proc.signal(SIGTERM);
-    proc.wait_exit(std::chrono::seconds(5));
+    // A graceful stop is part of the contract: a process that ignores SIGTERM (a handler
+    // that keeps its event loop alive) fails the test instead of being killed silently.
+    if (!proc.wait_exit(std::chrono::seconds(15)))
+        ADD_FAILURE() << what << " did not exit within 15 s of SIGTERM";
     const auto err = proc.stderr_text();
     for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                                "runtime error:", "WARNING: ThreadSanitizer"}) {

@@ -38,7 +38,8 @@ struct running_mock {
 };
 
 /// Stops `proc` with SIGTERM (so sanitizers write their exit reports) and adds a test
-/// failure when its stderr holds an AddressSanitizer, LeakSanitizer or UBSan report.
+/// failure when it does not exit within 15 s or its stderr holds an AddressSanitizer,
+/// LeakSanitizer or UBSan report.
 void stop_and_check_sanitizers(child_process& proc, const char* what);
 
 }  // namespace ditto::test

@@ -28,6 +28,8 @@ struct parts {
     /// state); null without a routing config (400 not_configured).
     std::function<std::string()> backends;
     std::function<std::string(const std::string&)> reset_backend;
+    /// `POST /admin/config/reload`: re-reads gateway.json (the same as SIGHUP); its result JSON.
+    std::function<boost::asio::awaitable<std::string>()> reload;
     /// The largest admin request body.
     std::uint64_t max_body_bytes = 8 * 1024 * 1024;
 };

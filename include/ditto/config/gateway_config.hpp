@@ -28,6 +28,7 @@ struct backend_config {
     std::uint64_t effective_timeout_seconds() const {
         return timeout_seconds == 0 ? 300 : timeout_seconds;
     }
+    bool operator==(const backend_config&) const = default;
 };
 
 struct limits_config {
