@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libhiredis-dev libspdlog-dev
   libcli11-dev libre2-dev libmimalloc-dev libgtest-dev googletest redis-server clang-format
   prometheus  # promtool checks the /metrics/prometheus output in the tests
+  python3-yaml  # parses configs/kubernetes/*.yaml in the tests
 )
 # Extra sets: `deps.sh bench` adds the load generator and the reference proxy.
 if [[ "${1:-}" == "bench" ]]; then

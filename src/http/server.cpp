@@ -361,8 +361,8 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
     beast::flat_buffer buf;
     for (;;) {
         slot.idle = true;
-        if (self.draining.load())
-            co_return false;
+        // During a drain an idle connection still waits for a next request (answered with
+        // `Connection: close`) until the drain's idle grace closes it (begin_drain).
         if (buf.size() == 0) {
             // Wait for the first byte of the next request under the keep-alive timeout; the
             // head then has its own deadline, so a slow-loris client is dropped either way.
@@ -534,6 +534,10 @@ std::uint16_t server::port() const {
     return impl_->port;
 }
 
+namespace {
+constexpr auto drain_idle_grace = std::chrono::seconds(1);
+}  // namespace
+
 void server::begin_drain() {
     if (impl_->draining.exchange(true))
         return;
@@ -543,10 +547,19 @@ void server::begin_drain() {
             error_code ec;
             if (raw->acceptor)
                 raw->acceptor->close(ec);
-            for (auto& c : raw->connections) {
-                if (c.idle)
-                    c.stream->cancel();
-            }
+            // Idle keep-alive connections stay open a moment: a client (a load balancer)
+            // that sends on one now gets its answer, with `Connection: close`, instead of a
+            // connection closed under its request — which it could not safely retry for a
+            // POST. Those still idle after the grace are closed.
+            auto grace = std::make_shared<net::steady_timer>(raw->ioc, drain_idle_grace);
+            grace->async_wait([raw, grace](const error_code& e) {
+                if (e)
+                    return;
+                for (auto& c : raw->connections) {
+                    if (c.idle)
+                        c.stream->cancel();
+                }
+            });
         });
     }
 }

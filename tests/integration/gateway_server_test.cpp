@@ -171,6 +171,23 @@ TEST_F(GatewayServer, SlowLorisIsDroppedAndDoesNotHoldAWorker) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1400ms);
 }
 
+TEST_F(GatewayServer, ARequestOnAnIdleConnectionDuringTheDrainIsAnsweredWithClose) {
+    // A load balancer may send on a pooled connection just as the drain starts: the request
+    // is served (not dropped), and the answer closes the connection.
+    http_connection pooled(gw.port);
+    ASSERT_TRUE(pooled.send(make_request("GET", "/health")));
+    ASSERT_TRUE(pooled.read_response());
+    gw.proc.signal(SIGTERM);
+    ASSERT_TRUE(gw.proc.wait_for_stderr("server.drain", 2s));
+    ASSERT_TRUE(pooled.send(make_request("GET", "/health")));
+    auto r = pooled.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(pooled.wait_closed(2s));
+    EXPECT_TRUE(gw.proc.wait_exit(5s));
+}
+
 TEST_F(GatewayServer, IdleKeepAliveConnectionIsClosed) {
     http_connection c(gw.port);
     ASSERT_TRUE(c.send(make_request("GET", "/health")));
@@ -191,7 +208,6 @@ TEST_F(GatewayServer, GracefulDrainFinishesInFlightRequestThenExits) {
     std::this_thread::sleep_for(50ms);  // let the server see the first bytes of `busy`
     gw.proc.signal(SIGTERM);
     ASSERT_TRUE(gw.proc.wait_for_stderr("server.drain", 2s));
-    EXPECT_TRUE(idle.wait_closed(2s)) << "idle keep-alive connections close at drain";
     EXPECT_TRUE(gw.proc.running()) << "the in-flight request keeps the process up";
 
     ASSERT_TRUE(busy.send("\r\n"));
@@ -200,6 +216,9 @@ TEST_F(GatewayServer, GracefulDrainFinishesInFlightRequestThenExits) {
     EXPECT_EQ(r->status, 503);
     EXPECT_EQ(r->header("connection"), "close");
     EXPECT_NE(r->body.find(R"("status":"not_ready")"), std::string::npos) << r->body;
+    // Idle keep-alive connections get a one-second grace (a request sent on one now is still
+    // answered, with Connection: close), then close.
+    EXPECT_TRUE(idle.wait_closed(2s)) << "idle keep-alive connections close after the grace";
 
     auto code = gw.proc.wait_exit(3s);
     ASSERT_TRUE(code);
