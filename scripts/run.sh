@@ -29,9 +29,13 @@ cat <<MSG
 
     curl -s http://127.0.0.1:$gw_port/v1/models -H 'Authorization: Bearer vk-demo-123'
     curl -s http://127.0.0.1:$gw_port/metrics
+    curl -s http://127.0.0.1:$gw_port/metrics/prometheus | grep requests_by_key
+    curl -s http://127.0.0.1:$gw_port/admin/keys -H 'Authorization: Bearer admin-demo-123'
+    curl -s http://127.0.0.1:$gw_port/admin/audit?limit=2 -H 'Authorization: Bearer admin-demo-123'
 
   Ctrl-C stops the gateway (gracefully) and the mock upstream.
 
 MSG
 "$bin/ditto-gateway" configs/demo.json --dotenv configs/demo.env --listen "127.0.0.1:$gw_port" \
-  --workers "${DITTO_WORKERS:-2}"
+  --workers "${DITTO_WORKERS:-2}" --admin-token-env DITTO_DEMO_ADMIN --proxy-cache \
+  --prometheus-metrics"

@@ -34,6 +34,12 @@ redactor::redactor(const config::redaction_config& cfg)
     secret_names_ = lowered(cfg.redact_key_names);
     for (auto& h : lowered(cfg.redact_headers))
         secret_names_.push_back(std::move(h));
+    for (const auto* set : {&secret_names_, &sanitize_keys_}) {
+        for (const auto& n : *set) {
+            if (n.size() < name_lengths_.size())
+                name_lengths_[n.size()] = true;
+        }
+    }
     for (const auto& pattern : cfg.redact_regexes) {
         auto re = std::make_unique<re2::RE2>(pattern, re2::RE2::Quiet);
         if (re->ok())  // validated at start-up (SPEC §1.6); a bad one is skipped, not fatal
@@ -84,8 +90,9 @@ std::string redactor::replace_query(std::string_view url) const {
     return out;
 }
 
-// The common case — nothing to redact — is decided on the text, without building a DOM: no
-// regex matches, no secret-named member, no URL-like member with a query, no pointer.
+// The common case — nothing to redact — is decided on the text, without building a DOM, in
+// one pass: no regex matches, no member whose name is secret, no URL-like member with a
+// query, no pointer. (Audit payloads go through this once per request.)
 bool redactor::needs_work(std::string_view json) const {
     if (!pointers_.empty())
         return true;
@@ -93,16 +100,32 @@ bool redactor::needs_work(std::string_view json) const {
         if (re2::RE2::PartialMatch(re2::StringPiece(json.data(), json.size()), *re))
             return true;
     }
-    const auto lower = core::to_lower(json);
-    for (const auto& name : secret_names_) {
-        if (lower.find("\"" + name + "\"") != std::string::npos)
-            return true;
-    }
-    if (json.find('?') != std::string_view::npos) {
-        for (const auto& name : sanitize_keys_) {
-            if (lower.find("\"" + name + "\"") != std::string::npos)
+    const bool has_query = json.find('?') != std::string_view::npos;
+    std::string name;
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        if (json[i] != '"')
+            continue;
+        // A string: find its end (escapes skipped), then see whether a ':' follows (a name).
+        std::size_t end = i + 1;
+        while (end < json.size() && json[end] != '"')
+            end += json[end] == '\\' ? 2 : 1;
+        if (end >= json.size())
+            return true;  // not JSON we can vouch for: let the full path decide
+        std::size_t next = end + 1;
+        while (next < json.size() && (json[next] == ' ' || json[next] == '\t' ||
+                                      json[next] == '\n' || json[next] == '\r')) {
+            ++next;
+        }
+        const std::size_t len = end - i - 1;
+        if (next < json.size() && json[next] == ':' && len < name_lengths_.size() &&
+            name_lengths_[len]) {
+            name.assign(json.substr(i + 1, len));
+            for (auto& ch : name)
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (contains(secret_names_, name) || (has_query && contains(sanitize_keys_, name)))
                 return true;
         }
+        i = end;
     }
     return false;
 }
