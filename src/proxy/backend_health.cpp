@@ -73,7 +73,7 @@ std::int64_t backend_health::now_ms() {
 std::vector<std::string> backend_health::filter(std::vector<std::string> candidates) const {
     if (!filtering())
         return candidates;
-    const auto now_s = now_ms() / 1000;
+    const auto now = now_ms();
     std::vector<std::string> kept;
     for (const auto& c : candidates) {
         auto it = states_.find(c);
@@ -84,7 +84,7 @@ std::vector<std::string> backend_health::filter(std::vector<std::string> candida
         std::lock_guard lock(it->second->mu);
         const auto& v = it->second->view;
         const bool check_failed = v.health_check_healthy && !*v.health_check_healthy;
-        if (!check_failed && now_s >= v.unhealthy_until_epoch_seconds)
+        if (!check_failed && now >= v.unhealthy_until_ms)
             kept.push_back(c);
     }
     return kept.empty() ? candidates : kept;
@@ -117,17 +117,19 @@ void backend_health::record_failure(const std::string& backend, attempt_failure 
     v.last_failure_ts_ms = now;
     if (!b.enabled)
         return;
-    if (counts && ++v.consecutive_failures >= b.failure_threshold) {
-        v.unhealthy_until_epoch_seconds =
-            now / 1000 + static_cast<std::int64_t>(b.cooldown_seconds);
-    }
+    // Kept in milliseconds (a 1 s cooldown is a full second whenever the failure happened
+    // within its second); shown in whole seconds, rounded up.
+    auto eject_for = [&v, now](std::uint64_t seconds) {
+        v.unhealthy_until_ms = std::max<std::int64_t>(
+            v.unhealthy_until_ms, now + static_cast<std::int64_t>(seconds) * 1000);
+        v.unhealthy_until_epoch_seconds = (v.unhealthy_until_ms + 999) / 1000;
+    };
+    if (counts && ++v.consecutive_failures >= b.failure_threshold)
+        eject_for(b.cooldown_seconds);
     // Ours: an upstream that says when to come back (429/503 with retry-after) is left alone
     // that long (at most the cooldown), whatever the count.
-    if (retry_after_seconds && *retry_after_seconds > 0) {
-        const auto secs = std::min<std::uint64_t>(*retry_after_seconds, b.cooldown_seconds);
-        v.unhealthy_until_epoch_seconds = std::max<std::int64_t>(
-            v.unhealthy_until_epoch_seconds, now / 1000 + static_cast<std::int64_t>(secs));
-    }
+    if (retry_after_seconds && *retry_after_seconds > 0)
+        eject_for(std::min<std::uint64_t>(*retry_after_seconds, b.cooldown_seconds));
 }
 
 void backend_health::record_success(const std::string& backend) {
@@ -138,6 +140,7 @@ void backend_health::record_success(const std::string& backend) {
     auto& v = it->second->view;
     v.consecutive_failures = 0;
     v.unhealthy_until_epoch_seconds = 0;
+    v.unhealthy_until_ms = 0;
 }
 
 void backend_health::record_check(const std::string& backend, bool healthy, std::string error) {

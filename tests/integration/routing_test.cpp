@@ -156,8 +156,9 @@ TEST_F(Routing, R11_AfterTheCooldownThePrimaryIsTriedAgain) {
 }
 
 TEST_F(Routing, ABackendThatDiesMidRunIsEjectedThenReadmitted) {
+    // One worker: one pool, so which request meets the dead pooled connection is known.
     start({"--proxy-circuit-breaker", "--proxy-cb-failure-threshold", "2",
-           "--proxy-cb-cooldown-secs", "1"});
+           "--proxy-cb-cooldown-secs", "1", "--workers", "1"});
     EXPECT_EQ(chat("d-1")->header("x-ditto-backend"), "primary");
     primary.proc.signal(SIGKILL);
     ASSERT_TRUE(primary.proc.wait_exit(5s));

@@ -30,7 +30,8 @@ std::size_t max_attempts(const config::retry_settings& r, std::size_t candidates
 struct backend_view {
     std::string backend;
     std::uint64_t consecutive_failures = 0;
-    std::int64_t unhealthy_until_epoch_seconds = 0;
+    std::int64_t unhealthy_until_epoch_seconds = 0;  ///< shown (rounded up)
+    std::int64_t unhealthy_until_ms = 0;             ///< what the filter uses (not shown)
     std::optional<std::string> last_error;
     std::optional<std::int64_t> last_failure_ts_ms;
     std::optional<bool> health_check_healthy;
