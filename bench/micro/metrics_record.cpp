@@ -8,7 +8,8 @@
 
 int main() {
     using namespace ditto::metrics;
-    prometheus p({}, [](std::string_view v) { return std::string(v); }, 2);
+    prometheus p(
+        {}, [](std::string_view v) { return std::string(v); }, 2);
     attempt_record a{"primary", true, false, 0.001};
     request_record r;
     r.authenticated = true;

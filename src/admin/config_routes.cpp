@@ -2,6 +2,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "body.hpp"
 #include "ditto/config/serialize.hpp"
 #include "ditto/core/hash.hpp"
 #include "ditto/core/json_writer.hpp"
@@ -46,21 +47,6 @@ reply document_reply(const call& c, const config_version& v) {
 
 reply version_not_found(const call& c, const std::string& id) {
     return error_reply(c, 404, "not_found", "config version not found: " + id);
-}
-
-// A body member that must be a JSON object (nullopt when absent); `error` when it is not.
-std::optional<nlohmann::json> parse_body(const call& c, std::optional<reply>& error) {
-    auto doc = nlohmann::json::parse(c.body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
-        error = error_reply(c, 400, "invalid_request", "body must be a JSON object");
-        return std::nullopt;
-    }
-    return doc;
-}
-
-bool dry_run_of(const nlohmann::json& doc) {
-    auto it = doc.find("dry_run");
-    return it != doc.end() && it->is_boolean() && it->get<bool>();
 }
 
 // An issue code of the validate endpoint for one validation message (SPEC §7.3).
@@ -235,10 +221,10 @@ reply config_diff(const parts& p, const call& c) {
 }
 
 reply config_validate(const parts& p, const call& c) {
-    std::optional<reply> error;
-    auto doc = parse_body(c, error);
-    if (!doc)
-        return std::move(*error);
+    auto body = parse_object(c);
+    if (body.error)
+        return std::move(*body.error);
+    const auto* doc = &body.doc;
     std::vector<issue> issues;
     config::gateway_config staged;
     staged.backends = p.control->backends();
@@ -300,15 +286,13 @@ reply config_validate(const parts& p, const call& c) {
 }
 
 net::awaitable<reply> config_router(const parts& p, const call& c) {
-    std::optional<reply> error;
-    auto doc = parse_body(c, error);
-    if (!doc)
-        co_return std::move(*error);
-    auto it = doc->find("router");
-    if (it == doc->end())
-        co_return error_reply(c, 400, "invalid_request", "router is required");
+    auto body = parse_object(c);
+    const auto* member = required(c, body, "router", nlohmann::json::value_t::object, "an object");
+    const bool dry = optional_bool(c, body, "dry_run");
+    if (body.error)
+        co_return std::move(*body.error);
     config::diagnostics diag;
-    auto router = config::parse_router_json(it->dump(), diag);
+    auto router = config::parse_router_json(member->dump(), diag);
     if (!router) {
         co_return error_reply(c, 400, "invalid_request",
                               diag.errors.empty() ? "invalid router" : diag.errors.front());
@@ -316,14 +300,13 @@ net::awaitable<reply> config_router(const parts& p, const call& c) {
     control_plane::request r;
     r.reason = "admin.config.router.upsert";
     r.audit_kind = "admin.config.router.upsert";
-    r.dry_run = dry_run_of(*doc);
+    r.dry_run = dry;
     auto next = *router;
     r.change = [next](std::vector<config::virtual_key_config>&,
                       config::router_config& current) -> std::optional<admin_failure> {
         current = next;
         return std::nullopt;
     };
-    const bool dry = r.dry_run;
     auto out = co_await p.control->mutate(std::move(r));
     if (auto e = mutation_error(c, out, "the router was applied"))
         co_return std::move(*e);
@@ -338,28 +321,26 @@ net::awaitable<reply> config_router(const parts& p, const call& c) {
 }
 
 net::awaitable<reply> config_rollback(const parts& p, const call& c) {
-    std::optional<reply> error;
-    auto doc = parse_body(c, error);
-    if (!doc)
-        co_return std::move(*error);
-    auto it = doc->find("version_id");
-    if (it == doc->end() || !it->is_string())
-        co_return error_reply(c, 400, "invalid_request", "version_id is required");
-    const auto id = it->get<std::string>();
+    auto body = parse_object(c);
+    const auto* member =
+        required(c, body, "version_id", nlohmann::json::value_t::string, "a string");
+    const bool dry = optional_bool(c, body, "dry_run");
+    if (body.error)
+        co_return std::move(*body.error);
+    const auto id = member->get<std::string>();
     auto target = p.control->find(id);
     if (!target)
         co_return version_not_found(c, id);
     control_plane::request r;
     r.reason = "admin.config.rollback:" + id;
     r.audit_kind = "admin.config.rollback";
-    r.dry_run = dry_run_of(*doc);
+    r.dry_run = dry;
     r.change = [target](std::vector<config::virtual_key_config>& keys,
                         config::router_config& router) -> std::optional<admin_failure> {
         keys = target->keys;
         router = target->router;
         return std::nullopt;
     };
-    const bool dry = r.dry_run;
     auto out = co_await p.control->mutate(std::move(r));
     if (auto e = mutation_error(c, out, "the rollback was applied"))
         co_return std::move(*e);

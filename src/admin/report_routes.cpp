@@ -1,10 +1,12 @@
 // SPEC §7.3 reports and operations: audit (list, hash-chained export), budget and cost
 // ledgers with their tenant/project/user views, reservation reaping, cache purge.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "body.hpp"
 #include "ditto/cache/response_cache.hpp"
 #include "ditto/core/hash.hpp"
 #include "ditto/core/json_writer.hpp"
@@ -91,6 +93,19 @@ bool tenant_visible(const std::string& scope, const std::string& tenant,
         return true;
     auto k = keys.find(scope);
     return k != keys.end() && k->second->tenant_id == tenant;
+}
+
+// A selector field of another type is refused, not ignored: ignoring it could widen the
+// purge to entries the caller did not name.
+void check_selector_types(const call& c, body_doc& b) {
+    static constexpr std::array<const char*, 5> names = {"cache_key", "scope", "method", "path",
+                                                         "model"};
+    for (const char* name : names) {
+        auto it = b.doc.find(name);
+        if (!b.error && it != b.doc.end() && !it->is_string())
+            b.error =
+                error_reply(c, 400, "invalid_request", std::string(name) + " must be a string");
+    }
 }
 
 }  // namespace
@@ -243,10 +258,11 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
 }
 
 net::awaitable<reply> reap(const parts& p, const call& c) {
-    auto doc =
-        c.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(c.body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object())
-        co_return error_reply(c, 400, "invalid_request", "body must be a JSON object");
+    auto body = parse_object(c, true);
+    const bool dry = optional_bool(c, body, "dry_run");
+    if (body.error)
+        co_return std::move(*body.error);
+    const auto& doc = body.doc;
     auto number = [&doc](const char* name, std::uint64_t def, std::uint64_t min,
                          std::uint64_t max) -> std::optional<std::uint64_t> {
         auto it = doc.find(name);
@@ -266,8 +282,6 @@ net::awaitable<reply> reap(const parts& p, const call& c) {
                               "older_than_secs must be a non-negative integer and limit an "
                               "integer in [1, 100000]");
     }
-    auto dry_it = doc.find("dry_run");
-    const bool dry = dry_it != doc.end() && dry_it->is_boolean() && dry_it->get<bool>();
     const auto cutoff = now_ms() - static_cast<std::int64_t>(*older) * 1000;
     auto r = co_await p.store.budgets->reap(cutoff, *limit, dry);
     if (r.error)
@@ -284,15 +298,16 @@ net::awaitable<reply> reap(const parts& p, const call& c) {
 }
 
 net::awaitable<reply> cache_purge(const parts& p, const call& c) {
-    auto doc = nlohmann::json::parse(c.body.empty() ? "{}" : c.body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object())
-        co_return error_reply(c, 400, "invalid_request", "body must be a JSON object");
+    auto body = parse_object(c, true);
     cache::purge_selector sel;
-    if (auto it = doc.find("all"); it != doc.end() && it->is_boolean())
-        sel.all = it->get<bool>();
+    sel.all = optional_bool(c, body, "all");
+    check_selector_types(c, body);
+    if (body.error)
+        co_return std::move(*body.error);
+    const auto& doc = body.doc;
     auto text = [&doc](const char* name) -> std::optional<std::string> {
         auto it = doc.find(name);
-        if (it == doc.end() || !it->is_string())
+        if (it == doc.end())
             return std::nullopt;
         auto v = std::string(core::trim(it->get<std::string>()));
         if (v.empty())
@@ -325,7 +340,7 @@ net::awaitable<reply> cache_purge(const parts& p, const call& c) {
     w.num_or_null("deleted_redis", r.deleted_redis);
     if (r.redis_error)
         w.str("redis_error", *r.redis_error);
-    auto body = w.finish();
+    auto result = w.finish();
     if (p.store.audit) {
         core::json_object_writer a;
         a.boolean("all", sel.all)
@@ -334,10 +349,10 @@ net::awaitable<reply> cache_purge(const parts& p, const call& c) {
             .str_or_null("method", sel.method)
             .str_or_null("path", sel.path)
             .str_or_null("model", sel.model)
-            .raw("result", body);
+            .raw("result", result);
         co_await p.store.audit->append("admin.proxy_cache.purge", a.finish());
     }
-    co_return json_reply(c, status::ok, std::move(body));
+    co_return json_reply(c, status::ok, std::move(result));
 }
 
 }  // namespace ditto::admin

@@ -475,6 +475,39 @@ TEST_F(Admin, C4_C7_CachePurge) {
     EXPECT_TRUE(contains(audit, R"("kind":"admin.proxy_cache.purge")")) << audit->body;
 }
 
+TEST_F(Admin, MistypedBodyMembersAreRefusedAndChangeNothing) {
+    start_admin(key("key-1", "vk-1"), {"--proxy-cache"});
+    post("vk-1");
+    const struct {
+        std::string method, path, body, message;
+    } cases[] = {
+        {"PUT", "/admin/config/router", R"({"router":[]})", "router is required (an object)"},
+        {"PUT", "/admin/config/router",
+         R"({"router":{"default_backends":[{"backend":"primary"}]},"dry_run":"yes"})",
+         "dry_run must be a boolean"},
+        {"POST", "/admin/config/rollback", R"({"version_id":1})",
+         "version_id is required (a string)"},
+        {"POST", "/admin/config/rollback",
+         R"({"version_id":"cfgv-00000000000000000001","dry_run":1})", "dry_run must be a boolean"},
+        {"POST", "/admin/reservations/reap", R"({"dry_run":"false"})", "dry_run must be a boolean"},
+        {"POST", "/admin/proxy_cache/purge", R"({"all":"true"})", "all must be a boolean"},
+        // A mistyped field next to a valid one would widen the purge if it were ignored.
+        {"POST", "/admin/proxy_cache/purge", R"({"path":"/v1/chat/completions","model":5})",
+         "model must be a string"},
+        {"POST", "/admin/proxy_cache/purge", "[1]", "body must be a JSON object"},
+    };
+    for (const auto& t : cases) {
+        auto r = admin(t.method, t.path, "adm-w", t.body);
+        EXPECT_EQ(r->status, 400) << t.path << " " << t.body;
+        EXPECT_EQ(r->body,
+                  R"({"error":{"code":"invalid_request","message":")" + t.message + R"("}})")
+            << t.path << " " << t.body;
+    }
+    // Nothing changed: one config version, the cached entry still there.
+    EXPECT_TRUE(contains(admin("GET", "/admin/config/version", "adm-r"), first_version));
+    EXPECT_EQ(post("vk-1")->header("x-ditto-cache"), "hit");
+}
+
 TEST_F(Admin, PurgeIsNotMountedWithoutTheCache) {
     start_admin(key("key-1", "vk-1"));
     EXPECT_EQ(status("POST", "/admin/proxy_cache/purge", "adm-w", R"({"all":true})"), 404);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "support/keyed_gateway.hpp"
+#include "support/wait.hpp"
 
 namespace ditto::test {
 namespace {
@@ -31,15 +32,6 @@ class Reload : public ::testing::Test {
         return r ? r->status : 0;
     }
     void rewrite(const std::string& text) { gw.dir.write("gateway.json", text); }
-    bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = 3s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!cond()) {
-            if (std::chrono::steady_clock::now() > deadline)
-                return false;
-            std::this_thread::sleep_for(20ms);
-        }
-        return true;
-    }
 
     running_mock mock;
     running_gateway gw;
@@ -57,7 +49,7 @@ TEST_F(Reload, SighupWithAValidChangeTakesEffectWithoutAFailedRequest) {
     std::this_thread::sleep_for(200ms);
     rewrite(config(virtual_key_json("key-1", "vk-1") + "," + virtual_key_json("key-2", "vk-2")));
     gw.proc.signal(SIGHUP);
-    EXPECT_TRUE(eventually([&] { return chat("vk-2") == 200; }));
+    EXPECT_TRUE(eventually([&] { return chat("vk-2") == 200; }, 3s));
     std::this_thread::sleep_for(200ms);
     stop = true;
     load.join();

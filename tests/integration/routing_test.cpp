@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "support/keyed_gateway.hpp"
+#include "support/wait.hpp"
 
 namespace ditto::test {
 namespace {
@@ -55,16 +56,6 @@ class Routing : public ::testing::Test {
         return http_request(gw.port, "GET", "/admin/backends", "",
                             {{"Authorization", "Bearer adm"}})
             ->body;
-    }
-    /// Polls until `cond` holds, within `limit`.
-    static bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!cond()) {
-            if (std::chrono::steady_clock::now() > deadline)
-                return false;
-            std::this_thread::sleep_for(20ms);
-        }
-        return true;
     }
     /// A mock on the primary's old port (after kill()).
     void restart_primary() {
