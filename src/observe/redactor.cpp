@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "ditto/core/hash.hpp"
@@ -24,6 +25,24 @@ bool contains(const std::vector<std::string>& set, std::string_view lower) {
     return std::find(set.begin(), set.end(), lower) != set.end();
 }
 
+// `set` holds lower-case names; `name` may be in any case. No allocation: this runs on every
+// member name of every audit record.
+bool contains_ci(const std::vector<std::string>& set, std::string_view name) {
+    return std::any_of(set.begin(), set.end(), [&](const std::string& s) {
+        return s.size() == name.size() && core::iequals(s, name);
+    });
+}
+
+// Where a name falls in redactor::name_filter_: its length and its first letter (any case), so
+// that most member names of a record are ruled out without a comparison. Names of 64 bytes or
+// more (none of the defaults) are never secret by this test, as before.
+std::size_t name_slot(std::string_view name) {
+    if (name.empty() || name.size() >= 64)
+        return 64 * 64;  // the filter's last bit, never set
+    const auto first = static_cast<unsigned char>(name.front()) | 0x20;  // ASCII lower case
+    return name.size() * 64 + (first & 63);
+}
+
 }  // namespace
 
 redactor::redactor(const config::redaction_config& cfg)
@@ -36,8 +55,8 @@ redactor::redactor(const config::redaction_config& cfg)
         secret_names_.push_back(std::move(h));
     for (const auto* set : {&secret_names_, &sanitize_keys_}) {
         for (const auto& n : *set) {
-            if (n.size() < name_lengths_.size())
-                name_lengths_[n.size()] = true;
+            if (const auto slot = name_slot(n); slot < name_filter_.size())
+                name_filter_.set(slot);
         }
     }
     for (const auto& pattern : cfg.redact_regexes) {
@@ -96,36 +115,46 @@ std::string redactor::replace_query(std::string_view url) const {
 bool redactor::needs_work(std::string_view json) const {
     if (!pointers_.empty())
         return true;
+    // One pass per pattern: RE2 skips ahead to a pattern's literal prefix ("sk-", "bearer"),
+    // which an alternation of the patterns would lose (measured: 9k instructions per audit
+    // record instead of 5k).
+    const re2::StringPiece text(json.data(), json.size());
     for (const auto& re : regexes_) {
-        if (re2::RE2::PartialMatch(re2::StringPiece(json.data(), json.size()), *re))
+        if (re2::RE2::PartialMatch(text, *re))
             return true;
     }
     const bool has_query = json.find('?') != std::string_view::npos;
-    std::string name;
-    for (std::size_t i = 0; i < json.size(); ++i) {
-        if (json[i] != '"')
-            continue;
-        // A string: find its end (escapes skipped), then see whether a ':' follows (a name).
-        std::size_t end = i + 1;
-        while (end < json.size() && json[end] != '"')
-            end += json[end] == '\\' ? 2 : 1;
-        if (end >= json.size())
-            return true;  // not JSON we can vouch for: let the full path decide
-        std::size_t next = end + 1;
-        while (next < json.size() && (json[next] == ' ' || json[next] == '\t' ||
-                                      json[next] == '\n' || json[next] == '\r')) {
-            ++next;
+    const char* p = json.data();
+    const char* const end = p + json.size();
+    while (const void* quote = std::memchr(p, '"', static_cast<std::size_t>(end - p))) {
+        // A string: find its closing quote (one not escaped by an odd run of backslashes),
+        // then see whether a ':' follows (a member name).
+        const char* const begin = static_cast<const char*>(quote) + 1;
+        const char* close = begin;
+        for (;;) {
+            const void* q = std::memchr(close, '"', static_cast<std::size_t>(end - close));
+            if (q == nullptr)
+                return true;  // not JSON we can vouch for: let the full path decide
+            close = static_cast<const char*>(q);
+            std::size_t backslashes = 0;
+            while (close - backslashes > begin &&
+                   close[-1 - static_cast<long>(backslashes)] == '\\')
+                ++backslashes;
+            if (backslashes % 2 == 0)
+                break;
+            ++close;
         }
-        const std::size_t len = end - i - 1;
-        if (next < json.size() && json[next] == ':' && len < name_lengths_.size() &&
-            name_lengths_[len]) {
-            name.assign(json.substr(i + 1, len));
-            for (auto& ch : name)
-                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-            if (contains(secret_names_, name) || (has_query && contains(sanitize_keys_, name)))
+        p = close + 1;
+        const char* next = p;
+        while (next < end && (*next == ' ' || *next == '\t' || *next == '\n' || *next == '\r'))
+            ++next;
+        const auto len = static_cast<std::size_t>(close - begin);
+        const std::string_view name(begin, len);
+        if (next < end && *next == ':' && name_filter_.test(name_slot(name))) {
+            if (contains_ci(secret_names_, name) ||
+                (has_query && contains_ci(sanitize_keys_, name)))
                 return true;
         }
-        i = end;
     }
     return false;
 }

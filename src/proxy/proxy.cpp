@@ -58,7 +58,7 @@ class audit_settle final : public ::ditto::middleware::settle_action {
         for (const auto& a : o.attempted) {
             if (attempted.size() > 1)
                 attempted += ',';
-            attempted += core::json_quote(a);
+            core::json_quote_into(attempted, a);
         }
         attempted += ']';
         core::json_object_writer w;

@@ -68,5 +68,7 @@ bool scan_stream_event_json(std::string_view text, stream_event_fields& out);
 
 /// `s` as a JSON string literal (quotes and escapes).
 std::string json_quote(std::string_view s);
+/// The same literal appended to `out` (no temporary string: audit records are built this way).
+void json_quote_into(std::string& out, std::string_view s);
 
 }  // namespace ditto::core

@@ -11,7 +11,7 @@ namespace ditto::core {
 /// payloads) where a DOM would cost more than the record. Keys are trusted literals.
 class json_object_writer {
   public:
-    json_object_writer() { out_ = "{"; }
+    json_object_writer();
     json_object_writer& str(std::string_view key, std::string_view value);
     /// null when `value` is empty.
     json_object_writer& str_or_null(std::string_view key, const std::optional<std::string>& value);

@@ -3,7 +3,7 @@
 // Redaction and sampling (SPEC §1.4, docs/observability.md): what keeps secrets out of logs,
 // audit payloads and metric labels, and how often a log or audit record is written.
 
-#include <array>
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,7 +48,8 @@ class redactor {
     std::vector<std::string> sanitize_keys_;  ///< lower case
     std::vector<std::string> pointers_;
     std::vector<std::unique_ptr<re2::RE2>> regexes_;
-    std::array<bool, 64> name_lengths_{};  ///< lengths of the names above: a cheap first test
+    /// (length, first letter) of the names above: a cheap first test, see name_slot().
+    std::bitset<64 * 64 + 1> name_filter_;
 };
 
 /// SPEC §1.4 sampling: emit when fnv1a64(sink + "|" + identity) <= floor(rate · 2^64-1).
