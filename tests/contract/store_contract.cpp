@@ -222,8 +222,11 @@ TEST_P(StoreContract, ConcurrentReservationsNeverOvershoot) {
     constexpr std::uint64_t charge = 7, fits = 50;
     std::atomic<int> next{0}, admitted{0};
     std::vector<std::thread> threads;
-    for (int t = 0; t < 8; ++t) {
+    // Every io_context exists before the first thread reads the vector (TSan found the
+    // reallocation racing with a running thread).
+    for (int t = 0; t < 8; ++t)
         thread_iocs_.push_back(std::make_unique<boost::asio::io_context>());
+    for (int t = 0; t < 8; ++t) {
         threads.emplace_back([&, t] {
             boost::asio::io_context& ioc = *thread_iocs_[static_cast<std::size_t>(t)];
             for (int i = next++; i < total; i = next++) {

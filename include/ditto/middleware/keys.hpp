@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,11 +53,25 @@ class live_keys {
   public:
     explicit live_keys(std::shared_ptr<const key_snapshot> initial)
         : current_(std::move(initial)) {}
-    std::shared_ptr<const key_snapshot> load() const { return current_.load(); }
-    void store(std::shared_ptr<const key_snapshot> next) { current_.store(std::move(next)); }
+    std::shared_ptr<const key_snapshot> load() const {
+        std::lock_guard lock(mu_);
+        return current_;
+    }
+    void store(std::shared_ptr<const key_snapshot> next) {
+        {
+            std::lock_guard lock(mu_);
+            current_.swap(next);
+        }
+        // `next` now holds the old snapshot: the last reference may free a large map, which
+        // is done here, outside the lock.
+    }
 
   private:
-    std::atomic<std::shared_ptr<const key_snapshot>> current_;
+    // A mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12 builds the latter on a
+    // lock bit that ThreadSanitizer cannot see (each swap reported as a race), and one
+    // uncontended lock per request costs the same as its internal spin.
+    mutable std::mutex mu_;
+    std::shared_ptr<const key_snapshot> current_;
 };
 
 }  // namespace ditto::middleware
