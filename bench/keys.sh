@@ -5,12 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:?usage: bench/keys.sh N [seconds]}"; secs="${2:-5}"
-scripts/deps.sh bench
-scripts/build.sh >/dev/null
-work=$(mktemp -d /tmp/ditto-keys.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/common.sh keys
 UP=18401; GW=18403
 python3 - "$n" "$UP" > "$work/gateway.json" <<'PY'
 import json, sys

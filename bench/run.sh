@@ -10,13 +10,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-10}"
 # 1,000 streams through the gateway need ~2,000 descriptors (client + upstream side).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-scripts/deps.sh bench
-scripts/build.sh >/dev/null
-
-work=$(mktemp -d /tmp/ditto-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/common.sh bench
 
 UP=18101; NGX=18102; GW=18103; MOCK=18104; REDIS=18105; GWR=18106; GWC=18107
 chat_body='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark upstream. This reply is fixed so that every proxy relays the same bytes, and it is about six hundred bytes long with the usage block below."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":260,"completion_tokens":38,"total_tokens":298},"system_fingerprint":"fp_bench_0001"}'

@@ -13,12 +13,7 @@ cd "$(dirname "$0")/.."
 n="${1:-10000}"; workers="${2:-2}"
 limit=$(ulimit -Hn); ulimit -n "$limit"
 procs=$(( (2 * n + 200) / limit + 1 ))
-scripts/deps.sh bench
-scripts/build.sh >/dev/null
-work=$(mktemp -d /tmp/ditto-sse.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/common.sh sse
 MOCK=18501; GW=18503
 cat > "$work/gateway.json" <<JSON
 {"backends":[{"name":"mock","base_url":"http://127.0.0.1:$MOCK/v1","max_in_flight":100000}],

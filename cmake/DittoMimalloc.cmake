@@ -2,8 +2,8 @@
 # allocates small, short-lived blocks (heads, frames, strings), where it measured 15% more
 # requests/s than glibc on one worker (docs/benchmarks.md). DITTO_MIMALLOC=OFF keeps glibc.
 option(DITTO_MIMALLOC "Link mimalloc as the allocator of the binaries" ON)
-if(DITTO_MIMALLOC AND DITTO_SANITIZE)
-    # Sanitizers bring their own allocator; two interposed mallocs do not mix.
+if(DITTO_MIMALLOC AND (DITTO_SANITIZE OR DITTO_FUZZ))
+    # Sanitizers (fuzz builds too) bring their own allocator; two interposed mallocs do not mix.
     set(DITTO_MIMALLOC OFF)
 endif()
 if(DITTO_MIMALLOC)

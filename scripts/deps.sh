@@ -10,9 +10,12 @@ packages=(
   prometheus  # promtool checks the /metrics/prometheus output in the tests
   python3-yaml  # parses configs/kubernetes/*.yaml in the tests
 )
-# Extra sets: `deps.sh bench` adds the load generator and the reference proxy.
+# Extra sets: `deps.sh bench` adds the load generator and the reference proxy; `deps.sh fuzz`
+# clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for readable reports.
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(wrk nginx-light)
+elif [[ "${1:-}" == "fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev llvm-14)
 fi
 
 missing=()

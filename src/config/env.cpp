@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ditto/config/load.hpp"
 #include "ditto/core/strings.hpp"
@@ -66,13 +67,24 @@ std::optional<std::string> lookup_var(std::string_view name, const env_lookup& e
     return value;
 }
 
+/// A placeholder as written (`${NAME}`, `os.environ/NAME`) that was replaced by its value.
+struct substitution {
+    std::string placeholder;
+};
+
 /// `os.environ/NAME` (whole trimmed value) or any number of `${NAME}`. The substituted text
-/// is not scanned again, so a value containing `${` is inserted literally.
+/// is not scanned again, so a value containing `${` is inserted literally. Each substitution
+/// is recorded in `subs`.
 std::optional<std::string> expand_placeholders(std::string_view value, const env_lookup& env,
-                                               std::string& error) {
+                                               std::string& error,
+                                               std::vector<substitution>& subs) {
     const std::string_view trimmed = core::trim(value);
     if (trimmed.starts_with(k_os_environ_prefix)) {
-        return lookup_var(core::trim(trimmed.substr(k_os_environ_prefix.size())), env, error);
+        auto resolved =
+            lookup_var(core::trim(trimmed.substr(k_os_environ_prefix.size())), env, error);
+        if (resolved)
+            subs.push_back({std::string(trimmed)});
+        return resolved;
     }
 
     std::string out;
@@ -95,6 +107,7 @@ std::optional<std::string> expand_placeholders(std::string_view value, const env
             return std::nullopt;
         out.append(value.substr(pos, start - pos));
         out.append(*resolved);
+        subs.push_back({std::string(value.substr(start, end + 1 - start))});
         pos = end + 1;
     }
 }
@@ -173,6 +186,21 @@ std::optional<std::string> resolve_secret(std::string_view spec, const env_looku
     return std::nullopt;
 }
 
+/// A secret reference can be built from placeholders (`secret://file?path=${DIR}/key`). The
+/// reason it failed quotes the name or path it read, after trimming and percent-decoding, so it
+/// would show the substituted values in some form: a mistaken `secret://env/${API_KEY}` printed
+/// the key (found by fuzzing). Such a failure names the placeholders instead.
+std::string withheld_reason(const std::vector<substitution>& subs) {
+    std::string names;
+    for (const auto& s : subs) {
+        if (names.find(s.placeholder) != std::string::npos)
+            continue;
+        names += (names.empty() ? "" : ", ") + s.placeholder;
+    }
+    return "the reference built from " + names +
+           " does not resolve (the reason is withheld: it would show their values)";
+}
+
 struct expand_result {
     std::optional<std::string> value;
     std::string error;
@@ -181,7 +209,8 @@ struct expand_result {
 
 expand_result expand_field(std::string_view value, const env_lookup& env, std::string_view label) {
     expand_result r;
-    r.value = expand_placeholders(value, env, r.error);
+    std::vector<substitution> subs;
+    r.value = expand_placeholders(value, env, r.error, subs);
     if (!r.value)
         return r;
     const std::string_view trimmed = core::trim(*r.value);
@@ -191,7 +220,8 @@ expand_result expand_field(std::string_view value, const env_lookup& env, std::s
     auto secret = resolve_secret(trimmed, env, reason);
     if (!secret) {
         r.value.reset();
-        r.error = "failed to resolve secret for " + std::string(label) + ": " + reason;
+        r.error = "failed to resolve secret for " + std::string(label) + ": " +
+                  (subs.empty() ? reason : withheld_reason(subs));
         r.secret_error = true;
         return r;
     }

@@ -159,8 +159,12 @@ bool sse_usage_scanner::scan_event(std::string_view event) {
     if (done)
         saw_done_ = true;
     const std::string_view data = lines > 1 ? std::string_view(joined_) : first;
-    // Only an object can carry usage, so text and garbage skip the JSON scan.
+    // Only an object can carry usage, so text and garbage skip the JSON scan; so does an
+    // object without the word, unless an escape could spell it (`us\u0061ge`): most events of
+    // a stream are content deltas, and this keeps the scan to the one that carries usage.
     if (data.empty() || data.front() != '{')
+        return false;
+    if (data.find("usage") == std::string_view::npos && data.find('\\') == std::string_view::npos)
         return false;
     stream_event_fields fields;
     const bool ok = scan_stream_event_json(data, fields);

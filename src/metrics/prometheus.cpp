@@ -3,6 +3,8 @@
 #include <charconv>
 #include <map>
 
+#include "ditto/core/strings.hpp"
+
 namespace ditto::metrics {
 
 namespace {
@@ -228,16 +230,34 @@ void prometheus::usage(unsigned index, std::string_view key_id, std::string_view
 
 namespace {
 
+// A label value in the text format: `\`, `"` and newline escaped, and valid UTF-8, since
+// Prometheus refuses the whole scrape over one value that is not. A request path may carry any
+// byte (Beast accepts obs-text in the target), so each byte that does not start a valid
+// sequence becomes U+FFFD (found by fuzzing).
 std::string escape(std::string_view v) {
+    const bool valid = core::is_valid_utf8(v);
     std::string out;
-    for (char ch : v) {
-        if (ch == '\\' || ch == '"')
+    out.reserve(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const char ch = v[i];
+        if (ch == '\\' || ch == '"') {
             out += '\\';
-        if (ch == '\n') {
+            out += ch;
+        } else if (ch == '\n') {
             out += "\\n";
-            continue;
+        } else if (valid || static_cast<unsigned char>(ch) < 0x80) {
+            out += ch;
+        } else {
+            std::size_t len = 2;  // the shortest valid sequence starting here, if any
+            while (len <= 4 && !(i + len <= v.size() && core::is_valid_utf8(v.substr(i, len))))
+                ++len;
+            if (len <= 4) {
+                out.append(v.substr(i, len));
+                i += len - 1;
+            } else {
+                out += "\xEF\xBF\xBD";
+            }
         }
-        out += ch;
     }
     return out;
 }

@@ -1,3 +1,6 @@
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <random>
 
 #include "ditto/core/json_writer.hpp"
@@ -78,6 +81,25 @@ class budget_settle final : public settle_action {
     params p_;
 };
 
+// Detached from the request (co_spawn'ed with their arguments by value): a store that has just
+// failed must not hold the answer. Failures are logged; the retry queue, when there is one,
+// has already taken the write.
+boost::asio::awaitable<void> rollback_detached(std::shared_ptr<store::budget_store> budgets,
+                                               std::string id) {
+    if (auto ec = co_await budgets->rollback(id)) {
+        log::warn("budget.rollback_failed", "cannot roll back a reservation yet",
+                  {{"reservation_id", id}, {"error", ec.message()}});
+    }
+}
+
+boost::asio::awaitable<void> append_detached(std::shared_ptr<store::audit_log> audit,
+                                             std::string payload) {
+    if (auto ec = co_await audit->append("proxy.blocked", std::move(payload))) {
+        log::error("audit.error", "cannot write audit record",
+                   {{"kind", "proxy.blocked"}, {"error", ec.message()}});
+    }
+}
+
 class budget_step final : public middleware {
   public:
     budget_step(budget_options options, std::shared_ptr<store::budget_store> budgets,
@@ -136,7 +158,17 @@ class budget_step final : public middleware {
                           {{"request_id", ctx.request_id}, {"error", d.error.message()}});
                 co_return co_await next(ctx);
             }
-            co_await blocked(ctx, r.lines.front(), "storage_error", 0, 0, charge_cost);
+            // The reserve may still run (it was written before the reply was lost): roll it
+            // back, and write the audit record, without making the caller wait on a store
+            // that just failed (docs/redis.md: the 503 comes within one command deadline).
+            // Both go through the write-retry queue when the store is Redis.
+            const auto ex = co_await boost::asio::this_coro::executor;
+            boost::asio::co_spawn(ex, rollback_detached(budgets_, r.id), boost::asio::detached);
+            boost::asio::co_spawn(
+                ex,
+                append_detached(audit_, blocked_record(ctx, r.lines.front(), "storage_error", 0, 0,
+                                                       charge_cost)),
+                boost::asio::detached);
             co_return api_error(ctx.req, status::service_unavailable, "api_error",
                                 "store_unavailable", "store unavailable: " + d.error.message());
         }
@@ -207,6 +239,16 @@ class budget_step final : public middleware {
     boost::asio::awaitable<void> blocked(const proxy_context& ctx, const store::budget_line& line,
                                          std::string_view reason, std::uint64_t limit,
                                          std::uint64_t attempted, std::uint64_t charge_cost) {
+        auto payload = blocked_record(ctx, line, reason, limit, attempted, charge_cost);
+        if (auto ec = co_await audit_->append("proxy.blocked", std::move(payload))) {
+            log::error("audit.error", "cannot write audit record",
+                       {{"kind", "proxy.blocked"}, {"error", ec.message()}});
+        }
+    }
+
+    static std::string blocked_record(const proxy_context& ctx, const store::budget_line& line,
+                                      std::string_view reason, std::uint64_t limit,
+                                      std::uint64_t attempted, std::uint64_t charge_cost) {
         core::json_object_writer w;
         w.str("request_id", ctx.request_id)
             .str("virtual_key_id", ctx.key->id)
@@ -218,10 +260,7 @@ class budget_step final : public middleware {
             .num("charge_cost_usd_micros", charge_cost)
             .str("path", ctx.path)
             .str_or_null("model", ctx.fields.model);
-        if (auto ec = co_await audit_->append("proxy.blocked", w.finish())) {
-            log::error("audit.error", "cannot write audit record",
-                       {{"kind", "proxy.blocked"}, {"error", ec.message()}});
-        }
+        return w.finish();
     }
 
     budget_options o_;

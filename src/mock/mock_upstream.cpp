@@ -251,8 +251,10 @@ bool wants_usage_chunk(const json& body) {
     return so != body.end() && so->is_object() && so->value("include_usage", false) == true;
 }
 
+// `words`: how many content events (the reply's words, repeated as needed), so benchmarks can
+// measure the cost of a stream by its length (x-mock-stream-events).
 std::vector<std::string> chat_stream(const std::string& model, bool usage, std::uint64_t prompt,
-                                     const json& usage_patch) {
+                                     const json& usage_patch, std::size_t words) {
     std::vector<std::string> out;
     auto chunk = [&](json delta, json finish) {
         return json{{"id", "chatcmpl-mock"},
@@ -263,8 +265,9 @@ std::vector<std::string> chat_stream(const std::string& model, bool usage, std::
                      json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
     };
     out.push_back(sse_data(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
-    for (auto w : reply_words)
-        out.push_back(sse_data(chunk({{"content", w}}, nullptr)));
+    for (std::size_t i = 0; i < words; ++i)
+        out.push_back(
+            sse_data(chunk({{"content", reply_words[i % std::size(reply_words)]}}, nullptr)));
     out.push_back(sse_data(chunk(json::object(), "stop")));
     if (usage) {
         out.push_back(
@@ -448,7 +451,10 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
     if (post && path == "/v1/chat/completions") {
         if (wants_stream(parsed)) {
             co_return sse_response(
-                req, chat_stream(model, wants_usage_chunk(parsed), prompt, usage_patch_of(req)), f);
+                req,
+                chat_stream(model, wants_usage_chunk(parsed), prompt, usage_patch_of(req),
+                            header_u64(req, "x-mock-stream-events", std::size(reply_words))),
+                f);
         }
         json msg = {{"role", "assistant"}, {"content", reply_text()}};
         json out = {

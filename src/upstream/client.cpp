@@ -228,12 +228,17 @@ class relay_stream final : public http::body_stream {
     net::awaitable<std::optional<std::string>> next(error_code& ec) override {
         if (!conn_)
             co_return std::nullopt;
-        // The buffer is allocated while waiting for the upstream, so its size is what an idle
-        // SSE stream costs: start at 4 KiB and double (to 64 KiB) only while reads fill it.
-        std::string piece(piece_size_, '\0');
+        // The read buffer is what an idle SSE stream costs while it waits for the upstream:
+        // 4 KiB, doubled (to 64 KiB) only while reads fill it. It is kept across reads and not
+        // zero-filled; each piece returned is a copy of just the bytes read (a 64 KiB buffer
+        // cleared for every 150-byte event cost more than the event's whole relay).
+        if (!buf_ || buf_size_ != piece_size_) {
+            buf_ = std::make_unique_for_overwrite<char[]>(piece_size_);
+            buf_size_ = piece_size_;
+        }
         while (!parser_.is_done()) {
-            parser_.get().body().data = piece.data();
-            parser_.get().body().size = piece.size();
+            parser_.get().body().data = buf_.get();
+            parser_.get().body().size = buf_size_;
             conn_->tcp().expires_after(gap_);
             error_code rec;
             if (conn_->is_tls()) {
@@ -252,11 +257,24 @@ class relay_stream final : public http::body_stream {
                 ec = rec;
                 co_return std::nullopt;
             }
-            const auto got = piece.size() - parser_.get().body().size;
+            auto got = buf_size_ - parser_.get().body().size;
+            // The chunks already read go into the same piece, not one chunk per call: an SSE
+            // upstream sends an event per chunk and one read often brings dozens, each of
+            // which would otherwise cost a coroutine round trip and a client write. Only what
+            // is buffered is parsed here; a partial chunk or a full piece waits for the next
+            // call (and its socket read), as before.
+            while (got > 0 && got < buf_size_ && !parser_.is_done() && conn_->buffer.size() > 0) {
+                error_code pec;
+                const auto used = parser_.put(conn_->buffer.data(), pec);
+                conn_->buffer.consume(used);
+                got = buf_size_ - parser_.get().body().size;
+                if (pec || used == 0)
+                    break;
+            }
             if (got > 0) {
-                piece_size_ = got == piece.size() ? std::min<std::size_t>(piece_size_ * 2, 65536)
-                                                  : piece_size_;
-                piece.resize(got);
+                piece_size_ =
+                    got == buf_size_ ? std::min<std::size_t>(piece_size_ * 2, 65536) : piece_size_;
+                std::string piece(buf_.get(), got);
                 if (parser_.is_done())
                     finish();
                 co_return piece;
@@ -282,6 +300,8 @@ class relay_stream final : public http::body_stream {
     std::unique_ptr<connection> conn_;
     bhttp::response_parser<bhttp::buffer_body> parser_;
     std::size_t piece_size_ = 4096;
+    std::unique_ptr<char[]> buf_;
+    std::size_t buf_size_ = 0;
     std::chrono::milliseconds gap_;
 };
 
@@ -514,7 +534,12 @@ outgoing build_outgoing(const http::request& client, const backend& b, std::stri
                         std::string_view query, std::string body, std::string_view request_id) {
     outgoing out;
     auto& m = out.msg;
-    m.method(client.method());
+    // An extension method (`QUERY`, any token Beast has no verb for) goes out by name:
+    // Beast's method(verb::unknown) throws, which made such a request a 500 (found by fuzzing).
+    if (client.method() == bhttp::verb::unknown)
+        m.method_string(client.method_string());
+    else
+        m.method(client.method());
     m.version(11);
     m.target(join_target(b.url(), path, query, b.encoded_query()));
     for (const auto& f : client) {

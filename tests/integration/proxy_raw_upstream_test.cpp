@@ -1,94 +1,37 @@
 // Upstreams that misbehave in ways ditto-mock-upstream cannot: a scripted raw-socket server
 // in the test itself, answering each request on a connection with the next scripted bytes.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <thread>
 
 #include "support/gateway_fixture.hpp"
+#include "support/raw_server.hpp"
 
 namespace ditto::test {
 namespace {
 
 using namespace std::chrono_literals;
 
+// Every request, on whichever connection, gets the next scripted answer; a connection closes
+// when the script is used up.
 class raw_upstream {
   public:
-    explicit raw_upstream(std::vector<std::string> answers) : answers_(std::move(answers)) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-        ::listen(fd_, 16);
-        socklen_t len = sizeof(addr);
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
-        thread_ = std::thread([this] { serve(); });
-    }
-    ~raw_upstream() {
-        stop_ = true;
-        ::shutdown(fd_, SHUT_RDWR);
-        ::close(fd_);
-        thread_.join();
-    }
-    int port() const { return port_; }
-    int connections() const { return connections_.load(); }
+    explicit raw_upstream(std::vector<std::string> answers)
+        : answers_(std::move(answers)), server_([this](int fd) { serve(fd); }) {}
+    int port() const { return server_.port(); }
+    int connections() const { return server_.connections(); }
 
   private:
-    // One connection at a time (enough for these tests); every request gets the next answer.
-    void serve() {
-        std::size_t next = 0;
-        while (!stop_) {
-            int c = ::accept(fd_, nullptr, nullptr);
-            if (c < 0)
+    void serve(int fd) {
+        std::string buf;
+        while (next_ < answers_.size() && read_request(fd, buf, 2s)) {
+            if (!send_all(fd, answers_[next_++]))
                 return;
-            ++connections_;
-            timeval tv{2, 0};
-            ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-            std::string buf;
-            char tmp[4096];
-            while (next < answers_.size()) {
-                while (buf.find("\r\n\r\n") == std::string::npos) {
-                    auto n = ::recv(c, tmp, sizeof(tmp), 0);
-                    if (n <= 0)
-                        break;
-                    buf.append(tmp, static_cast<std::size_t>(n));
-                }
-                const auto end = buf.find("\r\n\r\n");
-                if (end == std::string::npos)
-                    break;
-                std::size_t body = 0;
-                if (auto cl = buf.find("content-length: "); cl != std::string::npos && cl < end) {
-                    body = std::stoul(buf.substr(cl + 16));
-                } else if (auto cl2 = buf.find("Content-Length: ");
-                           cl2 != std::string::npos && cl2 < end) {
-                    body = std::stoul(buf.substr(cl2 + 16));
-                }
-                while (buf.size() < end + 4 + body) {
-                    auto n = ::recv(c, tmp, sizeof(tmp), 0);
-                    if (n <= 0)
-                        break;
-                    buf.append(tmp, static_cast<std::size_t>(n));
-                }
-                buf.erase(0, std::min(buf.size(), end + 4 + body));
-                const auto& a = answers_[next++];
-                ::send(c, a.data(), a.size(), MSG_NOSIGNAL);
-            }
-            ::close(c);
         }
     }
 
     std::vector<std::string> answers_;
-    int fd_ = -1;
-    int port_ = 0;
-    std::atomic<bool> stop_{false};
-    std::atomic<int> connections_{0};
-    std::thread thread_;
+    std::atomic<std::size_t> next_{0};
+    raw_server server_;  // last: its threads use the members above
 };
 
 std::string config_for(int port) {

@@ -2,11 +2,10 @@
 // Scenario ids (P1, R7, …) are the SPEC's §9 acceptance scenarios.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "support/gateway_fixture.hpp"
+#include "support/inspect.hpp"
 
 namespace ditto::test {
 namespace {
@@ -63,16 +62,6 @@ int recorded_count(const running_mock& m) {
         ++n;
     }
     return n;
-}
-
-long peak_rss_kb(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stol(line.substr(6));
-    }
-    return -1;
 }
 
 // One gateway in front of one mock: most scenarios need nothing more.
@@ -398,7 +387,7 @@ TEST_F(Proxy, HopByHopAndCredentialHeadersStayHere) {
 
 TEST_F(Proxy, LargeBodiesStreamThroughInBoundedMemory) {
     start("", {"--proxy-max-body-bytes", "1048576", "--workers", "1"});
-    const long before = peak_rss_kb(gw.proc.pid());
+    const long before = proc_status_kb(gw.proc.pid(), "VmHWM");
     // 20 MB multipart upload: over the body limit, so it streams to the upstream.
     const std::string boundary = "XyZ";
     const std::size_t size = 20 * 1000 * 1000;
@@ -432,7 +421,7 @@ TEST_F(Proxy, LargeBodiesStreamThroughInBoundedMemory) {
     EXPECT_EQ(down->status, 200);
     EXPECT_EQ(down->header("content-length"), std::to_string(size));
     EXPECT_EQ(down->body.size(), size);
-    const long after = peak_rss_kb(gw.proc.pid());
+    const long after = proc_status_kb(gw.proc.pid(), "VmHWM");
     std::printf("gateway peak RSS %ld kB -> %ld kB\n", before, after);
     ASSERT_GT(before, 0);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

@@ -77,13 +77,7 @@ TEST_F(Replicas, AKeyDisabledInTheStoreIsRefusedByEveryReplicaWithinOneSecond) {
 
 class ReplicasDurableRedis : public Replicas {
   protected:
-    ReplicasDurableRedis() : Replicas(durable()) {}
-    static redis_server::options durable() {
-        static temp_dir dir;  // the append-only file survives the killed server
-        redis_server::options o;
-        o.data_dir = dir.path().string();
-        return o;
-    }
+    ReplicasDurableRedis() : Replicas({}, true) {}
 };
 
 TEST_F(ReplicasDurableRedis, RedisKilledMidLoadFollowsThePolicyAndReconciles) {

@@ -44,10 +44,12 @@ bool http_response::has_header(std::string_view name) const {
     return false;
 }
 
-http_connection::http_connection(int port) {
+http_connection::http_connection(int port, int receive_buffer) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0)
         return;
+    if (receive_buffer > 0)
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -198,6 +200,15 @@ bool http_connection::wait_closed(std::chrono::milliseconds timeout) {
             return false;
     }
     return true;
+}
+
+void http_connection::reset() {
+    if (fd_ < 0)
+        return;
+    linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    ::close(fd_);
+    fd_ = -1;
 }
 
 std::string make_request(std::string_view method, std::string_view target,

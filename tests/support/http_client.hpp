@@ -25,7 +25,9 @@ struct http_response {
 /// (slow clients, pipelining, half-sent bodies). Every read is bounded by a timeout.
 class http_connection {
   public:
-    explicit http_connection(int port);
+    /// `receive_buffer` > 0 sets SO_RCVBUF before connecting (a client that reads slowly
+    /// pushes back after that many bytes).
+    explicit http_connection(int port, int receive_buffer = 0);
     ~http_connection();
     http_connection(const http_connection&) = delete;
     http_connection& operator=(const http_connection&) = delete;
@@ -37,6 +39,8 @@ class http_connection {
         std::chrono::milliseconds timeout = std::chrono::seconds(10), bool head_request = false);
     /// True when the server closes the connection within `timeout` (EOF or reset).
     bool wait_closed(std::chrono::milliseconds timeout);
+    /// Closes the connection with a reset (RST) instead of an orderly FIN.
+    void reset();
 
   private:
     bool fill(std::chrono::steady_clock::time_point deadline);

@@ -98,6 +98,8 @@ bool redis_server::launch(int port, std::chrono::milliseconds timeout) {
     if (!opt_.password.empty()) {
         args.insert(args.end(), {"--requirepass", opt_.password});
     }
+    if (opt_.debug_command)
+        args.insert(args.end(), {"--enable-debug-command", "local"});
     proc_ = child_process{};
     proc_.start(opt_.path, args);
     port_ = port;

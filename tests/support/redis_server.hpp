@@ -18,6 +18,8 @@ class redis_server {
         /// When set, data is kept there (append-only file, fsync on every write), so a
         /// killed and restarted server still has it.
         std::string data_dir;
+        /// Allows DEBUG (e.g. `DEBUG SLEEP`), which Redis 7 refuses by default.
+        bool debug_command = false;
     };
 
     /// Starts and waits (at most 5 s) until it answers PING; throws std::runtime_error.

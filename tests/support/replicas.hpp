@@ -26,8 +26,18 @@ inline const std::string exact_chat =
 std::string trim_end(std::string s);
 
 class Replicas : public ::testing::Test {
+  private:
+    static redis_server::options in_dir(redis_server::options o, std::string dir) {
+        if (!dir.empty())
+            o.data_dir = std::move(dir);
+        return o;
+    }
+
   protected:
-    explicit Replicas(redis_server::options o = {}) : redis(std::move(o)) {}
+    /// `durable`: Redis keeps its data under `files` (append-only file, fsync on every
+    /// write), so a killed and restarted server still has it.
+    explicit Replicas(redis_server::options o = {}, bool durable = false)
+        : redis(in_dir(std::move(o), durable ? files.path().string() : "")) {}
 
     /// Starts `n` gateways on one config and one Redis (prefix "t").
     void start(int n, const std::string& keys, std::vector<std::string> args = {},
@@ -46,7 +56,7 @@ class Replicas : public ::testing::Test {
     /// `per_replica` requests in flight on every replica at once; all statuses.
     std::vector<int> spread(const std::string& token, int per_replica);
 
-    temp_dir files;
+    temp_dir files;  // before `redis`: it may hold its data
     redis_server redis;
     running_mock mock;
     std::string config;

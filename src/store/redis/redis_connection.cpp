@@ -1,7 +1,5 @@
 #include "ditto/store/redis/redis_connection.hpp"
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -15,9 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <charconv>
 #include <deque>
-#include <new>
 #include <random>
 #include <utility>
 
@@ -56,47 +52,6 @@ class redis_error_category final : public boost::system::error_category {
 };
 #pragma GCC diagnostic pop
 
-struct reader_free {
-    void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
-};
-using reader_ptr = std::unique_ptr<redisReader, reader_free>;
-
-struct reply_free {
-    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
-};
-
-redis_reply convert(const redisReply& r) {
-    redis_reply out;
-    switch (r.type) {
-        case REDIS_REPLY_STRING:
-            out.type = redis_type::string;
-            out.str.assign(r.str, r.len);
-            break;
-        case REDIS_REPLY_STATUS:
-            out.type = redis_type::status;
-            out.str.assign(r.str, r.len);
-            break;
-        case REDIS_REPLY_ERROR:
-            out.type = redis_type::error;
-            out.str.assign(r.str, r.len);
-            break;
-        case REDIS_REPLY_INTEGER:
-            out.type = redis_type::integer;
-            out.integer = r.integer;
-            break;
-        case REDIS_REPLY_ARRAY:
-            out.type = redis_type::array;
-            out.elements.reserve(r.elements);
-            for (std::size_t i = 0; i < r.elements; ++i) {
-                out.elements.push_back(convert(*r.element[i]));
-            }
-            break;
-        default:
-            break;
-    }
-    return out;
-}
-
 /// RESP array of bulk strings: binary-safe, so keys and Lua scripts need no escaping.
 void append_command(std::string& out, const std::vector<std::string>& args) {
     out += '*';
@@ -111,21 +66,6 @@ void append_command(std::string& out, const std::vector<std::string>& args) {
     }
 }
 
-enum class pull : std::uint8_t { reply, need_more, bad };
-
-pull next_reply(redisReader* reader, redis_reply& out) {
-    void* raw = nullptr;
-    if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
-        return pull::bad;
-    }
-    if (raw == nullptr) {
-        return pull::need_more;
-    }
-    const std::unique_ptr<redisReply, reply_free> owned(static_cast<redisReply*>(raw));
-    out = convert(*owned);
-    return pull::reply;
-}
-
 }  // namespace
 
 const boost::system::error_category& redis_category() noexcept {
@@ -135,28 +75,6 @@ const boost::system::error_category& redis_category() noexcept {
 
 boost::system::error_code make_error_code(redis_errc e) noexcept {
     return {static_cast<int>(e), redis_category()};
-}
-
-std::optional<long long> redis_reply::as_int() const {
-    if (type == redis_type::integer) {
-        return integer;
-    }
-    if (type != redis_type::string || str.empty()) {
-        return std::nullopt;
-    }
-    long long v = 0;
-    const auto [end, ec] = std::from_chars(str.data(), str.data() + str.size(), v);
-    if (ec != std::errc{} || end != str.data() + str.size()) {
-        return std::nullopt;
-    }
-    return v;
-}
-
-std::optional<std::string_view> redis_reply::as_string() const {
-    if (type == redis_type::string || type == redis_type::status) {
-        return std::string_view(str);
-    }
-    return std::nullopt;
 }
 
 // Everything below runs on `ex` only, so nothing but the state and the counters (read by
@@ -182,10 +100,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     /// one see `alive == false` and stop without touching the new one's state.
     struct link {
         explicit link(const net::any_io_executor& ex)
-            : socket(ex), resolver(ex), wake(ex), deadline(ex), reader(redisReaderCreate()) {
-            if (!reader) {
-                throw std::bad_alloc();
-            }
+            : socket(ex), resolver(ex), wake(ex), deadline(ex) {
             wake.expires_at(net::steady_timer::time_point::max());
         }
         void shut() {
@@ -201,7 +116,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         tcp::resolver resolver;
         net::steady_timer wake;      ///< canceled to wake the writer
         net::steady_timer deadline;  ///< of the connection attempt
-        reader_ptr reader;
+        resp_reader reader;
         std::array<char, 16 * 1024> buf{};
         bool alive = true;
         bool handshaking = true;
@@ -470,12 +385,12 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         replies_read r;
         while (r.replies.size() < n) {
             redis_reply reply;
-            const pull p = next_reply(ln->reader.get(), reply);
-            if (p == pull::bad) {
+            const auto p = ln->reader.next(reply);
+            if (p == resp_reader::pull::bad) {
                 r.error = redis_errc::protocol_error;
                 co_return r;
             }
-            if (p == pull::reply) {
+            if (p == resp_reader::pull::reply) {
                 r.replies.push_back(std::move(reply));
                 continue;
             }
@@ -484,7 +399,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 r.error = ec;
                 co_return r;
             }
-            if (redisReaderFeed(ln->reader.get(), ln->buf.data(), len) != REDIS_OK) {
+            if (!ln->reader.feed(ln->buf.data(), len)) {
                 r.error = redis_errc::protocol_error;
                 co_return r;
             }
@@ -502,16 +417,16 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
             if (ec) {
                 co_return ec;
             }
-            if (redisReaderFeed(ln->reader.get(), ln->buf.data(), len) != REDIS_OK) {
+            if (!ln->reader.feed(ln->buf.data(), len)) {
                 co_return redis_errc::protocol_error;
             }
             for (;;) {
                 redis_reply reply;
-                const pull p = next_reply(ln->reader.get(), reply);
-                if (p == pull::need_more) {
+                const auto p = ln->reader.next(reply);
+                if (p == resp_reader::pull::need_more) {
                     break;
                 }
-                if (p == pull::bad || self->in_flight.empty()) {
+                if (p == resp_reader::pull::bad || self->in_flight.empty()) {
                     co_return redis_errc::protocol_error;
                 }
                 // An abandoned request (its caller was cancelled) still takes its replies,

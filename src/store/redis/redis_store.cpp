@@ -9,6 +9,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "ditto/core/hash.hpp"
 #include "redis_cache_store.hpp"
 #include "redis_client.hpp"
 #include "scripts.hpp"
@@ -28,27 +29,6 @@ std::vector<std::string> cmd(A&&... a) {
 
 std::string limit_arg(const std::optional<std::uint32_t>& l) {
     return l ? std::to_string(*l) : "-1";
-}
-
-std::int64_t element_int(const redis_reply& r, std::size_t i) {
-    if (!r.is_array() || i >= r.elements.size())
-        return 0;
-    return r.elements[i].as_int().value_or(0);
-}
-
-std::uint64_t element_u64(const redis_reply& r, std::size_t i) {
-    if (!r.is_array() || i >= r.elements.size())
-        return 0;
-    auto s = r.elements[i].as_string();
-    if (r.elements[i].is_integer())
-        return static_cast<std::uint64_t>(std::max<long long>(0, r.elements[i].integer));
-    if (!s)
-        return 0;
-    try {
-        return std::stoull(std::string(*s));
-    } catch (...) {
-        return 0;
-    }
 }
 
 // ---- rate limits (SPEC §3.4 with §0.2, §0.13: per scope, Redis TIME, one call) ----
@@ -222,9 +202,13 @@ class redis_audit_log final : public audit_log {
         const auto ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
+        // The same kind and payload give the same name, so a retried append is recognised.
+        const std::string once = std::to_string(core::fnv1a64(payload_json)) + "-" +
+                                 std::to_string(core::fnv1a64(kind)) + "-" +
+                                 std::to_string(payload_json.size());
         auto r = co_await c_->script(audit_append_script(),
                                      cmd(p_, std::move(kind), std::move(payload_json),
-                                         std::to_string(ts), std::to_string(keep_.count())));
+                                         std::to_string(ts), std::to_string(keep_.count()), once));
         co_return failure_of(r);
     }
 

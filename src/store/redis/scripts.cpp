@@ -98,6 +98,9 @@ local p = ARGV[1]
 local rid = ARGV[2]
 local rk = p .. ':reservation:' .. rid
 if redis.call('EXISTS', rk) == 1 then return {1, 1, 0, 0, 0} end
+-- Settled before it arrived: a reserve whose reply the gateway never got (a timeout, a lost
+-- connection) and which it has already rolled back. Running it now would reserve for nobody.
+if redis.call('EXISTS', p .. ':settled:' .. rid) == 1 then return {1, 1, 0, 0, 0} end
 local n = tonumber(ARGV[4])
 local pending = {}
 local lines = {}
@@ -156,6 +159,10 @@ return {1, 0, 0, 0, 0}
 constexpr std::string_view budget_settle_src = DITTO_LUA_LEDGER DITTO_LUA_RELEASE R"lua(
 local r = release(ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5])
 if r then return 1 end
+-- Nothing to settle: the reserve may still be on its way (written on a connection that was
+-- then lost, run when Redis wakes up). A marker makes it a no-op when it comes; a day is far
+-- longer than any reply can be late, and the marker exists only for these rare ids.
+redis.call('SET', ARGV[1] .. ':settled:' .. ARGV[2], '1', 'EX', 86400)
 return 0
 )lua";
 
@@ -186,6 +193,10 @@ return {#ids, reaped, string.format('%.0f', t), string.format('%.0f', u)}
 
 constexpr std::string_view audit_append_src = R"lua(
 local p = ARGV[1]
+-- ARGV[6] names the record (a hash of its kind and payload): an append whose reply was lost
+-- and which the gateway then retries must not be stored twice. Retries come within seconds
+-- of Redis answering again; five minutes of memory is plenty.
+if not redis.call('SET', p .. ':audit_once:' .. ARGV[6], '1', 'NX', 'EX', 300) then return 0 end
 local id = redis.call('INCR', p .. ':audit_seq')
 local key = p .. ':audit:' .. string.format('%020d', id)
 local ts = tonumber(ARGV[4])

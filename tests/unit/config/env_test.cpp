@@ -271,6 +271,34 @@ TEST(ConfigSecrets, Failures) {
               "failed to resolve secret for value: secret file is empty: " + empty.path());
 }
 
+// Regression (tests/fuzz/corpus/fuzz_config/crash-secret-in-error): a secret reference built
+// from placeholders failed with a reason quoting the name or path it read, which held the
+// substituted value, so a mistaken `secret://env/${API_KEY}` printed the key.
+TEST(ConfigSecrets, FailuresBuiltFromPlaceholdersWithholdTheirValues) {
+    const env_lookup env(env_map{{"API_KEY", "sk-live-0123456789"},
+                                 {"DIR", "/nonexistent/ditto"},
+                                 {"ENCODED", "%2Fnonexistent%2Fsk-live-0123456789"},
+                                 {"REF", "secret://env/sk-live-0123456789"}});
+    for (const char* value : {"secret://env/${API_KEY}", "secret://env/ ${API_KEY} ",
+                              "secret://file?path=${DIR}/${API_KEY}",
+                              "secret://file?path=${ENCODED}", "os.environ/REF"}) {
+        const auto r = expand(value, env);
+        EXPECT_FALSE(r.value.has_value()) << value;
+        EXPECT_EQ(r.error.find("sk-live"), std::string::npos) << r.error;
+        EXPECT_EQ(r.error.find("nonexistent"), std::string::npos) << r.error;
+        EXPECT_TRUE(
+            r.error.starts_with("failed to resolve secret for value: the reference built "
+                                "from "))
+            << r.error;
+    }
+    EXPECT_EQ(expand("secret://file?path=${DIR}/${API_KEY}", env).error,
+              "failed to resolve secret for value: the reference built from ${DIR}, ${API_KEY} "
+              "does not resolve (the reason is withheld: it would show their values)");
+    // Without placeholders the reason is given in full, as before.
+    EXPECT_EQ(expand("secret://env/NOT_SET_9", env).error,
+              "failed to resolve secret for value: missing env var: NOT_SET_9");
+}
+
 TEST(ConfigSecrets, LabelNamesTheField) {
     const env_lookup env;
     std::string error;

@@ -36,6 +36,20 @@ TEST(Redactor, PointersAndCustomRules) {
               R"({"messages":[{"content":"***"}],"n":"***"})");
 }
 
+// Regression (tests/fuzz/corpus/fuzz_redact_prometheus/crash-escaped-secret-name): the no-op
+// pre-check compared member names as written, so an escaped spelling of a secret name
+// (`tok\u0065n`) skipped redaction and the value went out as it was.
+TEST(Redactor, EscapedSecretNamesAreRedacted) {
+    redactor r(config::redaction_config{});
+    EXPECT_EQ(r.redact_json(R"({"tok\u0065n":"s3cret"})"), R"({"token":"<redacted>"})");
+    EXPECT_EQ(r.redact_json(R"({"a":{"\u0041pi_Key":1}})"), R"({"a":{"Api_Key":"<redacted>"}})");
+    EXPECT_EQ(r.redact_json(R"({"ur\u006c":"https://h/p?key=s3cret"})"),
+              R"({"url":"https://h/p?key=<redacted>"})");
+    // An escape in a value alone still leaves a clean document untouched.
+    const std::string clean = R"({"note":"a \"quoted\" word"})";
+    EXPECT_EQ(r.redact_json(clean), clean);
+}
+
 TEST(Sampling, RatesAndIdentity) {
     EXPECT_TRUE(sampled("json_logs", "anything", 1.0));
     EXPECT_FALSE(sampled("json_logs", "anything", 0.0));

@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ditto/store/redis/redis_reply.hpp"
 #include "ditto/store/redis/redis_url.hpp"
 
 namespace ditto::store::redis {
@@ -37,30 +38,6 @@ enum class redis_errc {
 
 const boost::system::error_category& redis_category() noexcept;
 boost::system::error_code make_error_code(redis_errc e) noexcept;
-
-enum class redis_type : std::uint8_t { nil, string, status, error, integer, array };
-
-/// A reply, owned: callers never see hiredis types.
-struct redis_reply {
-    redis_type type = redis_type::nil;
-    std::string str;  ///< string, status and error replies
-    long long integer = 0;
-    std::vector<redis_reply> elements;
-
-    bool is_nil() const { return type == redis_type::nil; }
-    /// A `-ERR ...` reply: Redis refused the command; the connection is fine.
-    bool is_error() const { return type == redis_type::error; }
-    bool is_string() const { return type == redis_type::string; }
-    bool is_status() const { return type == redis_type::status; }
-    bool is_integer() const { return type == redis_type::integer; }
-    bool is_array() const { return type == redis_type::array; }
-    /// The `+OK` status.
-    bool is_ok() const { return type == redis_type::status && str == "OK"; }
-    /// An integer reply, or a string reply holding a whole decimal number (GET of a counter).
-    std::optional<long long> as_int() const;
-    /// A string or status reply.
-    std::optional<std::string_view> as_string() const;
-};
 
 struct redis_options {
     /// The deadline of each command (or pipeline), from exec() until its reply.
