@@ -9,14 +9,17 @@
 #
 # Environment: DITTO_CLUSTER_DIR (state, default /tmp/ditto-cluster), DITTO_CLUSTER_PORT
 # (the load balancer; replicas use PORT+1..PORT+3, the mock PORT+4, Redis PORT+5; default
-# 18200), DITTO_CLUSTER_ARGS (extra gateway flags). Everything stops with `stop`.
+# 18200), DITTO_CLUSTER_ARGS (extra gateway flags), DITTO_GATEWAY_BIN / DITTO_MOCK_BIN (the
+# binaries, default build/src/). Everything stops with `stop`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 dir="${DITTO_CLUSTER_DIR:-/tmp/ditto-cluster}"
 port="${DITTO_CLUSTER_PORT:-18200}"
-gw_bin="$root/build/src/ditto-gateway"
-mock_bin="$root/build/src/ditto-mock-upstream"
+# The binaries of build/ by default; the tests pass those of their own tree (a sanitizer tree
+# in CI), so the cluster runs what is being tested.
+gw_bin="${DITTO_GATEWAY_BIN:-$root/build/src/ditto-gateway}"
+mock_bin="${DITTO_MOCK_BIN:-$root/build/src/ditto-mock-upstream}"
 redis_port=$((port + 5)); mock_port=$((port + 4))
 
 pid_of() { [[ -f "$dir/$1.pid" ]] && cat "$dir/$1.pid"; }

@@ -31,7 +31,9 @@ class Cluster : public ::testing::Test {
         args.insert(args.begin(), std::string(DITTO_SOURCE_DIR) + "/scripts/cluster.sh");
         return run_to_exit("/bin/bash", args, 60s,
                            {{"DITTO_CLUSTER_DIR", dir.path().string()},
-                            {"DITTO_CLUSTER_PORT", std::to_string(base)}});
+                            {"DITTO_CLUSTER_PORT", std::to_string(base)},
+                            {"DITTO_GATEWAY_BIN", DITTO_GATEWAY_BIN},
+                            {"DITTO_MOCK_BIN", DITTO_MOCK_BIN}});
     }
     std::string redis(const std::vector<std::string>& args) {
         std::vector<std::string> all{"-p", std::to_string(base + 5)};
