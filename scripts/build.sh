@@ -9,4 +9,6 @@ jobs="${JOBS:-$(nproc)}"
 if [[ ! -f "$build_dir/build.ninja" || $# -gt 0 ]]; then
   cmake -S . -B "$build_dir" -G Ninja -DDITTO_WERROR=ON "$@" >/dev/null
 fi
-cmake --build "$build_dir" -j "$jobs"
+# DITTO_TARGETS: build only these (e.g. "ditto-gateway ditto-mock-upstream"); default all.
+# shellcheck disable=SC2086  # a list of target names on purpose
+cmake --build "$build_dir" -j "$jobs" ${DITTO_TARGETS:+--target $DITTO_TARGETS}
