@@ -15,19 +15,14 @@
 
 #include "ditto/core/sse_usage.hpp"
 #include "fuzz_check.hpp"
+#include "shared/sse_feed.hpp"
 
 namespace {
 
 using ditto::core::sse_usage_scanner;
 using ditto::core::usage_fields;
 
-struct run_result {
-    std::string out;
-    usage_fields usage;
-    bool done = false;
-    std::uint64_t events = 0;
-    std::uint64_t stripped = 0;
-};
+using run_result = ditto::test::sse_feed_result;
 
 void check_bounds(const sse_usage_scanner& sc) {
     FUZZ_CHECK(sc.buffered_bytes() <= sse_usage_scanner::max_buffer);
@@ -35,23 +30,12 @@ void check_bounds(const sse_usage_scanner& sc) {
 }
 
 run_result run(std::string_view stream, bool strip, const std::vector<std::size_t>& pieces) {
-    sse_usage_scanner sc(strip);
-    run_result r;
-    for (std::size_t len : pieces) {
-        len = std::min(len, stream.size());
-        sc.feed(stream.substr(0, len), r.out);
-        stream.remove_prefix(len);
-        check_bounds(sc);
-    }
-    sc.feed(stream, r.out);
-    check_bounds(sc);
-    sc.finish(r.out);
-    FUZZ_CHECK(sc.buffered_bytes() == 0);
-    r.usage = sc.usage();
-    r.done = sc.saw_done();
-    r.events = sc.events();
-    r.stripped = sc.stripped();
-    return r;
+    return ditto::test::feed_in_pieces(stream, strip, pieces,
+                                       [](const sse_usage_scanner& sc, bool finished) {
+                                           check_bounds(sc);
+                                           if (finished)
+                                               FUZZ_CHECK(sc.buffered_bytes() == 0);
+                                       });
 }
 
 bool same_usage(const usage_fields& a, const usage_fields& b) {

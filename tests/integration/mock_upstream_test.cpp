@@ -140,6 +140,26 @@ TEST_F(MockUpstream, StallAfterBytesPausesThenFinishes) {
     EXPECT_EQ(r->body, plain->body);  // same bytes, only delivered with a pause
 }
 
+TEST_F(MockUpstream, StreamEventsSetsTheStreamLength) {
+    // x-mock-stream-events: N content events (bench/scale.sh measures cost by stream length).
+    auto count = [](const std::string& body) {
+        std::size_t n = 0;
+        for (auto at = body.find("chat.completion.chunk"); at != std::string::npos;
+             at = body.find("chat.completion.chunk", at + 1))
+            ++n;
+        return n;
+    };
+    auto r = post("/v1/chat/completions", R"({"model":"m","stream":true})",
+                  {{"x-mock-stream-events", "50"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(count(r->body), 52u) << r->body;  // role, 50 content events, finish
+    EXPECT_NE(r->body.find("data: [DONE]"), std::string::npos);
+    auto plain = post("/v1/chat/completions", R"({"model":"m","stream":true})");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(count(plain->body), 11u);  // role, the reply's 9 words, finish
+}
+
 TEST_F(MockUpstream, ChunkDelaySpacesSseEvents) {
     const auto start = std::chrono::steady_clock::now();
     auto r = post("/v1/chat/completions", R"({"model":"m","stream":true})",

@@ -48,15 +48,11 @@ redis_reply convert(const redisReply& r) {
     redis_reply out;
     switch (r.type) {
         case REDIS_REPLY_STRING:
-            out.type = redis_type::string;
-            out.str.assign(r.str, r.len);
-            break;
         case REDIS_REPLY_STATUS:
-            out.type = redis_type::status;
-            out.str.assign(r.str, r.len);
-            break;
         case REDIS_REPLY_ERROR:
-            out.type = redis_type::error;
+            out.type = r.type == REDIS_REPLY_STRING   ? redis_type::string
+                       : r.type == REDIS_REPLY_STATUS ? redis_type::status
+                                                      : redis_type::error;
             out.str.assign(r.str, r.len);
             break;
         case REDIS_REPLY_INTEGER:

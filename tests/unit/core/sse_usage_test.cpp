@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/sse_feed.hpp"
+
 namespace ditto::core {
 namespace {
 
@@ -26,30 +28,17 @@ std::string data_event(std::string_view json, std::string_view eol = "\n") {
     return event({"data: " + std::string(json)}, eol);
 }
 
-struct result {
-    std::string out;
-    usage_fields usage;
-    bool done = false;
-    std::uint64_t events = 0;
-    std::uint64_t stripped = 0;
-};
+using result = test::sse_feed_result;
 
 // Feeds `stream` in pieces ending at `cuts` (ascending offsets), then finishes.
 result run_cuts(std::string_view stream, bool strip, const std::vector<std::size_t>& cuts) {
-    sse_usage_scanner sc(strip);
-    result r;
+    std::vector<std::size_t> lengths;
     std::size_t prev = 0;
     for (std::size_t c : cuts) {
-        sc.feed(stream.substr(prev, c - prev), r.out);
+        lengths.push_back(c - prev);
         prev = c;
     }
-    sc.feed(stream.substr(prev), r.out);
-    sc.finish(r.out);
-    r.usage = sc.usage();
-    r.done = sc.saw_done();
-    r.events = sc.events();
-    r.stripped = sc.stripped();
-    return r;
+    return test::feed_in_pieces(stream, strip, lengths);
 }
 
 result run(std::string_view stream, bool strip, std::size_t piece = 0) {
@@ -274,6 +263,16 @@ TEST(SseUsage, MultiLineDataIsJoinedWithNewline) {
     r = run(event({R"(data: {"choices":[],)", R"(data: "usage":{"total_tokens":4}})"}), true);
     EXPECT_EQ(r.out, "");
     EXPECT_EQ(r.usage.total, 4u);
+}
+
+TEST(SseUsage, AnEscapedUsageNameIsStillRead) {
+    // Events without the word "usage" skip the JSON scan, unless an escape could spell it.
+    const result r = run(data_event(R"({"choices":[],"us\u0061ge":{"total_tokens":5}})"), true);
+    EXPECT_TRUE(r.usage.present);
+    EXPECT_EQ(r.usage.total, 5u);
+    EXPECT_EQ(r.stripped, 1u);
+    EXPECT_FALSE(
+        run(data_event(R"({"choices":[{"delta":{"content":"x"}}]})"), false).usage.present);
 }
 
 TEST(SseUsage, OtherFieldsAndCommentsAreIgnored) {
