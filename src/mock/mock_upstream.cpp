@@ -22,6 +22,9 @@ constexpr std::int64_t created_at = 1700000000;
 constexpr std::string_view reply_words[] = {"Hello",  " from", " ditto-mock-upstream", ".", " This",
                                             " reply", " is",   " deterministic",       "."};
 constexpr std::uint64_t completion_tokens = 9;  // one per word piece above
+// x-mock-stream-events is capped: the events are built before the first is sent, and a
+// hostile count must not take the mock's memory.
+constexpr std::uint64_t max_stream_events = 10'000;
 // {0.125, -0.25, 0.5, 1.0} as little-endian float32, base64.
 constexpr const char* embedding_base64 = "AAAAPgAAgL4AAAA/AACAPw==";
 
@@ -453,7 +456,9 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
             co_return sse_response(
                 req,
                 chat_stream(model, wants_usage_chunk(parsed), prompt, usage_patch_of(req),
-                            header_u64(req, "x-mock-stream-events", std::size(reply_words))),
+                            std::min<std::uint64_t>(
+                                max_stream_events,
+                                header_u64(req, "x-mock-stream-events", std::size(reply_words)))),
                 f);
         }
         json msg = {{"role", "assistant"}, {"content", reply_text()}};

@@ -158,6 +158,10 @@ TEST_F(MockUpstream, StreamEventsSetsTheStreamLength) {
     auto plain = post("/v1/chat/completions", R"({"model":"m","stream":true})");
     ASSERT_TRUE(plain);
     EXPECT_EQ(count(plain->body), 11u);  // role, the reply's 9 words, finish
+    auto huge = post("/v1/chat/completions", R"({"model":"m","stream":true})",
+                     {{"x-mock-stream-events", "99999999999"}});
+    ASSERT_TRUE(huge);
+    EXPECT_EQ(count(huge->body), 10'002u);  // capped at 10,000 content events
 }
 
 TEST_F(MockUpstream, ChunkDelaySpacesSseEvents) {
