@@ -17,7 +17,7 @@ namespace {
 
 std::vector<const config::virtual_key_config*> all_keys(const config_version& v) {
     std::vector<const config::virtual_key_config*> out;
-    for (const auto& k : v.keys)
+    for (const auto& k : *v.keys)
         out.push_back(&k);
     return out;
 }
@@ -27,7 +27,7 @@ std::string version_document(const config_version& v, bool tokens) {
     std::string info = v.info.to_json();
     info.pop_back();
     std::string keys = "[";
-    for (const auto& k : v.keys) {
+    for (const auto& k : *v.keys) {
         if (keys.size() > 1)
             keys += ',';
         keys += key_view(k, tokens);
@@ -163,9 +163,9 @@ reply config_diff(const parts& p, const call& c) {
             return std::move(*refused);
     }
     std::map<std::string, const config::virtual_key_config*> before, after;
-    for (const auto& k : from->keys)
+    for (const auto& k : *from->keys)
         before[k.id] = &k;
-    for (const auto& k : to->keys)
+    for (const auto& k : *to->keys)
         after[k.id] = &k;
     std::string added = "[", removed = "[", changed = "[";
     std::size_t n_added = 0, n_removed = 0, n_changed = 0, n_unchanged = 0;
@@ -199,8 +199,8 @@ reply config_diff(const parts& p, const call& c) {
     }
     const bool router_changed = from->info.router_sha256 != to->info.router_sha256;
     core::json_object_writer summary;
-    summary.num("from_virtual_key_count", from->keys.size())
-        .num("to_virtual_key_count", to->keys.size())
+    summary.num("from_virtual_key_count", from->keys->size())
+        .num("to_virtual_key_count", to->keys->size())
         .num("added", n_added)
         .num("removed", n_removed)
         .num("changed", n_changed)
@@ -229,7 +229,7 @@ reply config_validate(const parts& p, const call& c) {
     config::gateway_config staged;
     staged.backends = p.control->backends();
     const auto now = p.control->current();
-    staged.virtual_keys = now->keys;
+    staged.virtual_keys = *now->keys;
     staged.router = now->router;
     bool router_given = false;
     if (auto it = doc->find("virtual_keys"); it != doc->end()) {
@@ -337,7 +337,7 @@ net::awaitable<reply> config_rollback(const parts& p, const call& c) {
     r.dry_run = dry;
     r.change = [target](std::vector<config::virtual_key_config>& keys,
                         config::router_config& router) -> std::optional<admin_failure> {
-        keys = target->keys;
+        keys = *target->keys;
         router = target->router;
         return std::nullopt;
     };

@@ -33,7 +33,7 @@ std::optional<reply> check_secrets(const call& c,
 namespace {
 
 const config::virtual_key_config* find_key(const config_version& v, const std::string& id) {
-    for (const auto& k : v.keys) {
+    for (const auto& k : *v.keys) {
         if (k.id == id)
             return &k;
     }
@@ -68,7 +68,7 @@ reply keys_list(const parts& p, const call& c) {
     const auto v = p.control->current();
     std::vector<const config::virtual_key_config*> shown;
     std::uint64_t skipped = 0;
-    for (const auto& k : v->keys) {
+    for (const auto& k : *v->keys) {
         if ((tenant && k.tenant_id != *tenant) || (project && k.project_id != *project) ||
             (user && k.user_id != *user) || !k.id.starts_with(prefix) ||
             (enabled && (k.enabled ? "true" : "false") != *enabled)) {

@@ -190,7 +190,7 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
     auto all = co_await p.store.budgets->ledgers(metric);
     const auto v = p.control->current();
     std::map<std::string, const config::virtual_key_config*> keys;
-    for (const auto& k : v->keys)
+    for (const auto& k : *v->keys)
         keys[k.id] = &k;
     if (c.who.tenant_scoped()) {
         std::erase_if(all, [&](const store::ledger_entry& e) {

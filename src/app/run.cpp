@@ -221,7 +221,10 @@ int run(const config::cli_options& options) {
     // Admin changes and other replicas' changes go through the control plane, one at a time
     // on the background thread (docs/admin-api.md).
     admin::control_plane::options cpo;
+    // The keys move to the control plane (no copy of a million keys); the rest stays here.
+    auto file_keys = std::move(cfg.virtual_keys);
     cpo.base = cfg;
+    cpo.base.virtual_keys = std::move(file_keys);
     cpo.live = keys;
     if (store.name == "redis")
         cpo.shared = store.control;

@@ -103,8 +103,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
         if (o.state_path && !open_state_file(*o.state_path, cfg))
             return std::nullopt;
         rt.set = store::make_memory_store();
-        rt.keys = std::make_shared<middleware::live_keys>(
-            std::make_shared<const middleware::key_snapshot>(cfg.virtual_keys, cfg.router));
+        rt.keys = std::make_shared<middleware::live_keys>(nullptr);
         bg.start_reaper(rt.set.budgets, std::chrono::seconds(o.reservation_lease_secs));
         return rt;
     }
@@ -166,8 +165,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
                   {{"keys", std::to_string(cfg.virtual_keys.size())}});
         break;
     }
-    rt.keys = std::make_shared<middleware::live_keys>(
-        std::make_shared<const middleware::key_snapshot>(cfg.virtual_keys, cfg.router));
+    rt.keys = std::make_shared<middleware::live_keys>(nullptr);
 
     // SPEC §0.8: limits degrade to per replica, settlements wait for Redis to come back.
     rt.set.limits =

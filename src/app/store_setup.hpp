@@ -14,6 +14,8 @@ namespace ditto::app {
 
 struct store_runtime {
     store::store_set set;
+    /// Empty until the control plane's bootstrap version fills it (built once, not twice:
+    /// a snapshot of a million keys takes a second).
     std::shared_ptr<middleware::live_keys> keys;
     /// The shared store's control version the keys and router came from (0 without one).
     std::uint64_t shared_version = 0;

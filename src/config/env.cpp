@@ -283,6 +283,18 @@ std::optional<std::string> expand_value(std::string_view value, const env_lookup
     return std::move(r.value);
 }
 
+namespace {
+
+// True when expand_field could change `value`: most tokens are literals, and a million of
+// them should not each get a copy and a path string.
+bool needs_expansion(std::string_view value) {
+    const std::string_view trimmed = core::trim(value);
+    return value.find("${") != std::string_view::npos || trimmed.starts_with(k_os_environ_prefix) ||
+           trimmed.starts_with(k_secret_prefix);
+}
+
+}  // namespace
+
 void expand_env(gateway_config& cfg, const env_lookup& env, diagnostics& diag) {
     auto expand = [&](std::string& field, const std::string& path) -> bool {
         auto r = expand_field(field, env, path);
@@ -308,7 +320,8 @@ void expand_env(gateway_config& cfg, const env_lookup& env, diagnostics& diag) {
         }
     }
     for (std::size_t i = 0; i < cfg.virtual_keys.size(); ++i) {
-        expand(cfg.virtual_keys[i].token, "virtual_keys[" + std::to_string(i) + "].token");
+        if (needs_expansion(cfg.virtual_keys[i].token))
+            expand(cfg.virtual_keys[i].token, "virtual_keys[" + std::to_string(i) + "].token");
     }
 }
 

@@ -22,6 +22,12 @@ bool read_file(const std::filesystem::path& path, std::string& out, std::string&
         error = std::strerror(errno);
         return false;
     }
+    // Sized once from the file's length (a config with a million keys is 200 MB: growing
+    // the string as it is read copies it several times over).
+    std::error_code size_error;
+    const auto size = std::filesystem::file_size(path, size_error);
+    if (!size_error)
+        out.reserve(static_cast<std::size_t>(size));
     char buf[64 * 1024];
     std::size_t n = 0;
     while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
@@ -49,6 +55,23 @@ std::string token_lookup_key(std::string_view stored_token) {
             return core::to_lower(hex);
     }
     return core::sha256_hex(token);
+}
+
+core::sha256_digest token_lookup_digest(std::string_view stored_token) {
+    const std::string_view token = core::trim(stored_token);
+    if (token.starts_with(k_hash_prefix)) {
+        const std::string_view hex = token.substr(k_hash_prefix.size());
+        if (hex.size() == 64 && core::is_hex(hex)) {
+            auto nibble = [](char c) {
+                return static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+            };
+            core::sha256_digest d{};
+            for (std::size_t i = 0; i < d.size(); ++i)
+                d[i] = static_cast<unsigned char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+            return d;
+        }
+    }
+    return core::sha256(token);
 }
 
 gateway_config load_gateway_file(const std::filesystem::path& path, const env_lookup& env,

@@ -1,7 +1,9 @@
-// gateway.json → plain structs (SPEC §1.0-§1.4). The only translation unit that includes
-// nlohmann/json for the config. Bad input never throws: every problem becomes a diagnostic
-// naming its JSON path (`backends[2].timeout_seconds: ...`), and parsing carries on so that
-// one run reports every error.
+// gateway.json → plain structs (SPEC §1.0-§1.4). Documents are read with core::json_dom
+// (one pass, no allocation per member: a million virtual keys parse in about a second);
+// nlohmann is used only to word the message of a document that does not parse. Bad input
+// never throws: every problem becomes a diagnostic naming its JSON path
+// (`backends[2].timeout_seconds: ...`), and parsing carries on so that one run reports
+// every error. Paths are built only for a message, never for a value that reads fine.
 
 #include <algorithm>
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,12 +20,13 @@
 
 #include "ditto/config/load.hpp"
 #include "ditto/config/serialize.hpp"
+#include "ditto/core/json_dom.hpp"
 #include "ditto/core/strings.hpp"
 
 namespace ditto::config {
 namespace {
 
-using json = nlohmann::json;
+using json = core::json_node;
 
 constexpr std::string_view k_missing = "missing required field";
 constexpr std::string_view k_expect_string = "expected a string";
@@ -33,92 +37,109 @@ constexpr std::string_view k_expect_number = "expected a number";
 constexpr std::string_view k_expect_object = "expected an object";
 constexpr std::string_view k_expect_array = "expected an array";
 
-std::string join_path(std::string_view parent, std::string_view key) {
-    if (parent.empty())
-        return std::string(key);
-    std::string out(parent);
-    out += '.';
-    out += key;
-    return out;
-}
+/// Where a value is: a chain of member names and array indices on the stack of the parse
+/// functions, spelled out (`virtual_keys[3].limits.rpm`) only when a message needs it.
+struct path_ref {
+    const path_ref* parent = nullptr;
+    std::string_view name;  ///< a member name; for the root, the document's own prefix
+    std::size_t index = std::string_view::npos;  ///< an array index instead of a name
 
-std::string index_path(std::string_view parent, std::size_t i) {
-    return std::string(parent) + "[" + std::to_string(i) + "]";
-}
+    std::string str() const {
+        if (!parent)
+            return std::string(name);
+        std::string out = parent->str();
+        if (index != std::string_view::npos) {
+            out += '[';
+            out += std::to_string(index);
+            out += ']';
+        } else {
+            if (!out.empty())
+                out += '.';
+            out += name;
+        }
+        return out;
+    }
+    path_ref member(std::string_view key) const { return {this, key}; }
+    path_ref at(std::size_t i) const { return {this, {}, i}; }
+};
 
 class parse_context {
   public:
     explicit parse_context(diagnostics& diag) : diag_(diag) {}
 
+    void error(const path_ref& path, std::string_view message) {
+        diag_.errors.push_back(path.str() + ": " + std::string(message));
+    }
     void error(std::string_view path, std::string_view message) {
         diag_.errors.push_back(std::string(path) + ": " + std::string(message));
     }
     void error_plain(std::string message) { diag_.errors.push_back(std::move(message)); }
     void warning(std::string message) { diag_.warnings.push_back(std::move(message)); }
 
-    bool read_string(const json& v, std::string_view path, std::string& out) {
+    bool read_string(const json& v, const path_ref& path, std::string& out) {
         if (!v.is_string()) {
             error(path, k_expect_string);
             return false;
         }
-        out = v.get_ref<const std::string&>();
+        out = v.str();
         return true;
     }
 
-    bool read_bool(const json& v, std::string_view path, bool& out) {
+    bool read_bool(const json& v, const path_ref& path, bool& out) {
         if (!v.is_boolean()) {
             error(path, k_expect_bool);
             return false;
         }
-        out = v.get<bool>();
+        out = v.boolean();
         return true;
     }
 
-    bool read_u64(const json& v, std::string_view path, std::uint64_t& out) {
-        // nlohmann stores every non-negative integer literal as number_unsigned; a negative
-        // one is number_integer and a fraction (or an integer past u64) is number_float.
+    bool read_u64(const json& v, const path_ref& path, std::uint64_t& out) {
+        // Every non-negative integer literal that fits is unsigned; a negative one is
+        // signed, and a fraction (or an integer past 64 bits) is a double.
         if (v.is_number_unsigned()) {
-            out = v.get<std::uint64_t>();
+            out = v.u64();
             return true;
         }
-        if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
-            out = static_cast<std::uint64_t>(v.get<std::int64_t>());
+        if (v.is_number_integer() && v.i64() >= 0) {
+            out = static_cast<std::uint64_t>(v.i64());
             return true;
         }
         error(path, k_expect_u64);
         return false;
     }
 
-    bool read_u32(const json& v, std::string_view path, std::uint32_t& out) {
-        if (v.is_number_unsigned() &&
-            v.get<std::uint64_t>() <= std::numeric_limits<std::uint32_t>::max()) {
-            out = static_cast<std::uint32_t>(v.get<std::uint64_t>());
+    bool read_u32(const json& v, const path_ref& path, std::uint32_t& out) {
+        if (v.is_number_unsigned() && v.u64() <= std::numeric_limits<std::uint32_t>::max()) {
+            out = static_cast<std::uint32_t>(v.u64());
             return true;
         }
         error(path, k_expect_u32);
         return false;
     }
 
-    bool read_f64(const json& v, std::string_view path, double& out) {
+    bool read_f64(const json& v, const path_ref& path, double& out) {
         if (!v.is_number()) {
             error(path, k_expect_number);
             return false;
         }
-        out = v.get<double>();
+        out = v.f64();
         return true;
     }
 
-    bool read_string_list(const json& v, std::string_view path, std::vector<std::string>& out) {
+    bool read_string_list(const json& v, const path_ref& path, std::vector<std::string>& out) {
         if (!v.is_array()) {
             error(path, k_expect_array);
             return false;
         }
         std::vector<std::string> items;
+        items.reserve(v.size());
         bool ok = true;
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            std::string item;
-            if (read_string(v[i], index_path(path, i), item)) {
-                items.push_back(std::move(item));
+        std::size_t i = 0;
+        for (const auto& item : v) {
+            std::string text;
+            if (read_string(item, path.at(i++), text)) {
+                items.push_back(std::move(text));
             } else {
                 ok = false;
             }
@@ -127,17 +148,20 @@ class parse_context {
         return ok;
     }
 
-    bool read_string_map(const json& v, std::string_view path,
+    bool read_string_map(const json& v, const path_ref& path,
                          std::map<std::string, std::string>& out) {
         if (!v.is_object()) {
             error(path, k_expect_object);
             return false;
         }
         bool ok = true;
-        for (const auto& [key, value] : v.items()) {
+        for (const auto& member : v) {
+            // A repeated name: only its last value counts (and is checked).
+            if (v.find(member.key()) != &member)
+                continue;
             std::string s;
-            if (read_string(value, join_path(path, key), s)) {
-                out[key] = std::move(s);
+            if (read_string(member, path.member(member.key()), s)) {
+                out[std::string(member.key())] = std::move(s);
             } else {
                 ok = false;
             }
@@ -153,51 +177,50 @@ class parse_context {
 /// optional(); finish() then warns about the rest, naming their full path.
 class object_reader {
   public:
-    object_reader(parse_context& ctx, const json& obj, std::string path)
-        : ctx_(ctx), obj_(obj), path_(std::move(path)) {}
+    object_reader(parse_context& ctx, const json& obj, const path_ref& path)
+        : ctx_(ctx), obj_(obj), path_(path) {}
 
     object_reader(const object_reader&) = delete;
     object_reader& operator=(const object_reader&) = delete;
 
-    const std::string& path() const { return path_; }
-    std::string path_of(std::string_view key) const { return join_path(path_, key); }
+    const path_ref& path() const { return path_; }
+    path_ref path_of(std::string_view key) const { return path_.member(key); }
 
     /// Present (even null, which the typed reader then rejects) or an error.
     const json* required(std::string_view key) {
-        known_.emplace(key);
-        auto it = obj_.find(std::string(key));
-        if (it == obj_.end()) {
+        known_.push_back(key);
+        const json* f = obj_.find(key);
+        if (!f)
             ctx_.error(path_of(key), k_missing);
-            return nullptr;
-        }
-        return &*it;
+        return f;
     }
 
     /// Absent and null both mean "use the default", as serde's Option/default do.
     const json* optional(std::string_view key) {
-        known_.emplace(key);
-        auto it = obj_.find(std::string(key));
-        if (it == obj_.end() || it->is_null())
-            return nullptr;
-        return &*it;
+        known_.push_back(key);
+        const json* f = obj_.find(key);
+        return f && !f->is_null() ? f : nullptr;
     }
 
+    /// Warns about every member nobody claimed, in name order, each name once.
     void finish() {
-        for (const auto& item : obj_.items()) {
-            if (known_.count(item.key()) == 0) {
-                ctx_.warning("unknown field ignored: " + path_of(item.key()));
-            }
+        std::set<std::string_view> unknown;
+        for (const auto& member : obj_) {
+            if (std::find(known_.begin(), known_.end(), member.key()) == known_.end())
+                unknown.insert(member.key());
         }
+        for (const auto name : unknown)
+            ctx_.warning("unknown field ignored: " + path_of(name).str());
     }
 
   private:
     parse_context& ctx_;
     const json& obj_;
-    std::string path_;
-    std::set<std::string, std::less<>> known_;
+    const path_ref& path_;
+    std::vector<std::string_view> known_;  ///< claimed names (literals); a handful per object
 };
 
-bool expect_object(parse_context& ctx, const json& v, std::string_view path) {
+bool expect_object(parse_context& ctx, const json& v, const path_ref& path) {
     if (v.is_object())
         return true;
     ctx.error(path, k_expect_object);
@@ -214,7 +237,7 @@ void read_optional(parse_context& ctx, object_reader& r, std::string_view key,
     }
 }
 
-limits_config parse_limits(parse_context& ctx, const json& v, const std::string& path) {
+limits_config parse_limits(parse_context& ctx, const json& v, const path_ref& path) {
     limits_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -225,7 +248,7 @@ limits_config parse_limits(parse_context& ctx, const json& v, const std::string&
     return out;
 }
 
-budget_config parse_budget(parse_context& ctx, const json& v, const std::string& path) {
+budget_config parse_budget(parse_context& ctx, const json& v, const path_ref& path) {
     budget_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -236,7 +259,7 @@ budget_config parse_budget(parse_context& ctx, const json& v, const std::string&
     return out;
 }
 
-cache_config parse_cache(parse_context& ctx, const json& v, const std::string& path) {
+cache_config parse_cache(parse_context& ctx, const json& v, const path_ref& path) {
     cache_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -257,7 +280,7 @@ cache_config parse_cache(parse_context& ctx, const json& v, const std::string& p
     return out;
 }
 
-passthrough_config parse_passthrough(parse_context& ctx, const json& v, const std::string& path) {
+passthrough_config parse_passthrough(parse_context& ctx, const json& v, const path_ref& path) {
     passthrough_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -271,7 +294,7 @@ passthrough_config parse_passthrough(parse_context& ctx, const json& v, const st
     return out;
 }
 
-guardrails_config parse_guardrails(parse_context& ctx, const json& v, const std::string& path) {
+guardrails_config parse_guardrails(parse_context& ctx, const json& v, const path_ref& path) {
     guardrails_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -309,7 +332,7 @@ void read_scope_id(parse_context& ctx, object_reader& r, std::string_view key,
         out = std::string(trimmed);
 }
 
-virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const std::string& path) {
+virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const path_ref& path) {
     virtual_key_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -362,7 +385,7 @@ virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const st
     return out;
 }
 
-backend_config parse_backend(parse_context& ctx, const json& v, const std::string& path) {
+backend_config parse_backend(parse_context& ctx, const json& v, const path_ref& path) {
     backend_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -413,8 +436,7 @@ backend_config parse_backend(parse_context& ctx, const json& v, const std::strin
     return out;
 }
 
-weighted_backend parse_weighted_backend(parse_context& ctx, const json& v,
-                                        const std::string& path) {
+weighted_backend parse_weighted_backend(parse_context& ctx, const json& v, const path_ref& path) {
     weighted_backend out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -429,19 +451,19 @@ weighted_backend parse_weighted_backend(parse_context& ctx, const json& v,
 }
 
 std::vector<weighted_backend> parse_weighted_list(parse_context& ctx, const json& v,
-                                                  const std::string& path) {
+                                                  const path_ref& path) {
     std::vector<weighted_backend> out;
     if (!v.is_array()) {
         ctx.error(path, k_expect_array);
         return out;
     }
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        out.push_back(parse_weighted_backend(ctx, v[i], index_path(path, i)));
-    }
+    std::size_t i = 0;
+    for (const auto& item : v)
+        out.push_back(parse_weighted_backend(ctx, item, path.at(i++)));
     return out;
 }
 
-route_rule parse_rule(parse_context& ctx, const json& v, const std::string& path) {
+route_rule parse_rule(parse_context& ctx, const json& v, const path_ref& path) {
     route_rule out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -464,7 +486,7 @@ route_rule parse_rule(parse_context& ctx, const json& v, const std::string& path
     return out;
 }
 
-router_config parse_router(parse_context& ctx, const json& v, const std::string& path) {
+router_config parse_router(parse_context& ctx, const json& v, const path_ref& path) {
     router_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -474,9 +496,10 @@ router_config parse_router(parse_context& ctx, const json& v, const std::string&
     }
     if (const json* f = r.optional("rules")) {
         if (f->is_array()) {
-            for (std::size_t i = 0; i < f->size(); ++i) {
-                out.rules.push_back(parse_rule(ctx, (*f)[i], index_path(r.path_of("rules"), i)));
-            }
+            const auto rules = r.path_of("rules");
+            std::size_t i = 0;
+            for (const auto& item : *f)
+                out.rules.push_back(parse_rule(ctx, item, rules.at(i++)));
         } else {
             ctx.error(r.path_of("rules"), k_expect_array);
         }
@@ -499,7 +522,7 @@ router_config parse_router(parse_context& ctx, const json& v, const std::string&
     return out;
 }
 
-redaction_config parse_redaction(parse_context& ctx, const json& v, const std::string& path) {
+redaction_config parse_redaction(parse_context& ctx, const json& v, const path_ref& path) {
     redaction_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -522,7 +545,7 @@ redaction_config parse_redaction(parse_context& ctx, const json& v, const std::s
     return out;
 }
 
-sampling_config parse_sampling(parse_context& ctx, const json& v, const std::string& path) {
+sampling_config parse_sampling(parse_context& ctx, const json& v, const path_ref& path) {
     sampling_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -538,8 +561,7 @@ sampling_config parse_sampling(parse_context& ctx, const json& v, const std::str
     return out;
 }
 
-observability_config parse_observability(parse_context& ctx, const json& v,
-                                         const std::string& path) {
+observability_config parse_observability(parse_context& ctx, const json& v, const path_ref& path) {
     observability_config out;
     if (!expect_object(ctx, v, path))
         return out;
@@ -554,10 +576,10 @@ observability_config parse_observability(parse_context& ctx, const json& v,
     return out;
 }
 
-/// nlohmann reports the byte count read when the error was found; derive line and column
-/// the way its own lexer counts them (a '\n' starts a new line at column 0).
-std::string describe_parse_error(std::string_view text, const json::parse_error& e) {
-    const std::size_t end = std::min<std::size_t>(e.byte, text.size());
+/// Line and column of byte `offset`, counted the way nlohmann's lexer counts them (a '\n'
+/// starts a new line at column 0).
+std::string position(std::string_view text, std::size_t offset) {
+    const std::size_t end = std::min(offset, text.size());
     std::size_t line = 1;
     std::size_t column = 0;
     for (std::size_t i = 0; i < end; ++i) {
@@ -568,26 +590,39 @@ std::string describe_parse_error(std::string_view text, const json::parse_error&
             ++column;
         }
     }
-    // what() is "[json.exception.parse_error.101] parse error at line L, column C: <detail>";
-    // keep only the detail, since we print the position ourselves.
-    std::string_view what = e.what();
-    std::string_view detail = what;
-    if (const auto col = what.find("column "); col != std::string_view::npos) {
-        if (const auto colon = what.find(": ", col); colon != std::string_view::npos) {
-            detail = what.substr(colon + 2);
+    return "line " + std::to_string(line) + " column " + std::to_string(column);
+}
+
+/// The message for a document json_dom rejected. nlohmann words syntax errors well ("unexpected
+/// '}'; expected '[', '{', or a literal"), so its message is used; should nlohmann accept what
+/// json_dom refused (nesting past 512, say), json_dom's own reason is given.
+std::string describe_parse_error(std::string_view text, const core::json_dom& dom) {
+    try {
+        const auto accepted = nlohmann::json::parse(text.begin(), text.end());
+        (void)accepted;
+    } catch (const nlohmann::json::parse_error& e) {
+        // what() is "[json.exception.parse_error.101] parse error at line L, column C:
+        // <detail>"; keep only the detail, since we print the position ourselves.
+        std::string_view what = e.what();
+        std::string_view detail = what;
+        if (const auto col = what.find("column "); col != std::string_view::npos) {
+            if (const auto colon = what.find(": ", col); colon != std::string_view::npos)
+                detail = what.substr(colon + 2);
+        } else if (const auto bracket = what.find("] "); bracket != std::string_view::npos) {
+            detail = what.substr(bracket + 2);
         }
-    } else if (const auto bracket = what.find("] "); bracket != std::string_view::npos) {
-        detail = what.substr(bracket + 2);
+        return "invalid JSON at " + position(text, e.byte) + ": " + std::string(detail);
+    } catch (const std::exception& e) {
+        return std::string("invalid JSON: ") + e.what();
     }
-    return "invalid JSON at line " + std::to_string(line) + " column " + std::to_string(column) +
-           ": " + std::string(detail);
+    return "invalid JSON at " + position(text, dom.error_offset()) + ": " + dom.error();
 }
 
 /// `mcp_servers` and `a2a_agents` are out of scope (SPEC §0.11): accepted and ignored. An
 /// empty list configures nothing, so only a non-empty one is worth a warning.
 void warn_ignored_section(parse_context& ctx, const json& root, std::string_view key) {
-    auto it = root.find(std::string(key));
-    if (it == root.end() || it->is_null() || (it->is_array() && it->empty()) ||
+    const json* it = root.find(key);
+    if (!it || it->is_null() || (it->is_array() && it->empty()) ||
         (it->is_object() && it->empty())) {
         return;
     }
@@ -596,15 +631,11 @@ void warn_ignored_section(parse_context& ctx, const json& root, std::string_view
 
 /// Parses a standalone document (one key, the router) whose errors are prefixed with `path`,
 /// since the message alone would not say which document of a batch was broken.
-bool parse_document(parse_context& ctx, std::string_view text, std::string_view path, json& out) {
-    try {
-        out = json::parse(text.begin(), text.end());
+bool parse_document(parse_context& ctx, std::string_view text, const path_ref& path,
+                    core::json_dom& out) {
+    if (out.parse(text))
         return true;
-    } catch (const json::parse_error& e) {
-        ctx.error(path, describe_parse_error(text, e));
-    } catch (const json::exception& e) {
-        ctx.error(path, std::string("invalid JSON: ") + e.what());
-    }
+    ctx.error(path, describe_parse_error(text, out));
     return false;
 }
 
@@ -614,46 +645,44 @@ gateway_config parse_gateway_json(std::string_view text, diagnostics& diag) {
     gateway_config cfg;
     parse_context ctx(diag);
 
-    json root;
-    try {
-        root = json::parse(text.begin(), text.end());
-    } catch (const json::parse_error& e) {
-        ctx.error_plain(describe_parse_error(text, e));
-        return cfg;
-    } catch (const json::exception& e) {
-        ctx.error_plain(std::string("invalid JSON: ") + e.what());
+    core::json_dom doc;
+    if (!doc.parse(text)) {
+        ctx.error_plain(describe_parse_error(text, doc));
         return cfg;
     }
-
+    const json& root = doc.root();
     if (!root.is_object()) {
         ctx.error_plain("invalid config: the top level must be a JSON object");
         return cfg;
     }
 
-    object_reader r(ctx, root, "");
+    const path_ref top;
+    object_reader r(ctx, root, top);
     if (const json* f = r.optional("backends")) {
+        const auto path = r.path_of("backends");
         if (f->is_array()) {
-            for (std::size_t i = 0; i < f->size(); ++i) {
-                cfg.backends.push_back(parse_backend(ctx, (*f)[i], index_path("backends", i)));
-            }
+            std::size_t i = 0;
+            for (const auto& item : *f)
+                cfg.backends.push_back(parse_backend(ctx, item, path.at(i++)));
         } else {
-            ctx.error("backends", k_expect_array);
+            ctx.error(path, k_expect_array);
         }
     }
     if (const json* f = r.required("virtual_keys")) {
+        const auto path = r.path_of("virtual_keys");
         if (f->is_array()) {
-            for (std::size_t i = 0; i < f->size(); ++i) {
-                cfg.virtual_keys.push_back(
-                    parse_virtual_key(ctx, (*f)[i], index_path("virtual_keys", i)));
-            }
+            cfg.virtual_keys.reserve(f->size());
+            std::size_t i = 0;
+            for (const auto& item : *f)
+                cfg.virtual_keys.push_back(parse_virtual_key(ctx, item, path.at(i++)));
         } else {
-            ctx.error("virtual_keys", k_expect_array);
+            ctx.error(path, k_expect_array);
         }
     }
     if (const json* f = r.required("router"))
-        cfg.router = parse_router(ctx, *f, "router");
+        cfg.router = parse_router(ctx, *f, r.path_of("router"));
     if (const json* f = r.optional("observability")) {
-        cfg.observability = parse_observability(ctx, *f, "observability");
+        cfg.observability = parse_observability(ctx, *f, r.path_of("observability"));
     }
     // Claimed so they do not also warn as unknown fields.
     r.optional("mcp_servers");
@@ -670,14 +699,16 @@ namespace {
 // than diag.ok() tested, so that a caller's earlier errors in the same diagnostics do not
 // turn a good document into a failure.
 template <class Parse>
-auto parse_one(std::string_view text, diagnostics& diag, const char* path, Parse parse)
-    -> std::optional<decltype(parse(std::declval<parse_context&>(), json{}, std::string{}))> {
+auto parse_one(std::string_view text, diagnostics& diag, const char* name, Parse parse)
+    -> std::optional<decltype(parse(std::declval<parse_context&>(), std::declval<const json&>(),
+                                    std::declval<const path_ref&>()))> {
     parse_context ctx(diag);
     const std::size_t errors_before = diag.errors.size();
-    json root;
-    if (!parse_document(ctx, text, path, root))
+    const path_ref path{nullptr, name};
+    core::json_dom doc;
+    if (!parse_document(ctx, text, path, doc))
         return std::nullopt;
-    auto value = parse(ctx, root, path);
+    auto value = parse(ctx, doc.root(), path);
     if (diag.errors.size() != errors_before)
         return std::nullopt;
     return value;

@@ -4,6 +4,7 @@
 
 #include "ditto/config/serialize.hpp"
 
+#include <charconv>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "ditto/config/load.hpp"
+#include "ditto/core/json_scan.hpp"
 #include "ditto/core/strings.hpp"
 
 namespace ditto::config {
@@ -21,62 +23,136 @@ using ojson = nlohmann::ordered_json;
 
 constexpr std::string_view k_hash_prefix = "sha256:";
 
-/// `null` for an unset value: SPEC §1.2 writes the nulls inside limits, budget and cache.
-template <typename T>
-ojson value_or_null(const std::optional<T>& v) {
-    return v ? ojson(*v) : ojson(nullptr);
+// A key is written by appending text, not through a DOM: config hashes serialise every key
+// (a million at start-up), and the DOM cost seconds there. The output is byte for byte what
+// nlohmann's dump() of the same members writes (tests/unit/config/serialize_test.cpp checks
+// it round-trips), so hashes did not change.
+
+/// A string as nlohmann writes it: json_quote_into does the same for valid UTF-8 without
+/// \b or \f (which nlohmann writes short); anything else goes through nlohmann itself.
+void put_string(std::string& out, std::string_view s) {
+    if (s.find_first_of("\b\f") == std::string_view::npos && core::is_valid_utf8(s)) {
+        core::json_quote_into(out, s);
+        return;
+    }
+    out += ojson(std::string(s)).dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
-ojson limits_json(const limits_config& l) {
-    ojson out = ojson::object();
-    out["rpm"] = value_or_null(l.rpm);
-    out["tpm"] = value_or_null(l.tpm);
-    return out;
+void put_list(std::string& out, const std::vector<std::string>& items) {
+    out += '[';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i)
+            out += ',';
+        put_string(out, items[i]);
+    }
+    out += ']';
 }
 
-ojson budget_json(const budget_config& b) {
-    ojson out = ojson::object();
-    out["total_tokens"] = value_or_null(b.total_tokens);
-    out["total_usd_micros"] = value_or_null(b.total_usd_micros);
-    return out;
+/// Appends one object member by member, in the order of the calls.
+class object_text {
+  public:
+    explicit object_text(std::string& out) : out_(out) { out_ += '{'; }
+    object_text& str(std::string_view name, std::string_view v) {
+        put_string(key(name), v);
+        return *this;
+    }
+    object_text& num(std::string_view name, std::uint64_t v) {
+        char buf[24];
+        const auto r = std::to_chars(buf, buf + sizeof buf, v);
+        key(name).append(buf, r.ptr);
+        return *this;
+    }
+    /// `null` for an unset value: SPEC §1.2 writes the nulls inside limits, budget, cache.
+    template <typename T>
+    object_text& num_or_null(std::string_view name, const std::optional<T>& v) {
+        return v ? num(name, *v) : null(name);
+    }
+    object_text& null(std::string_view name) {
+        key(name) += "null";
+        return *this;
+    }
+    object_text& boolean(std::string_view name, bool v) {
+        key(name) += v ? "true" : "false";
+        return *this;
+    }
+    object_text& list(std::string_view name, const std::vector<std::string>& v) {
+        put_list(key(name), v);
+        return *this;
+    }
+    /// A member written by `put(out, value)`; skipped when `value` is an empty optional.
+    template <typename T, typename Put>
+    object_text& nested(std::string_view name, const T& value, Put put) {
+        put(key(name), value);
+        return *this;
+    }
+    template <typename T, typename Put>
+    object_text& nested(std::string_view name, const std::optional<T>& value, Put put) {
+        if (value)
+            put(key(name), *value);
+        return *this;
+    }
+    void close() { out_ += '}'; }
+
+  private:
+    std::string& key(std::string_view name) {
+        out_ += first_ ? "\"" : ",\"";
+        first_ = false;
+        out_ += name;
+        out_ += "\":";
+        return out_;
+    }
+    std::string& out_;
+    bool first_ = true;
+};
+
+/// `tenant_<what>`, `project_<what>`, `user_<what>`, each when set.
+template <typename T, typename Put>
+void per_scope(object_text& o, std::string_view what, const std::optional<T>& tenant,
+               const std::optional<T>& project, const std::optional<T>& user, Put put) {
+    std::string name;
+    for (const auto& [scope, value] :
+         {std::pair{"tenant_", &tenant}, std::pair{"project_", &project},
+          std::pair{"user_", &user}}) {
+        name.assign(scope).append(what);
+        o.nested(name, *value, put);
+    }
 }
 
-ojson cache_json(const cache_config& c) {
-    ojson out = ojson::object();
-    out["enabled"] = c.enabled;
-    out["ttl_seconds"] = value_or_null(c.ttl_seconds);
-    out["max_entries"] = c.max_entries;
-    out["max_body_bytes"] = c.max_body_bytes;
-    out["max_total_body_bytes"] = c.max_total_body_bytes;
-    return out;
+void put_limits(std::string& out, const limits_config& l) {
+    object_text(out).num_or_null("rpm", l.rpm).num_or_null("tpm", l.tpm).close();
 }
 
-ojson passthrough_json(const passthrough_config& p) {
-    ojson out = ojson::object();
-    out["allow"] = p.allow;
-    out["bypass_cache"] = p.bypass_cache;
-    return out;
+void put_budget(std::string& out, const budget_config& b) {
+    object_text(out)
+        .num_or_null("total_tokens", b.total_tokens)
+        .num_or_null("total_usd_micros", b.total_usd_micros)
+        .close();
 }
 
-ojson string_list_json(const std::vector<std::string>& items) {
-    ojson out = ojson::array();
-    for (const std::string& s : items)
-        out.push_back(s);
-    return out;
+void put_cache(std::string& out, const cache_config& c) {
+    object_text(out)
+        .boolean("enabled", c.enabled)
+        .num_or_null("ttl_seconds", c.ttl_seconds)
+        .num("max_entries", c.max_entries)
+        .num("max_body_bytes", c.max_body_bytes)
+        .num("max_total_body_bytes", c.max_total_body_bytes)
+        .close();
 }
 
-ojson guardrails_json(const guardrails_config& g) {
-    ojson out = ojson::object();
-    out["banned_phrases"] = string_list_json(g.banned_phrases);
-    out["banned_regexes"] = string_list_json(g.banned_regexes);
-    out["block_pii"] = g.block_pii;
-    out["validate_schema"] = g.validate_schema;
+void put_passthrough(std::string& out, const passthrough_config& p) {
+    object_text(out).boolean("allow", p.allow).boolean("bypass_cache", p.bypass_cache).close();
+}
+
+void put_guardrails(std::string& out, const guardrails_config& g) {
+    object_text o(out);
+    o.list("banned_phrases", g.banned_phrases)
+        .list("banned_regexes", g.banned_regexes)
+        .boolean("block_pii", g.block_pii)
+        .boolean("validate_schema", g.validate_schema);
     // Unlike limits/budget/cache, SPEC §1.2 lists no null here: omitted when unset.
     if (g.max_input_tokens)
-        out["max_input_tokens"] = *g.max_input_tokens;
-    out["allow_models"] = string_list_json(g.allow_models);
-    out["deny_models"] = string_list_json(g.deny_models);
-    return out;
+        o.num("max_input_tokens", *g.max_input_tokens);
+    o.list("allow_models", g.allow_models).list("deny_models", g.deny_models).close();
 }
 
 /// True for `sha256:` + exactly 64 hex characters, the form token_lookup_key() takes as an
@@ -124,8 +200,11 @@ ojson rule_json(const route_rule& rule) {
         out["exact"] = true;
     out["backend"] = rule.backend;
     out["backends"] = weighted_list_json(rule.backends);
-    if (rule.guardrails)
-        out["guardrails"] = guardrails_json(*rule.guardrails);
+    if (rule.guardrails) {
+        std::string g;
+        put_guardrails(g, *rule.guardrails);
+        out["guardrails"] = ojson::parse(g);  // one writer of guardrails, not two
+    }
     return out;
 }
 
@@ -138,39 +217,35 @@ std::string dump(const ojson& j) {
 }  // namespace
 
 std::string key_to_json(const virtual_key_config& k, token_form form) {
-    ojson out = ojson::object();
-    out["id"] = k.id;
-    out["token"] = token_text(k.token, form);
-    out["enabled"] = k.enabled;
-    auto opt_string = [&](const char* name, const std::optional<std::string>& v) {
-        if (v)
-            out[name] = *v;
-    };
-    auto opt_budget = [&](const char* name, const std::optional<budget_config>& v) {
-        if (v)
-            out[name] = budget_json(*v);
-    };
-    auto opt_limits = [&](const char* name, const std::optional<limits_config>& v) {
-        if (v)
-            out[name] = limits_json(*v);
-    };
-    opt_string("tenant_id", k.tenant_id);
-    opt_string("project_id", k.project_id);
-    opt_string("user_id", k.user_id);
-    opt_budget("tenant_budget", k.tenant_budget);
-    opt_budget("project_budget", k.project_budget);
-    opt_budget("user_budget", k.user_budget);
-    opt_limits("tenant_limits", k.tenant_limits);
-    opt_limits("project_limits", k.project_limits);
-    opt_limits("user_limits", k.user_limits);
-    out["limits"] = limits_json(k.limits);
-    out["budget"] = budget_json(k.budget);
-    out["cache"] = cache_json(k.cache);
-    out["guardrails"] = guardrails_json(k.guardrails);
-    out["passthrough"] = passthrough_json(k.passthrough);
+    std::string out;
+    out.reserve(400);
+    append_key_json(out, k, form);
+    return out;
+}
+
+void append_key_json(std::string& out, const virtual_key_config& k, token_form form) {
+    object_text o(out);
+    o.str("id", k.id);
+    // No copy for the raw form: the config hash writes every key's token.
+    if (form == token_form::raw)
+        o.str("token", k.token);
+    else
+        o.str("token", token_text(k.token, form));
+    o.boolean("enabled", k.enabled);
+    per_scope(o, "id", k.tenant_id, k.project_id, k.user_id, put_string);
+    per_scope(o, "budget", k.tenant_budget, k.project_budget, k.user_budget, put_budget);
+    per_scope(o, "limits", k.tenant_limits, k.project_limits, k.user_limits, put_limits);
+    o.nested("limits", k.limits, put_limits)
+        .nested("budget", k.budget, put_budget)
+        .nested("cache", k.cache, put_cache)
+        .nested("guardrails", k.guardrails, put_guardrails)
+        .nested("passthrough", k.passthrough, put_passthrough);
     // SPEC §1.2: `route` is always written, null when unset.
-    out["route"] = value_or_null(k.route);
-    return dump(out);
+    if (k.route)
+        o.str("route", *k.route);
+    else
+        o.null("route");
+    o.close();
 }
 
 std::string router_to_json(const router_config& r) {

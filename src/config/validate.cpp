@@ -13,14 +13,17 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ditto/config/load.hpp"
+#include "ditto/core/flat_index.hpp"
 #include "ditto/core/strings.hpp"
 
 namespace ditto::config {
@@ -220,44 +223,63 @@ void validate_observability(const observability_config& obs, diagnostics& diag) 
 
 /// `prefix guardrails invalid: invalid banned_regex P: <err>` for each bad pattern. Banned
 /// regexes match case-insensitively at runtime, so they are compiled that way here.
-void validate_guardrails(const guardrails_config& g, const std::string& prefix, diagnostics& diag) {
+/// Patterns already compiled, with their error (if any): keys often share their guardrails,
+/// and a million keys must not compile the same pattern a million times.
+using regex_verdicts = std::unordered_map<std::string, std::optional<std::string>>;
+
+void validate_guardrails(const guardrails_config& g, const std::string& prefix, diagnostics& diag,
+                         regex_verdicts& seen) {
     for (const std::string& raw : g.banned_regexes) {
         const std::string pattern(core::trim(raw));
         if (pattern.empty())
             continue;
-        if (auto err = regex_error(pattern, true)) {
+        auto it = seen.find(pattern);
+        if (it == seen.end())
+            it = seen.emplace(pattern, regex_error(pattern, true)).first;
+        if (const auto& err = it->second) {
             diag.errors.push_back(prefix + ".guardrails invalid: invalid banned_regex " + pattern +
                                   ": " + *err);
         }
     }
 }
 
+// Flat hash indexes over the keys, and paths built only for an error: this runs over every
+// key at start-up and on every Admin API change, a million keys included.
 void validate_keys(const gateway_config& cfg, const std::set<std::string, std::less<>>& backends,
                    diagnostics& diag) {
     const auto& keys = cfg.virtual_keys;
-    std::map<std::string, std::size_t, std::less<>> ids;
-    std::map<std::string, std::size_t> tokens;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        const std::string path = idx("virtual_keys", i);
+    if (keys.size() >= UINT32_MAX) {
+        diag.errors.push_back("too many virtual keys");
+        return;
+    }
+    core::flat_index ids(keys.size());
+    core::flat_index tokens(keys.size());
+    std::vector<core::sha256_digest> digests(keys.size());
+    for (std::uint32_t i = 0; i < keys.size(); ++i) {
         const std::string_view id = core::trim(keys[i].id);
         if (id.empty()) {
-            diag.errors.push_back(path + ".id cannot be empty");
-        } else if (auto it = ids.find(id); it != ids.end()) {
+            diag.errors.push_back(idx("virtual_keys", i) + ".id cannot be empty");
+        } else if (const auto first =
+                       ids.insert(std::hash<std::string_view>{}(id), i,
+                                  [&](std::uint32_t j) { return core::trim(keys[j].id) == id; });
+                   first != i) {
             diag.errors.push_back("duplicate virtual key id `" + std::string(id) +
-                                  "` (first at index " + std::to_string(it->second) +
+                                  "` (first at index " + std::to_string(first) +
                                   ", duplicate at index " + std::to_string(i) + ")");
-        } else {
-            ids.emplace(std::string(id), i);
         }
 
         if (core::trim(keys[i].token).empty()) {
-            diag.errors.push_back(path + ".token cannot be empty");
+            diag.errors.push_back(idx("virtual_keys", i) + ".token cannot be empty");
         } else {
             // Compared by lookup key, so `sha256:<hex>` and the plain token it hashes collide.
-            const auto [it, inserted] = tokens.emplace(token_lookup_key(keys[i].token), i);
-            if (!inserted) {
+            const auto& d = digests[i] = token_lookup_digest(keys[i].token);
+            std::uint64_t h = 0;
+            std::memcpy(&h, d.data(), sizeof h);
+            const auto first =
+                tokens.insert(h, i, [&](std::uint32_t j) { return digests[j] == d; });
+            if (first != i) {
                 diag.errors.push_back("duplicate virtual key token (first at index " +
-                                      std::to_string(it->second) + ", duplicate at index " +
+                                      std::to_string(first) + ", duplicate at index " +
                                       std::to_string(i) + ")");
             }
         }
@@ -275,8 +297,10 @@ void validate_keys(const gateway_config& cfg, const std::set<std::string, std::l
         }
     }
 
+    regex_verdicts seen;
     for (std::size_t i = 0; i < keys.size(); ++i) {
-        validate_guardrails(keys[i].guardrails, idx("virtual_keys", i), diag);
+        if (!keys[i].guardrails.banned_regexes.empty())
+            validate_guardrails(keys[i].guardrails, idx("virtual_keys", i), diag, seen);
     }
 }
 
@@ -343,7 +367,8 @@ void validate_router(const router_config& router,
     }
     for (std::size_t r = 0; r < router.rules.size(); ++r) {
         if (router.rules[r].guardrails) {
-            validate_guardrails(*router.rules[r].guardrails, idx("router.rules", r), diag);
+            regex_verdicts seen;
+            validate_guardrails(*router.rules[r].guardrails, idx("router.rules", r), diag, seen);
         }
     }
 }

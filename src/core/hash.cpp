@@ -29,18 +29,23 @@ std::string to_hex(const unsigned char* digest, unsigned int len) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) {
+sha256_digest sha256(std::string_view data) {
     // One context per thread, reused, keeps an allocation off the per-request path.
     thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
                                                                              &EVP_MD_CTX_free);
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    sha256_digest digest{};
     unsigned int len = 0;
     if (!sha256_md() || !ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1 ||
         EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1) {
+        EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1 || len != digest.size()) {
         throw std::runtime_error("sha256: digest failed");
     }
-    return to_hex(digest.data(), len);
+    return digest;
+}
+
+std::string sha256_hex(std::string_view data) {
+    const auto d = sha256(data);
+    return to_hex(d.data(), static_cast<unsigned int>(d.size()));
 }
 
 // Each hasher has a context of its own, so hashers may overlap with each other and with

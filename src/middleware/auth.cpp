@@ -81,7 +81,7 @@ class auth final : public middleware {
         if (auto it = cache.keys.find(std::string(token)); it != cache.keys.end()) {
             return it->second;
         }
-        const auto* key = snapshot->find(core::sha256_hex(token));
+        const auto* key = snapshot->find(core::sha256(token));
         if (key) {
             if (cache.keys.size() >= 4096)
                 cache.keys.clear();

@@ -425,11 +425,47 @@ guardrail_verdict compiled_guardrails::check(const guardrail_input& in) const {
     return {};
 }
 
+namespace {
+
+// A hash of a guardrails value (FNV-1a over its fields with separators); equal values hash
+// equal, and the index compares values on a hash match.
+std::uint64_t value_hash(const config::guardrails_config& g) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    auto mix = [&h](std::string_view s) {
+        for (unsigned char c : s) {
+            h ^= c;
+            h *= 0x100000001b3ULL;
+        }
+        h ^= 0xff;  // not a UTF-8 byte: ends the piece, so ["ab"] and ["a","b"] differ
+        h *= 0x100000001b3ULL;
+    };
+    auto list = [&mix](const std::vector<std::string>& v, std::string_view tag) {
+        mix(tag);
+        for (const auto& s : v)
+            mix(s);
+    };
+    list(g.banned_phrases, "p");
+    list(g.banned_regexes, "r");
+    list(g.allow_models, "a");
+    list(g.deny_models, "d");
+    mix(g.block_pii ? "1" : "0");
+    mix(g.validate_schema ? "1" : "0");
+    mix(g.max_input_tokens ? std::to_string(*g.max_input_tokens) : std::string("-"));
+    return h;
+}
+
+}  // namespace
+
 guardrails_index::guardrails_index(const std::vector<config::virtual_key_config>& keys,
                                    const config::router_config& router)
-    : router_(router) {
-    for (const auto& k : keys)
-        by_key_.try_emplace(k.id, k.guardrails);
+    : router_(router), none_(config::guardrails_config{}) {
+    for (const auto& k : keys) {
+        if (k.guardrails == none_.config())
+            continue;
+        const auto h = value_hash(k.guardrails);
+        if (!find(by_value_, h, k.guardrails))
+            by_value_.emplace(h, std::make_unique<compiled_guardrails>(k.guardrails));
+    }
     by_rule_.reserve(router_.rules.size());
     for (const auto& rule : router_.rules) {
         if (rule.guardrails)
@@ -437,6 +473,18 @@ guardrails_index::guardrails_index(const std::vector<config::virtual_key_config>
         else
             by_rule_.emplace_back(std::nullopt);
     }
+}
+
+guardrails_index::~guardrails_index() = default;
+
+const compiled_guardrails* guardrails_index::find(const by_value& m, std::uint64_t h,
+                                                  const config::guardrails_config& g) const {
+    auto [lo, hi] = m.equal_range(h);
+    for (auto it = lo; it != hi; ++it) {
+        if (it->second->config() == g)
+            return it->second.get();
+    }
+    return nullptr;
 }
 
 const compiled_guardrails& guardrails_index::select(const config::virtual_key_config& key,
@@ -449,18 +497,17 @@ const compiled_guardrails& guardrails_index::select(const config::virtual_key_co
                 return *by_rule_[i];
         }
     }
-    if (auto it = by_key_.find(key.id);
-        it != by_key_.end() && it->second.config() == key.guardrails)
-        return it->second;
+    const auto& g = key.guardrails;
+    if (g == none_.config())
+        return none_;
+    const auto h = value_hash(g);
+    if (const auto* c = find(by_value_, h, g))
+        return *c;
     // A key newer than this index: compile its guardrails once and keep them.
     const std::lock_guard lock(miss_mu_);
-    auto [lo, hi] = misses_.equal_range(key.id);
-    for (auto it = lo; it != hi; ++it) {
-        if (it->second->config() == key.guardrails)
-            return *it->second;
-    }
-    auto it = misses_.emplace(key.id, std::make_unique<compiled_guardrails>(key.guardrails));
-    return *it->second;
+    if (const auto* c = find(misses_, h, g))
+        return *c;
+    return *misses_.emplace(h, std::make_unique<compiled_guardrails>(g))->second;
 }
 
 }  // namespace ditto::middleware

@@ -1,7 +1,8 @@
 // gateway.json as `ditto-gateway --check-config` and the Admin API read it: parse, `${ENV}`
 // expansion, validation, the key/router round trip through serialize.cpp, the dotenv reader,
-// and the LiteLLM pricing file parser. The same bytes go to every reader: the seeds are real
-// configs and pricing files, and each reader must cope with the others' inputs anyway.
+// the LiteLLM pricing file parser, and the JSON reader under the config (core::json_dom)
+// against nlohmann. The same bytes go to every reader: the seeds are real configs and
+// pricing files, and each reader must cope with the others' inputs anyway.
 //
 // Invariants (besides "no crash, no exception"): a resolved secret never shows in a message
 // (SPEC §1.5), and the documented round trips hold (include/ditto/config/serialize.hpp).
@@ -19,6 +20,7 @@
 #include "ditto/core/strings.hpp"
 #include "ditto/cost/pricing.hpp"
 #include "fuzz_check.hpp"
+#include "shared/json_dom_oracle.hpp"
 
 namespace {
 
@@ -92,6 +94,12 @@ void check_round_trips(const config::gateway_config& cfg) {
     }
 }
 
+// The config's JSON reader against nlohmann, the parser it replaced (and which still words
+// its syntax errors): same verdict, same values.
+void fuzz_json_dom(std::string_view text) {
+    FUZZ_CHECK(!ditto::test::json_dom_disagreement(text).has_value());
+}
+
 void fuzz_gateway_json(std::string_view text) {
     // The pipeline of load_gateway_file(), minus the file read.
     config::diagnostics diag;
@@ -151,6 +159,7 @@ void fuzz_pricing(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
+    fuzz_json_dom(text);
     fuzz_gateway_json(text);
     fuzz_env(text);
     fuzz_pricing(text);

@@ -292,7 +292,7 @@ void handle(const gateway& gw, http::request& req, std::string raw_body,
         auto v = core::trim(f.value());
         if (core::iequals_prefix(v, "bearer "))
             v = core::trim(v.substr(7));
-        if (const auto* k = gw.keys.find(core::sha256_hex(v)))
+        if (const auto* k = gw.keys.find(core::sha256(v)))
             key = k;
     }
     if (key == nullptr)

@@ -42,12 +42,16 @@ struct version_info {
 
 struct config_version {
     version_info info;
-    std::vector<config::virtual_key_config> keys;  ///< sorted by id, tokens as held in memory
+    /// Sorted by id, tokens as held in memory; shared with the key snapshot built from it.
+    std::shared_ptr<const middleware::key_list> keys;
     config::router_config router;
 };
 
-/// The canonical documents of SPEC §7.4 (tokens raw, as held in memory).
-std::string keys_json(const std::vector<config::virtual_key_config>& keys);
+/// Sorts keys by id (bytewise), the order of a version's keys.
+void sort_by_id(std::vector<config::virtual_key_config>& keys);
+
+/// The hashes of the canonical documents of SPEC §7.4 (tokens raw, as held in memory):
+/// "ditto-gateway-config-version-v1|" + the JSON array of the keys in id order.
 std::string keys_sha256(const std::vector<config::virtual_key_config>& keys);
 std::string router_sha256(const config::router_config& router);
 
@@ -61,7 +65,9 @@ struct admin_failure {
 class control_plane : public std::enable_shared_from_this<control_plane> {
   public:
     struct options {
-        config::gateway_config base;  ///< backends (for validation) and the initial keys/router
+        /// Backends (for validation) and the initial keys/router; the keys are moved out
+        /// (the versions and the live snapshot share one list).
+        config::gateway_config base;
         std::shared_ptr<middleware::live_keys> live;
         /// The shared store (Redis); null without one.
         std::shared_ptr<store::control_store> shared;
@@ -119,7 +125,7 @@ class control_plane : public std::enable_shared_from_this<control_plane> {
     // Under the writer lock.
     boost::asio::awaitable<bool> reload_locked();
     std::optional<admin_failure> write_state_file(const config_version& v) const;
-    std::shared_ptr<const config_version> push(std::vector<config::virtual_key_config> keys,
+    std::shared_ptr<const config_version> push(std::shared_ptr<const middleware::key_list> keys,
                                                config::router_config router, std::string reason);
 
     config::gateway_config base_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ditto/config/gateway_config.hpp"
+#include "ditto/core/hash.hpp"
 
 namespace ditto::config {
 
@@ -65,6 +66,8 @@ void validate(const gateway_config& cfg, diagnostics& diag);
 /// The token lookup key (SPEC §1.2): `sha256:<64 hex>` stored tokens yield that hex,
 /// anything else the sha256_hex of the trimmed token.
 std::string token_lookup_key(std::string_view stored_token);
+/// The same lookup key as the 32 bytes it spells (what the key index holds).
+core::sha256_digest token_lookup_digest(std::string_view stored_token);
 
 /// Reads, parses, expands and validates a config file. Missing file or unreadable → error.
 gateway_config load_gateway_file(const std::filesystem::path& path, const env_lookup& env,

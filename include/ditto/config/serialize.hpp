@@ -29,6 +29,8 @@ enum class token_form {
 /// compares equal to `k` whenever `k` is something the parser can produce: scope ids trimmed
 /// and non-blank. Invalid UTF-8 in strings is replaced by U+FFFD rather than throwing.
 std::string key_to_json(const virtual_key_config& k, token_form form);
+/// The same text appended to `out` (a config hash writes a million keys into one buffer).
+void append_key_json(std::string& out, const virtual_key_config& k, token_form form);
 
 /// The router as compact canonical JSON (SPEC §1.3):
 /// `{"default_backends":[{"backend":..,"weight":..}],"rules":[...]}`. A rule always carries

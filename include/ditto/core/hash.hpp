@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,6 +17,11 @@ constexpr std::uint64_t fnv1a64(std::string_view data) noexcept {
     }
     return h;
 }
+
+using sha256_digest = std::array<unsigned char, 32>;
+
+/// SHA-256 of `data`. Thread-safe.
+sha256_digest sha256(std::string_view data);
 
 /// Lowercase hex SHA-256 of `data`. Thread-safe.
 std::string sha256_hex(std::string_view data);

@@ -4,12 +4,12 @@
 // deny/allow, max_input_tokens, schema, text filters). RE2 and nlohmann stay in the .cpp.
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ditto/config/gateway_config.hpp"
@@ -58,27 +58,35 @@ class compiled_guardrails {
     std::unique_ptr<patterns> re_;
 };
 
-/// All guardrails of a config compiled at load: per key id and per router rule index.
-/// Logically immutable; thread-safe (the only mutable part is the mutex-guarded miss cache).
+/// All guardrails of a config compiled at load: per distinct guardrails value of the keys
+/// (a million keys with the same, often empty, guardrails share one compiled set) and per
+/// router rule index. Logically immutable; thread-safe (the only mutable part is the
+/// mutex-guarded miss cache).
 class guardrails_index {
   public:
     guardrails_index(const std::vector<config::virtual_key_config>& keys,
                      const config::router_config& router);
+    ~guardrails_index();
 
     /// SPEC §3.3 selection: a key with a route → the key's; else the matching rule
     /// (router::match_rule) with guardrails replaces the key's; no model → the key's.
-    /// A key whose id is not in the index, or whose guardrails differ from the indexed ones
-    /// (a key snapshot newer than the index), has its own guardrails compiled once on first
-    /// use and kept for the index's lifetime, so it never passes unchecked.
+    /// The key's guardrails are found by value, so a key the index was not built from (a
+    /// newer snapshot's) is still checked with its own; those are compiled once on first
+    /// use and kept for the index's lifetime, so none passes unchecked.
     const compiled_guardrails& select(const config::virtual_key_config& key,
                                       std::string_view model) const;
 
   private:
+    using by_value = std::unordered_multimap<std::uint64_t, std::unique_ptr<compiled_guardrails>>;
+    const compiled_guardrails* find(const by_value& m, std::uint64_t h,
+                                    const config::guardrails_config& g) const;
+
     config::router_config router_;
-    std::map<std::string, compiled_guardrails, std::less<>> by_key_;
+    compiled_guardrails none_;  ///< the empty guardrails, most keys' (no lookup needed)
+    by_value by_value_;         ///< by value hash, the others of the keys built from
     std::vector<std::optional<compiled_guardrails>> by_rule_;
     mutable std::mutex miss_mu_;
-    mutable std::multimap<std::string, std::unique_ptr<compiled_guardrails>, std::less<>> misses_;
+    mutable by_value misses_;
 };
 
 }  // namespace ditto::middleware

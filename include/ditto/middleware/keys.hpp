@@ -1,30 +1,39 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "ditto/config/gateway_config.hpp"
+#include "ditto/core/flat_index.hpp"
+#include "ditto/core/hash.hpp"
 #include "ditto/middleware/guardrails.hpp"
 #include "ditto/middleware/scopes.hpp"
 #include "ditto/store/rate_limiter.hpp"
 
 namespace ditto::middleware {
 
-/// The control plane in force: the virtual keys (indexed by token lookup key, sha256 hex),
-/// the router, and the guardrails compiled for both. Immutable once built; replaced as a
-/// whole when keys or router change, so a request sees one consistent version of all three.
+/// A list of virtual keys shared, not copied, by a config version and its snapshot: with a
+/// million keys every copy costs hundreds of megabytes and a second of start-up.
+using key_list = std::vector<config::virtual_key_config>;
+
+/// The control plane in force: the virtual keys (indexed by token lookup key, the 32 bytes
+/// of the sha256), the router, and the guardrails compiled for both. Immutable once built;
+/// replaced as a whole when keys or router change, so a request sees one consistent version
+/// of all three.
 class key_snapshot {
   public:
-    key_snapshot(const std::vector<config::virtual_key_config>& keys,
-                 config::router_config router = {});
-    /// The key whose lookup key is `lookup_hex`, or null.
-    const config::virtual_key_config* find(std::string_view lookup_hex) const;
-    std::size_t size() const { return by_lookup_.size(); }
+    key_snapshot(std::shared_ptr<const key_list> keys, config::router_config router = {});
+    /// Copies `keys` (small configs and tests).
+    explicit key_snapshot(const key_list& keys, config::router_config router = {});
+    /// The key whose lookup key (the sha256 of a presented token) is `lookup`, or null.
+    const config::virtual_key_config* find(const core::sha256_digest& lookup) const;
+    std::size_t size() const { return size_; }
+    const key_list& keys() const { return *keys_; }
     const config::router_config& router() const { return router_; }
     const guardrails_index& guardrails() const { return *guardrails_; }
     /// Every scope id of every key (SPEC §6.1), for dropping counters of removed scopes.
@@ -37,12 +46,16 @@ class key_snapshot {
         bool cost_budget = false;             ///< some scope has total_usd_micros (§3.8)
     };
     /// `key` must come from this snapshot (find()).
-    const key_scopes& scopes(const config::virtual_key_config& key) const;
+    const key_scopes& scopes(const config::virtual_key_config& key) const {
+        return scopes_[static_cast<std::size_t>(&key - keys_->data())];
+    }
 
   private:
-    std::unordered_map<std::string, config::virtual_key_config> by_lookup_;
-    /// By the address of a key in by_lookup_ (node-based: addresses are stable).
-    std::unordered_map<const config::virtual_key_config*, key_scopes> scopes_;
+    std::shared_ptr<const key_list> keys_;
+    std::vector<core::sha256_digest> digests_;  ///< lookup digest by index in keys_
+    core::flat_index by_lookup_;                ///< over digests_
+    std::size_t size_ = 0;                      ///< distinct lookup digests
+    std::vector<key_scopes> scopes_;            ///< by index in keys_
     config::router_config router_;
     std::unique_ptr<guardrails_index> guardrails_;
 };

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -416,6 +417,29 @@ TEST(ConfigSerialize, InvalidUtf8IsReplacedNotThrown) {
     const auto back = reparse(text, diag);
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(back->id, "bad\xef\xbf\xbd");  // U+FFFD
+}
+
+TEST(ConfigSerialize, KeyTextIsWhatNlohmannWrites) {
+    // key_to_json appends text instead of building a DOM; config hashes (SPEC §7.4) depend
+    // on its bytes, so they must be exactly nlohmann's dump() of the same members. Re-dumping
+    // the parsed text with an order-keeping DOM gives that dump: any difference in escaping,
+    // numbers or member order shows here.
+    std::vector<virtual_key_config> keys = {minimal_key(), full_key()};
+    auto odd = full_key();
+    odd.id = std::string("ctl\b\f\x7f\x1f\0end", 11);
+    odd.tenant_id = "\u00e9\U0001F600 \"q\" back\\slash";
+    odd.guardrails.banned_phrases = {"", "tab\there", "bad\xc3(utf8"};
+    odd.guardrails.max_input_tokens.reset();
+    odd.cache.ttl_seconds.reset();
+    odd.route.reset();
+    keys.push_back(odd);
+    for (const auto& k : keys) {
+        for (const auto form : {token_form::raw, token_form::sha256, token_form::redacted}) {
+            const std::string text = key_to_json(k, form);
+            const auto dom = nlohmann::ordered_json::parse(text);
+            EXPECT_EQ(text, dom.dump()) << k.id;
+        }
+    }
 }
 
 }  // namespace
