@@ -1,5 +1,8 @@
 #include "background.hpp"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -39,7 +42,7 @@ net::awaitable<void> reap_loop(std::shared_ptr<store::budget_store> budgets,
 
 }  // namespace
 
-background::background() : guard_(net::make_work_guard(ioc_)), timer_(ioc_) {
+background::background() : guard_(net::make_work_guard(ioc_)), timer_(ioc_), trim_timer_(ioc_) {
     thread_ = std::thread([this] {
         try {
             ioc_.run();
@@ -55,10 +58,74 @@ void background::start_reaper(std::shared_ptr<store::budget_store> budgets,
     net::co_spawn(ioc_, reap_loop(std::move(budgets), lease, &timer_), net::detached);
 }
 
+void background::start_memory_trim(connection_counts connections, std::function<void()> release) {
+    {
+        std::lock_guard lock(trim_mu_);
+        connections_ = std::move(connections);
+        release_ = std::move(release);
+    }
+    net::co_spawn(ioc_, trim_loop(this), net::detached);
+}
+
+void background::stop_memory_trim() {
+    std::lock_guard lock(trim_mu_);
+    connections_ = nullptr;
+    release_ = nullptr;
+}
+
+// mimalloc's, when the binary links it (weak: the tests link this library without it).
+extern "C" void mi_collect(bool force) __attribute__((weak));
+
+void release_free_memory() {
+    // mimalloc keeps a thread's freed pages in that thread's heap until the thread allocates
+    // again, which an idle worker does not; glibc keeps them in its arenas. Both give the
+    // memory back when asked.
+    if (mi_collect)
+        mi_collect(true);
+    else
+        ::malloc_trim(0);
+}
+
+net::awaitable<void> background::trim_loop(background* self) {
+    std::size_t peak = 0;
+    for (;;) {
+        self->trim_timer_.expires_after(std::chrono::seconds(2));
+        boost::system::error_code ec;
+        co_await self->trim_timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+        if (ec)
+            co_return;  // stopping
+        std::size_t open = 0;
+        {
+            std::lock_guard lock(self->trim_mu_);
+            if (!self->connections_)
+                co_return;
+            const auto [now, most] = self->connections_();
+            open = now;
+            peak = std::max(peak, most);
+        }
+        if (peak >= 256 && open <= peak / 2) {
+            {
+                std::lock_guard lock(self->trim_mu_);
+                if (self->release_)
+                    self->release_();
+            }
+            release_free_memory();
+            log::debug("memory.trim", "returned freed heap to the system",
+                       {{"peak_connections", std::to_string(peak)},
+                        {"open_connections", std::to_string(open)}});
+            log::flush();  // once per burst: the event shows when it happens
+            peak = open;
+        }
+    }
+}
+
 void background::stop(std::chrono::milliseconds grace) {
     if (!thread_.joinable())
         return;
-    net::post(ioc_, [this] { timer_.cancel(); });
+    net::post(ioc_, [this] {
+        timer_.cancel();
+        trim_timer_.cancel();
+    });
     guard_.reset();
     // Settlements still queued get `grace` to finish; a store that stays down cannot hold
     // the exit (its reservations are released by the lease reaper of another replica).

@@ -221,6 +221,7 @@ int run(const config::cli_options& options) {
     // Admin changes and other replicas' changes go through the control plane, one at a time
     // on the background thread (docs/admin-api.md).
     admin::control_plane::options cpo;
+    const auto config_summary = summary(cfg);  // before the keys move out of cfg
     // The keys move to the control plane (no copy of a million keys); the rest stays here.
     auto file_keys = std::move(cfg.virtual_keys);
     cpo.base = cfg;
@@ -394,7 +395,10 @@ int run(const config::cli_options& options) {
               "listening on http://" +
                   (so.host.find(':') != std::string::npos ? "[" + so.host + "]" : so.host) + ":" +
                   std::to_string(server.port()),
-              {{"workers", std::to_string(so.workers)}, {"config", summary(cfg)}});
+              {{"workers", std::to_string(so.workers)}, {"config", config_summary}});
+    bg.start_memory_trim(
+        [&server] { return std::pair(server.connections(), server.take_peak_connections()); },
+        [&server] { server.on_each_worker(release_free_memory); });
     control.run();
     // The workers are stopped but their event loops still exist: close the store's
     // connections on them now (a connection must go before its event loop).
@@ -405,6 +409,7 @@ int run(const config::cli_options& options) {
     // Destroying the server destroys what its workers left unfinished; their settlements
     // move to the background executor (which opens its own connection if it needs one)
     // and are finished before the process exits.
+    bg.stop_memory_trim();
     server_ptr.reset();
     bg.stop();
     log::info("server.stopped", "stopped");

@@ -62,6 +62,7 @@ struct server::impl {
     std::atomic<bool> stopped{false};
     std::atomic<std::size_t> in_flight{0};
     std::atomic<std::size_t> connections{0};
+    std::atomic<std::size_t> peak_connections{0};
     std::uint16_t port = 0;
     // Last, so it is destroyed first: coroutine frames destroyed with the workers' event
     // loops still update the counters above.
@@ -451,6 +452,11 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
 net::awaitable<void> session(server::impl* self, worker* w, tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     counter_guard open(self->connections);
+    // The most open at once since take_peak_connections(): a burst shorter than whoever
+    // samples connections() still shows (one load per connection, a CAS only on a new peak).
+    for (auto now = self->connections.load(), peak = self->peak_connections.load();
+         now > peak && !self->peak_connections.compare_exchange_weak(peak, now);) {
+    }
     auto slot = w->connections.insert(w->connections.end(), connection_slot{&stream, true});
     struct unregister {
         worker* w;
@@ -578,6 +584,17 @@ std::size_t server::in_flight() const {
 }
 std::size_t server::connections() const {
     return impl_->connections.load();
+}
+
+std::size_t server::take_peak_connections() {
+    return impl_->peak_connections.exchange(impl_->connections.load());
+}
+
+void server::on_each_worker(std::function<void()> fn) {
+    if (!impl_ || impl_->stopped.load())
+        return;
+    for (auto& w : impl_->workers)
+        net::post(w->ioc, fn);
 }
 
 void server::stop() {

@@ -103,6 +103,12 @@ void set_filters(filters f) {
     global().filter = std::move(f);
 }
 
+void flush() {
+    auto& s = global();
+    if (s.logger)
+        s.logger->flush();
+}
+
 void shutdown() {
     auto& s = global();
     if (s.logger)

@@ -353,6 +353,33 @@ TEST_F(UpstreamFaults, ABurstOfFaultsLeavesNoReservationAndMemoryReturnsToItsBas
     EXPECT_TRUE(back) << "VmRSS grew from " << baseline << " kB to " << rss << " kB";
 }
 
+// Thousands of finished streams leave freed memory in the allocator's per-thread heaps,
+// which idle workers never hand back by themselves: once a burst of connections has closed,
+// the gateway asks every worker to release it (docs/performance.md, 10,000 streams).
+TEST(MemoryRelease, AClosedBurstOfConnectionsHandsItsMemoryBack) {
+    running_mock mock;
+    mock.start();
+    running_gateway gw;
+    gw.start(basic_config(mock.port), {"--log-level", "debug"});
+    {
+        std::vector<std::unique_ptr<http_connection>> burst;
+        for (int i = 0; i < 300; ++i) {
+            burst.push_back(std::make_unique<http_connection>(gw.port));
+            ASSERT_TRUE(burst.back()->send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+        }
+        for (auto& c : burst) {
+            const auto r = c->read_response();
+            ASSERT_TRUE(r.has_value());
+            EXPECT_EQ(r->status, 200);
+        }
+        // Every connection is open at once here; the release waits until they are gone.
+        EXPECT_EQ(gw.proc.stderr_text().find("memory.trim"), std::string::npos);
+    }
+    EXPECT_TRUE(eventually(
+        [&] { return gw.proc.stderr_text().find("memory.trim") != std::string::npos; }, 10s, 100ms))
+        << gw.proc.stderr_text();
+}
+
 // TLS backends whose peer is not a TLS server, or gives up during the handshake.
 TEST(TlsFaults, ABackendThatDoesNotSpeakTlsIsA502AndTheGatewayStaysUp) {
     raw_server plain([](int fd) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,11 @@ class server {
     std::size_t in_flight() const;
     /// Open client connections.
     std::size_t connections() const;
+    /// The most client connections open at once since the last call (or start); resets the
+    /// peak to the number open now.
+    std::size_t take_peak_connections();
+    /// Runs `fn` once on every worker thread (posted; returns at once). Nothing after stop().
+    void on_each_worker(std::function<void()> fn);
 
     /// Closes every connection, stops the workers and joins their threads. Idempotent.
     void stop();

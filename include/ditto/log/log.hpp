@@ -36,6 +36,8 @@ struct filters {
 void set_filters(filters f);
 
 /// Flushes and stops the background writer (call at exit).
+/// Writes what is queued now rather than when the queue fills (events below warn wait).
+void flush();
 void shutdown();
 
 /// True when `lvl` would be written; lets callers skip building fields.
