@@ -100,7 +100,7 @@ std::string version_payload(const config_version& before, const config_version& 
     w.str("version_id", after.info.version_id)
         .str("previous_version_id", before.info.version_id)
         .str("reason", after.info.reason)
-        .str("virtual_keys_sha256", after.info.virtual_keys_sha256)
+        .str("virtual_keys_sha256", after.info.virtual_keys_sha256.get())
         .str("router_sha256", after.info.router_sha256);
     return w.finish();
 }
@@ -146,13 +146,34 @@ struct lock_guard_async {
 };
 }  // namespace
 
+struct lazy_text::state {
+    std::once_flag once;
+    std::function<std::string()> make;
+    std::string value;
+};
+
+lazy_text::lazy_text(std::function<std::string()> make) : s_(std::make_shared<state>()) {
+    s_->make = std::move(make);
+}
+
+const std::string& lazy_text::get() const {
+    static const std::string none;
+    if (!s_)
+        return none;
+    std::call_once(s_->once, [this] {
+        s_->value = s_->make();
+        s_->make = nullptr;  // what it captured (a key list) is not needed any more
+    });
+    return s_->value;
+}
+
 std::string version_info::to_json() const {
     core::json_object_writer w;
     w.str("version_id", version_id)
         .num("created_at_ms", static_cast<std::uint64_t>(created_at_ms))
         .str("reason", reason)
         .num("virtual_key_count", virtual_key_count)
-        .str("virtual_keys_sha256", virtual_keys_sha256)
+        .str("virtual_keys_sha256", virtual_keys_sha256.get())
         .num("router_default_backend_count", router_default_backend_count)
         .num("router_rule_count", router_rule_count)
         .str("router_sha256", router_sha256);
@@ -271,7 +292,7 @@ std::shared_ptr<const config_version> control_plane::push(
     v->info.created_at_ms = now_ms();
     v->info.reason = std::move(reason);
     v->info.virtual_key_count = keys->size();
-    v->info.virtual_keys_sha256 = keys_sha256(*keys);
+    v->info.virtual_keys_sha256 = lazy_text([keys] { return keys_sha256(*keys); });
     v->info.router_default_backend_count = router.default_backends.size();
     v->info.router_rule_count = router.rules.size();
     v->info.router_sha256 = router_sha256(router);
@@ -354,12 +375,13 @@ net::awaitable<control_plane::outcome> control_plane::run_mutation(
         would->keys = list;
         would->router = router;
         would->info.virtual_key_count = list->size();
-        would->info.virtual_keys_sha256 = keys_sha256(*list);
+        would->info.virtual_keys_sha256 = lazy_text([list] { return keys_sha256(*list); });
         would->info.router_default_backend_count = router.default_backends.size();
         would->info.router_rule_count = router.rules.size();
         would->info.router_sha256 = router_sha256(router);
-        if (r.dry_run || (would->info.virtual_keys_sha256 == out.before->info.virtual_keys_sha256 &&
-                          would->info.router_sha256 == out.before->info.router_sha256)) {
+        if (r.dry_run ||
+            (would->info.virtual_keys_sha256.get() == out.before->info.virtual_keys_sha256.get() &&
+             would->info.router_sha256 == out.before->info.router_sha256)) {
             out.noop = true;
             out.after = would;
             co_return out;

@@ -26,13 +26,27 @@
 
 namespace ditto::admin {
 
+/// Text computed on first use, once, whichever thread asks first; copies share it. A million
+/// keys take most of a second to hash, and nothing needs the hash of the version the gateway
+/// starts with until someone asks the Admin API.
+class lazy_text {
+  public:
+    lazy_text() = default;
+    explicit lazy_text(std::function<std::string()> make);
+    const std::string& get() const;
+
+  private:
+    struct state;
+    std::shared_ptr<state> s_;
+};
+
 /// SPEC §7.4 ConfigVersionInfo.
 struct version_info {
     std::string version_id;  ///< cfgv-<20 digits>
     std::int64_t created_at_ms = 0;
     std::string reason;
     std::size_t virtual_key_count = 0;
-    std::string virtual_keys_sha256;
+    lazy_text virtual_keys_sha256;
     std::size_t router_default_backend_count = 0;
     std::size_t router_rule_count = 0;
     std::string router_sha256;
