@@ -78,11 +78,14 @@ class shutdown_control {
         }
         draining_ = true;
         deadline_ = std::chrono::steady_clock::now() + drain_;
+        // Draining first, then the event: whoever reads `server.drain` (an operator, a test)
+        // may rely on new requests being answered as draining already.
+        const auto in_flight = server_.in_flight();
+        server_.begin_drain();
         log::info("server.drain", "draining",
                   {{"signal", std::to_string(sig)},
-                   {"in_flight", std::to_string(server_.in_flight())},
+                   {"in_flight", std::to_string(in_flight)},
                    {"drain_timeout_secs", std::to_string(drain_.count())}});
-        server_.begin_drain();
         arm();
         poll();
     }

@@ -271,6 +271,12 @@ class relay_stream final : public http::body_stream {
                 if (pec || used == 0)
                     break;
             }
+            // The socket is read through the connection's buffer, whose capacity (a few
+            // hundred bytes after the head) sets the read size: doubled, like the piece, while
+            // reads fill it (three quarters of it body, the rest chunk framing), so a paced
+            // stream keeps it small and a fast one is read 64 KiB per call, not 512 bytes.
+            if (const auto cap = conn_->buffer.capacity(); got * 4 >= cap * 3 && cap < 65536)
+                conn_->buffer.reserve(std::min<std::size_t>(cap * 2, 65536));
             if (got > 0) {
                 piece_size_ =
                     got == buf_size_ ? std::min<std::size_t>(piece_size_ * 2, 65536) : piece_size_;
