@@ -408,6 +408,27 @@ TEST(ConfigTokenLookupKey, UppercaseHexIsLowercased) {
               k_sha256_abc);
 }
 
+// The digest form (what the key index holds) spells the same key as the hex form, for every
+// kind of stored token.
+TEST(ConfigTokenLookupKey, DigestIsTheBytesOfTheHexKey) {
+    const auto hex_of = [](const core::sha256_digest& d) {
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string out;
+        for (const unsigned char b : d) {
+            out += digits[b >> 4];
+            out += digits[b & 0xf];
+        }
+        return out;
+    };
+    for (const std::string& token :
+         {std::string("abc"), std::string("  abc \n"), std::string("sha256:") + k_sha256_abc,
+          std::string("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"),
+          std::string("sha256:") + std::string(k_sha256_abc).substr(1),
+          std::string("sha256:") + std::string(63, 'a') + "g"}) {
+        EXPECT_EQ(hex_of(token_lookup_digest(token)), token_lookup_key(token)) << token;
+    }
+}
+
 TEST(ConfigTokenLookupKey, MalformedHashIsHashedLiterally) {
     const std::string short_hex = std::string("sha256:") + std::string(k_sha256_abc).substr(1);
     EXPECT_EQ(token_lookup_key(short_hex), core::sha256_hex(short_hex));
