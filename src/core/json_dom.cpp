@@ -45,6 +45,10 @@ class json_dom::parser {
     bool document() {
         if (static_cast<std::uint64_t>(end_ - begin_) >= std::numeric_limits<std::uint32_t>::max())
             return fail("document larger than 4 GiB");
+        // A UTF-8 byte order mark at the very start is skipped, as nlohmann skips it (editors
+        // on Windows write one).
+        if (end_ - p_ >= 3 && std::memcmp(p_, "\xEF\xBB\xBF", 3) == 0)
+            p_ += 3;
         skip_ws();
         if (!value(0))
             return false;

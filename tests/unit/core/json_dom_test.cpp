@@ -136,7 +136,12 @@ TEST(JsonDom, AgreesWithNlohmann) {
                                             "18446744073709551615",
                                             "18446744073709551616",
                                             "-9223372036854775809",
-                                            std::string(600, '[') + std::string(600, ']')};
+                                            std::string(600, '[') + std::string(600, ']'),
+                                            "\xEF\xBB\xBF{}",
+                                            "\xEF\xBB\xBF",
+                                            "\xEF\xBB{}",
+                                            " \xEF\xBB\xBF{}",
+                                            "\xEF\xBB\xBF\xEF\xBB\xBF{}"};
     for (const auto& text : cases) {
         const auto diff = test::json_dom_disagreement(text);
         EXPECT_FALSE(diff.has_value()) << "input: " << text << "\n" << diff.value_or("");
