@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cstring>
+
+#include "ditto/core/saturating.hpp"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -533,7 +535,7 @@ std::optional<std::uint64_t> usage_fields::total_tokens() const {
     if (total)
         return total;
     if (input && output)
-        return *input + *output;
+        return sat_add(*input, *output);  // two huge reported counts must not wrap to a small one
     return std::nullopt;
 }
 

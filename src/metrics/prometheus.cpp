@@ -91,10 +91,29 @@ struct prometheus::shard {
     std::array<status_map, 3> responses_by;  ///< path, backend, model
     hist_map backend_duration, request_duration_by_path, request_duration_by_model;
     histogram<overhead_buckets.size()> overhead;
-    counter_map tokens_in, tokens_out, cost;  ///< by "key\x1fmodel"
+    counter_map tokens_in, tokens_out, cost;  ///< by usage_key(key, model)
 };
 
 namespace {
+
+// One map key for a (key, model) pair: "<key length>:<key><model>". Either label may hold any
+// byte (a key id is the operator's text, a model the client's), so no separator would do.
+std::string usage_key(std::string_view key, std::string_view model) {
+    std::string k = std::to_string(key.size());
+    k += ':';
+    k += key;
+    k += model;
+    return k;
+}
+
+std::pair<std::string_view, std::string_view> split_usage_key(std::string_view k) {
+    const auto colon = k.find(':');
+    std::size_t n = 0;
+    for (const char c : k.substr(0, colon))
+        n = n * 10 + static_cast<std::size_t>(c - '0');
+    const auto rest = k.substr(colon + 1);
+    return {rest.substr(0, n), rest.substr(n)};
+}
 
 // The label to write for `raw`: cached per shard; admitted under the kind's cap, globally.
 std::string_view label_of(prometheus::shard& s, prometheus::caps_state& c, kind k,
@@ -218,9 +237,8 @@ void prometheus::usage(unsigned index, std::string_view key_id, std::string_view
                        std::uint64_t cost_usd_micros) {
     auto& s = at(index);
     std::lock_guard lock(s.mu);
-    std::string k(label_of(s, *caps_, key_k, key_id.empty() ? "public" : key_id));
-    k += '\x1f';
-    k += label_of(s, *caps_, model_k, model);
+    const auto k = usage_key(label_of(s, *caps_, key_k, key_id.empty() ? "public" : key_id),
+                             label_of(s, *caps_, model_k, model));
     slot(s.tokens_in, k) += input_tokens;
     slot(s.tokens_out, k) += output_tokens;
     slot(s.cost, k) += cost_usd_micros;
@@ -491,10 +509,9 @@ std::string prometheus::render(const scrape_sources& extra) const {
                 all[k] += v;
         }
         for (const auto& [k, v] : all) {
-            const auto cut = k.find('\x1f');
+            const auto [key, model] = split_usage_key(k);
             w.sample(usage_families[i].first,
-                     "virtual_key_id=\"" + escape(k.substr(0, cut)) + "\",model=\"" +
-                         escape(k.substr(cut + 1)) + "\"",
+                     "virtual_key_id=\"" + escape(key) + "\",model=\"" + escape(model) + "\"",
                      std::to_string(v));
         }
     }

@@ -427,6 +427,13 @@ TEST(ScanUsage, ResponsesApiUsageWithoutTotal) {
     EXPECT_EQ(u.creation, 3u);
 }
 
+TEST(ScanUsage, InputPlusOutputSaturatesInsteadOfWrapping) {
+    usage_fields u;
+    ASSERT_TRUE(
+        scan_usage_json(R"({"usage":{"input_tokens":18446744073709551615,"output_tokens":2}})", u));
+    EXPECT_EQ(u.total_tokens(), 18446744073709551615u);
+}
+
 TEST(ScanUsage, OnlyTopLevelUsageCounts) {
     usage_fields u;
     ASSERT_TRUE(scan_usage_json(R"({"data":{"usage":{"total_tokens":99}}})", u));

@@ -21,6 +21,29 @@ std::string render_path(std::string_view path) {
     return p.render({});
 }
 
+// Token counters are kept by (key, model); a key id or a model holding the byte that once
+// separated the two must not move tokens to another pair's labels.
+TEST(Prometheus, UsageLabelsKeepEveryByte) {
+    prometheus p({}, nullptr, 1);
+    p.usage(0,
+            "team\x1f"
+            "a",
+            "gpt", 3, 0, 0);
+    p.usage(0, "team",
+            "a\x1f"
+            "gpt",
+            4, 0, 0);
+    const std::string text = p.render({});
+    EXPECT_NE(text.find("{virtual_key_id=\"team\x1f"
+                        "a\",model=\"gpt\"} 3"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("{virtual_key_id=\"team\",model=\"a\x1f"
+                        "gpt\"} 4"),
+              std::string::npos)
+        << text;
+}
+
 // Regression (tests/fuzz/corpus/fuzz_redact_prometheus/crash-non-utf8-label): a request path
 // with a byte that is not UTF-8 went into a label as it was, and Prometheus then refused every
 // scrape of the gateway ("invalid label value").
