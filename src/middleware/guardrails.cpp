@@ -489,14 +489,24 @@ const compiled_guardrails* guardrails_index::find(const by_value& m, std::uint64
 
 const compiled_guardrails& guardrails_index::select(const config::virtual_key_config& key,
                                                     std::string_view model) const {
+    if (const auto* rule = rule_for(key, model))
+        return *rule;
+    return own(key);
+}
+
+const compiled_guardrails* guardrails_index::rule_for(const config::virtual_key_config& key,
+                                                      std::string_view model) const {
     model = core::trim(model);
-    if (!key.route && !model.empty()) {
-        if (const auto* rule = router::match_rule(router_, model)) {
-            const auto i = static_cast<std::size_t>(rule - router_.rules.data());
-            if (by_rule_[i])
-                return *by_rule_[i];
-        }
-    }
+    if (key.route || model.empty())
+        return nullptr;
+    const auto* rule = router::match_rule(router_, model);
+    if (!rule)
+        return nullptr;
+    const auto& compiled = by_rule_[static_cast<std::size_t>(rule - router_.rules.data())];
+    return compiled ? &*compiled : nullptr;
+}
+
+const compiled_guardrails& guardrails_index::own(const config::virtual_key_config& key) const {
     const auto& g = key.guardrails;
     if (g == none_.config())
         return none_;

@@ -16,7 +16,7 @@ class guardrails_step final : public middleware {
         if (!ctx.body_read)
             co_return co_await next(ctx);
         const auto model = routed_model(ctx);
-        const auto& rails = ctx.keys->guardrails().select(*ctx.key, model);
+        const auto& rails = ctx.keys->guardrails_for(*ctx.key, model);
         const auto ct = ctx.req.find(http::field::content_type);
         guardrail_input in;
         in.method = ctx.req.method_string();

@@ -46,6 +46,7 @@ key_snapshot::key_snapshot(std::shared_ptr<const key_list> keys, config::router_
                 ks.rate.push_back({sc.id, sc.limits->rpm, sc.limits->tpm});
         }
         ks.cost_budget = has_cost_budget(k);
+        ks.rails = &guardrails_->own(k);
         scopes_.push_back(std::move(ks));
     }
 }

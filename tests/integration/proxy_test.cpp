@@ -308,6 +308,23 @@ TEST_F(Proxy, P15_SseRelayedByteExact) {
     EXPECT_EQ(r->body, direct->body);
 }
 
+// A streamed body is read from the upstream in reads that grow while they come back full (to
+// 64 KiB), and each read is relayed as one chunk: a megabyte that is already waiting arrives
+// in tens of chunks. Reads that stayed at the connection buffer's first size (~512 bytes)
+// made it about two thousand.
+TEST_F(Proxy, AStreamedBodyIsReadInGrowingPieces) {
+    start();
+    auto h = auth_json;
+    h.emplace_back("x-mock-response-bytes", "1048576");
+    h.emplace_back("x-mock-chunked", "1");
+    auto r = http_request(gw.port, "GET", "/v1/models/big", "", h, 20s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, std::string(1048576, 'x'));
+    ASSERT_TRUE(r->chunked);
+    EXPECT_LT(r->chunks.size(), 200u);
+}
+
 TEST_F(Proxy, Http10ClientsGetAStreamEndedByClose) {
     start();
     const std::string body = R"({"model":"m","stream":true})";

@@ -75,6 +75,11 @@ class guardrails_index {
     /// use and kept for the index's lifetime, so none passes unchecked.
     const compiled_guardrails& select(const config::virtual_key_config& key,
                                       std::string_view model) const;
+    /// The rule's guardrails that replace the key's for `model`, or null (select()'s first step).
+    const compiled_guardrails* rule_for(const config::virtual_key_config& key,
+                                        std::string_view model) const;
+    /// The key's own guardrails (select()'s second step).
+    const compiled_guardrails& own(const config::virtual_key_config& key) const;
 
   private:
     using by_value = std::unordered_multimap<std::uint64_t, std::unique_ptr<compiled_guardrails>>;

@@ -36,6 +36,14 @@ class key_snapshot {
     const key_list& keys() const { return *keys_; }
     const config::router_config& router() const { return router_; }
     const guardrails_index& guardrails() const { return *guardrails_; }
+    /// The guardrails for a request of `key` (from this snapshot) for `model`: a matching
+    /// rule's, else the key's own, found at build time rather than per request.
+    const compiled_guardrails& guardrails_for(const config::virtual_key_config& key,
+                                              std::string_view model) const {
+        if (const auto* rule = guardrails_->rule_for(key, model))
+            return *rule;
+        return *scopes(key).rails;
+    }
     /// Every scope id of every key (SPEC §6.1), for dropping counters of removed scopes.
     std::vector<std::string> scope_ids() const;
 
@@ -44,6 +52,7 @@ class key_snapshot {
         std::vector<key_scope> all;           ///< key, tenant, project, user (those with ids)
         std::vector<store::rate_scope> rate;  ///< the scopes with rpm or tpm (SPEC §3.4)
         bool cost_budget = false;             ///< some scope has total_usd_micros (§3.8)
+        const compiled_guardrails* rails = nullptr;  ///< the key's own guardrails
     };
     /// `key` must come from this snapshot (find()).
     const key_scopes& scopes(const config::virtual_key_config& key) const {

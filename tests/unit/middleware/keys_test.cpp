@@ -62,5 +62,26 @@ TEST(KeySnapshot, SharesTheKeyList) {
     EXPECT_EQ(snap.find(core::sha256("tb")), &(*list)[1]);
 }
 
+TEST(KeySnapshot, GuardrailsAreTheRulesOrTheKeysOwn) {
+    auto strict = key("strict", "ts");
+    strict.guardrails.banned_phrases = {"forbidden"};
+    config::router_config router;
+    config::route_rule gpt;
+    gpt.model_prefix = "gpt-";
+    gpt.backend = "a";
+    gpt.guardrails = config::guardrails_config{};  // the rule's (empty) set replaces the key's
+    router.rules.push_back(gpt);
+    const key_snapshot snap(key_list{strict, key("plain", "tp")}, router);
+    guardrail_input in;
+    in.method = "POST";
+    in.path = "/v1/chat/completions";
+    in.raw_body = "say forbidden";
+    const auto& k = *snap.find(core::sha256("ts"));
+    EXPECT_EQ(snap.guardrails_for(k, "o1").check(in).message, "banned_phrase:forbidden");
+    EXPECT_EQ(snap.guardrails_for(k, "").check(in).message, "banned_phrase:forbidden");
+    EXPECT_TRUE(snap.guardrails_for(k, "gpt-4o").check(in).ok());
+    EXPECT_TRUE(snap.guardrails_for(*snap.find(core::sha256("tp")), "o1").check(in).ok());
+}
+
 }  // namespace
 }  // namespace ditto::middleware
