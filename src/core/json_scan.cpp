@@ -1,6 +1,8 @@
 #include "ditto/core/json_scan.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "ditto/core/saturating.hpp"
@@ -298,7 +300,9 @@ class scanner {
     }
 
     bool number() {
+        const std::size_t start = pos_;
         eat('-');
+        const std::size_t int_start = pos_;
         if (peek() == '0') {
             ++pos_;
         } else if (peek() >= '1' && peek() <= '9') {
@@ -307,13 +311,16 @@ class scanner {
         } else {
             return false;
         }
+        const std::size_t int_digits = pos_ - int_start;
         if (eat('.')) {
             if (!(peek() >= '0' && peek() <= '9'))
                 return false;
             while (peek() >= '0' && peek() <= '9')
                 ++pos_;
         }
+        bool exponent = false;
         if (peek() == 'e' || peek() == 'E') {
+            exponent = true;
             ++pos_;
             if (peek() == '+' || peek() == '-')
                 ++pos_;
@@ -322,7 +329,18 @@ class scanner {
             while (peek() >= '0' && peek() <= '9')
                 ++pos_;
         }
+        // A value past the largest double is refused, as the config reader and nlohmann (which
+        // schema guardrails use) refuse it, so all of the gateway's readers agree on what is
+        // JSON. Only a number with an exponent or 300+ integer digits can overflow, so the
+        // common "temperature": 0.7 never pays for strtod.
+        if (exponent || int_digits > 300)
+            return fits_a_double(t_.substr(start, pos_ - start));
         return true;
+    }
+
+    static bool fits_a_double(std::string_view token) {
+        const std::string copy(token);  // strtod needs a terminated string
+        return !std::isinf(std::strtod(copy.c_str(), nullptr));
     }
 
     bool value(int depth) {

@@ -61,6 +61,21 @@ TEST(JsonScanValid, RejectsBadNumbers) {
     }
 }
 
+// A number no double can hold is refused, as the config reader and nlohmann refuse it: every
+// reader in the gateway agrees on what is JSON. Underflow is not an error (it reads as 0).
+TEST(JsonScanValid, RejectsNumbersThatOverflowADouble) {
+    const std::string digits309(309, '9');
+    for (const std::string& t :
+         {std::string("1e400"), std::string("-1E+309"), std::string("{\"temperature\":2.5e308}"),
+          std::string("[1,") + digits309 + "]", digits309 + ".5"}) {
+        EXPECT_FALSE(valid(t)) << t;
+    }
+    for (const std::string& t : {std::string("1e-400"), std::string("1.7976931348623157e308"),
+                                 std::string(308, '9'), std::string("0e99999")}) {
+        EXPECT_TRUE(valid(t)) << t;
+    }
+}
+
 TEST(JsonScanValid, StringEscapes) {
     EXPECT_TRUE(valid(R"("\" \\ \/ \b \f \n \r \t \u0041 \u00e9 \uFFFF")"));
     EXPECT_TRUE(valid(R"("\ud83d\ude00")"));  // surrogate pair
