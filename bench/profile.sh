@@ -2,7 +2,8 @@
 # Instructions per request of the gateway's hot path, counted by callgrind (valgrind): unlike
 # wall-clock numbers they repeat exactly for the same binary and traffic, whatever else the
 # machine does, so a change can be judged on one run (docs/performance.md).
-# Usage: bench/profile.sh [plain|governed|hit|health] [seconds, default 10]
+# Usage: bench/profile.sh [plain|governed|redis|hit|health] [seconds, default 10]
+# (redis: the governed key on the Redis store, a redis-server of its own on a free port)
 # Leaves the callgrind file in $OUT (default /tmp/ditto-profile) for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,20 +39,26 @@ extra=(); script=bench/chat.lua; url="http://127.0.0.1:$GW/v1/chat/completions"
 case "$what" in
   plain) ;;
   governed) script=bench/chat-gov.lua ;;
+  redis) script=bench/chat-gov.lua
+    rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --logfile "" >/dev/null & pids+=($!)
+    for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    extra=(--redis "redis://127.0.0.1:$rport" --redis-prefix profile) ;;
   hit) extra=(--proxy-cache) ;;
   health) script=bench/get.lua; url="http://127.0.0.1:$GW/health" ;;
-  *) echo "profile.sh: unknown case '$what' (plain|governed|hit|health)" >&2; exit 2 ;;
+  *) echo "profile.sh: unknown case '$what' (plain|governed|redis|hit|health)" >&2; exit 2 ;;
 esac
 /usr/sbin/nginx -p "$out/up" -c "$out/up/nginx.conf" & pids+=($!)
+gw=${#pids[@]}
 valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.%p" \
   build/src/ditto-gateway "$out/gateway.json" --listen 127.0.0.1:$GW --workers 1 \
   --log-level warn --pricing-litellm "$out/pricing.json" "${extra[@]}" 2>"$out/valgrind.log" & pids+=($!)
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$GW/health" && break; sleep 0.2; done
 # Warm-up (pools, caches, first-time allocations), then count only the measured window.
 timeout 30 wrk -t1 -c8 -d3s -s "$script" "$url" >/dev/null
-callgrind_control -z "${pids[1]}" >/dev/null 2>&1
+callgrind_control -z "${pids[$gw]}" >/dev/null 2>&1
 n=$(timeout $((secs + 30)) wrk -t1 -c8 -d"${secs}s" -s "$script" "$url" | awk '/requests in/ {print $1}')
-callgrind_control -d "${pids[1]}" >/dev/null 2>&1
+callgrind_control -d "${pids[$gw]}" >/dev/null 2>&1
 file=$(ls -t "$out"/callgrind.*.1 | head -1)
 total=$(callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
 awk -v t="$total" -v n="$n" -v w="$what" 'BEGIN {printf "%s: %d requests, %.0f instructions per request\n", w, n, t / n}'

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "ditto/config/serialize.hpp"
 #include "ditto/core/hash.hpp"
@@ -336,9 +339,72 @@ std::optional<admin_failure> control_plane::write_state_file(const config_versio
     return std::nullopt;
 }
 
+// The caller's side of a change, held by the writer while the change runs: the caller's
+// suspended coroutine (its completion handler) and a work guard that keeps the caller's event
+// loop from running out of work meanwhile. Unlike co_spawn(writer, …, use_awaitable), whose
+// frame keeps a tracked copy of the caller's executor until some time after the answer is
+// dispatched, this one lets go of everything at a known point: see wait_idle().
+struct control_plane::reply_to_caller {
+    virtual ~reply_to_caller() = default;
+    /// Posts the answer to the caller's executor and drops every reference to it.
+    virtual void deliver(outcome out) = 0;
+};
+
+template <class Handler>
+struct control_plane::reply_to final : control_plane::reply_to_caller {
+    explicit reply_to(Handler&& h)
+        : handler(std::move(h)),
+          work(net::make_work_guard(net::get_associated_executor(handler))) {}
+    void deliver(outcome out) override {
+        auto ex = work.get_executor();
+        net::post(ex, [h = std::move(handler), out = std::move(out)]() mutable {
+            std::move(h)(std::move(out));
+        });
+        work.reset();
+    }
+    Handler handler;
+    net::executor_work_guard<net::associated_executor_t<Handler>> work;
+};
+
 net::awaitable<control_plane::outcome> control_plane::mutate(request r) {
-    co_return co_await net::co_spawn(writer_, run_mutation(shared_from_this(), std::move(r)),
-                                     net::use_awaitable);
+    auto self = shared_from_this();
+    pending_.fetch_add(1, std::memory_order_acq_rel);
+    auto start = [self, r = std::move(r)](auto handler) mutable {
+        using handler_type = decltype(handler);
+        std::unique_ptr<reply_to_caller> reply =
+            std::make_unique<reply_to<handler_type>>(std::move(handler));
+        auto ex = self->writer_;
+        net::co_spawn(ex, run_and_reply(std::move(self), std::move(r), std::move(reply)),
+                      net::detached);
+    };
+    co_return co_await net::async_initiate<const net::use_awaitable_t<>&, void(outcome)>(
+        std::move(start), net::use_awaitable);
+}
+
+net::awaitable<void> control_plane::run_and_reply(std::shared_ptr<control_plane> self, request r,
+                                                  std::unique_ptr<reply_to_caller> reply) {
+    outcome out;
+    try {
+        out = co_await run_mutation(self, std::move(r));
+    } catch (const std::exception& e) {
+        log::error("admin.change_error", e.what());
+        out = outcome{};
+        out.failure = admin_failure{500, "storage_error", "the change failed"};
+    }
+    reply->deliver(std::move(out));
+    reply.reset();
+    self->pending_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+bool control_plane::wait_idle(std::chrono::milliseconds limit) const {
+    // Shutdown only, after the workers stopped: a short poll is simpler than a wake-up.
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (pending_.load(std::memory_order_acquire) != 0) {
+        if (std::chrono::steady_clock::now() >= until)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
 }
 
 net::awaitable<control_plane::outcome> control_plane::run_mutation(

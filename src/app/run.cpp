@@ -413,6 +413,11 @@ int run(const config::cli_options& options) {
     // move to the background executor (which opens its own connection if it needs one)
     // and are finished before the process exits.
     bg.stop_memory_trim();
+    // An admin change still running on the background thread holds its caller's coroutine
+    // and event loop until it posts the answer there; the loops go with the server, so it
+    // waits for that first (a change is bounded by the store's deadlines).
+    if (!control_plane->wait_idle(std::chrono::seconds(30)))
+        log::warn("admin.change_abandoned", "an admin change was still running at exit");
     server_ptr.reset();
     bg.stop();
     log::info("server.stopped", "stopped");

@@ -6,8 +6,10 @@
 // snapshot, versioned and audited. With Redis, changes made by other replicas arrive through
 // the store's change feed and are adopted the same way.
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -131,8 +133,20 @@ class control_plane : public std::enable_shared_from_this<control_plane> {
     /// snapshot, record the version, append the audit record.
     boost::asio::awaitable<outcome> mutate(request r);
 
+    /// Waits up to `limit` until no change is running or queued and the writer holds nothing
+    /// of a caller's event loop any more (the caller's coroutine and a work guard on it, until
+    /// the answer is posted there). At shutdown the workers' event loops are destroyed while
+    /// the writer (the background thread) still runs: they may go only once this is true.
+    bool wait_idle(std::chrono::milliseconds limit) const;
+
   private:
     struct writer_lock;
+    struct reply_to_caller;
+    template <class Handler>
+    struct reply_to;
+    static boost::asio::awaitable<void> run_and_reply(std::shared_ptr<control_plane> self,
+                                                      request r,
+                                                      std::unique_ptr<reply_to_caller> reply);
     static boost::asio::awaitable<outcome> run_mutation(std::shared_ptr<control_plane> self,
                                                         request r);
     static boost::asio::awaitable<void> adopt_from_store(std::shared_ptr<control_plane> self);
@@ -150,6 +164,8 @@ class control_plane : public std::enable_shared_from_this<control_plane> {
     std::shared_ptr<store::audit_log> audit_;
     boost::asio::any_io_executor writer_;
     std::unique_ptr<writer_lock> lock_;
+    /// Changes asked for whose answer has not yet been handed back to the caller's executor.
+    std::atomic<std::size_t> pending_{0};
 
     mutable std::mutex mu_;                                       ///< guards versions_ and next_id_
     std::deque<std::shared_ptr<const config_version>> versions_;  ///< newest first
