@@ -76,14 +76,29 @@ void background::stop_memory_trim() {
 // mimalloc's, when the binary links it (weak: the tests link this library without it).
 extern "C" void mi_collect(bool force) __attribute__((weak));
 
+// Under a sanitizer, malloc is the sanitizer's, not glibc's: glibc's arenas may never have
+// been set up, and malloc_trim then walks a null top chunk (an ASan build crashed there once in
+// CI). The sanitizer keeps freed memory in its own quarantine; there is nothing to hand back.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DITTO_SANITIZER_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define DITTO_SANITIZER_MALLOC 1
+#endif
+#endif
+
 void release_free_memory() {
     // mimalloc keeps a thread's freed pages in that thread's heap until the thread allocates
     // again, which an idle worker does not; glibc keeps them in its arenas. Both give the
     // memory back when asked.
-    if (mi_collect)
+    if (mi_collect) {
         mi_collect(true);
-    else
-        ::malloc_trim(0);
+        return;
+    }
+#ifndef DITTO_SANITIZER_MALLOC
+    ::malloc_trim(0);
+#endif
 }
 
 net::awaitable<void> background::trim_loop(background* self) {
