@@ -133,6 +133,7 @@ mock_pid=${pids[1]}
 taskset -apc 1 "$mock_pid" >/dev/null
 ttfb_direct=$(taskset -c 1 python3 bench/sse_probe.py ttfb $MOCK 300)
 ttfb_gw=$(taskset -c 1 python3 bench/sse_probe.py ttfb $GW 300 --key vk-bench)
+ttfb_ngx=$(taskset -c 1 python3 bench/sse_probe.py ttfb $NGX 300 --prefix /sse)
 taskset -apc 0 "$ngx_pid" >/dev/null; taskset -apc 0 "$gw_pid" >/dev/null
 run "mock SSE direct, 64 conns"   1 64 "http://127.0.0.1:$MOCK/v1/chat/completions" $sse "" mock64
 run "nginx SSE relay, 64 conns"   1 64 "http://127.0.0.1:$NGX/sse/v1/chat/completions" $sse "$ngx_pid" ngxsse
@@ -150,7 +151,8 @@ awk -v a="$rps_gov64" -v b="$rps_gw64" 'BEGIN {printf "governed key (limits + bu
 awk -v a="$rps_govr64" -v b="$rps_gov64" -v c=$((c1 - c0)) -v secs="$secs" 'BEGIN {printf "Redis store / memory store, governed key (64 conns): %.2f; Redis round trips (script calls) per request: %.2f\n", a/b, c/(a*secs)}'
 awk -v a="$rps_gwsse" -v b="$rps_ngxsse" 'BEGIN {printf "SSE relay ratio gateway/nginx (64 conns):  %.2f\n", a/b}'
 echo "added p50 at 1 conn over the direct upstream: nginx $((p50_ngx1 - p50_up1)) us, ditto-gateway $((p50_gw1 - p50_up1)) us"
-read -r d50 d90 <<<"$ttfb_direct"; read -r g50 g90 <<<"$ttfb_gw"
-echo "SSE time to first byte, 1 conn, median (p90): direct ${d50} (${d90}) us, via gateway ${g50} (${g90}) us, overhead $((g50 - d50)) us"
+read -r d50 d90 <<<"$ttfb_direct"; read -r g50 g90 <<<"$ttfb_gw"; read -r n50 n90 <<<"$ttfb_ngx"
+# Any proxy adds two hops (and their wake-ups) to the first byte: nginx is the yardstick.
+echo "SSE time to first byte, 1 conn, median (p90): direct ${d50} (${d90}) us, via nginx ${n50} (${n90}) us, via gateway ${g50} (${g90}) us; gateway - nginx $((g50 - n50)) us"
 read -r rss0 rss1 drss <<<"$idle"
 echo "1000 idle SSE streams held: gateway RSS ${rss0} MB -> ${rss1} MB (+${drss} MB)"

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """SSE probes for bench/run.sh: time to first byte, and many idle streams held open.
 
-  sse_probe.py ttfb  PORT [N] [--key K]   median/p90 time to the first body byte (us)
+  sse_probe.py ttfb  PORT [N] [--key K] [--prefix /sse]
+                                          median/p90 time to the first body byte (us); the
+                                          prefix goes before /v1/… (nginx's SSE location)
   sse_probe.py idle  PORT N PID [--key K] open N slow streams, report PID's RSS growth (MB)
   sse_probe.py many  PORT N PID[,PID] [--key K] N concurrent paced streams read to the end: completed
                                           streams, the longest gap between two events, PID's RSS
@@ -16,11 +18,13 @@ import sys
 import time
 
 BODY = b'{"model":"sse-gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+PREFIX = b""
 
 
 def request(key, extra=b""):
     auth = b"Authorization: Bearer " + key.encode() + b"\r\n" if key else b""
-    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    return (b"POST " + PREFIX + b"/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\n"
             + auth + extra + b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
 
 
@@ -143,8 +147,13 @@ def many(port, n, pid, key, gap_ms=500, deadline_s=120):
 
 
 def main():
+    global PREFIX
     args = sys.argv[1:]
     key = ""
+    if "--prefix" in args:
+        i = args.index("--prefix")
+        PREFIX = args[i + 1].encode()
+        del args[i:i + 2]
     if "--key" in args:
         i = args.index("--key")
         key = args[i + 1]

@@ -2,6 +2,7 @@
 // binary, a fresh key prefix per test.
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
+#include <cstdlib>
 #include <thread>
 
 #include "contract/store_contract.hpp"
@@ -141,6 +142,39 @@ TEST_P(RedisCache, RedisErrorsAreMissesAndPurgeReportsThem) {
 }
 
 INSTANTIATE_TEST_SUITE_P(redis, RedisCache, ::testing::Values(factory{"redis", make}),
+                         [](const auto& p) { return p.param.name; });
+
+// Redis restarted, or its script cache was flushed: EVALSHA answers NOSCRIPT, and the store
+// sends the script itself (EVAL), which caches it again. Each call is the store's first try.
+class RedisScripts : public StoreContract {
+  protected:
+    static void flush_scripts() {
+        const std::string cmd =
+            "redis-cli -p " + std::to_string(redis().server.port()) + " SCRIPT FLUSH >/dev/null";
+        ASSERT_EQ(std::system(cmd.c_str()), 0);
+    }
+};
+
+TEST_P(RedisScripts, AFlushedScriptCacheIsRefilledByTheNextCall) {
+    std::vector<rate_scope> scopes{{"key-1", 100, std::nullopt}};
+    ASSERT_TRUE(run(store_.limits->admit(scopes, 10)).admitted);
+    flush_scripts();
+    const auto d = run(store_.limits->admit(scopes, 10));
+    EXPECT_FALSE(d.error) << d.error.message();
+    EXPECT_TRUE(d.admitted);
+
+    flush_scripts();
+    const auto payload = std::string(R"({"note":")") + std::string(600, 'x') + "\"}";
+    EXPECT_FALSE(run(store_.audit->append("test.noscript", payload)));
+    audit_query q;
+    q.limit = 10;
+    const auto records = run(store_.audit->list(q));
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].kind, "test.noscript");
+    EXPECT_EQ(records[0].payload_json, payload);  // the arguments survived the retry
+}
+
+INSTANTIATE_TEST_SUITE_P(redis, RedisScripts, ::testing::Values(factory{"redis", make}),
                          [](const auto& p) { return p.param.name; });
 
 }  // namespace ditto::store::contract

@@ -91,19 +91,19 @@ boost::asio::awaitable<redis_result> redis_client::script(const lua_script& s,
     cmd.emplace_back("EVALSHA");
     cmd.push_back(s.sha1);
     cmd.emplace_back("0");
-    cmd.insert(cmd.end(), argv.begin(), argv.end());
-    auto r = co_await conn->exec(std::move(cmd));
+    // Moved, not copied (an audit payload is one of them), and formatted here, so that the
+    // rare NOSCRIPT retry below still has them.
+    cmd.insert(cmd.end(), std::make_move_iterator(argv.begin()),
+               std::make_move_iterator(argv.end()));
+    std::string payload;
+    append_command(payload, cmd);
+    auto r = co_await conn->exec_formatted(std::move(payload));
     if (r.error || !r.reply.is_error() || !r.reply.str.starts_with("NOSCRIPT"))
         co_return r;
     // Redis restarted or its script cache was flushed: EVAL also caches the script again.
-    std::vector<std::string> eval;
-    eval.reserve(argv.size() + 3);
-    eval.emplace_back("EVAL");
-    eval.emplace_back(s.source);
-    eval.emplace_back("0");
-    eval.insert(eval.end(), std::make_move_iterator(argv.begin()),
-                std::make_move_iterator(argv.end()));
-    co_return co_await conn->exec(std::move(eval));
+    cmd[0] = "EVAL";
+    cmd[1] = s.source;
+    co_return co_await conn->exec(std::move(cmd));
 }
 
 boost::asio::awaitable<bool> redis_client::ping() {

@@ -71,6 +71,9 @@ struct redis_stats {
     std::uint64_t timeouts = 0;  ///< commands that reached their deadline
 };
 
+/// Appends one command in RESP (an array of bulk strings) to `out`.
+void append_command(std::string& out, const std::vector<std::string>& args);
+
 class redis_connection {
   public:
     /// Nothing connects until start() or the first command.
@@ -96,6 +99,9 @@ class redis_connection {
     /// Not for SUBSCRIBE or MONITOR (their replies are not one per command); a blocking
     /// command (BLPOP) holds up the commands behind it.
     boost::asio::awaitable<redis_result> exec(std::vector<std::string> args);
+    /// exec() of one command already written in RESP by append_command(): the caller keeps
+    /// its arguments (redis_client::script retries with EVAL on NOSCRIPT).
+    boost::asio::awaitable<redis_result> exec_formatted(std::string payload);
     /// Sends several commands in one write under one deadline (MULTI ... EXEC, batches).
     boost::asio::awaitable<redis_pipeline_result> exec_pipeline(
         std::vector<std::vector<std::string>> commands);
