@@ -211,6 +211,11 @@ TEST_F(Proxy, InvalidJsonAndOversizeBodies) {
     ASSERT_TRUE(bad);
     EXPECT_EQ(bad->status, 400);
     EXPECT_NE(bad->body.find(R"("code":"invalid_json")"), std::string::npos);
+    // A number no double can hold: nlohmann and the config reader refuse it, so does the proxy.
+    auto huge = post("/v1/chat/completions", R"({"model":"m","temperature":1e400})");
+    ASSERT_TRUE(huge);
+    EXPECT_EQ(huge->status, 400);
+    EXPECT_NE(huge->body.find(R"("code":"invalid_json")"), std::string::npos);
     auto big = post("/v1/chat/completions", std::string(2000, ' '));
     ASSERT_TRUE(big);
     EXPECT_EQ(big->status, 413);
