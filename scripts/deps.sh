@@ -9,11 +9,13 @@ packages=(
   libcli11-dev libre2-dev libmimalloc-dev libgtest-dev googletest redis-server clang-format
   prometheus  # promtool checks the /metrics/prometheus output in the tests
   python3-yaml  # parses configs/kubernetes/*.yaml in the tests
+  nginx-light  # the front proxy of scripts/cluster.sh, which the cluster test runs
+  shellcheck  # the lint stage checks every script
 )
-# Extra sets: `deps.sh bench` adds the load generator and the reference proxy; `deps.sh fuzz`
+# Extra sets: `deps.sh bench` adds the load generator (nginx, the reference proxy, is in the base set); `deps.sh fuzz`
 # clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for readable reports.
 if [[ "${1:-}" == "bench" ]]; then
-  packages+=(wrk nginx-light)
+  packages+=(wrk)
 elif [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev llvm-14)
 fi

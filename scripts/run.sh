@@ -38,4 +38,4 @@ cat <<MSG
 MSG
 "$bin/ditto-gateway" configs/demo.json --dotenv configs/demo.env --listen "127.0.0.1:$gw_port" \
   --workers "${DITTO_WORKERS:-2}" --admin-token-env DITTO_DEMO_ADMIN --proxy-cache \
-  --prometheus-metrics"
+  --prometheus-metrics
