@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-scripts/build.sh
+# Only what it runs: the test targets are test.sh's business (they triple a first build).
+DITTO_TARGETS="ditto-gateway ditto-mock-upstream" scripts/build.sh
 gw_port="${DITTO_PORT:-8080}"
 mock_port="${DITTO_MOCK_PORT:-9090}"
 bin="${BUILD_DIR:-build}/src"

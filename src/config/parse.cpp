@@ -342,7 +342,9 @@ virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const pa
         ctx.read_string(*f, r.path_of("id"), out.id);
     if (const json* f = r.required("token"))
         ctx.read_string(*f, r.path_of("token"), out.token);
-    if (const json* f = r.required("enabled"))
+    // Everything but id and token has a default (docs/configuration.md): a first gateway.json
+    // holds `{"id": "k", "token": "t"}`, and the original's full keys load unchanged.
+    if (const json* f = r.optional("enabled"))
         ctx.read_bool(*f, r.path_of("enabled"), out.enabled);
 
     read_scope_id(ctx, r, "tenant_id", out.tenant_id);
@@ -364,16 +366,16 @@ virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const pa
     opt_limits("project_limits", out.project_limits);
     opt_limits("user_limits", out.user_limits);
 
-    if (const json* f = r.required("limits"))
+    if (const json* f = r.optional("limits"))
         out.limits = parse_limits(ctx, *f, r.path_of("limits"));
-    if (const json* f = r.required("budget"))
+    if (const json* f = r.optional("budget"))
         out.budget = parse_budget(ctx, *f, r.path_of("budget"));
-    if (const json* f = r.required("cache"))
+    if (const json* f = r.optional("cache"))
         out.cache = parse_cache(ctx, *f, r.path_of("cache"));
-    if (const json* f = r.required("guardrails")) {
+    if (const json* f = r.optional("guardrails")) {
         out.guardrails = parse_guardrails(ctx, *f, r.path_of("guardrails"));
     }
-    if (const json* f = r.required("passthrough")) {
+    if (const json* f = r.optional("passthrough")) {
         out.passthrough = parse_passthrough(ctx, *f, r.path_of("passthrough"));
     }
     if (const json* f = r.optional("route")) {

@@ -3,6 +3,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "support/gateway_fixture.hpp"
 
 namespace ditto::test {
@@ -127,6 +130,41 @@ TEST(GatewayCli, DemoSetupAnswersTheReadmeCurl) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;
     EXPECT_EQ(r->header("x-ditto-backend"), "mock");
+}
+
+// The README's minimal gateway.json (configs/minimal.json, also shown in the README): a key
+// given by id and token alone, the backend secret from the environment. Run here against the
+// mock in place of api.openai.com.
+TEST(GatewayCli, ReadmeMinimalConfigWorks) {
+    const std::string src = DITTO_SOURCE_DIR;
+    std::ifstream file(src + "/configs/minimal.json"), readme(src + "/README.md");
+    const std::string config{std::istreambuf_iterator<char>(file), {}};
+    const std::string doc{std::istreambuf_iterator<char>(readme), {}};
+    ASSERT_FALSE(config.empty());
+    EXPECT_NE(doc.find("```json\n" + config + "```"), std::string::npos)
+        << "README.md no longer shows configs/minimal.json as it is";
+
+    running_mock mock;
+    mock.start();
+    std::string local = config;
+    const std::string real = "https://api.openai.com/v1";
+    ASSERT_NE(local.find(real), std::string::npos);
+    local.replace(local.find(real), real.size(),
+                  "http://127.0.0.1:" + std::to_string(mock.port) + "/v1");
+    running_gateway gw;
+    gw.start(local, {}, {{"OPENAI_API_KEY", "sk-upstream-secret"}, {"DITTO_KEY", "vk-mine"}});
+    auto r =
+        http_request(gw.port, "POST", "/v1/chat/completions",
+                     R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]})",
+                     {{"Authorization", "Bearer vk-mine"}, {"Content-Type", "application/json"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    const auto seen = http_request(mock.port, "GET", "/__mock/requests");
+    ASSERT_TRUE(seen);
+    EXPECT_NE(seen->body.find("Bearer sk-upstream-secret"), std::string::npos) << seen->body;
+    EXPECT_EQ(
+        http_request(gw.port, "GET", "/v1/models", "", {{"Authorization", "Bearer nope"}})->status,
+        401);
 }
 
 TEST(GatewayCli, MissingOrInvalidConfigRefusesToStart) {

@@ -69,7 +69,8 @@ struct guardrails_config {
     bool operator==(const guardrails_config&) const = default;
 };
 
-/// SPEC §1.2. Required: id, token, enabled, limits, budget, cache, guardrails, passthrough.
+/// SPEC §1.2. Required: id and token; the rest defaults to an enabled key with no limits, no
+/// budget, cache off, no guardrails and passthrough off (the member initialisers below).
 struct virtual_key_config {
     std::string id;
     std::string token;

@@ -317,8 +317,8 @@ TEST(ConfigParse, MissingRequiredKeyFields) {
     parse(R"({"virtual_keys":[{"id":"k","token":"t","enabled":true,"limits":{},)"
           R"("cache":{},"guardrails":{},"passthrough":{"allow":true}}],"router":{}})",
           diag);
+    // budget may be left out (it defaults to none); a section that is given must be whole.
     EXPECT_EQ(diag.errors, (strings{
-                               "virtual_keys[0].budget: missing required field",
                                "virtual_keys[0].cache.enabled: missing required field",
                                "virtual_keys[0].passthrough.bypass_cache: missing required field",
                            }));
@@ -330,13 +330,44 @@ TEST(ConfigParse, EmptyKeyObjectReportsEveryRequiredField) {
     EXPECT_EQ(diag.errors, (strings{
                                "virtual_keys[0].id: missing required field",
                                "virtual_keys[0].token: missing required field",
-                               "virtual_keys[0].enabled: missing required field",
-                               "virtual_keys[0].limits: missing required field",
-                               "virtual_keys[0].budget: missing required field",
-                               "virtual_keys[0].cache: missing required field",
-                               "virtual_keys[0].guardrails: missing required field",
-                               "virtual_keys[0].passthrough: missing required field",
                            }));
+}
+
+// A first gateway.json names a key by id and token alone (docs/configuration.md): enabled, no
+// limits, no budget, cache off, no guardrails, passthrough off; the same key as written out in
+// full, so the canonical JSON the Admin API writes does not change.
+TEST(ConfigParse, BareKeyTakesTheDocumentedDefaults) {
+    diagnostics bare_diag;
+    const gateway_config bare =
+        parse(R"({"virtual_keys":[{"id":"k","token":"t"}],"router":{}})", bare_diag);
+    EXPECT_EQ(bare_diag.errors, strings{});
+    EXPECT_EQ(bare_diag.warnings, strings{});
+    ASSERT_EQ(bare.virtual_keys.size(), 1u);
+    const virtual_key_config& k = bare.virtual_keys[0];
+    EXPECT_TRUE(k.enabled);
+    EXPECT_EQ(k.limits, limits_config{});
+    EXPECT_EQ(k.budget, budget_config{});
+    EXPECT_FALSE(k.cache.enabled);
+    EXPECT_EQ(k.guardrails, guardrails_config{});
+    EXPECT_FALSE(k.passthrough.allow);
+    EXPECT_FALSE(k.passthrough.bypass_cache);
+
+    diagnostics full_diag;
+    const gateway_config full =
+        parse(R"({"virtual_keys":[{"id":"k","token":"t","enabled":true,"limits":{},"budget":{},)"
+              R"("cache":{"enabled":false},"guardrails":{},)"
+              R"("passthrough":{"allow":false,"bypass_cache":false}}],"router":{}})",
+              full_diag);
+    EXPECT_EQ(full_diag.errors, strings{});
+    EXPECT_EQ(bare.virtual_keys, full.virtual_keys);
+
+    diagnostics null_diag;
+    const gateway_config nulls = parse(
+        R"({"virtual_keys":[{"id":"k","token":"t","enabled":null,"limits":null,"budget":null,)"
+        R"("cache":null,"guardrails":null,"passthrough":null}],"router":{}})",
+        null_diag);
+    EXPECT_EQ(null_diag.errors, strings{});
+    EXPECT_EQ(nulls.virtual_keys, full.virtual_keys);
 }
 
 TEST(ConfigParse, TypeErrorsNameTheirPath) {

@@ -83,6 +83,13 @@ TEST(ConfigSerialize, MinimalKeyIsCanonicalAndRoundTrips) {
     EXPECT_EQ(diag.warnings, strings{});
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, k);
+
+    // A key given by id and token alone (Admin API or gateway.json) is written out the same.
+    diagnostics bare_diag;
+    const auto bare = reparse(R"({"id":"k","token":"vk-1"})", bare_diag);
+    EXPECT_EQ(bare_diag.errors, strings{});
+    ASSERT_TRUE(bare.has_value());
+    EXPECT_EQ(key_to_json(*bare, token_form::raw), text);
 }
 
 TEST(ConfigSerialize, FullKeyRoundTripsEveryField) {
