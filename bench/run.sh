@@ -12,7 +12,7 @@ secs="${1:-10}"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 source bench/common.sh bench
 
-UP=18101; NGX=18102; GW=18103; MOCK=18104; REDIS=18105; GWR=18106; GWC=18107
+UP=18101; NGX=18102; GW=18103; MOCK=18104; REDIS=18105; GWR=18106; GWC=18107; GWD=18108
 chat_body='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark upstream. This reply is fixed so that every proxy relays the same bytes, and it is about six hundred bytes long with the usage block below."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":260,"completion_tokens":38,"total_tokens":298},"system_fingerprint":"fp_bench_0001"}'
 
 mkdir -p "$work"/{up,ngx}/{logs,tmp}
@@ -70,10 +70,14 @@ start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0
 # The same gateway with the proxy cache on: after the first request every one is an L1 hit.
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWC \
   --workers 1 --log-level warn --proxy-max-in-flight 4096 --proxy-cache
+# The same gateway as a user starts it: default flags (the access log at info, to a file as a
+# log collector would read it) but for one worker, as every gateway here.
+start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWD \
+  --workers 1 2>"$work/gwd.log"
 sleep 1
 # nginx's master only supervises: its one worker does the proxying, and is what we measure.
 ngx_master=$(cat "$work/ngx/nginx.pid"); ngx_pid=$(pgrep -P "$ngx_master" | head -1); gw_pid=${pids[3]}
-gwr_pid=${pids[5]}; gwc_pid=${pids[6]}
+gwr_pid=${pids[5]}; gwc_pid=${pids[6]}; gwd_pid=${pids[7]}
 # Script calls (EVALSHA/EVAL) = Redis round trips of the request path; commands run inside
 # the scripts are counted by Redis under their own names, so they are left out.
 redis_cmds() { redis-cli -p $REDIS INFO commandstats | awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ {n += $3} END {print n+0}'; }
@@ -109,7 +113,7 @@ run() {
     cpu_us=$(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", d / hz / n * 1e6}')
   fi
   results+=("$(printf '%-34s %12s %10s %10s %12s' "$name" "$rps" "$p50" "$p99" "$cpu_us")")
-  eval "rps_${7:-x}=$rps; p50_${7:-x}=$p50"
+  eval "rps_${7:-x}=$rps; p50_${7:-x}=$p50; cpu_${7:-x}=$cpu_us"
 }
 
 chat=bench/chat.lua; sse=bench/sse.lua
@@ -117,6 +121,7 @@ run "ditto-gateway GET /health"   1 64 "http://127.0.0.1:$GW/health" bench/get.l
 run "upstream direct, 64 conns"   1 64 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up64
 run "nginx proxy_pass, 64 conns"  1 64 "http://127.0.0.1:$NGX/v1/chat/completions" $chat "$ngx_pid" ngx64
 run "ditto-gateway, 64 conns"     1 64 "http://127.0.0.1:$GW/v1/chat/completions" $chat "$gw_pid" gw64
+run "ditto-gateway default flags, 64 conns" 1 64 "http://127.0.0.1:$GWD/v1/chat/completions" $chat "$gwd_pid" gwd64
 # The same with rpm/tpm limits, a token budget and a USD budget on the key (bench/chat-gov.lua).
 run "ditto-gateway governed, 64 conns" 1 64 "http://127.0.0.1:$GW/v1/chat/completions" bench/chat-gov.lua "$gw_pid" gov64
 # Only the first of these requests goes upstream (the concurrent first ones wait for it).
@@ -146,6 +151,9 @@ echo "ditto-gateway bench: ${secs}s per run, $(date -u +%Y-%m-%dT%H:%MZ), $(npro
 printf '%-34s %12s %10s %10s %12s\n' "run" "requests/s" "p50 us" "p99 us" "CPU us/req"
 printf '%s\n' "${results[@]}"
 awk -v a="$rps_gw64" -v b="$rps_ngx64" 'BEGIN {printf "\nthroughput ratio gateway/nginx (64 conns): %.2f\n", a/b}'
+lines=$(grep -c 'proxy.response' "$work/gwd.log" || true)
+# shellcheck disable=SC2154  # cpu_* and rps_* are set by run() through eval
+awk -v a="$rps_gwd64" -v b="$rps_gw64" -v ca="$cpu_gwd64" -v cb="$cpu_gw64" -v l="$lines" 'BEGIN {printf "default flags (access log at info, %d lines) / --log-level warn (64 conns): %.2f; CPU per request %.1f vs %.1f us (%+.1f us)\n", l, a/b, ca, cb, ca-cb}'
 awk -v a="$rps_hit64" -v b="$rps_ngx64" 'BEGIN {printf "cache hit (L1) / nginx proxy_pass (64 conns): %.2f\n", a/b}'
 awk -v a="$rps_gov64" -v b="$rps_gw64" 'BEGIN {printf "governed key (limits + budgets + cost) / plain key (64 conns): %.3f, %.2f us more CPU per request\n", a/b, 1e6/a - 1e6/b}'
 awk -v a="$rps_govr64" -v b="$rps_gov64" -v c=$((c1 - c0)) -v secs="$secs" 'BEGIN {printf "Redis store / memory store, governed key (64 conns): %.2f; Redis round trips (script calls) per request: %.2f\n", a/b, c/(a*secs)}'

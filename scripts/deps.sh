@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
-  libboost1.81-dev libssl-dev nlohmann-json3-dev libhiredis-dev libspdlog-dev
+  libboost1.81-dev libssl-dev nlohmann-json3-dev libhiredis-dev
   libcli11-dev libre2-dev libmimalloc-dev libgtest-dev googletest redis-server clang-format
   prometheus  # promtool checks the /metrics/prometheus output in the tests
   python3-yaml  # parses configs/kubernetes/*.yaml in the tests

@@ -5,6 +5,13 @@ cd "$(dirname "$0")/../.."
 scripts/build.sh >/dev/null
 out=$(mktemp -d /tmp/ditto-micro.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-g++ -std=gnu++20 -O2 -Iinclude bench/micro/metrics_record.cpp build/src/libditto_metrics.a \
-  build/src/libditto_core.a -o "$out/metrics_record" -lpthread
+lib=build/src
+g++ -std=gnu++20 -O2 -Iinclude bench/micro/metrics_record.cpp $lib/libditto_metrics.a \
+  $lib/libditto_core.a -o "$out/metrics_record" -lpthread
 taskset -c 1 "$out/metrics_record"
+g++ -std=gnu++20 -O2 -Iinclude bench/micro/log_event.cpp $lib/libditto_observe.a \
+  $lib/libditto_config.a $lib/libditto_log.a $lib/libditto_core.a -o "$out/log_event" \
+  -lre2 -lcrypto -lpthread
+# stderr to a file, as a log collector would take it; the lines themselves are not kept.
+taskset -c 1 "$out/log_event" 2>"$out/log_event.log"
+echo "log_event wrote $(wc -l <"$out/log_event.log") lines" >&2

@@ -197,10 +197,14 @@ int run(const config::cli_options& options) {
 
     // SPEC §1.4: every log field, audit payload and metric label goes through the redactor.
     auto redact = std::make_shared<const observe::redactor>(cfg.observability.redaction);
-    log::set_filters({[redact](std::string_view name, std::string_view value) {
-                          return redact->redact_field(name, value);
-                      },
-                      cfg.observability.sampling.json_logs_rate});
+    log::filters lf;
+    lf.redact = [redact](std::string_view name, std::string_view value) {
+        return redact->redact_field(name, value);
+    };
+    lf.secret_name = [redact](std::string_view name) { return redact->secret_name(name); };
+    lf.may_match = [redact](std::string_view joined) { return redact->may_match(joined); };
+    lf.json_rate = cfg.observability.sampling.json_logs_rate;
+    log::set_filters(std::move(lf));
 
     // Settlements of torn-down requests, the lease reaper and the store's change feed run
     // here, off the workers; it outlives the server so that shutdown settles what the

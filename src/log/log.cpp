@@ -1,23 +1,34 @@
 #include "ditto/log/log.hpp"
 
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <limits>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <mutex>
+#include <vector>
 
 #include "ditto/core/hash.hpp"
+#include "ditto/log/batch_writer.hpp"
+#include "ditto/log/line_format.hpp"
 
 namespace ditto::log {
 namespace {
 
+// Set before the workers start (init, set_filters) and read-only afterwards, but for the level.
 struct state {
-    std::shared_ptr<spdlog::logger> logger;
+    std::atomic<level> threshold{level::info};
     bool json = false;
     filters filter;
+    std::unique_ptr<batch_writer> writer;  ///< null before init and after shutdown
 };
+
+state& global() {
+    static state s;
+    return s;
+}
 
 bool sampled_out(const state& s, level lvl, std::string_view identity) {
     const double rate = s.filter.json_rate;
@@ -32,38 +43,57 @@ bool sampled_out(const state& s, level lvl, std::string_view identity) {
     return core::fnv1a64(key) > threshold;
 }
 
-state& global() {
-    static state s;
-    return s;
-}
-
-spdlog::level::level_enum to_spdlog(level lvl) {
+// spdlog's names, which the plain lines have always used.
+std::string_view level_name(level lvl) {
     switch (lvl) {
         case level::trace:
-            return spdlog::level::trace;
+            return "trace";
         case level::debug:
-            return spdlog::level::debug;
+            return "debug";
         case level::info:
-            return spdlog::level::info;
+            return "info";
         case level::warn:
-            return spdlog::level::warn;
+            return "warning";
         case level::error:
-            return spdlog::level::err;
+            return "error";
         case level::off:
-            return spdlog::level::off;
+            break;
     }
-    return spdlog::level::info;
+    return "off";
 }
 
-std::shared_ptr<spdlog::logger> logger() {
-    auto& s = global();
-    if (!s.logger) {
-        // Before init (unit tests, early start-up errors): a synchronous stderr logger.
-        s.logger = std::make_shared<spdlog::logger>(
-            "ditto", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-        s.logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+// True when some value of the event may need the redactor. The common case (no secret field
+// name, no regex match in any value) costs one scan of the values, not a call per field.
+bool needs_redaction(const filters& f, std::string_view message,
+                     std::initializer_list<field> fields) {
+    if (!f.redact)
+        return false;
+    if (!f.secret_name || !f.may_match)
+        return true;
+    for (const auto& fl : fields) {
+        if (f.secret_name(fl.key))
+            return true;
     }
-    return s.logger;
+    thread_local std::string joined;
+    joined.assign(message);
+    for (const auto& fl : fields) {
+        joined += '\n';
+        joined.append(fl.value);
+    }
+    return f.may_match(joined);
+}
+
+// Before init (unit tests, early start-up errors) and after shutdown: written at once.
+void write_now(std::string_view line) {
+    static std::mutex m;
+    std::lock_guard lk(m);
+    std::size_t done = 0;
+    while (done < line.size()) {
+        const ssize_t n = ::write(2, line.data() + done, line.size() - done);
+        if (n <= 0)
+            return;
+        done += static_cast<std::size_t>(n);
+    }
 }
 
 }  // namespace
@@ -83,20 +113,11 @@ bool parse_level(std::string_view text, level& out) {
 
 void init(level lvl, bool json) {
     auto& s = global();
-    // 8192 queued lines; when the writer falls behind the oldest are dropped rather than
-    // blocking a worker thread on stderr.
-    spdlog::init_thread_pool(8192, 1);
-    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    s.logger = std::make_shared<spdlog::async_logger>(
-        "ditto", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+    // A closed stderr (a log pipe whose reader went away) must cost the lines, not the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    s.threshold = lvl;
     s.json = json;
-    if (json) {
-        s.logger->set_pattern("%v");
-    } else {
-        s.logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-    }
-    s.logger->set_level(to_spdlog(lvl));
-    s.logger->flush_on(spdlog::level::warn);
+    s.writer = std::make_unique<batch_writer>(batch_writer::options{});
 }
 
 void set_filters(filters f) {
@@ -105,65 +126,101 @@ void set_filters(filters f) {
 
 void flush() {
     auto& s = global();
-    if (s.logger)
-        s.logger->flush();
+    if (s.writer)
+        s.writer->flush();
 }
 
 void shutdown() {
-    auto& s = global();
-    if (s.logger)
-        s.logger->flush();
-    // The thread pool first: its destructor writes what is queued and joins the writer thread,
-    // which drops the queued lines' references to the logger. The logger is then freed here,
-    // after the join, instead of on the writer thread (a free that ThreadSanitizer reports as
-    // a race, since Debian's libspdlog is not instrumented).
-    spdlog::shutdown();
-    s.logger.reset();
+    // The destructor writes what is queued and joins the writer thread.
+    global().writer.reset();
 }
 
 bool enabled(level lvl) {
-    return logger()->should_log(to_spdlog(lvl));
+    const level t = global().threshold.load(std::memory_order_relaxed);
+    return lvl != level::off && t != level::off && lvl >= t;
 }
 
 void event(level lvl, std::string_view name, std::string_view message,
            std::initializer_list<field> fields) {
-    auto lg = logger();
-    const auto spd = to_spdlog(lvl);
-    if (!lg->should_log(spd))
+    if (!enabled(lvl))
         return;
     const auto& st = global();
-    auto value = [&st](std::string_view key, std::string_view v) {
-        return st.filter.redact ? st.filter.redact(key, v) : std::string(v);
-    };
+
+    // The values to write: as given, or (rarely) the redactor's copies.
+    thread_local std::vector<std::string_view> values;
+    thread_local std::vector<std::string> redacted;
+    values.clear();
+    values.push_back(message);
+    for (const auto& f : fields)
+        values.push_back(f.value);
+    if (needs_redaction(st.filter, message, fields)) {
+        redacted.clear();
+        redacted.push_back(st.filter.redact("message", message));
+        for (const auto& f : fields)
+            redacted.push_back(st.filter.redact(f.key, f.value));
+        for (std::size_t i = 0; i < redacted.size(); ++i)
+            values[i] = redacted[i];
+    }
+
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    thread_local std::string line;
+    line.clear();
     if (st.json) {
-        nlohmann::ordered_json payload = nlohmann::ordered_json::object();
         std::string_view identity;
-        if (!message.empty())
-            payload["message"] = value("message", message);
         for (const auto& f : fields) {
-            payload[std::string(f.key)] = value(f.key, f.value);
-            if (f.key == "request_id")
+            if (f.key == "request_id") {
                 identity = f.value;
+                break;
+            }
         }
         // Only request events are sampled: start-up, shutdown and store events always go out.
         if (st.filter.json_rate < 1.0 && !identity.empty() && sampled_out(st, lvl, identity))
             return;
-        const auto ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-        // ordered_json: the SPEC's field order, ts_ms first, so lines sort and grep well.
-        nlohmann::ordered_json line = {{"ts_ms", ts_ms}, {"event", name}, {"payload", payload}};
-        // `replace` keeps a line valid JSON even if some value is not UTF-8.
-        lg->log(spd, line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        return;
+        // The SPEC's field order, ts_ms first, so lines sort and grep well.
+        line += R"({"ts_ms":)";
+        append_uint(line, static_cast<std::uint64_t>(now_ms));
+        line += R"(,"event":)";
+        append_json_value(line, name);
+        line += R"(,"payload":{)";
+        bool first = true;
+        if (!message.empty()) {
+            line += R"("message":)";
+            append_json_value(line, values[0]);
+            first = false;
+        }
+        std::size_t i = 1;
+        for (const auto& f : fields) {
+            if (!first)
+                line += ',';
+            first = false;
+            append_json_value(line, f.key);
+            line += ':';
+            append_json_value(line, values[i++]);
+        }
+        line += "}}\n";
+    } else {
+        append_utc_timestamp(line, now_ms);
+        line += ' ';
+        line += level_name(lvl);
+        line += ' ';
+        append_plain_text(line, name);
+        line += ": ";
+        append_plain_text(line, values[0]);
+        std::size_t i = 1;
+        for (const auto& f : fields) {
+            line += ' ';
+            append_plain_text(line, f.key);
+            line += '=';
+            append_plain_value(line, values[i++]);
+        }
+        line += '\n';
     }
-    std::string text;
-    text.reserve(name.size() + message.size() + 64);
-    text.append(name).append(": ").append(value("message", message));
-    for (const auto& f : fields) {
-        text.append(" ").append(f.key).append("=").append(value(f.key, f.value));
-    }
-    lg->log(spd, text);
+    if (st.writer)
+        st.writer->append(line, lvl >= level::warn);
+    else
+        write_now(line);
 }
 
 }  // namespace ditto::log

@@ -43,6 +43,21 @@ std::size_t name_slot(std::string_view name) {
     return name.size() * 64 + (first & 63);
 }
 
+// True when a pattern may hold an anchor (`^`, `$`, `\A`, `\z`): it could then match a value
+// alone but not the values joined, so may_match() cannot rule it out. `[^` is a negated class,
+// not an anchor; anything else unclear counts as an anchor (only the fast path is lost).
+bool may_anchor(std::string_view pattern) {
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        const char c = pattern[i];
+        const char prev = i > 0 ? pattern[i - 1] : '\0';
+        if (prev == '\\' && (c == 'A' || c == 'z'))
+            return true;
+        if ((c == '^' && prev != '[') || c == '$')
+            return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 redactor::redactor(const config::redaction_config& cfg)
@@ -59,17 +74,32 @@ redactor::redactor(const config::redaction_config& cfg)
                 name_filter_.set(slot);
         }
     }
+    std::string any;
     for (const auto& pattern : cfg.redact_regexes) {
         auto re = std::make_unique<re2::RE2>(pattern, re2::RE2::Quiet);
-        if (re->ok())  // validated at start-up (SPEC §1.6); a bad one is skipped, not fatal
-            regexes_.push_back(std::move(re));
+        if (!re->ok())  // validated at start-up (SPEC §1.6); a bad one is skipped, not fatal
+            continue;
+        regexes_.push_back(std::move(re));
+        any.append(any.empty() ? "" : "|").append("(?:").append(pattern).append(")");
+        always_check_ = always_check_ || may_anchor(pattern);
     }
+    if (!any.empty())
+        any_ = std::make_unique<re2::RE2>(any, re2::RE2::Quiet);
+    always_check_ = always_check_ || (any_ && !any_->ok());
 }
 
 redactor::~redactor() = default;
 
 bool redactor::secret_name(std::string_view name) const {
-    return contains(secret_names_, core::to_lower(name));
+    if (name.size() < 64 && !name_filter_.test(name_slot(name)))
+        return false;
+    return contains_ci(secret_names_, name);
+}
+
+bool redactor::may_match(std::string_view text) const {
+    if (always_check_)
+        return true;
+    return any_ && re2::RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *any_);
 }
 
 std::string redactor::redact_text(std::string_view text) const {

@@ -1,8 +1,6 @@
 // Precompiled header for the targets that use Asio/Beast coroutines.
 #pragma once
 
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>

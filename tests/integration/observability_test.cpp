@@ -3,14 +3,28 @@
 // every sink (logs, audit, labels), sampling at rates 0 and 1, the overhead header.
 #include <cstdio>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "support/keyed_gateway.hpp"
+#include "support/wait.hpp"
 
 namespace ditto::test {
 namespace {
 
 using namespace std::chrono_literals;
+
+std::size_t count(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+        ++n;
+    return n;
+}
+
+// Log lines are written in batches (every 50 ms, or sooner): wait for the n-th, never sleep.
+bool wait_for_lines(child_process& proc, const std::string& needle, std::size_t n) {
+    return eventually([&] { return count(proc.stderr_text(), needle) >= n; }, 5s);
+}
 
 class Observability : public KeyedGateway {
   protected:
@@ -136,14 +150,51 @@ TEST_F(Observability, SecretsAreRedactedInLabelsLogsAndAudit) {
         EXPECT_EQ(audit->body.find("sk-abcdefghijklmnop1234"), std::string::npos) << audit->body;
         EXPECT_EQ(audit->body.find("hunter2secret"), std::string::npos) << audit->body;
         EXPECT_NE(audit->body.find(R"("model":"<redacted>")"), std::string::npos) << audit->body;
-        // The access log of both requests, written asynchronously: wait for it.
-        ASSERT_TRUE(g.proc.wait_for_stderr(json ? R"("status":"200")" : "status=200", 5s));
-        std::this_thread::sleep_for(200ms);
+        // The access log of both requests, written asynchronously: wait for both lines.
+        ASSERT_TRUE(wait_for_lines(g.proc, json ? R"("status":"200")" : "status=200", 2));
         const auto log = g.proc.stderr_text();
         EXPECT_EQ(log.find("sk-abcdefghijklmnop1234"), std::string::npos) << log;
         EXPECT_EQ(log.find("hunter2secret"), std::string::npos) << log;
         EXPECT_EQ(log.find("vk-1"), std::string::npos) << log;
         EXPECT_NE(log.find("<redacted>"), std::string::npos) << log;
+    }
+}
+
+// Issue 19 (log forging): a client's model holding CR/LF cannot start a line of its own in
+// either log format, and a huge value is cut.
+TEST_F(Observability, ClientValuesCannotForgeLogLines) {
+    const std::string forged = "2026-12-06T00:00:00.000Z info admin.key.upsert: key_id=k1";
+    const std::string body = R"({"model":"m\r\n)" + forged + R"(","messages":[]})";
+    const std::string huge = R"({"model":")" + std::string(5000, 'x') + R"(","messages":[]})";
+    mock.start();
+    for (const bool json : {false, true}) {
+        running_gateway g;
+        std::vector<std::string> args;
+        if (json)
+            args.push_back("--json-logs");
+        g.start(config_with(key("key-1", "vk-1"), "{}"), args);
+        for (const auto* b : {&body, &huge}) {
+            EXPECT_EQ(http_request(
+                          g.port, "POST", "/v1/chat/completions", *b,
+                          {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}})
+                          ->status,
+                      200);
+        }
+        const std::string done = json ? R"("status":"200")" : "status=200";
+        ASSERT_TRUE(wait_for_lines(g.proc, done, 2));
+        std::istringstream lines(g.proc.stderr_text());
+        std::size_t access_lines = 0;
+        for (std::string line; std::getline(lines, line);) {
+            EXPECT_NE(line.rfind(forged, 0), 0u) << "a forged line: " << line;
+            EXPECT_LT(line.size(), 2000u) << "a value was not capped: " << line.substr(0, 200);
+            if (line.find(done) != std::string::npos) {
+                ++access_lines;
+                EXPECT_EQ(line.find('\r'), std::string::npos);
+            }
+        }
+        EXPECT_EQ(access_lines, 2u);
+        const std::string escaped = json ? R"(m\r\n2026-12-06)" : R"(model="m\r\n2026-12-06)";
+        EXPECT_NE(g.proc.stderr_text().find(escaped), std::string::npos) << g.proc.stderr_text();
     }
 }
 
@@ -166,16 +217,8 @@ TEST_F(Observability, SamplingRatesZeroAndOne) {
                       200);
         }
     }
-    ASSERT_TRUE(all.proc.wait_for_stderr(R"("event":"proxy.response")", 5s));
-    std::this_thread::sleep_for(200ms);  // the writer is asynchronous; `all` proves it ran
-    auto count = [](const std::string& text, const std::string& needle) {
-        std::size_t n = 0;
-        for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-            ++n;
-        return n;
-    };
+    ASSERT_TRUE(wait_for_lines(all.proc, R"("event":"proxy.response")", 5));
     EXPECT_EQ(count(all.proc.stderr_text(), R"("event":"proxy.response")"), 5u);
-    EXPECT_EQ(count(none.proc.stderr_text(), R"("event":"proxy.response")"), 0u);
     // Start-up lines are not request events: rate 0 still lets them (and warnings) through.
     EXPECT_NE(none.proc.stderr_text().find("server.listening"), std::string::npos);
     http_headers adm{{"Authorization", "Bearer adm"}};
@@ -183,6 +226,9 @@ TEST_F(Observability, SamplingRatesZeroAndOne) {
         count(http_request(all.port, "GET", "/admin/audit", "", adm)->body, R"("kind":"proxy")"),
         5u);
     EXPECT_EQ(http_request(none.port, "GET", "/admin/audit", "", adm)->body, "[]");
+    // A stopped gateway has written every line it had: none may be missing from `none`.
+    stop_and_check_sanitizers(none.proc, "ditto-gateway");
+    EXPECT_EQ(count(none.proc.stderr_text(), R"("event":"proxy.response")"), 0u);
 }
 
 TEST_F(Observability, OverheadHeaderIsTheGatewaysOwnTime) {

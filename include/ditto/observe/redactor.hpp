@@ -36,6 +36,9 @@ class redactor {
     std::string redact_field(std::string_view name, std::string_view value) const;
     /// True when the name (any case) is a secret key name or header.
     bool secret_name(std::string_view name) const;
+    /// False when no regex can match inside any line of `text` (values joined by '\n'): one
+    /// scan instead of one per value. True may be a false alarm; redact_field() decides.
+    bool may_match(std::string_view text) const;
     const std::string& replacement() const { return replacement_; }
 
   private:
@@ -48,6 +51,8 @@ class redactor {
     std::vector<std::string> sanitize_keys_;  ///< lower case
     std::vector<std::string> pointers_;
     std::vector<std::unique_ptr<re2::RE2>> regexes_;
+    std::unique_ptr<re2::RE2> any_;  ///< the regexes as one alternation, for may_match()
+    bool always_check_ = false;      ///< some regex may be anchored: may_match() is always true
     /// (length, first letter) of the names above: a cheap first test, see name_slot().
     std::bitset<64 * 64 + 1> name_filter_;
 };

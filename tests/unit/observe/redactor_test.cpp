@@ -50,6 +50,36 @@ TEST(Redactor, EscapedSecretNamesAreRedacted) {
     EXPECT_EQ(r.redact_json(clean), clean);
 }
 
+// The log's fast path: may_match() rules out most events in one scan and never misses a value
+// that redact_field() would change.
+TEST(Redactor, MayMatchIsASafeFirstTest) {
+    redactor r(config::redaction_config{});
+    EXPECT_FALSE(r.may_match("gpt-4o-mini\n/v1/chat/completions\nteam-a\n200"));
+    EXPECT_TRUE(r.may_match("gpt\nsk-abcdefghijklmnop\n200"));
+    EXPECT_TRUE(r.may_match("x\nBEARER abc"));
+    for (const std::string v : {"sk-abcdefghijklmnop", "Bearer x", "ok", "sk-short"}) {
+        if (r.redact_field("model", v) != v)
+            EXPECT_TRUE(r.may_match("a\n" + v + "\nb")) << v;
+    }
+    EXPECT_TRUE(r.secret_name("Authorization"));
+    EXPECT_TRUE(r.secret_name("X-API-KEY"));
+    EXPECT_FALSE(r.secret_name("model"));
+    EXPECT_FALSE(r.secret_name(std::string(80, 'a')));
+
+    // An anchored rule could match a value alone and not the joined text: always checked.
+    config::redaction_config anchored;
+    anchored.redact_regexes = {"^secret"};
+    redactor a(anchored);
+    EXPECT_TRUE(a.may_match("nothing here"));
+    EXPECT_EQ(a.redact_field("model", "secret-x"), "<redacted>");
+    // A negated class is not an anchor.
+    config::redaction_config negated;
+    negated.redact_regexes = {"tok-[^\\s]+"};
+    redactor n(negated);
+    EXPECT_FALSE(n.may_match("nothing here"));
+    EXPECT_TRUE(n.may_match("a tok-1"));
+}
+
 TEST(Sampling, RatesAndIdentity) {
     EXPECT_TRUE(sampled("json_logs", "anything", 1.0));
     EXPECT_FALSE(sampled("json_logs", "anything", 0.0));
