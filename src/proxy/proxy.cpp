@@ -205,15 +205,17 @@ class proxy final : public middleware::middleware {
             ctx.settle.add(std::make_unique<usage_metrics_settle>(
                 options_.prometheus, ctx.info.worker, ctx.key->id, routed_model(ctx)));
         }
-        if (log::enabled(log::level::info)) {
-            log::info("proxy.request", "",
-                      {{"request_id", ctx.request_id},
-                       {"method", std::string(ctx.req.method_string())},
-                       {"path", ctx.path},
-                       {"model", ctx.fields.model.value_or("")},
-                       {"virtual_key_id", ctx.key->id},
-                       {"charge_tokens", std::to_string(ctx.charge_tokens)},
-                       {"body_len", std::to_string(ctx.raw_body.size())}});
+        // At debug: the default log has one access line per request (proxy.response and
+        // its kin, docs/observability.md); this one repeats most of its fields.
+        if (log::enabled(log::level::debug)) {
+            log::debug("proxy.request", "",
+                       {{"request_id", ctx.request_id},
+                        {"method", std::string(ctx.req.method_string())},
+                        {"path", ctx.path},
+                        {"model", ctx.fields.model.value_or("")},
+                        {"virtual_key_id", ctx.key->id},
+                        {"charge_tokens", std::to_string(ctx.charge_tokens)},
+                        {"body_len", std::to_string(ctx.raw_body.size())}});
         }
         auto& result = ctx.settle.result();
         // A body streamed from the client can be sent once: first candidate only.
