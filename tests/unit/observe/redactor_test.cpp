@@ -58,8 +58,9 @@ TEST(Redactor, MayMatchIsASafeFirstTest) {
     EXPECT_TRUE(r.may_match("gpt\nsk-abcdefghijklmnop\n200"));
     EXPECT_TRUE(r.may_match("x\nBEARER abc"));
     for (const std::string v : {"sk-abcdefghijklmnop", "Bearer x", "ok", "sk-short"}) {
-        if (r.redact_field("model", v) != v)
+        if (r.redact_field("model", v) != v) {
             EXPECT_TRUE(r.may_match("a\n" + v + "\nb")) << v;
+        }
     }
     EXPECT_TRUE(r.secret_name("Authorization"));
     EXPECT_TRUE(r.secret_name("X-API-KEY"));
