@@ -96,8 +96,10 @@ class chain {
     std::vector<std::shared_ptr<middleware>> items_;
 };
 
-/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (SPEC §3.10).
+/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (SPEC §3.10); `param`
+/// names the request field at fault, when there is one.
 http::response api_error(const http::request& req, http::status st, std::string_view type,
-                         std::string_view code, std::string_view message);
+                         std::string_view code, std::string_view message,
+                         std::string_view param = {});
 
 }  // namespace ditto::middleware
