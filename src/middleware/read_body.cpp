@@ -34,6 +34,7 @@ class read_body final : public middleware {
                                 "inflight_limit", "too many in-flight proxy requests");
         }
         ctx.holds.push_back(std::make_shared<in_flight_permit>(in_flight_));
+        ctx.metered = ctx.req.method() == http::bhttp::verb::post;
 
         const auto declared = ctx.body.content_length();
         if (declared && *declared > limits_.max_body_bytes && is_streamable_upload(ctx)) {
@@ -79,7 +80,8 @@ class read_body final : public middleware {
     // produce, so a request without a limit cannot reserve nothing.
     void set_charge(proxy_context& ctx) const {
         ctx.input_estimate = (ctx.raw_body.size() + 3) / 4;
-        if (ctx.path == "/v1/responses/input_tokens" || ctx.path == "/v1/responses/input_tokens/")
+        if (!ctx.metered || ctx.path == "/v1/responses/input_tokens" ||
+            ctx.path == "/v1/responses/input_tokens/")
             return;
         const auto& f = ctx.fields;
         std::uint64_t output = limits_.default_max_output_tokens;

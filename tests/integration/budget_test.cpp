@@ -91,6 +91,33 @@ TEST_F(Budgets, FailuresRollBackAndRejectionsConsumeNothing) {
     EXPECT_EQ(post("vk-1")->status, 200);
 }
 
+TEST_F(Budgets, GetRequestsAreFreeModelLookupsSpendNothing) {
+    // A token budget and a tpm far below one default output charge (4,096): a GET that
+    // reserved, spent or counted it would be refused at once. Issue 19 item 5: each
+    // GET /v1/models/{id} used to reserve and spend the default output.
+    start(key("key-1", "vk-1", R"({"total_tokens":100})", R"("limits":{"tpm":100})"),
+          {"--admin-token", "adm"});
+    const http_headers admin = {{"Authorization", "Bearer adm"}};
+    const auto before = http_request(gw.port, "GET", "/admin/budgets", "", admin);
+    ASSERT_TRUE(before);
+    ASSERT_EQ(before->status, 200) << before->body;
+    for (int i = 0; i < 30; ++i) {
+        auto r = http_request(gw.port, "GET", "/v1/models/m-" + std::to_string(i), "",
+                              {{"Authorization", "Bearer vk-1"}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << i << ": " << r->body;
+    }
+    // The ledger is untouched: no reservation opened, none settled.
+    EXPECT_EQ(http_request(gw.port, "GET", "/admin/budgets", "", admin)->body, before->body);
+    EXPECT_EQ(mock.request_count(), 30);
+    // A POST is still charged: 28 reported, settled.
+    EXPECT_EQ(post("vk-1")->status, 200);
+    auto after = http_request(gw.port, "GET", "/admin/budgets", "", admin);
+    EXPECT_NE(after->body.find(R"("key_id":"key-1","spent_tokens":28,"reserved_tokens":0)"),
+              std::string::npos)
+        << after->body;
+}
+
 TEST_F(Budgets, InFlight429AfterReservationIsRolledBack) {
     // Backend max_in_flight 1: the second of two concurrent requests is reserved, then
     // refused at the backend permit (429). Room for two charges: if that reservation leaked,
