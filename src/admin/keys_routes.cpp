@@ -1,8 +1,10 @@
 // SPEC §7.3 keys: list, upsert (POST and PUT), delete — tenant tokens confined to their tenant.
 #include <nlohmann/json.hpp>
 
+#include "ditto/config/load.hpp"
 #include "ditto/config/serialize.hpp"
 #include "ditto/core/json_writer.hpp"
+#include "ditto/core/strings.hpp"
 #include "routes.hpp"
 
 namespace ditto::admin {
@@ -42,6 +44,24 @@ const config::virtual_key_config* find_key(const config_version& v, const std::s
 
 std::string cross_tenant() {
     return "cross-tenant admin access is not allowed";
+}
+
+// Issue 19 item 7: a validation message locates the sent key by its index among every
+// tenant's keys (sorted by id), which tells a tenant admin how many other keys sort before
+// an id of its choosing. The message names the sent key instead.
+std::string without_key_index(const std::string& msg) {
+    static constexpr std::string_view prefix = "virtual_keys[";
+    std::string out;
+    std::size_t from = 0;
+    for (std::size_t at = msg.find(prefix); at != std::string::npos; at = msg.find(prefix, from)) {
+        const std::size_t close = msg.find(']', at);
+        if (close == std::string::npos)
+            break;
+        out.append(msg, from, at - from);
+        out += "virtual_key";
+        from = close + 1;
+    }
+    return out.append(msg, from);
 }
 
 }  // namespace
@@ -111,6 +131,9 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
                               diag.errors.empty() ? "invalid virtual key" : diag.errors.front());
     }
     auto key = std::move(*parsed);
+    // Validation compares ids trimmed; so does the replace below, or " k2 " would be a new key
+    // that validation then reports as a duplicate of k2, and where k2 is.
+    key.id = std::string(core::trim(key.id));
     if (c.who.tenant_scoped()) {
         if (!key.tenant_id)
             key.tenant_id = c.who.tenant;
@@ -122,10 +145,20 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
     r.reason = "admin.key.upsert";
     r.audit_kind = "admin.key.upsert";
     const principal who = c.who;
-    r.change = [key, who, inserted](std::vector<config::virtual_key_config>& keys,
-                                    config::router_config&) -> std::optional<admin_failure> {
+    const auto secret = config::token_lookup_digest(key.token);
+    r.change = [key, secret, who, inserted](
+                   std::vector<config::virtual_key_config>& keys,
+                   config::router_config&) -> std::optional<admin_failure> {
+        // Issue 19 item 7: a token already held by another key is refused before validation,
+        // whose message would say which key holds it and where. The answer is the same
+        // whoever holds it (this tenant, another, either form of the token): it reveals only
+        // what a request with that token as its bearer would — that it is in use.
+        for (const auto& k : keys) {
+            if (core::trim(k.id) != key.id && config::token_lookup_digest(k.token) == secret)
+                return admin_failure{409, "conflict", "virtual key token is already in use"};
+        }
         for (auto& k : keys) {
-            if (k.id != key.id)
+            if (core::trim(k.id) != key.id)
                 continue;
             if (who.tenant_scoped() && k.tenant_id != who.tenant)
                 return admin_failure{403, "forbidden", cross_tenant()};
@@ -148,6 +181,8 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
         return w.finish();
     };
     auto out = co_await p.control->mutate(std::move(r));
+    if (out.failure)
+        out.failure->message = without_key_index(out.failure->message);
     if (auto e = mutation_error(c, out, "the key was saved"))
         co_return std::move(*e);
     // SPEC §7.3: the key is echoed with the token the caller just sent.

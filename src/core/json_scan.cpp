@@ -466,13 +466,54 @@ class scanner {
             if (c == 'f')
                 out.stream = false;
         } else if (key == "max_tokens") {
-            out.max_tokens = unsigned_at(begin);
+            token_limit("max_tokens", begin, out.max_tokens, out);
         } else if (key == "max_completion_tokens") {
-            out.max_completion_tokens = unsigned_at(begin);
+            token_limit("max_completion_tokens", begin, out.max_completion_tokens, out);
         } else if (key == "max_output_tokens") {
-            out.max_output_tokens = unsigned_at(begin);
+            token_limit("max_output_tokens", begin, out.max_output_tokens, out);
         }
         return true;
+    }
+
+    // The already validated value at `begin` of a token-limit member: null is unset; anything
+    // but a plain integer in [1, max_token_limit] is recorded as the request's fault (the
+    // first one wins) instead of being read as unset. A duplicate member keeps the last value,
+    // as nlohmann does, but a bad earlier one still refuses the request: upstreams differ on
+    // which duplicate they read.
+    void token_limit(std::string_view field, std::size_t begin, std::optional<std::uint64_t>& slot,
+                     request_fields& out) const {
+        using reason = token_limit_error::reason;
+        slot.reset();
+        const auto refuse = [&](reason why, std::string_view got) {
+            if (!out.bad_token_limit)
+                out.bad_token_limit = token_limit_error{field, why, got};
+        };
+        const std::string_view token = t_.substr(begin, pos_ - begin);
+        switch (token.front()) {
+            case 'n':
+                return;
+            case '"':
+                return refuse(reason::not_an_integer, "a string");
+            case 't':
+            case 'f':
+                return refuse(reason::not_an_integer, "a boolean");
+            case '[':
+                return refuse(reason::not_an_integer, "an array");
+            case '{':
+                return refuse(reason::not_an_integer, "an object");
+            default:
+                break;
+        }
+        if (token.find_first_of(".eE") != std::string_view::npos)
+            return refuse(reason::not_an_integer, "a decimal number");
+        if (token.front() == '-')
+            return refuse(reason::below_minimum, {});  // -0 included
+        const auto v = unsigned_at(begin);             // nullopt: 2^64 or more
+        if (!v || *v > max_token_limit)
+            return refuse(reason::above_maximum, {});
+        if (*v == 0)
+            return refuse(reason::below_minimum, {});
+        slot = v;
     }
 
     // The members of `usage` (and of its *_details objects) that SPEC §3.6 reads.

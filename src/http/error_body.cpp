@@ -4,8 +4,11 @@
 
 namespace ditto::http {
 
-std::string openai_error(std::string_view type, std::string_view code, std::string_view message) {
+std::string openai_error(std::string_view type, std::string_view code, std::string_view message,
+                         std::string_view param) {
     nlohmann::ordered_json err = {{"message", message}, {"type", type}};
+    if (!param.empty())
+        err["param"] = param;
     if (!code.empty())
         err["code"] = code;
     return nlohmann::ordered_json{{"error", err}}.dump(-1, ' ', false,

@@ -113,6 +113,8 @@ class budget_step final : public middleware {
                        (static_cast<std::uint64_t>(std::random_device{}()) << 32))) {}
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+        if (!ctx.metered)
+            co_return co_await next(ctx);  // free (SPEC §3.8): nothing reserved, nothing settled
         const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
         store::reservation r;
         r.key_id = ctx.key->id;
@@ -279,7 +281,7 @@ class cost_policy_step final : public middleware {
         if (!ctx.keys->scopes(*ctx.key).cost_budget)
             co_return co_await next(ctx);
         using cp = proxy_context::cost_policy;
-        if (ctx.req.method() != http::bhttp::verb::post || ctx.path == "/v1/files") {
+        if (!ctx.metered || ctx.path == "/v1/files") {
             ctx.cost = cp::free;
             co_return co_await next(ctx);
         }

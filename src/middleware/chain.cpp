@@ -23,8 +23,8 @@ boost::asio::awaitable<http::response> chain::run(proxy_context& ctx) const {
 }
 
 http::response api_error(const http::request& req, http::status st, std::string_view type,
-                         std::string_view code, std::string_view message) {
-    return http::make_response(req, st, http::openai_error(type, code, message));
+                         std::string_view code, std::string_view message, std::string_view param) {
+    return http::make_response(req, st, http::openai_error(type, code, message, param));
 }
 
 }  // namespace ditto::middleware

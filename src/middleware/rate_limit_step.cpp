@@ -9,16 +9,22 @@ using http::status;
 // On the way out: a request that did not succeed gives its place back (same minute); one
 // that did is charged what the upstream reported instead of the estimate (§0.13), or, for
 // a stream cut short without usage, its input estimate (§0.5). A cache hit keeps its place
-// in rpm (it was served) but costs no tokens (§0.14).
+// in rpm (it was served) but costs no tokens (§0.14); so does a free request (a GET), whatever
+// usage its answer shows (a stored response's, already paid for).
 class rate_settle final : public settle_action {
   public:
     rate_settle(std::shared_ptr<store::rate_limiter> limiter, store::rate_charge charge,
-                std::uint64_t input_estimate)
-        : limiter_(std::move(limiter)), charge_(std::move(charge)), input_(input_estimate) {}
+                std::uint64_t input_estimate, bool metered)
+        : limiter_(std::move(limiter)),
+          charge_(std::move(charge)),
+          input_(input_estimate),
+          metered_(metered) {}
 
     boost::asio::awaitable<boost::system::error_code> settle(outcome& o) override {
         if (!o.success()) {
             co_await limiter_->refund(std::move(charge_));
+        } else if (!metered_) {
+            // Charged 0 tokens; a usage in its answer is not this request's to pay.
         } else if (o.cache_hit) {
             co_await limiter_->settle_tokens(std::move(charge_), 0);
         } else if (auto total = o.usage.total_tokens()) {
@@ -33,6 +39,7 @@ class rate_settle final : public settle_action {
     std::shared_ptr<store::rate_limiter> limiter_;
     store::rate_charge charge_;
     std::uint64_t input_;
+    bool metered_;
 };
 
 class rate_limit_step final : public middleware {
@@ -61,7 +68,7 @@ class rate_limit_step final : public middleware {
             co_return res;
         }
         ctx.settle.add(std::make_unique<rate_settle>(limiter_, std::move(decision.charge),
-                                                     ctx.input_estimate));
+                                                     ctx.input_estimate, ctx.metered));
         co_return co_await next(ctx);
     }
 

@@ -34,6 +34,7 @@ class read_body final : public middleware {
                                 "inflight_limit", "too many in-flight proxy requests");
         }
         ctx.holds.push_back(std::make_shared<in_flight_permit>(in_flight_));
+        ctx.metered = ctx.req.method() == http::bhttp::verb::post;
 
         const auto declared = ctx.body.content_length();
         if (declared && *declared > limits_.max_body_bytes && is_streamable_upload(ctx)) {
@@ -67,6 +68,8 @@ class read_body final : public middleware {
                                     "invalid_json", "request body is not valid JSON");
             }
             ctx.body_is_json = true;
+            if (const auto& bad = ctx.fields.bad_token_limit)
+                co_return token_limit_refused(ctx, *bad);
         }
         set_charge(ctx);
         co_return co_await next(ctx);
@@ -77,7 +80,8 @@ class read_body final : public middleware {
     // produce, so a request without a limit cannot reserve nothing.
     void set_charge(proxy_context& ctx) const {
         ctx.input_estimate = (ctx.raw_body.size() + 3) / 4;
-        if (ctx.path == "/v1/responses/input_tokens" || ctx.path == "/v1/responses/input_tokens/")
+        if (!ctx.metered || ctx.path == "/v1/responses/input_tokens" ||
+            ctx.path == "/v1/responses/input_tokens/")
             return;
         const auto& f = ctx.fields;
         std::uint64_t output = limits_.default_max_output_tokens;
@@ -89,6 +93,27 @@ class read_body final : public middleware {
             output = *f.max_output_tokens;
         }
         ctx.charge_tokens = core::sat_add(ctx.input_estimate, output);
+    }
+
+    // Issue 19 item 6, in OpenAI's own messages and codes for these mistakes, with `param`.
+    // The value is not echoed: it is the client's, and may be a megabyte of digits.
+    static http::response token_limit_refused(const proxy_context& ctx,
+                                              const core::token_limit_error& e) {
+        using reason = core::token_limit_error::reason;
+        const std::string name(e.field);
+        std::string_view code = "invalid_type";
+        std::string message = "Invalid type for '" + name + "': expected an integer, but got " +
+                              std::string(e.got) + " instead.";
+        if (e.why == reason::below_minimum) {
+            code = "integer_below_min_value";
+            message = "Invalid '" + name + "': integer below minimum value. Expected a value >= 1.";
+        } else if (e.why == reason::above_maximum) {
+            code = "integer_above_max_value";
+            message = "Invalid '" + name + "': integer above maximum value. Expected a value <= " +
+                      std::to_string(core::max_token_limit) + ".";
+        }
+        return api_error(ctx.req, status::bad_request, "invalid_request_error", code, message,
+                         e.field);
     }
 
     http::response too_large(proxy_context& ctx) const {

@@ -178,14 +178,25 @@ void check_scan(std::string_view body) {
         {"max_tokens", &f.max_tokens},
         {"max_completion_tokens", &f.max_completion_tokens},
         {"max_output_tokens", &f.max_output_tokens}};
+    // A token limit is an integer in [1, max_token_limit] or null (unset); anything else in
+    // the (last) member refuses the request. An earlier duplicate may refuse it too, so only
+    // "no such member at all" proves there is nothing to refuse.
+    bool any_limit = false;
     for (const auto& [name, value] : counts) {
         if (auto it = doc.find(name); it != doc.end()) {
-            if (it->is_number_unsigned())
+            any_limit = true;
+            if (it->is_number_unsigned() && it->get<std::uint64_t>() >= 1 &&
+                it->get<std::uint64_t>() <= core::max_token_limit) {
                 FUZZ_CHECK(*value == it->get<std::uint64_t>());
-            else
+            } else {
                 FUZZ_CHECK(!value->has_value());
+                if (!it->is_null())
+                    FUZZ_CHECK(f.bad_token_limit.has_value());
+            }
         }
     }
+    if (!any_limit)
+        FUZZ_CHECK(!f.bad_token_limit.has_value());
     if (auto it = doc.find("stream_options"); it != doc.end() && it->is_object()) {
         FUZZ_CHECK(f.stream_options_span.has_value());
         check_span(body, *f.stream_options_span, *it);

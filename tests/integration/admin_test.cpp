@@ -109,7 +109,8 @@ TEST_F(Admin, InvalidKeysAreRefusedAndChangeNothing) {
     EXPECT_EQ(bad_route->status, 400);
     EXPECT_TRUE(contains(bad_route, "unknown backend: nowhere")) << bad_route->body;
     EXPECT_EQ(status("POST", "/admin/keys", "adm-w", "{not json"), 400);
-    EXPECT_EQ(status("POST", "/admin/keys", "adm-w", key("key-3", "vk-1")), 400);  // dup token
+    // A token in use: 409, whoever asks (issue 19 item 7).
+    EXPECT_EQ(status("POST", "/admin/keys", "adm-w", key("key-3", "vk-1")), 409);
     EXPECT_EQ(chat("vk-2"), 401);
     auto v = admin("GET", "/admin/config/version", "adm-r");
     EXPECT_TRUE(contains(v, first_version)) << v->body;
@@ -173,6 +174,46 @@ TEST_F(Admin, TenantTokensAreConfinedToTheirTenant) {
     // Config is for global tokens.
     EXPECT_EQ(status("GET", "/admin/config/version", "t-acme"), 403);
     EXPECT_EQ(status("POST", "/admin/reservations/reap", "t-acme", "{}"), 403);
+}
+
+TEST_F(Admin, TenantTokensLearnNothingAboutAnotherTenantsTokensOrIds) {
+    // Issue 19 item 7: a duplicate answered "duplicate virtual key token (first at index 1, …)",
+    // telling a tenant that a token (or, with " k2 ", an id) belonged to some other key and
+    // where it sat. Now the answer is the same whoever holds it, and names no key or place.
+    start(key("a-1", "vk-a1", R"("tenant_id":"acme")") + "," +
+              key("b-1", "vk-b1", R"("tenant_id":"beta")") + "," +
+              key("k2", "vk-b2", R"("tenant_id":"beta")"),
+          {"--admin-token", "adm-w", "--admin-tenant-token", "acme=t-acme", "--admin-tenant-token",
+           "beta=t-beta"});
+    const std::string in_use =
+        R"({"error":{"code":"conflict","message":"virtual key token is already in use"}})";
+    auto theirs = admin("POST", "/admin/keys", "t-acme", key("a-2", "vk-b1"));
+    EXPECT_EQ(theirs->status, 409);
+    EXPECT_EQ(theirs->body, in_use);
+    // Its own token, the other tenant's in hashed form, and from the other side: the same.
+    EXPECT_EQ(admin("POST", "/admin/keys", "t-acme", key("a-3", "vk-a1"))->body, in_use);
+    EXPECT_EQ(
+        admin("POST", "/admin/keys", "t-acme", key("a-4", "sha256:" + core::sha256_hex("vk-b2")))
+            ->body,
+        in_use);
+    EXPECT_EQ(admin("POST", "/admin/keys", "t-beta", key("b-9", "vk-a1"))->body, in_use);
+    EXPECT_EQ(admin("PUT", "/admin/keys/a-1", "t-acme", key("a-1", " vk-b2 "))->body, in_use);
+    // Ids are compared trimmed, as validation does: " k2 " is k2, another tenant's key.
+    auto spaced = admin("POST", "/admin/keys", "t-acme", key(" k2 ", "vk-a5"));
+    EXPECT_EQ(spaced->status, 403);
+    EXPECT_EQ(spaced->body, admin("POST", "/admin/keys", "t-acme", key("k2", "vk-a5"))->body);
+    // A validation error names the sent key, not its place among every tenant's keys.
+    auto bad = admin("POST", "/admin/keys", "t-acme", key("a-6", "vk-a6", R"("route":"nowhere")"));
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_FALSE(contains(bad, "virtual_keys[")) << bad->body;
+    EXPECT_FALSE(contains(bad, "index")) << bad->body;
+    // Nothing changed; a key re-sent with its id padded replaces itself.
+    EXPECT_EQ(chat("vk-b1"), 200);
+    EXPECT_EQ(chat("vk-b2"), 200);
+    EXPECT_EQ(status("PUT", "/admin/keys/%20a-1%20", "t-acme", key("a-1", "vk-a1")), 200);
+    auto listed = admin("GET", "/admin/keys", "adm-w");
+    EXPECT_EQ(listed->body.find(R"("id":"a-)"), listed->body.rfind(R"("id":"a-)")) << listed->body;
+    EXPECT_EQ(chat("vk-a1"), 200);
 }
 
 TEST(AdminMounting, TenantOnlySetups) {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "support/keyed_gateway.hpp"
+#include "support/raw_server.hpp"
 #include "support/wait.hpp"
 
 namespace ditto::test {
@@ -89,6 +90,68 @@ TEST_F(Budgets, FailuresRollBackAndRejectionsConsumeNothing) {
     EXPECT_EQ(post("vk-1", R"({"model":"bad","max_tokens":10,"messages":[]})")->status, 403);
     EXPECT_EQ(post("vk-1", R"({"model":"m","max_tokens":10})")->status, 400);  // no messages
     EXPECT_EQ(post("vk-1")->status, 200);
+}
+
+TEST_F(Budgets, GetRequestsAreFreeModelLookupsSpendNothing) {
+    // A token budget and a tpm far below one default output charge (4,096): a GET that
+    // reserved, spent or counted it would be refused at once. Issue 19 item 5: each
+    // GET /v1/models/{id} used to reserve and spend the default output.
+    start(key("key-1", "vk-1", R"({"total_tokens":100})", R"("limits":{"tpm":100})"),
+          {"--admin-token", "adm"});
+    const http_headers admin = {{"Authorization", "Bearer adm"}};
+    const auto before = http_request(gw.port, "GET", "/admin/budgets", "", admin);
+    ASSERT_TRUE(before);
+    ASSERT_EQ(before->status, 200) << before->body;
+    for (int i = 0; i < 30; ++i) {
+        auto r = http_request(gw.port, "GET", "/v1/models/m-" + std::to_string(i), "",
+                              {{"Authorization", "Bearer vk-1"}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << i << ": " << r->body;
+    }
+    // The ledger is untouched: no reservation opened, none settled.
+    EXPECT_EQ(http_request(gw.port, "GET", "/admin/budgets", "", admin)->body, before->body);
+    EXPECT_EQ(mock.request_count(), 30);
+    // A POST is still charged: 28 reported, settled.
+    EXPECT_EQ(post("vk-1")->status, 200);
+    auto after = http_request(gw.port, "GET", "/admin/budgets", "", admin);
+    EXPECT_NE(after->body.find(R"("key_id":"key-1","spent_tokens":28,"reserved_tokens":0)"),
+              std::string::npos)
+        << after->body;
+}
+
+TEST(FreeRequests, AUsageInAGetAnswerIsNotChargedAgain) {
+    // GET /v1/responses/{id} returns a stored response with the usage it was paid for when it
+    // was made. Settled to that usage, three reads would put 300 tokens in a tpm of 150.
+    const std::string stored =
+        R"({"id":"resp_1","object":"response","status":"completed",)"
+        R"("usage":{"input_tokens":40,"output_tokens":60,"total_tokens":100}})";
+    raw_server up([&](int fd) {
+        std::string buf;
+        while (read_request(fd, buf, 2s)) {
+            if (!send_all(fd,
+                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          "Content-Length: " +
+                              std::to_string(stored.size()) + "\r\n\r\n" + stored))
+                return;
+        }
+    });
+    running_gateway gw;
+    gw.start(
+        R"({"backends":[{"name":"raw","base_url":"http://127.0.0.1:)" + std::to_string(up.port()) +
+            R"(/v1"}],"virtual_keys":[)" +
+            virtual_key_json("k", "vk-1", R"("limits":{"tpm":150},"budget":{"total_tokens":150})") +
+            R"(],"router":{"default_backends":[{"backend":"raw"}]}})",
+        {"--admin-token", "adm"});
+    const http_headers admin = {{"Authorization", "Bearer adm"}};
+    const auto before = http_request(gw.port, "GET", "/admin/budgets", "", admin);
+    ASSERT_TRUE(before);
+    for (int i = 0; i < 3; ++i) {
+        auto r = http_request(gw.port, "GET", "/v1/responses/resp_1", "",
+                              {{"Authorization", "Bearer vk-1"}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << i << ": " << r->body;
+    }
+    EXPECT_EQ(http_request(gw.port, "GET", "/admin/budgets", "", admin)->body, before->body);
 }
 
 TEST_F(Budgets, InFlight429AfterReservationIsRolledBack) {

@@ -223,6 +223,53 @@ TEST_F(Proxy, InvalidJsonAndOversizeBodies) {
     EXPECT_EQ(recorded_count(mock), 0);
 }
 
+TEST_F(Proxy, MalformedTokenLimitsAreRefusedBeforeTheUpstream) {
+    // Issue 19 item 6: these were read as "unset", so the gateway reserved the default output
+    // while a lenient upstream might honour "99999" or 1e18. Each is now a 400 naming the field.
+    start();
+    const std::pair<const char*, const char*> cases[] = {
+        {R"("99999")", "invalid_type"},
+        {"true", "invalid_type"},
+        {"1.5", "invalid_type"},
+        {"1e18", "invalid_type"},
+        {"[1]", "invalid_type"},
+        {"-1", "integer_below_min_value"},
+        {"0", "integer_below_min_value"},
+        {"16777217", "integer_above_max_value"},
+        {"18446744073709551616", "integer_above_max_value"},
+    };
+    for (const char* field : {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
+        for (const auto& [value, code] : cases) {
+            for (const char* path : {"/v1/chat/completions", "/v1/responses"}) {
+                const std::string body = std::string(R"({"model":"m",")") + field + "\":" + value +
+                                         R"(,"messages":[],"input":"hi"})";
+                auto r = post(path, body);
+                ASSERT_TRUE(r);
+                EXPECT_EQ(r->status, 400) << body;
+                EXPECT_NE(r->body.find(R"("type":"invalid_request_error","param":")" +
+                                       std::string(field) + R"(","code":")" + code + "\""),
+                          std::string::npos)
+                    << body << " -> " << r->body;
+                EXPECT_NE(r->body.find("'" + std::string(field) + "'"), std::string::npos)
+                    << r->body;
+            }
+        }
+    }
+    auto text = post("/v1/chat/completions", R"({"model":"m","max_tokens":"99999"})");
+    EXPECT_EQ(text->body, R"({"error":{"message":"Invalid type for 'max_tokens': expected an )"
+                          R"(integer, but got a string instead.","type":"invalid_request_error",)"
+                          R"("param":"max_tokens","code":"invalid_type"}})");
+    EXPECT_EQ(recorded_count(mock), 0);
+    // null is "unset", as OpenAI takes it; the largest accepted value goes through too.
+    EXPECT_EQ(
+        post("/v1/chat/completions", R"({"model":"m","max_tokens":null,"messages":[]})")->status,
+        200);
+    EXPECT_EQ(post("/v1/chat/completions", R"({"model":"m","max_tokens":16777216,"messages":[]})")
+                  ->status,
+              200);
+    EXPECT_EQ(recorded_count(mock), 2);
+}
+
 // Two requests that overlap at a slow upstream: the first is in flight when the second
 // arrives. Returns {first, second}.
 std::pair<std::optional<http_response>, std::optional<http_response>> overlapping(int port) {

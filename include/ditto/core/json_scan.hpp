@@ -14,6 +14,20 @@ struct json_span {
     std::size_t end = 0;
 };
 
+/// The largest token limit a request may set (`max_tokens`, `max_completion_tokens`,
+/// `max_output_tokens`): 2^24, above every model's context window (the largest are ~10M), so
+/// no real request is refused, and far inside the u32 SPEC §3.1 saturates at.
+inline constexpr std::uint64_t max_token_limit = 16'777'216;
+
+/// A token-limit member whose value is neither null (unset, as OpenAI takes it) nor an
+/// integer in [1, max_token_limit].
+struct token_limit_error {
+    enum class reason : std::uint8_t { not_an_integer, below_minimum, above_maximum };
+    std::string_view field;  ///< "max_tokens", …: a literal, it outlives the scan
+    reason why = reason::not_an_integer;
+    std::string_view got;  ///< for not_an_integer: "a string", "a decimal number", …
+};
+
 /// The request fields the gateway routes, limits and charges by, read in one pass without
 /// building a DOM (the hot path sees every request body).
 struct request_fields {
@@ -25,6 +39,10 @@ struct request_fields {
     std::optional<std::uint64_t> max_tokens;
     std::optional<std::uint64_t> max_completion_tokens;
     std::optional<std::uint64_t> max_output_tokens;
+    /// The first malformed token-limit member (its value is then absent above): the request
+    /// must be refused rather than charged as if it set no limit, since a lenient upstream may
+    /// honour `"99999"` or `1e18`.
+    std::optional<token_limit_error> bad_token_limit;
     std::optional<bool> include_usage;  ///< stream_options.include_usage
     std::optional<json_span> stream_options_span;
 };

@@ -5,8 +5,10 @@
 
 namespace ditto::http {
 
-/// `{"error":{"message","type","code"}}` (SPEC OAI shape); `code` omitted when empty.
-std::string openai_error(std::string_view type, std::string_view code, std::string_view message);
+/// `{"error":{"message","type","param","code"}}` (SPEC OAI shape); `param` and `code` omitted
+/// when empty. `param` names the request field at fault, as OpenAI does.
+std::string openai_error(std::string_view type, std::string_view code, std::string_view message,
+                         std::string_view param = {});
 
 /// `{"error":{"code","message"}}` (SPEC ADM shape, Admin API and /metrics/prometheus).
 std::string admin_error(std::string_view code, std::string_view message);

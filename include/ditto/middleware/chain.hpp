@@ -39,6 +39,11 @@ struct proxy_context {
     /// may produce (§0.4). Set with the body.
     std::uint64_t input_estimate = 0;
     std::uint64_t charge_tokens = 0;
+    /// False for every method but POST: SPEC §3.8's endpoint table makes them free (model
+    /// lookups, file and batch reads, deletes). Such a request reserves no budget, is counted
+    /// in rpm but charges 0 to tpm, and is never settled to a `usage` its answer carries
+    /// (GET /v1/responses/{id} returns a stored response with the usage already paid for).
+    bool metered = true;
 
     /// SPEC §3.8 endpoint policy, when some scope of the key has a USD budget.
     enum class cost_policy : std::uint8_t { none, free, token_based };
@@ -96,8 +101,10 @@ class chain {
     std::vector<std::shared_ptr<middleware>> items_;
 };
 
-/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (SPEC §3.10).
+/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (SPEC §3.10); `param`
+/// names the request field at fault, when there is one.
 http::response api_error(const http::request& req, http::status st, std::string_view type,
-                         std::string_view code, std::string_view message);
+                         std::string_view code, std::string_view message,
+                         std::string_view param = {});
 
 }  // namespace ditto::middleware

@@ -305,25 +305,83 @@ TEST(JsonScanFields, ServiceTier) {
 }
 
 TEST(JsonScanFields, MaxTokensIntegers) {
-    EXPECT_EQ(scan_ok(R"({"max_tokens":0})").max_tokens, 0u);
+    EXPECT_EQ(scan_ok(R"({"max_tokens":1})").max_tokens, 1u);
     EXPECT_EQ(scan_ok(R"({"max_tokens":4096})").max_tokens, 4096u);
-    EXPECT_EQ(scan_ok(R"({"max_tokens":18446744073709551615})").max_tokens,
-              18446744073709551615ULL);
+    EXPECT_EQ(scan_ok(R"({"max_tokens":16777216})").max_tokens, max_token_limit);
     EXPECT_EQ(scan_ok(R"({"max_completion_tokens":7})").max_completion_tokens, 7u);
     EXPECT_EQ(scan_ok(R"({"max_output_tokens":9})").max_output_tokens, 9u);
+    EXPECT_FALSE(scan_ok(R"({"max_tokens":4096})").bad_token_limit.has_value());
 }
 
-TEST(JsonScanFields, MaxTokensNonIntegersAreAbsent) {
-    for (std::string_view v : {"-1", "-0", "1.5", "1.0", "1e3", "1E2", "18446744073709551616",
-                               "\"100\"", "null", "true", "[1]", "{}"}) {
+TEST(JsonScanFields, NullTokenLimitIsUnsetNotAnError) {
+    const auto f = scan_ok(R"({"max_tokens":null,"max_completion_tokens":null})");
+    EXPECT_FALSE(f.max_tokens.has_value());
+    EXPECT_FALSE(f.max_completion_tokens.has_value());
+    EXPECT_FALSE(f.bad_token_limit.has_value());
+}
+
+// Issue 19 item 6: each of these used to read as "unset"; now the field is named and refused.
+TEST(JsonScanFields, MalformedTokenLimitsAreRecordedNotIgnored) {
+    using reason = token_limit_error::reason;
+    const struct {
+        std::string_view value;
+        reason why;
+        std::string_view got;
+    } cases[] = {
+        {"\"99999\"", reason::not_an_integer, "a string"},
+        {"\"\"", reason::not_an_integer, "a string"},
+        {"true", reason::not_an_integer, "a boolean"},
+        {"false", reason::not_an_integer, "a boolean"},
+        {"[1]", reason::not_an_integer, "an array"},
+        {"{\"n\":1}", reason::not_an_integer, "an object"},
+        {"1.5", reason::not_an_integer, "a decimal number"},
+        {"1.0", reason::not_an_integer, "a decimal number"},
+        {"-1.5", reason::not_an_integer, "a decimal number"},
+        {"1e18", reason::not_an_integer, "a decimal number"},
+        {"1E2", reason::not_an_integer, "a decimal number"},
+        {"-1", reason::below_minimum, ""},
+        {"-0", reason::below_minimum, ""},
+        {"0", reason::below_minimum, ""},
+        {"-18446744073709551616", reason::below_minimum, ""},
+        {"16777217", reason::above_maximum, ""},
+        {"18446744073709551615", reason::above_maximum, ""},
+        {"18446744073709551616", reason::above_maximum, ""},
+        {"99999999999999999999999999999999999999", reason::above_maximum, ""},
+    };
+    for (const auto& c : cases) {
         for (std::string_view key : {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
-            const std::string body = "{\"" + std::string(key) + "\":" + std::string(v) + "}";
+            const std::string body = "{\"model\":\"m\",\"" + std::string(key) +
+                                     "\": " + std::string(c.value) + " ,\"stream\":true}";
             const auto f = scan_ok(body);
             EXPECT_FALSE(f.max_tokens.has_value()) << body;
             EXPECT_FALSE(f.max_completion_tokens.has_value()) << body;
             EXPECT_FALSE(f.max_output_tokens.has_value()) << body;
+            ASSERT_TRUE(f.bad_token_limit.has_value()) << body;
+            EXPECT_EQ(f.bad_token_limit->field, key) << body;
+            EXPECT_EQ(f.bad_token_limit->why, c.why) << body;
+            EXPECT_EQ(f.bad_token_limit->got, c.got) << body;
+            // The rest of the document is still read.
+            EXPECT_EQ(f.model, "m");
+            EXPECT_EQ(f.stream, true);
         }
     }
+}
+
+TEST(JsonScanFields, TheFirstMalformedTokenLimitIsReportedWhateverFollows) {
+    // A duplicate keeps its last value (as nlohmann), but a bad earlier one still refuses:
+    // upstreams differ on which duplicate they read.
+    const auto dup = scan_ok(R"({"max_tokens":"9","max_tokens":8})");
+    EXPECT_EQ(dup.max_tokens, 8u);
+    ASSERT_TRUE(dup.bad_token_limit.has_value());
+    EXPECT_EQ(dup.bad_token_limit->field, "max_tokens");
+    const auto two =
+        scan_ok(R"({"max_completion_tokens":8,"max_output_tokens":0,"max_tokens":-1})");
+    EXPECT_EQ(two.max_completion_tokens, 8u);
+    ASSERT_TRUE(two.bad_token_limit.has_value());
+    EXPECT_EQ(two.bad_token_limit->field, "max_output_tokens");
+    // Nested members of the same name are not the request's limits.
+    EXPECT_FALSE(
+        scan_ok(R"({"x":{"max_tokens":"9"},"y":[{"max_tokens":-1}]})").bad_token_limit.has_value());
 }
 
 TEST(JsonScanFields, MaxTokensFieldsAreIndependent) {
