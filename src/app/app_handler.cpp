@@ -179,6 +179,13 @@ std::string app_handler::reject_body(http::reject_reason reason, std::string_vie
             return admin ? http::admin_error("bad_request", "malformed HTTP request")
                          : http::openai_error("invalid_request_error", "bad_request",
                                               "malformed HTTP request");
+        case http::reject_reason::bad_framing: {
+            constexpr std::string_view msg =
+                "unsupported request framing: Transfer-Encoding must be absent or exactly "
+                "chunked, in HTTP/1.1, without Content-Length (RFC 9112 section 6)";
+            return admin ? http::admin_error("bad_request", msg)
+                         : http::openai_error("invalid_request_error", "bad_request", msg);
+        }
         case http::reject_reason::internal_error:
             break;
     }

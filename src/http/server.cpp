@@ -21,6 +21,7 @@
 #include <thread>
 #include <tuple>
 
+#include "ditto/http/framing.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/log/log.hpp"
 
@@ -398,8 +399,18 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
                 hec == net::error::operation_aborted) {
                 co_return false;
             }
-            co_await write_reject(self, stream, reject_reason::bad_request, status::bad_request, "",
-                                  11);
+            // Beast itself refuses a second Transfer-Encoding, or one after a Content-Length.
+            const auto reason = hec == bhttp::error::bad_transfer_encoding
+                                    ? reject_reason::bad_framing
+                                    : reject_reason::bad_request;
+            co_await write_reject(self, stream, reason, status::bad_request, "", 11);
+            co_return true;
+        }
+        // A body whose length we could read differently from a later hop is never read: the
+        // bytes after the head might be the next request (RFC 9112 §6.3: 400, then close).
+        if (!request_framing_ok(parser.get())) {
+            co_await write_reject(self, stream, reject_reason::bad_framing, status::bad_request,
+                                  parser.get().target(), parser.get().version());
             co_return true;
         }
 

@@ -83,6 +83,7 @@ enum class reject_reason {
     header_too_large,  ///< 431
     body_too_large,    ///< 413
     bad_request,       ///< 400: unparsable request
+    bad_framing,       ///< 400: a Transfer-Encoding other than one final chunked (framing.hpp)
     internal_error,    ///< 500: the handler threw
 };
 
