@@ -137,5 +137,42 @@ TEST_F(HostileClient, UnreadableBodyIsA400WithACode) {
     EXPECT_EQ(recorded(), "[]");
 }
 
+// ---- item 3: dot segments (RFC 3986 §5.2.4) ----
+
+class DotSegments : public HostileClient, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(DotSegments, PathClimbingAboveItsRootIsRefused) {
+    auto r = http_request(gw->port, "GET", GetParam(), "", auth);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << GetParam() << ": " << r->body;
+    EXPECT_NE(r->body.find(R"("code":"invalid_path")"), std::string::npos) << r->body;
+    EXPECT_EQ(recorded(), "[]") << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(HostileClient, DotSegments,
+                         ::testing::Values("/v1/../__mock/requests", "/v1/%2e%2e/__mock/requests",
+                                           "/v1/%2E%2e/__mock/requests", "/v1/.%2E/__mock/requests",
+                                           "/v1/..%2f__mock/requests", "/v1/..%2F__mock/requests",
+                                           "/v1/models/..%2f..%2f__mock/requests",
+                                           "/v1/models/x/../../../__mock/requests",
+                                           "/v1/./../__mock/requests", "/v1/..", "/v1/models/../..",
+                                           "/v1/..%5c__mock/requests", "/models/../../x",
+                                           "/models/../v1/models/x", "/files/../v1/files",
+                                           "/chat/../v1/chat/completions",
+                                           "/v1/../v1/models/gpt-4o-mini?x=1"));
+
+TEST_F(HostileClient, DotSegmentsInsideTheRootAreResolvedBeforeRouting) {
+    auto r = http_request(gw->port, "POST", "/v1/chat/./x/../completions?q=1", chat, auth);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    auto m = http_request(gw->port, "GET", "/v1/models/x/%2e%2E/gpt-4o-mini", "", auth);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->status, 200) << m->body;
+    const auto rec = recorded();
+    EXPECT_NE(rec.find(R"("target":"/v1/chat/completions?q=1")"), std::string::npos) << rec;
+    EXPECT_NE(rec.find(R"("target":"/v1/models/gpt-4o-mini")"), std::string::npos) << rec;
+    EXPECT_EQ(rec.find(".."), std::string::npos) << rec;
+}
+
 }  // namespace
 }  // namespace ditto::test
