@@ -19,8 +19,11 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <optional>
 
+#include "ditto/core/saturating.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/http/error_body.hpp"
 #include "ditto/http/wire.hpp"
+#include "ditto/log/log.hpp"
 
 namespace ditto::upstream {
 
@@ -46,19 +49,26 @@ class connection {
         plain_.reset();
     }
 
-    // True when the peer has not closed the connection while it sat idle. TLS may carry
-    // records we have not read (session tickets), so only EOF or an error counts there.
-    bool alive() {
+    // What a connection holds between two exchanges, by a non-blocking peek: nothing (it can
+    // carry the next request), a close from the peer, or bytes nobody asked for — the rest of
+    // an answer longer than it said, or a second answer (issue 19). Those would be read as
+    // the next request's answer, so such a connection is never reused. On TLS, unread bytes
+    // may also be records that are not data (a close_notify, a late session ticket); they
+    // end the connection as well, but are not counted as a desync.
+    enum class idle_state { clean, closed, unread };
+    idle_state probe() {
         auto& s = tcp().socket();
         if (!s.is_open())
-            return false;
+            return idle_state::closed;
+        if (buffer.size() > 0 || (tls_ && SSL_pending(tls_->native_handle()) > 0))
+            return idle_state::unread;
         char c = 0;
         const auto n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0)
-            return false;
+            return idle_state::closed;
         if (n > 0)
-            return is_tls();
-        return errno == EAGAIN || errno == EWOULDBLOCK;
+            return is_tls() ? idle_state::closed : idle_state::unread;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? idle_state::clean : idle_state::closed;
     }
 
     void close() {
@@ -83,23 +93,52 @@ pool::~pool() {
         c->close();
 }
 
+namespace {
+
+// A connection out of step with its upstream: counted (Prometheus
+// `backend_connections_desynced_total`), logged, closed.
+void discard_desynced(backend& b, connection& c, std::string_view when) {
+    b.note_desync();
+    log::warn("upstream.desync",
+              "the upstream sent bytes past a complete answer; connection closed, never reused",
+              {{"backend", b.name()}, {"detected", std::string(when)}});
+    c.close();
+}
+
+}  // namespace
+
 std::unique_ptr<connection> pool::take() {
     const auto now = clock::now();
     while (!idle_.empty()) {
         auto c = std::move(idle_.back());
         idle_.pop_back();
-        const auto idle_for = now - c->idle_since;
-        // A connection back in the pool for under a second is reused without a probe (one
-        // syscall per request saved); older ones are checked for a close from the upstream.
-        // A write that still fails is retried once on a fresh connection (see exchange).
-        if (idle_for < idle_timeout_ && (idle_for < std::chrono::seconds(1) || c->alive()))
-            return c;
-        c->close();
+        // Every reuse is preceded by a peek (one syscall): bytes that arrived while the
+        // connection sat idle would otherwise be taken for the next request's answer. A
+        // close that races the peek is handled by exchange's one retry on a fresh connection.
+        if (now - c->idle_since >= idle_timeout_) {
+            c->close();
+            continue;
+        }
+        switch (c->probe()) {
+            case connection::idle_state::clean:
+                return c;
+            case connection::idle_state::unread:
+                discard_desynced(backend_, *c, "before reuse");
+                break;
+            case connection::idle_state::closed:
+                c->close();
+                break;
+        }
     }
     return nullptr;
 }
 
 void pool::give_back(std::unique_ptr<connection> c) {
+    // Bytes already read past the end of the answer: the upstream is out of step.
+    if (c->buffer.size() > 0) {
+        discard_desynced(backend_, *c, "after the answer");
+        return;
+    }
     if (idle_.size() >= max_idle_) {
         c->close();
         return;

@@ -48,6 +48,10 @@ class backend {
     void release();
     std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
+    /// A pooled connection had bytes past a complete answer and was closed (issue 19).
+    void note_desync() { desyncs_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t desyncs() const { return desyncs_.load(std::memory_order_relaxed); }
+
   private:
     std::string name_;
     base_url url_;
@@ -57,6 +61,7 @@ class backend {
     std::chrono::milliseconds timeout_;
     std::optional<std::size_t> max_in_flight_;
     std::atomic<std::size_t> in_flight_{0};
+    std::atomic<std::uint64_t> desyncs_{0};
     std::unique_ptr<boost::asio::ssl::context> tls_;
 };
 
