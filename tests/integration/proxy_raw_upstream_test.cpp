@@ -165,5 +165,108 @@ INSTANTIATE_TEST_SUITE_P(
         desync_case{"late", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst", evil, 150ms}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// ---- issue 19 item 8: a trickling upstream (docs/security.md) ----
+
+// Sends `head` at once, then `body` one byte every `every` (or until the gateway hangs up).
+struct trickler {
+    std::string head;
+    std::string body;
+    std::chrono::milliseconds every;
+    raw_server server{[this](int fd) { serve(fd); }};
+
+    trickler(std::string h, std::string b, std::chrono::milliseconds e)
+        : head(std::move(h)), body(std::move(b)), every(e) {}
+
+    void serve(int fd) {
+        std::string buf;
+        if (!read_request(fd, buf, 2s) || !send_all(fd, head))
+            return;
+        for (char ch : body) {
+            std::this_thread::sleep_for(every);
+            if (!send_all(fd, std::string_view(&ch, 1)))
+                return;
+        }
+        wait_peer_closed(fd, 10s);
+    }
+};
+
+const std::string sse_head =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+// `n` SSE events as chunks, one chunk per event.
+std::string sse_chunks(int n) {
+    std::string out;
+    const std::string event = "data: {\"i\":1}\n\n";
+    char size[16];
+    std::snprintf(size, sizeof(size), "%zx", event.size());
+    for (int i = 0; i < n; ++i)
+        out += std::string(size) + "\r\n" + event + "\r\n";
+    return out;
+}
+
+// A streamed chat through a gateway in front of `upstream_port`: it ends, in under 3 s, with
+// an SSE error event whose message names `why`.
+void expect_stream_cut(int upstream_port, const std::string& backend_extra, std::string_view why) {
+    running_gateway gw;
+    gw.start(config_for(upstream_port, backend_extra));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = http_request(gw.port, "POST", "/v1/chat/completions", R"({"stream":true})", auth, 6s);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+    ASSERT_TRUE(r) << "no clean end of the stream";
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->chunked);
+    const auto at = r->body.find("event: error\ndata: {\"error\":");
+    ASSERT_NE(at, std::string::npos) << r->body;
+    EXPECT_NE(r->body.find(R"("code":"backend_timeout")", at), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find(why, at), std::string::npos) << r->body;
+    EXPECT_TRUE(r->body.ends_with("}}\n\n")) << r->body;
+    // The events before the cut went through, and the error event is one of its own.
+    EXPECT_TRUE(r->body.starts_with("data: {\"i\":1}\n\n")) << r->body;
+    EXPECT_TRUE(r->body.substr(0, at).ends_with("\n\n")) << r->body;
+}
+
+TEST(Trickle, StreamOverMaxResponseSecondsEndsWithAnSseErrorEvent) {
+    // An event every 100 ms keeps every gap short; only the total cap can end it.
+    raw_server paced([&](int fd) {
+        std::string buf;
+        if (!read_request(fd, buf, 2s) || !send_all(fd, sse_head))
+            return;
+        for (int i = 0; i < 100; ++i) {
+            if (!send_all(fd, sse_chunks(1)))
+                return;
+            std::this_thread::sleep_for(100ms);
+        }
+    });
+    expect_stream_cut(paced.port(), R"("timeout_seconds":5,"max_response_seconds":1)",
+                      "max_response_seconds");
+}
+
+TEST(Trickle, StreamBelowTheMinimumRateEndsWithAnSseErrorEvent) {
+    // One event, then a byte every 300 ms: never a gap of a second, but 3 bytes/s.
+    trickler up(sse_head + sse_chunks(1), "12\r\ndata: {\"slow\":1}\n\n\r\n", 300ms);
+    expect_stream_cut(up.server.port(),
+                      R"("timeout_seconds":1,"min_response_bytes_per_second":100)",
+                      "min_response_bytes_per_second");
+}
+
+TEST(Trickle, AnswerNotCompleteWithinMaxResponseSecondsIsA504) {
+    // A small answer with a length is buffered before the client sees a head: the cap makes
+    // it a 504, whether the head or the body trickles.
+    for (const auto& [head, body] : std::vector<std::pair<std::string, std::string>>{
+             {"", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+             {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", "0123456789"}}) {
+        trickler up(head, body, 250ms);
+        running_gateway gw;
+        gw.start(config_for(up.server.port(), R"("timeout_seconds":5,"max_response_seconds":1)"));
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = http_request(gw.port, "GET", "/v1/models/a", "", auth, 6s);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 504) << r->body;
+        EXPECT_NE(r->body.find(R"("code":"backend_timeout")"), std::string::npos) << r->body;
+        EXPECT_LT(took, 2500ms);
+    }
+}
+
 }  // namespace
 }  // namespace ditto::test
