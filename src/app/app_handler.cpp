@@ -5,6 +5,7 @@
 #include "ditto/core/json_scan.hpp"
 #include "ditto/http/error_body.hpp"
 #include "ditto/middleware/chain.hpp"
+#include "ditto/upstream/url.hpp"
 
 namespace ditto::app {
 namespace {
@@ -82,7 +83,21 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
                                                            http::body_reader& body,
                                                            const http::request_info& info) {
     const auto target = req.target();
-    const auto path = path_of(target);
+    const auto raw_path = path_of(target);
+    // Dot segments are resolved before anything routes by the path, and a path that climbs
+    // out of its root is refused (docs/security.md): `/v1/../x` would otherwise go upstream,
+    // with the backend's credential, for an upstream that resolves it to serve `/x`.
+    const auto resolved = upstream::resolve_dot_segments(raw_path);
+    if (!resolved) {
+        constexpr std::string_view msg =
+            "request path climbs above its root with dot segments (.., %2e%2e, %2f)";
+        co_return http::make_response(
+            req, status::bad_request,
+            is_admin_path(raw_path)
+                ? http::admin_error("invalid_path", msg)
+                : http::openai_error("invalid_request_error", "invalid_path", msg));
+    }
+    const std::string_view path = *resolved;
     const bool get = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
 
     if (path == "/health") {
@@ -149,8 +164,8 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
     if (auto proxied = normalize_proxy_path(path); !proxied.empty()) {
         middleware::proxy_context ctx{req, body, info};
         ctx.path = std::move(proxied);
-        if (target.size() > path.size())
-            ctx.query = std::string(target.substr(path.size() + 1));
+        if (target.size() > raw_path.size())
+            ctx.query = std::string(target.substr(raw_path.size() + 1));
         co_return co_await p_.proxy_chain->run(ctx);
     }
     // SPEC §3.0: unknown paths get an empty 404.
@@ -179,6 +194,13 @@ std::string app_handler::reject_body(http::reject_reason reason, std::string_vie
             return admin ? http::admin_error("bad_request", "malformed HTTP request")
                          : http::openai_error("invalid_request_error", "bad_request",
                                               "malformed HTTP request");
+        case http::reject_reason::bad_framing: {
+            constexpr std::string_view msg =
+                "unsupported request framing: Transfer-Encoding must be absent or exactly "
+                "chunked, in HTTP/1.1, without Content-Length (RFC 9112 section 6)";
+            return admin ? http::admin_error("bad_request", msg)
+                         : http::openai_error("invalid_request_error", "bad_request", msg);
+        }
         case http::reject_reason::internal_error:
             break;
     }

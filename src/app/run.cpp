@@ -332,8 +332,10 @@ int run(const config::cli_options& options) {
     if (prom) {
         parts.prometheus_text = [prom, ups, cache] {
             metrics::scrape_sources src;
-            for (const auto& b : ups->backends().all())
+            for (const auto& b : ups->backends().all()) {
                 src.backend_in_flight.emplace_back(b->name(), b->in_flight());
+                src.backend_connections_desynced.emplace_back(b->name(), b->desyncs());
+            }
             if (cache) {
                 const auto& st = cache->stats();
                 src.cache_stores_memory = st.stores_memory.load();

@@ -423,6 +423,10 @@ backend_config parse_backend(parse_context& ctx, const json& v, const path_ref& 
         ctx.read_string_map(*f, r.path_of("model_map"), out.model_map);
     }
     read_optional(ctx, r, "tls_ca_file", out.tls_ca_file, &parse_context::read_string);
+    read_optional(ctx, r, "max_response_seconds", out.max_response_seconds,
+                  &parse_context::read_u64);
+    read_optional(ctx, r, "min_response_bytes_per_second", out.min_response_bytes_per_second,
+                  &parse_context::read_u64);
     if (const json* f = r.optional("tls_insecure_skip_verify")) {
         ctx.read_bool(*f, r.path_of("tls_insecure_skip_verify"), out.tls_insecure_skip_verify);
     }

@@ -109,6 +109,8 @@ std::string unreadable_reason(const std::string& path) {
     return {};
 }
 
+constexpr std::uint64_t max_response_seconds_limit = 365ULL * 24 * 3600;
+
 void validate_backends(const gateway_config& cfg, diagnostics& diag) {
     std::map<std::string, std::size_t, std::less<>> first_index;
     for (std::size_t i = 0; i < cfg.backends.size(); ++i) {
@@ -147,6 +149,11 @@ void validate_backends(const gateway_config& cfg, diagnostics& diag) {
                 diag.errors.push_back(path + ".tls_ca_file: cannot read " + *b.tls_ca_file + ": " +
                                       reason);
             }
+        }
+        // A year: beyond it the cap means nothing, and the deadline arithmetic must not overflow.
+        if (b.max_response_seconds && *b.max_response_seconds > max_response_seconds_limit) {
+            diag.errors.push_back(path + ".max_response_seconds must be at most " +
+                                  std::to_string(max_response_seconds_limit) + " (a year)");
         }
         if (b.tls_insecure_skip_verify) {
             diag.warnings.push_back(path +

@@ -21,6 +21,7 @@
 #include <thread>
 #include <tuple>
 
+#include "ditto/http/framing.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/log/log.hpp"
 
@@ -157,10 +158,22 @@ net::awaitable<bool> write_streamed(server::impl& self, beast::tcp_stream& strea
     out.reserve(512);
     wire::append_response_head(out, head);
     std::uint64_t sent = 0;
+    std::array<char, 2> tail{'\n', '\n'};  // the body's last two bytes (empty: an event end)
     for (;;) {
         error_code sec;
         auto piece = co_await res.stream->next(sec);
         if (sec) {
+            // Cut on purpose: an SSE error event, after a blank line that ends whatever event
+            // was half sent, then a clean end.
+            std::string event = chunked && res.cut_event ? res.cut_event(sec) : std::string();
+            if (!event.empty()) {
+                if (tail[0] != '\n' || tail[1] != '\n')
+                    event.insert(0, "\n\n");
+                wire::append_chunk_size(out, event.size());
+                out.append(event).append("\r\n0\r\n\r\n");
+                co_await write_all(self, stream, net::buffer(out));
+                co_return false;
+            }
             // Abort visibly: a reset, not a clean end, so the client cannot take a truncated
             // stream for a complete one.
             error_code ignored;
@@ -182,6 +195,8 @@ net::awaitable<bool> write_streamed(server::impl& self, beast::tcp_stream& strea
         if (!co_await write_all(self, stream, bufs))
             co_return false;
         sent += piece->size();
+        tail[0] = piece->size() > 1 ? (*piece)[piece->size() - 2] : tail[1];
+        tail[1] = piece->back();
         out.clear();
     }
     if (!chunked) {
@@ -398,8 +413,18 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
                 hec == net::error::operation_aborted) {
                 co_return false;
             }
-            co_await write_reject(self, stream, reject_reason::bad_request, status::bad_request, "",
-                                  11);
+            // Beast itself refuses a second Transfer-Encoding, or one after a Content-Length.
+            const auto reason = hec == bhttp::error::bad_transfer_encoding
+                                    ? reject_reason::bad_framing
+                                    : reject_reason::bad_request;
+            co_await write_reject(self, stream, reason, status::bad_request, "", 11);
+            co_return true;
+        }
+        // A body whose length we could read differently from a later hop is never read: the
+        // bytes after the head might be the next request (RFC 9112 §6.3: 400, then close).
+        if (!request_framing_ok(parser.get())) {
+            co_await write_reject(self, stream, reject_reason::bad_framing, status::bad_request,
+                                  parser.get().target(), parser.get().version());
             co_return true;
         }
 

@@ -452,6 +452,10 @@ std::string prometheus::render(const scrape_sources& extra) const {
     w.labeled<std::uint64_t>("backend_in_flight", "gauge", "Upstream requests in flight.",
                              "backend",
                              {extra.backend_in_flight.begin(), extra.backend_in_flight.end()});
+    w.labeled<std::uint64_t>(
+        "backend_connections_desynced_total", "counter",
+        "Upstream connections closed for bytes past a complete answer (ours).", "backend",
+        {extra.backend_connections_desynced.begin(), extra.backend_connections_desynced.end()});
     {
         std::int64_t conns = 0;
         std::map<std::string, std::int64_t> by_backend, by_path;

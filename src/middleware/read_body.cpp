@@ -54,8 +54,9 @@ class read_body final : public middleware {
         if (ec == boost::beast::http::error::body_limit)
             co_return too_large(ctx);
         if (ec) {
-            co_return api_error(ctx.req, status::bad_request, "invalid_request_error", "",
-                                "cannot read request body: " + ec.message());
+            // The same code as the server's own 400 for a malformed request: a bad chunk is one.
+            co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
+                                "bad_request", "cannot read request body: " + ec.message());
         }
         ctx.body_read = true;
 

@@ -41,7 +41,9 @@ std::unique_ptr<boost::asio::ssl::context> make_tls(const config::backend_config
 backend::backend(const config::backend_config& cfg)
     : name_(cfg.name),
       model_map_(cfg.model_map),
-      timeout_(std::chrono::seconds(cfg.effective_timeout_seconds())) {
+      timeout_(std::chrono::seconds(cfg.effective_timeout_seconds())),
+      max_response_(std::chrono::seconds(cfg.max_response_seconds.value_or(0))),
+      min_bytes_per_second_(cfg.min_response_bytes_per_second.value_or(0)) {
     auto u = parse_base_url(cfg.base_url);
     if (!u)
         throw std::runtime_error("backend " + cfg.name + ": unusable base_url");

@@ -19,8 +19,11 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <optional>
 
+#include "ditto/core/saturating.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/http/error_body.hpp"
 #include "ditto/http/wire.hpp"
+#include "ditto/log/log.hpp"
 
 namespace ditto::upstream {
 
@@ -46,19 +49,26 @@ class connection {
         plain_.reset();
     }
 
-    // True when the peer has not closed the connection while it sat idle. TLS may carry
-    // records we have not read (session tickets), so only EOF or an error counts there.
-    bool alive() {
+    // What a connection holds between two exchanges, by a non-blocking peek: nothing (it can
+    // carry the next request), a close from the peer, or bytes nobody asked for — the rest of
+    // an answer longer than it said, or a second answer (issue 19). Those would be read as
+    // the next request's answer, so such a connection is never reused. On TLS, unread bytes
+    // may also be records that are not data (a close_notify, a late session ticket); they
+    // end the connection as well, but are not counted as a desync.
+    enum class idle_state { clean, closed, unread };
+    idle_state probe() {
         auto& s = tcp().socket();
         if (!s.is_open())
-            return false;
+            return idle_state::closed;
+        if (buffer.size() > 0 || (tls_ && SSL_pending(tls_->native_handle()) > 0))
+            return idle_state::unread;
         char c = 0;
         const auto n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0)
-            return false;
+            return idle_state::closed;
         if (n > 0)
-            return is_tls();
-        return errno == EAGAIN || errno == EWOULDBLOCK;
+            return is_tls() ? idle_state::closed : idle_state::unread;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? idle_state::clean : idle_state::closed;
     }
 
     void close() {
@@ -83,23 +93,52 @@ pool::~pool() {
         c->close();
 }
 
+namespace {
+
+// A connection out of step with its upstream: counted (Prometheus
+// `backend_connections_desynced_total`), logged, closed.
+void discard_desynced(backend& b, connection& c, std::string_view when) {
+    b.note_desync();
+    log::warn("upstream.desync",
+              "the upstream sent bytes past a complete answer; connection closed, never reused",
+              {{"backend", b.name()}, {"detected", std::string(when)}});
+    c.close();
+}
+
+}  // namespace
+
 std::unique_ptr<connection> pool::take() {
     const auto now = clock::now();
     while (!idle_.empty()) {
         auto c = std::move(idle_.back());
         idle_.pop_back();
-        const auto idle_for = now - c->idle_since;
-        // A connection back in the pool for under a second is reused without a probe (one
-        // syscall per request saved); older ones are checked for a close from the upstream.
-        // A write that still fails is retried once on a fresh connection (see exchange).
-        if (idle_for < idle_timeout_ && (idle_for < std::chrono::seconds(1) || c->alive()))
-            return c;
-        c->close();
+        // Every reuse is preceded by a peek (one syscall): bytes that arrived while the
+        // connection sat idle would otherwise be taken for the next request's answer. A
+        // close that races the peek is handled by exchange's one retry on a fresh connection.
+        if (now - c->idle_since >= idle_timeout_) {
+            c->close();
+            continue;
+        }
+        switch (c->probe()) {
+            case connection::idle_state::clean:
+                return c;
+            case connection::idle_state::unread:
+                discard_desynced(backend_, *c, "before reuse");
+                break;
+            case connection::idle_state::closed:
+                c->close();
+                break;
+        }
     }
     return nullptr;
 }
 
 void pool::give_back(std::unique_ptr<connection> c) {
+    // Bytes already read past the end of the answer: the upstream is out of step.
+    if (c->buffer.size() > 0) {
+        discard_desynced(backend_, *c, "after the answer");
+        return;
+    }
     if (idle_.size() >= max_idle_) {
         c->close();
         return;
@@ -215,13 +254,55 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
     co_return error_code{};
 }
 
+// Why the gateway cut an answer it was relaying (issue 19 item 8): a trickling upstream.
+enum class cut { max_response, too_slow };
+
+// Shared by a relay and its response's cut_event: set when the relay cuts the answer, so the
+// client is told why instead of seeing a reset (other failures still reset).
+struct cut_note {
+    std::optional<cut> why;
+};
+
+std::string cut_message(cut why) {
+    return why == cut::max_response ? "the answer took longer than max_response_seconds"
+                                    : "the upstream sent less than min_response_bytes_per_second";
+}
+
+// The SSE error event a cut stream ends with (http::response::cut_event).
+std::string sse_cut_event(const cut_note& note) {
+    if (!note.why)
+        return {};
+    return "event: error\ndata: " +
+           http::openai_error("api_error", "backend_timeout",
+                              "backend stream cut: " + cut_message(*note.why)) +
+           "\n\n";
+}
+
+// What bounds a whole answer beyond the gap timeout (backend::max_response,
+// backend::min_bytes_per_second).
+struct pace {
+    std::optional<clock::time_point> end_by;  ///< max_response_seconds, if set
+    std::uint64_t min_bytes_per_second = 0;   ///< 0: off
+    std::chrono::milliseconds window{};       ///< the rate is judged over each window
+};
+
 // Relays an upstream body to the client piece by piece; the connection goes back to the
 // pool only when the body ended cleanly and both sides keep the connection alive.
 class relay_stream final : public http::body_stream {
   public:
     relay_stream(pool& p, std::unique_ptr<connection> c,
-                 bhttp::response_parser<bhttp::empty_body>&& head, std::chrono::milliseconds gap)
-        : pool_(p), conn_(std::move(c)), parser_(std::move(head)), gap_(gap) {
+                 bhttp::response_parser<bhttp::empty_body>&& head, std::chrono::milliseconds gap,
+                 pace limits, std::shared_ptr<cut_note> note)
+        : pool_(p),
+          conn_(std::move(c)),
+          parser_(std::move(head)),
+          gap_(gap),
+          pace_(limits),
+          note_(std::move(note)),
+          window_end_(clock::now() + limits.window),
+          window_need_(core::sat_mul(limits.min_bytes_per_second,
+                                     static_cast<std::uint64_t>(limits.window.count())) /
+                       1000) {
         parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
     }
 
@@ -239,7 +320,8 @@ class relay_stream final : public http::body_stream {
         while (!parser_.is_done()) {
             parser_.get().body().data = buf_.get();
             parser_.get().body().size = buf_size_;
-            conn_->tcp().expires_after(gap_);
+            const auto limit = read_deadline();
+            conn_->tcp().expires_at(limit.first);
             error_code rec;
             if (conn_->is_tls()) {
                 std::tie(rec, std::ignore) =
@@ -251,6 +333,11 @@ class relay_stream final : public http::body_stream {
             if (rec == bhttp::error::need_buffer)
                 rec = {};
             if (rec) {
+                if (rec == beast::error::timeout && limit.second) {
+                    note_->why = limit.second;
+                    log::warn("upstream.stream_cut", cut_message(*limit.second),
+                              {{"backend", pool_.target().name()}});
+                }
                 // The upstream died or stalled mid-body: abort the client's response too.
                 conn_->close();
                 conn_.reset();
@@ -277,6 +364,7 @@ class relay_stream final : public http::body_stream {
             // stream keeps it small and a fast one is read 64 KiB per call, not 512 bytes.
             if (const auto cap = conn_->buffer.capacity(); got * 4 >= cap * 3 && cap < 65536)
                 conn_->buffer.reserve(std::min<std::size_t>(cap * 2, 65536));
+            window_bytes_ += got;
             if (got > 0) {
                 piece_size_ =
                     got == buf_size_ ? std::min<std::size_t>(piece_size_ * 2, 65536) : piece_size_;
@@ -291,6 +379,26 @@ class relay_stream final : public http::body_stream {
     }
 
   private:
+    // The next read's deadline: the gap timeout, or sooner the answer's total cap, or the end
+    // of a rate window that has not brought its bytes yet; with the cut that deadline means.
+    std::pair<clock::time_point, std::optional<cut>> read_deadline() {
+        const auto now = clock::now();
+        std::pair<clock::time_point, std::optional<cut>> d{now + gap_, std::nullopt};
+        if (pace_.end_by && *pace_.end_by <= d.first)
+            d = {*pace_.end_by, cut::max_response};
+        if (pace_.min_bytes_per_second > 0) {
+            // Judged only while waiting for the upstream: time spent writing to a slow client
+            // starts a new window instead of counting against the upstream.
+            if (now >= window_end_) {
+                window_end_ = now + pace_.window;
+                window_bytes_ = 0;
+            }
+            if (window_bytes_ < window_need_ && window_end_ < d.first)
+                d = {window_end_, cut::too_slow};
+        }
+        return d;
+    }
+
     void finish() {
         if (!conn_)
             return;
@@ -309,6 +417,11 @@ class relay_stream final : public http::body_stream {
     std::unique_ptr<char[]> buf_;
     std::size_t buf_size_ = 0;
     std::chrono::milliseconds gap_;
+    pace pace_;
+    std::shared_ptr<cut_note> note_;
+    clock::time_point window_end_;
+    std::uint64_t window_need_;
+    std::uint64_t window_bytes_ = 0;
 };
 
 // The upstream's head becomes the client's: moved, not copied, then cleaned.
@@ -347,6 +460,19 @@ net::awaitable<error_code> read_whole(Stream& s, connection& c, Parser& parser) 
     co_return ec;
 }
 
+// The earlier of `t` and the answer's total cap, and whether the cap is the earlier.
+std::pair<clock::time_point, bool> capped(clock::time_point t,
+                                          const std::optional<clock::time_point>& end_by) {
+    if (end_by && *end_by < t)
+        return {*end_by, true};
+    return {t, false};
+}
+
+std::string over_max_response(const backend& b) {
+    return "no complete answer within max_response_seconds (" +
+           std::to_string(b.max_response().count() / 1000) + "s)";
+}
+
 bool closed_by_peer(const error_code& ec) {
     return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
            ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated;
@@ -372,9 +498,16 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         co_return out;
     }
 
+    // The whole answer, from now to its last byte, within max_response_seconds if set.
+    const auto& b = p.target();
+    std::optional<clock::time_point> end_by;
+    if (b.max_response().count() > 0)
+        end_by = clock::now() + b.max_response();
     // A streamed upload may have taken longer than the whole deadline; the upstream then
     // gets its full timeout for the head from the moment the body was sent.
-    c->tcp().expires_at(req.streamed_body ? clock::now() + timeout : deadline);
+    // (No structured bindings in a coroutine frame: docs/architecture.md, GCC 12 rules.)
+    const auto head_limit = capped(req.streamed_body ? clock::now() + timeout : deadline, end_by);
+    c->tcp().expires_at(head_limit.first);
     std::optional<bhttp::response_parser<bhttp::empty_body>> head;
     for (;;) {
         head.emplace();
@@ -392,9 +525,13 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
     if (ec) {
         how.closed_before_response = closed_by_peer(ec) && !head->got_some();
         out.failure = ec == beast::error::timeout ? failure_kind::timeout : failure_kind::network;
-        out.error = ec == beast::error::timeout
-                        ? "no response within " + std::to_string(timeout.count() / 1000) + "s"
-                        : "reading response: " + ec.message();
+        if (ec == beast::error::timeout) {
+            out.error = head_limit.second
+                            ? over_max_response(b)
+                            : "no response within " + std::to_string(timeout.count() / 1000) + "s";
+        } else {
+            out.error = "reading response: " + ec.message();
+        }
         c->close();
         co_return out;
     }
@@ -420,7 +557,8 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
     if (length && *length <= buffer_limit) {
         bhttp::response_parser<bhttp::string_body> whole{std::move(*head)};
         whole.body_limit(buffer_limit);
-        c->tcp().expires_after(timeout);
+        const auto body_limit = capped(clock::now() + timeout, end_by);
+        c->tcp().expires_at(body_limit.first);
         // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator.
         if (c->is_tls()) {
             ec = co_await read_whole(c->tls(), *c, whole);
@@ -430,7 +568,9 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         if (ec) {
             out.failure =
                 ec == beast::error::timeout ? failure_kind::timeout : failure_kind::network;
-            out.error = "reading response body: " + ec.message();
+            out.error = ec == beast::error::timeout && body_limit.second
+                            ? over_max_response(b)
+                            : "reading response body: " + ec.message();
             c->close();
             co_return out;
         }
@@ -446,8 +586,14 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
     // Relayed: keep a known length (sent as is), otherwise the server re-chunks.
     if (!length)
         out.response.msg.erase(bhttp::field::content_length);
+    // A cut SSE stream ends with an error event the client's SDK reports.
+    auto note = std::make_shared<cut_note>();
+    if (http::is_event_stream(out.response)) {
+        out.response.cut_event = [note](const error_code&) { return sse_cut_event(*note); };
+    }
     out.response.stream =
-        std::make_unique<relay_stream>(p, std::move(c), std::move(*head), timeout);
+        std::make_unique<relay_stream>(p, std::move(c), std::move(*head), timeout,
+                                       pace{end_by, b.min_bytes_per_second(), timeout}, note);
     co_return out;
 }
 

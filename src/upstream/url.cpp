@@ -1,6 +1,7 @@
 #include "ditto/upstream/url.hpp"
 
 #include <charconv>
+#include <vector>
 
 #include "ditto/core/strings.hpp"
 
@@ -114,6 +115,86 @@ std::string url_encode(std::string_view s) {
 
 std::string url_decode(std::string_view s) {
     return core::percent_decode(s);
+}
+
+namespace {
+
+// The path as dot segments are judged: `%2e` read as '.', and with `slashes` also `%2f`,
+// `%5c` and '\\' read as '/'.
+std::string dot_view(std::string_view path, bool slashes) {
+    std::string out;
+    out.reserve(path.size());
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        const char ch = path[i];
+        if (ch == '%' && i + 2 < path.size()) {
+            const char hi = path[i + 1];
+            const char lo = static_cast<char>(path[i + 2] | 0x20);  // ASCII lowercase
+            if (hi == '2' && lo == 'e') {
+                out += '.';
+                i += 2;
+                continue;
+            }
+            if (slashes && ((hi == '2' && lo == 'f') || (hi == '5' && lo == 'c'))) {
+                out += '/';
+                i += 2;
+                continue;
+            }
+        }
+        out += slashes && ch == '\\' ? '/' : ch;
+    }
+    return out;
+}
+
+// RFC 3986 §5.2.4 over a path that starts with '/', into `out`; false when a ".." would remove
+// the first segment or climb above it.
+bool remove_dot_segments(std::string_view path, std::string& out) {
+    std::vector<std::string_view> kept;
+    bool trailing_slash = false;
+    std::size_t pos = 1;
+    for (;;) {
+        const auto slash = path.find('/', pos);
+        const bool last = slash == std::string_view::npos;
+        const auto segment = path.substr(pos, last ? std::string_view::npos : slash - pos);
+        trailing_slash = false;
+        if (segment == "..") {
+            if (kept.size() <= 1)
+                return false;
+            kept.pop_back();
+            trailing_slash = true;
+        } else if (segment == ".") {
+            trailing_slash = true;
+        } else {
+            kept.push_back(segment);
+        }
+        if (last)
+            break;
+        pos = slash + 1;
+    }
+    out.clear();
+    for (auto segment : kept)
+        out.append("/").append(segment);
+    if (trailing_slash || kept.empty())
+        out += '/';
+    return true;
+}
+
+}  // namespace
+
+std::optional<std::string> resolve_dot_segments(std::string_view path) {
+    if (path.empty() || path.front() != '/' ||
+        path.find_first_of(".%\\") == std::string_view::npos) {
+        return std::string(path);
+    }
+    std::string resolved;
+    if (!remove_dot_segments(dot_view(path, true), resolved))
+        return std::nullopt;
+    const auto view = dot_view(path, false);
+    if (!remove_dot_segments(view, resolved))
+        return std::nullopt;
+    // Nothing resolved: the client's bytes go upstream as sent (an escaped '.' included).
+    if (resolved == view)
+        return std::string(path);
+    return resolved;
 }
 
 }  // namespace ditto::upstream

@@ -7,7 +7,9 @@
 //
 // Invariants: the scan agrees with a full JSON parser (nlohmann) and its spans point at what
 // model_map rewrites; the upstream request parses back as exactly what was built, alone (no
-// second request smuggled after it), without the client's credentials.
+// second request smuggled after it), without the client's credentials; a client request is
+// read only when its framing is unambiguous (a Transfer-Encoding other than one final
+// `chunked` is refused: issue 19, docs/security.md).
 //
 // Input: byte 0 = flags (bit 0: small limits, as with --max-header-bytes 1024
 // --proxy-max-body-bytes 512), then the bytes the client sends.
@@ -29,6 +31,7 @@
 #include "ditto/core/hash.hpp"
 #include "ditto/core/json_scan.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/http/framing.hpp"
 #include "ditto/http/message.hpp"
 #include "ditto/http/server.hpp"
 #include "ditto/http/wire.hpp"
@@ -338,6 +341,34 @@ void handle(const gateway& gw, http::request& req, std::string raw_body,
 
 // ---- the connection ----
 
+// A request the server goes on to read declares its body in one way only: no transfer coding
+// at all, or a single `chunked` that the parser really uses (so the bytes after its last chunk
+// are never read as a body, nor a body's bytes as the next request).
+void check_framing(const bhttp::request_parser<bhttp::empty_body>& head) {
+    const auto& h = head.get();
+    std::vector<std::string_view> codings;
+    for (const auto& f : h) {
+        if (!core::iequals(f.name_string(), "transfer-encoding"))
+            continue;
+        std::string_view list = f.value();
+        for (;;) {
+            const auto comma = list.find(',');
+            codings.push_back(core::trim(list.substr(0, comma)));
+            if (comma == std::string_view::npos)
+                break;
+            list.remove_prefix(comma + 1);
+        }
+    }
+    if (codings.empty()) {
+        FUZZ_CHECK(!head.chunked());
+        return;
+    }
+    FUZZ_CHECK(codings.size() == 1 && core::iequals(codings[0], "chunked"));
+    FUZZ_CHECK(head.chunked());
+    FUZZ_CHECK(!head.content_length());
+    FUZZ_CHECK(h.version() == 11);
+}
+
 struct limits {
     std::size_t max_header_bytes;
     std::uint64_t max_body_bytes;
@@ -354,6 +385,10 @@ bool one_request(const gateway& gw, std::string_view& in, const limits& lim) {
     if (ec || !head.is_header_done())
         return false;
     in.remove_prefix(n);
+    // The server refuses what request_framing_ok refuses (400, connection closed).
+    if (!ditto::http::request_framing_ok(head.get()))
+        return false;
+    check_framing(head);
 
     const auto declared = head.content_length();
     // read_body answers 413 (or streams a large upload) before reading a body declared over

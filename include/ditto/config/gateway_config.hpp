@@ -23,6 +23,9 @@ struct backend_config {
     // Ours (docs/configuration.md): TLS to the upstream.
     std::optional<std::string> tls_ca_file;  ///< PEM bundle instead of the system store
     bool tls_insecure_skip_verify = false;   ///< testing only; logged as a warning
+    // Ours (issue 19): a trickling upstream cannot hold a connection. Absent or 0: off.
+    std::optional<std::uint64_t> max_response_seconds;           ///< request sent → last byte
+    std::optional<std::uint64_t> min_response_bytes_per_second;  ///< per timeout window
 
     /// SPEC default: absent or 0 means 300 s.
     std::uint64_t effective_timeout_seconds() const {

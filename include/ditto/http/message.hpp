@@ -9,6 +9,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,10 @@ struct response {
     /// as they are and must add up to it (a shortfall closes the connection); without one
     /// they are sent chunked.
     std::unique_ptr<body_stream> stream;
+    /// For a chunked stream the gateway may cut on purpose (a trickling upstream): given the
+    /// error next() failed with, the SSE event that tells the client why, or "" for the usual
+    /// reset. With an event the body ends cleanly after it (then the connection closes).
+    std::function<std::string(const boost::system::error_code&)> cut_event;
     /// Whatever must live until the response has been written (in-flight permits).
     std::vector<std::shared_ptr<void>> holds;
 };
@@ -83,6 +88,7 @@ enum class reject_reason {
     header_too_large,  ///< 431
     body_too_large,    ///< 413
     bad_request,       ///< 400: unparsable request
+    bad_framing,       ///< 400: a Transfer-Encoding other than one final chunked (framing.hpp)
     internal_error,    ///< 500: the handler threw
 };
 

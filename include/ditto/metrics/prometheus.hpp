@@ -53,6 +53,8 @@ struct request_record {
 /// Counters read at scrape time from their owners (no per-request cost).
 struct scrape_sources {
     std::vector<std::pair<std::string, std::uint64_t>> backend_in_flight;
+    /// Pooled upstream connections closed for bytes past a complete answer, by backend.
+    std::vector<std::pair<std::string, std::uint64_t>> backend_connections_desynced;
     std::uint64_t cache_stores_memory = 0, cache_stores_redis = 0, cache_store_errors_redis = 0;
     std::uint64_t cache_purges_all = 0, cache_purges_key = 0, cache_purges_selector = 0;
 };

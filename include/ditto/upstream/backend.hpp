@@ -40,6 +40,11 @@ class backend {
     bool has_model_map() const { return !model_map_.empty(); }
     /// SPEC §0.6: connect + response head, and each gap between body pieces.
     std::chrono::milliseconds timeout() const { return timeout_; }
+    /// `max_response_seconds`: from the request sent to the answer's last byte; 0 = no cap.
+    std::chrono::milliseconds max_response() const { return max_response_; }
+    /// `min_response_bytes_per_second`, judged over each `timeout()` window of a relayed
+    /// body; 0 = off.
+    std::uint64_t min_bytes_per_second() const { return min_bytes_per_second_; }
     /// TLS client context (verification as configured); null for http://.
     boost::asio::ssl::context* tls() const { return tls_.get(); }
 
@@ -48,6 +53,10 @@ class backend {
     void release();
     std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
+    /// A pooled connection had bytes past a complete answer and was closed (issue 19).
+    void note_desync() { desyncs_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t desyncs() const { return desyncs_.load(std::memory_order_relaxed); }
+
   private:
     std::string name_;
     base_url url_;
@@ -55,8 +64,11 @@ class backend {
     std::string query_;
     std::map<std::string, std::string> model_map_;
     std::chrono::milliseconds timeout_;
+    std::chrono::milliseconds max_response_{0};
+    std::uint64_t min_bytes_per_second_ = 0;
     std::optional<std::size_t> max_in_flight_;
     std::atomic<std::size_t> in_flight_{0};
+    std::atomic<std::uint64_t> desyncs_{0};
     std::unique_ptr<boost::asio::ssl::context> tls_;
 };
 

@@ -26,6 +26,13 @@ std::optional<base_url> parse_base_url(std::string_view text);
 std::string join_target(const base_url& base, std::string_view path, std::string_view client_query,
                         std::string_view extra_query);
 
+/// A request path (starting with '/') with its dot segments resolved (RFC 3986 §5.2.4), `%2e`
+/// read as '.' (§6.2.2.2). nullopt when a ".." would remove the path's first segment — `/v1`,
+/// or an alias root such as `/models` — or climb above it; that check is also made with `%2f`,
+/// `%5c` and '\' read as '/', as some upstreams and front proxies read them (docs/security.md).
+/// A path without dot segments comes back as it is.
+std::optional<std::string> resolve_dot_segments(std::string_view path);
+
 /// application/x-www-form-urlencoded style percent-encoding for query names and values.
 std::string url_encode(std::string_view s);
 

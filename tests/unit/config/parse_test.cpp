@@ -35,7 +35,9 @@ constexpr const char* k_full_config = R"json({
       "query_params": {"api-version": "2024-01-01"},
       "model_map": {"gpt-4o": "gpt-4o-2024-08-06", "*": "gpt-4o-mini"},
       "tls_ca_file": "/etc/ssl/ca.pem",
-      "tls_insecure_skip_verify": true
+      "tls_insecure_skip_verify": true,
+      "max_response_seconds": 600,
+      "min_response_bytes_per_second": 10
     },
     {"name": "secondary", "base_url": "http://localhost:9000"}
   ],
@@ -113,6 +115,8 @@ TEST(ConfigParse, FullConfigFillsEveryField) {
                                                                {"*", "gpt-4o-mini"}}));
     EXPECT_EQ(b.tls_ca_file, std::optional<std::string>("/etc/ssl/ca.pem"));
     EXPECT_TRUE(b.tls_insecure_skip_verify);
+    EXPECT_EQ(b.max_response_seconds, std::optional<std::uint64_t>(600));
+    EXPECT_EQ(b.min_response_bytes_per_second, std::optional<std::uint64_t>(10));
 
     const backend_config& b2 = cfg.backends[1];
     EXPECT_EQ(b2.name, "secondary");
@@ -123,6 +127,8 @@ TEST(ConfigParse, FullConfigFillsEveryField) {
     EXPECT_TRUE(b2.headers.empty());
     EXPECT_EQ(b2.tls_ca_file, std::nullopt);
     EXPECT_FALSE(b2.tls_insecure_skip_verify);
+    EXPECT_EQ(b2.max_response_seconds, std::nullopt);  // off unless set
+    EXPECT_EQ(b2.min_response_bytes_per_second, std::nullopt);
 
     ASSERT_EQ(cfg.virtual_keys.size(), 1u);
     virtual_key_config want;
@@ -374,7 +380,8 @@ TEST(ConfigParse, TypeErrorsNameTheirPath) {
     diagnostics diag;
     parse(R"({
       "backends": [
-        {"name": "a", "base_url": "http://a"},
+        {"name": "a", "base_url": "http://a", "max_response_seconds": "10",
+         "min_response_bytes_per_second": -1},
         {"name": "b", "base_url": "http://b", "headers": {"x-a": 5}},
         {"name": "c", "base_url": "http://c", "timeout_seconds": "30"},
         {"name": "d", "base_url": 7, "timeout_seconds": -1, "max_in_flight": 1.5},
@@ -395,6 +402,9 @@ TEST(ConfigParse, TypeErrorsNameTheirPath) {
     })",
           diag);
     EXPECT_EQ(diag.errors, (strings{
+                               "backends[0].max_response_seconds: expected a non-negative integer",
+                               "backends[0].min_response_bytes_per_second: expected a non-negative "
+                               "integer",
                                "backends[1].headers.x-a: expected a string",
                                "backends[2].timeout_seconds: expected a non-negative integer",
                                "backends[3].base_url: expected a string",

@@ -130,6 +130,16 @@ TEST(ConfigValidate, BackendBaseUrl) {
                               }));
 }
 
+TEST(ConfigValidate, BackendMaxResponseSecondsAtMostAYear) {
+    gateway_config cfg;
+    cfg.backends = {backend("a", "http://a"), backend("b", "http://b")};
+    cfg.backends[0].max_response_seconds = 365ULL * 24 * 3600;
+    cfg.backends[0].min_response_bytes_per_second = ~0ULL;  // saturates, never overflows
+    cfg.backends[1].max_response_seconds = 365ULL * 24 * 3600 + 1;
+    EXPECT_EQ(errors_of(cfg),
+              (strings{"backends[1].max_response_seconds must be at most 31536000 (a year)"}));
+}
+
 TEST(ConfigValidate, BackendHeaders) {
     gateway_config cfg;
     cfg.backends = {backend("a", "http://a")};

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace ditto::upstream {
 namespace {
@@ -239,6 +240,39 @@ namespace {
 TEST(ParseBaseUrlV6, UnbracketedIpv6IsRefused) {
     EXPECT_FALSE(parse_base_url("http://::1:80"));
     EXPECT_TRUE(parse_base_url("http://[::1]:80"));
+}
+
+// ---- resolve_dot_segments (issue 19 item 3) ----------------------------------------
+
+TEST(ResolveDotSegments, PathsWithoutDotSegmentsAreUnchanged) {
+    for (const char* p : {"/v1/chat/completions", "/v1/models/gpt-4.1", "/v1/files/a%2Fb", "/v1/",
+                          "/", "/v1//x", "/v1/models/gpt-4%2e1", "/v1/...", "/v1/.x"}) {
+        EXPECT_EQ(resolve_dot_segments(p), std::optional<std::string>(p)) << p;
+    }
+}
+
+TEST(ResolveDotSegments, ResolvesInsideTheRoot) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"/v1/chat/./x/../completions", "/v1/chat/completions"},
+        {"/v1/models/x/%2e%2E/gpt-4o", "/v1/models/gpt-4o"},
+        {"/v1/models/.", "/v1/models/"},
+        {"/v1/models/x/..", "/v1/models/"},
+        {"/v1//..", "/v1/"},
+        {"/./v1/x", "/v1/x"},
+        // Only the escaped slash's reading has a dot segment, and it stays inside /v1.
+        {"/v1/files/a%2f..%2fb", "/v1/files/a%2f..%2fb"},
+    };
+    for (const auto& [in, out] : cases)
+        EXPECT_EQ(resolve_dot_segments(in), std::optional<std::string>(out)) << in;
+}
+
+TEST(ResolveDotSegments, RefusesClimbingAboveTheFirstSegment) {
+    for (const char* p : {"/v1/..", "/v1/../__mock/requests", "/v1/%2e%2e/x", "/v1/%2E%2e/x",
+                          "/v1/.%2e/x", "/v1/..%2fx", "/v1/..%2Fx", "/v1/..%5cx", "/v1/..\\x",
+                          "/v1/models/..%2f..%2fx", "/v1/models/../..", "/v1/a/b/../../../x",
+                          "/models/../v1/models/x", "/..", "/./..", "/v1/../v1/chat/completions"}) {
+        EXPECT_EQ(resolve_dot_segments(p), std::nullopt) << p;
+    }
 }
 
 }  // namespace
