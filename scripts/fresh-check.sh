@@ -83,6 +83,7 @@ cleanup() {
     rm -rf --one-file-system "$work"
   fi
   [[ -n "${stamper_pid:-}" ]] && kill "$stamper_pid" 2>/dev/null
+  [[ -n "${partial:-}" ]] && rm -rf --one-file-system "$partial"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -103,8 +104,10 @@ if [[ -z "${FRESH_TARBALL:-}" ]]; then
     [[ -f "$f" ]] && sources+=("$f")
   done
   echo "fresh-check: mmdebstrap --variant=apt bookworm from ${sources[*]:-the default mirror of mmdebstrap}" >&2
-  timeout 900 mmdebstrap --quiet --variant=apt bookworm "$tarball.tmp" "${sources[@]}"
-  mv "$tarball.tmp" "$tarball"
+  # The name must end in .tar: mmdebstrap picks the output format from it.
+  partial="${tarball%.tar}.partial.tar"
+  timeout 900 mmdebstrap --quiet --variant=apt bookworm "$partial" "${sources[@]}"
+  mv "$partial" "$tarball"
 fi
 tar -C "$root" -xf "$tarball"
 echo "127.0.0.1 localhost" >"$root/etc/hosts"
