@@ -191,21 +191,9 @@ Bearer wrong	401	"error"
 /tmp/bad.json --check-config	exit=1	virtual_keys[0].id
 TABLE
 
-# The tour: the ```sh blocks between "## A 5-minute tour" and the next "## " heading, with
-# backslash continuations joined and comment lines dropped. Every command counts: the curls
-# to the gateway and to the mock (:9090), and the build/ binaries' --check-config.
-mapfile -t tour < <(awk '
-  /^## A 5-minute tour/ {in_s = 1; next}
-  in_s && /^## / {exit}
-  in_s && /^```sh/ {in_b = 1; next}
-  in_s && in_b && /^```/ {in_b = 0; next}
-  in_s && in_b {
-    line = cont $0; cont = ""
-    if (line ~ /\\$/) { sub(/\\$/, "", line); cont = line; next }
-    sub(/^[ \t]+/, "", line)
-    if (line == "" || line ~ /^#/) next
-    print line
-  }' README.md)
+# The tour (scripts/readme-tour.sh): every command counts, the curls to the gateway and to
+# the mock (:9090), and the build/ binaries' --check-config lines.
+mapfile -t tour < <(scripts/readme-tour.sh)
 ((${#tour[@]} >= 10)) || fail "only ${#tour[@]} commands found in README.md's tour (the awk above needs updating?)"
 
 # curl's write-out to stderr (%{stderr}, curl >= 7.63): the status of every curl, even one

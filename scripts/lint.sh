@@ -6,7 +6,7 @@
 # source, so a formatting slip fails CI instead of the next editor's reformat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v shellcheck >/dev/null && command -v clang-format >/dev/null || scripts/deps.sh
+if ! command -v shellcheck >/dev/null || ! command -v clang-format >/dev/null; then scripts/deps.sh; fi
 
 # Shell scripts: *.sh, and files whose first line names sh or bash (.ci/run has no suffix).
 scripts=()
