@@ -178,7 +178,7 @@ IFS= read -r -d '' checks <<'TABLE' || true  # read -d '': the whole table; its 
 curl -sN http://127.0.0.1:8080/v1/chat/completions	200	data: [DONE]
 curl -s http://127.0.0.1:8080/v1/chat/completions	200	"chat.completion"
 curl -sN http://127.0.0.1:9090/v1/chat/completions	200	data: [DONE]
-curl -s http://127.0.0.1:9090/v1/chat/completions	200	"chat.completion"
+curl -s http://127.0.0.1:9090/v1/chat/completions	200	"model":"gpt-4o-mini"
 Bearer wrong	401	"error"
 /v1/models -H 'Authorization: Bearer vk-demo-123'	200	"gpt-4o-mini"
 8080/health	200	"status":"ok"
@@ -228,7 +228,10 @@ for cmd in "${tour[@]}"; do
     exit=*) [[ "$rc" == "${want#exit=}" ]] || ok=0 ;;
     *) [[ $rc -eq 0 && "$got_status" == "$want" ]] || ok=0 ;;
   esac
-  if [[ -n "$needle" ]] && ! grep -qF -- "$needle" "$work/out"; then ok=0; fi
+  # curl's answer is its stdout; another command's messages may go to stderr (--check-config).
+  out_files=("$work/out")
+  [[ "$cmd" == curl* ]] || out_files+=("$work/err")
+  if [[ -n "$needle" ]] && ! grep -qF -- "$needle" "${out_files[@]}"; then ok=0; fi
   if ((ok)); then
     echo "fresh-check: tour $n ok ($want${got_status:+, got $got_status}): ${cmd:0:90}" >&2
   else
