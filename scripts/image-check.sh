@@ -82,8 +82,8 @@ timeout 60 buildah "${store[@]}" tag docker.io/library/debian:12 docker.io/libra
 t_base=$(($(now) - t))
 
 # ---- build ----------------------------------------------------------------------------
-t=$(now)
 if [[ -n "${DITTO_CPU_LOCK:-}" ]]; then exec 9>"$DITTO_CPU_LOCK"; flock 9; fi
+t=$(now)  # after the lock: waiting for it is not the build's time
 timeout 3600 buildah "${store[@]}" bud --isolation chroot --network host --pull-never \
   --layers=false -t "$img" . 9>&- >"$work/bud.log" 2>&1 || { tail -40 "$work/bud.log" >&2; fail "buildah bud"; }
 exec 9>&-
