@@ -1,3 +1,4 @@
+# shellcheck shell=bash  # sourced by the bench/ scripts, which are bash
 # Sourced by the bench/ scripts: installs the load tools, builds, and gives the script a work
 # directory and a `pids` array whose processes are stopped (and the directory removed) on exit.
 # Usage: source bench/common.sh NAME   (from the repository root)

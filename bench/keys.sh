@@ -29,10 +29,10 @@ events { worker_connections 1024; }
 http { access_log off; client_body_temp_path $work/up; keepalive_requests 1000000;
   server { listen 127.0.0.1:$UP; location / { default_type application/json; return 200 '$body'; } } }
 NGINX
-taskset -c 1 /usr/sbin/nginx -p "$work/up" -c "$work/up/nginx.conf" & pids+=($!)
+taskset -c 1 /usr/sbin/nginx -p "$work/up" -c "$work/up/nginx.conf" & pids+=("$!")
 t0=$(date +%s%N)
 taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GW --workers 1 \
-  --log-level warn & gw=$!; pids+=($gw)
+  --log-level warn & gw=$!; pids+=("$gw")
 until curl -sf -o /dev/null "http://127.0.0.1:$GW/ready"; do
   kill -0 "$gw" 2>/dev/null || { echo "keys.sh: the gateway exited" >&2; exit 1; }
   sleep 0.02

@@ -59,6 +59,7 @@ timeout 30 wrk -t1 -c8 -d3s -s "$script" "$url" >/dev/null
 callgrind_control -z "${pids[$gw]}" >/dev/null 2>&1
 n=$(timeout $((secs + 30)) wrk -t1 -c8 -d"${secs}s" -s "$script" "$url" | awk '/requests in/ {print $1}')
 callgrind_control -d "${pids[$gw]}" >/dev/null 2>&1
+# shellcheck disable=SC2012  # the newest of callgrind's own file names, which have no odd characters
 file=$(ls -t "$out"/callgrind.*.1 | head -1)
 total=$(callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
 awk -v t="$total" -v n="$n" -v w="$what" 'BEGIN {printf "%s: %d requests, %.0f instructions per request\n", w, n, t / n}'

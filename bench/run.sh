@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # rps_<tag> and p50_<tag> are set by run()'s eval, one per run
 # ditto-gateway vs nginx proxy_pass, both in front of the same fast upstream, one run.
 # Method: ../shared/design/BENCHMARKING.md (and docs/benchmarks.md):
 #   throughput: proxy under test pinned to core 0, wrk + upstream to core 1, 1 wrk thread;

@@ -25,12 +25,12 @@ cat > "$work/gateway.json" <<JSON
    "cache":{"enabled":false},"guardrails":{},"passthrough":{"allow":false,"bypass_cache":false}}],
  "router":{"default_backends":[{"backend":"mock"}]}}
 JSON
-taskset -c 1 build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1 --log-level warn & pids+=($!)
-taskset -c 0 /usr/sbin/nginx -p "$work/ngx" -c "$work/ngx/nginx.conf" & pids+=($!)
+taskset -c 1 build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1 --log-level warn & pids+=("$!")
+taskset -c 0 /usr/sbin/nginx -p "$work/ngx" -c "$work/ngx/nginx.conf" & pids+=("$!")
 taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GW --workers 1 \
-  --log-level warn --proxy-max-in-flight 4096 & gw=$!; pids+=($gw)
+  --log-level warn --proxy-max-in-flight 4096 & gw=$!; pids+=("$gw")
 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GW2 --workers 2 \
-  --log-level warn --proxy-max-in-flight 4096 & gw2=$!; pids+=($gw2)
+  --log-level warn --proxy-max-in-flight 4096 & gw2=$!; pids+=("$gw2")
 sleep 1
 ngx=$(pgrep -P "$(cat "$work/ngx/nginx.pid")" | head -1)
 

@@ -31,27 +31,27 @@ JSON
 echo '{"gpt-4o-mini":{"input_cost_per_token":1.5e-7,"output_cost_per_token":6e-7}}' > "$work/pricing.json"
 store=()
 if [[ "${SOAK_REDIS:-0}" == 1 ]]; then
-  redis-server --port $REDIS --bind 127.0.0.1 --save "" --appendonly no --logfile "" & pids+=($!)
+  redis-server --port $REDIS --bind 127.0.0.1 --save "" --appendonly no --logfile "" & pids+=("$!")
   sleep 0.3
   store=(--redis "redis://127.0.0.1:$REDIS" --redis-prefix soak)
 fi
-build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1 --log-level warn & pids+=($!)
+build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1 --log-level warn & pids+=("$!")
 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GW --workers 2 --log-level warn \
   --proxy-cache --proxy-cache-max-entries 1000 --prometheus-metrics --admin-token "$ADMIN" \
   --pricing-litellm "$work/pricing.json" --proxy-max-in-flight 4096 "${store[@]}" \
-  2>"$work/gateway.log" & gw=$!; pids+=($gw)
+  2>"$work/gateway.log" & gw=$!; pids+=("$gw")
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$GW/ready" && break; sleep 0.2; done
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$gw/status"; }
-( t=0; while ((t <= secs + 5)); do echo "$t $(rss)"; sleep 1; t=$((t + 1)); done ) > "$work/rss.txt" & pids+=($!)
+( t=0; while ((t <= secs + 5)); do echo "$t $(rss)"; sleep 1; t=$((t + 1)); done ) > "$work/rss.txt" & pids+=("$!")
 url="http://127.0.0.1:$GW/v1/chat/completions"
-wrk -t1 -c16 -d"${secs}s" -s bench/soak/mixed-chat.lua "$url" > "$work/chat.txt" & pids+=($!)
-wrk -t1 -c4 -d"${secs}s" -s bench/soak/governed.lua "$url" > "$work/gov.txt" & pids+=($!)
-wrk -t1 -c2 -d"${secs}s" -s bench/soak/refused.lua "$url" > "$work/refused.txt" & pids+=($!)
-python3 bench/soak/disconnects.py $GW "$secs" > "$work/disconnects.txt" & pids+=($!)
+wrk -t1 -c16 -d"${secs}s" -s bench/soak/mixed-chat.lua "$url" > "$work/chat.txt" & pids+=("$!")
+wrk -t1 -c4 -d"${secs}s" -s bench/soak/governed.lua "$url" > "$work/gov.txt" & pids+=("$!")
+wrk -t1 -c2 -d"${secs}s" -s bench/soak/refused.lua "$url" > "$work/refused.txt" & pids+=("$!")
+python3 bench/soak/disconnects.py $GW "$secs" > "$work/disconnects.txt" & pids+=("$!")
 ( end=$((SECONDS + secs)); while ((SECONDS < end)); do
     curl -s -o /dev/null -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$GW/admin/audit?limit=50"
-    curl -s -o /dev/null "http://127.0.0.1:$GW/metrics/prometheus"; sleep 1; done ) & pids+=($!)
+    curl -s -o /dev/null "http://127.0.0.1:$GW/metrics/prometheus"; sleep 1; done ) & pids+=("$!")
 for ((m = 1; m <= mins; m++)); do
   sleep 60; echo "soak: minute $m/$mins, gateway RSS $(( $(rss) / 1024 )) MB"
 done

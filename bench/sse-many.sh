@@ -21,15 +21,15 @@ cat > "$work/gateway.json" <<JSON
    "cache":{"enabled":false},"guardrails":{},"passthrough":{"allow":false,"bypass_cache":false}}],
  "router":{"default_backends":[{"backend":"mock"}]}}
 JSON
-build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1 --log-level warn & pids+=($!)
+build/src/ditto-mock-upstream --listen 127.0.0.1:$MOCK --workers 1 --log-level warn & pids+=("$!")
 gws=()
 for ((i = 0; i < procs; i++)); do
   build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GW --workers "$workers" \
-    --log-level warn --proxy-max-in-flight 100000 & pids+=($!); gws+=($!)
+    --log-level warn --proxy-max-in-flight 100000 & pids+=("$!"); gws+=("$!")
 done
 gw=$(IFS=,; echo "${gws[*]}")
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$GW/ready" && break; sleep 0.2; done
-read -r done gap before peak after <<<"$(python3 bench/sse_probe.py many $GW "$n" "$gw" --key vk-sse)"
-echo "$n SSE streams, $procs gateway process(es) of $workers workers: $done completed, longest gap between events ${gap} ms," \
+read -r completed gap before peak after <<<"$(python3 bench/sse_probe.py many $GW "$n" "$gw" --key vk-sse)"
+echo "$n SSE streams, $procs gateway process(es) of $workers workers: $completed completed, longest gap between events ${gap} ms," \
   "gateway RSS ${before} MB -> peak ${peak} MB -> ${after} MB 3 s after"
-[[ "$done" == "$n" ]] || { echo "sse-many: $((n - done)) streams did not complete" >&2; exit 1; }
+[[ "$completed" == "$n" ]] || { echo "sse-many: $((n - completed)) streams did not complete" >&2; exit 1; }

@@ -13,11 +13,28 @@ packages=(
   shellcheck  # the lint stage checks every script
 )
 # Extra sets: `deps.sh bench` adds the load generator (nginx, the reference proxy, is in the base set); `deps.sh fuzz`
-# clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for readable reports.
-if [[ "${1:-}" == "bench" ]]; then
-  packages+=(wrk)
-elif [[ "${1:-}" == "fuzz" ]]; then
-  packages+=(clang libclang-rt-14-dev llvm-14)
+# clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for readable reports;
+# `deps.sh fresh` what scripts/fresh-check.sh and the image stage need: mmdebstrap builds a
+# brand-new Debian 12 root, buildah builds the Dockerfile, podman imports the base image
+# (its `run` does not work in our sandbox, buildah's chroot isolation does), psmisc's fuser
+# stops what is left in the chroot.
+# `deps.sh --list [set]` prints the packages, one a line, and installs nothing: the
+# dependency-closure check (scripts/deps-closure.sh) reads the list from here.
+list_only=0
+if [[ "${1:-}" == "--list" ]]; then
+  list_only=1
+  shift
+fi
+case "${1:-}" in
+  "") ;;
+  bench) packages+=(wrk) ;;
+  fuzz) packages+=(clang libclang-rt-14-dev llvm-14) ;;
+  fresh) packages+=(mmdebstrap buildah podman psmisc) ;;
+  *) echo "deps.sh: unknown set '$1' (bench fuzz fresh)" >&2; exit 2 ;;
+esac
+if [[ $list_only -eq 1 ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
 
 missing=()

@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 scripts/build.sh >/dev/null
 work=$(mktemp -d /tmp/ditto-sdk.XXXXXX)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 (cd "$work" && npm install --silent --no-audit --no-fund openai@4 >/dev/null)
 cp tests/sdk/openai_node_check.mjs "$work/"
 build/src/ditto-mock-upstream --listen 127.0.0.1:18201 & pids+=($!)
