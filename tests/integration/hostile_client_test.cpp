@@ -103,7 +103,7 @@ INSTANTIATE_TEST_SUITE_P(
                      smuggled_chunked},
         smuggle_case{"chunked_then_x", "Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n",
                      smuggled}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& tc) { return std::string(tc.param.name); });
 
 TEST_F(HostileClient, PlainChunkedBodyStillWorks) {
     http_connection conn(gw->port);
