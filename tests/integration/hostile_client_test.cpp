@@ -71,8 +71,9 @@ TEST_P(Smuggling, TransferCodingOtherThanAFinalChunkedIsRefusedAndTheConnectionC
     EXPECT_NE(r->body.find(R"("type":"invalid_request_error")"), std::string::npos) << r->body;
     EXPECT_NE(r->body.find(R"("code":"bad_request")"), std::string::npos) << r->body;
     // Beast refuses a Content-Length after `chunked` itself, as a malformed request.
-    if (std::string_view(c.name) != "chunked_with_length")
+    if (std::string_view(c.name) != "chunked_with_length") {
         EXPECT_NE(r->body.find("Transfer-Encoding"), std::string::npos) << r->body;
+    }
     EXPECT_EQ(r->header("connection"), "close");
     // Nothing after the error: no second answer for the smuggled request.
     EXPECT_FALSE(conn.read_response(1s));
@@ -103,7 +104,7 @@ INSTANTIATE_TEST_SUITE_P(
                      smuggled_chunked},
         smuggle_case{"chunked_then_x", "Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n",
                      smuggled}),
-    [](const auto& tc) { return std::string(tc.param.name); });
+    [](const auto& tp) { return std::string(tp.param.name); });
 
 TEST_F(HostileClient, PlainChunkedBodyStillWorks) {
     http_connection conn(gw->port);

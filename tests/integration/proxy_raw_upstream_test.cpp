@@ -163,7 +163,7 @@ INSTANTIATE_TEST_SUITE_P(
                     evil},
         desync_case{"no_body", "HTTP/1.1 204 No Content\r\n\r\n", evil},
         desync_case{"late", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst", evil, 150ms}),
-    [](const auto& tc) { return std::string(tc.param.name); });
+    [](const auto& tp) { return std::string(tp.param.name); });
 
 // ---- issue 19 item 8: a trickling upstream (docs/security.md) ----
 
