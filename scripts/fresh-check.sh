@@ -268,8 +268,8 @@ echo "fresh-check: SIGINT: scripts/run.sh exited 0, nothing left running" >&2
 
 # ---- 3. test it ---------------------------------------------------------------------
 if [[ "$test_stages" != none ]]; then
-  t=$(now)
   lock
+  t=$(now)  # after the lock: waiting for it is not the test command's time
   rc=0
   timeout "$test_timeout" chroot "$root" "${chroot_env[@]}" DITTO_TEST_STAGES="$test_stages" \
     bash -c 'cd /src && bash scripts/test.sh' >"$work/test.log" 2>&1 9>&- || rc=$?
