@@ -72,7 +72,7 @@ TEST(Redactor, MayMatchIsASafeFirstTest) {
     anchored.redact_regexes = {"^secret"};
     redactor a(anchored);
     EXPECT_TRUE(a.may_match("nothing here"));
-    EXPECT_EQ(a.redact_field("model", "secret-x"), "<redacted>");
+    EXPECT_EQ(a.redact_field("model", "secret-x"), "<redacted>-x");
     // A negated class is not an anchor.
     config::redaction_config negated;
     negated.redact_regexes = {"tok-[^\\s]+"};
