@@ -602,14 +602,16 @@ bool scan_request_json(std::string_view text, request_fields& out) {
     return scan_into(text, out, &scanner::document);
 }
 
-void json_quote_into(std::string& out, std::string_view s) {
+void append_escaped(std::string& out, std::string_view s, std::string_view hex_prefix,
+                    bool escape_quotes, bool escape_del) {
     static constexpr char hexd[] = "0123456789abcdef";
-    out += '"';
     // Plain runs are copied whole: values (ids, paths, models) rarely need an escape.
     std::size_t run = 0;
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\')
+        const bool special =
+            c < 0x20 || (escape_del && c == 0x7f) || (escape_quotes && (c == '"' || c == '\\'));
+        if (!special)
             continue;
         out.append(s.data() + run, i - run);
         run = i + 1;
@@ -630,12 +632,17 @@ void json_quote_into(std::string& out, std::string_view s) {
                 out += "\\t";
                 break;
             default:
-                out += "\\u00";
+                out += hex_prefix;
                 out += hexd[c >> 4];
                 out += hexd[c & 0xF];
         }
     }
     out.append(s.data() + run, s.size() - run);
+}
+
+void json_quote_into(std::string& out, std::string_view s) {
+    out += '"';
+    append_escaped(out, s, "\\u00", true, false);
     out += '"';
 }
 

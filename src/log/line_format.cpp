@@ -9,8 +9,6 @@
 namespace ditto::log {
 namespace {
 
-constexpr char hexd[] = "0123456789abcdef";
-
 // The part of `value` that is written, and how many bytes were left out. The cut never splits
 // a UTF-8 sequence (it backs off over continuation bytes).
 std::string_view capped(std::string_view value, std::size_t& cut) {
@@ -35,39 +33,9 @@ bool bare_ok(unsigned char c) {
     return c > 0x20 && c != 0x7f && c != '"' && c != '=' && c != '\\';
 }
 
-// Escapes control bytes (and, when quoting, `"` and `\`); copies runs of plain bytes whole.
+// Control bytes and DEL always escaped (no value can end a line); `"` and `\` when quoting.
 void append_escaped(std::string& out, std::string_view s, bool quoting) {
-    std::size_t run = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        const bool special = c < 0x20 || c == 0x7f || (quoting && (c == '"' || c == '\\'));
-        if (!special)
-            continue;
-        out.append(s.data() + run, i - run);
-        run = i + 1;
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                out += "\\x";
-                out += hexd[c >> 4];
-                out += hexd[c & 0xF];
-        }
-    }
-    out.append(s.data() + run, s.size() - run);
+    core::append_escaped(out, s, "\\x", quoting, true);
 }
 
 // The length of the valid UTF-8 sequence at the start of `s`, or 0.

@@ -84,6 +84,12 @@ struct stream_event_fields {
 /// (and `out` reset) when invalid. Pure function.
 bool scan_stream_event_json(std::string_view text, stream_event_fields& out);
 
+/// Appends `s` with `\n`, `\r`, `\t`, the other control bytes as `hex_prefix` and two hex
+/// digits (`\u00` for JSON, `\x` for log text), `"` and `\` as `\"` and `\\` when
+/// `escape_quotes`, and DEL as hex when `escape_del`. No quotes around it.
+void append_escaped(std::string& out, std::string_view s, std::string_view hex_prefix,
+                    bool escape_quotes, bool escape_del);
+
 /// `s` as a JSON string literal (quotes and escapes).
 std::string json_quote(std::string_view s);
 /// The same literal appended to `out` (no temporary string: audit records are built this way).
