@@ -19,6 +19,22 @@ for f in "${scripts[@]}"; do bash -n "$f"; done
 shellcheck -x "${scripts[@]}"
 echo "lint: bash -n and shellcheck: ${#scripts[@]} scripts clean" >&2
 
+# Every file git keeps with a #! line must be committed executable: test.sh and the docs run
+# scripts by path, and a 100644 script only fails when CI reaches its stage ("Permission
+# denied" after a 5-minute build, once). Checked on the index, so a local chmod cannot hide it.
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  not_exec=()
+  while read -r mode _ _ path; do
+    [[ "$mode" == 100755 ]] && continue
+    [[ -f "$path" ]] && head -c2 "$path" | grep -q '^#!' && not_exec+=("$path")
+  done < <(git ls-files -s -- scripts bench .ci tests)
+  if ((${#not_exec[@]} > 0)); then
+    printf 'lint: has a #! line but is not executable in git (git update-index --chmod=+x): %s\n' "${not_exec[@]}" >&2
+    exit 1
+  fi
+  echo "lint: every #! file in git is executable" >&2
+fi
+
 mapfile -d '' sources < <(find src include tests bench \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cc' \) -print0 | sort -z)
 clang-format --dry-run -Werror "${sources[@]}"
 echo "lint: clang-format: ${#sources[@]} C++ files clean" >&2
