@@ -1,12 +1,481 @@
+// OpenAI Responses API (POST /v1/responses) over a chat-completions upstream.
+//
+// Request fields
+//   mapped:   model; instructions (a leading system message); input (a string, or a list of
+//             message / function_call / function_call_output items); tools (type "function"
+//             only); tool_choice ("auto" | "none" | "required" | {"type":"function","name"});
+//             max_output_tokens → max_tokens; text.format → response_format; text.verbosity →
+//             verbosity; reasoning.effort → reasoning_effort; stream (adds
+//             stream_options.include_usage).
+//   passed:   temperature, top_p, parallel_tool_calls, user, metadata, service_tier,
+//             prompt_cache_key, prompt_cache_retention, safety_identifier.
+//   ignored:  store (nothing is stored either way, so a later previous_response_id cannot
+//             name this response); include (the values ask for extra output of built-in
+//             tools, logprobs or encrypted reasoning, none of which a chat upstream returns);
+//             truncation ("auto" is not performed: an input over the context window fails
+//             upstream instead); stream_options (include_obfuscation pads events against
+//             side channels; these events are not padded); reasoning.summary and
+//             reasoning.generate_summary (chat completions returns no reasoning summary);
+//             background: false; input items of type "reasoning" (chat completions cannot
+//             carry them back; the model reasons afresh); id and status of input items.
+//   refused:  previous_response_id and conversation (they need stored state; none is kept);
+//             background: true; prompt (stored prompt templates); max_tool_calls;
+//             top_logprobs; tools of any type but "function" (web_search, file_search,
+//             computer_use_preview, code_interpreter, mcp, image_generation, local_shell,
+//             custom, …: they run inside OpenAI's service); tool_choice naming anything but a
+//             function; input items of any other type (item_reference, web_search_call,
+//             computer_call, …); content parts input_file and input_audio, input_image by
+//             file_id, images outside user messages; any field not listed here.
+// A null value counts as an absent field.
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ditto/core/json_builder.hpp"
+#include "ditto/core/json_dom.hpp"
 #include "translators.hpp"
 
-// Not written yet (issue 20): every request is refused.
 namespace ditto::dialect::responses {
 
-std::optional<std::string> request_to_chat(std::string_view, refusal& why) {
-    why.message = "the responses dialect is not available yet";
-    return std::nullopt;
+namespace {
+
+using core::json_builder;
+using core::json_node;
+
+bool refuse(refusal& why, std::string message, std::string param) {
+    why.message = std::move(message);
+    why.param = std::move(param);
+    return false;
 }
+
+const json_node* member(const json_node& obj, std::string_view name) {
+    const json_node* n = obj.is_object() ? obj.find(name) : nullptr;
+    return n && !n->is_null() ? n : nullptr;
+}
+
+std::string_view string_at(const json_node& obj, std::string_view name) {
+    const json_node* n = member(obj, name);
+    return n && n->is_string() ? n->str() : std::string_view{};
+}
+
+std::string indexed(std::string_view base, std::size_t i) {
+    return std::string(base) + '[' + std::to_string(i) + ']';
+}
+
+// ---------------------------------------------------------------------------------------
+// Request
+
+// A Responses content list becomes chat content parts. A list holding one text part becomes
+// a plain string: every chat upstream accepts that, not every one accepts part arrays for
+// system or assistant messages.
+bool write_content(json_builder& b, const json_node& content, std::string_view role,
+                   const std::string& param, refusal& why) {
+    if (content.is_string()) {
+        b.string(content.str());
+        return true;
+    }
+    if (!content.is_array())
+        return refuse(why, "content must be a string or a list of content parts", param);
+    if (content.size() == 1) {
+        const json_node& only = *content.begin();
+        std::string_view type = string_at(only, "type");
+        if (type == "input_text" || type == "output_text") {
+            b.string(string_at(only, "text"));
+            return true;
+        }
+    }
+    b.begin_array();
+    std::size_t j = 0;
+    for (const json_node& part : content) {
+        const std::string at = indexed(param, j++);
+        std::string_view type = string_at(part, "type");
+        if (type == "input_text" || type == "output_text") {
+            const json_node* text = member(part, "text");
+            if (!text || !text->is_string())
+                return refuse(why, "a text part needs a string `text`", at + ".text");
+            b.begin_object().member("type", "text").member("text", text->str()).end_object();
+        } else if (type == "refusal" && role == "assistant") {
+            b.begin_object()
+                .member("type", "refusal")
+                .member("refusal", string_at(part, "refusal"))
+                .end_object();
+        } else if (type == "input_image") {
+            if (role != "user")
+                return refuse(why, "chat completions takes images in user messages only",
+                              at + ".type");
+            if (member(part, "file_id"))
+                return refuse(why,
+                              "input_image by file_id needs OpenAI's file store; send image_url "
+                              "(a URL or a data: URL)",
+                              at + ".file_id");
+            const json_node* url = member(part, "image_url");
+            if (!url || !url->is_string())
+                return refuse(why, "input_image needs a string image_url", at + ".image_url");
+            b.begin_object().member("type", "image_url").key("image_url").begin_object();
+            b.member("url", url->str());
+            if (const json_node* detail = member(part, "detail"))
+                b.key("detail").node(*detail);
+            b.end_object().end_object();
+        } else {
+            return refuse(why,
+                          "content part type `" + std::string(type) +
+                              "` cannot be translated to chat completions",
+                          at + ".type");
+        }
+    }
+    b.end_array();
+    return true;
+}
+
+// Chat completions keeps an assistant turn's text and its tool calls in one message, the
+// Responses API in separate items: an assistant message item and the function_call items
+// after it are gathered here and written as one message.
+struct assistant_turn {
+    bool open = false;
+    std::string content;  ///< a JSON value, empty for null
+    std::vector<std::string> calls;
+
+    void flush(json_builder& messages) {
+        if (!open)
+            return;
+        messages.begin_object().member("role", "assistant").key("content");
+        if (content.empty())
+            messages.null();
+        else
+            messages.raw(content);
+        if (!calls.empty()) {
+            messages.key("tool_calls").begin_array();
+            for (const std::string& c : calls)
+                messages.raw(c);
+            messages.end_array();
+        }
+        messages.end_object();
+        *this = {};
+    }
+};
+
+bool write_input_items(json_builder& messages, const json_node& input, refusal& why) {
+    assistant_turn turn;
+    std::size_t i = 0;
+    for (const json_node& item : input) {
+        const std::string at = indexed("input", i++);
+        if (!item.is_object())
+            return refuse(why, "an input item must be an object", at);
+        const json_node* type_node = member(item, "type");
+        std::string_view type = type_node && type_node->is_string() ? type_node->str() : "";
+        if (type_node && !type_node->is_string())
+            return refuse(why, "an input item's type must be a string", at + ".type");
+        if (!type_node && member(item, "role"))
+            type = "message";
+
+        if (type == "message") {
+            std::string_view role = string_at(item, "role");
+            if (role == "developer")
+                role = "system";  // every chat upstream knows system; not all know developer
+            if (role != "user" && role != "assistant" && role != "system")
+                return refuse(why, "role must be user, assistant, system or developer",
+                              at + ".role");
+            const json_node* content = member(item, "content");
+            if (!content)
+                return refuse(why, "a message item needs content", at + ".content");
+            json_builder c;
+            if (!write_content(c, *content, role, at + ".content", why))
+                return false;
+            if (role == "assistant") {
+                turn.flush(messages);
+                turn.open = true;
+                turn.content = c.take();
+                continue;
+            }
+            turn.flush(messages);
+            messages.begin_object().member("role", role).key("content").raw(c.str());
+            messages.end_object();
+        } else if (type == "function_call") {
+            const json_node* call_id = member(item, "call_id");
+            const json_node* name = member(item, "name");
+            const json_node* arguments = member(item, "arguments");
+            if (!call_id || !call_id->is_string())
+                return refuse(why, "a function_call item needs a string call_id", at + ".call_id");
+            if (!name || !name->is_string())
+                return refuse(why, "a function_call item needs a string name", at + ".name");
+            if (arguments && !arguments->is_string())
+                return refuse(why, "function_call arguments must be a JSON-encoded string",
+                              at + ".arguments");
+            json_builder c;
+            c.begin_object().member("id", call_id->str()).member("type", "function");
+            c.key("function").begin_object().member("name", name->str());
+            c.member("arguments", arguments ? arguments->str() : std::string_view("{}"));
+            c.end_object().end_object();
+            turn.open = true;
+            turn.calls.push_back(c.take());
+        } else if (type == "function_call_output") {
+            const json_node* call_id = member(item, "call_id");
+            const json_node* output = member(item, "output");
+            if (!call_id || !call_id->is_string())
+                return refuse(why, "a function_call_output item needs a string call_id",
+                              at + ".call_id");
+            if (!output)
+                return refuse(why, "a function_call_output item needs output", at + ".output");
+            turn.flush(messages);
+            messages.begin_object().member("role", "tool");
+            messages.member("tool_call_id", call_id->str()).key("content");
+            // Tool messages take text only: "tool" admits no image part in chat completions.
+            if (!write_content(messages, *output, "tool", at + ".output", why))
+                return false;
+            messages.end_object();
+        } else if (type == "reasoning") {
+            continue;
+        } else {
+            return refuse(why,
+                          "input item type `" + std::string(type) +
+                              "` cannot be translated to chat completions",
+                          at + ".type");
+        }
+    }
+    turn.flush(messages);
+    return true;
+}
+
+bool write_tools(json_builder& out, const json_node& tools, refusal& why) {
+    if (!tools.is_array())
+        return refuse(why, "tools must be a list", "tools");
+    out.key("tools").begin_array();
+    std::size_t i = 0;
+    for (const json_node& tool : tools) {
+        const std::string at = indexed("tools", i++);
+        std::string_view type = string_at(tool, "type");
+        if (type != "function")
+            return refuse(why,
+                          "tool type `" + std::string(type) +
+                              "` runs inside OpenAI's Responses service; only function tools "
+                              "translate to chat completions",
+                          at + ".type");
+        const json_node* name = member(tool, "name");
+        if (!name || !name->is_string())
+            return refuse(why, "a function tool needs a string name", at + ".name");
+        out.begin_object().member("type", "function").key("function").begin_object();
+        out.member("name", name->str());
+        for (std::string_view k : {"description", "parameters", "strict"})
+            if (const json_node* v = member(tool, k))
+                out.key(k).node(*v);
+        out.end_object().end_object();
+    }
+    out.end_array();
+    return true;
+}
+
+bool write_tool_choice(json_builder& out, const json_node& choice, refusal& why) {
+    if (choice.is_string()) {
+        std::string_view s = choice.str();
+        if (s != "auto" && s != "none" && s != "required")
+            return refuse(why, "tool_choice must be auto, none or required", "tool_choice");
+        out.key("tool_choice").string(s);
+        return true;
+    }
+    std::string_view type = string_at(choice, "type");
+    if (type != "function")
+        return refuse(why,
+                      "tool_choice `" + std::string(type) +
+                          "` cannot be translated; name a function or use auto, none or "
+                          "required",
+                      "tool_choice");
+    const json_node* name = member(choice, "name");
+    if (!name || !name->is_string())
+        return refuse(why, "a function tool_choice needs a string name", "tool_choice.name");
+    out.key("tool_choice").begin_object().member("type", "function");
+    out.key("function").begin_object().member("name", name->str()).end_object().end_object();
+    return true;
+}
+
+bool write_text(json_builder& out, const json_node& text, refusal& why) {
+    if (!text.is_object())
+        return refuse(why, "text must be an object", "text");
+    for (const json_node& m : text) {
+        if (m.key() != "format" && m.key() != "verbosity" && !m.is_null())
+            return refuse(why, "text." + std::string(m.key()) + " is not supported",
+                          "text." + std::string(m.key()));
+    }
+    if (const json_node* verbosity = member(text, "verbosity"))
+        out.key("verbosity").node(*verbosity);
+    const json_node* format = member(text, "format");
+    if (!format)
+        return true;
+    std::string_view type = string_at(*format, "type");
+    if (type == "text")
+        return true;
+    if (type == "json_object") {
+        out.key("response_format").begin_object().member("type", "json_object").end_object();
+        return true;
+    }
+    if (type != "json_schema")
+        return refuse(why, "text.format type must be text, json_object or json_schema",
+                      "text.format.type");
+    const json_node* name = member(*format, "name");
+    const json_node* schema = member(*format, "schema");
+    if (!name || !name->is_string())
+        return refuse(why, "a json_schema format needs a string name", "text.format.name");
+    if (!schema)
+        return refuse(why, "a json_schema format needs a schema", "text.format.schema");
+    out.key("response_format").begin_object().member("type", "json_schema");
+    out.key("json_schema").begin_object().member("name", name->str());
+    out.key("schema").node(*schema);
+    for (std::string_view k : {"strict", "description"})
+        if (const json_node* v = member(*format, k))
+            out.key(k).node(*v);
+    out.end_object().end_object();
+    return true;
+}
+
+bool write_reasoning(json_builder& out, const json_node& reasoning, refusal& why) {
+    if (!reasoning.is_object())
+        return refuse(why, "reasoning must be an object", "reasoning");
+    for (const json_node& m : reasoning) {
+        std::string_view k = m.key();
+        if (k != "effort" && k != "summary" && k != "generate_summary" && !m.is_null())
+            return refuse(why, "reasoning." + std::string(k) + " is not supported",
+                          "reasoning." + std::string(k));
+    }
+    if (const json_node* effort = member(reasoning, "effort"))
+        out.key("reasoning_effort").node(*effort);
+    return true;
+}
+
+bool is_one_of(std::string_view k, std::initializer_list<std::string_view> names) {
+    for (std::string_view n : names)
+        if (k == n)
+            return true;
+    return false;
+}
+
+}  // namespace
+
+std::optional<std::string> request_to_chat(std::string_view body, refusal& why) {
+    core::json_dom dom;
+    if (!dom.parse(body)) {
+        refuse(why, "the body is not valid JSON: " + dom.error(), "");
+        return std::nullopt;
+    }
+    const json_node& root = dom.root();
+    if (!root.is_object()) {
+        refuse(why, "the body must be a JSON object", "");
+        return std::nullopt;
+    }
+
+    for (const json_node& m : root) {
+        std::string_view k = m.key();
+        if (m.is_null())
+            continue;
+        if (is_one_of(k, {"model",
+                          "input",
+                          "instructions",
+                          "tools",
+                          "tool_choice",
+                          "max_output_tokens",
+                          "text",
+                          "reasoning",
+                          "stream",
+                          "temperature",
+                          "top_p",
+                          "parallel_tool_calls",
+                          "user",
+                          "metadata",
+                          "service_tier",
+                          "prompt_cache_key",
+                          "prompt_cache_retention",
+                          "safety_identifier",
+                          "store",
+                          "include",
+                          "truncation",
+                          "stream_options"}))
+            continue;
+        std::string key(k);
+        if (k == "previous_response_id") {
+            refuse(why,
+                   "previous_response_id needs a stored response; this gateway translates over "
+                   "chat completions and stores none",
+                   key);
+        } else if (k == "conversation") {
+            refuse(why,
+                   "conversation needs stored conversation state; this gateway translates over "
+                   "chat completions and stores none",
+                   key);
+        } else if (k == "background") {
+            if (m.is_boolean() && !m.boolean())
+                continue;
+            refuse(why, "background responses need a response store; this gateway keeps none", key);
+        } else if (k == "prompt") {
+            refuse(why, "prompt templates are stored at OpenAI; send instructions and input", key);
+        } else {
+            refuse(why, "`" + key + "` cannot be translated to chat completions", key);
+        }
+        return std::nullopt;
+    }
+
+    const json_node* model = member(root, "model");
+    if (!model || !model->is_string() || model->str().empty()) {
+        refuse(why, "model is required", "model");
+        return std::nullopt;
+    }
+    const json_node* input = member(root, "input");
+    if (!input || !(input->is_string() || input->is_array())) {
+        refuse(why, "input is required: a string or a list of items", "input");
+        return std::nullopt;
+    }
+
+    json_builder out(body.size() + 128);
+    out.begin_object().member("model", model->str()).key("messages").begin_array();
+    if (const json_node* instructions = member(root, "instructions")) {
+        if (!instructions->is_string()) {
+            refuse(why, "instructions must be a string", "instructions");
+            return std::nullopt;
+        }
+        out.begin_object().member("role", "system").member("content", instructions->str());
+        out.end_object();
+    }
+    if (input->is_string()) {
+        out.begin_object().member("role", "user").member("content", input->str()).end_object();
+    } else if (!write_input_items(out, *input, why)) {
+        return std::nullopt;
+    }
+    out.end_array();
+
+    if (const json_node* tools = member(root, "tools"); tools && !write_tools(out, *tools, why))
+        return std::nullopt;
+    if (const json_node* choice = member(root, "tool_choice");
+        choice && !write_tool_choice(out, *choice, why))
+        return std::nullopt;
+    if (const json_node* text = member(root, "text"); text && !write_text(out, *text, why))
+        return std::nullopt;
+    if (const json_node* reasoning = member(root, "reasoning");
+        reasoning && !write_reasoning(out, *reasoning, why))
+        return std::nullopt;
+    if (const json_node* max = member(root, "max_output_tokens"))
+        out.key("max_tokens").node(*max);
+    for (std::string_view k :
+         {"temperature", "top_p", "parallel_tool_calls", "user", "metadata", "service_tier",
+          "prompt_cache_key", "prompt_cache_retention", "safety_identifier"})
+        if (const json_node* v = member(root, k))
+            out.key(k).node(*v);
+    if (const json_node* stream = member(root, "stream")) {
+        if (!stream->is_boolean()) {
+            refuse(why, "stream must be a boolean", "stream");
+            return std::nullopt;
+        }
+        if (stream->boolean()) {
+            out.member("stream", true).key("stream_options").begin_object();
+            out.member("include_usage", true).end_object();
+        }
+    }
+    out.end_object();
+    return out.take();
+}
+
 std::optional<std::string> answer_from_chat(std::string_view, const answer_context&) {
     return std::nullopt;
 }

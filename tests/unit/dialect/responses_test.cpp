@@ -1,5 +1,274 @@
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ditto/core/json_dom.hpp"
 #include "ditto/dialect/dialect.hpp"
 
-// The responses translation's cases (issue 20) are added with it.
+namespace {
+
+using json = nlohmann::json;
+using ditto::dialect::answer_context;
+using ditto::dialect::kind;
+using ditto::dialect::refusal;
+using ditto::dialect::request_context;
+
+json to_chat(const json& body) {
+    refusal why;
+    auto out =
+        ditto::dialect::request_to_chat(kind::responses, body.dump(), request_context{}, why);
+    EXPECT_TRUE(out.has_value()) << why.message << " (param " << why.param << ")";
+    return out ? json::parse(*out) : json();
+}
+
+refusal refused_text(std::string_view body) {
+    refusal why;
+    auto out = ditto::dialect::request_to_chat(kind::responses, body, request_context{}, why);
+    EXPECT_FALSE(out.has_value()) << *out;
+    EXPECT_FALSE(why.message.empty());
+    return why;
+}
+
+refusal refused(const json& body) {
+    return refused_text(body.dump());
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests
+
+TEST(ResponsesRequest, StringInputBecomesOneUserMessageAfterTheInstructions) {
+    json chat = to_chat({{"model", "gpt-4o"},
+                         {"instructions", "Be terse."},
+                         {"input", "Hello"},
+                         {"max_output_tokens", 64},
+                         {"temperature", 0.5},
+                         {"top_p", 0.9},
+                         {"user", "u-1"},
+                         {"parallel_tool_calls", false},
+                         {"metadata", {{"k", "v"}}},
+                         {"store", false},
+                         {"include", {"reasoning.encrypted_content"}},
+                         {"truncation", "disabled"},
+                         {"previous_response_id", nullptr}});
+    EXPECT_EQ(chat, (json{{"model", "gpt-4o"},
+                          {"messages",
+                           {{{"role", "system"}, {"content", "Be terse."}},
+                            {{"role", "user"}, {"content", "Hello"}}}},
+                          {"max_tokens", 64},
+                          {"temperature", 0.5},
+                          {"top_p", 0.9},
+                          {"user", "u-1"},
+                          {"parallel_tool_calls", false},
+                          {"metadata", {{"k", "v"}}}}));
+}
+
+TEST(ResponsesRequest, MessageItemsWithTextAndImages) {
+    json input = json::parse(R"([
+        {"role": "developer", "content": "Answer in French."},
+        {"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "What is this?"},
+            {"type": "input_image", "image_url": "https://x.test/a.png", "detail": "low"},
+            {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]},
+        {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+         "content": [{"type": "output_text", "text": "Un chat.", "annotations": []}]},
+        {"role": "user", "content": [{"type": "input_text", "text": "Sure?"}]}
+    ])");
+    json chat = to_chat({{"model", "m"}, {"input", input}});
+    EXPECT_EQ(chat["messages"], json::parse(R"([
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "https://x.test/a.png", "detail": "low"}},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+        {"role": "assistant", "content": "Un chat."},
+        {"role": "user", "content": "Sure?"}
+    ])"));
+}
+
+TEST(ResponsesRequest, FunctionCallsJoinTheAssistantTurnAndOutputsBecomeToolMessages) {
+    json input = json::parse(R"([
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"type": "message", "role": "assistant",
+         "content": [{"type": "output_text", "text": "Checking."}]},
+        {"type": "function_call", "id": "fc_1", "call_id": "call_a", "name": "weather",
+         "arguments": "{\"city\":\"Paris\"}", "status": "completed"},
+        {"type": "function_call", "call_id": "call_b", "name": "weather",
+         "arguments": "{\"city\":\"Rome\"}"},
+        {"type": "function_call_output", "call_id": "call_a", "output": "18C"},
+        {"type": "function_call_output", "call_id": "call_b",
+         "output": [{"type": "input_text", "text": "21C"}]},
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "function_call", "call_id": "call_c", "name": "time", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_c", "output": "noon"}
+    ])");
+    json chat = to_chat({{"model", "m"}, {"input", input}});
+    EXPECT_EQ(chat["messages"], json::parse(R"([
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [
+            {"id": "call_a", "type": "function",
+             "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}},
+            {"id": "call_b", "type": "function",
+             "function": {"name": "weather", "arguments": "{\"city\":\"Rome\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_a", "content": "18C"},
+        {"role": "tool", "tool_call_id": "call_b", "content": "21C"},
+        {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_c", "type": "function",
+             "function": {"name": "time", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_c", "content": "noon"}
+    ])"));
+}
+
+TEST(ResponsesRequest, FunctionToolsAndToolChoice) {
+    json tools = json::parse(R"([
+        {"type": "function", "name": "weather", "description": "Weather by city",
+         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+         "strict": true},
+        {"type": "function", "name": "noop"}
+    ])");
+    json chat = to_chat({{"model", "m"},
+                         {"input", "hi"},
+                         {"tools", tools},
+                         {"tool_choice", {{"type", "function"}, {"name", "weather"}}}});
+    EXPECT_EQ(chat["tools"], json::parse(R"([
+        {"type": "function", "function": {"name": "weather", "description": "Weather by city",
+         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+         "strict": true}},
+        {"type": "function", "function": {"name": "noop"}}
+    ])"));
+    EXPECT_EQ(chat["tool_choice"],
+              json::parse(R"({"type":"function","function":{"name":"weather"}})"));
+
+    for (const char* choice : {"auto", "none", "required"})
+        EXPECT_EQ(
+            to_chat({{"model", "m"}, {"input", "hi"}, {"tool_choice", choice}})["tool_choice"],
+            choice);
+}
+
+TEST(ResponsesRequest, TextFormatReasoningAndVerbosity) {
+    json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}};
+    json chat = to_chat({{"model", "m"},
+                         {"input", "hi"},
+                         {"text",
+                          {{"format",
+                            {{"type", "json_schema"},
+                             {"name", "thing"},
+                             {"schema", schema},
+                             {"strict", true},
+                             {"description", "A thing"}}},
+                           {"verbosity", "low"}}},
+                         {"reasoning", {{"effort", "high"}, {"summary", "auto"}}}});
+    EXPECT_EQ(chat["response_format"], (json{{"type", "json_schema"},
+                                             {"json_schema",
+                                              {{"name", "thing"},
+                                               {"schema", schema},
+                                               {"strict", true},
+                                               {"description", "A thing"}}}}));
+    EXPECT_EQ(chat["reasoning_effort"], "high");
+    EXPECT_EQ(chat["verbosity"], "low");
+
+    chat = to_chat(
+        {{"model", "m"}, {"input", "hi"}, {"text", {{"format", {{"type", "json_object"}}}}}});
+    EXPECT_EQ(chat["response_format"], (json{{"type", "json_object"}}));
+    chat = to_chat({{"model", "m"}, {"input", "hi"}, {"text", {{"format", {{"type", "text"}}}}}});
+    EXPECT_FALSE(chat.contains("response_format"));
+}
+
+TEST(ResponsesRequest, StreamAsksForUsage) {
+    json chat = to_chat({{"model", "m"}, {"input", "hi"}, {"stream", true}});
+    EXPECT_EQ(chat["stream"], true);
+    EXPECT_EQ(chat["stream_options"], (json{{"include_usage", true}}));
+    chat = to_chat({{"model", "m"}, {"input", "hi"}, {"stream", false}});
+    EXPECT_FALSE(chat.contains("stream"));
+    EXPECT_FALSE(chat.contains("stream_options"));
+}
+
+TEST(ResponsesRequest, StringsWithEscapesSurviveTheTranslation) {
+    std::string text = "quote \" backslash \\ newline \n unicode \xc3\xa9 \xf0\x9f\x98\x80";
+    json chat = to_chat({{"model", "m"}, {"input", text}});
+    EXPECT_EQ(chat["messages"][0]["content"], text);
+}
+
+TEST(ResponsesRequest, BuiltInToolsAreRefusedByTypeAndIndex) {
+    for (const char* type :
+         {"web_search", "web_search_preview", "file_search", "computer_use_preview",
+          "code_interpreter", "mcp", "image_generation", "local_shell", "custom"}) {
+        refusal why =
+            refused({{"model", "m"},
+                     {"input", "hi"},
+                     {"tools", {{{"type", "function"}, {"name", "f"}}, {{"type", type}}}}});
+        EXPECT_EQ(why.param, "tools[1].type");
+        EXPECT_NE(why.message.find(type), std::string::npos) << why.message;
+    }
+}
+
+TEST(ResponsesRequest, StatefulFieldsAreRefused) {
+    refusal why = refused({{"model", "m"}, {"input", "hi"}, {"previous_response_id", "resp_1"}});
+    EXPECT_EQ(why.param, "previous_response_id");
+    EXPECT_EQ(why.message,
+              "previous_response_id needs a stored response; this gateway translates over chat "
+              "completions and stores none");
+    EXPECT_EQ(refused({{"model", "m"}, {"input", "hi"}, {"conversation", "conv_1"}}).param,
+              "conversation");
+    EXPECT_EQ(refused({{"model", "m"}, {"input", "hi"}, {"background", true}}).param, "background");
+    EXPECT_EQ(refused({{"model", "m"}, {"input", "hi"}, {"prompt", {{"id", "pmpt_1"}}}}).param,
+              "prompt");
+    EXPECT_EQ(refused({{"model", "m"}, {"input", "hi"}, {"max_tool_calls", 3}}).param,
+              "max_tool_calls");
+    EXPECT_EQ(refused({{"model", "m"}, {"input", "hi"}, {"frobnicate", 1}}).param, "frobnicate");
+    // background: false asks for nothing the gateway lacks.
+    EXPECT_EQ(to_chat({{"model", "m"}, {"input", "hi"}, {"background", false}})["model"], "m");
+}
+
+TEST(ResponsesRequest, MalformedBodiesAreRefusedWithTheField) {
+    EXPECT_EQ(refused_text("{\"model\":").param, "");
+    EXPECT_EQ(refused_text("[1,2]").param, "");
+    EXPECT_EQ(refused(json{{"input", "hi"}}).param, "model");
+    EXPECT_EQ(refused(json{{"model", 7}, {"input", "hi"}}).param, "model");
+    EXPECT_EQ(refused(json{{"model", "m"}}).param, "input");
+    EXPECT_EQ(refused(json{{"model", "m"}, {"input", 3}}).param, "input");
+    EXPECT_EQ(refused(json{{"model", "m"}, {"input", "hi"}, {"stream", "yes"}}).param, "stream");
+    EXPECT_EQ(refused(json{{"model", "m"}, {"input", "hi"}, {"instructions", 1}}).param,
+              "instructions");
+}
+
+TEST(ResponsesRequest, UntranslatableItemsAndPartsAreRefusedWithTheirPath) {
+    auto with_input = [](json input) { return json{{"model", "m"}, {"input", std::move(input)}}; };
+    refusal why = refused(with_input(
+        json::parse(R"([{"role":"user","content":"hi"},{"type":"item_reference","id":"msg_1"}])")));
+    EXPECT_EQ(why.param, "input[1].type");
+    EXPECT_NE(why.message.find("item_reference"), std::string::npos);
+    EXPECT_EQ(refused(with_input(json::parse(R"([{"type":"web_search_call","id":"ws_1"}])"))).param,
+              "input[0].type");
+    EXPECT_EQ(
+        refused(with_input(json::parse(
+                    R"([{"role":"user","content":[{"type":"input_image","file_id":"file-1"}]}])")))
+            .param,
+        "input[0].content[0].file_id");
+    EXPECT_EQ(refused(with_input(json::parse(
+                          R"([{"role":"assistant","content":[{"type":"input_text","text":"a"},
+                              {"type":"input_image","image_url":"https://x"}]}])")))
+                  .param,
+              "input[0].content[1].type");
+    EXPECT_EQ(refused(with_input(json::parse(
+                          R"([{"role":"user","content":[{"type":"input_file","file_id":"f"}]}])")))
+                  .param,
+              "input[0].content[0].type");
+    EXPECT_EQ(refused(with_input(json::parse(R"([{"role":"critic","content":"x"}])"))).param,
+              "input[0].role");
+    EXPECT_EQ(refused(with_input(json::parse(R"([{"type":"function_call","name":"f"}])"))).param,
+              "input[0].call_id");
+    EXPECT_EQ(refused(with_input(json::parse(R"(["bare string"])"))).param, "input[0]");
+    EXPECT_EQ(
+        refused({{"model", "m"}, {"input", "hi"}, {"tool_choice", {{"type", "web_search"}}}}).param,
+        "tool_choice");
+    EXPECT_EQ(
+        refused({{"model", "m"},
+                 {"input", "hi"},
+                 {"text", {{"format", {{"type", "json_schema"}, {"schema", json::object()}}}}}})
+            .param,
+        "text.format.name");
+}
+
+}  // namespace
