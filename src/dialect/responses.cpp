@@ -64,6 +64,11 @@ std::string_view string_at(const json_node& obj, std::string_view name) {
     return n && n->is_string() ? n->str() : std::string_view{};
 }
 
+std::uint64_t count_at(const json_node* obj, std::string_view name) {
+    const json_node* n = obj ? member(*obj, name) : nullptr;
+    return n && n->is_number_unsigned() ? n->u64() : 0;
+}
+
 std::string indexed(std::string_view base, std::size_t i) {
     return std::string(base) + '[' + std::to_string(i) + ']';
 }
@@ -476,9 +481,205 @@ std::optional<std::string> request_to_chat(std::string_view body, refusal& why) 
     return out.take();
 }
 
-std::optional<std::string> answer_from_chat(std::string_view, const answer_context&) {
-    return std::nullopt;
+// ---------------------------------------------------------------------------------------
+// Answer
+
+namespace {
+
+struct out_part {
+    bool refusal = false;
+    std::string text;
+};
+
+struct out_item {
+    bool call = false;
+    std::string id;
+    std::vector<out_part> parts;  ///< message
+    std::string call_id, name, arguments;
+};
+
+struct usage_numbers {
+    bool present = false;
+    std::uint64_t input = 0, cached = 0, output = 0, reasoning = 0, total = 0;
+
+    void read(const json_node& usage) {
+        present = true;
+        input = count_at(&usage, "prompt_tokens");
+        output = count_at(&usage, "completion_tokens");
+        cached = count_at(member(usage, "prompt_tokens_details"), "cached_tokens");
+        reasoning = count_at(member(usage, "completion_tokens_details"), "reasoning_tokens");
+        total = member(usage, "total_tokens") ? count_at(&usage, "total_tokens") : input + output;
+    }
+};
+
+struct response_state {
+    std::string id_base;  ///< request id reduced to id-safe characters
+    std::string model;
+    std::int64_t created = 0;
+    std::vector<out_item> items;
+    usage_numbers usage;
+    std::string finish_reason;
+    std::string error;  ///< an upstream error message: the response failed
+};
+
+std::string id_base(std::string_view request_id, std::string_view fallback) {
+    std::string base;
+    for (std::string_view src : {request_id, fallback}) {
+        for (char c : src)
+            if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                c == '-' || c == '_')
+                base += c;
+        if (!base.empty())
+            return base;
+    }
+    return "0";
 }
+
+void write_part(json_builder& b, const out_part& p) {
+    b.begin_object();
+    if (p.refusal)
+        b.member("type", "refusal").member("refusal", p.text);
+    else
+        b.member("type", "output_text")
+            .member("text", p.text)
+            .key("annotations")
+            .begin_array()
+            .end_array();
+    b.end_object();
+}
+
+void write_item(json_builder& b, const out_item& item, std::string_view status, bool with_parts) {
+    b.begin_object();
+    if (item.call) {
+        b.member("type", "function_call").member("id", item.id).member("call_id", item.call_id);
+        b.member("name", item.name).member("arguments", item.arguments);
+        b.member("status", status);
+    } else {
+        b.member("type", "message").member("id", item.id).member("status", status);
+        b.member("role", "assistant").key("content").begin_array();
+        if (with_parts)
+            for (const out_part& p : item.parts)
+                write_part(b, p);
+        b.end_array();
+    }
+    b.end_object();
+}
+
+// The status a finished response gets, and the reason when it is incomplete (empty when none
+// of the Responses API's reasons applies: a cut stream).
+std::string_view final_status(const response_state& s, bool complete,
+                              std::string_view& incomplete_reason) {
+    incomplete_reason = {};
+    if (!s.error.empty())
+        return "failed";
+    if (s.finish_reason == "length") {
+        incomplete_reason = "max_output_tokens";
+        return "incomplete";
+    }
+    if (s.finish_reason == "content_filter") {
+        incomplete_reason = "content_filter";
+        return "incomplete";
+    }
+    return complete ? "completed" : "incomplete";
+}
+
+// The fields the SDKs read. Request echoes (tools, tool_choice, temperature, …) are left
+// out: the answer translation does not see the request, and a made-up echo would mislead.
+void write_response(json_builder& b, const response_state& s, std::string_view status,
+                    std::string_view incomplete_reason) {
+    b.begin_object().member("id", "resp_" + s.id_base).member("object", "response");
+    b.key("created_at").number(s.created).member("status", status).key("error");
+    if (status == "failed") {
+        b.begin_object().member("code", "server_error").member("message", s.error);
+        b.end_object();
+    } else {
+        b.null();
+    }
+    b.key("incomplete_details");
+    if (!incomplete_reason.empty())
+        b.begin_object().member("reason", incomplete_reason).end_object();
+    else
+        b.null();
+    b.member("model", s.model).key("output").begin_array();
+    std::string_view item_status = status == "in_progress" ? "in_progress"
+                                   : status == "completed" ? "completed"
+                                                           : "incomplete";
+    for (const out_item& item : s.items)
+        write_item(b, item, item_status, true);
+    b.end_array().key("usage");
+    if (s.usage.present) {
+        const usage_numbers& u = s.usage;
+        b.begin_object().member("input_tokens", u.input).key("input_tokens_details");
+        b.begin_object().member("cached_tokens", u.cached).end_object();
+        b.member("output_tokens", u.output).key("output_tokens_details").begin_object();
+        b.member("reasoning_tokens", u.reasoning).end_object();
+        b.member("total_tokens", u.total).end_object();
+    } else {
+        b.null();
+    }
+    b.end_object();
+}
+
+}  // namespace
+
+std::optional<std::string> answer_from_chat(std::string_view chat, const answer_context& ac) {
+    core::json_dom dom;
+    if (!dom.parse(chat) || !dom.root().is_object())
+        return std::nullopt;
+    const json_node& root = dom.root();
+    const json_node* choices = member(root, "choices");
+    if (!choices || !choices->is_array())
+        return std::nullopt;
+
+    response_state s;
+    s.id_base = id_base(ac.request_id, string_at(root, "id"));
+    s.model = std::string(string_at(root, "model"));
+    if (s.model.empty())
+        s.model = std::string(ac.model);
+    s.created = ac.created;
+    if (const json_node* usage = member(root, "usage"); usage && usage->is_object())
+        s.usage.read(*usage);
+
+    if (!choices->empty()) {
+        const json_node& choice = *choices->begin();
+        s.finish_reason = std::string(string_at(choice, "finish_reason"));
+        if (const json_node* message = member(choice, "message")) {
+            out_item msg;
+            msg.id = "msg_" + s.id_base;
+            if (std::string_view text = string_at(*message, "content"); !text.empty())
+                msg.parts.push_back({false, std::string(text)});
+            if (std::string_view text = string_at(*message, "refusal"); !text.empty())
+                msg.parts.push_back({true, std::string(text)});
+            if (!msg.parts.empty())
+                s.items.push_back(std::move(msg));
+            if (const json_node* calls = member(*message, "tool_calls");
+                calls && calls->is_array()) {
+                std::size_t i = 0;
+                for (const json_node& call : *calls) {
+                    out_item fc;
+                    fc.call = true;
+                    fc.id = "fc_" + s.id_base + "_" + std::to_string(i);
+                    fc.call_id = std::string(string_at(call, "id"));
+                    if (fc.call_id.empty())
+                        fc.call_id = "call_" + s.id_base + "_" + std::to_string(i);
+                    if (const json_node* fn = member(call, "function")) {
+                        fc.name = std::string(string_at(*fn, "name"));
+                        fc.arguments = std::string(string_at(*fn, "arguments"));
+                    }
+                    s.items.push_back(std::move(fc));
+                    ++i;
+                }
+            }
+        }
+    }
+
+    std::string_view reason;
+    std::string_view status = final_status(s, true, reason);
+    json_builder b(chat.size() + 512);
+    write_response(b, s, status, reason);
+    return b.take();
+}
+
 std::unique_ptr<stream_translator> make_stream(const answer_context&) {
     return nullptr;
 }

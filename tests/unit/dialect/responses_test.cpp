@@ -271,4 +271,104 @@ TEST(ResponsesRequest, UntranslatableItemsAndPartsAreRefusedWithTheirPath) {
         "text.format.name");
 }
 
+// ---------------------------------------------------------------------------------------
+// Buffered answers
+
+const answer_context ctx{"req-42", "gpt-asked", 1700000000};
+
+json answer(const json& chat, const answer_context& ac = ctx) {
+    auto out = ditto::dialect::answer_from_chat(kind::responses, chat.dump(), ac);
+    EXPECT_TRUE(out.has_value());
+    return out ? json::parse(*out) : json();
+}
+
+json chat_answer(json message, const char* finish = "stop") {
+    return {
+        {"id", "chatcmpl-1"},
+        {"object", "chat.completion"},
+        {"created", 1},
+        {"model", "gpt-4o-2024-08-06"},
+        {"choices", {{{"index", 0}, {"message", std::move(message)}, {"finish_reason", finish}}}},
+        {"usage",
+         {{"prompt_tokens", 20},
+          {"completion_tokens", 7},
+          {"total_tokens", 27},
+          {"prompt_tokens_details", {{"cached_tokens", 4}}},
+          {"completion_tokens_details", {{"reasoning_tokens", 2}}}}}};
+}
+
+TEST(ResponsesAnswer, TextBecomesOneMessageItemWithUsage) {
+    json r = answer(chat_answer({{"role", "assistant"}, {"content", "Hi there."}}));
+    EXPECT_EQ(r["id"], "resp_req-42");
+    EXPECT_EQ(r["object"], "response");
+    EXPECT_EQ(r["created_at"], 1700000000);
+    EXPECT_EQ(r["status"], "completed");
+    EXPECT_TRUE(r["error"].is_null());
+    EXPECT_TRUE(r["incomplete_details"].is_null());
+    EXPECT_EQ(r["model"], "gpt-4o-2024-08-06");
+    EXPECT_FALSE(r.contains("output_text"));
+    EXPECT_EQ(r["output"], json::parse(R"([{"type":"message","id":"msg_req-42",
+        "status":"completed","role":"assistant",
+        "content":[{"type":"output_text","text":"Hi there.","annotations":[]}]}])"));
+    EXPECT_EQ(r["usage"], json::parse(R"({"input_tokens":20,"input_tokens_details":
+        {"cached_tokens":4},"output_tokens":7,"output_tokens_details":{"reasoning_tokens":2},
+        "total_tokens":27})"));
+}
+
+TEST(ResponsesAnswer, ToolCallsBecomeFunctionCallItems) {
+    json message = json::parse(R"({"role":"assistant","content":null,"tool_calls":[
+        {"id":"call_a","type":"function","function":{"name":"weather","arguments":"{\"c\":1}"}},
+        {"id":"call_b","type":"function","function":{"name":"time","arguments":"{}"}}]})");
+    json r = answer(chat_answer(message, "tool_calls"));
+    EXPECT_EQ(r["status"], "completed");
+    ASSERT_EQ(r["output"].size(), 2u);
+    EXPECT_EQ(r["output"][0], json::parse(R"({"type":"function_call","id":"fc_req-42_0",
+        "call_id":"call_a","name":"weather","arguments":"{\"c\":1}","status":"completed"})"));
+    EXPECT_EQ(r["output"][1]["call_id"], "call_b");
+    EXPECT_EQ(r["output"][1]["id"], "fc_req-42_1");
+
+    message["content"] = "Let me check.";
+    r = answer(chat_answer(message, "tool_calls"));
+    ASSERT_EQ(r["output"].size(), 3u);
+    EXPECT_EQ(r["output"][0]["type"], "message");
+    EXPECT_EQ(r["output"][1]["type"], "function_call");
+}
+
+TEST(ResponsesAnswer, LengthAndContentFilterAreIncomplete) {
+    json r = answer(chat_answer({{"role", "assistant"}, {"content", "Once upon"}}, "length"));
+    EXPECT_EQ(r["status"], "incomplete");
+    EXPECT_EQ(r["incomplete_details"], (json{{"reason", "max_output_tokens"}}));
+    EXPECT_EQ(r["output"][0]["status"], "incomplete");
+    EXPECT_EQ(r["output"][0]["content"][0]["text"], "Once upon");
+
+    r = answer(chat_answer({{"role", "assistant"}, {"content", ""}}, "content_filter"));
+    EXPECT_EQ(r["status"], "incomplete");
+    EXPECT_EQ(r["incomplete_details"], (json{{"reason", "content_filter"}}));
+    EXPECT_EQ(r["output"], json::array());
+}
+
+TEST(ResponsesAnswer, RefusalBecomesARefusalPart) {
+    json r = answer(chat_answer({{"role", "assistant"}, {"content", nullptr}, {"refusal", "No."}}));
+    EXPECT_EQ(r["output"][0]["content"], json::parse(R"([{"type":"refusal","refusal":"No."}])"));
+}
+
+TEST(ResponsesAnswer, FallsBackToTheAskedModelAndSumsMissingTotal) {
+    json chat = json::parse(R"({"choices":[{"index":0,"message":{"role":"assistant",
+        "content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,
+        "completion_tokens":2}})");
+    json r = answer(chat);
+    EXPECT_EQ(r["model"], "gpt-asked");
+    EXPECT_EQ(r["usage"]["total_tokens"], 5);
+    EXPECT_EQ(r["usage"]["input_tokens_details"]["cached_tokens"], 0);
+
+    chat.erase("usage");
+    EXPECT_TRUE(answer(chat)["usage"].is_null());
+}
+
+TEST(ResponsesAnswer, NotAChatCompletionIsNullopt) {
+    for (const char* text : {"", "nope", "[]", "{}", R"({"choices":{}})", R"({"error":{}})"})
+        EXPECT_FALSE(ditto::dialect::answer_from_chat(kind::responses, text, ctx).has_value())
+            << text;
+}
+
 }  // namespace
