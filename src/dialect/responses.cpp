@@ -680,8 +680,212 @@ std::optional<std::string> answer_from_chat(std::string_view chat, const answer_
     return b.take();
 }
 
-std::unique_ptr<stream_translator> make_stream(const answer_context&) {
-    return nullptr;
+// ---------------------------------------------------------------------------------------
+// Stream
+
+namespace {
+
+class stream final : public stream_translator {
+  public:
+    explicit stream(const answer_context& ac) : model_fallback_(ac.model) {
+        s_.id_base = id_base(ac.request_id, "");
+        s_.created = ac.created;
+    }
+
+    void chunk(const json_node& chunk, std::string& out) override {
+        if (!started_) {
+            s_.model = std::string(string_at(chunk, "model"));
+            start(out);
+        }
+        if (const json_node* usage = member(chunk, "usage"); usage && usage->is_object())
+            s_.usage.read(*usage);
+        if (const json_node* error = member(chunk, "error")) {
+            s_.error = std::string(string_at(*error, "message"));
+            if (s_.error.empty())
+                s_.error = "the upstream stream reported an error";
+        }
+        const json_node* choices = member(chunk, "choices");
+        if (!choices || !choices->is_array())
+            return;
+        for (const json_node& choice : *choices) {
+            // A Responses request cannot ask for n > 1; other choices would be noise.
+            if (count_at(&choice, "index") != 0)
+                continue;
+            if (std::string_view fr = string_at(choice, "finish_reason"); !fr.empty())
+                s_.finish_reason = std::string(fr);
+            const json_node* delta = member(choice, "delta");
+            if (!delta)
+                continue;
+            if (std::string_view text = string_at(*delta, "content"); !text.empty())
+                part_delta(false, text, out);
+            if (std::string_view text = string_at(*delta, "refusal"); !text.empty())
+                part_delta(true, text, out);
+            if (const json_node* calls = member(*delta, "tool_calls"); calls && calls->is_array())
+                for (const json_node& call : *calls)
+                    call_delta(call, out);
+        }
+    }
+
+    void finish(bool complete, std::string& out) override {
+        if (!started_)
+            start(out);
+        std::string_view reason;
+        std::string_view status = final_status(s_, complete, reason);
+        std::string_view item_status = status == "completed" ? "completed" : "incomplete";
+        for (std::size_t i = 0; i < s_.items.size(); ++i) {
+            const out_item& item = s_.items[i];
+            if (item.call) {
+                json_builder b = event("response.function_call_arguments.done");
+                b.member("item_id", item.id).member("output_index", std::uint64_t{i});
+                b.member("name", item.name).member("arguments", item.arguments);
+                emit(b, out);
+            } else {
+                for (std::size_t j = 0; j < item.parts.size(); ++j) {
+                    const out_part& p = item.parts[j];
+                    json_builder b =
+                        event(p.refusal ? "response.refusal.done" : "response.output_text.done");
+                    b.member("item_id", item.id).member("output_index", std::uint64_t{i});
+                    b.member("content_index", std::uint64_t{j});
+                    if (p.refusal) {
+                        b.member("refusal", p.text);
+                    } else {
+                        b.member("text", p.text).key("logprobs").begin_array().end_array();
+                    }
+                    emit(b, out);
+                    json_builder d = event("response.content_part.done");
+                    d.member("item_id", item.id).member("output_index", std::uint64_t{i});
+                    d.member("content_index", std::uint64_t{j}).key("part");
+                    write_part(d, p);
+                    emit(d, out);
+                }
+            }
+            json_builder b = event("response.output_item.done");
+            b.member("output_index", std::uint64_t{i}).key("item");
+            write_item(b, item, item_status, true);
+            emit(b, out);
+        }
+        std::string type = "response." + std::string(status);
+        json_builder b = event(type);
+        b.key("response");
+        write_response(b, s_, status, reason);
+        emit(b, out);
+    }
+
+  private:
+    json_builder event(std::string_view type) {
+        type_ = type;
+        json_builder b(256);
+        b.begin_object().member("type", type).member("sequence_number", sequence_++);
+        return b;
+    }
+
+    // Closes the data object opened by event() and frames it as one SSE event.
+    void emit(json_builder& b, std::string& out) {
+        b.end_object();
+        out += "event: ";
+        out += type_;
+        out += "\ndata: ";
+        out += b.str();
+        out += "\n\n";
+    }
+
+    void start(std::string& out) {
+        started_ = true;
+        if (s_.model.empty())
+            s_.model = model_fallback_;
+        for (std::string_view type : {"response.created", "response.in_progress"}) {
+            json_builder b = event(type);
+            b.key("response");
+            write_response(b, s_, "in_progress", {});
+            emit(b, out);
+        }
+    }
+
+    void item_added(const out_item& item, std::size_t index, std::string& out) {
+        json_builder b = event("response.output_item.added");
+        b.member("output_index", std::uint64_t{index}).key("item");
+        write_item(b, item, "in_progress", false);
+        emit(b, out);
+    }
+
+    void part_delta(bool refusal, std::string_view text, std::string& out) {
+        if (message_ < 0) {
+            message_ = static_cast<int>(s_.items.size());
+            out_item msg;
+            msg.id = "msg_" + s_.id_base;
+            s_.items.push_back(std::move(msg));
+            item_added(s_.items.back(), static_cast<std::size_t>(message_), out);
+        }
+        out_item& msg = s_.items[static_cast<std::size_t>(message_)];
+        int& part = refusal ? refusal_part_ : text_part_;
+        if (part < 0) {
+            part = static_cast<int>(msg.parts.size());
+            msg.parts.push_back({refusal, {}});
+            json_builder b = event("response.content_part.added");
+            b.member("item_id", msg.id).member("output_index", std::uint64_t(message_));
+            b.member("content_index", std::uint64_t(part)).key("part");
+            write_part(b, msg.parts.back());
+            emit(b, out);
+        }
+        msg.parts[static_cast<std::size_t>(part)].text += text;
+        json_builder b = event(refusal ? "response.refusal.delta" : "response.output_text.delta");
+        b.member("item_id", msg.id).member("output_index", std::uint64_t(message_));
+        b.member("content_index", std::uint64_t(part)).member("delta", text);
+        if (!refusal)
+            b.key("logprobs").begin_array().end_array();
+        emit(b, out);
+    }
+
+    void call_delta(const json_node& call, std::string& out) {
+        const std::uint64_t index = count_at(&call, "index");
+        const json_node* fn = member(call, "function");
+        std::string_view name = fn ? string_at(*fn, "name") : std::string_view{};
+        std::string_view arguments = fn ? string_at(*fn, "arguments") : std::string_view{};
+        std::size_t at = 0;
+        while (at < calls_.size() && calls_[at].first != index)
+            ++at;
+        if (at == calls_.size()) {
+            out_item fc;
+            fc.call = true;
+            const std::string n = std::to_string(calls_.size());
+            fc.id = "fc_" + s_.id_base + "_" + n;
+            fc.call_id = std::string(string_at(call, "id"));
+            if (fc.call_id.empty())
+                fc.call_id = "call_" + s_.id_base + "_" + n;
+            fc.name = std::string(name);
+            calls_.emplace_back(index, s_.items.size());
+            s_.items.push_back(std::move(fc));
+            item_added(s_.items.back(), s_.items.size() - 1, out);
+        } else if (std::string& known = s_.items[calls_[at].second].name;
+                   !name.empty() && name != known) {
+            // Some upstreams repeat the whole name on every delta, a few send it in pieces;
+            // the done item carries it whole either way.
+            known += name;
+        }
+        if (arguments.empty())
+            return;
+        const std::size_t item = calls_[at].second;
+        s_.items[item].arguments += arguments;
+        json_builder b = event("response.function_call_arguments.delta");
+        b.member("item_id", s_.items[item].id).member("output_index", std::uint64_t{item});
+        b.member("delta", arguments);
+        emit(b, out);
+    }
+
+    response_state s_;
+    std::string model_fallback_;
+    std::string type_;  ///< of the event being built
+    bool started_ = false;
+    std::uint64_t sequence_ = 0;
+    int message_ = -1;  ///< output index of the message item
+    int text_part_ = -1, refusal_part_ = -1;
+    std::vector<std::pair<std::uint64_t, std::size_t>> calls_;  ///< chat index → output index
+};
+
+}  // namespace
+
+std::unique_ptr<stream_translator> make_stream(const answer_context& ac) {
+    return std::make_unique<stream>(ac);
 }
 
 }  // namespace ditto::dialect::responses

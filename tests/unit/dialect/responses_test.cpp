@@ -371,4 +371,339 @@ TEST(ResponsesAnswer, NotAChatCompletionIsNullopt) {
             << text;
 }
 
+// ---------------------------------------------------------------------------------------
+// Streams
+
+struct sse_event {
+    std::string type;
+    json data;
+};
+
+// Splits the translator's output into events, checking the framing of each.
+std::vector<sse_event> parse_events(const std::string& text) {
+    std::vector<sse_event> events;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find("\n\n", at);
+        EXPECT_NE(end, std::string::npos) << "unterminated event";
+        if (end == std::string::npos)
+            break;
+        std::string block = text.substr(at, end - at);
+        at = end + 2;
+        EXPECT_EQ(block.rfind("event: ", 0), 0u) << block;
+        std::size_t nl = block.find('\n');
+        sse_event e;
+        e.type = block.substr(7, nl - 7);
+        EXPECT_EQ(block.substr(nl + 1, 6), "data: ") << block;
+        e.data = json::parse(block.substr(nl + 7));  // throws (fails the test) when not JSON
+        EXPECT_EQ(e.data["type"], e.type);
+        events.push_back(std::move(e));
+    }
+    return events;
+}
+
+class stream_run {
+  public:
+    explicit stream_run(const answer_context& ac = ctx)
+        : t_(ditto::dialect::make_stream_translator(kind::responses, ac)) {}
+
+    /// Feeds one chunk; returns what it produced.
+    std::string feed(const json& chunk) {
+        const std::string text = chunk.dump();
+        ditto::core::json_dom dom;
+        EXPECT_TRUE(dom.parse(text));
+        std::string out;
+        t_->chunk(dom.root(), out);
+        all_ += out;
+        return out;
+    }
+    std::string finish(bool complete) {
+        std::string out;
+        t_->finish(complete, out);
+        all_ += out;
+        return out;
+    }
+    std::vector<sse_event> events() const { return parse_events(all_); }
+
+  private:
+    std::unique_ptr<ditto::dialect::stream_translator> t_;
+    std::string all_;
+};
+
+json delta_chunk(json delta, json finish = nullptr) {
+    return {{"id", "chatcmpl-1"},
+            {"object", "chat.completion.chunk"},
+            {"created", 1},
+            {"model", "gpt-4o-2024-08-06"},
+            {"choices", {{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", finish}}}}};
+}
+
+json usage_chunk() {
+    return {{"id", "chatcmpl-1"},
+            {"object", "chat.completion.chunk"},
+            {"created", 1},
+            {"model", "gpt-4o-2024-08-06"},
+            {"choices", json::array()},
+            {"usage",
+             {{"prompt_tokens", 11},
+              {"completion_tokens", 3},
+              {"total_tokens", 14},
+              {"prompt_tokens_details", {{"cached_tokens", 0}}},
+              {"completion_tokens_details", {{"reasoning_tokens", 0}}}}}};
+}
+
+std::vector<std::string> types_of(const std::vector<sse_event>& events) {
+    std::vector<std::string> types;
+    for (const auto& e : events)
+        types.push_back(e.type);
+    return types;
+}
+
+// Applies events the way the openai Node SDK's response accumulator does, with its checks
+// (items appended at the next index, item_id matching the item, content at known indexes).
+json accumulate(const std::vector<sse_event>& events) {
+    json snapshot;
+    std::uint64_t expected_sequence = 0;
+    for (const auto& e : events) {
+        const json& d = e.data;
+        EXPECT_EQ(d["sequence_number"], expected_sequence++) << e.type;
+        if (e.type == "response.created") {
+            EXPECT_TRUE(snapshot.is_null());
+            snapshot = d["response"];
+            continue;
+        }
+        EXPECT_FALSE(snapshot.is_null()) << "no response.created before " << e.type;
+        json& output = snapshot["output"];
+        if (d.contains("item_id")) {
+            const std::size_t i = d["output_index"];
+            EXPECT_LT(i, output.size()) << e.type;
+            if (i < output.size()) {
+                EXPECT_EQ(output[i]["id"], d["item_id"]) << e.type;
+            }
+        }
+        if (e.type == "response.in_progress" || e.type == "response.completed" ||
+            e.type == "response.incomplete" || e.type == "response.failed") {
+            snapshot = d["response"];
+        } else if (e.type == "response.output_item.added") {
+            EXPECT_EQ(d["output_index"], output.size());
+            output.push_back(d["item"]);
+        } else if (e.type == "response.output_item.done") {
+            output.at(d["output_index"].get<std::size_t>()) = d["item"];
+        } else if (e.type == "response.content_part.added") {
+            json& content = output.at(d["output_index"].get<std::size_t>())["content"];
+            EXPECT_EQ(d["content_index"], content.size());
+            content.push_back(d["part"]);
+        } else if (e.type == "response.content_part.done") {
+            output.at(d["output_index"].get<std::size_t>())["content"].at(
+                d["content_index"].get<std::size_t>()) = d["part"];
+        } else if (e.type == "response.output_text.delta") {
+            json& part = output.at(d["output_index"].get<std::size_t>())["content"].at(
+                d["content_index"].get<std::size_t>());
+            EXPECT_EQ(part["type"], "output_text");
+            part["text"] = part["text"].get<std::string>() + d["delta"].get<std::string>();
+        } else if (e.type == "response.output_text.done") {
+            json& part = output.at(d["output_index"].get<std::size_t>())["content"].at(
+                d["content_index"].get<std::size_t>());
+            EXPECT_EQ(part["text"], d["text"]);
+        } else if (e.type == "response.function_call_arguments.delta") {
+            json& item = output.at(d["output_index"].get<std::size_t>());
+            EXPECT_EQ(item["type"], "function_call");
+            item["arguments"] =
+                item["arguments"].get<std::string>() + d["delta"].get<std::string>();
+        } else if (e.type == "response.function_call_arguments.done") {
+            EXPECT_EQ(output.at(d["output_index"].get<std::size_t>())["arguments"], d["arguments"]);
+        } else {
+            ADD_FAILURE() << "unexpected event " << e.type;
+        }
+    }
+    return snapshot;
+}
+
+TEST(ResponsesStream, TextStreamWithUsageChunk) {
+    stream_run run;
+    EXPECT_NE(run.feed(delta_chunk({{"role", "assistant"}, {"content", ""}})), "");
+    // Each delta is sent when its chunk arrives.
+    std::string out = run.feed(delta_chunk({{"content", "Hel"}}));
+    EXPECT_NE(out.find("response.output_text.delta"), std::string::npos);
+    EXPECT_NE(out.find("\"delta\":\"Hel\""), std::string::npos);
+    run.feed(delta_chunk({{"content", "lo"}}));
+    run.feed(delta_chunk(json::object(), "stop"));
+    EXPECT_EQ(run.feed(usage_chunk()), "");
+    run.finish(true);
+
+    auto events = run.events();
+    EXPECT_EQ(types_of(events), (std::vector<std::string>{
+                                    "response.created",
+                                    "response.in_progress",
+                                    "response.output_item.added",
+                                    "response.content_part.added",
+                                    "response.output_text.delta",
+                                    "response.output_text.delta",
+                                    "response.output_text.done",
+                                    "response.content_part.done",
+                                    "response.output_item.done",
+                                    "response.completed",
+                                }));
+    for (std::size_t i = 0; i < events.size(); ++i)
+        EXPECT_EQ(events[i].data["sequence_number"], i);
+
+    const json& created = events[0].data["response"];
+    EXPECT_EQ(created["id"], "resp_req-42");
+    EXPECT_EQ(created["status"], "in_progress");
+    EXPECT_EQ(created["output"], json::array());
+    EXPECT_EQ(created["model"], "gpt-4o-2024-08-06");
+    EXPECT_EQ(events[2].data["item"], json::parse(R"({"type":"message","id":"msg_req-42",
+        "status":"in_progress","role":"assistant","content":[]})"));
+    EXPECT_EQ(events[3].data["part"],
+              json::parse(R"({"type":"output_text","text":"","annotations":[]})"));
+    EXPECT_EQ(events[4].data["item_id"], "msg_req-42");
+    EXPECT_EQ(events[4].data["output_index"], 0);
+    EXPECT_EQ(events[4].data["content_index"], 0);
+    EXPECT_EQ(events[6].data["text"], "Hello");
+    EXPECT_EQ(events[8].data["item"]["status"], "completed");
+    EXPECT_EQ(events[8].data["item"]["content"][0]["text"], "Hello");
+
+    const json& done = events.back().data["response"];
+    EXPECT_EQ(done["status"], "completed");
+    EXPECT_EQ(done["usage"]["input_tokens"], 11);
+    EXPECT_EQ(done["usage"]["output_tokens"], 3);
+    EXPECT_EQ(done["usage"]["total_tokens"], 14);
+    // The completed response equals what the stream built up, and what a buffered answer says.
+    EXPECT_EQ(accumulate(events), done);
+    json buffered = answer(json::parse(R"({"id":"chatcmpl-1","model":"gpt-4o-2024-08-06",
+        "choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},
+        "finish_reason":"stop"}],"usage":{"prompt_tokens":11,"completion_tokens":3,
+        "total_tokens":14,"prompt_tokens_details":{"cached_tokens":0},
+        "completion_tokens_details":{"reasoning_tokens":0}}})"));
+    EXPECT_EQ(done, buffered);
+}
+
+TEST(ResponsesStream, ToolCallStream) {
+    stream_run run;
+    run.feed(delta_chunk({{"role", "assistant"}, {"content", "Checking."}}));
+    run.feed(delta_chunk(json::parse(R"({"tool_calls":[{"index":0,"id":"call_a",
+        "type":"function","function":{"name":"weather","arguments":""}}]})")));
+    run.feed(delta_chunk(
+        json::parse(R"({"tool_calls":[{"index":0,"function":{"arguments":"{\"c\":"}}]})")));
+    run.feed(delta_chunk(json::parse(R"({"tool_calls":[{"index":1,"id":"call_b",
+        "type":"function","function":{"name":"time","arguments":"{}"}}]})")));
+    run.feed(
+        delta_chunk(json::parse(R"({"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]})")));
+    run.feed(delta_chunk(json::object(), "tool_calls"));
+    run.feed(usage_chunk());
+    run.finish(true);
+
+    auto events = run.events();
+    EXPECT_EQ(types_of(events), (std::vector<std::string>{
+                                    "response.created",
+                                    "response.in_progress",
+                                    "response.output_item.added",
+                                    "response.content_part.added",
+                                    "response.output_text.delta",
+                                    "response.output_item.added",
+                                    "response.function_call_arguments.delta",
+                                    "response.output_item.added",
+                                    "response.function_call_arguments.delta",
+                                    "response.function_call_arguments.delta",
+                                    "response.output_text.done",
+                                    "response.content_part.done",
+                                    "response.output_item.done",
+                                    "response.function_call_arguments.done",
+                                    "response.output_item.done",
+                                    "response.function_call_arguments.done",
+                                    "response.output_item.done",
+                                    "response.completed",
+                                }));
+    EXPECT_EQ(events[5].data["output_index"], 1);
+    EXPECT_EQ(events[5].data["item"], json::parse(R"({"type":"function_call","id":"fc_req-42_0",
+        "call_id":"call_a","name":"weather","arguments":"","status":"in_progress"})"));
+    EXPECT_EQ(events[6].data["item_id"], "fc_req-42_0");
+    EXPECT_EQ(events[6].data["delta"], "{\"c\":");
+    EXPECT_EQ(events[7].data["output_index"], 2);
+    EXPECT_EQ(events[9].data["output_index"], 1);
+    EXPECT_EQ(events[13].data["arguments"], "{\"c\":1}");
+
+    const json& done = events.back().data["response"];
+    EXPECT_EQ(done["status"], "completed");
+    ASSERT_EQ(done["output"].size(), 3u);
+    EXPECT_EQ(done["output"][1], json::parse(R"({"type":"function_call","id":"fc_req-42_0",
+        "call_id":"call_a","name":"weather","arguments":"{\"c\":1}","status":"completed"})"));
+    EXPECT_EQ(done["output"][2]["call_id"], "call_b");
+    EXPECT_EQ(done["output"][2]["arguments"], "{}");
+    EXPECT_EQ(accumulate(events), done);
+}
+
+TEST(ResponsesStream, RepeatedOrSplitFunctionNamesComeOutWhole) {
+    stream_run run;
+    run.feed(delta_chunk(json::parse(R"({"tool_calls":[{"index":0,"id":"call_a",
+        "function":{"name":"weather","arguments":"{"}}]})")));
+    run.feed(delta_chunk(json::parse(R"({"tool_calls":[{"index":0,"id":"call_a",
+        "function":{"name":"weather","arguments":"}"}}]})")));
+    run.feed(delta_chunk(json::parse(R"({"tool_calls":[{"index":1,"id":"call_b",
+        "function":{"name":"get_"}}]})")));
+    run.feed(delta_chunk(json::parse(R"({"tool_calls":[{"index":1,
+        "function":{"name":"time","arguments":"{}"}}]})")));
+    run.finish(true);
+    auto events = run.events();
+    const json& output = events.back().data["response"]["output"];
+    ASSERT_EQ(output.size(), 2u);
+    EXPECT_EQ(output[0]["name"], "weather");
+    EXPECT_EQ(output[0]["arguments"], "{}");
+    EXPECT_EQ(output[1]["name"], "get_time");
+    EXPECT_EQ(accumulate(events), events.back().data["response"]);
+}
+
+TEST(ResponsesStream, CutStreamEndsIncomplete) {
+    stream_run run;
+    run.feed(delta_chunk({{"role", "assistant"}, {"content", "Half a sen"}}));
+    run.finish(false);
+    auto events = run.events();
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().type, "response.incomplete");
+    const json& r = events.back().data["response"];
+    EXPECT_EQ(r["status"], "incomplete");
+    EXPECT_TRUE(r["usage"].is_null());
+    EXPECT_EQ(r["output"][0]["status"], "incomplete");
+    EXPECT_EQ(r["output"][0]["content"][0]["text"], "Half a sen");
+    EXPECT_EQ(accumulate(events), r);
+}
+
+TEST(ResponsesStream, LengthFinishIsIncompleteWithTheReason) {
+    stream_run run;
+    run.feed(delta_chunk({{"content", "Once"}}));
+    run.feed(delta_chunk(json::object(), "length"));
+    run.feed(usage_chunk());
+    run.finish(true);
+    auto events = run.events();
+    EXPECT_EQ(events.back().type, "response.incomplete");
+    EXPECT_EQ(events.back().data["response"]["incomplete_details"],
+              (json{{"reason", "max_output_tokens"}}));
+    EXPECT_EQ(events.back().data["response"]["usage"]["output_tokens"], 3);
+}
+
+TEST(ResponsesStream, EmptyStreamStillOpensAndCloses) {
+    answer_context ac{"", "asked-model", 5};
+    stream_run run(ac);
+    run.finish(true);
+    auto events = run.events();
+    EXPECT_EQ(types_of(events),
+              (std::vector<std::string>{"response.created", "response.in_progress",
+                                        "response.completed"}));
+    EXPECT_EQ(events.back().data["response"]["model"], "asked-model");
+    EXPECT_EQ(events.back().data["response"]["output"], json::array());
+    EXPECT_EQ(events.back().data["sequence_number"], 2);
+}
+
+TEST(ResponsesStream, UpstreamErrorChunkFailsTheResponse) {
+    stream_run run;
+    run.feed(delta_chunk({{"content", "Hi"}}));
+    run.feed({{"error", {{"message", "overloaded"}, {"type", "server_error"}}}});
+    run.finish(true);
+    auto events = run.events();
+    EXPECT_EQ(events.back().type, "response.failed");
+    EXPECT_EQ(events.back().data["response"]["error"],
+              (json{{"code", "server_error"}, {"message", "overloaded"}}));
+    EXPECT_EQ(accumulate(events), events.back().data["response"]);
+}
+
 }  // namespace
