@@ -621,6 +621,8 @@ class request_translation {
                 schema = &m;
                 schema_key = at;
             } else if (same_field(k, "responseModalities")) {
+                if (!m.is_array())
+                    return refuse(at, "responseModalities must be an array");
                 for (const auto& mod : m)
                     if (!mod.is_string() || mod.str() != "TEXT")
                         return refuse(at, "chat answers are text only");

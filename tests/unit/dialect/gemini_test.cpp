@@ -314,6 +314,8 @@ TEST(GeminiRequest, RefusalsNameTheField) {
     json audio_out = {{"contents", {user_text("a")}},
                       {"generationConfig", {{"responseModalities", {"AUDIO"}}}}};
     EXPECT_EQ(refused(audio_out).param, "generationConfig.responseModalities");
+    audio_out["generationConfig"]["responseModalities"] = "AUDIO";
+    EXPECT_EQ(refused(audio_out).param, "generationConfig.responseModalities");
 }
 
 // ---- answer ----
