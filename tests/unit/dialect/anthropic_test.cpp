@@ -121,10 +121,17 @@ std::vector<event> run_stream(const std::vector<json>& chunks, bool complete = t
         const std::size_t before = out.size();
         t->chunk(dom.root(), out);
         // Nothing held back: every chunk with a delta produces its event at once.
-        const json choices = c.value("choices", json::array());
-        if (!choices.empty() && choices[0].contains("delta") &&
-            (choices[0]["delta"].contains("content") ||
-             choices[0]["delta"].contains("tool_calls"))) {
+        const json choices = c.is_object() && c.contains("choices") && c["choices"].is_array()
+                                 ? c["choices"]
+                                 : json::array();
+        const json delta = !choices.empty() && choices[0].is_object()
+                               ? choices[0].value("delta", json::object())
+                               : json::object();
+        const bool has_text = delta.is_object() && delta.contains("content") &&
+                              delta["content"].is_string() && delta["content"] != "";
+        const bool has_calls = delta.is_object() && delta.contains("tool_calls") &&
+                               delta["tool_calls"].is_array() && !delta["tool_calls"].empty();
+        if (has_text || has_calls) {
             EXPECT_GT(out.size(), before) << c.dump();
         }
     }
@@ -588,6 +595,34 @@ TEST(AnthropicRequest, McpServersAreRefused) {
     EXPECT_EQ(refused(r).param, "mcp_servers");
 }
 
+TEST(AnthropicRequest, OddShapesAreRefusedNotCrashed) {
+    const char* bodies[] = {
+        R"({"model":"m","max_tokens":1,"messages":[7]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[7]}]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":1}]}]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user"}]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"text"}]}]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"image"}]}]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[
+            {"type":"tool_result","tool_use_id":5}]}]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":[
+            {"type":"tool_use","name":"f"}]}]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],"tools":{}})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],"tools":[1]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],"stop_sequences":[1]})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],"temperature":"hot"})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})",
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],"system":5})",
+        R"({"model":7,"max_tokens":1,"messages":[]})",
+        R"({"model":"m","max_tokens":-1,"messages":[]})",
+        R"({"model":"m","max_tokens":1.5,"messages":[]})",
+    };
+    for (const char* body : bodies) {
+        const dl::refusal why = refused(std::string_view(body));
+        EXPECT_FALSE(why.param.empty()) << body;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Buffered answers
 
@@ -807,6 +842,15 @@ TEST(AnthropicStream, EmptyCompleteStreamIsStillAWholeMessage) {
               (std::vector<std::string>{"message_start", "ping", "message_delta", "message_stop"}));
     EXPECT_EQ(events[0].data["message"]["id"], "msg_r9");
     EXPECT_EQ(events[0].data["message"]["model"], "asked");
+}
+
+TEST(AnthropicStream, OddChunksAreSkipped) {
+    const auto events =
+        run_stream({json::array(), json::parse(R"({"choices":7})"),
+                    json::parse(R"({"choices":[7,{"index":1,"delta":{"content":"n=2"}}]})"),
+                    chunk(json::parse(R"({"content":5,"tool_calls":{}})")),
+                    chunk({{"content", "ok"}}), chunk(json::object(), "stop")});
+    EXPECT_EQ(accumulate(events)["content"], json::parse(R"([{"type":"text","text":"ok"}])"));
 }
 
 TEST(AnthropicStream, FinishTwiceAndChunksAfterFinishAddNothing) {
