@@ -3,6 +3,7 @@
 #include <array>
 
 #include "ditto/core/json_scan.hpp"
+#include "ditto/dialect/dialect.hpp"
 #include "ditto/http/error_body.hpp"
 #include "ditto/middleware/chain.hpp"
 #include "ditto/upstream/url.hpp"
@@ -41,6 +42,33 @@ http::response readiness_response(
                                std::string(R"({"status":)") +
                                    (ok ? R"("ready")" : R"("not_ready")") + R"(,"checks":)" + list +
                                    "]}");
+}
+
+// Gemini clients may put their key in the query (`?key=`): it becomes the x-goog-api-key
+// the auth step reads (a header present wins), and leaves the query, so it is neither
+// logged nor sent upstream.
+void take_query_key(http::request& req, std::string& query) {
+    std::string kept;
+    std::string key;
+    std::size_t begin = 0;
+    while (begin <= query.size()) {
+        auto end = query.find('&', begin);
+        if (end == std::string::npos)
+            end = query.size();
+        const std::string_view param(query.data() + begin, end - begin);
+        if (param.starts_with("key=")) {
+            if (key.empty())
+                key = upstream::url_decode(param.substr(4));
+        } else if (!param.empty()) {
+            if (!kept.empty())
+                kept += '&';
+            kept += param;
+        }
+        begin = end + 1;
+    }
+    query = std::move(kept);
+    if (!key.empty() && req.find("x-goog-api-key") == req.end())
+        req.set("x-goog-api-key", key);
 }
 
 http::response method_not_allowed(const http::request& req, std::string_view allow) {
@@ -155,13 +183,39 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
         ctx.path = "/v1/models";
         co_return co_await p_.models_chain->run(ctx);
     }
-    if (path == "/v1/gateway" || path == "/v1/messages" || path.starts_with("/v1/messages/") ||
-        path.starts_with("/v1/a2a/")) {
+    if (path == "/v1/gateway" || path.starts_with("/v1/a2a/")) {
         co_return middleware::api_error(req, status::not_found, "invalid_request_error",
                                         "unsupported_endpoint",
                                         "this endpoint is not supported by ditto-gateway");
     }
-    if (auto proxied = normalize_proxy_path(path); !proxied.empty()) {
+    auto proxied = normalize_proxy_path(path);
+    // docs/dialects.md: the Responses, Anthropic and Gemini front doors.
+    if (auto door = dialect::match_front_door(proxied.empty() ? path : std::string_view(proxied))) {
+        if (!door->served) {
+            co_return http::make_response(
+                req, status::not_found,
+                dialect::error_from_openai(
+                    door->dialect, 404,
+                    http::openai_error("invalid_request_error", "unsupported_endpoint",
+                                       "this endpoint is not supported by ditto-gateway")));
+        }
+        if (req.method() == bhttp::verb::post) {
+            middleware::proxy_context ctx{req, body, info};
+            ctx.path = proxied.empty() ? std::string(path) : std::move(proxied);
+            if (target.size() > raw_path.size())
+                ctx.query = std::string(target.substr(raw_path.size() + 1));
+            ctx.dialect = door->dialect;
+            ctx.count_tokens = door->count_tokens;
+            ctx.path_stream = door->stream;
+            ctx.path_model = std::move(door->model);
+            if (ctx.dialect == dialect::kind::gemini)
+                take_query_key(req, ctx.query);
+            co_return co_await p_.proxy_chain->run(ctx);
+        }
+        if (door->dialect != dialect::kind::responses)
+            co_return method_not_allowed(req, "POST");
+    }
+    if (!proxied.empty()) {
         middleware::proxy_context ctx{req, body, info};
         ctx.path = std::move(proxied);
         if (target.size() > raw_path.size())

@@ -350,11 +350,13 @@ int run(const config::cli_options& options) {
     }
     parts.proxy_chain->add(middleware::make_request_id())
         .add(middleware::make_observe(prom))
+        .add(middleware::make_dialect_errors())
         .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,
                                          options.default_max_output_tokens},
                                         in_flight))
         .add(middleware::make_settle(bg.executor()))
         .add(middleware::make_auth(keys))
+        .add(middleware::make_gemini_request(options.default_max_output_tokens))
         .add(middleware::make_cost_policy())
         .add(middleware::make_guardrails(counters))
         .add(middleware::make_route(filter))

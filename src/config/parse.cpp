@@ -430,12 +430,34 @@ backend_config parse_backend(parse_context& ctx, const json& v, const path_ref& 
     if (const json* f = r.optional("tls_insecure_skip_verify")) {
         ctx.read_bool(*f, r.path_of("tls_insecure_skip_verify"), out.tls_insecure_skip_verify);
     }
+    if (const json* f = r.optional("responses")) {
+        std::string mode;
+        if (ctx.read_string(*f, r.path_of("responses"), mode)) {
+            using rm = backend_config::responses_mode;
+            if (mode == "auto") {
+                out.responses = rm::auto_detect;
+            } else if (mode == "passthrough") {
+                out.responses = rm::passthrough;
+            } else if (mode == "translate") {
+                out.responses = rm::translate;
+            } else {
+                ctx.error(r.path_of("responses"),
+                          "must be \"auto\", \"passthrough\" or \"translate\"");
+            }
+        }
+    }
+    if (const json* f = r.optional("provider")) {
+        if (ctx.read_string(*f, r.path_of("provider"), out.provider) && out.provider != "openai" &&
+            out.provider != "anthropic") {
+            ctx.error(r.path_of("provider"),
+                      "must be \"openai\" or \"anthropic\"; translation backends of other "
+                      "providers are not supported: use an OpenAI-compatible base_url");
+        }
+    }
     // Claimed even when null so that a null does not also warn as unknown.
-    const bool has_provider = r.optional("provider") != nullptr;
-    const bool has_provider_config = r.optional("provider_config") != nullptr;
-    if (has_provider || has_provider_config) {
+    if (r.optional("provider_config") != nullptr) {
         ctx.error(path,
-                  "translation backends (provider/provider_config) are not supported; use an "
+                  "translation backends (provider_config) are not supported; use an "
                   "OpenAI-compatible base_url");
     }
     r.finish();

@@ -63,6 +63,8 @@ class scanner {
         const bool ok = members(1, true, [&](std::string_view key) {
             if (key == "usage" && peek() == '{')
                 return usage_object(2, out);
+            if (key == "usageMetadata" && peek() == '{')
+                return usage_metadata(2, out);
             return value(1);
         });
         skip_ws();
@@ -81,7 +83,11 @@ class scanner {
             const char c = peek();
             if (key == "usage" && c == '{')
                 return usage_object(2, out.usage);
-            if (key == "response" && c == '{') {
+            if (key == "usageMetadata" && c == '{')
+                return usage_metadata(2, out.usage);
+            // Responses API events nest it in `response`, Anthropic's message_start in
+            // `message`.
+            if ((key == "response" || key == "message") && c == '{') {
                 return members(2, true, [&](std::string_view inner) {
                     if (inner == "usage" && peek() == '{')
                         return usage_object(3, nested);
@@ -516,10 +522,16 @@ class scanner {
         slot = v;
     }
 
-    // The members of `usage` (and of its *_details objects) that SPEC §3.6 reads.
+    // The members of `usage` (and of its *_details objects) that SPEC §3.6 reads. Anthropic's
+    // usage (docs/dialects.md) counts cache reads and writes apart from `input_tokens`, where
+    // OpenAI's `prompt_tokens` includes them: with `cache_read_input_tokens` or
+    // `cache_creation_input_tokens` beside an `input_tokens`, the input is their sum, so
+    // `input` means the whole prompt whoever answered.
     bool usage_object(int depth, usage_fields& out) {
         out.present = true;
-        return members(depth, true, [&](std::string_view key) {
+        bool input_named_input = false;
+        std::optional<std::uint64_t> cache_read;
+        const bool ok = members(depth, true, [&](std::string_view key) {
             const std::size_t begin = pos_;
             if ((key.ends_with("_details")) && peek() == '{') {
                 return members(depth + 1, true, [&](std::string_view inner) {
@@ -538,8 +550,10 @@ class scanner {
             if (!value(depth))
                 return false;
             const auto v = unsigned_at(begin);
-            if (key == "input_tokens" || key == "prompt_tokens")
+            if (key == "input_tokens" || key == "prompt_tokens") {
                 out.input = v;
+                input_named_input = key == "input_tokens";
+            }
             if (key == "output_tokens" || key == "completion_tokens")
                 out.output = v;
             if (key == "total_tokens")
@@ -548,8 +562,44 @@ class scanner {
                 out.reasoning = v;
             if (key == "cache_creation_input_tokens")
                 out.creation = v;
+            if (key == "cache_read_input_tokens")
+                cache_read = v;
             return true;
         });
+        if (ok && input_named_input && out.input && (cache_read || out.creation)) {
+            out.cached = cache_read;
+            out.input =
+                sat_add(sat_add(*out.input, cache_read.value_or(0)), out.creation.value_or(0));
+        }
+        return ok;
+    }
+
+    // Gemini's `usageMetadata` (docs/dialects.md): its candidates count leaves out the
+    // thinking tokens that OpenAI's completion_tokens include, so output is their sum.
+    bool usage_metadata(int depth, usage_fields& out) {
+        out.present = true;
+        std::optional<std::uint64_t> candidates, thoughts;
+        const bool ok = members(depth, true, [&](std::string_view key) {
+            const std::size_t begin = pos_;
+            if (!value(depth))
+                return false;
+            const auto v = unsigned_at(begin);
+            if (key == "promptTokenCount")
+                out.input = v;
+            if (key == "candidatesTokenCount")
+                candidates = v;
+            if (key == "thoughtsTokenCount")
+                thoughts = v;
+            if (key == "cachedContentTokenCount")
+                out.cached = v;
+            if (key == "totalTokenCount")
+                out.total = v;
+            return true;
+        });
+        if (candidates || thoughts)
+            out.output = sat_add(candidates.value_or(0), thoughts.value_or(0));
+        out.reasoning = thoughts;
+        return ok;
     }
 
     bool stream_options(int depth, request_fields& out) {

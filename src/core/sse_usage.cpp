@@ -172,7 +172,18 @@ bool sse_usage_scanner::scan_event(std::string_view event) {
         std::string().swap(joined_);
     if (!ok || !fields.usage.present)
         return false;
-    usage_ = fields.usage;
+    // Counts a later event leaves out keep their earlier value: Anthropic's message_start
+    // has the input, its message_delta the final output (docs/dialects.md). OpenAI and
+    // Responses streams report everything in one event, so for them this is "last wins".
+    const auto& u = fields.usage;
+    usage_.present = true;
+    for (auto [dst, src] :
+         {std::pair{&usage_.input, &u.input}, std::pair{&usage_.output, &u.output},
+          std::pair{&usage_.total, &u.total}, std::pair{&usage_.reasoning, &u.reasoning},
+          std::pair{&usage_.cached, &u.cached}, std::pair{&usage_.creation, &u.creation}}) {
+        if (*src)
+            *dst = *src;
+    }
     // An event that also carried [DONE] is kept: removing it would lose the end marker.
     return !done && !fields.usage_from_response && fields.choices_empty;
 }

@@ -18,6 +18,95 @@ std::string_view name(kind k) {
     return "openai";
 }
 
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+std::string percent_decoded(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            const int hi = hex_value(s[i + 1]);
+            const int lo = hex_value(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out += static_cast<char>(hi * 16 + lo);
+                i += 2;
+                continue;
+            }
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+// `{prefix}{model}:{method}` → the Gemini front door; nullopt when `path` is not under prefix.
+std::optional<front_door> gemini_door(std::string_view path, std::string_view prefix,
+                                      bool whole_namespace) {
+    if (!path.starts_with(prefix))
+        return std::nullopt;
+    const auto rest = path.substr(prefix.size());
+    const auto colon = rest.rfind(':');
+    front_door d;
+    d.dialect = kind::gemini;
+    if (colon == std::string_view::npos || colon == 0 ||
+        rest.substr(0, colon).find('/') != std::string_view::npos) {
+        if (!whole_namespace)
+            return std::nullopt;
+        d.served = false;
+        return d;
+    }
+    const auto method = rest.substr(colon + 1);
+    if (method == "generateContent") {
+    } else if (method == "streamGenerateContent") {
+        d.stream = true;
+    } else if (method == "countTokens") {
+        d.count_tokens = true;
+    } else {
+        if (!whole_namespace)
+            return std::nullopt;
+        d.served = false;
+        return d;
+    }
+    d.model = percent_decoded(rest.substr(0, colon));
+    return d;
+}
+
+}  // namespace
+
+std::optional<front_door> match_front_door(std::string_view path) {
+    if (path == "/v1/responses" || path == "/v1/responses/")
+        return front_door{kind::responses};
+    if (path == "/v1/messages" || path == "/v1/messages/count_tokens") {
+        front_door d{kind::anthropic};
+        d.count_tokens = path.ends_with("/count_tokens");
+        return d;
+    }
+    if (path.starts_with("/v1/messages/")) {
+        front_door d{kind::anthropic};
+        d.served = false;
+        return d;
+    }
+    // All of /v1beta is Gemini's; under /v1/models only the `:method` forms are (a plain
+    // `/v1/models/{id}` is OpenAI's model lookup).
+    if (auto d = gemini_door(path, "/v1beta/models/", true))
+        return d;
+    if (path.starts_with("/v1beta/") || path == "/v1beta") {
+        front_door d{kind::gemini};
+        d.served = false;
+        return d;
+    }
+    return gemini_door(path, "/v1/models/", false);
+}
+
 std::optional<std::string> request_to_chat(kind k, std::string_view body, const request_context& rc,
                                            refusal& why) {
     switch (k) {

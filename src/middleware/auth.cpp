@@ -33,7 +33,8 @@ std::string_view presented_token(const http::request& req) {
             return {};
         }
     }
-    for (auto name : {"x-ditto-virtual-key", "x-api-key"}) {
+    // x-api-key is Anthropic's header, x-goog-api-key Gemini's (docs/dialects.md).
+    for (auto name : {"x-ditto-virtual-key", "x-api-key", "x-goog-api-key"}) {
         if (auto it = req.find(name); it != req.end()) {
             auto v = core::trim(it->value());
             if (!v.empty())

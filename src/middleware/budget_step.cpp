@@ -288,7 +288,8 @@ class cost_policy_step final : public middleware {
         static constexpr std::string_view token_based[] = {"/v1/chat/completions",
                                                            "/v1/completions", "/v1/embeddings",
                                                            "/v1/moderations", "/v1/rerank"};
-        bool ok = ctx.path.starts_with("/v1/responses");
+        // The dialect front doors are chat completions underneath (docs/dialects.md).
+        bool ok = ctx.path.starts_with("/v1/responses") || ctx.dialect != dialect::kind::openai;
         for (auto p : token_based)
             ok = ok || ctx.path == p;
         if (!ok) {

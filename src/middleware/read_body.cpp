@@ -34,7 +34,8 @@ class read_body final : public middleware {
                                 "inflight_limit", "too many in-flight proxy requests");
         }
         ctx.holds.push_back(std::make_shared<in_flight_permit>(in_flight_));
-        ctx.metered = ctx.req.method() == http::bhttp::verb::post;
+        // A count-tokens request is a lookup (docs/dialects.md): free, like a GET.
+        ctx.metered = ctx.req.method() == http::bhttp::verb::post && !ctx.count_tokens;
 
         const auto declared = ctx.body.content_length();
         if (declared && *declared > limits_.max_body_bytes && is_streamable_upload(ctx)) {
@@ -61,8 +62,10 @@ class read_body final : public middleware {
         ctx.body_read = true;
 
         auto ct = ctx.req.find(http::field::content_type);
+        // A Gemini body is JSON whatever its content type says (it is translated after auth).
         const bool json_type =
-            ct != ctx.req.end() && core::iequals_prefix(ct->value(), "application/json");
+            ctx.dialect == dialect::kind::gemini ||
+            (ct != ctx.req.end() && core::iequals_prefix(ct->value(), "application/json"));
         if (json_type && !ctx.raw_body.empty()) {
             if (!core::scan_request_json(ctx.raw_body, ctx.fields)) {
                 co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
@@ -72,30 +75,11 @@ class read_body final : public middleware {
             if (const auto& bad = ctx.fields.bad_token_limit)
                 co_return token_limit_refused(ctx, *bad);
         }
-        set_charge(ctx);
+        charge_request(ctx, limits_.default_max_output_tokens);
         co_return co_await next(ctx);
     }
 
   private:
-    // SPEC §3.1 step 8 with §0.4: the input estimate plus the most output the request may
-    // produce, so a request without a limit cannot reserve nothing.
-    void set_charge(proxy_context& ctx) const {
-        ctx.input_estimate = (ctx.raw_body.size() + 3) / 4;
-        if (!ctx.metered || ctx.path == "/v1/responses/input_tokens" ||
-            ctx.path == "/v1/responses/input_tokens/")
-            return;
-        const auto& f = ctx.fields;
-        std::uint64_t output = limits_.default_max_output_tokens;
-        if (f.max_completion_tokens) {
-            output = *f.max_completion_tokens;
-        } else if (f.max_tokens) {
-            output = *f.max_tokens;
-        } else if (f.max_output_tokens && ctx.path.starts_with("/v1/responses")) {
-            output = *f.max_output_tokens;
-        }
-        ctx.charge_tokens = core::sat_add(ctx.input_estimate, output);
-    }
-
     // Issue 19 item 6, in OpenAI's own messages and codes for these mistakes, with `param`.
     // The value is not echoed: it is the client's, and may be a megabyte of digits.
     static http::response token_limit_refused(const proxy_context& ctx,
@@ -131,6 +115,26 @@ class read_body final : public middleware {
 };
 
 }  // namespace
+
+// SPEC §3.1 step 8 with §0.4: the input estimate plus the most output the request may
+// produce, so a request without a limit cannot reserve nothing.
+void charge_request(proxy_context& ctx, std::uint64_t default_max_output_tokens) {
+    ctx.input_estimate = (ctx.raw_body.size() + 3) / 4;
+    ctx.charge_tokens = 0;
+    if (!ctx.metered || ctx.count_tokens || ctx.path == "/v1/responses/input_tokens" ||
+        ctx.path == "/v1/responses/input_tokens/")
+        return;
+    const auto& f = ctx.fields;
+    std::uint64_t output = default_max_output_tokens;
+    if (f.max_completion_tokens) {
+        output = *f.max_completion_tokens;
+    } else if (f.max_tokens) {
+        output = *f.max_tokens;
+    } else if (f.max_output_tokens && ctx.path.starts_with("/v1/responses")) {
+        output = *f.max_output_tokens;
+    }
+    ctx.charge_tokens = core::sat_add(ctx.input_estimate, output);
+}
 
 bool is_streamable_upload(const proxy_context& ctx) {
     if (ctx.req.method() != http::bhttp::verb::post)

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "dialect_answer.hpp"
+#include "ditto/core/json_builder.hpp"
 #include "ditto/core/json_writer.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
@@ -184,6 +186,44 @@ void ask_for_stream_usage(proxy_context& ctx) {
     }
 }
 
+// How one attempt reaches its backend (docs/dialects.md): the request as the client sent it,
+// or translated to chat completions (the answer translated back).
+enum class attempt_form : std::uint8_t { as_is, translated };
+
+attempt_form form_for(const proxy_context& ctx, const upstream::backend& b) {
+    using rm = config::backend_config::responses_mode;
+    switch (ctx.dialect) {
+        case dialect::kind::responses:
+            return b.responses() == rm::translate ? attempt_form::translated : attempt_form::as_is;
+        case dialect::kind::anthropic:
+            return b.speaks_anthropic() ? attempt_form::as_is : attempt_form::translated;
+        case dialect::kind::gemini:
+            return attempt_form::translated;
+        case dialect::kind::openai:
+            break;
+    }
+    return attempt_form::as_is;
+}
+
+// SPEC §3.12: what an upstream without the Responses API answers to it.
+bool lacks_responses_api(unsigned st) {
+    return st == 404 || st == 405 || st == 501;
+}
+
+// A count-tokens request no backend will answer in its dialect: the gateway's own estimate,
+// ceil(body bytes / 4), the same number it charges by (docs/dialects.md).
+http::response local_token_count(const proxy_context& ctx) {
+    core::json_builder b(64);
+    b.begin_object()
+        .member(ctx.dialect == dialect::kind::gemini ? "totalTokens" : "input_tokens",
+                ctx.input_estimate)
+        .end_object();
+    auto res = http::make_response(ctx.req, http::status::ok, b.take());
+    res.msg.set("x-ditto-request-id", ctx.request_id);
+    res.msg.set("x-request-id", ctx.request_id);
+    return res;
+}
+
 class proxy final : public middleware::middleware {
   public:
     proxy(std::shared_ptr<upstreams> ups, std::shared_ptr<backend_health> health,
@@ -241,17 +281,40 @@ class proxy final : public middleware::middleware {
             }
             auto permit = std::make_shared<backend_permit>(b);
 
-            auto out = upstream::build_outgoing(ctx.req, *b, ctx.path, ctx.query,
-                                                body_for(ctx, *b, is_last, result.upstream_model),
-                                                ctx.request_id);
-            if (!ctx.body_read)
-                out.streamed_body = &ctx.body;
-            out.replay_safe = is_safe_method(ctx.req.method()) || ctx.client_request_id;
-            counters_->backend_calls.add();
-            const auto sent_at = std::chrono::steady_clock::now();
-            auto r = co_await upstream::exchange(ups_->pool_for(ctx.info.worker, *b), out,
-                                                 options_.buffer_limit);
-            note_attempt(ctx, name, r, std::chrono::steady_clock::now() - sent_at);
+            auto form = form_for(ctx, *b);
+            if (ctx.count_tokens && form == attempt_form::translated) {
+                result.from_upstream = true;  // answered, nothing spent (docs/dialects.md)
+                co_return local_token_count(ctx);
+            }
+            // Auto mode asks first as is and may need the body again for the translation.
+            const bool auto_responses =
+                ctx.dialect == dialect::kind::responses && form == attempt_form::as_is &&
+                b->responses() == config::backend_config::responses_mode::auto_detect;
+            std::optional<http::response> refused;
+            auto r = co_await call(ctx, *b, form, is_last && !auto_responses, refused);
+            if (refused)
+                co_return std::move(*refused);
+            if (auto_responses && r.failure == upstream::failure_kind::none &&
+                lacks_responses_api(r.response.msg.result_int())) {
+                // SPEC §3.12: the same backend again, as chat completions; the 404 is not a
+                // failure of the backend, only of the guess.
+                form = attempt_form::translated;
+                r = co_await call(ctx, *b, form, is_last, refused);
+                if (refused)
+                    co_return std::move(*refused);
+            }
+            if (r.failure == upstream::failure_kind::none && form == attempt_form::translated) {
+                auto translated = co_await answer_in_dialect(ctx, std::move(r.response));
+                if (!translated) {
+                    health_->record_failure(name, attempt_failure::status, 502,
+                                            "answer is not a chat completion", std::nullopt);
+                    last = gateway_error(ctx, status::bad_gateway, "api_error",
+                                         "invalid_backend_response",
+                                         "backend answer is not a chat completion");
+                    continue;
+                }
+                r.response = std::move(*translated);
+            }
             if (r.failure == upstream::failure_kind::none) {
                 const unsigned st = r.response.msg.result_int();
                 auto act = action_for(policy, attempt_failure::status, st);
@@ -296,6 +359,46 @@ class proxy final : public middleware::middleware {
     }
 
   private:
+    // One request to `b` in `form`: the chat translation (made once) to /v1/chat/completions,
+    // or the request as sent. A request that cannot be translated sets `refused` (400 in the
+    // client's shape, no other backend tried: each would refuse it the same way).
+    boost::asio::awaitable<upstream::exchange_result> call(proxy_context& ctx, upstream::backend& b,
+                                                           attempt_form form, bool may_move,
+                                                           std::optional<http::response>& refused) {
+        auto& result = ctx.settle.result();
+        std::string_view path = ctx.path;
+        std::string_view query = ctx.query;
+        std::string body;
+        if (form == attempt_form::translated) {
+            dialect::refusal why;
+            if (!ensure_chat_body(ctx, why)) {
+                refused = gateway_error(ctx, status::bad_request, "invalid_request_error",
+                                        "invalid_request", why.message, why.param);
+                co_return upstream::exchange_result{};
+            }
+            path = "/v1/chat/completions";
+            query = {};  // the dialect's own parameters (Gemini's alt=sse) mean nothing there
+            body = ctx.chat_body ? body_from(*ctx.chat_body, ctx.chat_fields, true, b, may_move,
+                                             result.upstream_model)
+                                 : body_from(ctx.raw_body, ctx.fields, ctx.body_is_json, b,
+                                             may_move, result.upstream_model);
+        } else {
+            body = body_from(ctx.raw_body, ctx.fields, ctx.body_is_json, b, may_move,
+                             result.upstream_model);
+        }
+        auto out =
+            upstream::build_outgoing(ctx.req, b, path, query, std::move(body), ctx.request_id);
+        if (!ctx.body_read)
+            out.streamed_body = &ctx.body;
+        out.replay_safe = is_safe_method(ctx.req.method()) || ctx.client_request_id;
+        counters_->backend_calls.add();
+        const auto sent_at = std::chrono::steady_clock::now();
+        auto r = co_await upstream::exchange(ups_->pool_for(ctx.info.worker, b), out,
+                                             options_.buffer_limit);
+        note_attempt(ctx, b.name(), r, std::chrono::steady_clock::now() - sent_at);
+        co_return r;
+    }
+
     // What the observe step records about an attempt (docs/observability.md).
     static void note_attempt(proxy_context& ctx, const std::string& name,
                              const upstream::exchange_result& r,
@@ -373,12 +476,13 @@ class proxy final : public middleware::middleware {
     // A gateway-made error for one attempt; the last one is the answer and is audited as
     // proxy.error (SPEC §3.1 step 10).
     static http::response gateway_error(proxy_context& ctx, http::status st, std::string_view type,
-                                        std::string_view code, std::string message) {
+                                        std::string_view code, std::string message,
+                                        std::string_view param = {}) {
         auto& o = ctx.settle.result();
         o.error_type = type;
         o.error_code = code;
         o.error_message = message;
-        return api_error(ctx.req, st, type, code, message);
+        return api_error(ctx.req, st, type, code, message, param);
     }
 
     // SPEC §3.6: a buffered 2xx JSON answer's `usage` settles the charges made on the way in.
@@ -396,21 +500,23 @@ class proxy final : public middleware::middleware {
             usage = scanned;
     }
 
-    // The body for one attempt: the client's, with `model` rewritten by the backend's
-    // model_map (SPEC §3.11) in place, so every other byte stays as the client sent it.
-    static std::string body_for(proxy_context& ctx, const upstream::backend& b, bool is_last,
-                                std::string& upstream_model) {
-        upstream_model = ctx.fields.model.value_or("");
-        if (ctx.body_is_json && ctx.fields.is_object && ctx.fields.model && b.has_model_map()) {
-            if (const auto* mapped = b.map_model(*ctx.fields.model)) {
+    // The body for one attempt: `source` (the client's, or its chat translation), with
+    // `model` rewritten by the backend's model_map (SPEC §3.11) in place, so every other byte
+    // stays as it was. Moved out when no later attempt needs it.
+    static std::string body_from(std::string& source, const core::request_fields& fields,
+                                 bool is_json, const upstream::backend& b, bool may_move,
+                                 std::string& upstream_model) {
+        upstream_model = fields.model.value_or("");
+        if (is_json && fields.is_object && fields.model && b.has_model_map()) {
+            if (const auto* mapped = b.map_model(*fields.model)) {
                 upstream_model = *mapped;
-                std::string body = ctx.raw_body;
-                const auto span = ctx.fields.model_span;
+                std::string body = source;
+                const auto span = fields.model_span;
                 body.replace(span.begin, span.end - span.begin, core::json_quote(*mapped));
                 return body;
             }
         }
-        return is_last ? std::move(ctx.raw_body) : ctx.raw_body;
+        return may_move ? std::move(source) : source;
     }
 
     std::shared_ptr<upstreams> ups_;

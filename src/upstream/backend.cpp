@@ -43,7 +43,9 @@ backend::backend(const config::backend_config& cfg)
       model_map_(cfg.model_map),
       timeout_(std::chrono::seconds(cfg.effective_timeout_seconds())),
       max_response_(std::chrono::seconds(cfg.max_response_seconds.value_or(0))),
-      min_bytes_per_second_(cfg.min_response_bytes_per_second.value_or(0)) {
+      min_bytes_per_second_(cfg.min_response_bytes_per_second.value_or(0)),
+      responses_(cfg.responses),
+      speaks_anthropic_(cfg.provider == "anthropic") {
     auto u = parse_base_url(cfg.base_url);
     if (!u)
         throw std::runtime_error("backend " + cfg.name + ": unusable base_url");

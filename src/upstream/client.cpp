@@ -669,10 +669,14 @@ bool forwarded_upstream(bhttp::field name, std::string_view text) {
     }
     if (text.size() < 2 || (text[0] != 'x' && text[0] != 'X'))
         return true;
-    static constexpr std::string_view x_excluded[] = {
-        "x-api-key",           "x-litellm-api-key", "x-forwarded-authorization",
-        "x-ditto-virtual-key", "x-ditto-protocol",  "x-ditto-cache-bypass",
-        "x-ditto-bypass-cache"};
+    static constexpr std::string_view x_excluded[] = {"x-api-key",
+                                                      "x-litellm-api-key",
+                                                      "x-forwarded-authorization",
+                                                      "x-ditto-virtual-key",
+                                                      "x-ditto-protocol",
+                                                      "x-ditto-cache-bypass",
+                                                      "x-ditto-bypass-cache",
+                                                      "x-goog-api-key"};
     for (auto ex : x_excluded) {
         if (core::iequals(text, ex))
             return false;

@@ -26,6 +26,14 @@ struct backend_config {
     // Ours (issue 19): a trickling upstream cannot hold a connection. Absent or 0: off.
     std::optional<std::uint64_t> max_response_seconds;           ///< request sent → last byte
     std::optional<std::uint64_t> min_response_bytes_per_second;  ///< per timeout window
+    // Ours (docs/dialects.md): which client dialects the backend serves natively.
+    /// `POST /v1/responses`: forwarded as is first and translated to chat completions on a
+    /// 404/405/501 (auto), always forwarded (passthrough), or always translated (translate).
+    enum class responses_mode : std::uint8_t { auto_detect, passthrough, translate };
+    responses_mode responses = responses_mode::auto_detect;
+    /// "openai" (chat completions and the OpenAI API) or "anthropic" (also serves Anthropic
+    /// Messages, so `POST /v1/messages` goes to it as is instead of translated).
+    std::string provider = "openai";
 
     /// SPEC default: absent or 0 means 300 s.
     std::uint64_t effective_timeout_seconds() const {

@@ -54,7 +54,9 @@ bool scan_request_json(std::string_view text, request_fields& out);
 
 /// The token counts of a response's top-level `usage` (SPEC §3.6): input is `input_tokens`
 /// or `prompt_tokens`, output `output_tokens` or `completion_tokens`; the details objects give
-/// reasoning, cached and cache-creation counts.
+/// reasoning, cached and cache-creation counts. Anthropic's usage (cache reads and writes
+/// beside input_tokens) and Gemini's `usageMetadata` are read into the same meaning: input is
+/// the whole prompt, cached and creation included, output includes reasoning.
 struct usage_fields {
     bool present = false;  ///< the body had a top-level `usage` object
     std::optional<std::uint64_t> input;
@@ -72,9 +74,10 @@ bool scan_usage_json(std::string_view text, usage_fields& out);
 
 /// What the SSE relay reads from one event's (joined) data (SPEC §3.6 "SSE").
 struct stream_event_fields {
-    /// The top-level `usage` object; else, for Responses API events (`response.completed`,
-    /// `response.incomplete`, `response.failed`), the `usage` object of the top-level
-    /// `response` object. `"usage": null` counts as absent.
+    /// The top-level `usage` (or Gemini `usageMetadata`) object; else, for Responses API
+    /// events (`response.completed`, `response.incomplete`, `response.failed`), the `usage`
+    /// object of the top-level `response` object, and for Anthropic's message_start that of
+    /// `message`. `"usage": null` counts as absent.
     usage_fields usage;
     bool usage_from_response = false;  ///< `usage` came from `response.usage`
     bool choices_empty = false;        ///< the top level has `"choices": []`

@@ -15,8 +15,10 @@ namespace ditto::core {
 /// client's behalf (SPEC §0 item 5).
 ///
 /// Events end at the earliest "\n\n" or "\r\n\r\n". An event's `data:` lines (trimmed, empty
-/// ones and `[DONE]` skipped) are joined with "\n" and scanned as JSON; the last non-null
-/// `usage` seen (top level, else Responses API `response.usage`) wins. At most `max_buffer`
+/// ones and `[DONE]` skipped) are joined with "\n" and scanned as JSON; each non-null usage
+/// seen (top-level `usage` or Gemini `usageMetadata`, else Responses API `response.usage` or
+/// Anthropic `message.usage`) overwrites the counts it has, so the last report of each count
+/// wins. At most `max_buffer`
 /// bytes are held whatever the input: when one event outgrows it, only its last
 /// `keep_on_overflow` bytes are kept, and that event is neither scanned nor removed.
 ///

@@ -28,6 +28,21 @@ enum class kind : std::uint8_t {
 
 std::string_view name(kind k);
 
+/// A dialect endpoint by its path (docs/dialects.md). `served` is false for a path in a
+/// dialect's namespace the gateway does not serve (a 404 in that dialect's shape).
+struct front_door {
+    kind dialect = kind::openai;
+    bool served = true;
+    bool count_tokens = false;  ///< `/v1/messages/count_tokens`, Gemini `:countTokens`
+    bool stream = false;        ///< Gemini `:streamGenerateContent`
+    std::string model;          ///< Gemini: the `{model}` of the path, percent-decoded
+};
+
+/// Anthropic `/v1/messages[/count_tokens]`, Gemini `/v1beta/models/{model}:{method}` (and
+/// `/v1/models/{model}:{method}`, method generateContent, streamGenerateContent or
+/// countTokens), `/v1/responses`; nullopt for any other path. `path` has no query.
+std::optional<front_door> match_front_door(std::string_view path);
+
 /// Why a request cannot be translated: 400 invalid_request_error in the client's shape.
 /// `param` names the field at fault in the client's own request (e.g. "tools[0].type").
 struct refusal {
@@ -67,7 +82,8 @@ class stream_translator {
   public:
     virtual ~stream_translator() = default;
     /// One chunk: the parsed `data:` JSON of one upstream SSE event (not `[DONE]`). Appends
-    /// complete SSE events (`event: …\ndata: …\n\n`, or `data: …\n\n` for Gemini) to `out`.
+    /// complete SSE events (`event: …\ndata: …\n\n`; Gemini's are `data: …\r\n\r\n`, as
+    /// the real API sends them) to `out`.
     virtual void chunk(const core::json_node& chunk, std::string& out) = 0;
     /// The upstream stream ended: `complete` after `[DONE]` or a finish_reason, false when it
     /// was cut. Appends the closing events (Responses: response.completed or

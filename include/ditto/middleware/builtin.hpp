@@ -21,6 +21,19 @@ std::shared_ptr<middleware> make_request_id();
 /// and writes the access log line / `proxy.response` event at info. Right after request_id.
 std::shared_ptr<middleware> make_observe(std::shared_ptr<metrics::prometheus> p);
 
+/// docs/dialects.md: the gateway's own error answers in the client's dialect (Anthropic,
+/// Gemini error shapes). Right after observe, outside every step that can refuse.
+std::shared_ptr<middleware> make_dialect_errors();
+
+/// docs/dialects.md: a Gemini request becomes the chat request it is governed and sent as
+/// (400 when it cannot be translated), and is charged by it. Right after auth.
+std::shared_ptr<middleware> make_gemini_request(std::uint64_t default_max_output_tokens);
+
+/// SPEC §3.1 step 8 with §0.4: `ctx.input_estimate` = ceil(body bytes / 4), and
+/// `ctx.charge_tokens` = that plus the request's output limit (else the default); 0 for an
+/// unmetered request.
+void charge_request(proxy_context& ctx, std::uint64_t default_max_output_tokens);
+
 struct body_limits {
     std::uint64_t max_body_bytes = 64ULL * 1024 * 1024;  ///< --proxy-max-body-bytes
     std::uint64_t max_in_flight = 256;                   ///< --proxy-max-in-flight

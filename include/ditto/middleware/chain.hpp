@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ditto/core/json_scan.hpp"
+#include "ditto/dialect/dialect.hpp"
 #include "ditto/http/message.hpp"
 #include "ditto/metrics/prometheus.hpp"
 #include "ditto/middleware/keys.hpp"
@@ -20,7 +21,17 @@ struct proxy_context {
     http::body_reader& body;
     const http::request_info& info;
 
-    std::string path;   ///< normalized (aliases gain /v1), no query
+    std::string path;  ///< normalized (aliases gain /v1), no query
+    /// The client's dialect (docs/dialects.md), from the path. Gateway errors leave in its
+    /// error shape; the proxy translates for backends that do not speak it.
+    dialect::kind dialect = dialect::kind::openai;
+    /// Gemini: the model and the stream flag the path names
+    /// (`…/models/{model}:streamGenerateContent`).
+    std::string path_model;
+    bool path_stream = false;
+    /// A count-tokens request (`/v1/messages/count_tokens`, Gemini `:countTokens`): answered
+    /// by the gateway with its estimate unless a backend speaks the dialect.
+    bool count_tokens = false;
     std::string query;  ///< raw query, no '?'
     std::string request_id;
     bool client_request_id = false;  ///< the client sent x-request-id (even blank)
@@ -50,6 +61,12 @@ struct proxy_context {
     cost_policy cost = cost_policy::none;
 
     std::vector<std::string> candidates;  ///< backends in order (SPEC §3.9), set by route
+
+    /// The request as chat completions, made on first need by a backend that does not speak
+    /// the client's dialect (Responses, Anthropic; Gemini is translated with the body, so its
+    /// raw_body is already chat), with the fields the proxy rewrites `model` by.
+    std::optional<std::string> chat_body;
+    core::request_fields chat_fields;
 
     /// The upstream was asked for stream usage the client did not ask for (SPEC §0.5): the
     /// extra usage event is removed from the client's stream.

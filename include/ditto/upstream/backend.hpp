@@ -45,6 +45,10 @@ class backend {
     /// `min_response_bytes_per_second`, judged over each `timeout()` window of a relayed
     /// body; 0 = off.
     std::uint64_t min_bytes_per_second() const { return min_bytes_per_second_; }
+    /// How `POST /v1/responses` reaches it (docs/dialects.md).
+    config::backend_config::responses_mode responses() const { return responses_; }
+    /// It serves Anthropic Messages itself (`"provider": "anthropic"`).
+    bool speaks_anthropic() const { return speaks_anthropic_; }
     /// TLS client context (verification as configured); null for http://.
     boost::asio::ssl::context* tls() const { return tls_.get(); }
 
@@ -67,6 +71,8 @@ class backend {
     std::chrono::milliseconds max_response_{0};
     std::uint64_t min_bytes_per_second_ = 0;
     std::optional<std::size_t> max_in_flight_;
+    config::backend_config::responses_mode responses_;
+    bool speaks_anthropic_;
     std::atomic<std::size_t> in_flight_{0};
     std::atomic<std::uint64_t> desyncs_{0};
     std::unique_ptr<boost::asio::ssl::context> tls_;

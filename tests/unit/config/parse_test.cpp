@@ -506,20 +506,42 @@ TEST(ConfigParse, EmptyMcpServersListIsSilent) {
     EXPECT_EQ(diag.warnings, strings{});
 }
 
-TEST(ConfigParse, TranslationBackendsAreRejected) {
+TEST(ConfigParse, ProviderIsOpenAIOrAnthropicAndProviderConfigIsRejected) {
     diagnostics diag;
-    parse(R"({"backends":[{"name":"a","base_url":"http://a"},)"
-          R"({"name":"b","provider":"anthropic"},)"
-          R"({"name":"c","provider_config":{"base_url":"x"}},)"
-          R"({"name":"d","provider":"x","provider_config":{}}],)"
-          R"("virtual_keys":[],"router":{}})",
-          diag);
-    const std::string tail =
-        ": translation backends (provider/provider_config) are not supported; use an "
-        "OpenAI-compatible base_url";
+    const gateway_config cfg = parse(R"({"backends":[{"name":"a","base_url":"http://a"},)"
+                                     R"({"name":"b","base_url":"http://b","provider":"anthropic"},)"
+                                     R"({"name":"c","provider_config":{"base_url":"x"}},)"
+                                     R"({"name":"d","provider":"bedrock"}],)"
+                                     R"("virtual_keys":[],"router":{}})",
+                                     diag);
     EXPECT_EQ(diag.errors,
-              (strings{"backends[1]" + tail, "backends[2]" + tail, "backends[3]" + tail}));
+              (strings{"backends[2]: translation backends (provider_config) are not supported; "
+                       "use an OpenAI-compatible base_url",
+                       "backends[3].provider: must be \"openai\" or \"anthropic\"; translation "
+                       "backends of other providers are not supported: use an OpenAI-compatible "
+                       "base_url"}));
     EXPECT_EQ(diag.warnings, strings{});
+    ASSERT_EQ(cfg.backends.size(), 4u);
+    EXPECT_EQ(cfg.backends[0].provider, "openai");
+    EXPECT_EQ(cfg.backends[1].provider, "anthropic");
+}
+
+TEST(ConfigParse, ResponsesModeDefaultsToAutoAndRefusesOtherWords) {
+    using rm = ditto::config::backend_config::responses_mode;
+    diagnostics diag;
+    const gateway_config cfg =
+        parse(R"({"backends":[{"name":"a","base_url":"http://a"},)"
+              R"({"name":"b","base_url":"http://b","responses":"translate"},)"
+              R"({"name":"c","base_url":"http://c","responses":"passthrough"},)"
+              R"({"name":"d","base_url":"http://d","responses":"never"}],)"
+              R"("virtual_keys":[],"router":{}})",
+              diag);
+    EXPECT_EQ(diag.errors,
+              strings{R"(backends[3].responses: must be "auto", "passthrough" or "translate")"});
+    ASSERT_EQ(cfg.backends.size(), 4u);
+    EXPECT_EQ(cfg.backends[0].responses, rm::auto_detect);
+    EXPECT_EQ(cfg.backends[1].responses, rm::translate);
+    EXPECT_EQ(cfg.backends[2].responses, rm::passthrough);
 }
 
 TEST(ConfigParse, LegacyDefaultBackendIsFolded) {

@@ -494,10 +494,51 @@ TEST(ScanUsage, ChatCompletionsUsage) {
 TEST(ScanUsage, ResponsesApiUsageWithoutTotal) {
     usage_fields u;
     ASSERT_TRUE(scan_usage_json(
-        R"({"usage":{"input_tokens":7,"output_tokens":5,"cache_creation_input_tokens":3}})", u));
+        R"({"usage":{"input_tokens":7,"output_tokens":5,"input_tokens_details":{"cached_tokens":2}}})",
+        u));
     EXPECT_FALSE(u.total);
+    EXPECT_EQ(u.input, 7u);  // Responses' input_tokens include the cached ones, as OpenAI's
+    EXPECT_EQ(u.cached, 2u);
     EXPECT_EQ(u.total_tokens(), 12u);  // input + output
+}
+
+// Anthropic counts cache reads and writes beside input_tokens; the gateway's input is the
+// whole prompt, as OpenAI's prompt_tokens (docs/dialects.md): 7 + 4 + 3.
+TEST(ScanUsage, AnthropicCacheCountsAreAddedToTheInput) {
+    usage_fields u;
+    ASSERT_TRUE(scan_usage_json(R"({"type":"message","usage":{"input_tokens":7,"output_tokens":5,)"
+                                R"("cache_read_input_tokens":4,"cache_creation_input_tokens":3}})",
+                                u));
+    EXPECT_EQ(u.input, 14u);
+    EXPECT_EQ(u.cached, 4u);
     EXPECT_EQ(u.creation, 3u);
+    EXPECT_EQ(u.output, 5u);
+    EXPECT_EQ(u.total_tokens(), 19u);
+}
+
+// A LiteLLM-style OpenAI usage names creation beside prompt_tokens, which already include it.
+TEST(ScanUsage, PromptTokensKeepCacheCreationInside) {
+    usage_fields u;
+    ASSERT_TRUE(scan_usage_json(
+        R"({"usage":{"prompt_tokens":10,"completion_tokens":1,"cache_creation_input_tokens":3}})",
+        u));
+    EXPECT_EQ(u.input, 10u);
+    EXPECT_EQ(u.creation, 3u);
+}
+
+// Gemini's candidates count leaves the thinking tokens out; OpenAI's output has them.
+TEST(ScanUsage, GeminiUsageMetadata) {
+    usage_fields u;
+    ASSERT_TRUE(scan_usage_json(
+        R"({"candidates":[],"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":5,)"
+        R"("thoughtsTokenCount":3,"cachedContentTokenCount":4,"totalTokenCount":20}})",
+        u));
+    EXPECT_TRUE(u.present);
+    EXPECT_EQ(u.input, 12u);
+    EXPECT_EQ(u.output, 8u);
+    EXPECT_EQ(u.reasoning, 3u);
+    EXPECT_EQ(u.cached, 4u);
+    EXPECT_EQ(u.total_tokens(), 20u);
 }
 
 TEST(ScanUsage, InputPlusOutputSaturatesInsteadOfWrapping) {

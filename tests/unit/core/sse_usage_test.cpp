@@ -98,6 +98,46 @@ TEST(SseUsage, ChatStreamUsageIsReadAndRelayedVerbatim) {
     EXPECT_EQ(r.stripped, 0u);
 }
 
+// Anthropic reports the input in message_start (nested in `message`) and the final output in
+// message_delta: each count keeps its last report.
+TEST(SseUsage, AnthropicStartAndDeltaCombine) {
+    const std::string in =
+        event({"event: message_start",
+               R"(data: {"type":"message_start","message":{"id":"m","usage":)"
+               R"({"input_tokens":10,"cache_read_input_tokens":2,"output_tokens":1}}})"}) +
+        event(
+            {"event: content_block_delta",
+             R"(data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}})"}) +
+        event(
+            {"event: message_delta",
+             R"(data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}})"}) +
+        event({"event: message_stop", R"(data: {"type":"message_stop"})"});
+    const result r = run(in, false);
+    EXPECT_EQ(r.out, in);
+    ASSERT_TRUE(r.usage.present);
+    EXPECT_EQ(r.usage.input, 12u);
+    EXPECT_EQ(r.usage.cached, 2u);
+    EXPECT_EQ(r.usage.output, 15u);
+    EXPECT_EQ(r.usage.total_tokens(), 27u);
+}
+
+// Gemini streams carry usageMetadata in their data events; the last one is the whole count.
+TEST(SseUsage, GeminiUsageMetadataIsRead) {
+    const std::string in =
+        data_event(R"({"candidates":[{"content":{"parts":[{"text":"a"}]}}],)"
+                   R"("usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":1}})",
+                   "\r\n") +
+        data_event(
+            R"({"candidates":[{"content":{"parts":[{"text":"b"}]},"finishReason":"STOP"}],)"
+            R"("usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6,"totalTokenCount":10}})",
+            "\r\n");
+    const result r = run(in, false);
+    ASSERT_TRUE(r.usage.present);
+    EXPECT_EQ(r.usage.input, 4u);
+    EXPECT_EQ(r.usage.output, 6u);
+    EXPECT_EQ(r.usage.total_tokens(), 10u);
+}
+
 TEST(SseUsage, StrippingRemovesExactlyTheUsageChunk) {
     const result r = run(chat_stream("\n"), true);
     EXPECT_EQ(r.out, chat_stream("\n", false));
@@ -285,7 +325,9 @@ TEST(SseUsage, OtherFieldsAndCommentsAreIgnored) {
     EXPECT_EQ(run(event({": only a comment"}), false).events, 0u);
 }
 
-TEST(SseUsage, LastUsageWins) {
+// Each count keeps its last report (Anthropic splits them over two events); a null usage
+// changes nothing.
+TEST(SseUsage, EachCountKeepsItsLastReport) {
     const std::string in = data_event(R"({"choices":[],"usage":{"prompt_tokens":1,)"
                                       R"("completion_tokens":2,"total_tokens":3,)"
                                       R"("prompt_tokens_details":{"cached_tokens":1}}})") +
@@ -293,8 +335,8 @@ TEST(SseUsage, LastUsageWins) {
                            data_event(R"({"choices":[],"usage":null})");
     const result r = run(in, false);
     EXPECT_EQ(r.usage.total, 30u);
-    EXPECT_FALSE(r.usage.input);  // replaced, not merged
-    EXPECT_FALSE(r.usage.cached);
+    EXPECT_EQ(r.usage.input, 1u);  // merged, not replaced
+    EXPECT_EQ(r.usage.cached, 1u);
 }
 
 TEST(SseUsage, GarbageIsIgnored) {
