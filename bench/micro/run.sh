@@ -15,3 +15,6 @@ g++ -std=gnu++20 -O2 -Iinclude bench/micro/log_event.cpp $lib/libditto_observe.a
 # stderr to a file, as a log collector would take it; the lines themselves are not kept.
 taskset -c 1 "$out/log_event" 2>"$out/log_event.log"
 echo "log_event wrote $(wc -l <"$out/log_event.log") lines" >&2
+g++ -std=gnu++20 -O2 -Iinclude bench/micro/dialect_translate.cpp $lib/libditto_dialect.a \
+  $lib/libditto_core.a -o "$out/dialect_translate" -lcrypto
+taskset -c 1 "$out/dialect_translate"
