@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "support/gateway_fixture.hpp"
 #include "support/inspect.hpp"
 #include "support/keyed_gateway.hpp"
+#include "support/raw_server.hpp"
 
 namespace ditto::test {
 namespace {
@@ -59,9 +61,14 @@ class Dialects : public ::testing::Test {
                std::vector<std::string> args = {}) {
         mock.start({"--chat-only"});
         args.insert(args.end(), {"--admin-token", admin});
+        // A ledger is kept for scopes with a budget: a large one, unless the test sets its own.
+        std::string fields = key_fields;
+        if (fields.find("\"budget\"") == std::string::npos)
+            fields +=
+                std::string(fields.empty() ? "" : ",") + R"("budget":{"total_tokens":1000000})";
         gw.start(R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
                      std::to_string(mock.port) + R"(/v1")" + backend_extra +
-                     R"(}],"virtual_keys":[)" + virtual_key_json("key-1", "vk-1", key_fields) +
+                     R"(}],"virtual_keys":[)" + virtual_key_json("key-1", "vk-1", fields) +
                      R"(],"router":{"default_backends":[{"backend":"primary"}]}})",
                  args);
     }
@@ -311,6 +318,58 @@ TEST_F(Dialects, CountTokensIsTheGatewaysFreeEstimate) {
     EXPECT_EQ(json::parse(g->body)["totalTokens"].get<std::uint64_t>(), (gemini_q.size() + 3) / 4);
     EXPECT_EQ(upstream_requests().size(), 0u);
     EXPECT_EQ(spent(), 0u);
+}
+
+// A backend marked "provider": "anthropic" gets the request as the client sent it, with the
+// backend's own x-api-key; its answer is relayed as is and settled at Anthropic's usage, whose
+// cache counts are beside input_tokens: 10 + 4 + 2 in, 3 out.
+TEST(DialectsNative, AnthropicProviderGetsTheRequestAsIsAndItsUsageCounts) {
+    std::mutex mu;
+    std::string seen_head;
+    const std::string answer =
+        R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":)"
+        R"([{"type":"text","text":"native"}],"stop_reason":"end_turn","stop_sequence":null,)"
+        R"("usage":{"input_tokens":10,"cache_read_input_tokens":4,)"
+        R"("cache_creation_input_tokens":2,"output_tokens":3}})";
+    raw_server upstream([&](int fd) {
+        std::string buf;
+        while (auto head = read_request(fd, buf)) {
+            {
+                std::lock_guard lock(mu);
+                seen_head = *head;
+            }
+            send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                             std::to_string(answer.size()) + "\r\n\r\n" + answer);
+        }
+    });
+    running_gateway gw;
+    gw.start(R"({"backends":[{"name":"claude","base_url":"http://127.0.0.1:)" +
+                 std::to_string(upstream.port()) +
+                 R"(/v1","provider":"anthropic","headers":{"x-api-key":"sk-ant-real"}}],)"
+                 R"("virtual_keys":[)" +
+                 virtual_key_json("key-1", "vk-1", R"("budget":{"total_tokens":100000})") +
+                 R"(],"router":{"default_backends":[{"backend":"claude"}]}})",
+             {"--admin-token", admin});
+    const std::string body =
+        R"({"model":"claude-x","max_tokens":50,"messages":[{"role":"user","content":"hi"}]})";
+    auto r = http_request(gw.port, "POST", "/v1/messages", body, anthropic_h);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->body, answer);
+    EXPECT_FALSE(r->has_header("x-ditto-shim"));
+    {
+        std::lock_guard lock(mu);
+        EXPECT_TRUE(seen_head.starts_with("POST /v1/messages HTTP/1.1\r\n")) << seen_head;
+        EXPECT_NE(seen_head.find("x-api-key: sk-ant-real\r\n"), std::string::npos) << seen_head;
+        EXPECT_EQ(seen_head.find("vk-1"), std::string::npos) << seen_head;
+        EXPECT_NE(seen_head.find("anthropic-version: 2023-06-01"), std::string::npos);
+        EXPECT_NE(seen_head.find("Content-Length: " + std::to_string(body.size())),
+                  std::string::npos)
+            << seen_head;
+    }
+    const auto ledger = read_token_ledger(gw.port, admin, "key-1");
+    ASSERT_TRUE(ledger);
+    EXPECT_EQ(ledger->spent, 19u);
 }
 
 // Issue 20 target: 300 concurrent requests of each dialect against a token budget that fits
