@@ -50,8 +50,11 @@ class audit_settle final : public ::ditto::middleware::settle_action {
           service_tier_(ctx.fields.service_tier),
           charge_tokens_(ctx.charge_tokens),
           body_len_(ctx.raw_body.size()) {
-        if (auto p = ctx.req.find("x-ditto-protocol"); p != ctx.req.end())
+        if (auto p = ctx.req.find("x-ditto-protocol"); p != ctx.req.end()) {
             provider_ = std::string(p->value());
+        } else if (ctx.dialect != dialect::kind::openai) {
+            provider_ = dialect::name(ctx.dialect);  // the client's dialect (docs/dialects.md)
+        }
     }
 
     boost::asio::awaitable<boost::system::error_code> settle(

@@ -707,3 +707,38 @@ TEST(ResponsesStream, UpstreamErrorChunkFailsTheResponse) {
 }
 
 }  // namespace
+
+namespace {
+
+using ditto::dialect::kind;
+using ditto::dialect::match_front_door;
+
+// The front doors by path (docs/dialects.md): what app_handler routes.
+TEST(FrontDoor, EachDialectsPathsAndOnlyThose) {
+    EXPECT_EQ(match_front_door("/v1/responses")->dialect, kind::responses);
+    EXPECT_FALSE(match_front_door("/v1/responses/resp_1"));  // lookups are plain proxying
+    EXPECT_FALSE(match_front_door("/v1/chat/completions"));
+    EXPECT_FALSE(match_front_door("/v1/models/gpt-4o"));  // OpenAI's model lookup
+
+    auto m = match_front_door("/v1/messages");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->dialect, kind::anthropic);
+    EXPECT_TRUE(m->served);
+    EXPECT_FALSE(m->count_tokens);
+    EXPECT_TRUE(match_front_door("/v1/messages/count_tokens")->count_tokens);
+    EXPECT_FALSE(match_front_door("/v1/messages/batches")->served);
+
+    auto g = match_front_door("/v1beta/models/gemini-2.0-flash:streamGenerateContent");
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->dialect, kind::gemini);
+    EXPECT_TRUE(g->stream);
+    EXPECT_EQ(g->model, "gemini-2.0-flash");
+    EXPECT_TRUE(match_front_door("/v1beta/models/g:countTokens")->count_tokens);
+    EXPECT_EQ(match_front_door("/v1/models/gemini%2Dx:generateContent")->model, "gemini-x");
+    EXPECT_FALSE(match_front_door("/v1beta/models/g:embedContent")->served);
+    EXPECT_FALSE(match_front_door("/v1beta/cachedContents")->served);
+    EXPECT_FALSE(match_front_door("/v1beta/models/a/b:generateContent")->served);
+    EXPECT_FALSE(match_front_door("/v1/models/ft:gpt-4o:org:id"));  // a fine-tune's id
+}
+
+}  // namespace

@@ -43,5 +43,21 @@ TEST(BuildOutgoing, KnownMethodKeepsItsVerb) {
     EXPECT_EQ(out.msg["x-request-id"], "req-2");
 }
 
+// Every dialect's credential header is the client's virtual key (docs/dialects.md): none of
+// them reaches the upstream; the backend's own headers do.
+TEST(BuildOutgoing, EveryDialectsCredentialStaysHere) {
+    const backend b(mock_backend());
+    http::request client{bhttp::verb::post, "/v1/messages", 11};
+    client.set("x-api-key", "vk-anthropic");
+    client.set("x-goog-api-key", "vk-gemini");
+    client.set("X-Goog-Api-Key", "vk-gemini-2");
+    client.set("anthropic-version", "2023-06-01");
+    const auto out = build_outgoing(client, b, "/v1/chat/completions", "", "{}", "req-3");
+    EXPECT_EQ(out.msg.find("x-api-key"), out.msg.end());
+    EXPECT_EQ(out.msg.find("x-goog-api-key"), out.msg.end());
+    EXPECT_EQ(out.msg["anthropic-version"], "2023-06-01");
+    EXPECT_EQ(out.msg[bhttp::field::authorization], "Bearer sk-upstream");
+}
+
 }  // namespace
 }  // namespace ditto::upstream
