@@ -208,8 +208,14 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
             ctx.count_tokens = door->count_tokens;
             ctx.path_stream = door->stream;
             ctx.path_model = std::move(door->model);
-            if (ctx.dialect == dialect::kind::gemini)
+            if (ctx.dialect == dialect::kind::gemini) {
                 take_query_key(req, ctx.query);
+                // The model is its own label and audit field: the path, a metrics label too,
+                // stays one of three whatever models clients name.
+                ctx.path = door->count_tokens ? "/v1beta/models/{model}:countTokens"
+                           : door->stream     ? "/v1beta/models/{model}:streamGenerateContent"
+                                              : "/v1beta/models/{model}:generateContent";
+            }
             co_return co_await p_.proxy_chain->run(ctx);
         }
         if (door->dialect != dialect::kind::responses)
