@@ -2,11 +2,19 @@
 // (POST /v1/messages, /v1/messages/count_tokens) in front of a chat-only upstream: buffered and
 // streamed messages, a tool_use -> tool_result round trip both ways, usage, a wrong key, and
 // count_tokens. Run by scripts/sdk-check.sh; exits non-zero on the first mismatch.
+// The key goes both ways Anthropic clients send it: SDK 1.x sends `apiKey` as
+// `Authorization: Bearer`; curl, the older SDKs and most tools send `x-api-key`.
 //   node anthropic_check.mjs GATEWAY_ROOT KEY      (the root: the SDK adds /v1/messages itself)
 import Anthropic from "@anthropic-ai/sdk";
 
 const [baseURL, apiKey] = process.argv.slice(2);
 const client = new Anthropic({ baseURL, apiKey, maxRetries: 0, timeout: 10_000 });
+// The same client sending only x-api-key: default headers come after the SDK's auth header,
+// and a null one removes it.
+const xApiKey = (key) => new Anthropic({
+  baseURL, apiKey: "unused", maxRetries: 0, timeout: 10_000,
+  defaultHeaders: { "x-api-key": key, authorization: null },
+});
 const fail = (msg) => { console.error("FAIL:", msg); process.exit(1); };
 const model = "claude-sonnet-4-5";
 const show = (v) => JSON.stringify(v);
@@ -53,6 +61,11 @@ checkMessage(msg, "messages");
 if (msg.stop_reason !== "end_turn" || textOf(msg) !== reply) fail(`messages: ${msg.stop_reason} ${show(msg.content)}`);
 console.log("messages ok:", textOf(msg), show(msg.usage));
 
+const viaHeader = await xApiKey(apiKey).messages.create({ model, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+checkMessage(viaHeader, "messages (x-api-key)");
+if (textOf(viaHeader) !== reply) fail("messages (x-api-key): " + show(viaHeader.content));
+console.log("messages (x-api-key) ok");
+
 // Streamed: text deltas as they come, and the message the SDK assembles from the events
 // (message_start, content_block_*, message_delta with the usage, message_stop).
 const stream = client.messages.stream({ model, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
@@ -91,15 +104,17 @@ const count = await client.messages.countTokens({ model, tools, messages: [quest
 if (!(Number.isInteger(count.input_tokens) && count.input_tokens > 0)) fail("count_tokens: " + show(count));
 console.log("count_tokens ok:", count.input_tokens);
 
-// A wrong key: 401 in Anthropic's error shape, which the SDK maps to AuthenticationError.
-try {
-  await new Anthropic({ baseURL, apiKey: "wrong", maxRetries: 0 }).messages.create({
-    model, max_tokens: 8, messages: [{ role: "user", content: "hi" }] });
-  fail("a wrong key was accepted");
-} catch (e) {
-  if (!(e instanceof Anthropic.AuthenticationError) || e.status !== 401) fail("wrong key: " + e);
-  if (e.error?.type !== "error" || e.error?.error?.type !== "authentication_error" || !e.error?.error?.message)
-    fail("wrong key: not Anthropic's error shape: " + show(e.error));
-  console.log("auth error ok:", e.message);
+// A wrong key, either way: 401 in Anthropic's error shape, which the SDK maps to
+// AuthenticationError.
+for (const [how, wrong] of [["bearer", new Anthropic({ baseURL, apiKey: "wrong", maxRetries: 0 })], ["x-api-key", xApiKey("wrong")]]) {
+  try {
+    await wrong.messages.create({ model, max_tokens: 8, messages: [{ role: "user", content: "hi" }] });
+    fail(`a wrong key (${how}) was accepted`);
+  } catch (e) {
+    if (!(e instanceof Anthropic.AuthenticationError) || e.status !== 401) fail(`wrong key (${how}): ${e}`);
+    if (e.error?.type !== "error" || e.error?.error?.type !== "authentication_error" || !e.error?.error?.message)
+      fail(`wrong key (${how}): not Anthropic's error shape: ${show(e.error)}`);
+    console.log(`auth error (${how}) ok:`, e.message);
+  }
 }
 console.log("anthropic-sdk", (await import("@anthropic-ai/sdk/version")).VERSION, "works through the gateway");
