@@ -18,6 +18,9 @@ packages=(
 # brand-new Debian 12 root, buildah builds the Dockerfile, podman imports the base image
 # (its `run` does not work in our sandbox, buildah's chroot isolation does), psmisc's fuser
 # stops what is left in the chroot.
+# `deps.sh sdk` Node.js and npm for scripts/sdk-check.sh, which runs `npm ci` with them (the
+# SDKs themselves run on the Node 22 its lock file pins). A nodejs from elsewhere (NodeSource)
+# that bundles npm and Provides it satisfies `npm`: installing Debian's npm would remove it.
 # `deps.sh --list [set]` prints the packages, one a line, and installs nothing: the
 # dependency-closure check (scripts/deps-closure.sh) reads the list from here.
 list_only=0
@@ -30,16 +33,21 @@ case "${1:-}" in
   bench) packages+=(wrk) ;;
   fuzz) packages+=(clang libclang-rt-14-dev llvm-14) ;;
   fresh) packages+=(mmdebstrap buildah podman psmisc) ;;
-  *) echo "deps.sh: unknown set '$1' (bench fuzz fresh)" >&2; exit 2 ;;
+  sdk) packages+=(nodejs npm) ;;
+  *) echo "deps.sh: unknown set '$1' (bench fuzz fresh sdk)" >&2; exit 2 ;;
 esac
 if [[ $list_only -eq 1 ]]; then
   printf '%s\n' "${packages[@]}"
   exit 0
 fi
 
+# What the installed packages Provide (virtual names, e.g. NodeSource's nodejs provides npm).
+provided=" $(dpkg-query -W -f='${Status} ${Provides}\n' 2>/dev/null | sed -n 's/^install ok installed //p' |
+  tr ',' '\n' | sed 's/ *([^)]*)//; s/^ *//' | tr '\n' ' ') "
 missing=()
 for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" &&
+    [[ $provided != *" $p "* ]]; then
     missing+=("$p")
   fi
 done

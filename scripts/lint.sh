@@ -12,7 +12,8 @@ if ! command -v shellcheck >/dev/null || ! command -v clang-format >/dev/null; t
 scripts=()
 while IFS= read -r -d '' f; do
   if [[ "$f" == *.sh ]] || head -n1 "$f" | grep -qE '^#!.*\b(ba)?sh\b'; then scripts+=("$f"); fi
-done < <(find scripts bench .ci tests -type f ! -name '*.py' ! -name '*.lua' -print0 | sort -z)
+# tests/sdk/node_modules: the npm packages `npm ci` installs for the sdk stage (not ours).
+done < <(find scripts bench .ci tests -path tests/sdk/node_modules -prune -o -type f ! -name '*.py' ! -name '*.lua' -print0 | sort -z)
 ((${#scripts[@]} > 0)) || { echo "lint: no scripts found" >&2; exit 1; }
 for f in "${scripts[@]}"; do bash -n "$f"; done
 # -x: follow `source bench/common.sh` and check it in context.
@@ -35,6 +36,6 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
   echo "lint: every #! file in git is executable" >&2
 fi
 
-mapfile -d '' sources < <(find src include tests bench \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cc' \) -print0 | sort -z)
+mapfile -d '' sources < <(find src include tests bench -path tests/sdk/node_modules -prune -o \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cc' \) -print0 | sort -z)
 clang-format --dry-run -Werror "${sources[@]}"
 echo "lint: clang-format: ${#sources[@]} C++ files clean" >&2

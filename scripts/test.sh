@@ -4,6 +4,9 @@
 #   lint     bash -n + shellcheck on every script, clang-format on every C++ file (seconds)
 #   build    the release binaries (-O2, warnings as errors), as scripts/run.sh and the
 #            Dockerfile build them: -O2 warns where -O1 does not                     build/
+#   sdk      the official openai, @anthropic-ai/sdk, ai + @ai-sdk/openai and @langchain/openai
+#            npm packages and Gemini REST against the gateway before a chat-only mock
+#            (scripts/sdk-check.sh; `npm ci`, so it needs the npm registry)       build/
 #   closure  every header, library and CMake file that build read from outside the tree
 #            comes from a package scripts/deps.sh installs (or one they depend on)   build/
 #   asan     build with AddressSanitizer + UBSan (warnings as errors), every test    build-asan/
@@ -14,19 +17,20 @@
 #   image    the Dockerfile built with buildah and its demo answering the README's chat
 #            completion (scripts/image-check.sh, root)
 #   plain    the release build of everything and every test                         build/
-# The default is "lint build closure asan tsan fuzz fresh image" (docs/testing.md has the
+# The default is "lint build sdk closure asan tsan fuzz fresh image" (docs/testing.md has the
 # times); "plain" is the same suite as "asan" without sanitizers, a further ~2 minutes of
 # tests and test builds (and what `fresh` runs in its chroot).
 #   DITTO_TEST_STAGES="plain asan tsan fuzz" bash scripts/test.sh     # the suites only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stages="${DITTO_TEST_STAGES:-lint build closure asan tsan fuzz fresh image}"
+stages="${DITTO_TEST_STAGES:-lint build sdk closure asan tsan fuzz fresh image}"
 scripts/deps.sh
 for stage in $stages; do
   start=$SECONDS
   echo "== test.sh: stage $stage" >&2
   case "$stage" in
     lint) scripts/lint.sh ;;
+    sdk) scripts/sdk-check.sh ;;
     closure) scripts/deps-closure.sh "${BUILD_DIR:-build}" ;;
     fresh) scripts/fresh-check.sh ;;
     image) scripts/image-check.sh ;;
@@ -37,7 +41,7 @@ for stage in $stages; do
       ;;
     asan | tsan) scripts/sanitize.sh "$stage" ;;
     fuzz) FUZZ_SECS="${FUZZ_SECS:-20}" scripts/fuzz.sh ;;
-    *) echo "test.sh: unknown stage '$stage' (lint build closure asan tsan fuzz fresh image plain)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown stage '$stage' (lint build sdk closure asan tsan fuzz fresh image plain)" >&2; exit 2 ;;
   esac
   echo "== test.sh: stage $stage passed in $((SECONDS - start)) s" >&2
 done

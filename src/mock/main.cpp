@@ -13,11 +13,14 @@ int main(int argc, char** argv) {
     std::string listen = "127.0.0.1:9090";
     unsigned workers = 1;
     std::string log_level = "warn";
+    bool chat_only = false;
     CLI::App app{"ditto-mock-upstream: deterministic OpenAI-compatible upstream with faults",
                  "ditto-mock-upstream"};
     app.add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)")->default_str(listen);
     app.add_option("--workers", workers, "worker threads")->check(CLI::Range(1u, 64u));
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
+    app.add_flag("--chat-only", chat_only,
+                 "404 on /v1/responses and /v1/messages: an upstream with chat completions only");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -43,7 +46,7 @@ int main(int argc, char** argv) {
     so.host = hp->host;
     so.port = hp->port;
     so.workers = workers;
-    ditto::http::server server(so, std::make_shared<ditto::mock::mock_upstream>());
+    ditto::http::server server(so, std::make_shared<ditto::mock::mock_upstream>(chat_only));
     boost::asio::io_context control;
     boost::asio::signal_set signals(control, SIGINT, SIGTERM);
     signals.async_wait([&server](const boost::system::error_code&, int) { server.stop(); });

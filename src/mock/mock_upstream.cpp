@@ -254,24 +254,27 @@ bool wants_usage_chunk(const json& body) {
     return so != body.end() && so->is_object() && so->value("include_usage", false) == true;
 }
 
-// `words`: how many content events (the reply's words, repeated as needed), so benchmarks can
-// measure the cost of a stream by its length (x-mock-stream-events).
-std::vector<std::string> chat_stream(const std::string& model, bool usage, std::uint64_t prompt,
-                                     const json& usage_patch, std::size_t words) {
+// One `chat.completion.chunk` event.
+std::string chat_chunk(const std::string& model, json delta, json finish) {
+    return sse_data(
+        {{"id", "chatcmpl-mock"},
+         {"object", "chat.completion.chunk"},
+         {"created", created_at},
+         {"model", model},
+         {"choices",
+          json::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", finish}}})}});
+}
+
+// A streamed chat answer: `deltas` (the first carries the role), the finish chunk, the usage
+// chunk when asked for, `[DONE]`.
+std::vector<std::string> chat_stream(const std::string& model, const std::vector<json>& deltas,
+                                     std::string_view finish, bool usage, std::uint64_t prompt,
+                                     const json& usage_patch) {
     std::vector<std::string> out;
-    auto chunk = [&](json delta, json finish) {
-        return json{{"id", "chatcmpl-mock"},
-                    {"object", "chat.completion.chunk"},
-                    {"created", created_at},
-                    {"model", model},
-                    {"choices",
-                     json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
-    };
-    out.push_back(sse_data(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
-    for (std::size_t i = 0; i < words; ++i)
-        out.push_back(
-            sse_data(chunk({{"content", reply_words[i % std::size(reply_words)]}}, nullptr)));
-    out.push_back(sse_data(chunk(json::object(), "stop")));
+    out.reserve(deltas.size() + 3);
+    for (const auto& d : deltas)
+        out.push_back(chat_chunk(model, d, nullptr));
+    out.push_back(chat_chunk(model, json::object(), finish));
     if (usage) {
         out.push_back(
             sse_data({{"id", "chatcmpl-mock"},
@@ -283,6 +286,99 @@ std::vector<std::string> chat_stream(const std::string& model, bool usage, std::
     }
     out.emplace_back("data: [DONE]\n\n");
     return out;
+}
+
+// What a chat completion answers. Real clients (the SDK suite, tests/sdk) need a tool round
+// trip that is as deterministic as the plain reply: with `tools`, a call to the first tool;
+// after a `tool` message, text quoting the tool's result.
+struct chat_answer {
+    std::vector<std::string> pieces;  ///< the text, as streamed; empty: the fixed reply words
+    std::string tool_name;            ///< non-empty: a tool call instead of text
+    std::string arguments;            ///< the call's arguments, JSON text
+};
+
+const json* member(const json& j, const std::string& name) {
+    if (!j.is_object())
+        return nullptr;
+    auto it = j.find(name);
+    return it == j.end() ? nullptr : &*it;
+}
+
+std::string string_member(const json& j, const std::string& name) {
+    const json* m = member(j, name);
+    return m && m->is_string() ? m->get<std::string>() : std::string();
+}
+
+// A string, or the text parts of a content array (image and other parts carry no text).
+std::string text_of(const json* content) {
+    if (!content)
+        return {};
+    if (content->is_string())
+        return content->get<std::string>();
+    std::string out;
+    if (content->is_array()) {
+        for (const auto& part : *content)
+            out += string_member(part, "text");
+    }
+    return out;
+}
+
+// A value that a JSON Schema of that type accepts: SDKs validate the arguments they get
+// against the tool's schema (an enum's first value, so enums validate too).
+json argument_value(const json& schema) {
+    const json* e = member(schema, "enum");
+    if (e && e->is_array() && !e->empty())
+        return e->front();
+    const auto type = string_member(schema, "type");
+    if (type == "integer" || type == "number")
+        return 1;
+    if (type == "boolean")
+        return true;
+    if (type == "array")
+        return json::array();
+    if (type == "object")
+        return json::object();
+    return "Paris";
+}
+
+// The first tool's required parameters, each with a value of its type: {"city":"Paris"} for
+// the usual weather tool.
+std::string arguments_for(const json& parameters) {
+    json args = json::object();
+    const json* required = member(parameters, "required");
+    const json* properties = member(parameters, "properties");
+    if (required && required->is_array()) {
+        for (const auto& name : *required) {
+            if (!name.is_string())
+                continue;
+            const json* schema =
+                properties ? member(*properties, name.get<std::string>()) : nullptr;
+            args[name.get<std::string>()] = argument_value(schema ? *schema : json(nullptr));
+        }
+    }
+    return args.dump();
+}
+
+chat_answer chat_answer_of(const json& body) {
+    chat_answer a;
+    const json* messages = member(body, "messages");
+    const json* last =
+        messages && messages->is_array() && !messages->empty() ? &messages->back() : nullptr;
+    if (last && string_member(*last, "role") == "tool") {
+        a.pieces = {"Tool said: ", text_of(member(*last, "content"))};
+        return a;
+    }
+    const json* tools = member(body, "tools");
+    const json* choice = member(body, "tool_choice");
+    if (!tools || !tools->is_array() || tools->empty() || (choice && *choice == "none"))
+        return a;
+    const json* fn = member(tools->front(), "function");
+    if (!fn)
+        return a;
+    a.tool_name = string_member(*fn, "name");
+    const json* parameters = member(*fn, "parameters");
+    a.arguments = arguments_for(parameters ? *parameters : json(nullptr));
+    return a;
 }
 
 json responses_object(const std::string& model, std::uint64_t prompt, const char* state) {
@@ -435,6 +531,16 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
                                      has_header(req, "x-mock-chunked"), f);
     }
 
+    if (chat_only_ && (path == "/v1/responses" || path.starts_with("/v1/responses/") ||
+                       path == "/v1/messages" || path.starts_with("/v1/messages/"))) {
+        co_return json_response(
+            req, status::not_found,
+            http::openai_error(
+                "invalid_request_error", "unknown_url",
+                "ditto-mock-upstream --chat-only: no route for " + std::string(path)),
+            f);
+    }
+
     json parsed;
     auto ct = req.find(bhttp::field::content_type);
     const bool json_body = ct == req.end() || ct->value().starts_with("application/json");
@@ -452,22 +558,66 @@ net::awaitable<http::response> mock_upstream::handle(http::request& req, http::b
     const bool get = req.method() == bhttp::verb::get;
 
     if (post && path == "/v1/chat/completions") {
+        const auto answer = chat_answer_of(parsed);
+        const bool tool_call = !answer.tool_name.empty();
+        std::string text = answer.pieces.empty() && !tool_call ? reply_text() : std::string();
+        for (const auto& p : answer.pieces)
+            text += p;
         if (wants_stream(parsed)) {
+            std::vector<json> deltas;
+            if (tool_call) {
+                // As OpenAI streams a call: id and name first, the arguments in pieces.
+                deltas.push_back(
+                    {{"role", "assistant"},
+                     {"content", nullptr},
+                     {"tool_calls",
+                      json::array(
+                          {{{"index", 0},
+                            {"id", "call_mock"},
+                            {"type", "function"},
+                            {"function", {{"name", answer.tool_name}, {"arguments", ""}}}}})}});
+                const auto half = answer.arguments.size() / 2;
+                for (auto piece :
+                     {answer.arguments.substr(0, half), answer.arguments.substr(half)}) {
+                    deltas.push_back(
+                        {{"tool_calls",
+                          json::array({{{"index", 0}, {"function", {{"arguments", piece}}}}})}});
+                }
+            } else {
+                deltas.push_back({{"role", "assistant"}, {"content", ""}});
+                if (answer.pieces.empty()) {
+                    const auto words = std::min<std::uint64_t>(
+                        max_stream_events,
+                        header_u64(req, "x-mock-stream-events", std::size(reply_words)));
+                    for (std::uint64_t i = 0; i < words; ++i)
+                        deltas.push_back({{"content", reply_words[i % std::size(reply_words)]}});
+                } else {
+                    for (const auto& p : answer.pieces)
+                        deltas.push_back({{"content", p}});
+                }
+            }
             co_return sse_response(
                 req,
-                chat_stream(model, wants_usage_chunk(parsed), prompt, usage_patch_of(req),
-                            std::min<std::uint64_t>(
-                                max_stream_events,
-                                header_u64(req, "x-mock-stream-events", std::size(reply_words)))),
+                chat_stream(model, deltas, tool_call ? "tool_calls" : "stop",
+                            wants_usage_chunk(parsed), prompt, usage_patch_of(req)),
                 f);
         }
-        json msg = {{"role", "assistant"}, {"content", reply_text()}};
+        json msg = {{"role", "assistant"}, {"content", text}};
+        if (tool_call) {
+            msg["content"] = nullptr;
+            msg["tool_calls"] = json::array(
+                {{{"id", "call_mock"},
+                  {"type", "function"},
+                  {"function", {{"name", answer.tool_name}, {"arguments", answer.arguments}}}}});
+        }
         json out = {
             {"id", "chatcmpl-mock"},
             {"object", "chat.completion"},
             {"created", created_at},
             {"model", model},
-            {"choices", json::array({{{"index", 0}, {"message", msg}, {"finish_reason", "stop"}}})},
+            {"choices", json::array({{{"index", 0},
+                                      {"message", msg},
+                                      {"finish_reason", tool_call ? "tool_calls" : "stop"}}})},
             {"usage", usage_json(prompt, completion_tokens, false, usage_patch_of(req))}};
         co_return json_response(req, status::ok, out.dump(), f);
     }

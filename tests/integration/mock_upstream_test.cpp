@@ -1,5 +1,6 @@
 // ditto-mock-upstream: the answers and fault modes later tests rely on.
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "support/gateway_fixture.hpp"
 
@@ -188,6 +189,131 @@ TEST_F(MockUpstream, RecordsWhatItReceived) {
     auto empty = http_request(mock.port, "GET", "/__mock/requests");
     ASSERT_TRUE(empty);
     EXPECT_EQ(empty->body, "[]");
+}
+
+// The `data:` payloads of an SSE body, `[DONE]` left out.
+std::vector<nlohmann::json> sse_events(const std::string& body) {
+    std::vector<nlohmann::json> out;
+    for (auto at = body.find("data: "); at != std::string::npos; at = body.find("data: ", at)) {
+        at += 6;
+        const auto end = body.find("\n\n", at);
+        const auto data = body.substr(at, end - at);
+        if (data != "[DONE]")
+            out.push_back(nlohmann::json::parse(data));
+    }
+    return out;
+}
+
+const std::string tools_body =
+    R"({"model":"m","messages":[{"role":"user","content":"weather?"}],"tools":[{"type":"function",)"
+    R"("function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":)"
+    R"({"type":"string"},"unit":{"type":"string","enum":["c","f"]},"days":{"type":"integer"}},)"
+    R"("required":["city","unit","days"]}}},{"type":"function","function":{"name":"other"}}])";
+
+TEST_F(MockUpstream, ToolsGetACallToTheFirstTool) {
+    auto r = post("/v1/chat/completions", tools_body + "}");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    auto j = nlohmann::json::parse(r->body);
+    const auto& choice = j["choices"][0];
+    EXPECT_EQ(choice["finish_reason"], "tool_calls");
+    EXPECT_TRUE(choice["message"]["content"].is_null());
+    const auto& call = choice["message"]["tool_calls"][0];
+    EXPECT_EQ(call["id"], "call_mock");
+    EXPECT_EQ(call["type"], "function");
+    EXPECT_EQ(call["function"]["name"], "get_weather");
+    // Each required parameter gets a value its schema accepts: strings "Paris", an enum's
+    // first value, numbers 1.
+    EXPECT_EQ(call["function"]["arguments"], R"({"city":"Paris","days":1,"unit":"c"})");
+    EXPECT_GT(j["usage"]["completion_tokens"], 0);
+
+    // tool_choice "none": the plain reply.
+    auto none = post("/v1/chat/completions", tools_body + R"(,"tool_choice":"none"})");
+    ASSERT_TRUE(none);
+    EXPECT_NE(none->body.find("Hello from ditto-mock-upstream."), std::string::npos);
+    EXPECT_NE(none->body.find(R"("finish_reason":"stop")"), std::string::npos);
+}
+
+TEST_F(MockUpstream, ToolCallStreamsAsOpenAiDoes) {
+    auto r = post("/v1/chat/completions",
+                  tools_body + R"(,"stream":true,"stream_options":{"include_usage":true}})");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->chunks.back(), "data: [DONE]\n\n");
+    auto events = sse_events(r->body);
+    ASSERT_EQ(events.size(), 5u) << r->body;  // id+name, 2 argument pieces, finish, usage
+    const auto& first = events[0]["choices"][0]["delta"];
+    EXPECT_EQ(first["role"], "assistant");
+    EXPECT_EQ(first["tool_calls"][0]["index"], 0);
+    EXPECT_EQ(first["tool_calls"][0]["id"], "call_mock");
+    EXPECT_EQ(first["tool_calls"][0]["function"]["name"], "get_weather");
+    std::string args;
+    for (std::size_t i = 1; i <= 2; ++i) {
+        const auto& tc = events[i]["choices"][0]["delta"]["tool_calls"][0];
+        EXPECT_EQ(tc["index"], 0);
+        EXPECT_FALSE(tc.contains("id"));
+        EXPECT_FALSE(tc["function"]["arguments"].get<std::string>().empty());
+        args += tc["function"]["arguments"].get<std::string>();
+    }
+    EXPECT_EQ(args, R"({"city":"Paris","days":1,"unit":"c"})");
+    EXPECT_EQ(events[3]["choices"][0]["finish_reason"], "tool_calls");
+    EXPECT_TRUE(events[4]["choices"].empty());
+    EXPECT_GT(events[4]["usage"]["completion_tokens"], 0);
+}
+
+TEST_F(MockUpstream, ToolResultIsQuotedBack) {
+    // The result as a string, then as content parts (an image part among them carries no text).
+    for (const std::string content :
+         {R"("22C")", R"([{"type":"text","text":"22"},{"type":"image_url","image_url":)"
+                      R"({"url":"data:image/png;base64,AAAA"}},{"type":"text","text":"C"}])"}) {
+        const std::string body =
+            R"({"model":"m","tools":[{"type":"function","function":{"name":"get_weather"}}],)"
+            R"("messages":[{"role":"user","content":"weather?"},{"role":"assistant","content":)"
+            R"(null,"tool_calls":[{"id":"call_mock","type":"function","function":{"name":)"
+            R"("get_weather","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_mock",)"
+            R"("content":)" +
+            content + "}]";
+        auto r = post("/v1/chat/completions", body + "}");
+        ASSERT_TRUE(r);
+        auto j = nlohmann::json::parse(r->body);
+        EXPECT_EQ(j["choices"][0]["message"]["content"], "Tool said: 22C") << r->body;
+        EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+
+        auto s = post("/v1/chat/completions", body + R"(,"stream":true})");
+        ASSERT_TRUE(s);
+        std::string text;
+        for (const auto& ev : sse_events(s->body))
+            text += ev["choices"][0]["delta"].value("content", "");
+        EXPECT_EQ(text, "Tool said: 22C");
+    }
+}
+
+TEST_F(MockUpstream, ImagePartsGetThePlainReply) {
+    auto r =
+        post("/v1/chat/completions",
+             R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"what?"},)"
+             R"({"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]})");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_NE(r->body.find("Hello from ditto-mock-upstream."), std::string::npos);
+}
+
+TEST(MockUpstreamChatOnly, AnswersNotFoundOnResponsesAndMessages) {
+    running_mock mock;
+    mock.start({"--chat-only"});
+    const headers json_ct{{"Content-Type", "application/json"}};
+    for (const char* path : {"/v1/responses", "/v1/messages", "/v1/messages/count_tokens"}) {
+        auto r = http_request(mock.port, "POST", path, R"({"model":"m","input":"hi"})", json_ct);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 404) << path;
+        EXPECT_NE(r->body.find(R"("code":"unknown_url")"), std::string::npos) << r->body;
+    }
+    auto chat = http_request(mock.port, "POST", "/v1/chat/completions", chat_body, json_ct);
+    ASSERT_TRUE(chat);
+    EXPECT_EQ(chat->status, 200);
+    auto models = http_request(mock.port, "GET", "/v1/models");
+    ASSERT_TRUE(models);
+    EXPECT_EQ(models->status, 200);
 }
 
 }  // namespace
