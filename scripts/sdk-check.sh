@@ -18,14 +18,9 @@
 # run on it; deps.sh's `sdk` set installs the nodejs and npm that run `npm ci`.
 #
 #   bash scripts/sdk-check.sh [CHECK...]      # default: all of the above, each at most 120 s
-#
-# DITTO_SDK_AWAITING: checks whose failure is reported but does not fail the stage, because the
-# gateway endpoint they prove has not landed yet (issue 20's dialects). A listed check that
-# passes says so; empty the list once the endpoints are merged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 all_checks=(openai:chat openai:responses ai:chat ai:responses langchain:chat langchain:responses anthropic gemini)
-awaiting=" ${DITTO_SDK_AWAITING-openai:responses ai:responses langchain:responses anthropic gemini} "
 checks=("$@")
 [[ ${#checks[@]} -eq 0 ]] && checks=("${all_checks[@]}")
 for c in "${checks[@]}"; do
@@ -80,7 +75,7 @@ gateway=http://127.0.0.1:$(port_of "$work/gateway.log")
 key=$(sed -n 's/^DITTO_DEMO_KEY=//p' configs/demo.env)
 echo "sdk-check: gateway $gateway, chat-only mock on port $mock_port, node $("$node_bin" --version)" >&2
 
-passed=0 failed=0 skipped=0
+passed=0 failed=0
 for c in "${checks[@]}"; do
   name=${c%%:*} part=${c#*:}
   [[ $part == "$c" ]] && part=all
@@ -96,20 +91,13 @@ for c in "${checks[@]}"; do
   # The SDKs read their keys and base URLs from the environment too: start from none of them.
   if (cd tests/sdk && env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_API_KEY -u ANTHROPIC_BASE_URL \
     -u ANTHROPIC_AUTH_TOKEN timeout 120 "$node_bin" "${args[@]}"); then
-    if [[ $awaiting == *" $c "* ]]; then
-      echo "== sdk-check: $c passed in $((SECONDS - start)) s (listed in DITTO_SDK_AWAITING: take it out)" >&2
-    else
-      echo "== sdk-check: $c passed in $((SECONDS - start)) s" >&2
-    fi
+    echo "== sdk-check: $c passed in $((SECONDS - start)) s" >&2
     passed=$((passed + 1))
-  elif [[ $awaiting == *" $c "* ]]; then
-    echo "== sdk-check: $c failed, awaiting its gateway endpoint (DITTO_SDK_AWAITING): not counted" >&2
-    skipped=$((skipped + 1))
   else
     echo "== sdk-check: $c FAILED after $((SECONDS - start)) s; the gateway's log:" >&2
     tail -n 40 "$work/gateway.log" >&2
     failed=$((failed + 1))
   fi
 done
-echo "sdk-check: $passed passed, $failed failed, $skipped skipped"
+echo "sdk-check: $passed passed, $failed failed"
 ((failed == 0))

@@ -360,6 +360,7 @@ int run(const config::cli_options& options) {
         .add(middleware::make_cost_policy())
         .add(middleware::make_guardrails(counters))
         .add(middleware::make_route(filter))
+        .add(proxy::make_translation_check(ups))
         .add(middleware::make_rate_limit(store.limits, counters));
     if (cache)
         parts.proxy_chain->add(middleware::make_cache(cache, counters));

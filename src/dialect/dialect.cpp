@@ -1,5 +1,6 @@
 #include "ditto/dialect/dialect.hpp"
 
+#include "ditto/core/strings.hpp"
 #include "translators.hpp"
 
 namespace ditto::dialect {
@@ -20,23 +21,13 @@ std::string_view name(kind k) {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 std::string percent_decoded(std::string_view s) {
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '%' && i + 2 < s.size()) {
-            const int hi = hex_value(s[i + 1]);
-            const int lo = hex_value(s[i + 2]);
+            const int hi = core::hex_value(s[i + 1]);
+            const int lo = core::hex_value(s[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 out += static_cast<char>(hi * 16 + lo);
                 i += 2;

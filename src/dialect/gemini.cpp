@@ -589,20 +589,23 @@ class request_translation {
             if (m.is_null())
                 continue;
             bool ok = true;
-            if (same_field(k, "maxOutputTokens")) {
-                ok = number_member(m, "max_tokens", at, true);
-            } else if (same_field(k, "temperature")) {
-                ok = number_member(m, "temperature", at, false);
-            } else if (same_field(k, "topP")) {
-                ok = number_member(m, "top_p", at, false);
-            } else if (same_field(k, "candidateCount")) {
-                ok = number_member(m, "n", at, true);
-            } else if (same_field(k, "presencePenalty")) {
-                ok = number_member(m, "presence_penalty", at, false);
-            } else if (same_field(k, "frequencyPenalty")) {
-                ok = number_member(m, "frequency_penalty", at, false);
-            } else if (same_field(k, "seed")) {
-                ok = number_member(m, "seed", at, true);
+            // The numbers chat takes as they are, under its own names.
+            struct numeric {
+                std::string_view gemini, chat;
+                bool integer;
+            };
+            static constexpr numeric numbers[] = {{"maxOutputTokens", "max_tokens", true},
+                                                  {"temperature", "temperature", false},
+                                                  {"topP", "top_p", false},
+                                                  {"candidateCount", "n", true},
+                                                  {"presencePenalty", "presence_penalty", false},
+                                                  {"frequencyPenalty", "frequency_penalty", false},
+                                                  {"seed", "seed", true}};
+            const auto* num =
+                std::find_if(std::begin(numbers), std::end(numbers),
+                             [&](const numeric& n) { return same_field(k, n.gemini); });
+            if (num != std::end(numbers)) {
+                ok = number_member(m, num->chat, at, num->integer);
             } else if (same_field(k, "stopSequences")) {
                 if (!m.is_array())
                     return refuse(at, "stopSequences must be an array of strings");

@@ -44,6 +44,7 @@ class gemini_request final : public middleware {
             co_return api_error(ctx.req, http::status::bad_request, "invalid_request_error",
                                 "invalid_request", why.message, why.param);
         }
+        const auto client_bytes = ctx.raw_body.size();
         ctx.raw_body = std::move(*chat);
         core::request_fields fields;
         if (!core::scan_request_json(ctx.raw_body, fields)) {
@@ -59,7 +60,7 @@ class gemini_request final : public middleware {
                                     std::to_string(core::max_token_limit) + "]",
                                 "generationConfig.maxOutputTokens");
         }
-        charge_request(ctx, default_max_output_);
+        charge_request(ctx, default_max_output_, client_bytes);
         co_return co_await next(ctx);
     }
 

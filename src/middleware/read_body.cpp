@@ -75,7 +75,7 @@ class read_body final : public middleware {
             if (const auto& bad = ctx.fields.bad_token_limit)
                 co_return token_limit_refused(ctx, *bad);
         }
-        charge_request(ctx, limits_.default_max_output_tokens);
+        charge_request(ctx, limits_.default_max_output_tokens, ctx.raw_body.size());
         co_return co_await next(ctx);
     }
 
@@ -118,8 +118,9 @@ class read_body final : public middleware {
 
 // SPEC §3.1 step 8 with §0.4: the input estimate plus the most output the request may
 // produce, so a request without a limit cannot reserve nothing.
-void charge_request(proxy_context& ctx, std::uint64_t default_max_output_tokens) {
-    ctx.input_estimate = (ctx.raw_body.size() + 3) / 4;
+void charge_request(proxy_context& ctx, std::uint64_t default_max_output_tokens,
+                    std::size_t body_bytes) {
+    ctx.input_estimate = (body_bytes + 3) / 4;
     ctx.charge_tokens = 0;
     if (!ctx.metered || ctx.count_tokens || ctx.path == "/v1/responses/input_tokens" ||
         ctx.path == "/v1/responses/input_tokens/")

@@ -4,6 +4,7 @@
 
 #include "ditto/core/json_dom.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/proxy/proxy.hpp"
 
 namespace ditto::proxy {
 namespace {
@@ -125,6 +126,21 @@ dialect::answer_context answer_context_of(const middleware::proxy_context& ctx) 
 
 }  // namespace
 
+attempt_form form_for(const middleware::proxy_context& ctx, const upstream::backend& b) {
+    using rm = config::backend_config::responses_mode;
+    switch (ctx.dialect) {
+        case dialect::kind::responses:
+            return b.responses() == rm::translate ? attempt_form::translated : attempt_form::as_is;
+        case dialect::kind::anthropic:
+            return b.speaks_anthropic() ? attempt_form::as_is : attempt_form::translated;
+        case dialect::kind::gemini:
+            return attempt_form::translated;
+        case dialect::kind::openai:
+            break;
+    }
+    return attempt_form::as_is;
+}
+
 std::string_view shim_name(dialect::kind k) {
     switch (k) {
         case dialect::kind::responses:
@@ -197,6 +213,49 @@ boost::asio::awaitable<std::optional<http::response>> answer_in_dialect(
     res.msg.set(http::field::content_type, "application/json");
     res.msg.prepare_payload();
     co_return res;
+}
+
+}  // namespace ditto::proxy
+
+namespace ditto::proxy {
+namespace {
+
+// docs/dialects.md: when every candidate would need the translation, a request that cannot
+// be translated is refused here, before the rate limit, the cache and the budget count it;
+// the translation made is the one the proxy sends. With a candidate that speaks the dialect,
+// the request may be fine there, so the check waits for the attempt.
+class translation_check final : public middleware::middleware {
+  public:
+    explicit translation_check(std::shared_ptr<upstreams> ups) : ups_(std::move(ups)) {}
+
+    boost::asio::awaitable<http::response> handle(::ditto::middleware::proxy_context& ctx,
+                                                  ::ditto::middleware::next_fn next) override {
+        if ((ctx.dialect != dialect::kind::responses && ctx.dialect != dialect::kind::anthropic) ||
+            ctx.count_tokens || !ctx.body_read || ctx.candidates.empty()) {
+            co_return co_await next(ctx);
+        }
+        for (const auto& name : ctx.candidates) {
+            const auto* b = ups_->find(name);
+            if (!b || form_for(ctx, *b) == attempt_form::as_is)
+                co_return co_await next(ctx);
+        }
+        dialect::refusal why;
+        if (!ensure_chat_body(ctx, why)) {
+            co_return ::ditto::middleware::api_error(ctx.req, http::status::bad_request,
+                                                     "invalid_request_error", "invalid_request",
+                                                     why.message, why.param);
+        }
+        co_return co_await next(ctx);
+    }
+
+  private:
+    std::shared_ptr<upstreams> ups_;
+};
+
+}  // namespace
+
+std::shared_ptr<middleware::middleware> make_translation_check(std::shared_ptr<upstreams> ups) {
+    return std::make_shared<translation_check>(std::move(ups));
 }
 
 }  // namespace ditto::proxy

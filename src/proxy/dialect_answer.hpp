@@ -10,8 +10,16 @@
 
 #include "ditto/http/message.hpp"
 #include "ditto/middleware/chain.hpp"
+#include "ditto/upstream/backend.hpp"
 
 namespace ditto::proxy {
+
+/// How one attempt reaches its backend: the request as the client sent it (the backend speaks
+/// the dialect), or translated to chat completions (the answer translated back).
+enum class attempt_form : std::uint8_t { as_is, translated };
+
+/// The form of the first attempt on `b` (Responses `auto` may add a translated second).
+attempt_form form_for(const middleware::proxy_context& ctx, const upstream::backend& b);
 
 /// `x-ditto-shim` for a translated answer of `k`.
 std::string_view shim_name(dialect::kind k);

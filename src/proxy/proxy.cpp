@@ -189,25 +189,6 @@ void ask_for_stream_usage(proxy_context& ctx) {
     }
 }
 
-// How one attempt reaches its backend (docs/dialects.md): the request as the client sent it,
-// or translated to chat completions (the answer translated back).
-enum class attempt_form : std::uint8_t { as_is, translated };
-
-attempt_form form_for(const proxy_context& ctx, const upstream::backend& b) {
-    using rm = config::backend_config::responses_mode;
-    switch (ctx.dialect) {
-        case dialect::kind::responses:
-            return b.responses() == rm::translate ? attempt_form::translated : attempt_form::as_is;
-        case dialect::kind::anthropic:
-            return b.speaks_anthropic() ? attempt_form::as_is : attempt_form::translated;
-        case dialect::kind::gemini:
-            return attempt_form::translated;
-        case dialect::kind::openai:
-            break;
-    }
-    return attempt_form::as_is;
-}
-
 // SPEC §3.12: what an upstream without the Responses API answers to it.
 bool lacks_responses_api(unsigned st) {
     return st == 404 || st == 405 || st == 501;

@@ -29,10 +29,11 @@ std::shared_ptr<middleware> make_dialect_errors();
 /// (400 when it cannot be translated), and is charged by it. Right after auth.
 std::shared_ptr<middleware> make_gemini_request(std::uint64_t default_max_output_tokens);
 
-/// SPEC §3.1 step 8 with §0.4: `ctx.input_estimate` = ceil(body bytes / 4), and
-/// `ctx.charge_tokens` = that plus the request's output limit (else the default); 0 for an
-/// unmetered request.
-void charge_request(proxy_context& ctx, std::uint64_t default_max_output_tokens);
+/// SPEC §3.1 step 8 with §0.4: `ctx.input_estimate` = ceil(body_bytes / 4) (the body as the
+/// client sent it, in every dialect), and `ctx.charge_tokens` = that plus the request's
+/// output limit from `ctx.fields` (else the default); 0 for an unmetered request.
+void charge_request(proxy_context& ctx, std::uint64_t default_max_output_tokens,
+                    std::size_t body_bytes);
 
 struct body_limits {
     std::uint64_t max_body_bytes = 64ULL * 1024 * 1024;  ///< --proxy-max-body-bytes

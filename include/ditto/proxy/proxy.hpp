@@ -39,6 +39,11 @@ std::shared_ptr<middleware::middleware> make_proxy(std::shared_ptr<upstreams> up
                                                    std::shared_ptr<metrics::counters> counters,
                                                    proxy_options options);
 
+/// docs/dialects.md: a Responses or Anthropic request that every candidate would need
+/// translated, and that cannot be, is refused (400 naming the field) right after routing,
+/// before anything is counted. Right after route.
+std::shared_ptr<middleware::middleware> make_translation_check(std::shared_ptr<upstreams> ups);
+
 /// `GET /v1/models` (SPEC §3.14): every backend's list (or the key's route only), merged
 /// by id, first occurrence wins.
 std::shared_ptr<middleware::middleware> make_models(std::shared_ptr<upstreams> ups);
