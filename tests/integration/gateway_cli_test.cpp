@@ -45,7 +45,7 @@ TEST(GatewayCli, CheckConfigReportsEveryErrorWithItsPath) {
     temp_dir dir;
     auto path = dir.write("gw.json", R"({
       "backends": [{"name": "a", "base_url": "http://127.0.0.1:1", "timeout_seconds": "soon"},
-                   {"name": "b", "base_url": "http://127.0.0.1:2", "provider": "anthropic"}],
+                   {"name": "b", "base_url": "http://127.0.0.1:2", "provider": "bedrock"}],
       "virtual_keys": [
         {"id": "", "token": "t1", "enabled": true, "limits": {}, "budget": {},
          "cache": {"enabled": false}, "guardrails": {},
@@ -59,7 +59,7 @@ TEST(GatewayCli, CheckConfigReportsEveryErrorWithItsPath) {
     auto r = run_to_exit(DITTO_GATEWAY_BIN, {path, "--check-config"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("backends[0].timeout_seconds"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("backends[1]"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("backends[1].provider"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("virtual_keys[1].limits.rpm"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("config is invalid"), std::string::npos) << r.err;
 }
