@@ -417,16 +417,18 @@ TEST_F(Budgets, K8_CachedTokensAreCheaper) {
     EXPECT_EQ(post("vk-1", chat, cached)->status, 200);
 }
 
-TEST_F(Budgets, K9_CacheCreationIsCharged) {
-    // Creation at 20 µ$ on top: 190 + 19·20 = 570 spent, so a second 190 exceeds 700.
+TEST_F(Budgets, K9_CacheCreationIsChargedAtItsRateOnly) {
+    // All 19 input tokens were written to the cache: 19·20 = 380 µ$ spent, not 190 + 380
+    // (the input rate charged as well, LiteLLM #9812). A second charge of 190 exceeds 500;
+    // the attempt shows what the first really cost.
     const auto path = pricing(R"({"m":{"input_cost_per_token":1e-5,"output_cost_per_token":0,)"
                               R"("cache_creation_input_token_cost":2e-5}})");
-    start(key("key-1", "vk-1", R"({"total_usd_micros":700})"), {"--pricing-litellm", path});
+    start(key("key-1", "vk-1", R"({"total_usd_micros":500})"), {"--pricing-litellm", path});
     const headers creation{{"x-mock-usage", R"({"cache_creation_input_tokens":19})"}};
     EXPECT_EQ(post("vk-1", chat, creation)->status, 200);
     auto r = post("vk-1", chat, creation);
     EXPECT_EQ(r->status, 402);
-    EXPECT_NE(r->body.find("attempted_usd_micros=760"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("attempted_usd_micros=570"), std::string::npos) << r->body;
 }
 
 TEST(BudgetsCli, BadPricingFileIsFatal) {
