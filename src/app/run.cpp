@@ -354,7 +354,7 @@ int run(const config::cli_options& options) {
         .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,
                                          options.default_max_output_tokens},
                                         in_flight))
-        .add(middleware::make_settle(bg.executor()))
+        .add(middleware::make_settle(bg.executor(), options.proxy_usage_max_body_bytes))
         .add(middleware::make_auth(keys))
         .add(middleware::make_gemini_request(options.default_max_output_tokens))
         .add(middleware::make_cost_policy())

@@ -362,13 +362,16 @@ std::optional<std::uint64_t> pricing_table::estimate_usd_micros(
     const std::uint64_t read_rate = pick(kCacheRead).value_or(in_rate);
     const std::optional<std::uint64_t> creation_rate = pick(kCacheCreation);
 
+    // Each input token is charged once, at its own rate (docs/governance.md, "Formula"): the
+    // original (LiteLLM #9812) also charged creation tokens the input rate. Cached and
+    // creation tokens are counted inside `input`, so they are clamped to what is left of it.
     const std::uint64_t cached = std::min(counts.cached, counts.input);
-    u128 pico = mul(counts.input - cached, in_rate);
+    const std::uint64_t creation = std::min(counts.creation, counts.input - cached);
+    const std::uint64_t plain = counts.input - cached - creation;
+    u128 pico = mul(plain, in_rate);
     pico = add_sat(pico, mul(cached, read_rate));
+    pico = add_sat(pico, mul(creation, creation_rate.value_or(in_rate)));
     pico = add_sat(pico, mul(counts.output, out_rate));
-    if (creation_rate) {
-        pico = add_sat(pico, mul(std::min(counts.creation, counts.input), *creation_rate));
-    }
 
     // Division first so the half-up rounding cannot overflow near the saturated value.
     u128 micros = pico / kPicoPerMicro;

@@ -1,5 +1,7 @@
 #include <boost/beast/http/error.hpp>
+#include <charconv>
 
+#include "ditto/core/json_scan.hpp"
 #include "ditto/core/sse_usage.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
@@ -10,13 +12,37 @@ namespace {
 
 using http::status;
 
+// Says why a JSON answer's usage is not read: it stays at the estimate (SPEC §3.6 overflow).
+void log_usage_skipped(const std::string& request_id, std::uint64_t limit) {
+    log::debug("proxy.usage_skipped",
+               "JSON answer larger than --proxy-usage-max-body-bytes: settled at the estimate",
+               {{"request_id", request_id}, {"limit", std::to_string(limit)}});
+}
+
+// What a relayed body is read for: SSE usage events, or a JSON answer's `usage`.
+struct usage_reading {
+    bool sse = false;
+    bool strip = false;          ///< SSE: remove the usage event the client did not ask for
+    std::uint64_t json_cap = 0;  ///< JSON: read a body up to this many bytes; 0: not at all
+    std::string request_id;      ///< for the log
+};
+
 // Relays a streamed answer and settles the request when the body ends: with the usage the
 // stream reported (SPEC §3.6, §0.5), or — cut short — with what was seen. If the server
 // drops the stream early (client gone), the settlement's destructor finishes the job.
+//
+// A JSON answer relayed rather than buffered (chunked, or longer than the buffer limit) is
+// passed on piece by piece as well; a copy of it up to the usage cap is scanned for `usage`
+// once it is complete (issue 20: it used to settle at the estimate, default output
+// included). Over the cap the copy is dropped and the estimate stands.
 class settling_stream final : public http::body_stream {
   public:
-    settling_stream(std::unique_ptr<http::body_stream> inner, settlement s, bool sse, bool strip)
-        : inner_(std::move(inner)), settle_(std::move(s)), sse_(sse), scanner_(strip) {}
+    settling_stream(std::unique_ptr<http::body_stream> inner, settlement s, usage_reading how)
+        : inner_(std::move(inner)),
+          settle_(std::move(s)),
+          how_(std::move(how)),
+          scanner_(how_.strip),
+          reading_json_(!how_.sse && how_.json_cap > 0) {}
 
     boost::asio::awaitable<std::optional<std::string>> next(
         boost::system::error_code& ec) override {
@@ -32,15 +58,20 @@ class settling_stream final : public http::body_stream {
             }
             if (!piece) {
                 std::string tail;
-                if (sse_)
+                if (how_.sse)
                     scanner_.finish(tail);
+                if (reading_json_)
+                    read_json_usage();
                 co_await finish(true);
                 if (tail.empty())
                     co_return std::nullopt;
                 co_return tail;
             }
-            if (!sse_)
+            if (!how_.sse) {
+                if (reading_json_)
+                    keep(*piece);
                 co_return piece;
+            }
             std::string out;
             scanner_.feed(*piece, out);
             if (scanner_.usage().present)
@@ -52,11 +83,28 @@ class settling_stream final : public http::body_stream {
     }
 
   private:
+    void keep(const std::string& piece) {
+        if (json_.size() + piece.size() > how_.json_cap) {
+            reading_json_ = false;
+            std::string().swap(json_);
+            log_usage_skipped(how_.request_id, how_.json_cap);
+            return;
+        }
+        json_ += piece;
+    }
+
+    void read_json_usage() {
+        core::usage_fields u;
+        if (core::scan_usage_json(json_, u) && u.present)
+            settle_.result().usage = u;
+        std::string().swap(json_);
+    }
+
     boost::asio::awaitable<void> finish(bool completed) {
         finished_ = true;
         auto& o = settle_.result();
         o.completed = completed;
-        if (sse_ && scanner_.usage().present)
+        if (how_.sse && scanner_.usage().present)
             o.usage = scanner_.usage();
         const auto ec = co_await settle_.run();
         if (ec) {
@@ -67,15 +115,41 @@ class settling_stream final : public http::body_stream {
 
     std::unique_ptr<http::body_stream> inner_;
     settlement settle_;
-    bool sse_;
+    usage_reading how_;
     core::sse_usage_scanner scanner_;
+    bool reading_json_;
+    std::string json_;  ///< the JSON answer so far, while reading_json_
     bool finished_ = false;
 };
 
+// SPEC §3.6: a 2xx JSON answer from the upstream to a metered request is read for `usage`
+// (a free request's usage is not its to pay, chain.hpp `metered`). The proxy reads a
+// buffered one; a relayed one is read here, as it passes.
+bool reads_json_usage(const proxy_context& ctx, const outcome& o, const http::response& res,
+                      std::uint64_t usage_max) {
+    if (usage_max == 0 || !ctx.metered || !o.from_upstream || !o.success())
+        return false;
+    const auto ct = res.msg.find(http::field::content_type);
+    return ct != res.msg.end() && core::iequals_prefix(ct->value(), "application/json");
+}
+
+// The declared Content-Length of a relayed answer, when there is a valid one.
+std::optional<std::uint64_t> declared_length(const http::response& res) {
+    const auto it = res.msg.find(http::field::content_length);
+    if (it == res.msg.end())
+        return std::nullopt;
+    const auto v = it->value();
+    std::uint64_t n = 0;
+    const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (err != std::errc{} || end != v.data() + v.size())
+        return std::nullopt;
+    return n;
+}
+
 class settle_step final : public middleware {
   public:
-    explicit settle_step(boost::asio::any_io_executor background)
-        : background_(std::move(background)) {}
+    settle_step(boost::asio::any_io_executor background, std::uint64_t usage_max)
+        : background_(std::move(background)), usage_max_(usage_max) {}
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         ctx.settle.bind(background_);
@@ -86,12 +160,23 @@ class settle_step final : public middleware {
         o.status = res.msg.result_int();
         if (res.stream) {
             o.streamed = true;
-            const bool sse = http::is_event_stream(res);
+            usage_reading how;
+            how.sse = http::is_event_stream(res);
             // Removing an event would break a declared Content-Length.
-            const bool strip = sse && ctx.strip_usage_chunk &&
-                               res.msg.find(http::field::content_length) == res.msg.end();
+            how.strip = how.sse && ctx.strip_usage_chunk &&
+                        res.msg.find(http::field::content_length) == res.msg.end();
+            if (!how.sse && reads_json_usage(ctx, o, res, usage_max_)) {
+                // A length known to be over the cap is not copied at all.
+                const auto length = declared_length(res);
+                if (length && *length > usage_max_) {
+                    log_usage_skipped(ctx.request_id, usage_max_);
+                } else {
+                    how.json_cap = usage_max_;
+                }
+            }
+            how.request_id = ctx.request_id;
             res.stream = std::make_unique<settling_stream>(std::move(res.stream),
-                                                           std::move(ctx.settle), sse, strip);
+                                                           std::move(ctx.settle), std::move(how));
             co_return res;
         }
         if (const auto ec = co_await ctx.settle.run()) {
@@ -109,12 +194,14 @@ class settle_step final : public middleware {
 
   private:
     boost::asio::any_io_executor background_;
+    std::uint64_t usage_max_;
 };
 
 }  // namespace
 
-std::shared_ptr<middleware> make_settle(boost::asio::any_io_executor background) {
-    return std::make_shared<settle_step>(std::move(background));
+std::shared_ptr<middleware> make_settle(boost::asio::any_io_executor background,
+                                        std::uint64_t usage_max_body_bytes) {
+    return std::make_shared<settle_step>(std::move(background), usage_max_body_bytes);
 }
 
 }  // namespace ditto::middleware

@@ -470,6 +470,7 @@ class proxy final : public middleware::middleware {
     }
 
     // SPEC §3.6: a buffered 2xx JSON answer's `usage` settles the charges made on the way in.
+    // A relayed one (chunked, or too long to buffer) is read by the settle step as it passes.
     void record_usage(const http::response& res, core::usage_fields& usage) const {
         const auto& body = res.msg.body();
         if (res.stream || body.empty() || body.size() > options_.usage_max_body_bytes ||

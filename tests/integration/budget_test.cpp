@@ -1,7 +1,15 @@
 // SPEC §3.5, §3.6, §3.8 and §0.3-§0.5 through the real gateway: token and USD budgets
 // reserved at admission and settled to the usage the upstream reported, on every path;
 // exact under concurrency; stream usage counted and the extra usage event removed.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "support/keyed_gateway.hpp"
@@ -152,6 +160,154 @@ TEST(FreeRequests, AUsageInAGetAnswerIsNotChargedAgain) {
         EXPECT_EQ(r->status, 200) << i << ": " << r->body;
     }
     EXPECT_EQ(http_request(gw.port, "GET", "/admin/budgets", "", admin)->body, before->body);
+}
+
+// Issue 20: a JSON answer sent chunked (no Content-Length) is relayed as it comes, and its
+// `usage` settles the request; before, only buffered answers were read, so such a request
+// settled at its charge — here the 4,096-token default output.
+class ChunkedJsonUsage : public ::testing::Test {
+  protected:
+    // The answer, in two pieces: the usage is in the second.
+    static constexpr std::string_view head_part = R"({"id":"c1","object":"chat.completion",)";
+    static constexpr std::string_view tail_part =
+        R"("choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}],)"
+        R"("usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}})";
+    // No max_tokens: charged estimate + 4,096, far from the 18 reported.
+    const std::string body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+    const std::uint64_t charge = estimate(body) + 4096;
+
+    static std::string chunk(std::string_view data) {
+        char size[20];
+        std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+        return size + std::string(data) + "\r\n";
+    }
+
+    /// Answers each request chunked: the head and the first piece, then (once `release`
+    /// holds, or after 10 s) the second piece and the end.
+    void serve(int fd) {
+        std::string buf;
+        while (read_request(fd, buf, 2s)) {
+            if (!send_all(fd,
+                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n" +
+                              chunk(head_part)))
+                return;
+            eventually([&] { return release.load(); }, 10s);
+            if (!send_all(fd, chunk(tail_part) + "0\r\n\r\n"))
+                return;
+        }
+    }
+
+    void start(const std::vector<std::string>& args = {}) {
+        std::vector<std::string> all = {"--admin-token", "adm"};
+        all.insert(all.end(), args.begin(), args.end());
+        gw.start(R"({"backends":[{"name":"raw","base_url":"http://127.0.0.1:)" +
+                     std::to_string(up.port()) + R"(/v1"}],"virtual_keys":[)" +
+                     virtual_key_json("k", "vk-1", R"("budget":{"total_tokens":100000})") +
+                     R"(],"router":{"default_backends":[{"backend":"raw"}]}})",
+                 all);
+    }
+
+    /// The key's ledger line once nothing is reserved any more (else the last one seen).
+    std::string settled_ledger() {
+        std::string line;
+        eventually(
+            [&] {
+                auto r = http_request(gw.port, "GET", "/admin/budgets", "",
+                                      {{"Authorization", "Bearer adm"}});
+                const auto at = r ? r->body.find(R"("key_id":"k",)") : std::string::npos;
+                if (at == std::string::npos)
+                    return false;
+                line = r->body.substr(at, r->body.find(R"(,"updated_at_ms")", at) - at);
+                return line.find(R"("reserved_tokens":0)") != std::string::npos;
+            },
+            10s);
+        return line;
+    }
+
+    std::atomic<bool> release{false};
+    raw_server up{[this](int fd) { serve(fd); }};
+    running_gateway gw;  // last: stopped first, while the upstream still answers
+};
+
+// A loopback client that reads the raw bytes of one answer as they arrive.
+class raw_client {
+  public:
+    explicit raw_client(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+    ~raw_client() {
+        if (fd_ >= 0)
+            ::close(fd_);
+    }
+    raw_client(const raw_client&) = delete;
+    raw_client& operator=(const raw_client&) = delete;
+
+    bool send(std::string_view data) { return fd_ >= 0 && send_all(fd_, data); }
+    /// Reads until `text` has been received (true) or `limit` passes or the peer closes.
+    bool read_until(std::string_view text, std::chrono::milliseconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (received.find(text) == std::string::npos) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            pollfd p{fd_, POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+                return false;
+            char buf[4096];
+            const auto n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0)
+                return false;
+            received.append(buf, static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    std::string received;
+
+  private:
+    int fd_;
+};
+
+TEST_F(ChunkedJsonUsage, IsRelayedAsItComesAndSettlesAtTheReportedUsage) {
+    start();
+    raw_client c(gw.port);
+    ASSERT_TRUE(c.send(make_request(
+        "POST", "/v1/chat/completions",
+        {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}}, body)));
+    // The client has the first piece while the upstream still holds the second: the answer
+    // is relayed, not read whole first.
+    EXPECT_TRUE(c.read_until(head_part, 10s)) << c.received;
+    EXPECT_EQ(c.received.find("usage"), std::string::npos) << c.received;
+    release = true;
+    ASSERT_TRUE(c.read_until("\r\n0\r\n\r\n", 10s)) << c.received;
+    EXPECT_NE(c.received.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << c.received;
+    EXPECT_NE(c.received.find(tail_part), std::string::npos) << c.received;
+    // Settled at the usage's 18 tokens, not at the charge.
+    EXPECT_EQ(settled_ledger(), R"("key_id":"k","spent_tokens":18,"reserved_tokens":0)")
+        << "charge " << charge;
+}
+
+TEST_F(ChunkedJsonUsage, OverTheUsageCapSettlesAtTheCharge) {
+    // 64 bytes: the answer outgrows it, so its usage is not read and the charge stands.
+    release = true;
+    start({"--proxy-usage-max-body-bytes", "64", "--log-level", "debug"});
+    auto r = http_request(gw.port, "POST", "/v1/chat/completions", body,
+                          {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, std::string(head_part) + std::string(tail_part));
+    EXPECT_EQ(settled_ledger(), R"("key_id":"k","spent_tokens":)" + std::to_string(charge) +
+                                    R"(,"reserved_tokens":0)");
+    EXPECT_TRUE(eventually(
+        [&] { return gw.proc.stderr_text().find("proxy.usage_skipped") != std::string::npos; }, 5s))
+        << gw.proc.stderr_text();
 }
 
 TEST_F(Budgets, InFlight429AfterReservationIsRolledBack) {
@@ -417,16 +573,18 @@ TEST_F(Budgets, K8_CachedTokensAreCheaper) {
     EXPECT_EQ(post("vk-1", chat, cached)->status, 200);
 }
 
-TEST_F(Budgets, K9_CacheCreationIsCharged) {
-    // Creation at 20 µ$ on top: 190 + 19·20 = 570 spent, so a second 190 exceeds 700.
+TEST_F(Budgets, K9_CacheCreationIsChargedAtItsRateOnly) {
+    // All 19 input tokens were written to the cache: 19·20 = 380 µ$ spent, not 190 + 380
+    // (the input rate charged as well, LiteLLM #9812). A second charge of 190 exceeds 500;
+    // the attempt shows what the first really cost.
     const auto path = pricing(R"({"m":{"input_cost_per_token":1e-5,"output_cost_per_token":0,)"
                               R"("cache_creation_input_token_cost":2e-5}})");
-    start(key("key-1", "vk-1", R"({"total_usd_micros":700})"), {"--pricing-litellm", path});
+    start(key("key-1", "vk-1", R"({"total_usd_micros":500})"), {"--pricing-litellm", path});
     const headers creation{{"x-mock-usage", R"({"cache_creation_input_tokens":19})"}};
     EXPECT_EQ(post("vk-1", chat, creation)->status, 200);
     auto r = post("vk-1", chat, creation);
     EXPECT_EQ(r->status, 402);
-    EXPECT_NE(r->body.find("attempted_usd_micros=760"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("attempted_usd_micros=570"), std::string::npos) << r->body;
 }
 
 TEST(BudgetsCli, BadPricingFileIsFatal) {

@@ -12,10 +12,10 @@
 
 namespace ditto::cost {
 
-/// Token usage of one request. `cached` and `creation` are counted inside `input` and are
-/// clamped to it.
+/// Token usage of one request. `cached` and `creation` are counted inside `input` (OpenAI
+/// `prompt_tokens` semantics) and are clamped to it, cached first.
 struct token_counts {
-    std::uint64_t input = 0;     ///< all prompt tokens, cached ones included
+    std::uint64_t input = 0;     ///< all prompt tokens, cached and creation ones included
     std::uint64_t cached = 0;    ///< prompt tokens served from the provider's cache
     std::uint64_t creation = 0;  ///< prompt tokens written to the provider's cache
     std::uint64_t output = 0;
@@ -38,7 +38,9 @@ class pricing_table {
     static std::optional<pricing_table> load_file(const std::string& path, std::string& error);
 
     /// Cost of one request in micro-dollars, rounded once (half up) and saturating at
-    /// UINT64_MAX; nullopt for an unknown model. The model name must match exactly.
+    /// UINT64_MAX; nullopt for an unknown model. Each input token is charged once: cached
+    /// ones at the cache-read rate (default: input), creation ones at the creation rate
+    /// (default: input), the rest at the input rate. The model name must match exactly.
     /// `service_tier` "priority" or "flex" (any case) selects those rates where the model
     /// has them; any other value means standard pricing. Does not allocate.
     std::optional<std::uint64_t> estimate_usd_micros(std::string_view model,

@@ -81,9 +81,11 @@ std::shared_ptr<middleware> make_rate_limit(std::shared_ptr<store::rate_limiter>
 /// Runs the request's settlement (docs/governance.md) once its answer is known: at once for
 /// a buffered answer (a store failure turns it into 500 storage_error), at the end of the
 /// body for a stream (reading SSE usage, removing the usage event the client did not ask
-/// for). Must come before every step that charges something. A settlement left unrun (a
-/// torn-down request) finishes on `background`.
-std::shared_ptr<middleware> make_settle(boost::asio::any_io_executor background);
+/// for; reading a relayed 2xx JSON answer's `usage` when it is at most
+/// `usage_max_body_bytes`, 0: never). Must come before every step that charges something. A
+/// settlement left unrun (a torn-down request) finishes on `background`.
+std::shared_ptr<middleware> make_settle(boost::asio::any_io_executor background,
+                                        std::uint64_t usage_max_body_bytes);
 
 /// Drops candidates that should not be tried now (SPEC §5 health filter); never returns an
 /// empty list for a non-empty one.

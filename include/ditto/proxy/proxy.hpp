@@ -20,8 +20,8 @@ struct proxy_options {
     /// Upstream bodies with a known length up to this are read whole and sent in one write;
     /// longer or chunked ones (SSE) are relayed piece by piece.
     std::uint64_t buffer_limit = 1024 * 1024;
-    /// --proxy-usage-max-body-bytes: JSON answers up to this size are scanned for `usage`;
-    /// 0 disables usage parsing.
+    /// --proxy-usage-max-body-bytes: buffered JSON answers up to this size are scanned for
+    /// `usage` (relayed ones by the settle step, make_settle); 0 disables usage parsing.
     std::uint64_t usage_max_body_bytes = 1024 * 1024;
     /// --prometheus-metrics: token and cost counters by key and model; may be null.
     std::shared_ptr<metrics::prometheus> prometheus;

@@ -91,10 +91,33 @@ TEST(Pricing, CreationAddedOnlyWhenModelHasRate) {
     EXPECT_TRUE(t.has_creation_rate("with"));
     EXPECT_FALSE(t.has_creation_rate("without"));
     EXPECT_FALSE(t.has_creation_rate("unknown"));
-    EXPECT_EQ(cost(t, "with", {.input = 1000, .creation = 200}), 3750u);
+    // 800 * 3 + 200 * 3.75: creation tokens pay their own rate instead of the input rate.
+    EXPECT_EQ(cost(t, "with", {.input = 1000, .creation = 200}), 3150u);
+    // No creation rate: they are plain input tokens.
     EXPECT_EQ(cost(t, "without", {.input = 1000, .creation = 200}), 3000u);
-    // Clamped to the input count.
-    EXPECT_EQ(cost(t, "with", {.input = 100, .creation = 1000}), 675u);
+    // Clamped to the input count: 100 * 3.75.
+    EXPECT_EQ(cost(t, "with", {.input = 100, .creation = 1000}), 375u);
+}
+
+TEST(Pricing, EachInputTokenIsChargedOnceAtItsOwnRate) {
+    // Issue 20: the original (LiteLLM #9812) charged creation tokens the input rate and the
+    // creation rate. 10,000 input tokens, of which 2,000 cached and 3,000 written to the cache,
+    // and 500 output, at 3 µ$ input, 0.3 µ$ cache read, 3.75 µ$ creation, 15 µ$ output:
+    //   plain     (10,000 − 2,000 − 3,000) · 3    = 15,000
+    //   cached                    2,000 · 0.3     =    600
+    //   creation                  3,000 · 3.75    = 11,250
+    //   output                      500 · 15      =  7,500
+    //                                               34,350 µ$
+    // (the double charge made it 43,350: 3,000 · 3 more).
+    const auto t = must_parse(R"({
+        "m": {"input_cost_per_token": 3e-6, "cache_read_input_token_cost": 3e-7,
+              "cache_creation_input_token_cost": 3.75e-6, "output_cost_per_token": 1.5e-5}
+    })");
+    EXPECT_EQ(cost(t, "m", {.input = 10'000, .cached = 2'000, .creation = 3'000, .output = 500}),
+              34'350u);
+    // Cached and creation beyond the input count: cached first (2,000 · 0.3), then the
+    // remaining 1,000 as creation (· 3.75), no plain input left.
+    EXPECT_EQ(cost(t, "m", {.input = 3'000, .cached = 2'000, .creation = 3'000}), 4'350u);
 }
 
 TEST(Pricing, PriorityAndFlexVariants) {
@@ -147,8 +170,9 @@ TEST(Pricing, ContextTiersAreIndependentPerKind) {
               "cache_creation_input_token_cost_above_200k_tokens": 4e-6}
     })");
     // Input has no tier: stays at 1e-6 while cache read and creation switch.
-    EXPECT_EQ(cost(t, "m", {.input = 200000, .cached = 100000, .creation = 1000}), 112000u);
-    EXPECT_EQ(cost(t, "m", {.input = 200001, .cached = 100000, .creation = 1000}), 134001u);
+    // 99,000 · 1 + 100,000 · 0.1 + 1,000 · 2, then 99,001 · 1 + 100,000 · 0.3 + 1,000 · 4.
+    EXPECT_EQ(cost(t, "m", {.input = 200000, .cached = 100000, .creation = 1000}), 111000u);
+    EXPECT_EQ(cost(t, "m", {.input = 200001, .cached = 100000, .creation = 1000}), 133001u);
 }
 
 TEST(Pricing, CreationTierWithoutStandardRate) {
@@ -157,8 +181,9 @@ TEST(Pricing, CreationTierWithoutStandardRate) {
               "cache_creation_input_token_cost_above_1k_tokens": 1e-5}
     })");
     EXPECT_TRUE(t.has_creation_rate("m"));
+    // Below the tier creation tokens are plain input; above it 901 · 1 + 100 · 10.
     EXPECT_EQ(cost(t, "m", {.input = 1000, .creation = 100}), 1000u);
-    EXPECT_EQ(cost(t, "m", {.input = 1001, .creation = 100}), 2001u);
+    EXPECT_EQ(cost(t, "m", {.input = 1001, .creation = 100}), 1901u);
 }
 
 TEST(Pricing, VariantRateBeatsContextTier) {
