@@ -5,9 +5,12 @@ set(DITTO_SANITIZE "" CACHE STRING "Sanitizers: address,undefined | thread | emp
 find_program(DITTO_CCACHE ccache)
 if(DITTO_CCACHE)
     # Precompiled headers are rebuilt on every clean build; this sloppiness lets ccache
-    # still reuse the objects compiled with them.
+    # still reuse the objects compiled with them. BASEDIR + NOHASHDIR make paths under the
+    # checkout relative, so a second clone (CI's, a worktree) hits the same cache entries
+    # instead of compiling everything again (docs/build.md).
     set(CMAKE_CXX_COMPILER_LAUNCHER "${CMAKE_COMMAND}" -E env
         "CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime"
+        "CCACHE_BASEDIR=${PROJECT_SOURCE_DIR}" "CCACHE_NOHASHDIR=true"
         "${DITTO_CCACHE}")
 endif()
 
