@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(fuzz_http_request fuzz_config fuzz_sse_usage fuzz_redact_prometheus fuzz_redis_reply)
+all=(fuzz_http_request fuzz_config fuzz_sse_usage fuzz_redact_prometheus fuzz_redis_reply fuzz_dialect)
 harnesses=("$@")
 [[ ${#harnesses[@]} -eq 0 ]] && harnesses=("${all[@]}")
 for h in "${harnesses[@]}"; do
