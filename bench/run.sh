@@ -125,6 +125,8 @@ run "ditto-gateway, 64 conns"     1 64 "http://127.0.0.1:$GW/v1/chat/completions
 run "ditto-gateway default flags, 64 conns" 1 64 "http://127.0.0.1:$GWD/v1/chat/completions" $chat "$gwd_pid" gwd64
 # The same with rpm/tpm limits, a token budget and a USD budget on the key (bench/chat-gov.lua).
 run "ditto-gateway governed, 64 conns" 1 64 "http://127.0.0.1:$GW/v1/chat/completions" bench/chat-gov.lua "$gw_pid" gov64
+# The same question in the Anthropic dialect: request and answer translated (docs/dialects.md).
+run "ditto-gateway Anthropic dialect, 64 conns" 1 64 "http://127.0.0.1:$GW/v1/messages" bench/messages.lua "$gw_pid" msg64
 # Only the first of these requests goes upstream (the concurrent first ones wait for it).
 run "ditto-gateway cache hit (L1), 64 conns" 1 64 "http://127.0.0.1:$GWC/v1/chat/completions" $chat "$gwc_pid" hit64
 c0=$(redis_cmds)
@@ -155,6 +157,7 @@ awk -v a="$rps_gw64" -v b="$rps_ngx64" 'BEGIN {printf "\nthroughput ratio gatewa
 lines=$(grep -c 'proxy.response' "$work/gwd.log" || true)
 # shellcheck disable=SC2154  # cpu_* and rps_* are set by run() through eval
 awk -v a="$rps_gwd64" -v b="$rps_gw64" -v ca="$cpu_gwd64" -v cb="$cpu_gw64" -v l="$lines" 'BEGIN {printf "default flags (access log at info, %d lines) / --log-level warn (64 conns): %.2f; CPU per request %.1f vs %.1f us (%+.1f us)\n", l, a/b, ca, cb, ca-cb}'
+awk -v a="$rps_msg64" -v b="$rps_gw64" -v ca="$cpu_msg64" -v cb="$cpu_gw64" 'BEGIN {printf "Anthropic dialect (translated both ways) / chat (64 conns): %.2f; CPU per request %.1f vs %.1f us (%+.1f us)\n", a/b, ca, cb, ca-cb}'
 awk -v a="$rps_hit64" -v b="$rps_ngx64" 'BEGIN {printf "cache hit (L1) / nginx proxy_pass (64 conns): %.2f\n", a/b}'
 awk -v a="$rps_gov64" -v b="$rps_gw64" 'BEGIN {printf "governed key (limits + budgets + cost) / plain key (64 conns): %.3f, %.2f us more CPU per request\n", a/b, 1e6/a - 1e6/b}'
 awk -v a="$rps_govr64" -v b="$rps_gov64" -v c=$((c1 - c0)) -v secs="$secs" 'BEGIN {printf "Redis store / memory store, governed key (64 conns): %.2f; Redis round trips (script calls) per request: %.2f\n", a/b, c/(a*secs)}'
