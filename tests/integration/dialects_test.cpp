@@ -305,6 +305,28 @@ TEST_F(Dialects, ResponsesPassthroughRelaysTheUpstreams404) {
     EXPECT_EQ(spent(), 0u);
 }
 
+// The cache stores what the client received, under the client's path: a hit is the same
+// Anthropic answer, still marked as translated, and a chat client asking the same question
+// is not served it.
+TEST_F(Dialects, ACacheHitIsTheTranslatedAnswerAndStaysInItsDialect) {
+    start(R"("cache":{"enabled":true})", "", {"--proxy-cache"});
+    auto first = post("/v1/messages", anthropic_q, anthropic_h);
+    auto second = post("/v1/messages", anthropic_q, anthropic_h);
+    ASSERT_TRUE(first && second);
+    ASSERT_EQ(first->status, 200) << first->body;
+    ASSERT_EQ(second->status, 200) << second->body;
+    EXPECT_EQ(second->header("x-ditto-cache"), "hit");
+    EXPECT_EQ(second->header("x-ditto-shim"), "messages_via_chat_completions");
+    EXPECT_EQ(json::parse(second->body)["type"], "message");
+    EXPECT_EQ(second->body, first->body);
+    auto chat = post("/v1/chat/completions", chat_q, json_h);
+    ASSERT_TRUE(chat);
+    ASSERT_EQ(chat->status, 200) << chat->body;
+    EXPECT_NE(chat->header("x-ditto-cache"), "hit");
+    EXPECT_EQ(json::parse(chat->body)["object"], "chat.completion");
+    EXPECT_EQ(mock.request_count(), 2);
+}
+
 TEST_F(Dialects, CountTokensIsTheGatewaysFreeEstimate) {
     start(R"("budget":{"total_tokens":1})");
     auto a = post("/v1/messages/count_tokens",
