@@ -216,7 +216,7 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
                            : door->stream     ? "/v1beta/models/{model}:streamGenerateContent"
                                               : "/v1beta/models/{model}:generateContent";
             }
-            co_return co_await p_.proxy_chain->run(ctx);
+            co_return co_await p_.dialect_chain->run(ctx);
         }
         if (door->dialect != dialect::kind::responses)
             co_return method_not_allowed(req, "POST");

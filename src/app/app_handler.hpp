@@ -24,6 +24,8 @@ class app_handler final : public http::handler {
         std::shared_ptr<metrics::counters> counters;
         std::uint64_t max_body_bytes = 0;
         std::shared_ptr<middleware::chain> proxy_chain;
+        /// The same steps plus the dialect ones, for the front doors (docs/dialects.md).
+        std::shared_ptr<middleware::chain> dialect_chain;
         std::shared_ptr<middleware::chain> models_chain;
         std::shared_ptr<proxy::upstreams> upstreams;
         /// `GET /metrics/prometheus` (text 0.0.4); null when --prometheus-metrics is off.

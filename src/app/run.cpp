@@ -328,7 +328,6 @@ int run(const config::cli_options& options) {
     ap.cache = cache;
     ap.store = store;
     parts.admin = std::make_shared<admin::admin_api>(std::move(ap));
-    parts.proxy_chain = std::make_shared<middleware::chain>();
     if (prom) {
         parts.prometheus_text = [prom, ups, cache] {
             metrics::scrape_sources src;
@@ -348,25 +347,43 @@ int run(const config::cli_options& options) {
             return prom->render(src);
         };
     }
-    parts.proxy_chain->add(middleware::make_request_id())
-        .add(middleware::make_observe(prom))
-        .add(middleware::make_dialect_errors())
-        .add(middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,
-                                         options.default_max_output_tokens},
-                                        in_flight))
-        .add(middleware::make_settle(bg.executor(), options.proxy_usage_max_body_bytes))
-        .add(middleware::make_auth(keys))
-        .add(middleware::make_gemini_request(options.default_max_output_tokens))
-        .add(middleware::make_cost_policy())
-        .add(middleware::make_guardrails(counters))
-        .add(middleware::make_route(filter))
-        .add(proxy::make_translation_check(ups))
-        .add(middleware::make_rate_limit(store.limits, counters));
-    if (cache)
-        parts.proxy_chain->add(middleware::make_cache(cache, counters));
-    parts.proxy_chain
-        ->add(middleware::make_budget(std::move(bo), store.budgets, store.audit, counters))
-        .add(proxy::make_proxy(ups, health, store.audit, counters, po));
+    // Two chains of the same step objects: the dialect front doors' (docs/dialects.md) has
+    // three steps more, which a chat request would only pass through (a coroutine frame each).
+    const auto request_id = middleware::make_request_id();
+    const auto observe = middleware::make_observe(prom);
+    const auto read_body =
+        middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,
+                                    options.default_max_output_tokens},
+                                   in_flight);
+    const auto settle = middleware::make_settle(bg.executor(), options.proxy_usage_max_body_bytes);
+    const auto auth = middleware::make_auth(keys);
+    const auto cost_policy = middleware::make_cost_policy();
+    const auto guardrails = middleware::make_guardrails(counters);
+    const auto route = middleware::make_route(filter);
+    const auto rate_limit = middleware::make_rate_limit(store.limits, counters);
+    const auto cache_step = cache ? middleware::make_cache(cache, counters) : nullptr;
+    const auto budget =
+        middleware::make_budget(std::move(bo), store.budgets, store.audit, counters);
+    const auto proxy_step = proxy::make_proxy(ups, health, store.audit, counters, po);
+    const auto build_chain = [&](bool dialects) {
+        auto c = std::make_shared<middleware::chain>();
+        c->add(request_id).add(observe);
+        if (dialects)
+            c->add(middleware::make_dialect_errors());
+        c->add(read_body).add(settle).add(auth);
+        if (dialects)
+            c->add(middleware::make_gemini_request(options.default_max_output_tokens));
+        c->add(cost_policy).add(guardrails).add(route);
+        if (dialects)
+            c->add(proxy::make_translation_check(ups));
+        c->add(rate_limit);
+        if (cache_step)
+            c->add(cache_step);
+        c->add(budget).add(proxy_step);
+        return c;
+    };
+    parts.proxy_chain = build_chain(false);
+    parts.dialect_chain = build_chain(true);
     parts.models_chain = std::make_shared<middleware::chain>();
     parts.models_chain->add(middleware::make_request_id())
         .add(middleware::make_auth(keys))
