@@ -11,10 +11,17 @@ class redacting_audit final : public store::audit_log {
 
     boost::asio::awaitable<boost::system::error_code> append(std::string kind,
                                                              std::string payload) override {
-        if (rate_ < 1.0 && !observe::sampled("audit", observe::sampling_identity(payload), rate_))
+        if (!kept(payload))
             co_return boost::system::error_code{};
         auto clean = r_->redact_json(payload);
         co_return co_await inner_->append(std::move(kind), std::move(clean));
+    }
+
+    boost::asio::awaitable<boost::system::error_code> append_redacted(
+        std::string kind, std::string payload) override {
+        if (!kept(payload))
+            co_return boost::system::error_code{};
+        co_return co_await inner_->append(std::move(kind), std::move(payload));
     }
 
     boost::asio::awaitable<std::vector<store::audit_record>> list(store::audit_query q) override {
@@ -25,6 +32,11 @@ class redacting_audit final : public store::audit_log {
     }
 
   private:
+    bool kept(std::string_view payload) const {
+        return rate_ >= 1.0 ||
+               observe::sampled("audit", observe::sampling_identity(payload), rate_);
+    }
+
     std::shared_ptr<store::audit_log> inner_;
     std::shared_ptr<const observe::redactor> r_;
     double rate_;

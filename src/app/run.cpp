@@ -265,6 +265,7 @@ int run(const config::cli_options& options) {
     // even when usage parsing is off (--proxy-usage-max-body-bytes 0).
     po.buffer_limit = std::max<std::uint64_t>(options.proxy_usage_max_body_bytes, 64 * 1024);
     po.usage_max_body_bytes = options.proxy_usage_max_body_bytes;
+    po.redactor = redact;  // the one store.audit applies (with_redaction above)
 
     std::shared_ptr<cache::response_cache> cache;
     if (options.proxy_cache.enabled) {

@@ -655,9 +655,26 @@ bool scan_request_json(std::string_view text, request_fields& out) {
 void append_escaped(std::string& out, std::string_view s, std::string_view hex_prefix,
                     bool escape_quotes, bool escape_del) {
     static constexpr char hexd[] = "0123456789abcdef";
-    // Plain runs are copied whole: values (ids, paths, models) rarely need an escape.
+    // Plain runs are copied whole: values (ids, paths, models) rarely need an escape. Eight
+    // bytes are ruled out at a time (SWAR): no control byte, quote, backslash or DEL in them.
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
     std::size_t run = 0;
     for (std::size_t i = 0; i < s.size(); ++i) {
+        while (s.size() - i >= 8) {
+            std::uint64_t v;
+            std::memcpy(&v, s.data() + i, 8);
+            std::uint64_t hit = (v - ones * 0x20) & ~v & highs;  // a byte below 0x20
+            if (escape_quotes)
+                hit |= has_zero(v ^ (ones * '"')) | has_zero(v ^ (ones * '\\'));
+            if (escape_del)
+                hit |= has_zero(v ^ (ones * 0x7f));
+            if (hit != 0)
+                break;
+            i += 8;
+        }
+        if (i >= s.size())
+            break;
         const auto c = static_cast<unsigned char>(s[i]);
         const bool special =
             c < 0x20 || (escape_del && c == 0x7f) || (escape_quotes && (c == '"' || c == '\\'));

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 
+#include "audit_record.hpp"
 #include "dialect_answer.hpp"
 #include "ditto/core/json_builder.hpp"
-#include "ditto/core/json_writer.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
+#include "ditto/observe/redactor.hpp"
 #include "ditto/store/audit_log.hpp"
 
 namespace ditto::proxy {
@@ -34,99 +35,45 @@ bool is_safe_method(http::bhttp::verb v) {
 }
 
 // SPEC §3.10 audit: one record per proxied request, written at settlement (for a stream,
-// when it ends), after the budget has recorded what was spent.
+// when it ends), after the budget has recorded what was spent. `vetted` says the record's
+// member names were judged clean once (make_proxy); its values are then judged here in one
+// pass, and a clean record skips the audit log's redaction (docs/observability.md).
 class audit_settle final : public ::ditto::middleware::settle_action {
   public:
-    audit_settle(std::shared_ptr<store::audit_log> audit, const proxy_context& ctx)
-        : audit_(std::move(audit)),
-          request_id_(ctx.request_id),
-          key_id_(ctx.key->id),
-          tenant_id_(ctx.key->tenant_id),
-          project_id_(ctx.key->project_id),
-          user_id_(ctx.key->user_id),
-          method_(ctx.req.method_string()),
-          path_(ctx.path),
-          model_(ctx.fields.model),
-          service_tier_(ctx.fields.service_tier),
-          charge_tokens_(ctx.charge_tokens),
-          body_len_(ctx.raw_body.size()) {
+    audit_settle(std::shared_ptr<store::audit_log> audit, const observe::redactor* vetted,
+                 const proxy_context& ctx)
+        : audit_(std::move(audit)), vetted_(vetted) {
+        r_.request_id = ctx.request_id;
+        r_.key_id = ctx.key->id;
+        r_.tenant_id = ctx.key->tenant_id;
+        r_.project_id = ctx.key->project_id;
+        r_.user_id = ctx.key->user_id;
+        r_.method = ctx.req.method_string();
+        r_.path = ctx.path;
+        r_.model = ctx.fields.model;
+        r_.service_tier = ctx.fields.service_tier;
+        r_.charge_tokens = ctx.charge_tokens;
+        r_.body_len = ctx.raw_body.size();
         if (auto p = ctx.req.find("x-ditto-protocol"); p != ctx.req.end()) {
-            provider_ = std::string(p->value());
+            r_.provider = std::string(p->value());
         } else if (ctx.dialect != dialect::kind::openai) {
-            provider_ = dialect::name(ctx.dialect);  // the client's dialect (docs/dialects.md)
+            r_.provider = dialect::name(ctx.dialect);  // the client's dialect (docs/dialects.md)
         }
     }
 
     boost::asio::awaitable<boost::system::error_code> settle(
         ::ditto::middleware::outcome& o) override {
-        std::string attempted = "[";
-        for (const auto& a : o.attempted) {
-            if (attempted.size() > 1)
-                attempted += ',';
-            core::json_quote_into(attempted, a);
-        }
-        attempted += ']';
-        core::json_object_writer w;
-        w.str("request_id", request_id_).str("virtual_key_id", key_id_);
-        if (!o.from_upstream) {
-            w.raw("attempted_backends", attempted)
-                .str("method", method_)
-                .str("path", path_)
-                .str_or_null("model", model_)
-                .num("charge_tokens", charge_tokens_)
-                .num("charge_cost_usd_micros", o.charge_cost_usd_micros)
-                .num("body_len", body_len_)
-                .num("status", o.status)
-                .str("error_type", o.error_type)
-                .str("error_code", o.error_code)
-                .str("error_message", o.error_message)
-                .str_or_null("tenant_id", tenant_id_)
-                .str_or_null("project_id", project_id_)
-                .str_or_null("user_id", user_id_);
-            co_return co_await audit_->append("proxy.error", w.finish());
-        }
-        const auto& u = o.usage;
-        w.str("provider", provider_)
-            .str("backend", o.backend)
-            .raw("attempted_backends", attempted)
-            .str("method", method_)
-            .str("path", path_)
-            .str_or_null("model", model_)
-            .str("upstream_model", o.upstream_model);
-        if (o.streamed) {
-            w.boolean("stream", true);
-        } else {
-            w.str_or_null("service_tier", service_tier_);
-        }
-        w.num("status", o.status)
-            .num("charge_tokens", charge_tokens_)
-            .num_or_null("input_tokens", u.input)
-            .num_or_null("cache_input_tokens", u.cached)
-            .num_or_null("cache_creation_input_tokens", u.creation)
-            .num_or_null("output_tokens", u.output)
-            .num_or_null("reasoning_tokens", u.reasoning)
-            .num_or_null("total_tokens", u.total_tokens())
-            .num_or_null("spent_tokens", o.spent_tokens)
-            .num("charge_cost_usd_micros", o.charge_cost_usd_micros)
-            .num_or_null("spent_cost_usd_micros", o.spent_cost_usd_micros)
-            .num("body_len", body_len_)
-            .str_or_null("tenant_id", tenant_id_)
-            .str_or_null("project_id", project_id_)
-            .str_or_null("user_id", user_id_);
-        if (!o.completed)
-            w.boolean("incomplete", true);
-        co_return co_await audit_->append("proxy", w.finish());
+        std::string payload, values;
+        const auto kind = write_audit_record(r_, o, payload, values);
+        if (vetted_ != nullptr && vetted_->values_clean(values))
+            co_return co_await audit_->append_redacted(std::string(kind), std::move(payload));
+        co_return co_await audit_->append(std::string(kind), std::move(payload));
     }
 
   private:
     std::shared_ptr<store::audit_log> audit_;
-    std::string request_id_, key_id_;
-    std::optional<std::string> tenant_id_, project_id_, user_id_;
-    std::string method_, path_;
-    std::optional<std::string> model_, service_tier_;
-    std::uint64_t charge_tokens_;
-    std::uint64_t body_len_;
-    std::string provider_ = "openai";
+    const observe::redactor* vetted_;
+    audit_request r_;
 };
 
 // Ours (docs/observability.md): tokens and cost by key and model, once the usage is known.
@@ -217,14 +164,17 @@ class proxy final : public middleware::middleware {
           health_(std::move(health)),
           audit_(std::move(audit)),
           counters_(std::move(counters)),
-          options_(options) {}
+          options_(std::move(options)) {
+        if (options_.redactor && options_.redactor->names_clean(audit_record_names()))
+            vetted_ = options_.redactor.get();
+    }
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx,
                                                   ::ditto::middleware::next_fn) override {
         const auto& candidates = ctx.candidates;
         counters_->requests.add();
         ask_for_stream_usage(ctx);
-        ctx.settle.add(std::make_unique<audit_settle>(audit_, ctx));
+        ctx.settle.add(std::make_unique<audit_settle>(audit_, vetted_, ctx));
         if (options_.prometheus) {
             ctx.settle.add(std::make_unique<usage_metrics_settle>(
                 options_.prometheus, ctx.info.worker, ctx.key->id, routed_model(ctx)));
@@ -509,6 +459,7 @@ class proxy final : public middleware::middleware {
     std::shared_ptr<store::audit_log> audit_;
     std::shared_ptr<metrics::counters> counters_;
     proxy_options options_;
+    const observe::redactor* vetted_ = nullptr;  ///< options_.redactor, when names_clean()
 };
 
 }  // namespace
@@ -519,7 +470,7 @@ std::shared_ptr<middleware::middleware> make_proxy(std::shared_ptr<upstreams> up
                                                    std::shared_ptr<metrics::counters> counters,
                                                    proxy_options options) {
     return std::make_shared<proxy>(std::move(ups), std::move(health), std::move(audit),
-                                   std::move(counters), options);
+                                   std::move(counters), std::move(options));
 }
 
 }  // namespace ditto::proxy

@@ -6,6 +6,7 @@
 #include <bitset>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,9 +42,21 @@ class redactor {
     bool may_match(std::string_view text) const;
     const std::string& replacement() const { return replacement_; }
 
+    /// For records the gateway builds itself from fixed member names (the proxy's audit
+    /// record, docs/observability.md "What a record costs"): true when none of `names` is a
+    /// secret name and no JSON pointer is configured, so that the record's string values
+    /// alone decide. Meant to be judged once, not per record.
+    bool names_clean(std::span<const std::string_view> names) const;
+    /// True when a record's string values, joined by '\n', need nothing replaced: no regex
+    /// matches (none may be anchored) and none holds a '?' (a URL query that a
+    /// `sanitize_query_in_keys` rule could apply to). False may be a false alarm:
+    /// redact_json() then decides.
+    bool values_clean(std::string_view values) const;
+
   private:
     std::string replace_query(std::string_view url) const;
     bool needs_work(std::string_view json) const;
+    bool any_regex_matches(std::string_view text) const;
 
     std::string replacement_;
     std::vector<std::string> secret_names_;   ///< lower case

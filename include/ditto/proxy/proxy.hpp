@@ -10,6 +10,10 @@
 #include "ditto/proxy/backend_health.hpp"
 #include "ditto/proxy/upstreams.hpp"
 
+namespace ditto::observe {
+class redactor;
+}  // namespace ditto::observe
+
 namespace ditto::store {
 class audit_log;
 }  // namespace ditto::store
@@ -25,6 +29,9 @@ struct proxy_options {
     std::uint64_t usage_max_body_bytes = 1024 * 1024;
     /// --prometheus-metrics: token and cost counters by key and model; may be null.
     std::shared_ptr<metrics::prometheus> prometheus;
+    /// The redactor the audit log applies: with it, a clean audit record is judged here in one
+    /// pass over its values instead of being parsed again (docs/observability.md). May be null.
+    std::shared_ptr<const observe::redactor> redactor;
 };
 
 /// The chain's last step (SPEC §3.10–§3.11, §5): the attempt loop over `ctx.candidates` —

@@ -31,6 +31,13 @@ class audit_log {
     virtual ~audit_log() = default;
     virtual boost::asio::awaitable<boost::system::error_code> append(std::string kind,
                                                                      std::string payload_json) = 0;
+    /// A record whose payload the caller has already judged against the redactor the log
+    /// applies (the proxy's record, docs/observability.md): a redacting log skips its own
+    /// pass; every other log appends it as append() does.
+    virtual boost::asio::awaitable<boost::system::error_code> append_redacted(
+        std::string kind, std::string payload_json) {
+        return append(std::move(kind), std::move(payload_json));
+    }
     /// Newest first, at most `q.limit` records.
     virtual boost::asio::awaitable<std::vector<audit_record>> list(audit_query q) = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -433,6 +434,41 @@ TEST(JsonQuote, EscapesExactly) {
     EXPECT_EQ(json_quote("/"), "\"/\"");
     EXPECT_EQ(json_quote("\x7f"), "\"\x7f\"");
     EXPECT_EQ(json_quote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+}
+
+// The eight-bytes-at-a-time skip (SWAR) finds a special byte at every offset of a long
+// value, and around the high bytes of UTF-8: each result equals a byte-by-byte reference.
+TEST(JsonQuote, EverySpecialByteAtEveryOffsetOfALongValue) {
+    const auto reference = [](std::string_view v) {
+        std::string out = "\"";
+        for (const char ch : v) {
+            const auto c = static_cast<unsigned char>(ch);
+            if (c == '"' || c == '\\') {
+                out += '\\';
+                out += ch;
+            } else if (c == '\n') {
+                out += "\\n";
+            } else if (c == '\r') {
+                out += "\\r";
+            } else if (c == '\t') {
+                out += "\\t";
+            } else if (c < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                out += buf;
+            } else {
+                out += ch;
+            }
+        }
+        return out + "\"";
+    };
+    for (const char special : {'"', '\\', '\n', '\x01', '\x1f', '\x7f', '\xc3', ' '}) {
+        for (std::size_t at = 0; at < 24; ++at) {
+            std::string v(24, 'a');
+            v[at] = special;
+            EXPECT_EQ(json_quote(v), reference(v)) << int(special) << " at " << at;
+        }
+    }
 }
 
 TEST(JsonQuote, RoundTripsThroughTheScanner) {

@@ -97,5 +97,36 @@ TEST(Sampling, RatesAndIdentity) {
     EXPECT_EQ(sampling_identity(R"({"n":1})"), R"({"n":1})");
 }
 
+// Regression: the no-op pre-check ran each regex over the whole document, where an anchored
+// pattern cannot match a value inside it; the value kept its secret.
+TEST(Redactor, AnchoredPatternStillRedactsAValueInsideADocument) {
+    config::redaction_config c;
+    c.redact_regexes = {R"(^tok-[a-z]+$)"};
+    redactor r(c);
+    EXPECT_EQ(r.redact_json(R"({"a":"tok-abc","b":"x tok-abc"})"),
+              R"({"a":"<redacted>","b":"x tok-abc"})");
+    EXPECT_FALSE(r.values_clean("x\n"));  // anchored: only the full path can tell
+}
+
+// The proxy's audit record: names judged once, values in one pass (docs/observability.md).
+TEST(Redactor, NamesAndValuesOfABuiltRecord) {
+    redactor r(config::redaction_config{});
+    const std::string_view names[] = {"request_id", "model", "path"};
+    EXPECT_TRUE(r.names_clean(names));
+    const std::string_view secret[] = {"request_id", "Token"};
+    EXPECT_FALSE(r.names_clean(secret));
+    EXPECT_TRUE(r.values_clean("req-1\ngpt-4o\n/v1/chat/completions\n"));
+    EXPECT_FALSE(r.values_clean("req-1\nsk-ABCDEFGHIJ12345\n"));
+    EXPECT_FALSE(r.values_clean("Bearer abc\n"));
+    EXPECT_FALSE(r.values_clean("/v1/x?key=1\n"));  // a query: the sanitize rules decide
+
+    config::redaction_config pointed;
+    pointed.redact_json_pointers = {"/model"};
+    EXPECT_FALSE(redactor(pointed).names_clean(names));
+    config::redaction_config named;
+    named.redact_key_names.push_back("model");
+    EXPECT_FALSE(redactor(named).names_clean(names));
+}
+
 }  // namespace
 }  // namespace ditto::observe
