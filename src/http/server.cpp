@@ -284,10 +284,23 @@ class connection_body final : public body_reader {
             co_return fail(ec);
         bhttp::request_parser<bhttp::string_body> p{std::move(head_)};
         p.body_limit(limit);
-        stream_.expires_after(self_.opt.client_timeout);
-        auto [ec, n] = co_await bhttp::async_read(stream_, buf_, p, nothrow);
-        if (ec)
-            co_return fail(ec);
+        // A small body usually came with the head: parse what is buffered first, and read
+        // from the socket only for the rest.
+        while (!p.is_done() && buf_.size() > 0) {
+            error_code pec;
+            const auto used = p.put(buf_.data(), pec);
+            buf_.consume(used);
+            if (pec == bhttp::error::need_more || (!pec && used == 0))
+                break;
+            if (pec)
+                co_return fail(pec);
+        }
+        if (!p.is_done()) {
+            stream_.expires_after(self_.opt.client_timeout);
+            auto [ec, n] = co_await bhttp::async_read(stream_, buf_, p, nothrow);
+            if (ec)
+                co_return fail(ec);
+        }
         out = std::move(p.get().body());
         finished_ = true;
         co_return error_code{};
@@ -376,6 +389,47 @@ class connection_body final : public body_reader {
     bool failed_ = false;
 };
 
+// Finds an obs-fold (RFC 9112 §5.2: a header line that starts with SP or HTAB) in the head's
+// bytes as the parser consumes them, possibly in several pieces. Beast would join it into the
+// previous line; it is refused instead, so that no hop after us can read the header
+// differently (docs/http-server.md).
+class fold_finder {
+  public:
+    bool found_in(std::string_view consumed) {
+        for (const char c : consumed) {
+            if (after_newline_ && (c == ' ' || c == '\t'))
+                return true;
+            after_newline_ = c == '\n';
+        }
+        return false;
+    }
+
+  private:
+    bool after_newline_ = false;
+};
+
+// Reads one request head into `parser`: the bytes already in `buf` are parsed without waiting,
+// and the socket is read only while the head is incomplete. One synchronous parse per head,
+// instead of Beast's composed read (docs/performance.md).
+net::awaitable<error_code> read_head(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                     bhttp::request_parser<bhttp::empty_body>& parser) {
+    fold_finder folds;
+    for (;;) {
+        error_code ec;
+        // On need_more the parser may still have consumed the start line: those bytes go.
+        const auto used = parser.put(buf.data(), ec);
+        if (folds.found_in(std::string_view(static_cast<const char*>(buf.data().data()), used)))
+            co_return bhttp::error::bad_field;
+        buf.consume(used);
+        if (ec != bhttp::error::need_more)
+            co_return ec;
+        auto [rec, n] = co_await stream.async_read_some(buf.prepare(8192), nothrow);
+        if (rec)
+            co_return rec;
+        buf.commit(n);
+    }
+}
+
 // Serves requests on one connection until it closes. Returns true when the caller should
 // do a lingering close (an error response was sent while the client may still be sending).
 net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& stream,
@@ -400,7 +454,7 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
         parser.header_limit(static_cast<std::uint32_t>(self.opt.max_header_bytes));
         parser.body_limit(no_limit);  // the handler decides how much body it accepts
         stream.expires_after(self.opt.header_timeout);
-        auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, nothrow);
+        const auto hec = co_await read_head(stream, buf, parser);
         if (hec == bhttp::error::header_limit) {
             co_await write_reject(self, stream, reject_reason::header_too_large,
                                   status::request_header_fields_too_large, "", 11);

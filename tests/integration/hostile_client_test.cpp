@@ -18,33 +18,7 @@ const std::string chat = R"({"model":"gpt-4o-mini","messages":[{"role":"user","c
 
 // One gateway in front of one mock for the whole suite: every case checks that the mock saw
 // nothing, so the mock's log is cleared before each.
-class HostileClient : public ::testing::Test {
-  protected:
-    static void SetUpTestSuite() {
-        mock = new running_mock;
-        mock->start();
-        gw = new running_gateway;
-        gw->start(basic_config(mock->port), {"--workers", "1"});
-    }
-    static void TearDownTestSuite() {
-        delete gw;
-        delete mock;
-        gw = nullptr;
-        mock = nullptr;
-    }
-    void SetUp() override {
-        ASSERT_TRUE(mock && gw && mock->port > 0 && gw->port > 0);
-        http_request(mock->port, "DELETE", "/__mock/requests");
-    }
-    static std::string recorded() {
-        auto r = http_request(mock->port, "GET", "/__mock/requests");
-        return r ? r->body : "";
-    }
-    static running_mock* mock;
-    static running_gateway* gw;
-};
-running_mock* HostileClient::mock = nullptr;
-running_gateway* HostileClient::gw = nullptr;
+class HostileClient : public gateway_over_mock<HostileClient> {};
 
 // ---- item 1: request smuggling through Transfer-Encoding (RFC 9112 §6.1, §6.3) ----
 

@@ -62,34 +62,7 @@ std::size_t count_of(const std::string& haystack, std::string_view needle) {
 
 // One gateway in front of one mock for the whole suite; the mock's log is cleared before each
 // case, so a case reads exactly the requests it caused.
-class HttpGuard : public ::testing::Test {
-  protected:
-    static void SetUpTestSuite() {
-        mock = new running_mock;
-        mock->start();
-        gw = new running_gateway;
-        gw->start(basic_config(mock->port), {"--workers", "1"});
-    }
-    static void TearDownTestSuite() {
-        delete gw;
-        delete mock;
-        gw = nullptr;
-        mock = nullptr;
-    }
-    void SetUp() override {
-        ASSERT_TRUE(mock && gw && mock->port > 0 && gw->port > 0);
-        auto cleared = http_request(mock->port, "DELETE", "/__mock/requests");
-        ASSERT_TRUE(cleared && cleared->status == 204);
-    }
-    static std::string recorded() {
-        auto r = http_request(mock->port, "GET", "/__mock/requests");
-        return r ? r->body : "";
-    }
-    static running_mock* mock;
-    static running_gateway* gw;
-};
-running_mock* HttpGuard::mock = nullptr;
-running_gateway* HttpGuard::gw = nullptr;
+class HttpGuard : public gateway_over_mock<HttpGuard> {};
 
 // A chat answer from the mock for `model`: 200, JSON, the model echoed.
 void expect_chat_answer(const std::optional<http_response>& r, const std::string& model,
@@ -241,6 +214,20 @@ std::string framed_post(const std::string& framing, const std::string& after_hea
 const std::string smuggled_get =
     "GET /v1/models/SMUGGLED HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer vk-test-1\r\n\r\n";
 
+// A head refused with 400 bad_request and Connection: close; nothing more is answered on the
+// connection (no smuggled request) and it is closed.
+void expect_refused_and_closed(int port, const std::string& request) {
+    http_connection c(port);
+    ASSERT_TRUE(c.send(request));
+    auto r = c.read_response(read_timeout);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find(R"("code":"bad_request")"), std::string::npos) << r->body;
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_FALSE(c.read_response(1s)) << "answered bytes after a refused head";
+    EXPECT_TRUE(c.wait_closed(3s));
+}
+
 TEST_F(HttpGuard, ContentLengthWithTransferEncodingIsRefusedAndTheConnectionClosed) {
     const std::string body = "0\r\n\r\n" + smuggled_get;
     for (const auto& framing : std::vector<std::string>{
@@ -249,15 +236,7 @@ TEST_F(HttpGuard, ContentLengthWithTransferEncodingIsRefusedAndTheConnectionClos
              "Transfer-Encoding: chunked\r\nContent-Length: " + std::to_string(body.size()) +
                  "\r\n"}) {
         SCOPED_TRACE(framing);
-        http_connection c(gw->port);
-        ASSERT_TRUE(c.send(framed_post(framing, body)));
-        auto r = c.read_response(read_timeout);
-        ASSERT_TRUE(r);
-        EXPECT_EQ(r->status, 400) << r->body;
-        EXPECT_NE(r->body.find(R"("code":"bad_request")"), std::string::npos) << r->body;
-        EXPECT_EQ(r->header("connection"), "close");
-        EXPECT_FALSE(c.read_response(1s)) << "answered bytes after a refused head";
-        EXPECT_TRUE(c.wait_closed(3s));
+        expect_refused_and_closed(gw->port, framed_post(framing, body));
     }
     EXPECT_EQ(recorded(), "[]");
 }
@@ -271,15 +250,7 @@ TEST_F(HttpGuard, DifferingContentLengthsAreRefusedAndTheConnectionClosed) {
                                   "Content-Length: " + m + "\r\nContent-Length: " + n + "\r\n",
                                   "Content-Length: " + n + ", " + m + "\r\n"}) {
         SCOPED_TRACE(framing);
-        http_connection c(gw->port);
-        ASSERT_TRUE(c.send(framed_post(framing, body + smuggled_get)));
-        auto r = c.read_response(read_timeout);
-        ASSERT_TRUE(r);
-        EXPECT_EQ(r->status, 400) << r->body;
-        EXPECT_NE(r->body.find(R"("code":"bad_request")"), std::string::npos) << r->body;
-        EXPECT_EQ(r->header("connection"), "close");
-        EXPECT_FALSE(c.read_response(1s)) << "answered bytes after a refused head";
-        EXPECT_TRUE(c.wait_closed(3s));
+        expect_refused_and_closed(gw->port, framed_post(framing, body + smuggled_get));
     }
     EXPECT_EQ(recorded(), "[]");
 }
@@ -310,10 +281,8 @@ TEST_F(HttpGuard, IdenticalContentLengthsAreAcceptedAsOne) {
 
 TEST_F(HttpGuard, ObsFoldIsRefusedWith400) {
     // RFC 9112 §5.2: a header line that starts with SP or HTAB continues the previous one.
-    // FAILS TODAY: Beast's basic_parser replaces the fold with one SP before any callback
-    // sees the field, and the request is proxied with `X-Folded: a b` (which §5.2 also
-    // allows). Refusing it is the target for the rewritten parser, which must look at the
-    // raw head bytes to see the fold.
+    // Beast's parser would join it with one SP; the server finds the fold in the head's raw
+    // bytes and refuses it (docs/http-server.md), so no later hop reads it differently.
     const std::string body = chat_body("model-fold", "hi");
     for (const char* fold : {" ", "\t"}) {
         SCOPED_TRACE(fold[0] == ' ' ? "SP" : "HTAB");
@@ -352,22 +321,31 @@ TEST_F(HttpGuard, HeadOnModelsIs405AndTheConnectionStaysUsable) {
     EXPECT_EQ(recorded().find(R"("method":"HEAD")"), std::string::npos);
 }
 
+// GET then HEAD on /v1/chat/completions: both answered `status`, the GET with a body whose
+// length its head declares, the HEAD with the same Content-Length (its missing body is checked
+// by the read: a body byte would be read as the next answer's start).
+void get_then_head(http_connection& c, const headers& hs, int status,
+                   std::optional<http_response>& g, std::optional<http_response>& h) {
+    ASSERT_TRUE(c.send(make_request("GET", "/v1/chat/completions", hs)));
+    g = c.read_response(read_timeout);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->status, status);
+    ASSERT_FALSE(g->body.empty());
+    EXPECT_EQ(g->header("content-length"), std::to_string(g->body.size()));
+    ASSERT_TRUE(c.send(make_request("HEAD", "/v1/chat/completions", hs)));
+    h = c.read_response(read_timeout, true);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, status);
+    EXPECT_EQ(h->header("content-length"), g->header("content-length"));
+}
+
 TEST_F(HttpGuard, HeadOnChatCompletionsIsProxiedAndAnsweredWithTheGetHeadOnly) {
     // The mock has no HEAD (nor GET) route there: both are its 404, and the HEAD answer is
     // the GET answer's head without the body.
     http_connection c(gw->port);
-    ASSERT_TRUE(c.send(make_request("GET", "/v1/chat/completions", auth_json)));
-    auto g = c.read_response(read_timeout);
-    ASSERT_TRUE(g);
-    EXPECT_EQ(g->status, 404);
-    ASSERT_FALSE(g->body.empty());
-    EXPECT_EQ(g->header("content-length"), std::to_string(g->body.size()));
-
-    ASSERT_TRUE(c.send(make_request("HEAD", "/v1/chat/completions", auth_json)));
-    auto h = c.read_response(read_timeout, true);
-    ASSERT_TRUE(h);
-    EXPECT_EQ(h->status, 404);
-    EXPECT_EQ(h->header("content-length"), g->header("content-length"));
+    std::optional<http_response> g, h;
+    get_then_head(c, auth_json, 404, g, h);
+    ASSERT_TRUE(g && h);
     EXPECT_EQ(h->header("content-type"), "application/json");
     EXPECT_EQ(h->header("x-ditto-backend"), "primary");
     EXPECT_FALSE(h->has_header("transfer-encoding"));
@@ -389,18 +367,9 @@ TEST_F(HttpGuard, HeadRefusedByTheGatewayIsTheGetAnswersHeadWithoutItsBody) {
     // gets, no body bytes, and the connection stays usable.
     const headers bad_key = {{"Authorization", "Bearer vk-wrong"}};
     http_connection c(gw->port);
-    ASSERT_TRUE(c.send(make_request("GET", "/v1/chat/completions", bad_key)));
-    auto g = c.read_response(read_timeout);
-    ASSERT_TRUE(g);
-    EXPECT_EQ(g->status, 401);
-    ASSERT_FALSE(g->body.empty());
-    EXPECT_EQ(g->header("content-length"), std::to_string(g->body.size()));
-
-    ASSERT_TRUE(c.send(make_request("HEAD", "/v1/chat/completions", bad_key)));
-    auto h = c.read_response(read_timeout, true);
-    ASSERT_TRUE(h);
-    EXPECT_EQ(h->status, 401);
-    EXPECT_EQ(h->header("content-length"), g->header("content-length"));
+    std::optional<http_response> g, h;
+    get_then_head(c, bad_key, 401, g, h);
+    ASSERT_TRUE(g && h);
     EXPECT_EQ(h->header("content-type"), g->header("content-type"));
     EXPECT_FALSE(h->has_header("transfer-encoding"));
     EXPECT_NE(h->header("connection"), "close");

@@ -37,6 +37,38 @@ struct running_mock {
     int request_count() const;
 };
 
+/// A suite's fixture: one gateway (basic_config, one worker) in front of one mock for the whole
+/// suite, the mock's request log cleared before each case so that a case reads exactly the
+/// requests it caused. Derive as `class X : public gateway_over_mock<X>`: each suite its own.
+template <class Suite>
+class gateway_over_mock : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        mock = new running_mock;
+        mock->start();
+        gw = new running_gateway;
+        gw->start(basic_config(mock->port), {"--workers", "1"});
+    }
+    static void TearDownTestSuite() {
+        delete gw;
+        delete mock;
+        gw = nullptr;
+        mock = nullptr;
+    }
+    void SetUp() override {
+        ASSERT_TRUE(mock && gw && mock->port > 0 && gw->port > 0);
+        auto cleared = http_request(mock->port, "DELETE", "/__mock/requests");
+        ASSERT_TRUE(cleared && cleared->status == 204);
+    }
+    /// The mock's request log (JSON).
+    static std::string recorded() {
+        auto r = http_request(mock->port, "GET", "/__mock/requests");
+        return r ? r->body : "";
+    }
+    static inline running_mock* mock = nullptr;
+    static inline running_gateway* gw = nullptr;
+};
+
 /// Stops `proc` with SIGTERM (so sanitizers write their exit reports) and adds a test
 /// failure when it does not exit within 15 s or its stderr holds an AddressSanitizer,
 /// LeakSanitizer or UBSan report.
