@@ -44,21 +44,27 @@ std::string_view presented_token(const http::request& req) {
     return {};
 }
 
-class auth final : public middleware {
+class auth final : public sync_middleware {
   public:
     explicit auth(std::shared_ptr<live_keys> keys) : keys_(std::move(keys)) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         const auto token = presented_token(ctx.req);
-        if (token.empty())
-            co_return unauthorized(ctx.req, "missing virtual key");
+        if (token.empty()) {
+            out = unauthorized(ctx.req, "missing virtual key");
+            return step_result::answered;
+        }
         ctx.keys = keys_->load();
         ctx.key = lookup(ctx.keys, token);
-        if (!ctx.key)
-            co_return unauthorized(ctx.req, "unauthorized virtual key");
-        if (!ctx.key->enabled)
-            co_return unauthorized(ctx.req, "virtual key disabled");
-        co_return co_await next(ctx);
+        if (!ctx.key) {
+            out = unauthorized(ctx.req, "unauthorized virtual key");
+            return step_result::answered;
+        }
+        if (!ctx.key->enabled) {
+            out = unauthorized(ctx.req, "virtual key disabled");
+            return step_result::answered;
+        }
+        return step_result::next;
     }
 
   private:

@@ -112,45 +112,30 @@ class budget_step final : public middleware {
           nonce_(hex64(std::random_device{}() ^
                        (static_cast<std::uint64_t>(std::random_device{}()) << 32))) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
-        if (!ctx.metered)
-            co_return co_await next(ctx);  // free (SPEC §3.8): nothing reserved, nothing settled
-        const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
+    // The memory store reserves at once: an admitted request goes on without a coroutine
+    // frame (docs/architecture.md). Anything else (a refusal, whose audit record is awaited;
+    // a store that must be waited for) is decided again in handle().
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         store::reservation r;
-        r.key_id = ctx.key->id;
-        for (const auto& s : ctx.keys->scopes(*ctx.key).all) {
-            if (!s.budget)
-                continue;
-            if (s.budget->total_tokens) {
-                r.lines.push_back(
-                    {s.id, budget_metric::tokens, s.budget->total_tokens, ctx.charge_tokens});
-            }
-            if (priced && s.budget->total_usd_micros)
-                r.lines.push_back({s.id, budget_metric::usd_micros, s.budget->total_usd_micros, 0});
-        }
-        if (r.lines.empty())
-            co_return co_await next(ctx);
-
         std::uint64_t charge_cost = 0;
-        if (priced) {
-            if (!ctx.fields.model || ctx.fields.model->empty()) {
-                co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
-                                    "invalid_request", "missing field `model`");
-            }
-            const auto est = admission_cost(ctx);
-            if (!est) {
-                co_return api_error(ctx.req, status::internal_server_error, "api_error",
-                                    "pricing_not_configured",
-                                    "pricing not configured for cost budgets");
-            }
-            charge_cost = *est;
-            for (auto& l : r.lines) {
-                if (l.metric == budget_metric::usd_micros)
-                    l.amount = charge_cost;
-            }
-        }
-        r.id = ctx.request_id + "#" + nonce_ + "-" +
-               std::to_string(seq_.fetch_add(1, std::memory_order_relaxed));
+        if (const auto pre = prepare(ctx, r, charge_cost, out); pre != step_result::wait)
+            return pre;
+        const auto d = budgets_->try_reserve(r);
+        if (!d || d->error || !d->admitted)
+            return step_result::wait;
+        admitted(ctx, std::move(r), charge_cost);
+        return step_result::next;
+    }
+
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+        store::reservation r;
+        std::uint64_t charge_cost = 0;
+        std::optional<http::response> out;
+        const auto pre = prepare(ctx, r, charge_cost, out);
+        if (pre == step_result::answered)
+            co_return std::move(*out);
+        if (pre == step_result::next)
+            co_return co_await next(ctx);
 
         const auto d = co_await budgets_->reserve(r);
         if (d.error) {
@@ -191,23 +176,71 @@ class budget_step final : public middleware {
                 "cost budget exceeded: limit_usd_micros=" + std::to_string(d.limit) +
                     " attempted_usd_micros=" + std::to_string(d.attempted));
         }
+        admitted(ctx, std::move(r), charge_cost);
+        co_return co_await next(ctx);
+    }
 
+  private:
+    // The reservation the request needs: `wait` when there is one to make, `next` when there
+    // is none (a free request, no budget), `answered` when the request cannot be priced.
+    step_result prepare(proxy_context& ctx, store::reservation& r, std::uint64_t& charge_cost,
+                        std::optional<http::response>& out) {
+        if (!ctx.metered)
+            return step_result::next;  // free (SPEC §3.8): nothing reserved, nothing settled
+        const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
+        r.key_id = ctx.key->id;
+        for (const auto& s : ctx.keys->scopes(*ctx.key).all) {
+            if (!s.budget)
+                continue;
+            if (s.budget->total_tokens) {
+                r.lines.push_back(
+                    {s.id, budget_metric::tokens, s.budget->total_tokens, ctx.charge_tokens});
+            }
+            if (priced && s.budget->total_usd_micros)
+                r.lines.push_back({s.id, budget_metric::usd_micros, s.budget->total_usd_micros, 0});
+        }
+        if (r.lines.empty())
+            return step_result::next;
+        if (priced) {
+            if (!ctx.fields.model || ctx.fields.model->empty()) {
+                out = api_error(ctx.req, status::bad_request, "invalid_request_error",
+                                "invalid_request", "missing field `model`");
+                return step_result::answered;
+            }
+            const auto est = admission_cost(ctx);
+            if (!est) {
+                out =
+                    api_error(ctx.req, status::internal_server_error, "api_error",
+                              "pricing_not_configured", "pricing not configured for cost budgets");
+                return step_result::answered;
+            }
+            charge_cost = *est;
+            for (auto& l : r.lines) {
+                if (l.metric == budget_metric::usd_micros)
+                    l.amount = charge_cost;
+            }
+        }
+        r.id = ctx.request_id + "#" + nonce_ + "-" +
+               std::to_string(seq_.fetch_add(1, std::memory_order_relaxed));
+        return step_result::wait;
+    }
+
+    // An admitted reservation is settled with the answer.
+    void admitted(proxy_context& ctx, store::reservation r, std::uint64_t charge_cost) {
         budget_settle::params p;
         p.budgets = budgets_;
         p.pricing = o_.pricing;
         p.id = std::move(r.id);
         p.charge_tokens = ctx.charge_tokens;
         p.input_estimate = ctx.input_estimate;
-        p.has_cost = priced;
+        p.has_cost = ctx.cost == proxy_context::cost_policy::token_based;
         p.charge_cost = charge_cost;
         if (ctx.fields.service_tier)
             p.service_tier = *ctx.fields.service_tier;
         ctx.settle.result().charge_cost_usd_micros = charge_cost;
         ctx.settle.add(std::make_unique<budget_settle>(std::move(p)));
-        co_return co_await next(ctx);
     }
 
-  private:
     // SPEC §3.8 admission: the request model's price for input estimate + max output, raised
     // to the dearest model_map target among the candidates (exact entry, else `*`). Unpriced
     // only when none of them has a price.
@@ -275,15 +308,15 @@ class budget_step final : public middleware {
 
 // SPEC §3.8 endpoint policy, before the guardrails: with a USD budget in force, only the
 // token-priced endpoints (and free ones) are allowed.
-class cost_policy_step final : public middleware {
+class cost_policy_step final : public sync_middleware {
   public:
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         if (!ctx.keys->scopes(*ctx.key).cost_budget)
-            co_return co_await next(ctx);
+            return step_result::next;
         using cp = proxy_context::cost_policy;
         if (!ctx.metered || ctx.path == "/v1/files") {
             ctx.cost = cp::free;
-            co_return co_await next(ctx);
+            return step_result::next;
         }
         static constexpr std::string_view token_based[] = {"/v1/chat/completions",
                                                            "/v1/completions", "/v1/embeddings",
@@ -293,13 +326,13 @@ class cost_policy_step final : public middleware {
         for (auto p : token_based)
             ok = ok || ctx.path == p;
         if (!ok) {
-            co_return api_error(
-                ctx.req, status::bad_request, "invalid_request_error",
-                "cost_budget_unsupported_endpoint",
-                "cost budgets support only token-priced endpoints, not " + ctx.path);
+            out = api_error(ctx.req, status::bad_request, "invalid_request_error",
+                            "cost_budget_unsupported_endpoint",
+                            "cost budgets support only token-priced endpoints, not " + ctx.path);
+            return step_result::answered;
         }
         ctx.cost = cp::token_based;
-        co_return co_await next(ctx);
+        return step_result::next;
     }
 };
 

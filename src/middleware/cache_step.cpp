@@ -183,6 +183,12 @@ class cache_step final : public middleware {
     cache_step(std::shared_ptr<response_cache> c, std::shared_ptr<metrics::counters> counters)
         : cache_(std::move(c)), counters_(std::move(counters)) {}
 
+    // A request the cache does not serve (the key's cache off, a method or path it skips)
+    // passes without a coroutine frame (docs/architecture.md).
+    step_result enter(proxy_context& ctx, std::optional<http::response>& /*out*/) override {
+        return eligible(ctx, cache_->options()) ? step_result::wait : step_result::next;
+    }
+
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         const auto& o = cache_->options();
         if (!eligible(ctx, o))

@@ -29,39 +29,48 @@ class dialect_errors final : public middleware {
 // step reads, so it is governed and sent as the chat request it translates to (the proxy
 // translates the answer back). After auth, so a wrong key is told so first; a request that
 // cannot be translated is a 400 before anything is counted.
-class gemini_request final : public middleware {
+class gemini_request final : public sync_middleware {
   public:
     explicit gemini_request(std::uint64_t default_max_output)
         : default_max_output_(default_max_output) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         if (ctx.dialect != dialect::kind::gemini || ctx.count_tokens || !ctx.body_read)
-            co_return co_await next(ctx);
+            return step_result::next;
         dialect::refusal why;
         auto chat = dialect::request_to_chat(ctx.dialect, ctx.raw_body,
                                              {ctx.path_model, ctx.path_stream}, why);
         if (!chat) {
-            co_return api_error(ctx.req, http::status::bad_request, "invalid_request_error",
+            {
+                out = api_error(ctx.req, http::status::bad_request, "invalid_request_error",
                                 "invalid_request", why.message, why.param);
+                return step_result::answered;
+            }
         }
         const auto client_bytes = ctx.raw_body.size();
         ctx.raw_body = std::move(*chat);
         core::request_fields fields;
         if (!core::scan_request_json(ctx.raw_body, fields)) {
-            co_return api_error(ctx.req, http::status::internal_server_error, "api_error",
+            {
+                out = api_error(ctx.req, http::status::internal_server_error, "api_error",
                                 "translation_error", "the translated request is not valid JSON");
+                return step_result::answered;
+            }
         }
         ctx.fields = std::move(fields);
         ctx.body_is_json = true;
         if (ctx.fields.bad_token_limit) {
-            co_return api_error(ctx.req, http::status::bad_request, "invalid_request_error",
+            {
+                out = api_error(ctx.req, http::status::bad_request, "invalid_request_error",
                                 "invalid_request",
                                 "generationConfig.maxOutputTokens must be an integer in [1, " +
                                     std::to_string(core::max_token_limit) + "]",
                                 "generationConfig.maxOutputTokens");
+                return step_result::answered;
+            }
         }
         charge_request(ctx, default_max_output_, client_bytes);
-        co_return co_await next(ctx);
+        return step_result::next;
     }
 
   private:

@@ -6,15 +6,15 @@ namespace ditto::middleware {
 namespace {
 
 // SPEC §3.3: policy checks run after auth and before anything is counted (limits, budgets).
-class guardrails_step final : public middleware {
+class guardrails_step final : public sync_middleware {
   public:
     explicit guardrails_step(std::shared_ptr<metrics::counters> counters)
         : counters_(std::move(counters)) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         // A large upload streamed to the upstream has no body here to inspect, and no model.
         if (!ctx.body_read)
-            co_return co_await next(ctx);
+            return step_result::next;
         const auto model = routed_model(ctx);
         const auto& rails = ctx.keys->guardrails_for(*ctx.key, model);
         const auto ct = ctx.req.find(http::field::content_type);
@@ -28,13 +28,14 @@ class guardrails_step final : public middleware {
         in.body_is_json = ctx.body_is_json;
         const auto verdict = rails.check(in);
         if (verdict.ok())
-            co_return co_await next(ctx);
+            return step_result::next;
         if (verdict.status == 403) {
             counters_->guardrail_blocked.add();
             ctx.blocked = metrics::blocked_by::guardrail;
         }
-        co_return api_error(ctx.req, static_cast<http::status>(verdict.status), verdict.type,
-                            verdict.code, verdict.message);
+        out = api_error(ctx.req, static_cast<http::status>(verdict.status), verdict.type,
+                        verdict.code, verdict.message);
+        return step_result::answered;
     }
 
   private:

@@ -48,31 +48,51 @@ class rate_limit_step final : public middleware {
                     std::shared_ptr<metrics::counters> counters)
         : limiter_(std::move(limiter)), counters_(std::move(counters)) {}
 
+    // SPEC §3.4: the scopes with both an id and limits (computed with the snapshot). The
+    // memory store decides at once, without a coroutine frame (docs/architecture.md).
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
+        const auto& scopes = ctx.keys->scopes(*ctx.key).rate;
+        if (scopes.empty())
+            return step_result::next;
+        auto decision = limiter_->try_admit(scopes, ctx.charge_tokens);
+        if (!decision)
+            return step_result::wait;
+        return decide(ctx, std::move(*decision), out);
+    }
+
+    // A store that must be waited for (Redis).
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
-        // SPEC §3.4: the scopes with both an id and limits (computed with the snapshot).
         const auto& scopes = ctx.keys->scopes(*ctx.key).rate;
         if (scopes.empty())
             co_return co_await next(ctx);
         auto decision = co_await limiter_->admit(scopes, ctx.charge_tokens);
-        if (decision.error) {
-            co_return api_error(ctx.req, status::service_unavailable, "api_error",
-                                "store_unavailable",
-                                "rate limiter unavailable: " + decision.error.message());
-        }
-        if (!decision.admitted) {
-            counters_->rate_limited.add();
-            ctx.blocked = metrics::blocked_by::rate_limited;
-            auto res = api_error(ctx.req, status::too_many_requests, "rate_limit_error",
-                                 "rate_limited", "rate limit exceeded: " + decision.reason);
-            res.msg.set(http::field::retry_after, std::to_string(decision.retry_after_seconds));
-            co_return res;
-        }
-        ctx.settle.add(std::make_unique<rate_settle>(limiter_, std::move(decision.charge),
-                                                     ctx.input_estimate, ctx.metered));
+        std::optional<http::response> out;
+        if (decide(ctx, std::move(decision), out) == step_result::answered)
+            co_return std::move(*out);
         co_return co_await next(ctx);
     }
 
   private:
+    step_result decide(proxy_context& ctx, store::rate_decision decision,
+                       std::optional<http::response>& out) {
+        if (decision.error) {
+            out = api_error(ctx.req, status::service_unavailable, "api_error", "store_unavailable",
+                            "rate limiter unavailable: " + decision.error.message());
+            return step_result::answered;
+        }
+        if (!decision.admitted) {
+            counters_->rate_limited.add();
+            ctx.blocked = metrics::blocked_by::rate_limited;
+            out = api_error(ctx.req, status::too_many_requests, "rate_limit_error", "rate_limited",
+                            "rate limit exceeded: " + decision.reason);
+            out->msg.set(http::field::retry_after, std::to_string(decision.retry_after_seconds));
+            return step_result::answered;
+        }
+        ctx.settle.add(std::make_unique<rate_settle>(limiter_, std::move(decision.charge),
+                                                     ctx.input_estimate, ctx.metered));
+        return step_result::next;
+    }
+
     std::shared_ptr<store::rate_limiter> limiter_;
     std::shared_ptr<metrics::counters> counters_;
 };

@@ -7,9 +7,9 @@
 namespace ditto::middleware {
 namespace {
 
-class request_id final : public middleware {
+class request_id final : public sync_middleware {
   public:
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+    step_result enter(proxy_context& ctx, std::optional<http::response>& /*out*/) override {
         if (auto it = ctx.req.find("x-request-id"); it != ctx.req.end()) {
             ctx.client_request_id = true;  // present, even blank (SPEC §3.1)
             ctx.request_id = std::string(core::trim(it->value()));
@@ -21,7 +21,7 @@ class request_id final : public middleware {
             ctx.request_id = "ditto-" + std::to_string(ms) + "-" +
                              std::to_string(seq_.fetch_add(1, std::memory_order_relaxed));
         }
-        co_return co_await next(ctx);
+        return step_result::next;
     }
 
   private:

@@ -7,20 +7,21 @@ namespace {
 
 // SPEC §3.1 step 9, §3.9: the ordered candidates, before anything is counted for them (the
 // cost estimate prices their model_map targets); none → 502 backend_not_found.
-class route_step final : public middleware {
+class route_step final : public sync_middleware {
   public:
     explicit route_step(candidate_filter filter) : filter_(std::move(filter)) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         ctx.candidates = router::candidates(ctx.keys->router(), ctx.key->route, routed_model(ctx),
                                             core::fnv1a64(ctx.request_id));
         if (filter_)
             ctx.candidates = filter_(std::move(ctx.candidates));
         if (ctx.candidates.empty()) {
-            co_return api_error(ctx.req, http::status::bad_gateway, "api_error",
-                                "backend_not_found", "backend not found: default");
+            out = api_error(ctx.req, http::status::bad_gateway, "api_error", "backend_not_found",
+                            "backend not found: default");
+            return step_result::answered;
         }
-        co_return co_await next(ctx);
+        return step_result::next;
     }
 
   private:

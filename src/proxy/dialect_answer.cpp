@@ -224,28 +224,29 @@ namespace {
 // be translated is refused here, before the rate limit, the cache and the budget count it;
 // the translation made is the one the proxy sends. With a candidate that speaks the dialect,
 // the request may be fine there, so the check waits for the attempt.
-class translation_check final : public middleware::middleware {
+class translation_check final : public ::ditto::middleware::sync_middleware {
   public:
     explicit translation_check(std::shared_ptr<upstreams> ups) : ups_(std::move(ups)) {}
 
-    boost::asio::awaitable<http::response> handle(::ditto::middleware::proxy_context& ctx,
-                                                  ::ditto::middleware::next_fn next) override {
+    ::ditto::middleware::step_result enter(::ditto::middleware::proxy_context& ctx,
+                                           std::optional<http::response>& out) override {
         if ((ctx.dialect != dialect::kind::responses && ctx.dialect != dialect::kind::anthropic) ||
             ctx.count_tokens || !ctx.body_read || ctx.candidates.empty()) {
-            co_return co_await next(ctx);
+            return ::ditto::middleware::step_result::next;
         }
         for (const auto& name : ctx.candidates) {
             const auto* b = ups_->find(name);
             if (!b || form_for(ctx, *b) == attempt_form::as_is)
-                co_return co_await next(ctx);
+                return ::ditto::middleware::step_result::next;
         }
         dialect::refusal why;
         if (!ensure_chat_body(ctx, why)) {
-            co_return ::ditto::middleware::api_error(ctx.req, http::status::bad_request,
-                                                     "invalid_request_error", "invalid_request",
-                                                     why.message, why.param);
+            out = ::ditto::middleware::api_error(ctx.req, http::status::bad_request,
+                                                 "invalid_request_error", "invalid_request",
+                                                 why.message, why.param);
+            return ::ditto::middleware::step_result::answered;
         }
-        co_return co_await next(ctx);
+        return ::ditto::middleware::step_result::next;
     }
 
   private:

@@ -96,12 +96,33 @@ class next_fn {
     std::size_t index_;
 };
 
+/// What a step decided on the way in without waiting (docs/architecture.md, "One request's
+/// walk through the chain").
+enum class step_result : std::uint8_t {
+    next,      ///< done: the chain goes on to the next step, without a coroutine frame
+    answered,  ///< the answer (a refusal) is in the step's `out`; no later step runs
+    wait,      ///< the step must wait or act on the way out: the chain calls handle()
+};
+
 /// One step of the request's way in and its response's way out. Implementations are
 /// shared by all workers and must be thread-safe.
 class middleware {
   public:
     virtual ~middleware() = default;
+    /// Called first. A step that can decide without waiting, and has nothing to do on the
+    /// way out, decides here; the default asks for handle().
+    virtual step_result enter(proxy_context& /*ctx*/, std::optional<http::response>& /*out*/) {
+        return step_result::wait;
+    }
     virtual boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) = 0;
+};
+
+/// A step that always decides in enter(): never a coroutine frame of its own on the chain's
+/// walk; handle() is enter() for callers that call it directly.
+class sync_middleware : public middleware {
+  public:
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override = 0;
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) final;
 };
 
 /// The middlewares in order, built once at start-up; the last one answers.

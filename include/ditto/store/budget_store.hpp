@@ -69,6 +69,12 @@ class budget_store {
     virtual ~budget_store() = default;
     /// Admits when, for every line with a limit, spent + reserved + amount <= limit.
     virtual boost::asio::awaitable<reserve_result> reserve(reservation r) = 0;
+    /// The same reservation when it can be made without waiting (the memory store); nullopt
+    /// when it cannot, and then the caller awaits reserve(). Lets the chain skip a coroutine
+    /// frame (docs/architecture.md).
+    virtual std::optional<reserve_result> try_reserve(const reservation& /*r*/) {
+        return std::nullopt;
+    }
     /// Releases the reservation and adds the actual amounts to `spent` of each of its
     /// lines. An unknown (already settled or reaped) id is a no-op.
     virtual boost::asio::awaitable<boost::system::error_code> commit(std::string id,

@@ -46,6 +46,13 @@ class rate_limiter {
     virtual ~rate_limiter() = default;
     virtual boost::asio::awaitable<rate_decision> admit(std::vector<rate_scope> scopes,
                                                         std::uint64_t tokens) = 0;
+    /// The same admission when it can be decided without waiting (the memory store); nullopt
+    /// when it cannot, and then the caller awaits admit(). Lets the chain skip a coroutine
+    /// frame (docs/architecture.md).
+    virtual std::optional<rate_decision> try_admit(const std::vector<rate_scope>& /*scopes*/,
+                                                   std::uint64_t /*tokens*/) {
+        return std::nullopt;
+    }
     /// Takes back one request and the charged tokens; only within the same minute.
     virtual boost::asio::awaitable<void> refund(rate_charge charge) = 0;
     /// Replaces the charged estimate with `actual` tokens; only within the same minute.

@@ -21,6 +21,9 @@ class memory_budget_store final : public budget_store {
     explicit memory_budget_store(clock_fn now_ms = system_ms);
 
     boost::asio::awaitable<reserve_result> reserve(reservation r) override;
+    std::optional<reserve_result> try_reserve(const reservation& r) override {
+        return reserve_now(r);
+    }
     boost::asio::awaitable<boost::system::error_code> commit(std::string id,
                                                              actual_amounts actual) override;
     boost::asio::awaitable<boost::system::error_code> rollback(std::string id) override;

@@ -24,6 +24,10 @@ class memory_rate_limiter final : public rate_limiter {
 
     boost::asio::awaitable<rate_decision> admit(std::vector<rate_scope> scopes,
                                                 std::uint64_t tokens) override;
+    std::optional<rate_decision> try_admit(const std::vector<rate_scope>& scopes,
+                                           std::uint64_t tokens) override {
+        return admit_now(scopes, tokens);
+    }
     boost::asio::awaitable<void> refund(rate_charge charge) override;
     boost::asio::awaitable<void> settle_tokens(rate_charge charge, std::uint64_t actual) override;
 
