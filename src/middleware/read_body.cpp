@@ -27,11 +27,37 @@ class read_body final : public middleware {
     read_body(body_limits limits, std::shared_ptr<std::atomic<std::uint64_t>> in_flight)
         : limits_(limits), in_flight_(std::move(in_flight)) {}
 
+    // A body that came whole with the head is read and scanned here, without a coroutine
+    // frame (docs/architecture.md); one still on its way is read in handle().
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
+        if (!ctx.body.ready())
+            return step_result::wait;
+        if (const auto r = before_read(ctx, out); r != step_result::wait)
+            return r;
+        return after_read(ctx, ctx.body.read_now(ctx.raw_body, limits_.max_body_bytes), out);
+    }
+
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+        std::optional<http::response> out;
+        auto r = before_read(ctx, out);
+        if (r == step_result::wait) {
+            const auto ec = co_await ctx.body.read_all(ctx.raw_body, limits_.max_body_bytes);
+            r = after_read(ctx, ec, out);
+        }
+        if (r == step_result::answered)
+            co_return std::move(*out);
+        co_return co_await next(ctx);
+    }
+
+  private:
+    // The in-flight permit and the declared length: `wait` to read the body, `next` for an
+    // upload streamed to the upstream unread, `answered` for a refusal.
+    step_result before_read(proxy_context& ctx, std::optional<http::response>& out) {
         if (in_flight_->fetch_add(1, std::memory_order_relaxed) >= limits_.max_in_flight) {
             in_flight_->fetch_sub(1, std::memory_order_relaxed);
-            co_return api_error(ctx.req, status::too_many_requests, "rate_limit_error",
-                                "inflight_limit", "too many in-flight proxy requests");
+            out = api_error(ctx.req, status::too_many_requests, "rate_limit_error",
+                            "inflight_limit", "too many in-flight proxy requests");
+            return step_result::answered;
         }
         ctx.holds.push_back(std::make_shared<in_flight_permit>(in_flight_));
         // A count-tokens request is a lookup (docs/dialects.md): free, like a GET.
@@ -41,23 +67,33 @@ class read_body final : public middleware {
         if (declared && *declared > limits_.max_body_bytes && is_streamable_upload(ctx)) {
             // Streamed to the upstream as it arrives; no JSON, no model (SPEC §3.1 step 3).
             if (ctx.client_request_id) {
-                co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
-                                    "unsupported_idempotency",
-                                    "x-request-id is not supported for streamed uploads larger "
-                                    "than --proxy-max-body-bytes");
+                out = api_error(ctx.req, status::bad_request, "invalid_request_error",
+                                "unsupported_idempotency",
+                                "x-request-id is not supported for streamed uploads larger "
+                                "than --proxy-max-body-bytes");
+                return step_result::answered;
             }
-            co_return co_await next(ctx);
+            return step_result::next;
         }
         if (declared && *declared > limits_.max_body_bytes) {
-            co_return too_large(ctx);
+            out = too_large(ctx);
+            return step_result::answered;
         }
-        auto ec = co_await ctx.body.read_all(ctx.raw_body, limits_.max_body_bytes);
-        if (ec == boost::beast::http::error::body_limit)
-            co_return too_large(ctx);
+        return step_result::wait;
+    }
+
+    // The body read (`ec` its outcome): scanned as JSON when it says it is, and charged.
+    step_result after_read(proxy_context& ctx, boost::system::error_code ec,
+                           std::optional<http::response>& out) {
+        if (ec == boost::beast::http::error::body_limit) {
+            out = too_large(ctx);
+            return step_result::answered;
+        }
         if (ec) {
             // The same code as the server's own 400 for a malformed request: a bad chunk is one.
-            co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
-                                "bad_request", "cannot read request body: " + ec.message());
+            out = api_error(ctx.req, status::bad_request, "invalid_request_error", "bad_request",
+                            "cannot read request body: " + ec.message());
+            return step_result::answered;
         }
         ctx.body_read = true;
 
@@ -68,18 +104,20 @@ class read_body final : public middleware {
             (ct != ctx.req.end() && core::iequals_prefix(ct->value(), "application/json"));
         if (json_type && !ctx.raw_body.empty()) {
             if (!core::scan_request_json(ctx.raw_body, ctx.fields)) {
-                co_return api_error(ctx.req, status::bad_request, "invalid_request_error",
-                                    "invalid_json", "request body is not valid JSON");
+                out = api_error(ctx.req, status::bad_request, "invalid_request_error",
+                                "invalid_json", "request body is not valid JSON");
+                return step_result::answered;
             }
             ctx.body_is_json = true;
-            if (const auto& bad = ctx.fields.bad_token_limit)
-                co_return token_limit_refused(ctx, *bad);
+            if (const auto& bad = ctx.fields.bad_token_limit) {
+                out = token_limit_refused(ctx, *bad);
+                return step_result::answered;
+            }
         }
         charge_request(ctx, limits_.default_max_output_tokens, ctx.raw_body.size());
-        co_return co_await next(ctx);
+        return step_result::next;
     }
 
-  private:
     // Issue 19 item 6, in OpenAI's own messages and codes for these mistakes, with `param`.
     // The value is not echoed: it is the client's, and may be a megabyte of digits.
     static http::response token_limit_refused(const proxy_context& ctx,

@@ -64,6 +64,13 @@ class body_reader {
     /// Reads the rest of the body into `out`; bhttp::error::body_limit past `limit` bytes.
     virtual boost::asio::awaitable<boost::system::error_code> read_all(std::string& out,
                                                                        std::uint64_t limit) = 0;
+    /// True when read_now() can read the whole body without waiting: it came with the head
+    /// (a known length, all of it buffered, no `100 Continue` owed), or there is none.
+    virtual bool ready() const { return false; }
+    /// read_all() without waiting; only when ready().
+    virtual boost::system::error_code read_now(std::string& /*out*/, std::uint64_t /*limit*/) {
+        return boost::system::errc::make_error_code(boost::system::errc::operation_would_block);
+    }
     /// The next piece of the body, or nullopt at its end (or on error, with `ec` set).
     virtual boost::asio::awaitable<std::optional<std::string>> read_some(
         boost::system::error_code& ec) = 0;
