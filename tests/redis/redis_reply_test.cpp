@@ -4,6 +4,8 @@
 
 #include <string_view>
 
+#include "redis_client.hpp"
+
 namespace ditto::store::redis {
 namespace {
 
@@ -52,6 +54,28 @@ TEST(RespReader, HugeArrayCountIsAProtocolError) {
 TEST(RespReader, GarbageIsAProtocolError) {
     redis_reply r;
     EXPECT_EQ(read_one("?what\r\n", r), resp_reader::pull::bad);
+}
+
+// An error reply that says "not now" is an outage (retried, like a lost connection); any
+// other is a refusal. REGRESSION: `LOADING` from a Redis reading its AOF back after a restart
+// counted as a refusal, so an audit append it answered was not retried and the record was
+// lost (RedisFaults.KilledAndRestartedRedisUnderLoad, under ctest -j2).
+TEST(RespReader, TransientErrorRepliesAreOutagesNotRefusals) {
+    for (const char* text :
+         {"LOADING Redis is loading the dataset in memory", "BUSY Redis is busy running a script.",
+          "READONLY You can't write against a read only replica.",
+          "MASTERDOWN Link with MASTER is down", "TRYAGAIN Multiple keys",
+          "CLUSTERDOWN The cluster is down"}) {
+        redis_result r;
+        ASSERT_EQ(read_one(std::string("-") + text + "\r\n", r.reply), resp_reader::pull::reply);
+        EXPECT_EQ(failure_of(r), make_error_code(redis_errc::not_ready)) << text;
+    }
+    redis_result refused;
+    ASSERT_EQ(read_one("-ERR unknown command\r\n", refused.reply), resp_reader::pull::reply);
+    EXPECT_EQ(failure_of(refused), make_error_code(redis_errc::protocol_error));
+    redis_result fine;
+    ASSERT_EQ(read_one("+OK\r\n", fine.reply), resp_reader::pull::reply);
+    EXPECT_FALSE(failure_of(fine));
 }
 
 }  // namespace

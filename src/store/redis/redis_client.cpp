@@ -114,9 +114,18 @@ boost::asio::awaitable<bool> redis_client::ping() {
 boost::system::error_code failure_of(const redis_result& r) {
     if (r.error)
         return r.error;
-    if (r.reply.is_error())
-        return make_error_code(redis_errc::protocol_error);
-    return {};
+    if (!r.reply.is_error())
+        return {};
+    // REGRESSION (RedisFaults.KilledAndRestartedRedisUnderLoad): an append answered `LOADING`
+    // by a Redis reading its AOF back counted as refused and was not retried; its audit
+    // record was lost.
+    static constexpr std::string_view transient[] = {
+        "LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"};
+    for (const auto prefix : transient) {
+        if (r.reply.str.starts_with(prefix))
+            return make_error_code(redis_errc::not_ready);
+    }
+    return make_error_code(redis_errc::protocol_error);
 }
 
 }  // namespace ditto::store::redis

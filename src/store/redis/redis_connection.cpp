@@ -47,6 +47,8 @@ class redis_error_category final : public boost::system::error_category {
                 return "Redis protocol error";
             case redis_errc::connection_lost:
                 return "connection to Redis lost";
+            case redis_errc::not_ready:
+                return "Redis cannot serve yet (loading, busy or fail-over)";
         }
         return "unknown Redis error";
     }

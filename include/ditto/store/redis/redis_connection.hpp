@@ -34,6 +34,10 @@ enum class redis_errc {
     select_failed,    ///< SELECT was refused (a db the server does not have)
     protocol_error,   ///< a reply that could not be parsed, or one nobody asked for
     connection_lost,  ///< the connection broke (or was reset) with the command pending
+    /// Redis answered that it cannot serve for now (LOADING after a restart, BUSY, READONLY
+    /// after a fail-over, MASTERDOWN, TRYAGAIN, CLUSTERDOWN): an outage, retried like a lost
+    /// connection, not a refusal (docs/redis.md).
+    not_ready,
 };
 
 const boost::system::error_category& redis_category() noexcept;
