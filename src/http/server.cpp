@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,7 +13,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <limits>
@@ -24,6 +24,7 @@
 #include "ditto/http/framing.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/log/log.hpp"
+#include "watched_stream.hpp"
 
 namespace ditto::http {
 namespace {
@@ -38,7 +39,7 @@ using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 // A connection as its worker sees it; `idle` means waiting for the next request, so a drain
 // may close it without losing anything.
 struct connection_slot {
-    beast::tcp_stream* stream;
+    detail::watched_stream* stream;
     bool idle;
 };
 
@@ -106,7 +107,7 @@ void open_acceptor(tcp::acceptor& acc, const tcp::endpoint& ep) {
 
 // Discards what the client still sends for a moment after a final error response, so that
 // closing does not reset the connection before the client has read the response.
-net::awaitable<void> lingering_close(beast::tcp_stream& stream) {
+net::awaitable<void> lingering_close(detail::watched_stream& stream) {
     error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     std::array<char, 16 * 1024> sink{};
@@ -127,17 +128,19 @@ bool has_no_body(const bhttp::response_header<>& h) {
 }
 
 template <class Buffers>
-net::awaitable<bool> write_all(server::impl& self, beast::tcp_stream& stream,
+net::awaitable<bool> write_all(server::impl& self, detail::watched_stream& stream,
                                const Buffers& buffers) {
     stream.expires_after(self.opt.client_timeout);
     auto [ec, n] = co_await net::async_write(stream, buffers, nothrow);
+    stream.expires_never();  // an SSE relay now waits for the upstream, not the client
     co_return !ec;
 }
 
 // Sends the head, then the stream's pieces: raw when the head declares a Content-Length
 // (and they must add up to it), otherwise one chunk each. The first piece goes out in the
 // same write as the head, so the client wakes once for both (SSE time to first byte).
-net::awaitable<bool> write_streamed(server::impl& self, beast::tcp_stream& stream, response& res) {
+net::awaitable<bool> write_streamed(server::impl& self, detail::watched_stream& stream,
+                                    response& res) {
     auto& head = res.msg.base();
     std::optional<std::uint64_t> length;
     if (auto it = head.find(field::content_length); it != head.end()) {
@@ -208,8 +211,8 @@ net::awaitable<bool> write_streamed(server::impl& self, beast::tcp_stream& strea
     co_return co_await write_all(self, stream, net::buffer(out));
 }
 
-net::awaitable<bool> write_response(server::impl& self, beast::tcp_stream& stream, response& res,
-                                    bool head_only) {
+net::awaitable<bool> write_response(server::impl& self, detail::watched_stream& stream,
+                                    response& res, bool head_only) {
     if (res.stream && !head_only)
         co_return co_await write_streamed(self, stream, res);
     // A HEAD answer keeps whatever length the full answer would have had (or none).
@@ -226,7 +229,7 @@ net::awaitable<bool> write_response(server::impl& self, beast::tcp_stream& strea
     co_return co_await write_all(self, stream, bufs);
 }
 
-net::awaitable<bool> write_reject(server::impl& self, beast::tcp_stream& stream,
+net::awaitable<bool> write_reject(server::impl& self, detail::watched_stream& stream,
                                   reject_reason reason, status st, std::string_view target,
                                   unsigned version) {
     response res;
@@ -247,7 +250,7 @@ constexpr std::uint64_t max_drain_bytes = 1024 * 1024;
 // The body of the request being served, read from the connection only when asked.
 class connection_body final : public body_reader {
   public:
-    connection_body(server::impl& self, beast::tcp_stream& stream, beast::flat_buffer& buf,
+    connection_body(server::impl& self, detail::watched_stream& stream, beast::flat_buffer& buf,
                     bhttp::request_parser<bhttp::empty_body>& head)
         : self_(self), stream_(stream), buf_(buf), head_(head), no_body_(head.is_done()) {
         if (auto it = head.get().find(field::expect);
@@ -307,6 +310,7 @@ class connection_body final : public body_reader {
         if (!p.is_done()) {
             stream_.expires_after(self_.opt.client_timeout);
             auto [ec, n] = co_await bhttp::async_read(stream_, buf_, p, nothrow);
+            stream_.expires_never();
             if (ec)
                 co_return fail(ec);
         }
@@ -337,6 +341,7 @@ class connection_body final : public body_reader {
             pieces_->get().body().size = piece.size();
             stream_.expires_after(self_.opt.client_timeout);
             auto [rec, n] = co_await bhttp::async_read_some(stream_, buf_, *pieces_, nothrow);
+            stream_.expires_never();
             if (rec == bhttp::error::need_buffer)
                 rec = {};
             if (rec) {
@@ -406,6 +411,7 @@ class connection_body final : public body_reader {
         bhttp::response<bhttp::empty_body> cont{status::continue_, 11};
         stream_.expires_after(self_.opt.client_timeout);
         auto [ec, n] = co_await bhttp::async_write(stream_, cont, nothrow);
+        stream_.expires_never();
         co_return ec;
     }
 
@@ -415,7 +421,7 @@ class connection_body final : public body_reader {
     }
 
     server::impl& self_;
-    beast::tcp_stream& stream_;
+    detail::watched_stream& stream_;
     beast::flat_buffer& buf_;
     bhttp::request_parser<bhttp::empty_body>& head_;
     std::optional<bhttp::request_parser<bhttp::buffer_body>> pieces_;
@@ -433,11 +439,16 @@ class connection_body final : public body_reader {
 class fold_finder {
   public:
     bool found_in(std::string_view consumed) {
-        for (const char c : consumed) {
-            if (after_newline_ && (c == ' ' || c == '\t'))
+        if (consumed.empty())
+            return false;
+        if (after_newline_ && (consumed.front() == ' ' || consumed.front() == '\t'))
+            return true;
+        for (auto at = consumed.find('\n'); at != std::string_view::npos;
+             at = consumed.find('\n', at + 1)) {
+            if (at + 1 < consumed.size() && (consumed[at + 1] == ' ' || consumed[at + 1] == '\t'))
                 return true;
-            after_newline_ = c == '\n';
         }
+        after_newline_ = consumed.back() == '\n';
         return false;
     }
 
@@ -448,7 +459,7 @@ class fold_finder {
 // Reads one request head into `parser`: the bytes already in `buf` are parsed without waiting,
 // and the socket is read only while the head is incomplete. One synchronous parse per head,
 // instead of Beast's composed read (docs/performance.md).
-net::awaitable<error_code> read_head(beast::tcp_stream& stream, beast::flat_buffer& buf,
+net::awaitable<error_code> read_head(detail::watched_stream& stream, beast::flat_buffer& buf,
                                      bhttp::request_parser<bhttp::empty_body>& parser) {
     fold_finder folds;
     for (;;) {
@@ -469,7 +480,7 @@ net::awaitable<error_code> read_head(beast::tcp_stream& stream, beast::flat_buff
 
 // Serves requests on one connection until it closes. Returns true when the caller should
 // do a lingering close (an error response was sent while the client may still be sending).
-net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& stream,
+net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream& stream,
                            connection_slot& slot, const std::string& remote) {
     beast::flat_buffer buf;
     for (;;) {
@@ -530,6 +541,7 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
         response res;
         bool failed = false;
         try {
+            stream.expires_never();  // the handler's time is bounded by its own deadlines
             res = co_await self.h->handle(req, body, info);
         } catch (const std::exception& e) {
             // The path only: a query string may carry a credential (`?key=`).
@@ -566,7 +578,11 @@ net::awaitable<bool> serve(server::impl& self, worker& w, beast::tcp_stream& str
 }
 
 net::awaitable<void> session(server::impl* self, worker* w, tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+    // The watchdog's tick: the shortest timeout stamped on the request path, so that no stamp
+    // has to move the timer earlier (watched_stream.hpp).
+    const auto tick =
+        std::min({self->opt.header_timeout, self->opt.idle_timeout, self->opt.client_timeout});
+    detail::watched_stream stream(std::move(socket), tick);
     counter_guard open(self->connections);
     // The most open at once since take_peak_connections(): a burst shorter than whoever
     // samples connections() still shows (one load per connection, a CAS only on a new peak).

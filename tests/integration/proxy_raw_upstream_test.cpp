@@ -7,6 +7,7 @@
 #include "support/gateway_fixture.hpp"
 #include "support/inspect.hpp"
 #include "support/raw_server.hpp"
+#include "support/wait.hpp"
 
 namespace ditto::test {
 namespace {
@@ -113,6 +114,7 @@ class Desync : public ::testing::TestWithParam<desync_case> {};
 TEST_P(Desync, ConnectionWithBytesPastTheAnswerIsNeverReused) {
     const auto& c = GetParam();
     std::atomic<int> conns{0};
+    std::atomic<bool> late_sent{false};
     raw_server up([&](int fd) {
         const bool first_conn = conns++ == 0;
         std::string buf;
@@ -128,6 +130,7 @@ TEST_P(Desync, ConnectionWithBytesPastTheAnswerIsNeverReused) {
                 std::this_thread::sleep_for(c.delay);
             if (!send_all(fd, c.late))
                 return;
+            late_sent = true;  // on loopback, in the gateway's socket buffer once sent
         }
     });
     running_gateway gw;
@@ -136,7 +139,9 @@ TEST_P(Desync, ConnectionWithBytesPastTheAnswerIsNeverReused) {
     ASSERT_TRUE(a);
     EXPECT_LT(a->status, 300);
     EXPECT_EQ(a->body.find("EVIL"), std::string::npos) << a->body;
-    std::this_thread::sleep_for(c.delay + 200ms);  // the late bytes have arrived by now
+    // The next request must find the late bytes already there (not a sleep: under load a
+    // sleep can end before the upstream thread has written them).
+    ASSERT_TRUE(eventually([&] { return late_sent.load(); }, 5s, 5ms));
     for (int i = 0; i < 2; ++i) {
         auto b = http_request(gw.port, "GET", "/v1/models/b", "", auth);
         ASSERT_TRUE(b);
