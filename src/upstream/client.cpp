@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -446,18 +447,51 @@ struct try_outcome {
     bool closed_before_response = false;
 };
 
+// Feeds `parser` what the connection already holds and reads from `s` only while that is not
+// enough: a head, or a small body, that came in one read is one synchronous parse instead of
+// Beast's composed read (docs/performance.md). Errors as Beast's read gives them: the
+// connection closed before any byte is end_of_stream, within a message partial_message.
+template <class Stream, class Parser>
+net::awaitable<error_code> read_parse(Stream& s, connection& c, Parser& parser, bool head_only) {
+    for (;;) {
+        while (c.buffer.size() > 0 && !(head_only ? parser.is_header_done() : parser.is_done())) {
+            error_code ec;
+            const auto used = parser.put(c.buffer.data(), ec);
+            c.buffer.consume(used);
+            if (ec == bhttp::error::need_more || (!ec && used == 0))
+                break;
+            if (ec)
+                co_return ec;
+        }
+        if (head_only ? parser.is_header_done() : parser.is_done())
+            co_return error_code{};
+        auto [ec, n] = co_await s.async_read_some(
+            c.buffer.prepare(beast::read_size(c.buffer, 65536)), nothrow);
+        if (ec == net::error::eof) {
+            if (!parser.got_some())
+                co_return bhttp::error::end_of_stream;
+            error_code eof_ec;
+            parser.put_eof(eof_ec);
+            if (!eof_ec && (head_only ? parser.is_header_done() : parser.is_done()))
+                co_return error_code{};
+            co_return eof_ec ? eof_ec : bhttp::error::partial_message;
+        }
+        if (ec)
+            co_return ec;
+        c.buffer.commit(n);
+    }
+}
+
 template <class Stream>
 net::awaitable<error_code> read_head(Stream& s, connection& c,
                                      bhttp::response_parser<bhttp::empty_body>& head) {
     head.body_limit(std::numeric_limits<std::uint64_t>::max());
-    auto [ec, n] = co_await bhttp::async_read_header(s, c.buffer, head, nothrow);
-    co_return ec;
+    co_return co_await read_parse(s, c, head, true);
 }
 
 template <class Stream, class Parser>
 net::awaitable<error_code> read_whole(Stream& s, connection& c, Parser& parser) {
-    auto [ec, n] = co_await bhttp::async_read(s, c.buffer, parser, nothrow);
-    co_return ec;
+    co_return co_await read_parse(s, c, parser, false);
 }
 
 // The earlier of `t` and the answer's total cap, and whether the cap is the earlier.
