@@ -16,4 +16,27 @@ bool request_framing_ok(const boost::beast::http::request_header<>& head) {
     return core::iequals(core::trim(first->value()), "chunked");
 }
 
+bool fold_finder::found_in(std::string_view consumed) {
+    if (consumed.empty())
+        return false;
+    if (after_newline_ && (consumed.front() == ' ' || consumed.front() == '\t'))
+        return true;
+    for (auto at = consumed.find('\n'); at != std::string_view::npos;
+         at = consumed.find('\n', at + 1)) {
+        if (at + 1 < consumed.size() && (consumed[at + 1] == ' ' || consumed[at + 1] == '\t'))
+            return true;
+    }
+    after_newline_ = consumed.back() == '\n';
+    return false;
+}
+
+std::size_t put_head(boost::beast::http::request_parser<boost::beast::http::empty_body>& parser,
+                     std::string_view in, fold_finder& folds, boost::system::error_code& ec) {
+    ec = {};
+    const auto used = parser.put(boost::asio::const_buffer(in.data(), in.size()), ec);
+    if (folds.found_in(in.substr(0, used)))
+        ec = boost::beast::http::error::bad_field;
+    return used;
+}
+
 }  // namespace ditto::http

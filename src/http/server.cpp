@@ -432,30 +432,6 @@ class connection_body final : public body_reader {
     bool failed_ = false;
 };
 
-// Finds an obs-fold (RFC 9112 §5.2: a header line that starts with SP or HTAB) in the head's
-// bytes as the parser consumes them, possibly in several pieces. Beast would join it into the
-// previous line; it is refused instead, so that no hop after us can read the header
-// differently (docs/http-server.md).
-class fold_finder {
-  public:
-    bool found_in(std::string_view consumed) {
-        if (consumed.empty())
-            return false;
-        if (after_newline_ && (consumed.front() == ' ' || consumed.front() == '\t'))
-            return true;
-        for (auto at = consumed.find('\n'); at != std::string_view::npos;
-             at = consumed.find('\n', at + 1)) {
-            if (at + 1 < consumed.size() && (consumed[at + 1] == ' ' || consumed[at + 1] == '\t'))
-                return true;
-        }
-        after_newline_ = consumed.back() == '\n';
-        return false;
-    }
-
-  private:
-    bool after_newline_ = false;
-};
-
 // Reads one request head into `parser`: the bytes already in `buf` are parsed without waiting,
 // and the socket is read only while the head is incomplete. One synchronous parse per head,
 // instead of Beast's composed read (docs/performance.md).
@@ -465,9 +441,9 @@ net::awaitable<error_code> read_head(detail::watched_stream& stream, beast::flat
     for (;;) {
         error_code ec;
         // On need_more the parser may still have consumed the start line: those bytes go.
-        const auto used = parser.put(buf.data(), ec);
-        if (folds.found_in(std::string_view(static_cast<const char*>(buf.data().data()), used)))
-            co_return bhttp::error::bad_field;
+        const auto used = put_head(
+            parser, std::string_view(static_cast<const char*>(buf.data().data()), buf.size()),
+            folds, ec);
         buf.consume(used);
         if (ec != bhttp::error::need_more)
             co_return ec;
