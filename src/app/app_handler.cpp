@@ -240,12 +240,6 @@ void app_handler::worker_stopped(unsigned worker) {
 std::string app_handler::reject_body(http::reject_reason reason, std::string_view target) {
     const bool admin = is_admin_path(path_of(target));
     switch (reason) {
-        case http::reject_reason::body_too_large: {
-            const auto msg = "request body exceeds the limit of " +
-                             std::to_string(p_.max_body_bytes) + " bytes (--proxy-max-body-bytes)";
-            return admin ? http::admin_error("request_too_large", msg)
-                         : http::openai_error("invalid_request_error", "request_too_large", msg);
-        }
         case http::reject_reason::header_too_large:
             return admin ? http::admin_error("request_header_too_large", "request head too large")
                          : http::openai_error("invalid_request_error", "request_header_too_large",

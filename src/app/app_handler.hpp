@@ -22,7 +22,6 @@ class app_handler final : public http::handler {
   public:
     struct parts {
         std::shared_ptr<metrics::counters> counters;
-        std::uint64_t max_body_bytes = 0;
         std::shared_ptr<middleware::chain> proxy_chain;
         /// The same steps plus the dialect ones, for the front doors (docs/dialects.md).
         std::shared_ptr<middleware::chain> dialect_chain;

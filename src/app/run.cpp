@@ -175,7 +175,6 @@ int run(const config::cli_options& options) {
     so.port = hp->port;
     so.workers = options.workers;
     so.max_header_bytes = options.max_header_bytes;
-    so.max_body_bytes = options.proxy_max_body_bytes;
     so.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
     so.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
     so.client_timeout = std::chrono::milliseconds(options.client_timeout_ms);
@@ -288,7 +287,6 @@ int run(const config::cli_options& options) {
 
     app_handler::parts parts;
     parts.counters = counters;
-    parts.max_body_bytes = options.proxy_max_body_bytes;
     parts.upstreams = ups;
     parts.store_health = store.health;
     // SPEC §5: per-backend health shared by the workers; the checks run in the background.

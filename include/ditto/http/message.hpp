@@ -93,7 +93,6 @@ bool is_event_stream(const response& res);
 /// Why the server answered without calling the handler.
 enum class reject_reason {
     header_too_large,  ///< 431
-    body_too_large,    ///< 413
     bad_request,       ///< 400: unparsable request
     bad_framing,       ///< 400: a Transfer-Encoding other than one final chunked (framing.hpp)
     internal_error,    ///< 500: the handler threw

@@ -15,7 +15,6 @@ struct server_options {
     std::uint16_t port = 8080;  ///< 0 picks a free port (see server::port())
     unsigned workers = 1;
     std::size_t max_header_bytes = 64 * 1024;
-    std::uint64_t max_body_bytes = 64ULL * 1024 * 1024;
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds idle_timeout{60'000};
     std::chrono::milliseconds client_timeout{60'000};
