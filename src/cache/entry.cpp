@@ -68,9 +68,16 @@ bool read_metadata(reader& r, entry_metadata& m) {
 
 }  // namespace
 
+std::string wire_headers(const entry& e) {
+    std::string out;
+    for (const auto& [name, value] : e.headers)
+        out.append(name).append(": ").append(value).append("\r\n");
+    return out;
+}
+
 std::uint64_t entry::bytes() const {
-    std::uint64_t n = body.size() + backend.size() + meta.scope.size() + meta.method.size() +
-                      meta.path.size() + meta.route_partition.size() +
+    std::uint64_t n = body.size() + wire.size() + backend.size() + meta.scope.size() +
+                      meta.method.size() + meta.path.size() + meta.route_partition.size() +
                       (meta.model ? meta.model->size() : 0);
     for (const auto& [name, value] : headers)
         n += name.size() + value.size();
@@ -127,6 +134,7 @@ std::optional<entry> decode(std::string_view bytes) {
     }
     if (!r.str(e.body) || !r.at_end())
         return std::nullopt;
+    e.wire = wire_headers(e);
     return e;
 }
 

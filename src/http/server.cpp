@@ -215,17 +215,18 @@ net::awaitable<bool> write_response(server::impl& self, detail::watched_stream& 
                                     response& res, bool head_only) {
     if (res.stream && !head_only)
         co_return co_await write_streamed(self, stream, res);
+    const std::string& body = res.stored_body ? *res.stored_body : res.msg.body();
     // A HEAD answer keeps whatever length the full answer would have had (or none).
     if (!res.stream && !head_only && !has_no_body(res.msg.base()) &&
         !res.msg.has_content_length()) {
-        res.msg.content_length(res.msg.body().size());
+        res.msg.content_length(body.size());
     }
     std::string head;
-    head.reserve(256);
-    wire::append_response_head(head, res.msg.base());
+    head.reserve(256 + res.stored_fields.size());
+    wire::append_response_head(head, res.msg.base(), res.stored_fields);
     if (head_only)
         co_return co_await write_all(self, stream, net::buffer(head));
-    const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(res.msg.body())};
+    const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
     co_return co_await write_all(self, stream, bufs);
 }
 

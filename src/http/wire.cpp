@@ -23,7 +23,8 @@ void append_fields(std::string& out, const bhttp::fields& f) {
 
 }  // namespace
 
-void append_response_head(std::string& out, const bhttp::response_header<>& head) {
+void append_response_head(std::string& out, const bhttp::response_header<>& head,
+                          std::string_view stored_fields) {
     append_version(out, head.version());
     char code[4];
     auto [end, ec] = std::to_chars(code, code + sizeof(code), head.result_int());
@@ -32,6 +33,7 @@ void append_response_head(std::string& out, const bhttp::response_header<>& head
     if (reason.empty())
         reason = bhttp::obsolete_reason(head.result());
     out.append(reason.data(), reason.size()).append("\r\n");
+    out.append(stored_fields);
     append_fields(out, head);
 }
 

@@ -96,6 +96,7 @@ cache::entry entry_head(const proxy_context& ctx, const http::response& res) {
         if (replayable(name))
             e.headers.emplace_back(std::move(name), std::string(f.value()));
     }
+    e.wire = cache::wire_headers(e);
     e.meta.scope = "vk:" + ctx.key->id;
     e.meta.method = std::string(ctx.req.method_string());
     e.meta.path = ctx.path;
@@ -210,7 +211,7 @@ class cache_step final : public middleware {
         if (hit) {
             ctx.cache = source == cache::hit_source::memory ? metrics::cache_outcome::hit_memory
                                                             : metrics::cache_outcome::hit_redis;
-            co_return answer_hit(ctx, *hit, key, source);
+            co_return answer_hit(ctx, std::move(hit), key, source);
         }
         ctx.cache = metrics::cache_outcome::miss;
 
@@ -220,7 +221,7 @@ class cache_step final : public middleware {
             if (shared) {
                 cache_->stats().coalesced.fetch_add(1, std::memory_order_relaxed);
                 ctx.cache = metrics::cache_outcome::hit_memory;
-                co_return answer_hit(ctx, *shared, key, cache::hit_source::memory);
+                co_return answer_hit(ctx, std::move(shared), key, cache::hit_source::memory);
             }
             // The leader's answer was not stored: go upstream alone (and store if we can).
         }
@@ -236,8 +237,12 @@ class cache_step final : public middleware {
                                 cache_->options().key_headers);
     }
 
-    http::response answer_hit(proxy_context& ctx, const cache::entry& e, const std::string& key,
-                              cache::hit_source source) {
+    // The stored head and body go out as stored bytes, not copied into a message: the
+    // server writes [status line][stored fields][these per-request fields][body]
+    // (docs/caching.md).
+    http::response answer_hit(proxy_context& ctx, std::shared_ptr<const cache::entry> hit,
+                              const std::string& key, cache::hit_source source) {
+        const auto& e = *hit;
         counters_->requests.add();
         counters_->cache_hits.add();
         auto& result = ctx.settle.result();
@@ -246,8 +251,11 @@ class cache_step final : public middleware {
         http::response res;
         res.msg.version(ctx.req.version());
         res.msg.result(e.status);
-        for (const auto& [name, value] : e.headers)
-            res.msg.insert(name, value);
+        if (e.wire.empty()) {  // an entry made without its wire form
+            for (const auto& [name, value] : e.headers)
+                res.msg.insert(name, value);
+        }
+        res.stored_fields = e.wire;
         // Stored headers never include these (replayable()): insert, no lookup needed.
         res.msg.insert("x-ditto-backend", e.backend);
         res.msg.insert("x-ditto-cache", "hit");
@@ -257,9 +265,11 @@ class cache_step final : public middleware {
         res.msg.insert("x-ditto-request-id", ctx.request_id);
         res.msg.insert("x-request-id", ctx.request_id);
         res.msg.keep_alive(ctx.req.keep_alive());
-        res.msg.body() = e.body;
-        res.msg.prepare_payload();
+        res.stored_body = &e.body;
+        res.msg.content_length(e.body.size());
         res.holds = std::move(ctx.holds);
+        // Keeps the stored bytes alive until written.
+        res.holds.push_back(std::const_pointer_cast<cache::entry>(std::move(hit)));
         return res;
     }
 

@@ -27,10 +27,16 @@ struct entry {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     entry_metadata meta;
+    /// `headers` as they go on the wire (`name: value\r\n` each), made once when the entry is
+    /// made (wire_headers()): a hit sends them as stored bytes (docs/caching.md). Not encoded.
+    std::string wire;
 
     /// What the entry costs the memory tier's byte bound.
     std::uint64_t bytes() const;
 };
+
+/// `e.headers` as they go on the wire, for `entry::wire`.
+std::string wire_headers(const entry& e);
 
 /// Compact, binary-safe encoding (SPEC §0.12): a magic and version, the metadata first (so a
 /// purge can match without decoding the body), then status, backend, headers and body, each

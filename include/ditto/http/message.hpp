@@ -49,6 +49,12 @@ struct response {
     std::function<std::string(const boost::system::error_code&)> cut_event;
     /// Whatever must live until the response has been written (in-flight permits).
     std::vector<std::shared_ptr<void>> holds;
+    /// Head fields already on the wire form (`name: value\r\n` each), sent before msg's own:
+    /// a cache hit's stored head (docs/caching.md). Kept alive by `holds`.
+    std::string_view stored_fields;
+    /// When set, sent instead of msg.body(): a cache hit's stored body, not copied. Kept alive
+    /// by `holds`.
+    const std::string* stored_body = nullptr;
 };
 
 /// Reads the request body from the client connection on demand, so a handler can buffer a

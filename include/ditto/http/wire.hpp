@@ -7,11 +7,15 @@
 #include <boost/beast/http/message.hpp>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace ditto::http::wire {
 
 /// "HTTP/1.x <code> <reason>\r\n" + fields + "\r\n".
-void append_response_head(std::string& out, const boost::beast::http::response_header<>& head);
+/// `stored_fields` (already `name: value\r\n` each) go between the status line and the
+/// head's own fields.
+void append_response_head(std::string& out, const boost::beast::http::response_header<>& head,
+                          std::string_view stored_fields = {});
 
 /// "<METHOD> <target> HTTP/1.x\r\n" + fields + "\r\n".
 void append_request_head(std::string& out, const boost::beast::http::request_header<>& head);
