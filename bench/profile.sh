@@ -3,6 +3,7 @@
 # wall-clock numbers they repeat exactly for the same binary and traffic, whatever else the
 # machine does, so a change can be judged on one run (docs/performance.md).
 # Usage: bench/profile.sh [plain|governed|redis|hit|health] [seconds, default 10]
+#        TOOL=strace bench/profile.sh …   system calls per request (strace -c) instead
 # (redis: the governed key on the Redis store, a redis-server of its own on a free port)
 # Leaves the callgrind file in $OUT (default /tmp/ditto-profile) for callgrind_annotate.
 set -euo pipefail
@@ -10,7 +11,9 @@ cd "$(dirname "$0")/.."
 what="${1:-plain}"; secs="${2:-10}"
 out="${OUT:-/tmp/ditto-profile}"
 scripts/deps.sh bench
-command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+if [[ "${TOOL:-callgrind}" != strace ]]; then
+  command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+fi
 scripts/build.sh >/dev/null
 mkdir -p "$out"; rm -f "$out"/callgrind.*
 pids=()
@@ -50,9 +53,25 @@ case "$what" in
 esac
 /usr/sbin/nginx -p "$out/up" -c "$out/up/nginx.conf" & pids+=($!)
 gw=${#pids[@]}
-valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.%p" \
-  build/src/ditto-gateway "$out/gateway.json" --listen 127.0.0.1:$GW --workers 1 \
-  --log-level warn --pricing-litellm "$out/pricing.json" "${extra[@]}" 2>"$out/valgrind.log" & pids+=($!)
+gateway=(build/src/ditto-gateway "$out/gateway.json" --listen "127.0.0.1:$GW" --workers 1
+  --log-level warn --pricing-litellm "$out/pricing.json" "${extra[@]}")
+if [[ "${TOOL:-callgrind}" == strace ]]; then
+  # System calls per request instead (issue 21's strace target): the gateway runs natively
+  # and `strace -c` counts its calls over the measured window only.
+  command -v strace >/dev/null || { echo "profile.sh: needs strace (apt-get install strace)" >&2; exit 1; }
+  "${gateway[@]}" 2>"$out/gateway.log" & pids+=($!)
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$GW/health" && break; sleep 0.2; done
+  timeout 30 wrk -t1 -c8 -d3s -s "$script" "$url" >/dev/null
+  strace -c -f -p "${pids[$gw]}" -o "$out/strace.txt" & tracer=$!
+  sleep 1  # strace attaches to every thread before the window starts
+  n=$(timeout $((secs + 30)) wrk -t1 -c8 -d"${secs}s" -s "$script" "$url" | awk '/requests in/ {print $1}')
+  kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true
+  awk -v n="$n" -v w="$what" 'BEGIN {printf "%s: %d requests; system calls per request:\n", w, n}
+    $NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ {printf "  %-18s %.2f\n", $NF, $4 / n}' "$out/strace.txt"
+  exit 0
+fi
+valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.%p" "${gateway[@]}" \
+  2>"$out/valgrind.log" & pids+=($!)
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$GW/health" && break; sleep 0.2; done
 # Warm-up (pools, caches, first-time allocations), then count only the measured window.
 timeout 30 wrk -t1 -c8 -d3s -s "$script" "$url" >/dev/null
