@@ -107,6 +107,77 @@ std::string normalize_proxy_path(std::string_view path) {
     return {};
 }
 
+// Exact paths: the order carries no meaning (`/metrics` and `/metrics/prometheus` are two
+// rows), and the method check is in one place. Prefixes and patterns (`/admin/*`, the proxied
+// paths, the dialect front doors) follow in handle().
+const app_handler::exact_route* app_handler::find_exact(std::string_view path) {
+    static constexpr std::array<exact_route, 6> routes{{
+        {"/health", "GET, HEAD", &app_handler::health},
+        {"/ready", "GET, HEAD", &app_handler::ready},
+        {"/metrics", "GET, HEAD", &app_handler::metrics},
+        {"/metrics/prometheus", "GET, HEAD", &app_handler::prometheus},
+        // SPEC §3.0 shadowing route: the models aggregator, under both names.
+        {"/v1/models", "GET", &app_handler::models},
+        {"/models", "GET", &app_handler::models},
+    }};
+    for (const auto& r : routes) {
+        if (r.path == path)
+            return &r;
+    }
+    return nullptr;
+}
+
+boost::asio::awaitable<http::response> app_handler::health(http::request& req, http::body_reader&,
+                                                           const http::request_info&) {
+    co_return http::make_response(req, status::ok, R"({"status":"ok"})");
+}
+
+boost::asio::awaitable<http::response> app_handler::ready(http::request& req, http::body_reader&,
+                                                          const http::request_info& info) {
+    if (info.draining) {
+        co_return http::make_response(
+            req, status::service_unavailable,
+            R"({"status":"not_ready","checks":[{"name":"server","status":"error","detail":"draining"}]})");
+    }
+    // SPEC §8.1: `store.redis` (a PING under the command deadline), then `backend.<name>` for
+    // each backend once health checks are on.
+    std::vector<std::pair<std::string, std::optional<std::string>>> checks;
+    if (p_.store_health) {
+        auto problem = co_await p_.store_health();
+        checks.emplace_back("store.redis", std::move(problem));
+    }
+    if (p_.backend_health) {
+        for (auto& [name, problem] : p_.backend_health->readiness())
+            checks.emplace_back("backend." + name, std::move(problem));
+    }
+    co_return readiness_response(req, checks);
+}
+
+boost::asio::awaitable<http::response> app_handler::prometheus(http::request& req,
+                                                               http::body_reader&,
+                                                               const http::request_info&) {
+    if (!p_.prometheus_text) {
+        co_return http::make_response(
+            req, status::not_found,
+            http::admin_error("not_configured", "prometheus metrics not enabled"));
+    }
+    co_return http::make_response(req, status::ok, p_.prometheus_text(),
+                                  "text/plain; version=0.0.4; charset=utf-8");
+}
+
+boost::asio::awaitable<http::response> app_handler::metrics(http::request& req, http::body_reader&,
+                                                            const http::request_info&) {
+    co_return http::make_response(req, status::ok, p_.counters->to_json());
+}
+
+boost::asio::awaitable<http::response> app_handler::models(http::request& req,
+                                                           http::body_reader& body,
+                                                           const http::request_info& info) {
+    middleware::proxy_context ctx{req, body, info};
+    ctx.path = "/v1/models";
+    co_return co_await p_.models_chain->run(ctx);
+}
+
 boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
                                                            http::body_reader& body,
                                                            const http::request_info& info) {
@@ -126,63 +197,18 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
                 : http::openai_error("invalid_request_error", "invalid_path", msg));
     }
     const std::string_view path = *resolved;
-    const bool get = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
-
-    if (path == "/health") {
-        if (!get)
-            co_return method_not_allowed(req, "GET, HEAD");
-        co_return http::make_response(req, status::ok, R"({"status":"ok"})");
-    }
-    if (path == "/ready") {
-        if (!get)
-            co_return method_not_allowed(req, "GET, HEAD");
-        if (info.draining) {
-            co_return http::make_response(
-                req, status::service_unavailable,
-                R"({"status":"not_ready","checks":[{"name":"server","status":"error","detail":"draining"}]})");
-        }
-        // SPEC §8.1: `store.redis` (a PING under the command deadline), then
-        // `backend.<name>` for each backend once health checks are on.
-        std::vector<std::pair<std::string, std::optional<std::string>>> checks;
-        if (p_.store_health) {
-            auto problem = co_await p_.store_health();
-            checks.emplace_back("store.redis", std::move(problem));
-        }
-        if (p_.backend_health) {
-            for (auto& [name, problem] : p_.backend_health->readiness())
-                checks.emplace_back("backend." + name, std::move(problem));
-        }
-        co_return readiness_response(req, checks);
-    }
-    if (path == "/metrics/prometheus") {
-        if (!get)
-            co_return method_not_allowed(req, "GET, HEAD");
-        if (!p_.prometheus_text) {
-            co_return http::make_response(
-                req, status::not_found,
-                http::admin_error("not_configured", "prometheus metrics not enabled"));
-        }
-        co_return http::make_response(req, status::ok, p_.prometheus_text(),
-                                      "text/plain; version=0.0.4; charset=utf-8");
-    }
-    if (path == "/metrics") {
-        if (!get)
-            co_return method_not_allowed(req, "GET, HEAD");
-        co_return http::make_response(req, status::ok, p_.counters->to_json());
+    if (const auto* route = find_exact(path)) {
+        const bool head_too = route->allow.find("HEAD") != std::string_view::npos;
+        if (req.method() != bhttp::verb::get && !(head_too && req.method() == bhttp::verb::head))
+            co_return method_not_allowed(req, route->allow);
+        co_return co_await (this->*route->serve)(req, body, info);
     }
     if (is_admin_path(path)) {
         if (!p_.admin)
             co_return http::make_response(req, status::not_found, "", "");
         co_return co_await p_.admin->handle(req, body, std::string(path));
     }
-    // SPEC §3.0 shadowing routes: the aggregator, and out-of-scope endpoints.
-    if (path == "/v1/models" || path == "/models") {
-        if (req.method() != bhttp::verb::get)
-            co_return method_not_allowed(req, "GET");
-        middleware::proxy_context ctx{req, body, info};
-        ctx.path = "/v1/models";
-        co_return co_await p_.models_chain->run(ctx);
-    }
+    // SPEC §3.0 shadowing routes: out-of-scope endpoints.
     if (path == "/v1/gateway" || path.starts_with("/v1/a2a/")) {
         co_return middleware::api_error(req, status::not_found, "invalid_request_error",
                                         "unsupported_endpoint",

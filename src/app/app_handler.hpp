@@ -44,6 +44,28 @@ class app_handler final : public http::handler {
     void worker_stopped(unsigned worker) override;
 
   private:
+    /// The gateway's own exact paths, one table (app_handler.cpp): each answers its methods,
+    /// and any other method is 405 with the table's Allow list.
+    using route_fn = boost::asio::awaitable<http::response> (app_handler::*)(
+        http::request&, http::body_reader&, const http::request_info&);
+    struct exact_route {
+        std::string_view path;
+        std::string_view allow;  ///< "GET, HEAD" or "GET"
+        route_fn serve;
+    };
+    static const exact_route* find_exact(std::string_view path);
+
+    boost::asio::awaitable<http::response> health(http::request&, http::body_reader&,
+                                                  const http::request_info&);
+    boost::asio::awaitable<http::response> ready(http::request&, http::body_reader&,
+                                                 const http::request_info&);
+    boost::asio::awaitable<http::response> prometheus(http::request&, http::body_reader&,
+                                                      const http::request_info&);
+    boost::asio::awaitable<http::response> metrics(http::request&, http::body_reader&,
+                                                   const http::request_info&);
+    boost::asio::awaitable<http::response> models(http::request&, http::body_reader&,
+                                                  const http::request_info&);
+
     parts p_;
 };
 
