@@ -112,13 +112,13 @@ std::string normalize_proxy_path(std::string_view path) {
 // paths, the dialect front doors) follow in handle().
 const app_handler::exact_route* app_handler::find_exact(std::string_view path) {
     static constexpr std::array<exact_route, 6> routes{{
-        {"/health", "GET, HEAD", &app_handler::health},
-        {"/ready", "GET, HEAD", &app_handler::ready},
-        {"/metrics", "GET, HEAD", &app_handler::metrics},
-        {"/metrics/prometheus", "GET, HEAD", &app_handler::prometheus},
+        {"/health", "GET, HEAD", true, &app_handler::health},
+        {"/ready", "GET, HEAD", true, &app_handler::ready},
+        {"/metrics", "GET, HEAD", true, &app_handler::metrics},
+        {"/metrics/prometheus", "GET, HEAD", true, &app_handler::prometheus},
         // SPEC §3.0 shadowing route: the models aggregator, under both names.
-        {"/v1/models", "GET", &app_handler::models},
-        {"/models", "GET", &app_handler::models},
+        {"/v1/models", "GET", false, &app_handler::models},
+        {"/models", "GET", false, &app_handler::models},
     }};
     for (const auto& r : routes) {
         if (r.path == path)
@@ -198,8 +198,7 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
     }
     const std::string_view path = *resolved;
     if (const auto* route = find_exact(path)) {
-        const bool head_too = route->allow.find("HEAD") != std::string_view::npos;
-        if (req.method() != bhttp::verb::get && !(head_too && req.method() == bhttp::verb::head))
+        if (req.method() != bhttp::verb::get && !(route->head && req.method() == bhttp::verb::head))
             co_return method_not_allowed(req, route->allow);
         co_return co_await (this->*route->serve)(req, body, info);
     }

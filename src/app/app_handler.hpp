@@ -50,7 +50,8 @@ class app_handler final : public http::handler {
         http::request&, http::body_reader&, const http::request_info&);
     struct exact_route {
         std::string_view path;
-        std::string_view allow;  ///< "GET, HEAD" or "GET"
+        std::string_view allow;  ///< the 405's Allow list: "GET, HEAD" or "GET"
+        bool head;               ///< HEAD is answered too
         route_fn serve;
     };
     static const exact_route* find_exact(std::string_view path);

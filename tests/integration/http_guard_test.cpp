@@ -699,5 +699,44 @@ TEST(HttpGuardRaw, InterimAnswersArrivingInPiecesAreDroppedAndTheConnectionStays
     expect_interim_answers_dropped(std::string(pause));
 }
 
+// ---- the client connection's deadline (docs/http-server.md, "One deadline per connection") ----
+
+// A gateway whose client-side timeouts (200 ms) are shorter than what its upstream takes.
+class ClientDeadline : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        mock.start();
+        gw.start(basic_config(mock.port),
+                 {"--workers", "1", "--client-timeout-ms", "200", "--header-timeout-ms", "200"});
+    }
+    running_mock mock;
+    running_gateway gw;
+};
+
+// The deadline runs only while the server reads from or writes to the client. An answer the
+// upstream takes longer than the deadline to give, and a stream whose events come further
+// apart, still reach the client whole: the watchdog must not close the connection under the
+// handler (the head's 200 ms stamp) or between two writes of a stream.
+TEST_F(ClientDeadline, NoClientDeadlineRunsWhileTheUpstreamWorks) {
+    http_connection c(gw.port);
+    ASSERT_TRUE(c.send(post_chat(chat_body("model-slow", "hi"), {{"x-mock-delay-ms", "700"}})));
+    expect_chat_answer(c.read_response(read_timeout), "model-slow", "slow answer");
+    ASSERT_TRUE(
+        c.send(post_chat(chat_body("model-gaps", "hi", true), {{"x-mock-chunk-delay-ms", "300"}})));
+    expect_stream_answer(c.read_response(15s), "model-gaps", "stream with gaps");
+}
+
+// A client that stops sending its body is dropped once --client-timeout-ms has passed, and
+// nothing reaches the upstream.
+TEST_F(ClientDeadline, AClientThatStallsItsBodyIsDropped) {
+    const auto req = post_chat(chat_body("model-stall", "hi"));
+    http_connection c(gw.port);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(c.send(req.substr(0, req.size() - 10)));
+    EXPECT_TRUE(c.wait_closed(3s)) << "a stalled body holds the connection";
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 150ms);
+    EXPECT_EQ(mock.request_count(), 0);
+}
+
 }  // namespace
 }  // namespace ditto::test
