@@ -1,19 +1,22 @@
 #include "ditto/http/framing.hpp"
 
+#include <boost/beast/http/error.hpp>
+
 #include "ditto/core/strings.hpp"
+#include "ditto/http/request_parser.hpp"
 
 namespace ditto::http {
 
-bool request_framing_ok(const boost::beast::http::request_header<>& head) {
+bool request_framing_ok(const request& head) {
     namespace bhttp = boost::beast::http;
-    const auto [first, last] = head.equal_range(bhttp::field::transfer_encoding);
-    if (first == last)
+    const auto codings = head.count(bhttp::field::transfer_encoding);
+    if (codings == 0)
         return true;
-    if (std::next(first) != last || head.version() < 11 ||
+    if (codings > 1 || head.version() < 11 ||
         head.find(bhttp::field::content_length) != head.end()) {
         return false;
     }
-    return core::iequals(core::trim(first->value()), "chunked");
+    return core::iequals(core::trim(head[bhttp::field::transfer_encoding]), "chunked");
 }
 
 bool fold_finder::found_in(std::string_view consumed) {
@@ -30,8 +33,8 @@ bool fold_finder::found_in(std::string_view consumed) {
     return false;
 }
 
-std::size_t put_head(boost::beast::http::request_parser<boost::beast::http::empty_body>& parser,
-                     std::string_view in, fold_finder& folds, boost::system::error_code& ec) {
+std::size_t put_head(request_parser& parser, std::string_view in, fold_finder& folds,
+                     boost::system::error_code& ec) {
     ec = {};
     const auto used = parser.put(boost::asio::const_buffer(in.data(), in.size()), ec);
     if (folds.found_in(in.substr(0, used)))

@@ -22,6 +22,7 @@
 #include <tuple>
 
 #include "ditto/http/framing.hpp"
+#include "ditto/http/request_parser.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/log/log.hpp"
 #include "watched_stream.hpp"
@@ -243,41 +244,38 @@ net::awaitable<bool> write_reject(server::impl& self, detail::watched_stream& st
     co_return co_await write_response(self, stream, res, false);
 }
 
-constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
 // What the server reads and throws away of a body the handler left unread before it gives
 // up on keeping the connection alive.
 constexpr std::uint64_t max_drain_bytes = 1024 * 1024;
 
-// The body of the request being served, read from the connection only when asked.
+// How much of a streamed body one read_some() returns at most.
+constexpr std::size_t max_piece_bytes = 64 * 1024;
+
+// The body of the request being served, read from the connection only when asked, by the
+// same parser that read the head.
 class connection_body final : public body_reader {
   public:
     connection_body(server::impl& self, detail::watched_stream& stream, beast::flat_buffer& buf,
-                    bhttp::request_parser<bhttp::empty_body>& head)
-        : self_(self), stream_(stream), buf_(buf), head_(head), no_body_(head.is_done()) {
-        if (auto it = head.get().find(field::expect);
-            it != head.get().end() && beast::iequals(it->value(), "100-continue")) {
-            expect_continue_ = true;
-        }
+                    request_parser& parser)
+        : self_(self), stream_(stream), buf_(buf), parser_(parser), no_body_(parser.is_done()) {
+        expect_continue_ = beast::iequals(parser.get()[field::expect], "100-continue");
     }
 
     std::optional<std::uint64_t> content_length() const override {
-        auto v = head_.content_length();
+        auto v = parser_.content_length();
         return v ? std::optional<std::uint64_t>(*v) : std::nullopt;
     }
 
-    bool done() const override {
-        // head_ is moved from once reading starts, so only our own flags are consulted.
-        return no_body_ || finished_ || (pieces_ && pieces_->is_done());
-    }
+    bool done() const override { return no_body_ || parser_.is_done(); }
     bool failed() const { return failed_; }
     bool started() const { return started_; }
 
     bool ready() const override {
         if (done())
             return true;
-        if (started_ || failed_ || expect_continue_)  // head_ may be moved from once started
+        if (started_ || failed_ || expect_continue_)
             return false;
-        const auto declared = head_.content_length();
+        const auto declared = parser_.content_length();
         return declared && buf_.size() >= *declared;
     }
 
@@ -286,14 +284,12 @@ class connection_body final : public body_reader {
             return error_code{};
         if (auto ec = start(limit))
             return ec;
-        bhttp::request_parser<bhttp::string_body> p{std::move(head_)};
-        p.body_limit(limit);
-        if (auto ec = parse_buffered(p))
+        out.clear();
+        parser_.body_to(&out, limit);
+        if (auto ec = parse_buffered())
             return fail(ec);
-        if (!p.is_done())  // only when ready() said it would be
+        if (!parser_.is_done())  // only when ready() said it would be
             return fail(bhttp::error::partial_message);
-        out = std::move(p.get().body());
-        finished_ = true;
         return error_code{};
     }
 
@@ -304,58 +300,49 @@ class connection_body final : public body_reader {
             co_return ec;
         if (auto ec = co_await send_continue(); ec)
             co_return fail(ec);
-        bhttp::request_parser<bhttp::string_body> p{std::move(head_)};
-        p.body_limit(limit);
-        if (auto ec = parse_buffered(p))
-            co_return fail(ec);
-        if (!p.is_done()) {
-            stream_.expires_after(self_.opt.client_timeout);
-            auto [ec, n] = co_await bhttp::async_read(stream_, buf_, p, nothrow);
-            stream_.expires_never();
-            if (ec)
+        out.clear();
+        parser_.body_to(&out, limit);
+        for (;;) {
+            if (auto ec = parse_buffered())
+                co_return fail(ec);
+            if (parser_.is_done())
+                co_return error_code{};
+            if (auto ec = co_await read_more())
                 co_return fail(ec);
         }
-        out = std::move(p.get().body());
-        finished_ = true;
-        co_return error_code{};
     }
 
     net::awaitable<std::optional<std::string>> read_some(error_code& ec) override {
         if (done())
             co_return std::nullopt;
-        if (!pieces_) {
+        if (!streaming_) {
             if (started_ || failed_) {
                 ec = bhttp::error::body_limit;
                 co_return std::nullopt;
             }
             started_ = true;
+            streaming_ = true;
             if (auto cec = co_await send_continue(); cec) {
                 ec = fail(cec);
                 co_return std::nullopt;
             }
-            pieces_.emplace(std::move(head_));
-            pieces_->body_limit(no_limit);
         }
-        std::string piece(64 * 1024, '\0');
-        while (!pieces_->is_done()) {
-            pieces_->get().body().data = piece.data();
-            pieces_->get().body().size = piece.size();
-            stream_.expires_after(self_.opt.client_timeout);
-            auto [rec, n] = co_await bhttp::async_read_some(stream_, buf_, *pieces_, nothrow);
-            stream_.expires_never();
-            if (rec == bhttp::error::need_buffer)
-                rec = {};
-            if (rec) {
+        std::string piece;
+        parser_.pieces_to(&piece, max_piece_bytes);
+        for (;;) {
+            if (auto pec = parse_buffered()) {
+                ec = fail(pec);
+                co_return std::nullopt;
+            }
+            if (!piece.empty())
+                co_return piece;
+            if (parser_.is_done())
+                co_return std::nullopt;
+            if (auto rec = co_await read_more()) {
                 ec = fail(rec);
                 co_return std::nullopt;
             }
-            const auto got = piece.size() - pieces_->get().body().size;
-            if (got > 0) {
-                piece.resize(got);
-                co_return piece;
-            }
         }
-        co_return std::nullopt;
     }
 
     // After the handler: reads and discards a small unread body so the connection can be
@@ -378,40 +365,52 @@ class connection_body final : public body_reader {
 
   private:
     // A whole-body read begins: once only. A declared length over the limit is refused before
-    // anything is read or reserved: the string-body parser built from a parsed head checks
-    // the limit only while parsing a head, so it would reserve the declared size and read past
-    // the limit (found by fuzzing; the Admin API reads its bodies here).
+    // anything is read or reserved.
     error_code start(std::uint64_t limit) {
         if (started_ || failed_)
             return bhttp::error::body_limit;
         started_ = true;
-        if (const auto declared = head_.content_length(); declared && *declared > limit)
+        if (const auto declared = parser_.content_length(); declared && *declared > limit)
             return fail(bhttp::error::body_limit);
         return error_code{};
     }
 
     // What of the body is already buffered (a small one usually came with the head) is parsed
-    // without a read.
-    error_code parse_buffered(bhttp::request_parser<bhttp::string_body>& p) {
-        while (!p.is_done() && buf_.size() > 0) {
+    // without a read; it stops where the parser wants more bytes or its sink is full.
+    error_code parse_buffered() {
+        while (!parser_.is_done() && buf_.size() > 0) {
             error_code ec;
-            const auto used = p.put(buf_.data(), ec);
+            const auto used = parser_.put(buf_.data(), ec);
             buf_.consume(used);
-            if (ec == bhttp::error::need_more || (!ec && used == 0))
+            if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer ||
+                (!ec && used == 0)) {
                 break;
+            }
             if (ec)
                 return ec;
         }
         return error_code{};
     }
 
+    // One read of more body bytes into the connection's buffer, under the client timeout. The
+    // connection ending before the body does is a partial message, as Beast reports it.
+    net::awaitable<error_code> read_more() {
+        stream_.expires_after(self_.opt.client_timeout);
+        auto [ec, n] = co_await stream_.async_read_some(buf_.prepare(16 * 1024), nothrow);
+        stream_.expires_never();
+        if (ec == net::error::eof)
+            co_return bhttp::error::partial_message;
+        buf_.commit(n);
+        co_return ec;
+    }
+
     net::awaitable<error_code> send_continue() {
         if (!expect_continue_)
             co_return error_code{};
         expect_continue_ = false;
-        bhttp::response<bhttp::empty_body> cont{status::continue_, 11};
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         stream_.expires_after(self_.opt.client_timeout);
-        auto [ec, n] = co_await bhttp::async_write(stream_, cont, nothrow);
+        auto [ec, n] = co_await net::async_write(stream_, net::buffer(cont), nothrow);
         stream_.expires_never();
         co_return ec;
     }
@@ -424,12 +423,11 @@ class connection_body final : public body_reader {
     server::impl& self_;
     detail::watched_stream& stream_;
     beast::flat_buffer& buf_;
-    bhttp::request_parser<bhttp::empty_body>& head_;
-    std::optional<bhttp::request_parser<bhttp::buffer_body>> pieces_;
+    request_parser& parser_;
     const bool no_body_;
     bool expect_continue_ = false;
     bool started_ = false;
-    bool finished_ = false;
+    bool streaming_ = false;
     bool failed_ = false;
 };
 
@@ -437,7 +435,7 @@ class connection_body final : public body_reader {
 // and the socket is read only while the head is incomplete. One synchronous parse per head,
 // instead of Beast's composed read (docs/performance.md).
 net::awaitable<error_code> read_head(detail::watched_stream& stream, beast::flat_buffer& buf,
-                                     bhttp::request_parser<bhttp::empty_body>& parser) {
+                                     request_parser& parser) {
     fold_finder folds;
     for (;;) {
         error_code ec;
@@ -460,6 +458,7 @@ net::awaitable<error_code> read_head(detail::watched_stream& stream, beast::flat
 net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream& stream,
                            connection_slot& slot, const std::string& remote) {
     beast::flat_buffer buf;
+    request req;  // one per connection: each request reuses the last one's memory
     for (;;) {
         slot.idle = true;
         // During a drain an idle connection still waits for a next request (answered with
@@ -475,9 +474,10 @@ net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream
         }
         slot.idle = false;
 
-        bhttp::request_parser<bhttp::empty_body> parser;
+        req.clear();
+        request_parser parser(req);
         parser.header_limit(static_cast<std::uint32_t>(self.opt.max_header_bytes));
-        parser.body_limit(no_limit);  // the handler decides how much body it accepts
+        parser.body_limit(boost::none);  // the handler decides how much body it accepts
         stream.expires_after(self.opt.header_timeout);
         const auto hec = co_await read_head(stream, buf, parser);
         if (hec == bhttp::error::header_limit) {
@@ -501,18 +501,13 @@ net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream
         }
         // A body whose length we could read differently from a later hop is never read: the
         // bytes after the head might be the next request (RFC 9112 §6.3: 400, then close).
-        if (!request_framing_ok(parser.get())) {
+        if (!request_framing_ok(req)) {
             co_await write_reject(self, stream, reject_reason::bad_framing, status::bad_request,
-                                  parser.get().target(), parser.get().version());
+                                  req.target(), req.version());
             co_return true;
         }
 
-        // The body reader looks at the head first (Expect: 100-continue); then the head moves
-        // into the request instead of being copied field by field.
         connection_body body(self, stream, buf, parser);
-        request req{std::move(parser.get().base())};
-        const unsigned version = req.version();
-        const std::string target(req.target());
         counter_guard busy(self.in_flight);
         request_info info{remote, w.index, self.draining.load()};
         response res;
@@ -522,13 +517,14 @@ net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream
             res = co_await self.h->handle(req, body, info);
         } catch (const std::exception& e) {
             // The path only: a query string may carry a credential (`?key=`).
+            const auto target = req.target();
             log::error("http.handler_error", e.what(),
                        {{"path", target.substr(0, target.find('?'))}});
             failed = true;
         }
         if (failed) {
             co_await write_reject(self, stream, reject_reason::internal_error,
-                                  status::internal_server_error, target, version);
+                                  status::internal_server_error, req.target(), req.version());
             co_return true;
         }
         // The connection can carry another request only if this one's body is fully read.

@@ -11,7 +11,8 @@ void append_version(std::string& out, unsigned version) {
     out += version == 10 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
-void append_fields(std::string& out, const bhttp::fields& f) {
+template <class Fields>
+void append_fields(std::string& out, const Fields& f) {
     for (const auto& field : f) {
         const auto name = field.name_string();
         const auto value = field.value();
@@ -37,7 +38,7 @@ void append_response_head(std::string& out, const bhttp::response_header<>& head
     append_fields(out, head);
 }
 
-void append_request_head(std::string& out, const bhttp::request_header<>& head) {
+void append_request_head(std::string& out, const request& head) {
     const auto method = head.method_string();
     const auto target = head.target();
     out.append(method.data(), method.size()).append(" ");

@@ -213,21 +213,23 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
     if (!req.streamed_body) {
         std::string head;
         head.reserve(512);
-        http::wire::append_request_head(head, req.msg.base());
+        http::wire::append_request_head(head, req.msg);
         const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.msg.body())};
         auto [ec, n] = co_await net::async_write(s, bufs, nothrow);
         co_return ec;
     }
     // Large client bodies go out as they arrive: the head first, then each piece.
-    bhttp::request<bhttp::empty_body> head{req.msg.base()};
     const auto length = req.streamed_body->content_length();
     if (length) {
-        head.content_length(*length);
+        req.msg.content_length(*length);
     } else {
-        head.chunked(true);
+        req.msg.erase(bhttp::field::content_length);
+        req.msg.set(bhttp::field::transfer_encoding, "chunked");
     }
-    bhttp::request_serializer<bhttp::empty_body> sr{head};
-    if (auto [ec, n] = co_await bhttp::async_write_header(s, sr, nothrow); ec)
+    std::string out;
+    out.reserve(512);
+    http::wire::append_request_head(out, req.msg);
+    if (auto [ec, n] = co_await net::async_write(s, net::buffer(out), nothrow); ec)
         co_return ec;
     for (;;) {
         error_code rec;
@@ -236,20 +238,21 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
             co_return rec;
         if (!piece)
             break;
+        if (piece->empty())
+            continue;  // an empty chunk would end the body
         c.tcp().expires_after(gap);
-        error_code wec;
-        if (length) {
-            std::tie(wec, std::ignore) = co_await net::async_write(s, net::buffer(*piece), nothrow);
-        } else {
-            std::tie(wec, std::ignore) =
-                co_await net::async_write(s, bhttp::make_chunk(net::buffer(*piece)), nothrow);
-        }
-        if (wec)
+        out.clear();
+        if (!length)
+            http::wire::append_chunk_size(out, piece->size());
+        const std::array<net::const_buffer, 3> bufs{
+            net::buffer(out), net::buffer(*piece),
+            length ? net::const_buffer() : net::buffer("\r\n", 2)};
+        if (auto [wec, n] = co_await net::async_write(s, bufs, nothrow); wec)
             co_return wec;
     }
     if (!length) {
         c.tcp().expires_after(gap);
-        auto [ec, n] = co_await net::async_write(s, bhttp::make_chunk_last(), nothrow);
+        auto [ec, n] = co_await net::async_write(s, net::buffer("0\r\n\r\n", 5), nothrow);
         co_return ec;
     }
     co_return error_code{};

@@ -1,6 +1,7 @@
-// A client connection's bytes as the gateway handles them, without a socket: Beast's request
-// parser with the server's limits (http/server.cpp: head with --max-header-bytes, then the body
-// with --proxy-max-body-bytes, several requests per connection), then the pure steps the
+// A client connection's bytes as the gateway handles them, without a socket: the server's
+// request parser (http::request_parser: Beast's basic_parser writing our http::request) with
+// the server's limits (http/server.cpp: head with --max-header-bytes, then the body with
+// --proxy-max-body-bytes, several requests per connection), then the pure steps the
 // `/v1/*` chain applies to a parsed request: x-request-id, the JSON scan of the body, the
 // routed model, key lookup, routing, guardrails (schema, multipart, text filters), the cache key,
 // and the upstream request the proxy would send (upstream::build_outgoing + http::wire).
@@ -15,7 +16,6 @@
 // --proxy-max-body-bytes 512), then the bytes the client sends.
 
 #include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
@@ -33,6 +33,7 @@
 #include "ditto/core/strings.hpp"
 #include "ditto/http/framing.hpp"
 #include "ditto/http/message.hpp"
+#include "ditto/http/request_parser.hpp"
 #include "ditto/http/server.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/middleware/builtin.hpp"
@@ -224,7 +225,7 @@ void check_upstream(const gateway& gw, const http::request& req, const std::stri
                     const std::string& request_id) {
     auto out = ditto::upstream::build_outgoing(req, gw.backend, path, query, body, request_id);
     std::string wire;
-    http::wire::append_request_head(wire, out.msg.base());
+    http::wire::append_request_head(wire, out.msg);
     const std::size_t head_size = wire.size();
     wire += out.msg.body();
 
@@ -344,7 +345,7 @@ void handle(const gateway& gw, http::request& req, std::string raw_body,
 // A request the server goes on to read declares its body in one way only: no transfer coding
 // at all, or a single `chunked` that the parser really uses (so the bytes after its last chunk
 // are never read as a body, nor a body's bytes as the next request).
-void check_framing(const bhttp::request_parser<bhttp::empty_body>& head) {
+void check_framing(const http::request_parser& head) {
     const auto& h = head.get();
     std::vector<std::string_view> codings;
     for (const auto& f : h) {
@@ -384,9 +385,10 @@ struct limits {
 // Parses one request off the front of `in` as the server and the read_body step do; false
 // when the connection would end (bad request, 413, 431, or the client stopped mid-request).
 bool one_request(const gateway& gw, std::string_view& in, const limits& lim) {
-    bhttp::request_parser<bhttp::empty_body> head;
+    http::request req;
+    http::request_parser head(req);
     head.header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
-    head.body_limit(no_limit);
+    head.body_limit(boost::none);
     error_code ec;
     ditto::http::fold_finder folds;  // as the server reads heads: an obs-fold is refused
     const auto n = ditto::http::put_head(head, in, folds, ec);
@@ -395,32 +397,31 @@ bool one_request(const gateway& gw, std::string_view& in, const limits& lim) {
     check_no_fold(in.substr(0, n));
     in.remove_prefix(n);
     // The server refuses what request_framing_ok refuses (400, connection closed).
-    if (!ditto::http::request_framing_ok(head.get()))
+    if (!ditto::http::request_framing_ok(req))
         return false;
     check_framing(head);
 
     const auto declared = head.content_length();
     // read_body answers 413 (or streams a large upload) before reading a body declared over
-    // the limit, and the connection closes. It must: read_all() cannot enforce its limit on a
-    // Content-Length body, since Beast checks that length only while parsing the head, under
-    // the server's no_limit (docs/fuzzing.md, "Findings").
+    // the limit, and the connection closes, as the server's read_all() refuses it (its start()).
     if (declared && *declared > lim.max_body_bytes)
         return false;
-    http::request req{std::move(head.get().base())};
     std::string raw_body;
     if (!head.is_done()) {
-        // read_all(): the rest of the message under the body limit.
-        bhttp::request_parser<bhttp::string_body> p{std::move(head)};
-        p.body_limit(lim.max_body_bytes);
-        while (!p.is_done()) {
-            const auto used = p.put(boost::asio::buffer(in.data(), in.size()), ec);
+        // read_all(): the rest of the message under the body limit, by the same parser.
+        head.body_to(&raw_body, lim.max_body_bytes);
+        while (!head.is_done()) {
+            const auto used = head.put(boost::asio::buffer(in.data(), in.size()), ec);
             in.remove_prefix(used);
             if (ec == bhttp::error::need_more && !in.empty())
                 ec = {};
             if (ec || used == 0)
                 return false;
         }
-        raw_body = std::move(p.get().body());
+        // The parser's own limit never came into play: the sink is what bounds the body.
+        FUZZ_CHECK(raw_body.size() <= lim.max_body_bytes);
+        if (declared)
+            FUZZ_CHECK(raw_body.size() == *declared);
     }
     handle(gw, req, std::move(raw_body),
            declared ? std::optional<std::uint64_t>(*declared) : std::nullopt);

@@ -4,11 +4,11 @@
 // request whose length the gateway and a later hop could read differently is refused, so no
 // bytes of one request can be taken for the start of another (request smuggling).
 
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/system/error_code.hpp>
 #include <cstddef>
 #include <string_view>
+
+#include "ditto/http/request.hpp"
 
 namespace ditto::http {
 
@@ -18,7 +18,7 @@ namespace ditto::http {
 /// `gzip`, `chunked, identity`), an empty value, `chunked` twice, Transfer-Encoding in
 /// HTTP/1.0 or together with Content-Length — must get 400 and the connection closed
 /// (RFC 9112 §6.1, §6.3): we support no transfer coding but chunked.
-bool request_framing_ok(const boost::beast::http::request_header<>& head);
+bool request_framing_ok(const request& head);
 
 /// Finds an obs-fold (RFC 9112 §5.2: a header line that starts with SP or HTAB) in a head's
 /// bytes as a parser consumes them, possibly in several pieces. Beast joins such a line into
@@ -37,7 +37,8 @@ class fold_finder {
 /// how many it consumed (also on need_more: the start line may be taken before the rest
 /// arrives). An obs-fold in them is `bad_field`, whatever Beast made of it. The server and
 /// the fuzzer (tests/fuzz/fuzz_http_request.cpp) read heads through this one function.
-std::size_t put_head(boost::beast::http::request_parser<boost::beast::http::empty_body>& parser,
-                     std::string_view in, fold_finder& folds, boost::system::error_code& ec);
+class request_parser;
+std::size_t put_head(request_parser& parser, std::string_view in, fold_finder& folds,
+                     boost::system::error_code& ec);
 
 }  // namespace ditto::http

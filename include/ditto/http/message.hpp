@@ -1,8 +1,9 @@
 #pragma once
 
-// Request and response types shared by the server, the app's routes and (later) the
-// middleware chain and upstream relay. Beast's message types are used directly; only
-// their declarations are included here (Beast is compiled once in src/asio).
+// Request and response types shared by the server, the app's routes, the middleware chain
+// and the upstream relay. The request is our own (request.hpp); the response is Beast's
+// message, of which only the declarations are included here (Beast is compiled once in
+// src/asio).
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
@@ -16,11 +17,12 @@
 #include <string_view>
 #include <vector>
 
+#include "ditto/http/request.hpp"
+
 namespace ditto::http {
 
 namespace bhttp = boost::beast::http;
 
-using request = bhttp::request<bhttp::string_body>;
 using status = bhttp::status;
 using field = bhttp::field;
 

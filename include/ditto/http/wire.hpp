@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "ditto/http/request.hpp"
+
 namespace ditto::http::wire {
 
 /// "HTTP/1.x <code> <reason>\r\n" + fields + "\r\n".
@@ -18,7 +20,7 @@ void append_response_head(std::string& out, const boost::beast::http::response_h
                           std::string_view stored_fields = {});
 
 /// "<METHOD> <target> HTTP/1.x\r\n" + fields + "\r\n".
-void append_request_head(std::string& out, const boost::beast::http::request_header<>& head);
+void append_request_head(std::string& out, const request& head);
 
 /// A chunk-size line: hex length + "\r\n".
 void append_chunk_size(std::string& out, std::uint64_t size);

@@ -58,7 +58,7 @@ struct exchange_result {
 
 /// The request to send: head and buffered body, or a body to stream from the client.
 struct outgoing {
-    http::bhttp::request<http::bhttp::string_body> msg;
+    http::request msg;
     http::body_reader* streamed_body = nullptr;  ///< read from the client while sending
     /// The request may be sent again if a reused connection turns out closed before any
     /// response byte (safe method, or the client gave an x-request-id to dedupe by).

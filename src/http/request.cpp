@@ -1,0 +1,222 @@
+#include "ditto/http/request.hpp"
+
+#include <charconv>
+#include <limits>
+#include <stdexcept>
+
+#include "ditto/core/strings.hpp"
+
+namespace ditto::http {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+// Calls `fn` with each comma-separated token of a Connection value, trimmed.
+template <class Fn>
+void each_token(std::string_view list, Fn fn) {
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        const auto token = core::trim(list.substr(0, comma));
+        if (!token.empty())
+            fn(token);
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    }
+}
+
+}  // namespace
+
+bool header_list::matches(const slot& s, bhttp::field f, std::string_view name) const {
+    if (f != bhttp::field::unknown)
+        return s.f == f;
+    return s.f == bhttp::field::unknown && core::iequals(text(s.name_off, s.name_len), name);
+}
+
+// A known name is looked up by its enum, whatever its spelling; only unknown names compare text.
+std::size_t header_list::index_of(bhttp::field f, std::string_view name) const {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+        if (matches(slots_[i], f, name))
+            return i;
+    }
+    return slots_.size();
+}
+
+header_list::const_iterator header_list::find(bhttp::field f) const {
+    return {this, index_of(f, {})};
+}
+
+header_list::const_iterator header_list::find(std::string_view name) const {
+    return {this, index_of(bhttp::string_to_field(name), name)};
+}
+
+std::size_t header_list::count(bhttp::field f) const {
+    std::size_t n = 0;
+    for (const auto& s : slots_)
+        n += s.f == f;
+    return n;
+}
+
+std::size_t header_list::count(std::string_view name) const {
+    const auto f = bhttp::string_to_field(name);
+    std::size_t n = 0;
+    for (const auto& s : slots_)
+        n += matches(s, f, name);
+    return n;
+}
+
+std::string_view header_list::operator[](bhttp::field f) const {
+    const auto i = index_of(f, {});
+    return i < slots_.size() ? at(i).value() : std::string_view{};
+}
+
+std::string_view header_list::operator[](std::string_view name) const {
+    const auto i = index_of(bhttp::string_to_field(name), name);
+    return i < slots_.size() ? at(i).value() : std::string_view{};
+}
+
+std::uint32_t header_list::keep(std::string_view s) {
+    if (bytes_.size() + s.size() > std::numeric_limits<std::uint32_t>::max())
+        throw std::length_error("http head too large");
+    if (bytes_.capacity() == 0)
+        bytes_.reserve(512);
+    const auto off = static_cast<std::uint32_t>(bytes_.size());
+    bytes_.append(s);
+    return off;
+}
+
+void header_list::insert(bhttp::field f, std::string_view name, std::string_view value) {
+    const auto off = keep(name);
+    keep(value);
+    slots_.push_back(slot{f, off, static_cast<std::uint32_t>(name.size()),
+                          static_cast<std::uint32_t>(value.size())});
+}
+
+void header_list::insert(bhttp::field f, std::string_view value) {
+    insert(f, bhttp::to_string(f), value);
+}
+
+void header_list::insert(std::string_view name, std::string_view value) {
+    insert(bhttp::string_to_field(name), name, value);
+}
+
+void header_list::set(bhttp::field f, std::string_view value) {
+    erase_all(f, {});
+    insert(f, value);
+}
+
+void header_list::set(std::string_view name, std::string_view value) {
+    const auto f = bhttp::string_to_field(name);
+    erase_all(f, name);
+    insert(f, name, value);
+}
+
+// The bytes of erased fields stay until clear(): a head is short-lived and small.
+std::size_t header_list::erase_all(bhttp::field f, std::string_view name) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+        if (!matches(slots_[i], f, name))
+            slots_[kept++] = slots_[i];
+    }
+    const auto removed = slots_.size() - kept;
+    slots_.resize(kept);
+    return removed;
+}
+
+std::size_t header_list::erase(bhttp::field f) {
+    return erase_all(f, {});
+}
+
+std::size_t header_list::erase(std::string_view name) {
+    return erase_all(bhttp::string_to_field(name), name);
+}
+
+void header_list::clear() {
+    slots_.clear();
+    bytes_.clear();
+}
+
+request::request(bhttp::verb method, std::string_view target, unsigned version) {
+    this->method(method);
+    this->target(target);
+    version_ = version;
+}
+
+void request::method(bhttp::verb v) {
+    if (v == bhttp::verb::unknown)
+        throw std::invalid_argument("request::method: unknown verb (use method_string)");
+    verb_ = v;
+    const auto s = bhttp::to_string(v);
+    method_off_ = keep(s);
+    method_len_ = static_cast<std::uint32_t>(s.size());
+}
+
+void request::method_string(std::string_view s) {
+    verb_ = bhttp::string_to_verb(s);
+    method_off_ = keep(s);
+    method_len_ = static_cast<std::uint32_t>(s.size());
+}
+
+void request::target(std::string_view t) {
+    target_off_ = keep(t);
+    target_len_ = static_cast<std::uint32_t>(t.size());
+}
+
+bool request::keep_alive() const {
+    bool close = false;
+    bool keep = false;
+    for (const auto& f : *this) {
+        if (f.name() != bhttp::field::connection)
+            continue;
+        each_token(f.value(), [&](std::string_view t) {
+            close = close || core::iequals(t, "close");
+            keep = keep || core::iequals(t, "keep-alive");
+        });
+    }
+    return version_ >= 11 ? !close : keep && !close;
+}
+
+void request::keep_alive(bool on) {
+    erase(bhttp::field::connection);
+    if (version_ >= 11 && !on)
+        insert(bhttp::field::connection, "close");
+    else if (version_ < 11 && on)
+        insert(bhttp::field::connection, "keep-alive");
+}
+
+std::optional<std::uint64_t> request::content_length() const {
+    if (count(bhttp::field::content_length) != 1)
+        return std::nullopt;
+    const auto v = (*this)[bhttp::field::content_length];
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size() || v.empty())
+        return std::nullopt;
+    return n;
+}
+
+void request::content_length(std::uint64_t n) {
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+    erase(bhttp::field::transfer_encoding);
+    set(bhttp::field::content_length, std::string_view(buf, end - buf));
+}
+
+void request::prepare_payload() {
+    if (!body_.empty() || verb_ == bhttp::verb::post || verb_ == bhttp::verb::put ||
+        verb_ == bhttp::verb::patch) {
+        content_length(body_.size());
+    } else {
+        erase(bhttp::field::content_length);
+        erase(bhttp::field::transfer_encoding);
+    }
+}
+
+void request::clear() {
+    header_list::clear();
+    verb_ = bhttp::verb::unknown;
+    method_off_ = method_len_ = target_off_ = target_len_ = 0;
+    version_ = 11;
+    body_.clear();
+}
+
+}  // namespace ditto::http
