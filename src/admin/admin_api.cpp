@@ -101,8 +101,8 @@ std::map<std::string, std::string> parse_query(std::string_view target) {
 enum class need : std::uint8_t { read, write };
 enum class scope : std::uint8_t { any, global };
 
-// SPEC §7.1: no or unknown token → 401; a read token on a write route → 401; a tenant token
-// on a route that is not tenant-scoped → 403.
+// docs/admin-api.md, "Tokens and mounting": no or unknown token → 401; a read token on a write
+// route → 401; a tenant token on a route that is not tenant-scoped → 403.
 std::optional<reply> permit(const call& c, need n, scope s) {
     if (n == need::write && !c.who.can_write())
         return error_reply(c, 401, "unauthorized", "invalid admin token");
@@ -163,7 +163,7 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
 
     // ---- keys (tenant-scoped) ----
     if (path == "/admin/keys") {
-        // SPEC §7.1: POST exists only when some token can write; GET shares the path.
+        // POST exists only when some token can write (docs/admin-api.md); GET shares the path.
         if (get) {
             co_return keys_list(p_, c);
         }

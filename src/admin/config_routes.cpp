@@ -1,4 +1,5 @@
-// SPEC §7.3-§7.4 config: versions, export, diff, validate, router upsert, rollback.
+// Config endpoints (docs/admin-api.md, "Config versions"): versions, export, diff, validate, router
+// upsert, rollback.
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -49,7 +50,7 @@ reply version_not_found(const call& c, const std::string& id) {
     return error_reply(c, 404, "not_found", "config version not found: " + id);
 }
 
-// An issue code of the validate endpoint for one validation message (SPEC §7.3).
+// An issue code of the validate endpoint for one validation message (docs/admin-api.md).
 std::string issue_code(const std::string& msg) {
     if (msg.find("duplicate virtual key id") != std::string::npos)
         return "duplicate_id";

@@ -313,8 +313,8 @@ std::shared_ptr<const config_version> control_plane::push(
 }
 
 std::optional<admin_failure> control_plane::write_state_file(const config_version& v) const {
-    // SPEC §6.4: pretty JSON {"virtual_keys":[…], "router"}, tokens hashed; tmp + rename,
-    // so a crash leaves the old file or the new one, never half of one.
+    // docs/admin-api.md, "--state PATH": pretty JSON {"virtual_keys":[…], "router"}, tokens hashed;
+    // tmp + rename, so a crash leaves the old file or the new one, never half of one.
     std::string doc = "{\n  \"virtual_keys\": [";
     const auto& keys = *v.keys;
     for (std::size_t i = 0; i < keys.size(); ++i) {

@@ -1,4 +1,5 @@
-// SPEC §7.3 keys: list, upsert (POST and PUT), delete — tenant tokens confined to their tenant.
+// Key endpoints (docs/admin-api.md, "Keys"): list, upsert (POST and PUT), delete — tenant tokens
+// confined to their tenant.
 #include <nlohmann/json.hpp>
 
 #include "ditto/config/load.hpp"
@@ -185,7 +186,7 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
         out.failure->message = without_key_index(out.failure->message);
     if (auto e = mutation_error(c, out, "the key was saved"))
         co_return std::move(*e);
-    // SPEC §7.3: the key is echoed with the token the caller just sent.
+    // The key is echoed with the token the caller just sent (docs/admin-api.md).
     co_return json_reply(c, *inserted ? status::created : status::ok,
                          config::key_to_json(key, config::token_form::raw));
 }

@@ -1,4 +1,4 @@
-// SPEC §7.3 reports and operations: audit (list, hash-chained export), budget and cost
+// Reports and operations (docs/admin-api.md): audit (list, hash-chained export), budget and cost
 // ledgers with their tenant/project/user views, reservation reaping, cache purge.
 #include <algorithm>
 #include <array>

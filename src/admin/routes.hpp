@@ -1,6 +1,6 @@
 #pragma once
 
-// The Admin API's endpoints (SPEC §7.3, docs/admin-api.md), one function per route, called
+// The Admin API's endpoints (docs/admin-api.md), one function per route, called
 // by admin_api after authentication. Internal to the admin layer.
 
 #include <boost/asio/awaitable.hpp>

@@ -116,7 +116,7 @@ const app_handler::exact_route* app_handler::find_exact(std::string_view path) {
         {"/ready", "GET, HEAD", true, &app_handler::ready},
         {"/metrics", "GET, HEAD", true, &app_handler::metrics},
         {"/metrics/prometheus", "GET, HEAD", true, &app_handler::prometheus},
-        // SPEC §3.0 shadowing route: the models aggregator, under both names.
+        // Not proxied: the models aggregator, under both names (docs/proxy.md, "Paths").
         {"/v1/models", "GET", false, &app_handler::models},
         {"/models", "GET", false, &app_handler::models},
     }};
@@ -139,8 +139,8 @@ boost::asio::awaitable<http::response> app_handler::ready(http::request& req, ht
             req, status::service_unavailable,
             R"({"status":"not_ready","checks":[{"name":"server","status":"error","detail":"draining"}]})");
     }
-    // SPEC §8.1: `store.redis` (a PING under the command deadline), then `backend.<name>` for
-    // each backend once health checks are on.
+    // `/ready` (docs/http-server.md): `store.redis` (a PING under the command deadline), then
+    // `backend.<name>` for each backend once health checks are on.
     std::vector<std::pair<std::string, std::optional<std::string>>> checks;
     if (p_.store_health) {
         auto problem = co_await p_.store_health();
@@ -207,7 +207,7 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
             co_return http::make_response(req, status::not_found, "", "");
         co_return co_await p_.admin->handle(req, body, std::string(path));
     }
-    // SPEC §3.0 shadowing routes: out-of-scope endpoints.
+    // Not proxied: out-of-scope endpoints (docs/proxy.md, "Paths").
     if (path == "/v1/gateway" || path.starts_with("/v1/a2a/")) {
         co_return middleware::api_error(req, status::not_found, "invalid_request_error",
                                         "unsupported_endpoint",
@@ -253,7 +253,7 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
             ctx.query = std::string(target.substr(raw_path.size() + 1));
         co_return co_await p_.proxy_chain->run(ctx);
     }
-    // SPEC §3.0: unknown paths get an empty 404.
+    // Unknown paths get an empty 404 (docs/http-server.md).
     co_return http::make_response(req, status::not_found, "", "");
 }
 

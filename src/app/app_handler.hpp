@@ -70,8 +70,8 @@ class app_handler final : public http::handler {
     parts p_;
 };
 
-/// SPEC §3.0: the `/v1` path for `path` (aliases gain the prefix), or empty when `path` is
-/// not a proxied path.
+/// The `/v1` path for `path` (aliases gain the prefix, docs/proxy.md, "Paths"), or empty when
+/// `path` is not a proxied path.
 std::string normalize_proxy_path(std::string_view path);
 
 }  // namespace ditto::app

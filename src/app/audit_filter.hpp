@@ -7,8 +7,8 @@
 
 namespace ditto::app {
 
-/// SPEC §1.4 for audit payloads: redacted on write and again on read (records written before
-/// a redaction rule existed), and sampled at `rate` by the payload's identity (request id).
+/// docs/observability.md for audit payloads: redacted on write and again on read (records written
+/// before a redaction rule existed), and sampled at `rate` by the payload's identity (request id).
 std::shared_ptr<store::audit_log> with_redaction(std::shared_ptr<store::audit_log> inner,
                                                  std::shared_ptr<const observe::redactor> r,
                                                  double rate);

@@ -23,8 +23,8 @@ void release_free_memory();
 
 /// The background executor: one thread for work that must not run on (or outlive) a
 /// worker — settling torn-down requests, retrying settlements, reaping expired reservations
-/// (SPEC §0.3), the store's change feed. It outlives the server, so shutdown settles what the
-/// workers leave open.
+/// (docs/governance.md, "Budgets"), the store's change feed. It outlives the server, so shutdown
+/// settles what the workers leave open.
 class background {
   public:
     background();

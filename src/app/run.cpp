@@ -194,7 +194,8 @@ int run(const config::cli_options& options) {
         pricing = std::make_shared<const cost::pricing_table>(std::move(*table));
     }
 
-    // SPEC §1.4: every log field, audit payload and metric label goes through the redactor.
+    // Every log field, audit payload and metric label goes through the redactor
+    // (docs/observability.md).
     auto redact = std::make_shared<const observe::redactor>(cfg.observability.redaction);
     log::filters lf;
     lf.redact = [redact](std::string_view name, std::string_view value) {
@@ -269,7 +270,8 @@ int run(const config::cli_options& options) {
     std::shared_ptr<cache::response_cache> cache;
     if (options.proxy_cache.enabled) {
         cache = std::make_shared<cache::response_cache>(options.proxy_cache, store.cache);
-        // SPEC §3.6: answers that may be stored are read whole when their length is known.
+        // Answers that may be stored are read whole when their length is known (docs/proxy.md,
+        // "What comes back").
         po.buffer_limit = std::max(po.buffer_limit, options.proxy_cache.max_body_bytes);
     }
 
@@ -289,7 +291,7 @@ int run(const config::cli_options& options) {
     parts.counters = counters;
     parts.upstreams = ups;
     parts.store_health = store.health;
-    // SPEC §5: per-backend health shared by the workers; the checks run in the background.
+    // Per-backend health (docs/routing.md) shared by the workers; the checks run in the background.
     std::vector<std::string> backend_names;
     for (const auto& b : cfg.backends)
         backend_names.push_back(b.name);

@@ -156,7 +156,7 @@ class retrying_budgets final : public store::budget_store {
 };
 
 // An audit record that cannot be written for an outage is kept and written later; one the
-// store refuses (it answered with an error) is reported, as SPEC §3.10 wants.
+// store refuses (it answered with an error) is reported (docs/governance.md, "Audit").
 class retrying_audit final : public store::audit_log {
   public:
     retrying_audit(std::shared_ptr<store::audit_log> inner, std::shared_ptr<retry_queue> q)

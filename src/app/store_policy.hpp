@@ -1,6 +1,6 @@
 #pragma once
 
-// What the gateway does when the shared store fails (SPEC §0.8, docs/redis.md): rate limits
+// What the gateway does when the shared store fails (docs/redis.md, "Failure modes"): rate limits
 // fall back to a local limiter, settlements that could not be written are retried until the
 // store is back, and budgets fail closed or open as configured (the budget step decides).
 

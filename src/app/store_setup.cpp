@@ -34,8 +34,8 @@ std::optional<T> run_now(background& bg, net::awaitable<T> a, std::chrono::milli
     }
 }
 
-// SPEC §6.4: the --state file, if it exists, replaces the config's keys and router (after
-// validation, like Redis' bootstrap); otherwise it is created from them.
+// docs/admin-api.md, "--state PATH": the --state file, if it exists, replaces the config's keys and
+// router (after validation, like Redis' bootstrap); otherwise it is created from them.
 bool open_state_file(const std::string& path, config::gateway_config& cfg) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -117,7 +117,8 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     ro.audit_retention = std::chrono::seconds(o.audit_retention_secs);
     rt.set = store::redis::make_redis_store(ro, bg.executor());
 
-    // SPEC §2.3 step 5, after validation (§0.7): Redis is reached or start-up fails.
+    // After validation (docs/configuration.md): Redis is reached or start-up fails
+    // (docs/redis.md).
     const auto limit = std::chrono::milliseconds(o.redis_timeout_ms) * 4 + std::chrono::seconds(2);
     // On a fatal error the store's connections are closed first, so that the background
     // loop has nothing left that keeps it (and the exit) waiting.
@@ -167,7 +168,8 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     }
     rt.keys = std::make_shared<middleware::live_keys>(nullptr);
 
-    // SPEC §0.8: limits degrade to per replica, settlements wait for Redis to come back.
+    // docs/redis.md, "Failure modes": limits degrade to per replica, settlements wait for Redis to
+    // come back.
     rt.set.limits =
         with_local_fallback(rt.set.limits, std::make_shared<store::memory_rate_limiter>());
     with_write_retry(rt.set, bg.executor());

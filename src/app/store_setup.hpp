@@ -22,12 +22,12 @@ struct store_runtime {
 };
 
 /// Opens the store the flags ask for: memory by default, Redis with --redis/--redis-env.
-/// With Redis it runs the bootstrap (SPEC §2.3, after expansion and validation as §0.7
-/// wants): keys and router already in Redis win over the file's, else the file's are written
-/// there with `sha256:` tokens. It then applies the
-/// failure policy (§0.8); the control plane (admin/) keeps the snapshot live afterwards.
-/// With --state the file's keys and router replace the config's (SPEC §6.4). nullopt: a
-/// fatal error, already logged.
+/// With Redis it runs the bootstrap (docs/redis.md; after expansion and validation,
+/// docs/configuration.md): keys and router already in Redis win over the file's, else the file's
+/// are written there with `sha256:` tokens. It then applies the failure policy (docs/redis.md,
+/// "Failure modes"); the control plane (admin/) keeps the snapshot live afterwards. With --state
+/// the file's keys and router replace the config's (docs/admin-api.md). nullopt: a fatal error,
+/// already logged.
 std::optional<store_runtime> open_store(const config::cli_options& options,
                                         config::gateway_config& cfg, const config::env_lookup& env,
                                         background& bg);

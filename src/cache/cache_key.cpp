@@ -49,7 +49,7 @@ std::string cache_key(const http::request& req, std::string_view path_and_query,
                       std::string_view scope, std::string_view route_partition,
                       std::string_view body, const std::vector<std::string>& extra_headers) {
     // (name, value) in arrival order, stable-sorted by name: values of a repeated header keep
-    // their order, as the SPEC's Σ(value) does.
+    // their order, as "each value" in docs/caching.md, "The key", says.
     std::vector<std::pair<std::string, std::string_view>> varying;
     for (const auto& f : req) {
         const std::string_view raw(f.name_string().data(), f.name_string().size());

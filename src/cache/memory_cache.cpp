@@ -78,7 +78,7 @@ bool memory_cache::evict_one(const shard& keep_shard, const std::string& keep_ke
     return false;
 }
 
-// SPEC §3.7: expired entries are pruned at most once per second (and on lookup).
+// Expired entries are pruned at most once per second (and on lookup; docs/caching.md).
 void memory_cache::prune_expired(clock::time_point now) {
     auto last = last_prune_.load(std::memory_order_relaxed);
     const auto now_rep = now.time_since_epoch().count();

@@ -17,7 +17,8 @@
 namespace ditto::config {
 namespace {
 
-// SPEC §2.2 "out of scope" flags: named so that users get a reason, not "unknown flag".
+// The original gateway's flags we do not support (docs/cli.md): named so that users get a reason,
+// not "unknown flag".
 constexpr std::array<std::string_view, 8> unsupported_flags = {
     "--sqlite",    "--pg",      "--postgres", "--mysql",
     "--db-doctor", "--backend", "--upstream", "--devtools"};
@@ -35,7 +36,7 @@ std::string flag_name(std::string_view arg) {
     return std::string(eq == std::string_view::npos ? arg : arg.substr(0, eq));
 }
 
-// SPEC §2: entries trimmed, empties skipped, then sorted and deduplicated; an empty list
+// docs/cli.md: entries trimmed, empties skipped, then sorted and deduplicated; an empty list
 // or a value that is not a u16 is an error.
 std::optional<std::vector<unsigned>> parse_status_codes(const std::string& text) {
     std::vector<unsigned> out;
@@ -204,7 +205,7 @@ cli_result parse_cli(int argc, const char* const* argv) {
                                    ->check(positive)
                                    ->default_str(std::to_string(*target)));
     }
-    // Routing (SPEC §2, §5): code lists and actions are converted after parsing.
+    // Routing (docs/cli.md, docs/routing.md): code lists and actions are converted after parsing.
     auto& rt = o.routing;
     std::optional<std::string> retry_codes, fallback_codes, cb_codes;
     std::string network_action = "fallback", timeout_action = "fallback";
@@ -314,7 +315,7 @@ cli_result parse_cli(int argc, const char* const* argv) {
     if (o.redis_prefix.empty() || o.redis_prefix.find_first_of(" \t\r\n") != std::string::npos)
         return usage_error("--redis-prefix must be non-empty and without spaces");
 
-    // SPEC §2 implications: each group's flags turn its feature on; any of them makes a
+    // Implications (docs/cli.md): each group's flags turn its feature on; any of them makes a
     // routing config exist.
     auto given = [](const std::vector<CLI::Option*>& flags) {
         return std::any_of(flags.begin(), flags.end(), [](auto* f) { return f->count() > 0; });
@@ -363,7 +364,7 @@ cli_result parse_cli(int argc, const char* const* argv) {
         return usage_error(
             "choose exactly one of --state, --sqlite, --pg/--postgres, --mysql, or --redis");
     }
-    // SPEC §2: TENANT=VALUE, a non-blank tenant, once per tenant for each kind of token.
+    // docs/admin-api.md: TENANT=VALUE, a non-blank tenant, once per tenant for each kind of token.
     for (int kind = 0; kind < 2; ++kind) {
         std::set<std::string> tenants;
         for (int form = 0; form < 2; ++form) {
@@ -381,7 +382,7 @@ cli_result parse_cli(int argc, const char* const* argv) {
         }
     }
 
-    // SPEC §2: any cache flag implies --proxy-cache; a 0 is raised to 1.
+    // docs/caching.md: any cache flag implies --proxy-cache; a 0 is raised to 1.
     for (auto* f : cache_flags)
         o.proxy_cache.enabled = o.proxy_cache.enabled || f->count() > 0;
     for (const auto& [name, target] : cache_sizes)

@@ -1,4 +1,4 @@
-// Env expansion and secret references for the few config fields SPEC §1.5 names.
+// Env expansion and secret references for the few config fields docs/configuration.md names.
 //
 // When can `env var is empty: NAME` happen? A blank process value counts as unset and
 // parse_dotenv drops blank values, so through the normal path a variable is either missing or
@@ -313,7 +313,8 @@ void expand_env(gateway_config& cfg, const env_lookup& env, diagnostics& diag) {
         for (auto& [name, value] : b.headers)
             expand(value, prefix + ".headers." + name);
         for (auto& [name, value] : b.query_params) {
-            // SPEC §1.1 trims query values; an expanded value is trimmed like a literal one.
+            // Query values are trimmed (docs/configuration.md); an expanded value is trimmed like a
+            // literal one.
             if (expand(value, prefix + ".query_params." + name)) {
                 value = std::string(core::trim(value));
             }

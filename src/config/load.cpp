@@ -1,4 +1,4 @@
-// Token lookup keys (SPEC §1.2) and the read → parse → expand → validate pipeline.
+// Token lookup keys (docs/configuration.md) and the read → parse → expand → validate pipeline.
 
 #include "ditto/config/load.hpp"
 

@@ -1,4 +1,4 @@
-// gateway.json → plain structs (SPEC §1.0-§1.4). Documents are read with core::json_dom
+// gateway.json → plain structs (docs/configuration.md). Documents are read with core::json_dom
 // (one pass, no allocation per member: a million virtual keys parse in about a second);
 // nlohmann is used only to word the message of a document that does not parse. Bad input
 // never throws: every problem becomes a diagnostic naming its JSON path
@@ -318,7 +318,8 @@ guardrails_config parse_guardrails(parse_context& ctx, const json& v, const path
     return out;
 }
 
-/// tenant_id/project_id/user_id: trimmed, and a blank value counts as absent (SPEC §1.2).
+/// tenant_id/project_id/user_id: trimmed, and a blank value counts as absent
+/// (docs/configuration.md).
 void read_scope_id(parse_context& ctx, object_reader& r, std::string_view key,
                    std::optional<std::string>& out) {
     const json* f = r.optional(key);
@@ -408,7 +409,7 @@ backend_config parse_backend(parse_context& ctx, const json& v, const path_ref& 
         ctx.read_string_map(*f, r.path_of("headers"), out.headers);
     }
     if (const json* f = r.optional("query_params")) {
-        // SPEC §1.1: names and values are trimmed and empty names dropped. Values are
+        // docs/configuration.md: names and values are trimmed and empty names dropped. Values are
         // trimmed again after env expansion.
         std::map<std::string, std::string> raw;
         ctx.read_string_map(*f, r.path_of("query_params"), raw);
@@ -646,8 +647,8 @@ std::string describe_parse_error(std::string_view text, const core::json_dom& do
     return "invalid JSON at " + position(text, dom.error_offset()) + ": " + dom.error();
 }
 
-/// `mcp_servers` and `a2a_agents` are out of scope (SPEC §0.11): accepted and ignored. An
-/// empty list configures nothing, so only a non-empty one is worth a warning.
+/// `mcp_servers` and `a2a_agents` are out of scope (docs/configuration.md): accepted and ignored.
+/// An empty list configures nothing, so only a non-empty one is worth a warning.
 void warn_ignored_section(parse_context& ctx, const json& root, std::string_view key) {
     const json* it = root.find(key);
     if (!it || it->is_null() || (it->is_array() && it->empty()) ||

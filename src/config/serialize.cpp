@@ -1,6 +1,7 @@
-// Virtual keys and the router → canonical JSON (SPEC §1.2-§1.3). nlohmann's ordered_json keeps
-// members in insertion order, which is what makes the output deterministic: the order below
-// is the struct's declaration order, the one SPEC §1.2 fixes for config hashes (§7.4).
+// Virtual keys and the router → canonical JSON (docs/configuration.md, "Canonical JSON").
+// nlohmann's ordered_json keeps members in insertion order, which is what makes the output
+// deterministic: the order below is the struct's declaration order, the one docs/configuration.md
+// fixes for the config hashes (docs/admin-api.md).
 
 #include "ditto/config/serialize.hpp"
 
@@ -62,7 +63,7 @@ class object_text {
         key(name).append(buf, r.ptr);
         return *this;
     }
-    /// `null` for an unset value: SPEC §1.2 writes the nulls inside limits, budget, cache.
+    /// `null` for an unset value: the canonical JSON writes the nulls inside limits, budget, cache.
     template <typename T>
     object_text& num_or_null(std::string_view name, const std::optional<T>& v) {
         return v ? num(name, *v) : null(name);
@@ -149,14 +150,14 @@ void put_guardrails(std::string& out, const guardrails_config& g) {
         .list("banned_regexes", g.banned_regexes)
         .boolean("block_pii", g.block_pii)
         .boolean("validate_schema", g.validate_schema);
-    // Unlike limits/budget/cache, SPEC §1.2 lists no null here: omitted when unset.
+    // Unlike limits/budget/cache, the canonical JSON has no null here: omitted when unset.
     if (g.max_input_tokens)
         o.num("max_input_tokens", *g.max_input_tokens);
     o.list("allow_models", g.allow_models).list("deny_models", g.deny_models).close();
 }
 
 /// True for `sha256:` + exactly 64 hex characters, the form token_lookup_key() takes as an
-/// already computed key rather than hashing it again (SPEC §1.2).
+/// already computed key rather than hashing it again (docs/configuration.md).
 bool is_hashed_token(std::string_view token) {
     const std::string_view t = core::trim(token);
     if (!t.starts_with(k_hash_prefix))
@@ -240,7 +241,7 @@ void append_key_json(std::string& out, const virtual_key_config& k, token_form f
         .nested("cache", k.cache, put_cache)
         .nested("guardrails", k.guardrails, put_guardrails)
         .nested("passthrough", k.passthrough, put_passthrough);
-    // SPEC §1.2: `route` is always written, null when unset.
+    // `route` is always written, null when unset (docs/configuration.md).
     if (k.route)
         o.str("route", *k.route);
     else

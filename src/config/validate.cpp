@@ -1,6 +1,7 @@
-// Startup validation (SPEC §1.6). Every check runs and every failure is collected, so one
-// `--check-config` run lists all problems. SPEC messages are exact and keep SPEC order; our
-// own backend checks (what building the upstream clients needs) come first.
+// Startup validation (docs/configuration.md, "Validation messages"). Every check runs and every
+// failure is collected, so one `--check-config` run lists all problems. The messages are exact and
+// keep the documented order; our own backend checks (what building the upstream clients needs) come
+// first.
 //
 // Messages never contain header values, tokens or URLs: after env expansion they may hold
 // credentials.

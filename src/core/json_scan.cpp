@@ -55,7 +55,7 @@ class scanner {
   public:
     explicit scanner(std::string_view t) : t_(t) {}
 
-    // A response body: only its top-level `usage` object is read (SPEC §3.6).
+    // A response body: only its top-level `usage` object is read (docs/governance.md).
     bool usage_document(usage_fields& out) {
         skip_ws();
         if (peek() != '{')
@@ -522,9 +522,9 @@ class scanner {
         slot = v;
     }
 
-    // The members of `usage` (and of its *_details objects) that SPEC §3.6 reads. Anthropic's
-    // usage (docs/dialects.md) counts cache reads and writes apart from `input_tokens`, where
-    // OpenAI's `prompt_tokens` includes them: with `cache_read_input_tokens` or
+    // The members of `usage` (and of its *_details objects) that docs/governance.md lists.
+    // Anthropic's usage (docs/dialects.md) counts cache reads and writes apart from `input_tokens`,
+    // where OpenAI's `prompt_tokens` includes them: with `cache_read_input_tokens` or
     // `cache_creation_input_tokens` beside an `input_tokens`, the input is their sum, so
     // `input` means the whole prompt whoever answered.
     bool usage_object(int depth, usage_fields& out) {

@@ -178,7 +178,7 @@ void event(level lvl, std::string_view name, std::string_view message,
         // Only request events are sampled: start-up, shutdown and store events always go out.
         if (st.filter.json_rate < 1.0 && !identity.empty() && sampled_out(st, lvl, identity))
             return;
-        // The SPEC's field order, ts_ms first, so lines sort and grep well.
+        // The field order of docs/cli.md (`--json-logs`), ts_ms first, so lines sort and grep well.
         line += R"({"ts_ms":)";
         append_uint(line, static_cast<std::uint64_t>(now_ms));
         line += R"(,"event":)";

@@ -5,7 +5,8 @@
 namespace ditto::metrics {
 
 std::string counters::to_json() const {
-    // ordered_json keeps the SPEC's field order, which readers of curl output expect.
+    // ordered_json keeps the field order of docs/http-server.md, which readers of curl output
+    // expect.
     nlohmann::ordered_json j = {
         {"requests", requests.get()},
         {"cache_hits", cache_hits.get()},

@@ -14,7 +14,8 @@ http::response unauthorized(const http::request& req, std::string_view msg) {
     return api_error(req, status::unauthorized, "authentication_error", "invalid_api_key", msg);
 }
 
-// SPEC §3.2: the first present, non-empty header wins; later ones are never tried.
+// docs/proxy.md, "Virtual-key auth": the first present, non-empty header wins; later ones are never
+// tried.
 std::string_view presented_token(const http::request& req) {
     if (auto it = req.find("x-litellm-api-key"); it != req.end()) {
         auto v = core::trim(it->value());

@@ -25,9 +25,9 @@ std::string hex64(std::uint64_t v) {
     return s;
 }
 
-// On the way out (SPEC §3.5, §3.8): commit the actual amounts of a success, roll back
+// On the way out (docs/governance.md, "Budgets"): commit the actual amounts of a success, roll back
 // anything else. Actual tokens are the upstream's `usage`, else the charge for a complete
-// answer, else — a stream cut short — the input estimate (§0.5: never zero).
+// answer, else — a stream cut short — the input estimate (never zero).
 class budget_settle final : public settle_action {
   public:
     struct params {
@@ -139,7 +139,7 @@ class budget_step final : public middleware {
 
         const auto d = co_await budgets_->reserve(r);
         if (d.error) {
-            // SPEC §0.8: a store outage is a policy, not an accident.
+            // A store outage is a policy, not an accident (docs/redis.md, "Failure modes").
             if (o_.fail_open) {
                 log::warn("budget.fail_open", "store unavailable: admitted without a reservation",
                           {{"request_id", ctx.request_id}, {"error", d.error.message()}});
@@ -186,7 +186,7 @@ class budget_step final : public middleware {
     step_result prepare(proxy_context& ctx, store::reservation& r, std::uint64_t& charge_cost,
                         std::optional<http::response>& out) {
         if (!ctx.metered)
-            return step_result::next;  // free (SPEC §3.8): nothing reserved, nothing settled
+            return step_result::next;  // free (docs/governance.md): nothing reserved or settled
         const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
         r.key_id = ctx.key->id;
         for (const auto& s : ctx.keys->scopes(*ctx.key).all) {
@@ -241,9 +241,9 @@ class budget_step final : public middleware {
         ctx.settle.add(std::make_unique<budget_settle>(std::move(p)));
     }
 
-    // SPEC §3.8 admission: the request model's price for input estimate + max output, raised
-    // to the dearest model_map target among the candidates (exact entry, else `*`). Unpriced
-    // only when none of them has a price.
+    // The admission estimate (docs/governance.md, "Costs"): the request model's price for input
+    // estimate + max output, raised to the dearest model_map target among the candidates (exact
+    // entry, else `*`). Unpriced only when none of them has a price.
     std::optional<std::uint64_t> admission_cost(const proxy_context& ctx) const {
         if (!o_.pricing)
             return std::nullopt;
@@ -270,7 +270,7 @@ class budget_step final : public middleware {
         return best;
     }
 
-    // SPEC §3.5: a refused reservation leaves an audit record.
+    // A refused reservation leaves an audit record (docs/governance.md, "Budgets").
     boost::asio::awaitable<void> blocked(const proxy_context& ctx, const store::budget_line& line,
                                          std::string_view reason, std::uint64_t limit,
                                          std::uint64_t attempted, std::uint64_t charge_cost) {
@@ -306,8 +306,8 @@ class budget_step final : public middleware {
     std::atomic<std::uint64_t> seq_{0};
 };
 
-// SPEC §3.8 endpoint policy, before the guardrails: with a USD budget in force, only the
-// token-priced endpoints (and free ones) are allowed.
+// The USD endpoint policy (docs/governance.md, "Costs"), before the guardrails: with a USD budget
+// in force, only the token-priced endpoints (and free ones) are allowed.
 class cost_policy_step final : public sync_middleware {
   public:
     step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {

@@ -12,7 +12,7 @@ namespace {
 using cache::response_cache;
 using cache::single_flight;
 
-// SPEC §3.7 bypass: either bypass header, or Cache-Control no-store / no-cache.
+// Bypass (docs/caching.md): either bypass header, or Cache-Control no-store / no-cache.
 bool bypassed(const http::request& req) {
     if (req.find("x-ditto-cache-bypass") != req.end() ||
         req.find("x-ditto-bypass-cache") != req.end()) {
@@ -104,7 +104,7 @@ cache::entry entry_head(const proxy_context& ctx, const http::response& res) {
     return e;
 }
 
-// The client's stream had the usage event the gateway asked for removed (SPEC §0.5); the
+// The client's stream had the usage event the gateway asked for removed (docs/governance.md); the
 // stored copy must be what the client saw.
 std::string without_usage_chunk(const std::string& body) {
     core::sse_usage_scanner scanner(true);
@@ -116,7 +116,7 @@ std::string without_usage_chunk(const std::string& body) {
 
 // Relays a streamed 2xx answer unchanged while keeping a copy; when the body ends normally
 // (and fits), the copy is stored and handed to the waiting identical requests. A failed,
-// cut or oversized stream is never stored (SPEC §3.7).
+// cut or oversized stream is never stored (docs/caching.md).
 class recording_stream final : public http::body_stream {
   public:
     recording_stream(std::unique_ptr<http::body_stream> inner, std::shared_ptr<response_cache> c,

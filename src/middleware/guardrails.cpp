@@ -34,7 +34,7 @@ std::unique_ptr<RE2> compile(const std::string& pattern, bool case_insensitive) 
     return std::make_unique<RE2>(pattern, options);
 }
 
-// SPEC §3.3 PII patterns, compiled once per process.
+// The PII patterns of docs/governance.md, compiled once per process.
 const RE2& email_re() {
     static const auto re =
         compile(R"(\b[A-Z0-9._%+\-]+@[A-Z0-9.\-]+\.[A-Z]{2,}\b)", /*case_insensitive=*/true);
@@ -56,7 +56,7 @@ bool model_matches(std::string_view model, std::string_view pattern) {
     return model == pattern;
 }
 
-// ---- JSON schema rules (SPEC §3.3) ----
+// ---- JSON schema rules (docs/governance.md, "Guardrails") ----
 
 constexpr const char* not_object = "request body must be a JSON object";
 
@@ -186,7 +186,7 @@ std::optional<std::string> json_schema(std::string_view path, const json& body) 
     return r(body);
 }
 
-// ---- multipart (SPEC §3.3) ----
+// ---- multipart (docs/governance.md, "Guardrails") ----
 
 struct part {
     std::string name;

@@ -5,7 +5,8 @@
 namespace ditto::middleware {
 namespace {
 
-// SPEC §3.3: policy checks run after auth and before anything is counted (limits, budgets).
+// Policy checks run after auth and before anything is counted (limits, budgets;
+// docs/governance.md).
 class guardrails_step final : public sync_middleware {
   public:
     explicit guardrails_step(std::shared_ptr<metrics::counters> counters)

@@ -6,11 +6,11 @@ namespace {
 
 using http::status;
 
-// On the way out: a request that did not succeed gives its place back (same minute); one
-// that did is charged what the upstream reported instead of the estimate (§0.13), or, for
-// a stream cut short without usage, its input estimate (§0.5). A cache hit keeps its place
-// in rpm (it was served) but costs no tokens (§0.14); so does a free request (a GET), whatever
-// usage its answer shows (a stored response's, already paid for).
+// On the way out (docs/governance.md, "Rate limits"): a request that did not succeed gives its
+// place back (same minute); one that did is charged what the upstream reported instead of the
+// estimate, or, for a stream cut short without usage, its input estimate. A cache hit keeps its
+// place in rpm (it was served) but costs no tokens; so does a free request (a GET), whatever usage
+// its answer shows (a stored response's, already paid for).
 class rate_settle final : public settle_action {
   public:
     rate_settle(std::shared_ptr<store::rate_limiter> limiter, store::rate_charge charge,
@@ -48,7 +48,7 @@ class rate_limit_step final : public middleware {
                     std::shared_ptr<metrics::counters> counters)
         : limiter_(std::move(limiter)), counters_(std::move(counters)) {}
 
-    // SPEC §3.4: the scopes with both an id and limits (computed with the snapshot). The
+    // The scopes with both an id and limits (docs/governance.md), computed with the snapshot. The
     // memory store decides at once, without a coroutine frame (docs/architecture.md).
     step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         const auto& scopes = ctx.keys->scopes(*ctx.key).rate;

@@ -65,7 +65,8 @@ class read_body final : public middleware {
 
         const auto declared = ctx.body.content_length();
         if (declared && *declared > limits_.max_body_bytes && is_streamable_upload(ctx)) {
-            // Streamed to the upstream as it arrives; no JSON, no model (SPEC §3.1 step 3).
+            // Streamed to the upstream as it arrives; no JSON, no model (docs/proxy.md,
+            // "Large uploads").
             if (ctx.client_request_id) {
                 out = api_error(ctx.req, status::bad_request, "invalid_request_error",
                                 "unsupported_idempotency",
@@ -154,8 +155,8 @@ class read_body final : public middleware {
 
 }  // namespace
 
-// SPEC §3.1 step 8 with §0.4: the input estimate plus the most output the request may
-// produce, so a request without a limit cannot reserve nothing.
+// The charge (docs/governance.md, "Rate limits"): the input estimate plus the most output the
+// request may produce, so a request without a limit cannot reserve nothing.
 void charge_request(proxy_context& ctx, std::uint64_t default_max_output_tokens,
                     std::size_t body_bytes) {
     ctx.input_estimate = (body_bytes + 3) / 4;

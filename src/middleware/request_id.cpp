@@ -11,7 +11,7 @@ class request_id final : public sync_middleware {
   public:
     step_result enter(proxy_context& ctx, std::optional<http::response>& /*out*/) override {
         if (auto it = ctx.req.find("x-request-id"); it != ctx.req.end()) {
-            ctx.client_request_id = true;  // present, even blank (SPEC §3.1)
+            ctx.client_request_id = true;  // present, even blank (docs/proxy.md)
             ctx.request_id = std::string(core::trim(it->value()));
         }
         if (ctx.request_id.empty()) {

@@ -5,7 +5,7 @@
 namespace ditto::middleware {
 namespace {
 
-// SPEC §3.1 step 9, §3.9: the ordered candidates, before anything is counted for them (the
+// The ordered candidates (docs/proxy.md, "Routing"), before anything is counted for them (the
 // cost estimate prices their model_map targets); none → 502 backend_not_found.
 class route_step final : public sync_middleware {
   public:

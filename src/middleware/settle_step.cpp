@@ -12,7 +12,7 @@ namespace {
 
 using http::status;
 
-// Says why a JSON answer's usage is not read: it stays at the estimate (SPEC §3.6 overflow).
+// Says why a JSON answer's usage is not read: it stays at the estimate (docs/governance.md).
 void log_usage_skipped(const std::string& request_id, std::uint64_t limit) {
     log::debug("proxy.usage_skipped",
                "JSON answer larger than --proxy-usage-max-body-bytes: settled at the estimate",
@@ -28,8 +28,8 @@ struct usage_reading {
 };
 
 // Relays a streamed answer and settles the request when the body ends: with the usage the
-// stream reported (SPEC §3.6, §0.5), or — cut short — with what was seen. If the server
-// drops the stream early (client gone), the settlement's destructor finishes the job.
+// stream reported (docs/governance.md, "Usage accounting"), or — cut short — with what was seen. If
+// the server drops the stream early (client gone), the settlement's destructor finishes the job.
 //
 // A JSON answer relayed rather than buffered (chunked, or longer than the buffer limit) is
 // passed on piece by piece as well; a copy of it up to the usage cap is scanned for `usage`
@@ -122,9 +122,9 @@ class settling_stream final : public http::body_stream {
     bool finished_ = false;
 };
 
-// SPEC §3.6: a 2xx JSON answer from the upstream to a metered request is read for `usage`
-// (a free request's usage is not its to pay, chain.hpp `metered`). The proxy reads a
-// buffered one; a relayed one is read here, as it passes.
+// docs/governance.md, "Usage accounting": a 2xx JSON answer from the upstream to a metered request
+// is read for `usage` (a free request's usage is not its to pay, chain.hpp `metered`). The proxy
+// reads a buffered one; a relayed one is read here, as it passes.
 bool reads_json_usage(const proxy_context& ctx, const outcome& o, const http::response& res,
                       std::uint64_t usage_max) {
     if (usage_max == 0 || !ctx.metered || !o.from_upstream || !o.success())
@@ -180,8 +180,8 @@ class settle_step final : public middleware {
             co_return res;
         }
         if (const auto ec = co_await ctx.settle.run()) {
-            // SPEC §3.5/§3.10: a store that cannot record the request fails it, even though
-            // the upstream answered.
+            // A store that cannot record the request fails it (docs/governance.md, "Audit"), even
+            // though the upstream answered.
             log::error("proxy.settle_error", "settling a request failed",
                        {{"request_id", ctx.request_id}, {"error", ec.message()}});
             auto err = api_error(ctx.req, status::internal_server_error, "api_error",

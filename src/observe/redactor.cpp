@@ -77,7 +77,7 @@ redactor::redactor(const config::redaction_config& cfg)
     std::string any;
     for (const auto& pattern : cfg.redact_regexes) {
         auto re = std::make_unique<re2::RE2>(pattern, re2::RE2::Quiet);
-        if (!re->ok())  // validated at start-up (SPEC §1.6); a bad one is skipped, not fatal
+        if (!re->ok())  // checked at start-up (docs/configuration.md); a bad one is skipped
             continue;
         regexes_.push_back(std::move(re));
         any.append(any.empty() ? "" : "|").append("(?:").append(pattern).append(")");
@@ -210,7 +210,7 @@ bool redactor::values_clean(std::string_view values) const {
 std::string redactor::redact_json(std::string_view json) const {
     if (!needs_work(json))
         return std::string(json);
-    // ordered_json: members keep their order (the audit's SPEC order survives redaction).
+    // ordered_json: members keep their order (an audit record's order survives redaction).
     auto doc = nlohmann::ordered_json::parse(json, nullptr, false);
     if (doc.is_discarded())
         return redact_text(json);

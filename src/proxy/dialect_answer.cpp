@@ -9,7 +9,7 @@
 namespace ditto::proxy {
 namespace {
 
-// SPEC §3.12: a translated buffered answer is read whole up to this.
+// A translated buffered answer is read whole up to this (docs/dialects.md).
 constexpr std::size_t max_translated_body = 8 * 1024 * 1024;
 
 // Relays a chat-completions SSE stream as the client's dialect. Each upstream event is

@@ -18,7 +18,7 @@ using http::status;
 using middleware::api_error;
 using middleware::proxy_context;
 
-constexpr std::uint64_t max_models_body = 4 * 1024 * 1024;  // SPEC §3.14: larger is skipped
+constexpr std::uint64_t max_models_body = 4 * 1024 * 1024;  // larger is skipped (docs/proxy.md)
 
 // One backend's `GET /v1/models` body, or nothing when it failed, was not 2xx, or was too
 // large (relayed rather than buffered). Arguments by value: it runs co_spawned.

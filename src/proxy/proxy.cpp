@@ -34,9 +34,9 @@ bool is_safe_method(http::bhttp::verb v) {
     return v == verb::get || v == verb::head || v == verb::options || v == verb::trace;
 }
 
-// SPEC §3.10 audit: one record per proxied request, written at settlement (for a stream,
-// when it ends), after the budget has recorded what was spent. `vetted` says the record's
-// member names were judged clean once (make_proxy); its values are then judged here in one
+// The audit record (docs/governance.md, "Audit"): one per proxied request, written at settlement
+// (for a stream, when it ends), after the budget has recorded what was spent. `vetted` says the
+// record's member names were judged clean once (make_proxy); its values are then judged here in one
 // pass, and a clean record skips the audit log's redaction (docs/observability.md).
 class audit_settle final : public ::ditto::middleware::settle_action {
   public:
@@ -102,7 +102,7 @@ bool is_whitespace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-// SPEC §0.5: a streamed chat/completions request is sent with
+// docs/governance.md, "Usage accounting": a streamed chat/completions request is sent with
 // stream_options.include_usage=true so its usage can be counted; when the client did not ask
 // for it, the settle step removes the extra usage event from the client's stream.
 void ask_for_stream_usage(proxy_context& ctx) {
@@ -136,7 +136,7 @@ void ask_for_stream_usage(proxy_context& ctx) {
     }
 }
 
-// SPEC §3.12: what an upstream without the Responses API answers to it.
+// What an upstream without the Responses API answers to it (docs/dialects.md, `auto`).
 bool lacks_responses_api(unsigned st) {
     return st == 404 || st == 405 || st == 501;
 }
@@ -230,7 +230,7 @@ class proxy final : public middleware::middleware {
                 co_return std::move(*refused);
             if (auto_responses && r.failure == upstream::failure_kind::none &&
                 lacks_responses_api(r.response.msg.result_int())) {
-                // SPEC §3.12: the same backend again, as chat completions; the 404 is not a
+                // The same backend again, as chat completions (docs/dialects.md); the 404 is not a
                 // failure of the backend, only of the guess.
                 form = attempt_form::translated;
                 r = co_await call(ctx, *b, form, is_last, refused);
@@ -282,8 +282,8 @@ class proxy final : public middleware::middleware {
             const auto act = action_for(policy, kind);
             if (act == config::failure_action::none || is_last)
                 break;
-            // SPEC §0.9/§5: after the request may have reached the upstream, a non-safe
-            // method fails over only when the client gave an x-request-id to dedupe by.
+            // docs/proxy.md, "Fail-over": after the request may have reached the upstream, a
+            // non-safe method fails over only when the client gave an x-request-id to dedupe by.
             if (r.request_sent && guard(ctx, name, guarded))
                 break;
             log_move(ctx, name, act, timeout ? "timeout" : "network", 0,
@@ -346,7 +346,7 @@ class proxy final : public middleware::middleware {
         ctx.attempts.push_back(std::move(a));
     }
 
-    // SPEC §5: a status answer counts as a failure when it is 5xx, moves on, or is one the
+    // docs/routing.md: a status answer counts as a failure when it is 5xx, moves on, or is one the
     // breaker counts; any other answer closes the breaker.
     void record_status(const std::string& name, unsigned st, config::failure_action act,
                        const http::response& res) const {
@@ -376,7 +376,7 @@ class proxy final : public middleware::middleware {
         return v;
     }
 
-    // The safety guard (SPEC §5): true (and logged) when this request must not move on.
+    // The safety guard (docs/routing.md): true (and logged) when this request must not move on.
     static bool guard(const proxy_context& ctx, const std::string& name, bool guarded) {
         if (!guarded)
             return false;
@@ -387,7 +387,7 @@ class proxy final : public middleware::middleware {
         return true;
     }
 
-    // SPEC §5 logs: proxy.retry or proxy.fallback, before the next candidate.
+    // The logs of docs/routing.md: proxy.retry or proxy.fallback, before the next candidate.
     static void log_move(const proxy_context& ctx, const std::string& name,
                          config::failure_action act, std::string_view kind, unsigned st,
                          std::string_view reason, const std::vector<std::string>& tried) {
@@ -408,7 +408,7 @@ class proxy final : public middleware::middleware {
     }
 
     // A gateway-made error for one attempt; the last one is the answer and is audited as
-    // proxy.error (SPEC §3.1 step 10).
+    // proxy.error (docs/governance.md, "Audit").
     static http::response gateway_error(proxy_context& ctx, http::status st, std::string_view type,
                                         std::string_view code, std::string message,
                                         std::string_view param = {}) {
@@ -419,8 +419,9 @@ class proxy final : public middleware::middleware {
         return api_error(ctx.req, st, type, code, message, param);
     }
 
-    // SPEC §3.6: a buffered 2xx JSON answer's `usage` settles the charges made on the way in.
-    // A relayed one (chunked, or too long to buffer) is read by the settle step as it passes.
+    // docs/governance.md, "Usage accounting": a buffered 2xx JSON answer's `usage` settles the
+    // charges made on the way in. A relayed one (chunked, or too long to buffer) is read by the
+    // settle step as it passes.
     void record_usage(const http::response& res, core::usage_fields& usage) const {
         const auto& body = res.msg.body();
         if (res.stream || body.empty() || body.size() > options_.usage_max_body_bytes ||
@@ -436,7 +437,7 @@ class proxy final : public middleware::middleware {
     }
 
     // The body for one attempt: `source` (the client's, or its chat translation), with
-    // `model` rewritten by the backend's model_map (SPEC §3.11) in place, so every other byte
+    // `model` rewritten by the backend's model_map (docs/proxy.md) in place, so every other byte
     // stays as it was. Moved out when no later attempt needs it.
     static std::string body_from(std::string& source, const core::request_fields& fields,
                                  bool is_json, const upstream::backend& b, bool may_move,

@@ -661,7 +661,7 @@ net::awaitable<exchange_result> exchange(pool& p, outgoing& req, std::uint64_t b
         auto r = co_await try_exchange(p, std::move(c), req, buffer_limit, deadline, timeout, how);
         // A pooled connection the upstream closed while idle: either the write failed (the
         // request never left), or it closed before any response byte, which is only retried
-        // when replaying is safe (SPEC §0.9). One fresh connection, never a streamed body.
+        // when replaying is safe (docs/proxy.md). One fresh connection, never a streamed body.
         const bool stale = how.write_failed || (how.closed_before_response && req.replay_safe);
         if (r.failure == failure_kind::none || !reused || attempt > 0 || !stale ||
             req.streamed_body) {
@@ -701,7 +701,7 @@ void strip_hop_by_hop(bhttp::fields& f) {
 
 namespace {
 
-// SPEC §3.10: credentials and hop-by-hop headers never go upstream, nor Host/Expect (ours).
+// Credentials and hop-by-hop headers never go upstream, nor Host/Expect (ours; docs/proxy.md).
 // Beast already classified known names, so most checks are one enum comparison.
 bool forwarded_upstream(bhttp::field name, std::string_view text) {
     using f = bhttp::field;

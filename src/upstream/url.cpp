@@ -73,8 +73,9 @@ std::optional<base_url> parse_base_url(std::string_view text) {
 std::string join_target(const base_url& base, std::string_view path, std::string_view client_query,
                         std::string_view extra_query) {
     std::string_view prefix = base.path;
-    // SPEC §1.1: a base ending in /v1 and a path starting with /v1/ (or equal to /v1) share
-    // the /v1 once, so both "https://api.openai.com/v1" and "…/" work as base URLs.
+    // docs/configuration.md, `base_url`: a base ending in /v1 and a path starting with /v1/ (or
+    // equal to /v1) share the /v1 once, so both "https://api.openai.com/v1" and "…/" work as base
+    // URLs.
     if (prefix.ends_with("/v1") && (path == "/v1" || path.starts_with("/v1/"))) {
         prefix.remove_suffix(3);
     }

@@ -33,7 +33,7 @@ const ledger_entry* find(const std::vector<ledger_entry>& ls, const std::string&
     return it == ls.end() ? nullptr : &*it;
 }
 
-// ---- rate limits (SPEC §3.4, §0.2, §0.13) ----
+// ---- rate limits (docs/governance.md, "Rate limits") ----
 
 TEST_P(StoreContract, RateLimitAdmitsUpToRpmPerScope) {
     std::vector<rate_scope> scopes{{"key-1", 3, std::nullopt}};
@@ -81,7 +81,7 @@ TEST_P(StoreContract, RateLimitZeroAlwaysBlocks) {
     EXPECT_EQ(d.reason, "tpm>0");
 }
 
-// ---- budgets (SPEC §3.5, §3.8, §0.2, §0.3) ----
+// ---- budgets (docs/governance.md, "Budgets") ----
 
 TEST_P(StoreContract, BudgetReservesUpToTheLimit) {
     EXPECT_TRUE(run(store_.budgets->reserve(tokens_for("r1", "k", 60, 100))).admitted);

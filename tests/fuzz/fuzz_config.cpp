@@ -5,7 +5,8 @@
 // pricing files, and each reader must cope with the others' inputs anyway.
 //
 // Invariants (besides "no crash, no exception"): a resolved secret never shows in a message
-// (SPEC §1.5), and the documented round trips hold (include/ditto/config/serialize.hpp).
+// (docs/configuration.md), and the documented round trips hold
+// (include/ditto/config/serialize.hpp).
 
 #include <cmath>
 #include <cstddef>

@@ -79,8 +79,8 @@ void check_query(const setup& s, std::string_view url) {
     }
 }
 
-// SPEC §1.4 on a document that was valid JSON: every secret-named member, at any depth and in
-// any case, holds the replacement; URL-like members hold no secret query value.
+// docs/observability.md, "Redaction", on a document that was valid JSON: every secret-named member,
+// at any depth and in any case, holds the replacement; URL-like members hold no secret query value.
 void check_redacted(const setup& s, const nlohmann::ordered_json& node) {
     if (node.is_object()) {
         for (auto it = node.begin(); it != node.end(); ++it) {

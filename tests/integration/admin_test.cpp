@@ -1,6 +1,7 @@
-// SPEC §7 and the §9 admin list through the real gateway: mounting, tokens and their
-// permissions, tenant isolation, keys, config versions (export, diff, validate, router,
-// rollback), the state file, the hash-chained audit export, ledgers, reap and cache purge.
+// docs/admin-api.md and the Admin API acceptance scenarios (docs/testing.md) through the real
+// gateway: mounting, tokens and their permissions, tenant isolation, keys, config versions (export,
+// diff, validate, router, rollback), the state file, the hash-chained audit export, ledgers, reap
+// and cache purge.
 #include <sys/stat.h>
 
 #include <fstream>

@@ -1,5 +1,5 @@
-// SPEC §3.5, §3.6, §3.8 and §0.3-§0.5 through the real gateway: token and USD budgets
-// reserved at admission and settled to the usage the upstream reported, on every path;
+// docs/governance.md ("Budgets", "Costs", "Usage accounting") through the real gateway: token and
+// USD budgets reserved at admission and settled to the usage the upstream reported, on every path;
 // exact under concurrency; stream usage counted and the extra usage event removed.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -412,8 +412,9 @@ TEST_F(Budgets, P16_StreamUsageSettlesTheBudgetAndTheExtraChunkIsRemoved) {
 }
 
 TEST_F(Budgets, StreamUsageIsRequestedWhateverStreamOptionsTheClientSent) {
-    // SPEC §0.5: the upstream always gets include_usage=true, the client's other stream
-    // options kept; the client that did not ask (false, or absent) sees no usage event.
+    // docs/governance.md, "Usage accounting": the upstream always gets include_usage=true, the
+    // client's other stream options kept; the client that did not ask (false, or absent) sees no
+    // usage event.
     start(key("key-1", "vk-1", "{}"));
     const struct {
         std::string options;   // the client's stream_options

@@ -1,6 +1,6 @@
-// SPEC §3.7 and §9 C1-C3, C5, C6 through the real gateway and mock upstream: hits with no
-// upstream call, what is stored and what never is, bypass, scope per key, single-flight,
-// the memory bound, and what a hit costs in rate limits and budgets (§0.14).
+// docs/caching.md and acceptance scenarios C1-C3, C5, C6 (docs/testing.md) through the real gateway
+// and mock upstream: hits with no upstream call, what is stored and what never is, bypass, scope
+// per key, single-flight, the memory bound, and what a hit costs in rate limits and budgets.
 #include <fstream>
 #include <thread>
 
@@ -142,7 +142,7 @@ TEST_F(Cache, C6_OnlyHeadersThatChangeTheAnswerSplitEntries) {
         post("vk-1", chat, {{"openai-beta", "assistants=v2"}})->has_header("x-ditto-cache"));
     EXPECT_EQ(post("vk-1", chat, {{"openai-beta", "assistants=v2"}})->header("x-ditto-cache"),
               "hit");
-    // A new user-agent or trace id does not split them (SPEC §0.14)...
+    // A new user-agent or trace id does not split them (docs/caching.md, "The key")...
     EXPECT_EQ(post("vk-1", chat,
                    {{"openai-beta", "assistants=v2"},
                     {"user-agent", "other/2"},

@@ -1,4 +1,4 @@
-// SPEC §3.3 guardrails through the real gateway (V2, V3, V4, V17, V18, PII): a rejected
+// Guardrails (docs/governance.md) through the real gateway (V2, V3, V4, V17, V18, PII): a rejected
 // request never reaches the upstream and is counted in /metrics.
 #include "support/gateway_fixture.hpp"
 

@@ -1,6 +1,7 @@
-// docs/observability.md through the real gateway: Prometheus exact values after scripted
-// traffic (SPEC §9), promtool's verdict on the format, label caps, redaction of secrets in
-// every sink (logs, audit, labels), sampling at rates 0 and 1, the overhead header.
+// docs/observability.md through the real gateway: Prometheus exact values after scripted traffic
+// (the acceptance scenarios of docs/testing.md), promtool's verdict on the format, label caps,
+// redaction of secrets in every sink (logs, audit, labels), sampling at rates 0 and 1, the overhead
+// header.
 #include <cstdio>
 #include <regex>
 #include <sstream>

@@ -1,5 +1,5 @@
 // The /v1/* proxy end to end: the real gateway in front of real mock upstream processes.
-// Scenario ids (P1, R7, …) are the SPEC's §9 acceptance scenarios.
+// Scenario ids (P1, R7, …) are the acceptance scenarios of docs/testing.md.
 #include <chrono>
 #include <cstdio>
 #include <thread>

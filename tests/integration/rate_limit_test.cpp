@@ -1,5 +1,5 @@
-// SPEC §3.4 rate limits through the real gateway: exact under concurrency, all scopes or none,
-// refunds on failure, nothing consumed by rejected requests (V15).
+// Rate limits (docs/governance.md) through the real gateway: exact under concurrency, all scopes or
+// none, refunds on failure, nothing consumed by rejected requests (V15).
 #include <algorithm>
 #include <thread>
 

@@ -1,7 +1,7 @@
-// SPEC §5 and §9 R2-R6, R11 through the real gateway and real mock upstreams: retry and
-// fallback by status, the safety guard, the circuit breaker (ejection, cooldown,
-// readmission), retry-after, active health checks and /ready, /admin/backends, and one
-// budget reservation however many attempts a request takes.
+// docs/routing.md and acceptance scenarios R2-R6, R11 (docs/testing.md) through the real gateway
+// and real mock upstreams: retry and fallback by status, the safety guard, the circuit breaker
+// (ejection, cooldown, readmission), retry-after, active health checks and /ready, /admin/backends,
+// and one budget reservation however many attempts a request takes.
 #include <thread>
 
 #include "support/keyed_gateway.hpp"

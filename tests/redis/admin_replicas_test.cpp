@@ -1,5 +1,5 @@
-// The Admin API across replicas sharing one real redis-server (SPEC §0.1, §7.2): a change
-// made on one replica is in force on every other within a second, rollbacks included, and
+// The Admin API across replicas sharing one real redis-server (docs/admin-api.md, docs/redis.md): a
+// change made on one replica is in force on every other within a second, rollbacks included, and
 // concurrent writers on two replicas never lose each other's changes.
 #include <thread>
 

@@ -1,4 +1,4 @@
-// The proxy cache's shared tier on a real redis-server (SPEC §3.7, §6.2): an answer cached
+// The proxy cache's shared tier on a real redis-server (docs/caching.md, "Tiers"): an answer cached
 // by one replica is a hit on another, Redis errors are misses, never failures.
 #include <thread>
 

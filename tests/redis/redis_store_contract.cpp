@@ -50,8 +50,8 @@ store_set make() {
 INSTANTIATE_TEST_SUITE_P(redis, StoreContract, ::testing::Values(factory{"redis", make}),
                          [](const auto& p) { return p.param.name; });
 
-// The proxy cache's shared tier (SPEC §3.7, §7.3 purge) with the memory tier in front:
-// the operations the Admin API's purge endpoint calls.
+// The proxy cache's shared tier (docs/caching.md; the purge of docs/admin-api.md) with the memory
+// tier in front: the operations the Admin API's purge endpoint calls.
 class RedisCache : public StoreContract {
   protected:
     std::shared_ptr<cache::entry> entry_for(const std::string& scope, const std::string& path,

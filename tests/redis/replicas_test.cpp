@@ -1,6 +1,6 @@
-// Several ditto-gateway processes sharing one real redis-server (SPEC §0.1-§0.3, §0.8,
-// §6.5): limits and budgets exact across replicas, key changes reaching every replica,
-// Redis outages handled by policy, and reservations of a dead replica reaped.
+// Several ditto-gateway processes sharing one real redis-server (docs/redis.md): limits and budgets
+// exact across replicas, key changes reaching every replica, Redis outages handled by policy, and
+// reservations of a dead replica reaped.
 #include "support/replicas.hpp"
 
 #include <algorithm>
@@ -194,8 +194,8 @@ TEST_F(Replicas, BootstrapWritesHashedTokensAndRedisWinsAfterwards) {
 }
 
 TEST_F(Replicas, P2_AnAuditWriteTheStoreRefusesFailsTheAnswer) {
-    // SPEC §9 P2: the store is up but refuses the audit write (here: out of memory) — the
-    // upstream was called, the client gets 500 storage_error.
+    // Acceptance scenario P2 (docs/testing.md): the store is up but refuses the audit write (here:
+    // out of memory) — the upstream was called, the client gets 500 storage_error.
     start(1, virtual_key_json("key-1", "vk-1"));
     ASSERT_EQ(post(0, "vk-1")->status, 200);
     cli({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
@@ -209,7 +209,7 @@ TEST_F(Replicas, P2_AnAuditWriteTheStoreRefusesFailsTheAnswer) {
 }
 
 TEST_F(Replicas, AuditRecordsForEveryOutcome) {
-    // SPEC §3.1, §3.5, §3.10: `proxy` for an answer (stream or not), `proxy.error` when no
+    // docs/governance.md, "Audit": `proxy` for an answer (stream or not), `proxy.error` when no
     // backend answered, `proxy.blocked` for a budget refusal; never a token.
     start(1,
           virtual_key_json("key-1", "vk-1",

@@ -1,6 +1,6 @@
 #pragma once
 
-// The Admin API (SPEC §7, docs/admin-api.md): `/admin/*`, mounted only when some admin token
+// The Admin API (docs/admin-api.md): `/admin/*`, mounted only when some admin token
 // is configured (otherwise every admin path is an empty 404).
 
 #include <boost/asio/awaitable.hpp>

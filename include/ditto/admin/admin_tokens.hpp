@@ -1,8 +1,8 @@
 #pragma once
 
-// Admin API credentials (SPEC §7.1): a write token, a global read token, and write or read
-// tokens per tenant. Compared in constant time, every configured token every time, so the
-// answer's timing says nothing about which token (or how much of one) matched.
+// Admin API credentials (docs/admin-api.md, "Tokens and mounting"): a write token, a global read
+// token, and write or read tokens per tenant. Compared in constant time, every configured token
+// every time, so the answer's timing says nothing about which token (or how much of one) matched.
 
 #include <map>
 #include <optional>

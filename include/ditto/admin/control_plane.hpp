@@ -1,10 +1,10 @@
 #pragma once
 
-// The control plane (SPEC §7.2, §7.4, §0.1, docs/admin-api.md): the virtual keys and router
-// in force, their version history, and the one way to change them — serialised, validated,
-// persisted (Redis with compare-and-set, or the --state file), swapped into the live key
-// snapshot, versioned and audited. With Redis, changes made by other replicas arrive through
-// the store's change feed and are adopted the same way.
+// The control plane (docs/admin-api.md, "How a change is made" and "Config versions"; docs/redis.md
+// for other replicas): the virtual keys and router in force, their version history, and the one way
+// to change them — serialised, validated, persisted (Redis with compare-and-set, or the --state
+// file), swapped into the live key snapshot, versioned and audited. With Redis, changes made by
+// other replicas arrive through the store's change feed and are adopted the same way.
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
@@ -42,7 +42,7 @@ class lazy_text {
     std::shared_ptr<state> s_;
 };
 
-/// SPEC §7.4 ConfigVersionInfo.
+/// A config version's info (docs/admin-api.md, "Config versions").
 struct version_info {
     std::string version_id;  ///< cfgv-<20 digits>
     std::int64_t created_at_ms = 0;
@@ -66,8 +66,9 @@ struct config_version {
 /// Sorts keys by id (bytewise), the order of a version's keys.
 void sort_by_id(std::vector<config::virtual_key_config>& keys);
 
-/// The hashes of the canonical documents of SPEC §7.4 (tokens raw, as held in memory):
-/// "ditto-gateway-config-version-v1|" + the JSON array of the keys in id order.
+/// The hashes of docs/admin-api.md, "Config versions", over the canonical JSON of
+/// docs/configuration.md (tokens raw, as held in memory): "ditto-gateway-config-version-v1|" + the
+/// JSON array of the keys in id order.
 std::string keys_sha256(const std::vector<config::virtual_key_config>& keys);
 std::string router_sha256(const config::router_config& router);
 

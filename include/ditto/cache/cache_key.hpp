@@ -1,6 +1,6 @@
 #pragma once
 
-// The cache key (SPEC §3.7 with our header allow-list, §0.14, docs/caching.md).
+// The cache key, with our header allow-list (docs/caching.md, "The key").
 
 #include <string>
 #include <string_view>

@@ -1,6 +1,6 @@
 #pragma once
 
-// One cached answer (SPEC §3.7) and its byte encoding for the shared (Redis) tier.
+// One cached answer (docs/caching.md) and its byte encoding for the shared (Redis) tier.
 
 #include <cstdint>
 #include <optional>
@@ -11,7 +11,7 @@
 
 namespace ditto::cache {
 
-/// What a purge selector matches on (SPEC §7.3).
+/// What a purge selector matches on (docs/admin-api.md, "Cache purge").
 struct entry_metadata {
     std::string scope;   ///< vk:<key id>
     std::string method;  ///< upper case
@@ -38,9 +38,9 @@ struct entry {
 /// `e.headers` as they go on the wire, for `entry::wire`.
 std::string wire_headers(const entry& e);
 
-/// Compact, binary-safe encoding (SPEC §0.12): a magic and version, the metadata first (so a
-/// purge can match without decoding the body), then status, backend, headers and body, each
-/// string length-prefixed.
+/// Compact, binary-safe encoding (docs/caching.md, "Tiers"): a magic and version, the metadata
+/// first (so a purge can match without decoding the body), then status, backend, headers and body,
+/// each string length-prefixed.
 std::string encode(const entry& e);
 /// nullopt for anything that is not a whole entry of this version.
 std::optional<entry> decode(std::string_view bytes);

@@ -1,6 +1,6 @@
 #pragma once
 
-// The cache's first tier (SPEC §3.7 L1): one per process, shared by every worker.
+// The cache's first tier (docs/caching.md, "Tiers"): one per process, shared by every worker.
 //
 // Entries are spread over shards by key hash, each with its own lock, LRU list and index,
 // so a hit locks one shard for a few pointer moves and workers hitting different keys do

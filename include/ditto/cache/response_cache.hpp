@@ -1,6 +1,6 @@
 #pragma once
 
-// The proxy cache (SPEC §3.7, docs/caching.md): the memory tier, the shared tier when the
+// The proxy cache (docs/caching.md): the memory tier, the shared tier when the
 // store has one, single-flight for concurrent misses, and purge. The middleware decides
 // what is eligible and builds the responses; this holds and finds entries.
 
@@ -32,7 +32,8 @@ struct lookup_result {
     hit_source source = hit_source::memory;
 };
 
-/// SPEC §7.3 purge: everything, one key, or the entries matching every field given.
+/// A purge (docs/admin-api.md, "Cache purge"): everything, one key, or the entries matching every
+/// field given.
 struct purge_selector {
     bool all = false;
     std::optional<std::string> cache_key, scope, method, path, model;
@@ -47,7 +48,7 @@ struct purge_result {
     std::optional<std::string> redis_error;      ///< the shared tier failed part-way
 };
 
-/// Process-lifetime counters (the Prometheus families of SPEC §8.2 read them).
+/// Process-lifetime counters (the Prometheus cache families of docs/observability.md read them).
 struct cache_stats {
     std::atomic<std::uint64_t> lookups{0}, misses{0}, hits_memory{0}, hits_redis{0},
         stores_memory{0}, stores_redis{0}, store_errors_redis{0}, coalesced{0}, purges_all{0},
@@ -65,8 +66,8 @@ class response_cache {
     /// Memory, then the shared tier (a hit there is copied into memory with a fresh TTL).
     /// Shared-tier errors are misses.
     boost::asio::awaitable<lookup_result> lookup(std::string key);
-    /// The shared tier first, then memory (SPEC §3.7). Errors are counted and logged, never
-    /// reported to the request.
+    /// The shared tier first, then memory (docs/caching.md, "Tiers"). Errors are counted and
+    /// logged, never reported to the request.
     boost::asio::awaitable<void> store(std::string key, std::shared_ptr<const entry> e);
     /// A fresh answer too large to store replaces nothing stale: drop the key everywhere.
     boost::asio::awaitable<void> forget(std::string key);

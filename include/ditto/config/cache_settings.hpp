@@ -6,8 +6,8 @@
 
 namespace ditto::config {
 
-/// The proxy cache's settings (SPEC §2 proxy-cache flags, docs/caching.md). Any cache flag
-/// enables it; the CLI raises a 0 to 1.
+/// The proxy cache's settings (the proxy-cache flags of docs/cli.md, docs/caching.md). Any cache
+/// flag enables it; the CLI raises a 0 to 1.
 struct proxy_cache_settings {
     bool enabled = false;
     std::uint64_t ttl_seconds = 60;

@@ -10,7 +10,7 @@
 
 namespace ditto::config {
 
-/// The command line (SPEC §2, docs/cli.md). Flags of capabilities not built yet are absent,
+/// The command line (docs/cli.md). Flags of capabilities not built yet are absent,
 /// so they fail as unknown flags instead of being accepted and ignored.
 struct cli_options {
     std::string config_path;  ///< first positional; default ./gateway.json
@@ -24,31 +24,31 @@ struct cli_options {
     std::uint64_t proxy_max_in_flight = 256;
     std::uint64_t proxy_max_body_bytes = 64ULL * 1024 * 1024;
     std::uint64_t proxy_usage_max_body_bytes = 1024 * 1024;  ///< 0 disables usage parsing
-    /// SPEC §0.4: the output a request may produce when it sets no max tokens (charged to
-    /// rate limits and budgets at admission).
+    /// The output a request may produce when it sets no max tokens (charged to rate limits
+    /// and budgets at admission; docs/governance.md, "Rate limits").
     std::uint64_t default_max_output_tokens = 4096;
-    std::optional<std::string> pricing_litellm;  ///< LiteLLM pricing JSON (SPEC §3.8)
-    /// Ours (SPEC §0.3): a reservation still open after this long is released by the
-    /// background reaper.
+    std::optional<std::string> pricing_litellm;  ///< LiteLLM pricing JSON (docs/governance.md)
+    /// Ours (docs/governance.md, "Budgets"): a reservation still open after this long is released
+    /// by the background reaper.
     std::uint64_t reservation_lease_secs = 3600;
 
-    config::proxy_cache_settings proxy_cache;  ///< SPEC §2, §3.7, docs/caching.md
-    /// --prometheus-metrics (SPEC §8.2); the series caps imply it.
+    config::proxy_cache_settings proxy_cache;  ///< docs/cli.md, docs/caching.md
+    /// --prometheus-metrics (docs/observability.md); the series caps imply it.
     bool prometheus = false;
     std::uint64_t prometheus_max_key_series = 1024, prometheus_max_model_series = 1024;
     std::uint64_t prometheus_max_backend_series = 128, prometheus_max_path_series = 128;
-    config::routing_settings routing;  ///< SPEC §2, §5, docs/routing.md
+    config::routing_settings routing;  ///< docs/cli.md, docs/routing.md
 
-    // Admin API tokens (SPEC §2, §7.1, docs/admin-api.md); values may be secret://…
+    // Admin API tokens (docs/cli.md, docs/admin-api.md); values may be secret://…
     std::optional<std::string> admin_token, admin_token_env;
     std::optional<std::string> admin_read_token, admin_read_token_env;
     /// `TENANT=TOKEN` (or `TENANT=ENV` for the -env forms), checked for shape by parse_cli.
     std::vector<std::string> admin_tenant_tokens, admin_tenant_token_envs;
     std::vector<std::string> admin_tenant_read_tokens, admin_tenant_read_token_envs;
-    /// --state: keys and router persisted to this file (single instance, SPEC §6.4).
+    /// --state: keys and router persisted to this file (single instance, docs/admin-api.md).
     std::optional<std::string> state_path;
 
-    // The shared store (SPEC §2, §0.8, docs/redis.md).
+    // The shared store (docs/cli.md, docs/redis.md).
     std::optional<std::string> redis_url;  ///< --redis
     std::optional<std::string> redis_env;  ///< --redis-env: the variable holding the URL
     std::string redis_prefix = "ditto";

@@ -1,6 +1,6 @@
 #pragma once
 
-// Plain structs for gateway.json (SPEC §1). No JSON library here: parsing lives in
+// Plain structs for gateway.json (docs/configuration.md). No JSON library here: parsing lives in
 // src/config/parse.cpp so that only that file pays for nlohmann.
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 namespace ditto::config {
 
-/// One upstream (SPEC §1.1).
+/// One upstream (docs/configuration.md, `backends[]`).
 struct backend_config {
     std::string name;
     std::string base_url;
@@ -35,7 +35,7 @@ struct backend_config {
     /// Messages, so `POST /v1/messages` goes to it as is instead of translated).
     std::string provider = "openai";
 
-    /// SPEC default: absent or 0 means 300 s.
+    /// Absent or 0 means 300 s (docs/configuration.md).
     std::uint64_t effective_timeout_seconds() const {
         return timeout_seconds == 0 ? 300 : timeout_seconds;
     }
@@ -80,8 +80,9 @@ struct guardrails_config {
     bool operator==(const guardrails_config&) const = default;
 };
 
-/// SPEC §1.2. Required: id and token; the rest defaults to an enabled key with no limits, no
-/// budget, cache off, no guardrails and passthrough off (the member initialisers below).
+/// docs/configuration.md, `virtual_keys[]`. Required: id and token; the rest defaults to an enabled
+/// key with no limits, no budget, cache off, no guardrails and passthrough off (the member
+/// initialisers below).
 struct virtual_key_config {
     std::string id;
     std::string token;
@@ -119,14 +120,15 @@ struct route_rule {
     bool operator==(const route_rule&) const = default;
 };
 
-/// SPEC §1.3. A legacy `default_backend` is folded into default_backends by the parser.
+/// docs/configuration.md, `router`. A legacy `default_backend` is folded into default_backends by
+/// the parser.
 struct router_config {
     std::vector<weighted_backend> default_backends;
     std::vector<route_rule> rules;
     bool operator==(const router_config&) const = default;
 };
 
-/// SPEC §1.4 redaction defaults.
+/// Redaction defaults (docs/configuration.md, `observability`).
 struct redaction_config {
     std::string replacement = "<redacted>";
     std::vector<std::string> redact_headers = {"authorization", "proxy-authorization",

@@ -20,14 +20,14 @@ struct diagnostics {
     bool ok() const { return errors.empty(); }
 };
 
-/// Parses gateway.json text into structs (SPEC §1.0-§1.4). Type errors name the JSON path
+/// Parses gateway.json text into structs (docs/configuration.md). Type errors name the JSON path
 /// (`backends[2].timeout_seconds: expected a non-negative integer`); all are collected.
 /// Unknown fields are ignored with a warning; `mcp_servers`/`a2a_agents` likewise;
 /// `provider`/`provider_config` on a backend are errors (translation is out of scope).
 gateway_config parse_gateway_json(std::string_view text, diagnostics& diag);
 
 /// Looks up a variable: the dotenv map first, then the process environment, where a blank
-/// value counts as unset (SPEC §1.5).
+/// value counts as unset (docs/configuration.md, "Environment and secrets").
 class env_lookup {
   public:
     env_lookup() = default;
@@ -38,14 +38,14 @@ class env_lookup {
     std::map<std::string, std::string> dotenv_;
 };
 
-/// Parses a dotenv file's text (SPEC §1.5): `#` lines and blanks skipped, `export ` stripped,
-/// split on the first `=`, both sides trimmed, one pair of matching quotes stripped, empty
-/// values dropped.
+/// Parses a dotenv file's text (docs/configuration.md): `#` lines and blanks skipped, `export `
+/// stripped, split on the first `=`, both sides trimmed, one pair of matching quotes stripped,
+/// empty values dropped.
 std::map<std::string, std::string> parse_dotenv(std::string_view text);
 
 /// Expands one value: `os.environ/NAME` (whole trimmed value only), `${NAME}` anywhere, then
 /// `secret://env/NAME` and `secret://file?path=…`. On failure returns nullopt and sets `error`
-/// to the SPEC message (`missing env var: NAME`, …).
+/// to the documented message (`missing env var: NAME`, …; docs/configuration.md).
 std::optional<std::string> expand_value(std::string_view value, const env_lookup& env,
                                         std::string& error);
 
@@ -54,16 +54,16 @@ std::optional<std::string> expand_value(std::string_view value, const env_lookup
 std::optional<std::string> expand_value(std::string_view value, const env_lookup& env,
                                         std::string_view label, std::string& error);
 
-/// Expands the fields SPEC §1.5 names (base_url, header and query values, tokens) in place;
-/// each failure is recorded as `<path>: <message>`, a secret failure as
+/// Expands the fields docs/configuration.md names (base_url, header and query values, tokens) in
+/// place; each failure is recorded as `<path>: <message>`, a secret failure as
 /// `failed to resolve secret for <path>: <reason>`. Messages never contain values.
 void expand_env(gateway_config& cfg, const env_lookup& env, diagnostics& diag);
 
-/// Startup validation (SPEC §1.6), with the SPEC's exact messages, in its order. Also
-/// checks what we need to build the backends (header names/values, base_url shape).
+/// Startup validation with the exact messages, in the order, of docs/configuration.md, "Validation
+/// messages". Also checks what we need to build the backends (header names/values, base_url shape).
 void validate(const gateway_config& cfg, diagnostics& diag);
 
-/// The token lookup key (SPEC §1.2): `sha256:<64 hex>` stored tokens yield that hex,
+/// The token lookup key (docs/configuration.md): `sha256:<64 hex>` stored tokens yield that hex,
 /// anything else the sha256_hex of the trimmed token.
 std::string token_lookup_key(std::string_view stored_token);
 /// The same lookup key as the 32 bytes it spells (what the key index holds).

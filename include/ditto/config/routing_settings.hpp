@@ -1,6 +1,6 @@
 #pragma once
 
-// Retry/fallback, circuit breaker and health checks (SPEC §2 routing flags, §5,
+// Retry/fallback, circuit breaker and health checks (the routing flags of docs/cli.md,
 // docs/routing.md). The defaults apply even without flags: network and timeout errors fall
 // back to the next candidate, HTTP statuses are passed through.
 
@@ -42,7 +42,7 @@ struct health_check_settings {
 };
 
 struct routing_settings {
-    /// Some routing flag was given (SPEC §2): /admin/backends exists only then.
+    /// Some routing flag was given (docs/cli.md): /admin/backends exists only then.
     bool configured = false;
     retry_settings retry;
     breaker_settings breaker;

@@ -1,9 +1,9 @@
 #pragma once
 
 // Virtual keys and the router as standalone JSON documents in the gateway.json shape
-// (SPEC §1.2-§1.3), for the Redis store, the state file and the Admin API. Writing lives in
-// src/config/serialize.cpp, reading in src/config/parse.cpp next to the gateway.json parser
-// so that a stored key means exactly what the same key in gateway.json means.
+// (docs/configuration.md, "Canonical JSON"), for the Redis store, the state file and the Admin API.
+// Writing lives in src/config/serialize.cpp, reading in src/config/parse.cpp next to the
+// gateway.json parser so that a stored key means exactly what the same key in gateway.json means.
 
 #include <optional>
 #include <string>
@@ -21,9 +21,9 @@ enum class token_form {
     redacted,  ///< the literal `"redacted"` (Admin listings without include_tokens)
 };
 
-/// One virtual key as compact canonical JSON (SPEC §1.2): members in declaration order, unset
-/// optional scope ids/budgets/limits omitted, `route` always written (`null` when unset), unset
-/// values inside limits, budget and cache written as `null`, `guardrails.max_input_tokens`
+/// One virtual key as compact canonical JSON (docs/configuration.md): members in declaration order,
+/// unset optional scope ids/budgets/limits omitted, `route` always written (`null` when unset),
+/// unset values inside limits, budget and cache written as `null`, `guardrails.max_input_tokens`
 /// omitted when unset. With token_form::sha256 a token that already is `sha256:<64 hex>` is
 /// written unchanged. parse_virtual_key_json() of the result (raw or an already hashed token)
 /// compares equal to `k` whenever `k` is something the parser can produce: scope ids trimmed
@@ -32,7 +32,7 @@ std::string key_to_json(const virtual_key_config& k, token_form form);
 /// The same text appended to `out` (a config hash writes a million keys into one buffer).
 void append_key_json(std::string& out, const virtual_key_config& k, token_form form);
 
-/// The router as compact canonical JSON (SPEC §1.3):
+/// The router as compact canonical JSON (docs/configuration.md, "Canonical JSON"):
 /// `{"default_backends":[{"backend":..,"weight":..}],"rules":[...]}`. A rule always carries
 /// `model_prefix`, `backend` (possibly "") and `backends`; `exact` only when true and
 /// `guardrails` only when set. Never writes the legacy `default_backend`. Weights round-trip

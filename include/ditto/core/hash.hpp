@@ -7,8 +7,8 @@
 
 namespace ditto::core {
 
-/// FNV-1a 64-bit (offset 0xcbf29ce484222325, prime 0x100000001b3), as the SPEC defines it
-/// for weighted routing seeds and sampling. Pure function.
+/// FNV-1a 64-bit (offset 0xcbf29ce484222325, prime 0x100000001b3), the hash of weighted routing
+/// seeds (docs/routing.md) and sampling (docs/observability.md). Pure function.
 constexpr std::uint64_t fnv1a64(std::string_view data) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ULL;
     for (unsigned char c : data) {

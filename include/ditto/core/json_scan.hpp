@@ -16,7 +16,8 @@ struct json_span {
 
 /// The largest token limit a request may set (`max_tokens`, `max_completion_tokens`,
 /// `max_output_tokens`): 2^24, above every model's context window (the largest are ~10M), so
-/// no real request is refused, and far inside the u32 SPEC §3.1 saturates at.
+/// no real request is refused, and far inside the u32 the original gateway saturates them at
+/// (docs/security-governance.md).
 inline constexpr std::uint64_t max_token_limit = 16'777'216;
 
 /// A token-limit member whose value is neither null (unset, as OpenAI takes it) nor an
@@ -52,11 +53,11 @@ struct request_fields {
 /// Pure function.
 bool scan_request_json(std::string_view text, request_fields& out);
 
-/// The token counts of a response's top-level `usage` (SPEC §3.6): input is `input_tokens`
-/// or `prompt_tokens`, output `output_tokens` or `completion_tokens`; the details objects give
-/// reasoning, cached and cache-creation counts. Anthropic's usage (cache reads and writes
-/// beside input_tokens) and Gemini's `usageMetadata` are read into the same meaning: input is
-/// the whole prompt, cached and creation included, output includes reasoning.
+/// The token counts of a response's top-level `usage` (docs/governance.md, "Usage accounting"):
+/// input is `input_tokens` or `prompt_tokens`, output `output_tokens` or `completion_tokens`; the
+/// details objects give reasoning, cached and cache-creation counts. Anthropic's usage (cache reads
+/// and writes beside input_tokens) and Gemini's `usageMetadata` are read into the same meaning:
+/// input is the whole prompt, cached and creation included, output includes reasoning.
 struct usage_fields {
     bool present = false;  ///< the body had a top-level `usage` object
     std::optional<std::uint64_t> input;
@@ -72,7 +73,7 @@ struct usage_fields {
 /// Validates a response body as JSON and reads its top-level `usage`. False when invalid.
 bool scan_usage_json(std::string_view text, usage_fields& out);
 
-/// What the SSE relay reads from one event's (joined) data (SPEC §3.6 "SSE").
+/// What the SSE relay reads from one event's (joined) data (docs/governance.md).
 struct stream_event_fields {
     /// The top-level `usage` (or Gemini `usageMetadata`) object; else, for Responses API
     /// events (`response.completed`, `response.incomplete`, `response.failed`), the `usage`

@@ -11,8 +11,8 @@
 namespace ditto::core {
 
 /// Reads the token usage of an upstream Server-Sent-Events stream while it is relayed piece by
-/// piece (SPEC §3.6 "SSE"), and can remove the extra usage chunk the gateway asked for on the
-/// client's behalf (SPEC §0 item 5).
+/// piece, and can remove the extra usage chunk the gateway asked for on the client's behalf
+/// (docs/governance.md, "Usage accounting").
 ///
 /// Events end at the earliest "\n\n" or "\r\n\r\n". An event's `data:` lines (trimmed, empty
 /// ones and `[DONE]` skipped) are joined with "\n" and scanned as JSON; each non-null usage

@@ -5,12 +5,12 @@
 
 namespace ditto::http {
 
-/// `{"error":{"message","type","param","code"}}` (SPEC OAI shape); `param` and `code` omitted
-/// when empty. `param` names the request field at fault, as OpenAI does.
+/// `{"error":{"message","type","param","code"}}` (OpenAI's shape, docs/proxy.md); `param` and
+/// `code` omitted when empty. `param` names the request field at fault, as OpenAI does.
 std::string openai_error(std::string_view type, std::string_view code, std::string_view message,
                          std::string_view param = {});
 
-/// `{"error":{"code","message"}}` (SPEC ADM shape, Admin API and /metrics/prometheus).
+/// `{"error":{"code","message"}}` (the Admin shape, docs/admin-api.md; also /metrics/prometheus).
 std::string admin_error(std::string_view code, std::string_view message);
 
 }  // namespace ditto::http

@@ -25,8 +25,8 @@ struct field {
 /// blocks on stderr. Call once, before workers.
 void init(level lvl, bool json);
 
-/// What every event goes through (SPEC §1.4, docs/observability.md). Set once, before the
-/// workers start.
+/// What every event goes through (docs/observability.md, "Redaction" and "Sampling"). Set once,
+/// before the workers start.
 struct filters {
     /// Returns the value to write for field `name` (redaction); empty: values as they are.
     std::function<std::string(std::string_view name, std::string_view value)> redact;

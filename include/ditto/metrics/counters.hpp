@@ -6,8 +6,8 @@
 
 namespace ditto::metrics {
 
-/// The JSON counters of `GET /metrics` (SPEC §8.1). Lock-free; each counter sits on its own
-/// cache line so workers incrementing different counters do not contend.
+/// The JSON counters of `GET /metrics` (docs/http-server.md). Lock-free; each counter sits on its
+/// own cache line so workers incrementing different counters do not contend.
 struct counters {
     struct alignas(64) counter {
         std::atomic<std::uint64_t> value{0};
@@ -21,7 +21,7 @@ struct counters {
     counter budget_exceeded;
     counter backend_calls;  ///< upstream attempts
 
-    /// `{"requests":…,"cache_hits":…,…}` in SPEC order.
+    /// `{"requests":…,"cache_hits":…,…}` in the order docs/http-server.md shows.
     std::string to_json() const;
 };
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// `GET /metrics/prometheus` (SPEC §8.2, docs/observability.md): the families of the SPEC plus
+// `GET /metrics/prometheus` (docs/observability.md): the original gateway's families plus
 // our overhead histogram and token/cost counters. A request is recorded once, at its end,
 // into its worker's shard (one uncontended lock); a scrape merges the shards. Label values
 // are capped per kind (key, model, backend, path; beyond the cap → `__overflow__`) and
@@ -61,7 +61,7 @@ struct scrape_sources {
 
 class prometheus {
   public:
-    /// `label_filter` redacts a label value (SPEC §1.4); `shards`: workers + 1.
+    /// `label_filter` redacts a label value (docs/observability.md); `shards`: workers + 1.
     prometheus(series_caps caps, std::function<std::string(std::string_view)> label_filter,
                unsigned shards);
     ~prometheus();

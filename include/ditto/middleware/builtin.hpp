@@ -13,7 +13,8 @@
 
 namespace ditto::middleware {
 
-/// SPEC §3.1 step 1: the client's trimmed x-request-id, else `ditto-<unix_ms>-<seq>`.
+/// The request id (docs/proxy.md, "What goes upstream"): the client's trimmed x-request-id,
+/// else `ditto-<unix_ms>-<seq>`.
 std::shared_ptr<middleware> make_request_id();
 
 /// docs/observability.md: times the request (the `x-ditto-overhead-ms` header: time in
@@ -29,8 +30,8 @@ std::shared_ptr<middleware> make_dialect_errors();
 /// (400 when it cannot be translated), and is charged by it. Right after auth.
 std::shared_ptr<middleware> make_gemini_request(std::uint64_t default_max_output_tokens);
 
-/// SPEC §3.1 step 8 with §0.4: `ctx.input_estimate` = ceil(body_bytes / 4) (the body as the
-/// client sent it, in every dialect), and `ctx.charge_tokens` = that plus the request's
+/// The charge (docs/governance.md, "Rate limits"): `ctx.input_estimate` = ceil(body_bytes / 4) (the
+/// body as the client sent it, in every dialect), and `ctx.charge_tokens` = that plus the request's
 /// output limit from `ctx.fields` (else the default); 0 for an unmetered request.
 void charge_request(proxy_context& ctx, std::uint64_t default_max_output_tokens,
                     std::size_t body_bytes);
@@ -41,17 +42,17 @@ struct body_limits {
     std::uint64_t default_max_output_tokens = 4096;      ///< --default-max-output-tokens
 };
 
-/// SPEC §3.1 steps 3–5 and 8: the global in-flight permit (held until the response is
-/// written; 429 inflight_limit), the body (413 over the limit; large multipart uploads are
-/// left to stream), the JSON scan (400 invalid_json), and the token charge.
+/// The body step (docs/architecture.md, "Requests"): the global in-flight permit (held until the
+/// response is written; 429 inflight_limit), the body (413 over the limit; large multipart uploads
+/// are left to stream), the JSON scan (400 invalid_json), and the token charge.
 std::shared_ptr<middleware> make_read_body(body_limits limits,
                                            std::shared_ptr<std::atomic<std::uint64_t>> in_flight);
 
-/// SPEC §3.2: fail-closed virtual-key auth against the live key snapshot.
+/// Fail-closed virtual-key auth against the live key snapshot (docs/proxy.md, "Virtual-key auth").
 std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys);
 
 /// True for the multipart uploads that may exceed the body limit and are streamed to the
-/// first candidate (SPEC §3.1 step 3).
+/// first candidate (docs/proxy.md, "Large uploads").
 bool is_streamable_upload(const proxy_context& ctx);
 
 }  // namespace ditto::middleware
@@ -72,9 +73,10 @@ class response_cache;
 
 namespace ditto::middleware {
 
-/// SPEC §3.4: rpm/tpm across the key's scopes (key, tenant, project, user), all admitted or
-/// none, charging `ctx.charge_tokens`; 429 `rate_limited` with `retry-after`. Settled on the
-/// way out: refunded when the answer is not 2xx, else corrected to the reported usage.
+/// docs/governance.md, "Rate limits": rpm/tpm across the key's scopes (key, tenant, project, user),
+/// all admitted or none, charging `ctx.charge_tokens`; 429 `rate_limited` with `retry-after`.
+/// Settled on the way out: refunded when the answer is not 2xx, else corrected to the reported
+/// usage.
 std::shared_ptr<middleware> make_rate_limit(std::shared_ptr<store::rate_limiter> limiter,
                                             std::shared_ptr<metrics::counters> counters);
 
@@ -87,15 +89,16 @@ std::shared_ptr<middleware> make_rate_limit(std::shared_ptr<store::rate_limiter>
 std::shared_ptr<middleware> make_settle(boost::asio::any_io_executor background,
                                         std::uint64_t usage_max_body_bytes);
 
-/// Drops candidates that should not be tried now (SPEC §5 health filter); never returns an
-/// empty list for a non-empty one.
+/// Drops candidates that should not be tried now (the ejected and unhealthy backends of
+/// docs/routing.md); never returns an empty list for a non-empty one.
 using candidate_filter = std::function<std::vector<std::string>(std::vector<std::string>)>;
 
-/// SPEC §3.9: fills `ctx.candidates` from the snapshot's router, through `filter` when set;
-/// none → 502 backend_not_found.
+/// Fills `ctx.candidates` from the snapshot's router (docs/proxy.md, "Routing"), through `filter`
+/// when set; none → 502 backend_not_found.
 std::shared_ptr<middleware> make_route(candidate_filter filter = {});
 
-/// SPEC §3.8 endpoint policy, before the guardrails, for keys with a USD budget.
+/// The USD endpoint policy (docs/governance.md, "Costs"), before the guardrails, for keys with a
+/// USD budget.
 std::shared_ptr<middleware> make_cost_policy();
 
 struct budget_options {
@@ -107,20 +110,20 @@ struct budget_options {
     bool fail_open = false;
 };
 
-/// SPEC §3.5, §3.8: reserves the token charge and the cost estimate on every scope with a
-/// budget, all or none (402 budget_exceeded / cost_budget_exceeded, audited as
+/// docs/governance.md, "Budgets" and "Costs": reserves the token charge and the cost estimate on
+/// every scope with a budget, all or none (402 budget_exceeded / cost_budget_exceeded, audited as
 /// proxy.blocked); commits the actual amounts or rolls back through the settlement.
 std::shared_ptr<middleware> make_budget(budget_options options,
                                         std::shared_ptr<store::budget_store> budgets,
                                         std::shared_ptr<store::audit_log> audit,
                                         std::shared_ptr<metrics::counters> counters);
 
-/// SPEC §3.3: the guardrails that apply to the key and routed model (compiled in the key
-/// snapshot); 403 policy_error / 400 invalid_request before anything is counted. Counts
-/// `guardrail_blocked`.
+/// docs/governance.md, "Guardrails": the guardrails that apply to the key and routed model
+/// (compiled in the key snapshot); 403 policy_error / 400 invalid_request before anything is
+/// counted. Counts `guardrail_blocked`.
 std::shared_ptr<middleware> make_guardrails(std::shared_ptr<metrics::counters> counters);
 
-/// SPEC §3.7 (docs/caching.md): answers eligible requests from the cache (memory, then the
+/// docs/caching.md: answers eligible requests from the cache (memory, then the
 /// shared tier) with x-ditto-cache: hit and no upstream call; stores 2xx answers that fit
 /// (SSE streams once complete, with streaming caching on); concurrent identical misses wait
 /// for one upstream call. After the rate limit (a hit counts in rpm, not in tpm) and before
@@ -128,8 +131,8 @@ std::shared_ptr<middleware> make_guardrails(std::shared_ptr<metrics::counters> c
 std::shared_ptr<middleware> make_cache(std::shared_ptr<cache::response_cache> c,
                                        std::shared_ptr<metrics::counters> counters);
 
-/// SPEC §3.9 routed model: the trimmed JSON `model`, else the decoded `{id}` of
-/// `/v1/models/{id}`, else empty.
+/// The routed model (docs/proxy.md, "Routing"): the trimmed JSON `model`, else the decoded `{id}`
+/// of `/v1/models/{id}`, else empty.
 std::string routed_model(const proxy_context& ctx);
 
 }  // namespace ditto::middleware

@@ -46,21 +46,22 @@ struct proxy_context {
 
     std::vector<std::shared_ptr<void>> holds;  ///< permits released after the response
 
-    /// SPEC §3.1 step 8: ceil(body bytes / 4), and that plus the most output the request
-    /// may produce (§0.4). Set with the body.
+    /// ceil(body bytes / 4), and that plus the most output the request may produce
+    /// (docs/governance.md, "Rate limits"). Set with the body.
     std::uint64_t input_estimate = 0;
     std::uint64_t charge_tokens = 0;
-    /// False for every method but POST: SPEC §3.8's endpoint table makes them free (model
-    /// lookups, file and batch reads, deletes). Such a request reserves no budget, is counted
-    /// in rpm but charges 0 to tpm, and is never settled to a `usage` its answer carries
+    /// False for every method but POST: the USD endpoint policy (docs/governance.md, "Costs") makes
+    /// them free (model lookups, file and batch reads, deletes). Such a request reserves no budget,
+    /// is counted in rpm but charges 0 to tpm, and is never settled to a `usage` its answer carries
     /// (GET /v1/responses/{id} returns a stored response with the usage already paid for).
     bool metered = true;
 
-    /// SPEC §3.8 endpoint policy, when some scope of the key has a USD budget.
+    /// The USD endpoint policy (docs/governance.md, "Costs"), when some scope of the key has a USD
+    /// budget.
     enum class cost_policy : std::uint8_t { none, free, token_based };
     cost_policy cost = cost_policy::none;
 
-    std::vector<std::string> candidates;  ///< backends in order (SPEC §3.9), set by route
+    std::vector<std::string> candidates;  ///< backends in order (docs/routing.md), set by route
 
     /// The request as chat completions, made on first need by a backend that does not speak
     /// the client's dialect (Responses, Anthropic; Gemini is translated with the body, so its
@@ -68,8 +69,8 @@ struct proxy_context {
     std::optional<std::string> chat_body;
     core::request_fields chat_fields;
 
-    /// The upstream was asked for stream usage the client did not ask for (SPEC §0.5): the
-    /// extra usage event is removed from the client's stream.
+    /// The upstream was asked for stream usage the client did not ask for (docs/governance.md,
+    /// "Usage accounting"): the extra usage event is removed from the client's stream.
     bool strip_usage_chunk = false;
 
     settlement settle;  ///< charges to settle once the answer is known
@@ -139,8 +140,8 @@ class chain {
     std::vector<std::shared_ptr<middleware>> items_;
 };
 
-/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (SPEC §3.10); `param`
-/// names the request field at fault, when there is one.
+/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (docs/proxy.md); `param` names
+/// the request field at fault, when there is one.
 http::response api_error(const http::request& req, http::status st, std::string_view type,
                          std::string_view code, std::string_view message,
                          std::string_view param = {});

@@ -1,6 +1,6 @@
 #pragma once
 
-// SPEC §3.3 guardrails: which set applies to a request, and the checks in order (model
+// docs/governance.md, "Guardrails": which set applies to a request, and the checks in order (model
 // deny/allow, max_input_tokens, schema, text filters). RE2 and nlohmann stay in the .cpp.
 
 #include <cstdint>
@@ -37,7 +37,8 @@ struct guardrail_input {
 };
 
 /// One guardrails_config with its RE2 patterns compiled once (banned phrases and regexes
-/// case-insensitive; PII patterns per SPEC). Immutable after construction; thread-safe.
+/// case-insensitive; PII patterns as docs/governance.md gives them). Immutable after construction;
+/// thread-safe.
 class compiled_guardrails {
   public:
     explicit compiled_guardrails(const config::guardrails_config& cfg);
@@ -47,7 +48,7 @@ class compiled_guardrails {
     compiled_guardrails(const compiled_guardrails&) = delete;
     compiled_guardrails& operator=(const compiled_guardrails&) = delete;
 
-    /// Runs the SPEC §3.3 checks in order; the first failure wins.
+    /// Runs the checks of docs/governance.md in order; the first failure wins.
     guardrail_verdict check(const guardrail_input& in) const;
 
     const config::guardrails_config& config() const { return cfg_; }
@@ -68,11 +69,11 @@ class guardrails_index {
                      const config::router_config& router);
     ~guardrails_index();
 
-    /// SPEC §3.3 selection: a key with a route → the key's; else the matching rule
-    /// (router::match_rule) with guardrails replaces the key's; no model → the key's.
-    /// The key's guardrails are found by value, so a key the index was not built from (a
-    /// newer snapshot's) is still checked with its own; those are compiled once on first
-    /// use and kept for the index's lifetime, so none passes unchecked.
+    /// Which set applies (docs/governance.md): a key with a route → the key's; else the matching
+    /// rule (router::match_rule) with guardrails replaces the key's; no model → the key's. The
+    /// key's guardrails are found by value, so a key the index was not built from (a newer
+    /// snapshot's) is still checked with its own; those are compiled once on first use and kept for
+    /// the index's lifetime, so none passes unchecked.
     const compiled_guardrails& select(const config::virtual_key_config& key,
                                       std::string_view model) const;
     /// The rule's guardrails that replace the key's for `model`, or null (select()'s first step).

@@ -44,14 +44,15 @@ class key_snapshot {
             return *rule;
         return *scopes(key).rails;
     }
-    /// Every scope id of every key (SPEC §6.1), for dropping counters of removed scopes.
+    /// Every scope id of every key (docs/governance.md, "Rate limits"), for dropping counters of
+    /// removed scopes.
     std::vector<std::string> scope_ids() const;
 
     /// What a key is counted in, computed once per snapshot rather than per request.
     struct key_scopes {
         std::vector<key_scope> all;           ///< key, tenant, project, user (those with ids)
-        std::vector<store::rate_scope> rate;  ///< the scopes with rpm or tpm (SPEC §3.4)
-        bool cost_budget = false;             ///< some scope has total_usd_micros (§3.8)
+        std::vector<store::rate_scope> rate;  ///< the scopes with rpm or tpm (docs/governance.md)
+        bool cost_budget = false;             ///< some scope has a USD budget (docs/governance.md)
         const compiled_guardrails* rails = nullptr;  ///< the key's own guardrails
     };
     /// `key` must come from this snapshot (find()).

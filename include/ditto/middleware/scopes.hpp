@@ -7,7 +7,8 @@
 
 namespace ditto::middleware {
 
-/// One scope a key's request is counted in (SPEC §6.1), with what it is limited by.
+/// One scope a key's request is counted in (docs/governance.md, "Rate limits"), with what it is
+/// limited by.
 struct key_scope {
     std::string id;  ///< `key-1`, `tenant:t`, `tenant:t:project:p`, `project:p`, `user:u`, …
     const config::limits_config* limits = nullptr;  ///< null: the scope has no limits

@@ -1,6 +1,6 @@
 #pragma once
 
-// Exactly-once settlement of one request's charges (SPEC §0.3, docs/governance.md).
+// Exactly-once settlement of one request's charges (docs/governance.md, "Budgets").
 //
 // Steps that charge something on the way in (rate limits, budgets) and the proxy's audit
 // record register an action here. The settle step runs them once the answer is known: at
@@ -48,7 +48,7 @@ class settle_action {
   public:
     virtual ~settle_action() = default;
     /// Runs once. An error is reported to the client as 500 storage_error when the answer
-    /// is still buffered (SPEC §3.5, §3.10); for a stream it is logged.
+    /// is still buffered (docs/governance.md, "Audit"); for a stream it is logged.
     virtual boost::asio::awaitable<boost::system::error_code> settle(outcome& o) = 0;
 };
 

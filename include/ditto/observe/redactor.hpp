@@ -1,6 +1,6 @@
 #pragma once
 
-// Redaction and sampling (SPEC §1.4, docs/observability.md): what keeps secrets out of logs,
+// Redaction and sampling (docs/observability.md): what keeps secrets out of logs,
 // audit payloads and metric labels, and how often a log or audit record is written.
 
 #include <bitset>
@@ -70,7 +70,8 @@ class redactor {
     std::bitset<64 * 64 + 1> name_filter_;
 };
 
-/// SPEC §1.4 sampling: emit when fnv1a64(sink + "|" + identity) <= floor(rate · 2^64-1).
+/// Sampling (docs/observability.md): emit when
+/// fnv1a64(sink + "|" + identity) <= floor(rate · 2^64-1).
 bool sampled(std::string_view sink, std::string_view identity, double rate);
 
 /// The identity a payload is sampled by: the first non-empty request_id, trace_id,

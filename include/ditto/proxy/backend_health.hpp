@@ -1,6 +1,6 @@
 #pragma once
 
-// Per-backend health (SPEC §5): the circuit breaker's failure count and ejection, and the
+// Per-backend health (docs/routing.md): the circuit breaker's failure count and ejection, and the
 // active health checks' verdict — one state per backend shared by every worker of the
 // process, each behind its own lock. Plus the pure policy the attempt loop follows.
 
@@ -19,8 +19,9 @@ namespace ditto::proxy {
 
 enum class attempt_failure : std::uint8_t { network, timeout, status };
 
-/// SPEC §5 per-failure action: a status is retry (retry on and listed), else fallback
-/// (listed), else none; network and timeout errors use their configured actions.
+/// The per-failure action (docs/routing.md, "When an attempt fails"): a status is retry (retry on
+/// and listed), else fallback (listed), else none; network and timeout errors use their configured
+/// actions.
 config::failure_action action_for(const config::retry_settings& r, attempt_failure kind,
                                   unsigned status = 0);
 /// clamp(max_attempts or #candidates, 1, #candidates).
@@ -49,8 +50,8 @@ class backend_health {
     /// Candidates are filtered only with the breaker or health checks on.
     bool filtering() const { return settings_.breaker.enabled || settings_.health.enabled; }
 
-    /// SPEC §5 candidate filter: without the ejected (breaker) and failed (health check)
-    /// backends — unless that leaves none, then all of them.
+    /// The candidate filter (docs/routing.md, "Circuit breaker"): without the ejected (breaker) and
+    /// failed (health check) backends — unless that leaves none, then all of them.
     std::vector<std::string> filter(std::vector<std::string> candidates) const;
 
     /// An attempt that failed: a transport error, or a status answer (with its
@@ -66,7 +67,8 @@ class backend_health {
     std::vector<backend_view> snapshot() const;
     /// Clears a backend's state; the fresh view (also for a name that is not a backend).
     backend_view reset(const std::string& backend);
-    /// SPEC §8.1 `backend.<name>` checks: (name, nullopt when ok else why), sorted.
+    /// The `backend.<name>` checks of `/ready` (docs/routing.md, "Health checks"): (name, nullopt
+    /// when ok else why), sorted.
     std::vector<std::pair<std::string, std::optional<std::string>>> readiness() const;
 
   private:

@@ -1,8 +1,8 @@
 #pragma once
 
-// Active health checks (SPEC §5): `GET <base><path>` to every backend (its headers and
-// query), at once and then `interval` after each round, at most 8 at a time, each under its
-// timeout; a 2xx marks the backend healthy. Runs on the background executor with its own
+// Active health checks (docs/routing.md, "Health checks"): `GET <base><path>` to every backend (its
+// headers and query), at once and then `interval` after each round, at most 8 at a time, each under
+// its timeout; a 2xx marks the backend healthy. Runs on the background executor with its own
 // connection pools.
 
 #include <boost/asio/any_io_executor.hpp>

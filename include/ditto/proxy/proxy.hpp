@@ -34,7 +34,7 @@ struct proxy_options {
     std::shared_ptr<const observe::redactor> redactor;
 };
 
-/// The chain's last step (SPEC §3.10–§3.11, §5): the attempt loop over `ctx.candidates` —
+/// The chain's last step (docs/proxy.md, docs/routing.md): the attempt loop over `ctx.candidates` —
 /// backend permits, model_map, the upstream call — moving to the next candidate as the
 /// retry/fallback policy says (never twice to one backend; a non-idempotent request only
 /// when it never reached the upstream or the client sent x-request-id), feeding each
@@ -51,8 +51,8 @@ std::shared_ptr<middleware::middleware> make_proxy(std::shared_ptr<upstreams> up
 /// before anything is counted. Right after route.
 std::shared_ptr<middleware::middleware> make_translation_check(std::shared_ptr<upstreams> ups);
 
-/// `GET /v1/models` (SPEC §3.14): every backend's list (or the key's route only), merged
-/// by id, first occurrence wins.
+/// `GET /v1/models` (docs/proxy.md, "Paths"): every backend's list (or the key's route only),
+/// merged by id, first occurrence wins.
 std::shared_ptr<middleware::middleware> make_models(std::shared_ptr<upstreams> ups);
 
 }  // namespace ditto::proxy

@@ -1,7 +1,7 @@
 #pragma once
 
-// The audit part of the store interface (SPEC §3.1, §3.5, §3.10, §7.3): append-only
-// records `{id, ts_ms, kind, payload}`, listed newest first.
+// The audit part of the store interface (docs/governance.md, "Audit"; docs/admin-api.md, "Audit"):
+// append-only records `{id, ts_ms, kind, payload}`, listed newest first.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 
-// The budget part of the store interface (SPEC §3.5, §3.8, §0.2, §0.3): token and USD
+// The budget part of the store interface (docs/governance.md, "Budgets"): token and USD
 // reservations across several scopes at once, committed at the actual amount or rolled
 // back. The Redis store does a reservation in one Lua call; the memory store under the
 // locks of the scopes' shards.
@@ -17,7 +17,7 @@ namespace ditto::store {
 /// What a ledger counts: tokens, or micro-dollars (integer µUSD).
 enum class budget_metric : std::uint8_t { tokens = 0, usd_micros = 1 };
 
-/// One scope's share of a reservation. Scope ids follow SPEC §6.1.
+/// One scope's share of a reservation. Scope ids as in docs/governance.md, "Rate limits".
 struct budget_line {
     std::string scope_id;
     budget_metric metric = budget_metric::tokens;

@@ -1,7 +1,7 @@
 #pragma once
 
-// The proxy cache's shared tier (SPEC §3.7 L2): opaque entries under the cache key with a
-// time to live. Implemented by the Redis store only; without Redis the cache is memory-only.
+// The proxy cache's shared tier (docs/caching.md, "Tiers"): opaque entries under the cache key with
+// a time to live. Implemented by the Redis store only; without Redis the cache is memory-only.
 // Errors are reported, and the cache treats them as misses, never as request failures.
 
 #include <boost/asio/awaitable.hpp>

@@ -1,8 +1,8 @@
 #pragma once
 
-// The control-plane part of the store interface (SPEC §0.1, §6.2, §6.4): the virtual keys
-// and router as JSON documents, with a version and a change feed. The store keeps opaque
-// JSON (the config layer parses it), so the store layer needs no config types.
+// The control-plane part of the store interface (docs/admin-api.md, docs/redis.md): the virtual
+// keys and router as JSON documents, with a version and a change feed. The store keeps opaque JSON
+// (the config layer parses it), so the store layer needs no config types.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/errc.hpp>

@@ -1,7 +1,7 @@
 #pragma once
 
-// The rate-limit part of the store interface (SPEC §3.4, §0.2, §0.13). Implementations: the
-// in-memory store (one process) and, next, the Redis store (one Lua call per admission).
+// The rate-limit part of the store interface (docs/governance.md, "Rate limits"). Implementations:
+// the in-memory store (one process) and, next, the Redis store (one Lua call per admission).
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -12,7 +12,7 @@
 
 namespace ditto::store {
 
-/// One scope's limits for an admission. Scope ids follow SPEC §6.1 (`key-1`, `tenant:t`,
+/// One scope's limits for an admission. Scope ids as in docs/governance.md (`key-1`, `tenant:t`,
 /// `tenant:t:project:p`, `project:p`, `tenant:t:user:u`, `user:u`).
 struct rate_scope {
     std::string id;

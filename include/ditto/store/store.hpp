@@ -24,8 +24,8 @@ struct store_set {
     std::shared_ptr<control_store> control;
     /// The proxy cache's shared tier; null for the memory store (L1 only).
     std::shared_ptr<cache_store> cache;
-    /// Readiness (SPEC §8.1 `store.redis`): nullopt when healthy, else what is wrong. Null for
-    /// the memory store, which is always ready.
+    /// Readiness (`store.redis` in `/ready`, docs/http-server.md): nullopt when healthy, else what
+    /// is wrong. Null for the memory store, which is always ready.
     std::function<boost::asio::awaitable<std::optional<std::string>>()> health;
     /// Stops background work and closes connections (at shutdown). May be null.
     std::function<void()> close;

@@ -38,7 +38,7 @@ class backend {
     /// The upstream model for `model` (exact, else "*"), if mapped.
     const std::string* map_model(const std::string& model) const;
     bool has_model_map() const { return !model_map_.empty(); }
-    /// SPEC §0.6: connect + response head, and each gap between body pieces.
+    /// Connect + response head, and each gap between body pieces (docs/proxy.md).
     std::chrono::milliseconds timeout() const { return timeout_; }
     /// `max_response_seconds`: from the request sent to the answer's last byte; 0 = no cap.
     std::chrono::milliseconds max_response() const { return max_response_; }

@@ -39,7 +39,7 @@ class pool {
     std::vector<std::unique_ptr<connection>> idle_;
 };
 
-/// How an attempt failed (SPEC §5 failure kinds).
+/// How an attempt failed (the failure kinds of docs/routing.md, "When an attempt fails").
 enum class failure_kind {
     none,
     network,  ///< resolve, connect, TLS, reset, malformed response
@@ -49,7 +49,7 @@ enum class failure_kind {
 struct exchange_result {
     failure_kind failure = failure_kind::none;
     /// False when the upstream cannot have seen the request (resolve, connect or TLS
-    /// failed): failing over is then always safe (SPEC §0.9).
+    /// failed): failing over is then always safe (docs/proxy.md, "Fail-over").
     bool request_sent = true;
     std::string error;        ///< human-readable reason, no secrets
     http::response response;  ///< when failure == none: the upstream's answer, body buffered
@@ -75,9 +75,10 @@ boost::asio::awaitable<exchange_result> exchange(
     pool& p, outgoing& req, std::uint64_t buffer_limit,
     std::chrono::milliseconds timeout = std::chrono::milliseconds::zero());
 
-/// The upstream head for a client request (SPEC §3.10): client headers minus credentials
-/// and hop-by-hop ones, then the backend's headers (replacing), then `x-request-id`; Host
-/// set for the upstream. `path`/`query` are the normalized path and raw query (no '?').
+/// The upstream head for a client request (docs/proxy.md, "What goes upstream"): client headers
+/// minus credentials and hop-by-hop ones, then the backend's headers (replacing), then
+/// `x-request-id`; Host set for the upstream. `path`/`query` are the normalized path and raw query
+/// (no '?').
 outgoing build_outgoing(const http::request& client, const backend& b, std::string_view path,
                         std::string_view query, std::string body, std::string_view request_id);
 

@@ -20,9 +20,9 @@ struct base_url {
 /// fragment are refused (credentials belong in `headers`).
 std::optional<base_url> parse_base_url(std::string_view text);
 
-/// The upstream request target (SPEC §1.1, §3.10): base path + request path, without a
-/// doubled `/v1`, then the client's query, then the backend's encoded query params.
-/// `path` starts with '/'; `client_query` and `extra_query` have no leading '?'.
+/// The upstream request target (docs/configuration.md, `base_url`; docs/proxy.md): base path +
+/// request path, without a doubled `/v1`, then the client's query, then the backend's encoded query
+/// params. `path` starts with '/'; `client_query` and `extra_query` have no leading '?'.
 std::string join_target(const base_url& base, std::string_view path, std::string_view client_query,
                         std::string_view extra_query);
 

@@ -65,8 +65,9 @@ class redis_cache_store final : public cache_store {
         co_return out;
     }
 
-    // SPEC §6.2: SCAN the prefix 256 at a time; with a selector, GET each batch, match the
-    // decoded metadata, DEL the matches. An entry that expires meanwhile is simply not counted.
+    // docs/caching.md, "Purge": SCAN the prefix 256 at a time; with a selector, GET each batch,
+    // match the decoded metadata, DEL the matches. An entry that expires meanwhile is simply not
+    // counted.
     net::awaitable<cache_purge_result> purge(std::function<bool(std::string_view)> match) override {
         cache_purge_result out;
         const std::string pattern = glob_escape(p_) + "*";

@@ -31,7 +31,7 @@ std::string limit_arg(const std::optional<std::uint32_t>& l) {
     return l ? std::to_string(*l) : "-1";
 }
 
-// ---- rate limits (SPEC §3.4 with §0.2, §0.13: per scope, Redis TIME, one call) ----
+// ---- rate limits (docs/governance.md, docs/redis.md: per scope, Redis TIME, one call) ----
 
 class redis_rate_limiter final : public rate_limiter {
   public:
@@ -91,7 +91,7 @@ class redis_rate_limiter final : public rate_limiter {
     std::string p_;
 };
 
-// ---- budgets (SPEC §3.5, §3.8, §6.2; all scopes in one call, unlike the original) ----
+// ---- budgets (docs/redis.md; all scopes in one call, unlike the original) ----
 
 class redis_budget_store final : public budget_store {
   public:
@@ -191,7 +191,7 @@ class redis_budget_store final : public budget_store {
     std::string p_;
 };
 
-// ---- audit (SPEC §6.2, records as hashes: no JSON parsing needed to list them) ----
+// ---- audit (docs/redis.md, records as hashes: no JSON parsing needed to list them) ----
 
 class redis_audit_log final : public audit_log {
   public:
@@ -243,7 +243,7 @@ class redis_audit_log final : public audit_log {
     std::chrono::seconds keep_;
 };
 
-// ---- control plane (SPEC §0.1: a change on one replica reaches every replica) ----
+// ---- control plane (docs/redis.md: a change on one replica reaches every replica) ----
 
 class redis_control_store final : public control_store,
                                   public std::enable_shared_from_this<redis_control_store> {

@@ -22,7 +22,7 @@ lua_script make(std::string_view src) {
     return {src, sha1_hex(src)};
 }
 
-// Shared by every script: ledger key and fields of a metric (SPEC §6.2 layout).
+// Shared by every script: ledger key and fields of a metric (docs/redis.md, "Key layout").
 #define DITTO_LUA_LEDGER                                                                    \
     "local function ledger(p, m)\n"                                                         \
     "  if m == 't' then return p .. ':budget_ledger:', 'spent_tokens', 'reserved_tokens', " \

@@ -1,5 +1,6 @@
-// The config version hashes of SPEC §7.4, computed here from their definition: the hash is
-// fed key by key, and must equal the hash of the whole document written out.
+// The config version hashes of docs/admin-api.md, "Config versions", computed here from their
+// definition: the hash is fed key by key, and must equal the hash of the whole document written
+// out.
 
 #include <gtest/gtest.h>
 

@@ -33,7 +33,7 @@ TEST(CacheKey, FollowsTheSpecFormula) {
 
 TEST(CacheKey, OnlyAllowListedHeadersVaryIt) {
     const auto base = key(post({{"content-type", "application/json"}}));
-    // Identity, tracing, transport and SDK metadata do not split entries (SPEC §0.14).
+    // Identity, tracing, transport and SDK metadata do not split entries (docs/caching.md).
     EXPECT_EQ(base, key(post({{"content-type", "application/json"},
                               {"user-agent", "a"},
                               {"authorization", "Bearer sk-1"},

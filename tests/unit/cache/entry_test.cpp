@@ -47,7 +47,7 @@ TEST(CacheEntry, RejectsTruncatedForeignAndTrailingBytes) {
     for (std::size_t cut = 0; cut < bytes.size(); ++cut)
         EXPECT_FALSE(decode(std::string_view(bytes).substr(0, cut))) << cut;
     EXPECT_FALSE(decode(bytes + "x"));
-    EXPECT_FALSE(decode(R"({"status":200,"body":[1,2]})"));  // the JSON layout of SPEC §6.2
+    EXPECT_FALSE(decode(R"({"status":200,"body":[1,2]})"));  // the original gateway's layout
     EXPECT_FALSE(decode_metadata("dce2" + bytes.substr(4)));
     // A header count far beyond the input is refused before anything is allocated.
     auto e = sample();

@@ -32,7 +32,7 @@ TEST(Cli, ProxyCacheFlags) {
     EXPECT_EQ(off.options.proxy_cache.max_entries, 1024u);
     EXPECT_EQ(off.options.proxy_cache.max_total_body_bytes, 64u * 1024 * 1024);
     EXPECT_FALSE(off.options.proxy_cache.streaming);
-    // SPEC §2: any cache flag implies --proxy-cache; a 0 is raised to 1.
+    // docs/caching.md: any cache flag implies --proxy-cache; a 0 is raised to 1.
     for (const char* flag : {"--proxy-cache-ttl", "--proxy-cache-max-entries",
                              "--proxy-cache-max-body-bytes", "--proxy-cache-max-total-body-bytes",
                              "--proxy-cache-max-stream-body-bytes", "--proxy-cache-wait-ms"}) {

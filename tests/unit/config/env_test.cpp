@@ -1,4 +1,5 @@
-// Env expansion (SPEC §1.5): dotenv parsing, lookup order, placeholders, secrets.
+// Env expansion (docs/configuration.md, "Environment and secrets"): dotenv parsing, lookup order,
+// placeholders, secrets.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -351,7 +352,7 @@ TEST(ConfigExpandEnv, ExpandsOnlyTheNamedFields) {
     const backend_config& b = cfg.backends[0];
     EXPECT_EQ(b.base_url, "https://api.example.com");
     EXPECT_EQ(b.headers, (env_map{{"authorization", "Bearer sk-1"}, {"x-plain", "plain"}}));
-    // Query values are trimmed after expansion too (SPEC §1.1).
+    // Query values are trimmed after expansion too (docs/configuration.md).
     EXPECT_EQ(b.query_params, (env_map{{"api-version", "2024"}}));
     EXPECT_EQ(b.name, "${NOT_EXPANDED}");
     EXPECT_EQ(b.model_map, (env_map{{"${M}", "${M}"}}));

@@ -1,5 +1,6 @@
-// key_to_json / router_to_json and their readers: canonical shape (SPEC §1.2-§1.3), round
-// trips through the gateway.json parser, token forms, error paths and string escaping.
+// key_to_json / router_to_json and their readers: canonical shape (docs/configuration.md,
+// "Canonical JSON"), round trips through the gateway.json parser, token forms, error paths and
+// string escaping.
 
 #include "ditto/config/serialize.hpp"
 
@@ -66,8 +67,8 @@ std::optional<virtual_key_config> reparse(const std::string& text, diagnostics& 
 TEST(ConfigSerialize, MinimalKeyIsCanonicalAndRoundTrips) {
     const virtual_key_config k = minimal_key();
     const std::string text = key_to_json(k, token_form::raw);
-    // SPEC §1.2: declaration order, unset scope fields omitted, nulls inside limits/budget/cache,
-    // `route` always written.
+    // The canonical JSON: declaration order, unset scope fields omitted, nulls inside
+    // limits/budget/cache, `route` always written.
     EXPECT_EQ(text, R"({"id":"k","token":"vk-1","enabled":true,)"
                     R"("limits":{"rpm":null,"tpm":null},)"
                     R"("budget":{"total_tokens":null,"total_usd_micros":null},)"
@@ -147,7 +148,7 @@ TEST(ConfigSerialize, FullKeyMemberOrderFollowsTheStruct) {
 }
 
 TEST(ConfigSerialize, ZeroLimitsSurviveAsZeroNotAbsent) {
-    // 0 means "always block" (SPEC §1.2); losing it would silently lift the limit.
+    // 0 means "always block" (docs/configuration.md); losing it would silently lift the limit.
     virtual_key_config k = minimal_key();
     k.limits = limits_config{0, 0};
     k.tenant_limits = limits_config{0, 0};
@@ -213,7 +214,8 @@ TEST(ConfigSerialize, Sha256FormKeepsAnAlreadyHashedToken) {
 }
 
 TEST(ConfigSerialize, Sha256FormHashesTheTrimmedToken) {
-    // token_lookup_key trims (SPEC §1.2), so surrounding blanks must not change the stored hash.
+    // token_lookup_key trims (docs/configuration.md), so surrounding blanks must not change the
+    // stored hash.
     virtual_key_config k = minimal_key();
     k.token = "  vk-1\t";
     diagnostics diag;
@@ -270,7 +272,7 @@ TEST(ConfigSerialize, RouterRoundTripsWeightsAndRules) {
 }
 
 TEST(ConfigSerialize, RouterShapeFollowsSpec) {
-    // SPEC §1.3: exact only when true, guardrails only when set, backend always.
+    // The canonical router: exact only when true, guardrails only when set, backend always.
     EXPECT_EQ(
         router_to_json(sample_router()),
         R"({"default_backends":[{"backend":"primary","weight":3.5},)"
@@ -427,7 +429,7 @@ TEST(ConfigSerialize, InvalidUtf8IsReplacedNotThrown) {
 }
 
 TEST(ConfigSerialize, KeyTextIsWhatNlohmannWrites) {
-    // key_to_json appends text instead of building a DOM; config hashes (SPEC §7.4) depend
+    // key_to_json appends text instead of building a DOM; config hashes (docs/admin-api.md) depend
     // on its bytes, so they must be exactly nlohmann's dump() of the same members. Re-dumping
     // the parsed text with an order-keeping DOM gives that dump: any difference in escaping,
     // numbers or member order shows here.

@@ -1,5 +1,5 @@
-// validate (SPEC §1.6 plus our backend checks), token_lookup_key (SPEC §1.2) and
-// load_gateway_file.
+// validate (docs/configuration.md, "Validation messages", our backend checks included),
+// token_lookup_key (docs/configuration.md) and load_gateway_file.
 
 #include <gtest/gtest.h>
 #include <unistd.h>

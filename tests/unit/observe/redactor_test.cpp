@@ -87,7 +87,8 @@ TEST(Sampling, RatesAndIdentity) {
     int kept = 0;
     for (int i = 0; i < 10'000; ++i)
         kept += sampled("audit", "req-" + std::to_string(i), 0.25) ? 1 : 0;
-    // FNV-1a (the SPEC's hash) over similar ids is not perfectly uniform: about a quarter.
+    // FNV-1a (the sampling hash, docs/observability.md) over similar ids is not perfectly uniform:
+    // about a quarter.
     EXPECT_GT(kept, 2000);
     EXPECT_LT(kept, 3200);
     // Deterministic per identity: every sink decides the same way for one request.

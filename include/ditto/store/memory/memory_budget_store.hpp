@@ -1,6 +1,6 @@
 #pragma once
 
-// The in-memory budget store (SPEC §3.5, §6.3 with our reservations): ledgers of spent and
+// The in-memory budget store (docs/governance.md, "Budgets" and "Store"): ledgers of spent and
 // reserved amounts per (scope, metric) in locked shards, and the open reservations by id in
 // shards of their own, so concurrent requests of different keys do not contend.
 

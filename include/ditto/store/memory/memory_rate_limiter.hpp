@@ -1,8 +1,8 @@
 #pragma once
 
-// The in-memory rate limiter (SPEC §3.4, §0.13): weighted two-window sliding counters per
-// scope, kept in 64 independently locked shards so admissions of unrelated scopes never
-// contend on one lock.
+// The in-memory rate limiter (docs/governance.md, "Rate limits"): weighted two-window sliding
+// counters per scope, kept in 64 independently locked shards so admissions of unrelated scopes
+// never contend on one lock.
 
 #include <cstddef>
 #include <cstdint>

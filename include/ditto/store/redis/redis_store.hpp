@@ -17,7 +17,7 @@ struct redis_store_options {
     redis_url url;
     std::string prefix = "ditto";
     redis_options connection;
-    /// Audit records expire after this; 0 keeps them (SPEC §2: default 30 days).
+    /// Audit records expire after this; 0 keeps them (docs/redis.md: default 30 days).
     std::chrono::seconds audit_retention{30 * 24 * 3600};
     /// How often the control version is checked for changes made by another replica.
     std::chrono::milliseconds control_poll{50};
