@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 #include "ditto/admin/control_plane.hpp"
 #include "ditto/log/log.hpp"
@@ -96,6 +97,16 @@ std::optional<store::redis::redis_url> redis_url_of(const config::cli_options& o
 
 }  // namespace
 
+store_runtime::store_runtime(store_runtime&& other) noexcept
+    : set(std::move(other.set)), keys(std::move(other.keys)), shared_version(other.shared_version) {
+    other.set.close = nullptr;
+}
+
+void store_runtime::close() {
+    if (auto c = std::exchange(set.close, nullptr))
+        c();
+}
+
 std::optional<store_runtime> open_store(const config::cli_options& o, config::gateway_config& cfg,
                                         const config::env_lookup& env, background& bg) {
     store_runtime rt;
@@ -116,16 +127,12 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     ro.connection.command_timeout = std::chrono::milliseconds(o.redis_timeout_ms);
     ro.audit_retention = std::chrono::seconds(o.audit_retention_secs);
     rt.set = store::redis::make_redis_store(ro, bg.executor());
+    // A fatal error below returns nullopt, and `rt` closes the store's connections as it
+    // goes: the background loop has nothing left that keeps it (and the exit) waiting.
 
     // After validation (docs/configuration.md): Redis is reached or start-up fails
     // (docs/redis.md).
     const auto limit = std::chrono::milliseconds(o.redis_timeout_ms) * 4 + std::chrono::seconds(2);
-    // On a fatal error the store's connections are closed first, so that the background
-    // loop has nothing left that keeps it (and the exit) waiting.
-    auto fail = [&rt] {
-        rt.set.close();
-        return std::nullopt;
-    };
     // Replicas starting together race to write the file's keys: the write is a
     // compare-and-set, and the loser reads (and adopts) what the winner wrote.
     for (int attempt = 0;; ++attempt) {
@@ -134,14 +141,14 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
             log::error("store.unavailable", "cannot reach Redis at start-up",
                        {{"redis", url->redacted()},
                         {"error", loaded ? loaded->error.message() : "timed out"}});
-            return fail();
+            return std::nullopt;
         }
         if (loaded->state && (!loaded->state->keys.empty() || loaded->state->router_json)) {
             config::diagnostics diag;
             if (!admin::apply_stored_state(*loaded->state, cfg, diag)) {
                 for (const auto& e : diag.errors)
                     log::error("store.invalid", "keys or router in Redis: " + e);
-                return fail();
+                return std::nullopt;
             }
             rt.shared_version = loaded->state->version;
             log::info("store.bootstrap",
@@ -159,7 +166,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
         if (!saved || saved->error) {
             log::error("store.unavailable", "cannot write keys and router to Redis",
                        {{"error", saved ? saved->error.message() : "timed out"}});
-            return fail();
+            return std::nullopt;
         }
         rt.shared_version = saved->version;
         log::info("store.bootstrap", "keys and router written to Redis",

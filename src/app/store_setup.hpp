@@ -12,6 +12,10 @@
 
 namespace ditto::app {
 
+/// The opened store. Its connections and change feed are closed once: by the shutdown
+/// sequence, before the workers' event loops go (a connection must go before its loop), or
+/// when this goes on an early exit — a Redis change feed left running would hold the
+/// background thread, and so the exit, for its whole grace period.
 struct store_runtime {
     store::store_set set;
     /// Empty until the control plane's bootstrap version fills it (built once, not twice:
@@ -19,6 +23,17 @@ struct store_runtime {
     std::shared_ptr<middleware::live_keys> keys;
     /// The shared store's control version the keys and router came from (0 without one).
     std::uint64_t shared_version = 0;
+
+    store_runtime() = default;
+    /// The duty to close moves too.
+    store_runtime(store_runtime&& other) noexcept;
+    store_runtime& operator=(store_runtime&&) = delete;
+    store_runtime(const store_runtime&) = delete;
+    store_runtime& operator=(const store_runtime&) = delete;
+    ~store_runtime() { close(); }
+
+    /// Runs `set.close` the first time only.
+    void close();
 };
 
 /// Opens the store the flags ask for: memory by default, Redis with --redis/--redis-env.

@@ -4,6 +4,7 @@
 #include "support/replicas.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <thread>
 
@@ -313,6 +314,45 @@ TEST(RedisStartup, UnreachableRedisIsFatal) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("cannot reach Redis"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("hunter2"), std::string::npos) << r.err;
+}
+
+// REGRESSION: an exit after the store had opened (the upstreams cannot be built, the address
+// cannot be bound) left Redis' change feed running, which held the background thread, and so
+// the exit, for its whole 5 s grace and logged a false "pending settlements abandoned".
+TEST(RedisStartup, LaterStartupFailuresCloseTheStoreAndExitAtOnce) {
+    redis_server redis;
+    temp_dir dir;
+    const auto check = [](const run_result& r, std::chrono::milliseconds took,
+                          const std::string& error) {
+        EXPECT_EQ(r.exit_code, 1);
+        EXPECT_NE(r.err.find(error), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("store.redis"), std::string::npos) << r.err;  // it had opened
+        EXPECT_EQ(r.err.find("background.stop"), std::string::npos) << r.err;
+        EXPECT_LT(took, 3s);
+    };
+    const auto timed_run = [](const std::vector<std::string>& args) {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = run_to_exit(DITTO_GATEWAY_BIN, args);
+        return std::pair(std::move(r), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - t0));
+    };
+    // A CA file that exists but holds no certificate passes validation; the backend's TLS
+    // context then cannot be built.
+    const auto ca = dir.write("ca.pem", "not a certificate\n");
+    const auto bad_ca = dir.write("bad-ca.json", R"({
+  "backends": [{"name": "primary", "base_url": "https://127.0.0.1:9/v1", "tls_ca_file": ")" +
+                                                     ca + R"("}],
+  "virtual_keys": [],
+  "router": {"default_backends": [{"backend": "primary"}], "rules": []}
+})");
+    const auto [upstreams, upstreams_took] =
+        timed_run({bad_ca, "--listen", "127.0.0.1:0", "--redis", redis.url(1)});
+    check(upstreams, upstreams_took, "cannot load CA certificates");
+    // Redis' own port is taken by a plain listener: the gateway cannot bind it.
+    const auto [listen, listen_took] =
+        timed_run({dir.write("gateway.json", basic_config(9)), "--listen",
+                   "127.0.0.1:" + std::to_string(redis.port()), "--redis", redis.url(2)});
+    check(listen, listen_took, "cannot listen on");
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+#pragma once
+
+// What answers requests, built once at start-up: the upstreams, the proxy cache, the metrics,
+// backend health, the Admin API and the middleware chains, behind one app_handler.
+
+#include <memory>
+#include <optional>
+
+#include "app_handler.hpp"
+#include "background.hpp"
+#include "ditto/admin/admin_tokens.hpp"
+#include "ditto/admin/control_plane.hpp"
+#include "ditto/config/cli.hpp"
+#include "ditto/proxy/health_checker.hpp"
+#include "reload.hpp"
+#include "startup_config.hpp"
+#include "store_setup.hpp"
+
+namespace ditto::app {
+
+struct request_handling {
+    std::shared_ptr<app_handler> handler;
+    /// The backend health checks, running on the background executor; null when off. They
+    /// stop when the last reference goes, or earlier in the shutdown sequence.
+    std::shared_ptr<proxy::health_checker> checker;
+    /// SIGHUP's reload (the Admin API holds the same).
+    std::shared_ptr<reloader> reload;
+};
+
+/// nullopt: a backend cannot be used (its CA certificates, say); logged.
+std::optional<request_handling> build_request_handling(
+    const config::cli_options& options, const startup_config& sc, const store_runtime& store,
+    std::shared_ptr<admin::control_plane> control, admin::admin_tokens tokens, background& bg);
+
+}  // namespace ditto::app
