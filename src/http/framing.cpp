@@ -3,7 +3,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "ditto/core/strings.hpp"
-#include "ditto/http/request_parser.hpp"
+#include "ditto/http/message_parser.hpp"
 
 namespace ditto::http {
 

@@ -111,9 +111,12 @@ void header_list::set(std::string_view name, std::string_view value) {
 }
 
 // The bytes of erased fields stay until clear(): a head is short-lived and small.
+// Most sets name a field the head does not have yet: then this is one scan and no writes.
 std::size_t header_list::erase_all(bhttp::field f, std::string_view name) {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
+    std::size_t kept = index_of(f, name);
+    if (kept == slots_.size())
+        return 0;
+    for (std::size_t i = kept + 1; i < slots_.size(); ++i) {
         if (!matches(slots_[i], f, name))
             slots_[kept++] = slots_[i];
     }
@@ -161,7 +164,7 @@ void request::target(std::string_view t) {
     target_len_ = static_cast<std::uint32_t>(t.size());
 }
 
-bool request::keep_alive() const {
+bool header_list::connection_keeps_alive(unsigned version) const {
     bool close = false;
     bool keep = false;
     for (const auto& f : *this) {
@@ -172,18 +175,18 @@ bool request::keep_alive() const {
             keep = keep || core::iequals(t, "keep-alive");
         });
     }
-    return version_ >= 11 ? !close : keep && !close;
+    return version >= 11 ? !close : keep && !close;
 }
 
-void request::keep_alive(bool on) {
+void header_list::set_keep_alive(unsigned version, bool on) {
     erase(bhttp::field::connection);
-    if (version_ >= 11 && !on)
+    if (version >= 11 && !on)
         insert(bhttp::field::connection, "close");
-    else if (version_ < 11 && on)
+    else if (version < 11 && on)
         insert(bhttp::field::connection, "keep-alive");
 }
 
-std::optional<std::uint64_t> request::content_length() const {
+std::optional<std::uint64_t> header_list::declared_length() const {
     if (count(bhttp::field::content_length) != 1)
         return std::nullopt;
     const auto v = (*this)[bhttp::field::content_length];
@@ -194,7 +197,7 @@ std::optional<std::uint64_t> request::content_length() const {
     return n;
 }
 
-void request::content_length(std::uint64_t n) {
+void header_list::set_content_length(std::uint64_t n) {
     char buf[24];
     const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
     erase(bhttp::field::transfer_encoding);
@@ -204,7 +207,7 @@ void request::content_length(std::uint64_t n) {
 void request::prepare_payload() {
     if (!body_.empty() || verb_ == bhttp::verb::post || verb_ == bhttp::verb::put ||
         verb_ == bhttp::verb::patch) {
-        content_length(body_.size());
+        set_content_length(body_.size());
     } else {
         erase(bhttp::field::content_length);
         erase(bhttp::field::transfer_encoding);

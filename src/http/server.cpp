@@ -22,7 +22,7 @@
 #include <tuple>
 
 #include "ditto/http/framing.hpp"
-#include "ditto/http/request_parser.hpp"
+#include "ditto/http/message_parser.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/log/log.hpp"
 #include "watched_stream.hpp"
@@ -123,7 +123,7 @@ net::awaitable<void> lingering_close(detail::watched_stream& stream) {
     stream.socket().close(ec);
 }
 
-bool has_no_body(const bhttp::response_header<>& h) {
+bool has_no_body(const response_message& h) {
     const auto st = h.result_int();
     return (st >= 100 && st < 200) || st == 204 || st == 304;
 }

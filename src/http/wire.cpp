@@ -11,8 +11,7 @@ void append_version(std::string& out, unsigned version) {
     out += version == 10 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
-template <class Fields>
-void append_fields(std::string& out, const Fields& f) {
+void append_fields(std::string& out, const header_list& f) {
     for (const auto& field : f) {
         const auto name = field.name_string();
         const auto value = field.value();
@@ -24,15 +23,17 @@ void append_fields(std::string& out, const Fields& f) {
 
 }  // namespace
 
-void append_response_head(std::string& out, const bhttp::response_header<>& head,
+void append_response_head(std::string& out, const response_message& head,
                           std::string_view stored_fields) {
     append_version(out, head.version());
     char code[4];
     auto [end, ec] = std::to_chars(code, code + sizeof(code), head.result_int());
     out.append(" ").append(code, end).append(" ");
     auto reason = head.reason();
-    if (reason.empty())
-        reason = bhttp::obsolete_reason(head.result());
+    if (reason.empty()) {
+        const auto usual = bhttp::obsolete_reason(head.result());
+        reason = {usual.data(), usual.size()};
+    }
     out.append(reason.data(), reason.size()).append("\r\n");
     out.append(stored_fields);
     append_fields(out, head);

@@ -23,6 +23,7 @@
 #include "ditto/core/saturating.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/http/error_body.hpp"
+#include "ditto/http/message_parser.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/log/log.hpp"
 
@@ -294,9 +295,8 @@ struct pace {
 // pool only when the body ended cleanly and both sides keep the connection alive.
 class relay_stream final : public http::body_stream {
   public:
-    relay_stream(pool& p, std::unique_ptr<connection> c,
-                 bhttp::response_parser<bhttp::empty_body>&& head, std::chrono::milliseconds gap,
-                 pace limits, std::shared_ptr<cut_note> note)
+    relay_stream(pool& p, std::unique_ptr<connection> c, http::response_parser&& head,
+                 std::chrono::milliseconds gap, pace limits, std::shared_ptr<cut_note> note)
         : pool_(p),
           conn_(std::move(c)),
           parser_(std::move(head)),
@@ -307,35 +307,56 @@ class relay_stream final : public http::body_stream {
           window_need_(core::sat_mul(limits.min_bytes_per_second,
                                      static_cast<std::uint64_t>(limits.window.count())) /
                        1000) {
-        parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+        parser_.body_limit(boost::none);
     }
 
     net::awaitable<std::optional<std::string>> next(error_code& ec) override {
         if (!conn_)
             co_return std::nullopt;
-        // The read buffer is what an idle SSE stream costs while it waits for the upstream:
-        // 4 KiB, doubled (to 64 KiB) only while reads fill it. It is kept across reads and not
-        // zero-filled; each piece returned is a copy of just the bytes read (a 64 KiB buffer
-        // cleared for every 150-byte event cost more than the event's whole relay).
-        if (!buf_ || buf_size_ != piece_size_) {
-            buf_ = std::make_unique_for_overwrite<char[]>(piece_size_);
-            buf_size_ = piece_size_;
-        }
-        while (!parser_.is_done()) {
-            parser_.get().body().data = buf_.get();
-            parser_.get().body().size = buf_size_;
+        // The piece is parsed into a buffer kept across calls (its capacity is what an idle
+        // SSE stream costs while it waits: 4 KiB, doubled to 64 KiB only while pieces fill it);
+        // each piece returned is a copy of just the bytes parsed.
+        piece_.clear();
+        parser_.pieces_to(&piece_, piece_size_);
+        for (;;) {
+            // The chunks already read go into the same piece, not one chunk per call: an SSE
+            // upstream sends an event per chunk and one read often brings dozens, each of
+            // which would otherwise cost a coroutine round trip and a client write.
+            error_code pec;
+            while (!parser_.is_done() && conn_->buffer.size() > 0) {
+                const auto used = parser_.put(conn_->buffer.data(), pec);
+                conn_->buffer.consume(used);
+                if (pec == bhttp::error::need_more || pec == bhttp::error::need_buffer) {
+                    pec = {};
+                    break;
+                }
+                if (pec || used == 0)
+                    break;
+            }
+            if (pec) {
+                abort();
+                ec = pec;
+                co_return std::nullopt;
+            }
+            if (!piece_.empty() || parser_.is_done())
+                break;
             const auto limit = read_deadline();
             conn_->tcp().expires_at(limit.first);
             error_code rec;
+            std::size_t n = 0;
+            const auto room = conn_->buffer.prepare(beast::read_size(conn_->buffer, 65536));
             if (conn_->is_tls()) {
-                std::tie(rec, std::ignore) =
-                    co_await bhttp::async_read_some(conn_->tls(), conn_->buffer, parser_, nothrow);
+                std::tie(rec, n) = co_await conn_->tls().async_read_some(room, nothrow);
             } else {
-                std::tie(rec, std::ignore) =
-                    co_await bhttp::async_read_some(conn_->tcp(), conn_->buffer, parser_, nothrow);
+                std::tie(rec, n) = co_await conn_->tcp().async_read_some(room, nothrow);
             }
-            if (rec == bhttp::error::need_buffer)
-                rec = {};
+            conn_->buffer.commit(n);
+            if (rec == net::error::eof) {
+                // A body that ends with the connection ends here; any other is cut short.
+                parser_.put_eof(rec);
+                if (!rec)
+                    break;
+            }
             if (rec) {
                 if (rec == beast::error::timeout && limit.second) {
                     note_->why = limit.second;
@@ -343,43 +364,27 @@ class relay_stream final : public http::body_stream {
                               {{"backend", pool_.target().name()}});
                 }
                 // The upstream died or stalled mid-body: abort the client's response too.
-                conn_->close();
-                conn_.reset();
+                abort();
                 ec = rec;
                 co_return std::nullopt;
             }
-            auto got = buf_size_ - parser_.get().body().size;
-            // The chunks already read go into the same piece, not one chunk per call: an SSE
-            // upstream sends an event per chunk and one read often brings dozens, each of
-            // which would otherwise cost a coroutine round trip and a client write. Only what
-            // is buffered is parsed here; a partial chunk or a full piece waits for the next
-            // call (and its socket read), as before.
-            while (got > 0 && got < buf_size_ && !parser_.is_done() && conn_->buffer.size() > 0) {
-                error_code pec;
-                const auto used = parser_.put(conn_->buffer.data(), pec);
-                conn_->buffer.consume(used);
-                got = buf_size_ - parser_.get().body().size;
-                if (pec || used == 0)
-                    break;
-            }
             // The socket is read through the connection's buffer, whose capacity (a few
-            // hundred bytes after the head) sets the read size: doubled, like the piece, while
-            // reads fill it (three quarters of it body, the rest chunk framing), so a paced
-            // stream keeps it small and a fast one is read 64 KiB per call, not 512 bytes.
-            if (const auto cap = conn_->buffer.capacity(); got * 4 >= cap * 3 && cap < 65536)
+            // hundred bytes after the head) sets the read size: doubled while reads fill it, so
+            // a paced stream keeps it small and a fast one is read 64 KiB per call.
+            if (const auto cap = conn_->buffer.capacity(); n * 4 >= cap * 3 && cap < 65536)
                 conn_->buffer.reserve(std::min<std::size_t>(cap * 2, 65536));
-            window_bytes_ += got;
-            if (got > 0) {
-                piece_size_ =
-                    got == buf_size_ ? std::min<std::size_t>(piece_size_ * 2, 65536) : piece_size_;
-                std::string piece(buf_.get(), got);
-                if (parser_.is_done())
-                    finish();
-                co_return piece;
-            }
         }
-        finish();
-        co_return std::nullopt;
+        window_bytes_ += piece_.size();
+        if (piece_.empty()) {
+            finish();
+            co_return std::nullopt;
+        }
+        if (piece_.size() == piece_size_)
+            piece_size_ = std::min<std::size_t>(piece_size_ * 2, 65536);
+        std::string piece(piece_);
+        if (parser_.is_done())
+            finish();
+        co_return piece;
     }
 
   private:
@@ -403,6 +408,11 @@ class relay_stream final : public http::body_stream {
         return d;
     }
 
+    void abort() {
+        conn_->close();
+        conn_.reset();
+    }
+
     void finish() {
         if (!conn_)
             return;
@@ -416,10 +426,9 @@ class relay_stream final : public http::body_stream {
 
     pool& pool_;
     std::unique_ptr<connection> conn_;
-    bhttp::response_parser<bhttp::buffer_body> parser_;
+    http::response_parser parser_;
     std::size_t piece_size_ = 4096;
-    std::unique_ptr<char[]> buf_;
-    std::size_t buf_size_ = 0;
+    std::string piece_;
     std::chrono::milliseconds gap_;
     pace pace_;
     std::shared_ptr<cut_note> note_;
@@ -429,15 +438,15 @@ class relay_stream final : public http::body_stream {
 };
 
 // The upstream's head becomes the client's: moved, not copied, then cleaned.
-http::response to_client_head(bhttp::response_header<>&& up) {
+http::response to_client_head(http::response_message&& up) {
     http::response r;
-    r.msg.base() = std::move(up);
+    r.msg = std::move(up);
     r.msg.version(11);
-    strip_hop_by_hop(r.msg.base());
+    strip_hop_by_hop(r.msg);
     return r;
 }
 
-bool has_no_body(const bhttp::response_header<>& h, bhttp::verb method) {
+bool has_no_body(const http::response_message& h, bhttp::verb method) {
     const auto st = h.result_int();
     return method == bhttp::verb::head || (st >= 100 && st < 200) || st == 204 || st == 304;
 }
@@ -486,9 +495,8 @@ net::awaitable<error_code> read_parse(Stream& s, connection& c, Parser& parser, 
 }
 
 template <class Stream>
-net::awaitable<error_code> read_head(Stream& s, connection& c,
-                                     bhttp::response_parser<bhttp::empty_body>& head) {
-    head.body_limit(std::numeric_limits<std::uint64_t>::max());
+net::awaitable<error_code> read_head(Stream& s, connection& c, http::response_parser& head) {
+    head.body_limit(boost::none);
     co_return co_await read_parse(s, c, head, true);
 }
 
@@ -545,9 +553,11 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
     // (No structured bindings in a coroutine frame: docs/architecture.md, GCC 12 rules.)
     const auto head_limit = capped(req.streamed_body ? clock::now() + timeout : deadline, end_by);
     c->tcp().expires_at(head_limit.first);
-    std::optional<bhttp::response_parser<bhttp::empty_body>> head;
+    http::response_message head_msg;
+    std::optional<http::response_parser> head;
     for (;;) {
-        head.emplace();
+        head_msg.clear();
+        head.emplace(head_msg);
         // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator.
         if (c->is_tls()) {
             ec = co_await read_head(c->tls(), *c, *head);
@@ -556,7 +566,7 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         }
         // 1xx answers (100 Continue, 103 Early Hints) are interim: the final one follows on
         // the same connection and must be read here, or the connection is out of step.
-        if (ec || head->get().result_int() >= 200 || head->get().result_int() == 101)
+        if (ec || head_msg.result_int() >= 200 || head_msg.result_int() == 101)
             break;
     }
     if (ec) {
@@ -572,15 +582,16 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         c->close();
         co_return out;
     }
-    if (head->get().result_int() == 101) {
+    if (head_msg.result_int() == 101) {
         out.failure = failure_kind::network;
         out.error = "upstream switched protocols (101); upgrades are not proxied";
         c->close();
         co_return out;
     }
 
-    const bool no_body = has_no_body(head->get().base(), req.msg.method());
-    out.response = to_client_head(std::move(head->get().base()));
+    const bool no_body = has_no_body(head_msg, req.msg.method());
+    out.response = to_client_head(std::move(head_msg));
+    head->detach();
     if (no_body) {
         if (head->keep_alive()) {
             p.give_back(std::move(c));
@@ -592,8 +603,8 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
     }
     const auto length = head->content_length();
     if (length && *length <= buffer_limit) {
-        bhttp::response_parser<bhttp::string_body> whole{std::move(*head)};
-        whole.body_limit(buffer_limit);
+        auto& whole = *head;
+        whole.body_to(&out.response.msg.body(), buffer_limit);
         const auto body_limit = capped(clock::now() + timeout, end_by);
         c->tcp().expires_at(body_limit.first);
         // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator.
@@ -611,7 +622,6 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
             c->close();
             co_return out;
         }
-        out.response.msg.body() = std::move(whole.get().body());
         out.response.msg.prepare_payload();
         if (whole.keep_alive()) {
             p.give_back(std::move(c));
@@ -670,12 +680,11 @@ net::awaitable<exchange_result> exchange(pool& p, outgoing& req, std::uint64_t b
     }
 }
 
-// One pass over the head, comparing Beast's field enum, instead of one tree lookup per name
-// (nine per answer).
-void strip_hop_by_hop(bhttp::fields& f) {
-    using fd = bhttp::field;
-    for (auto it = f.begin(); it != f.end();) {
-        switch (it->name()) {
+// One pass over the head, comparing field enums.
+void strip_hop_by_hop(http::header_list& f) {
+    f.erase_if([](const http::header_list::value_type& v) {
+        using fd = bhttp::field;
+        switch (v.name()) {
             case fd::connection:
             case fd::keep_alive:
             case fd::proxy_connection:
@@ -684,19 +693,13 @@ void strip_hop_by_hop(bhttp::fields& f) {
             case fd::trailer:
             case fd::upgrade:
             case fd::proxy_authenticate:
-                it = f.erase(it);
-                continue;
+                return true;
             case fd::unknown:
-                if (core::iequals(it->name_string(), "x-ditto-cache")) {
-                    it = f.erase(it);
-                    continue;
-                }
-                break;
+                return core::iequals(v.name_string(), "x-ditto-cache");
             default:
-                break;
+                return false;
         }
-        ++it;
-    }
+    });
 }
 
 namespace {

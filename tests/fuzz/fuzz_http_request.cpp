@@ -36,7 +36,7 @@
 #include "ditto/core/strings.hpp"
 #include "ditto/http/framing.hpp"
 #include "ditto/http/message.hpp"
-#include "ditto/http/request_parser.hpp"
+#include "ditto/http/message_parser.hpp"
 #include "ditto/http/server.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/middleware/builtin.hpp"

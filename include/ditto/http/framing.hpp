@@ -37,7 +37,9 @@ class fold_finder {
 /// how many it consumed (also on need_more: the start line may be taken before the rest
 /// arrives). An obs-fold in them is `bad_field`, whatever Beast made of it. The server and
 /// the fuzzer (tests/fuzz/fuzz_http_request.cpp) read heads through this one function.
-class request_parser;
+template <bool isRequest>
+class message_parser;
+using request_parser = message_parser<true>;
 std::size_t put_head(request_parser& parser, std::string_view in, fold_finder& folds,
                      boost::system::error_code& ec);
 

@@ -1,13 +1,12 @@
 #pragma once
 
 // Request and response types shared by the server, the app's routes, the middleware chain
-// and the upstream relay. The request is our own (request.hpp); the response is Beast's
-// message, of which only the declarations are included here (Beast is compiled once in
-// src/asio).
+// and the upstream relay. Both messages are our own (request.hpp, response_message.hpp):
+// Beast parses and frames them, but their fields are not Beast's.
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstdint>
 #include <functional>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "ditto/http/request.hpp"
+#include "ditto/http/response_message.hpp"
 
 namespace ditto::http {
 
@@ -40,7 +40,7 @@ class body_stream {
 
 /// A response: the head plus either the buffered body in `msg.body()` or `stream`.
 struct response {
-    bhttp::response<bhttp::string_body> msg;
+    response_message msg;
     /// When set, msg.body() is ignored. With a Content-Length in `msg` the pieces are sent
     /// as they are and must add up to it (a shortfall closes the connection); without one
     /// they are sent chunked.

@@ -111,10 +111,32 @@ class header_list {
     std::size_t erase(boost::beast::http::field f);
     std::size_t erase(std::string_view name);
 
+    /// Removes every field `drop(field)` is true for; how many.
+    template <class Pred>
+    std::size_t erase_if(Pred drop) {
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            if (!drop(at(i)))
+                slots_[kept++] = slots_[i];
+        }
+        const auto removed = slots_.size() - kept;
+        slots_.resize(kept);
+        return removed;
+    }
+
     /// Empties the list, keeping its memory for the next head on the connection.
     void clear();
 
   protected:
+    /// Keep-alive as Connection says for this HTTP version (1.1: unless `close`; 1.0: only
+    /// with `keep-alive`), and the Connection field that makes it `on`.
+    bool connection_keeps_alive(unsigned version) const;
+    void set_keep_alive(unsigned version, bool on);
+    /// The Content-Length, when there is exactly one well-formed value.
+    std::optional<std::uint64_t> declared_length() const;
+    /// Content-Length set to `n`, Transfer-Encoding removed.
+    void set_content_length(std::uint64_t n);
+
     /// Stores `s` with the fields' bytes; its offset.
     std::uint32_t keep(std::string_view s);
     std::string_view text(std::uint32_t off, std::uint32_t len) const {
@@ -153,13 +175,13 @@ class request : public header_list {
     void version(unsigned v) { version_ = v; }
 
     /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
-    bool keep_alive() const;
+    bool keep_alive() const { return connection_keeps_alive(version_); }
     /// Sets Connection so that keep_alive() returns `on` (other Connection tokens go).
-    void keep_alive(bool on);
+    void keep_alive(bool on) { set_keep_alive(version_, on); }
 
     /// The declared Content-Length, when there is exactly one well-formed value.
-    std::optional<std::uint64_t> content_length() const;
-    void content_length(std::uint64_t n);
+    std::optional<std::uint64_t> content_length() const { return declared_length(); }
+    void content_length(std::uint64_t n) { set_content_length(n); }
     /// Content-Length for the body when it has one or the method expects one (POST, PUT,
     /// PATCH); otherwise no length field. Transfer-Encoding goes either way.
     void prepare_payload();

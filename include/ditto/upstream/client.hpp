@@ -83,6 +83,6 @@ outgoing build_outgoing(const http::request& client, const backend& b, std::stri
                         std::string_view query, std::string body, std::string_view request_id);
 
 /// Response head cleanup for the client: hop-by-hop headers and `x-ditto-cache` removed.
-void strip_hop_by_hop(http::bhttp::fields& f);
+void strip_hop_by_hop(http::header_list& f);
 
 }  // namespace ditto::upstream

@@ -8,7 +8,8 @@
 #include <string_view>
 
 #include "ditto/http/framing.hpp"
-#include "ditto/http/request_parser.hpp"
+#include "ditto/http/message_parser.hpp"
+#include "ditto/http/response_message.hpp"
 
 namespace ditto::http {
 namespace {
@@ -208,6 +209,51 @@ TEST(RequestFraming, TransferEncodingOtherThanOneChunkedIsRefused) {
     r.set(bhttp::field::transfer_encoding, "chunked");
     r.insert(bhttp::field::content_length, "3");
     EXPECT_FALSE(request_framing_ok(r));
+}
+
+}  // namespace
+}  // namespace ditto::http
+
+namespace ditto::http {
+namespace {
+
+TEST(ResponseMessage, BodilessAnswersGetNoLengthOthersTheBodys) {
+    response_message m{bhttp::status::ok, 11};
+    m.body() = "hello";
+    m.set(bhttp::field::transfer_encoding, "chunked");
+    m.prepare_payload();
+    EXPECT_EQ(m[bhttp::field::content_length], "5");
+    EXPECT_EQ(m.find(bhttp::field::transfer_encoding), m.end());
+    m.result(bhttp::status::not_modified);
+    m.prepare_payload();
+    EXPECT_FALSE(m.has_content_length());
+    EXPECT_EQ(m.result_int(), 304u);
+}
+
+TEST(ResponseParser, StatusReasonFieldsAndBodyAreRead) {
+    const std::string_view wire =
+        "HTTP/1.1 201 Made It\r\nContent-Length: 2\r\nX-A: 1\r\nConnection: keep-alive\r\n\r\nok";
+    response_message m;
+    response_parser p(m);
+    p.body_limit(boost::none);
+    std::string body;
+    p.body_to(&body, 1024);
+    error_code ec;
+    p.eager(true);
+    const auto used = p.put(boost::asio::buffer(wire.data(), wire.size()), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(used, wire.size());
+    EXPECT_TRUE(p.is_done());
+    EXPECT_EQ(m.result_int(), 201u);
+    EXPECT_EQ(m.reason(), "Made It");
+    EXPECT_EQ(m["x-a"], "1");
+    EXPECT_EQ(body, "ok");
+    // Hop-by-hop fields are the upstream's, not the client's (upstream::strip_hop_by_hop).
+    EXPECT_EQ(m.erase_if([](const header_list::value_type& f) {
+        return f.name() == bhttp::field::connection;
+    }),
+              1u);
+    EXPECT_EQ(m.size(), 2u);
 }
 
 }  // namespace
