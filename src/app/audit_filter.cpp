@@ -24,6 +24,18 @@ class redacting_audit final : public store::audit_log {
         co_return co_await inner_->append(std::move(kind), std::move(payload));
     }
 
+    bool appends_now() const override { return inner_->appends_now(); }
+    boost::system::error_code append_sync(std::string kind, std::string payload) override {
+        if (!kept(payload))
+            return {};
+        return inner_->append_sync(std::move(kind), r_->redact_json(payload));
+    }
+    boost::system::error_code append_redacted_sync(std::string kind, std::string payload) override {
+        if (!kept(payload))
+            return {};
+        return inner_->append_sync(std::move(kind), std::move(payload));
+    }
+
     boost::asio::awaitable<std::vector<store::audit_record>> list(store::audit_query q) override {
         auto records = co_await inner_->list(q);
         for (auto& rec : records)

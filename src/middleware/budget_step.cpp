@@ -46,6 +46,20 @@ class budget_settle final : public settle_action {
         if (!o.success()) {
             co_return co_await p_.budgets->rollback(std::move(p_.id));
         }
+        const auto actual = spent(o);
+        co_return co_await p_.budgets->commit(std::move(p_.id), actual);
+    }
+
+    std::optional<boost::system::error_code> settle_now(outcome& o) override {
+        if (!o.success())
+            return p_.budgets->try_rollback(p_.id);
+        return p_.budgets->try_commit(p_.id, spent(o));
+    }
+
+  private:
+    // What a success spent, also recorded in the outcome for the audit (settle() may run after
+    // a settle_now() that could not: the same values twice).
+    store::actual_amounts spent(outcome& o) const {
         store::actual_amounts actual;
         if (auto total = o.usage.total_tokens()) {
             actual.tokens = *total;
@@ -56,10 +70,9 @@ class budget_settle final : public settle_action {
             actual.usd_micros = actual_cost(o);
         o.spent_tokens = actual.tokens;
         o.spent_cost_usd_micros = actual.usd_micros;
-        co_return co_await p_.budgets->commit(std::move(p_.id), actual);
+        return actual;
     }
 
-  private:
     // The price of what the upstream reported, for the model it was sent (after model_map);
     // it needs both counts. Otherwise the admission estimate, or for a stream cut short
     // without usage, the price of its input estimate.

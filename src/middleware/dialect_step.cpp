@@ -8,20 +8,23 @@ namespace {
 // the client's dialect. An answer that came from a backend (it carries x-ditto-backend) is
 // left alone: the proxy has already put a translated one in the dialect, and a native one is
 // in it by nature.
-class dialect_errors final : public middleware {
+class dialect_errors final : public around_middleware {
   public:
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
-        auto res = co_await next(ctx);
+    step_result enter(proxy_context& /*ctx*/, std::optional<http::response>& /*out*/) override {
+        return step_result::around;
+    }
+
+    leave_result leave(proxy_context& ctx, http::response& res) override {
         if (ctx.dialect != dialect::kind::anthropic && ctx.dialect != dialect::kind::gemini)
-            co_return res;
+            return leave_result::done;
         const unsigned st = res.msg.result_int();
         if (st < 400 || res.stream || res.msg.body().empty() ||
             res.msg.find("x-ditto-backend") != res.msg.end()) {
-            co_return res;
+            return leave_result::done;
         }
         res.msg.body() = dialect::error_from_openai(ctx.dialect, st, res.msg.body());
         res.msg.prepare_payload();
-        co_return res;
+        return leave_result::done;
     }
 };
 

@@ -91,14 +91,19 @@ void log_response(const proxy_context& ctx, unsigned status, clock::duration tot
                {"overhead_ms", millis(overhead)}});
 }
 
-class observe_step final : public middleware {
+// Around the rest of the chain, without a frame of its own: the clock starts on the way in,
+// the answer is measured and recorded on the way out.
+class observe_step final : public around_middleware {
   public:
     explicit observe_step(std::shared_ptr<metrics::prometheus> p) : p_(std::move(p)) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
-        const auto start = clock::now();
-        auto res = co_await next(ctx);
-        const auto total = clock::now() - start;
+    step_result enter(proxy_context& ctx, std::optional<http::response>& /*out*/) override {
+        ctx.observed_from = clock::now();
+        return step_result::around;
+    }
+
+    leave_result leave(proxy_context& ctx, http::response& res) override {
+        const auto total = clock::now() - ctx.observed_from;
         const auto overhead = std::max(clock::duration::zero(), total - ctx.upstream_time);
         // Ours (as LiteLLM and TensorZero report theirs): what the gateway itself cost.
         res.msg.set("x-ditto-overhead-ms", millis(overhead));
@@ -125,7 +130,7 @@ class observe_step final : public middleware {
         }
         if (log::enabled(log::level::info))
             log_response(ctx, status, total, overhead);
-        co_return res;
+        return leave_result::done;
     }
 
   private:

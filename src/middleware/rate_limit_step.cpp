@@ -21,21 +21,47 @@ class rate_settle final : public settle_action {
           metered_(metered) {}
 
     boost::asio::awaitable<boost::system::error_code> settle(outcome& o) override {
-        if (!o.success()) {
+        const auto d = decide(o);
+        if (d.refund)
             co_await limiter_->refund(std::move(charge_));
-        } else if (!metered_) {
-            // Charged 0 tokens; a usage in its answer is not this request's to pay.
-        } else if (o.cache_hit) {
-            co_await limiter_->settle_tokens(std::move(charge_), 0);
-        } else if (auto total = o.usage.total_tokens()) {
-            co_await limiter_->settle_tokens(std::move(charge_), *total);
-        } else if (!o.completed) {
-            co_await limiter_->settle_tokens(std::move(charge_), input_);
-        }
+        else if (d.tokens)
+            co_await limiter_->settle_tokens(std::move(charge_), *d.tokens);
         co_return boost::system::error_code{};
     }
 
+    std::optional<boost::system::error_code> settle_now(outcome& o) override {
+        const auto d = decide(o);
+        bool done = true;
+        if (d.refund)
+            done = limiter_->try_refund(charge_);
+        else if (d.tokens)
+            done = limiter_->try_settle_tokens(charge_, *d.tokens);
+        if (!done)
+            return std::nullopt;
+        return boost::system::error_code{};
+    }
+
   private:
+    // What the way out does: give the place back, or replace the estimate with `tokens`, or
+    // nothing (a free request keeps its charge of 0 tokens).
+    struct decision {
+        bool refund = false;
+        std::optional<std::uint64_t> tokens;
+    };
+    decision decide(const outcome& o) const {
+        if (!o.success())
+            return {true, std::nullopt};
+        if (!metered_)
+            return {};  // a usage in its answer is not this request's to pay
+        if (o.cache_hit)
+            return {false, 0};
+        if (auto total = o.usage.total_tokens())
+            return {false, *total};
+        if (!o.completed)
+            return {false, input_};
+        return {};
+    }
+
     std::shared_ptr<store::rate_limiter> limiter_;
     store::rate_charge charge_;
     std::uint64_t input_;

@@ -106,7 +106,12 @@ class settling_stream final : public http::body_stream {
         o.completed = completed;
         if (how_.sse && scanner_.usage().present)
             o.usage = scanner_.usage();
-        const auto ec = co_await settle_.run();
+        // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator.
+        boost::system::error_code ec;
+        if (auto now = settle_.run_now())
+            ec = *now;
+        else
+            ec = co_await settle_.run();
         if (ec) {
             log::error("proxy.settle_error", "settling a streamed request failed",
                        {{"error", ec.message()}});
@@ -146,16 +151,21 @@ std::optional<std::uint64_t> declared_length(const http::response& res) {
     return n;
 }
 
-class settle_step final : public middleware {
+// Around the rest of the chain: binds the settlement on the way in and runs it on the way out,
+// without a coroutine frame when every action settles at once (the memory store).
+class settle_step final : public around_middleware {
   public:
     settle_step(boost::asio::any_io_executor background, std::uint64_t usage_max)
         : background_(std::move(background)), usage_max_(usage_max) {}
 
-    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+    step_result enter(proxy_context& ctx, std::optional<http::response>& /*out*/) override {
         ctx.settle.bind(background_);
-        auto res = co_await next(ctx);
+        return step_result::around;
+    }
+
+    leave_result leave(proxy_context& ctx, http::response& res) override {
         if (ctx.settle.empty() || ctx.settle.done())
-            co_return res;
+            return leave_result::done;
         auto& o = ctx.settle.result();
         o.status = res.msg.result_int();
         if (res.stream) {
@@ -177,22 +187,33 @@ class settle_step final : public middleware {
             how.request_id = ctx.request_id;
             res.stream = std::make_unique<settling_stream>(std::move(res.stream),
                                                            std::move(ctx.settle), std::move(how));
-            co_return res;
+            return leave_result::done;
         }
-        if (const auto ec = co_await ctx.settle.run()) {
-            // A store that cannot record the request fails it (docs/governance.md, "Audit"), even
-            // though the upstream answered.
-            log::error("proxy.settle_error", "settling a request failed",
-                       {{"request_id", ctx.request_id}, {"error", ec.message()}});
-            auto err = api_error(ctx.req, status::internal_server_error, "api_error",
-                                 "storage_error", "storage error: " + ec.message());
-            err.holds = std::move(res.holds);
-            co_return err;
-        }
-        co_return res;
+        const auto ec = ctx.settle.run_now();
+        if (!ec)
+            return leave_result::wait;
+        failed(ctx, res, *ec);
+        return leave_result::done;
+    }
+
+    boost::asio::awaitable<void> leave_async(proxy_context& ctx, http::response& res) override {
+        failed(ctx, res, co_await ctx.settle.run());
     }
 
   private:
+    // A store that cannot record the request fails it (docs/governance.md, "Audit"), even
+    // though the upstream answered.
+    static void failed(proxy_context& ctx, http::response& res, boost::system::error_code ec) {
+        if (!ec)
+            return;
+        log::error("proxy.settle_error", "settling a request failed",
+                   {{"request_id", ctx.request_id}, {"error", ec.message()}});
+        auto err = api_error(ctx.req, status::internal_server_error, "api_error", "storage_error",
+                             "storage error: " + ec.message());
+        err.holds = std::move(res.holds);
+        res = std::move(err);
+    }
+
     boost::asio::any_io_executor background_;
     std::uint64_t usage_max_;
 };

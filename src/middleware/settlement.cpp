@@ -20,6 +20,8 @@ settlement::settlement(settlement&& other) noexcept
     : actions_(std::move(other.actions_)),
       outcome_(std::move(other.outcome_)),
       background_(std::move(other.background_)),
+      next_(other.next_),
+      first_error_(other.first_error_),
       done_(other.done_) {
     other.done_ = true;
     other.actions_.clear();
@@ -43,18 +45,32 @@ settlement::~settlement() {
     }
 }
 
+std::optional<boost::system::error_code> settlement::run_now() {
+    if (done_)
+        return boost::system::error_code{};
+    for (; next_ < actions_.size(); ++next_) {
+        const auto ec = actions_[next_]->settle_now(outcome_);
+        if (!ec)
+            return std::nullopt;
+        if (*ec && !first_error_)
+            first_error_ = *ec;
+    }
+    done_ = true;
+    actions_.clear();
+    return first_error_;
+}
+
 boost::asio::awaitable<boost::system::error_code> settlement::run() {
     if (done_)
         co_return boost::system::error_code{};
-    done_ = true;
-    boost::system::error_code first;
-    for (auto& a : actions_) {
-        auto ec = co_await a->settle(outcome_);
-        if (ec && !first)
-            first = ec;
+    done_ = true;  // also while it waits: the destructor must not settle it a second time
+    for (; next_ < actions_.size(); ++next_) {
+        auto ec = co_await actions_[next_]->settle(outcome_);
+        if (ec && !first_error_)
+            first_error_ = ec;
     }
     actions_.clear();
-    co_return first;
+    co_return first_error_;
 }
 
 }  // namespace ditto::middleware

@@ -70,6 +70,16 @@ class audit_settle final : public ::ditto::middleware::settle_action {
         co_return co_await audit_->append(std::string(kind), std::move(payload));
     }
 
+    std::optional<boost::system::error_code> settle_now(::ditto::middleware::outcome& o) override {
+        if (!audit_->appends_now())
+            return std::nullopt;  // before the record is written: settle() writes it
+        std::string payload, values;
+        const auto kind = write_audit_record(r_, o, payload, values);
+        if (vetted_ != nullptr && vetted_->values_clean(values))
+            return audit_->append_redacted_sync(std::string(kind), std::move(payload));
+        return audit_->append_sync(std::string(kind), std::move(payload));
+    }
+
   private:
     std::shared_ptr<store::audit_log> audit_;
     const observe::redactor* vetted_;
@@ -85,11 +95,15 @@ class usage_metrics_settle final : public ::ditto::middleware::settle_action {
 
     boost::asio::awaitable<boost::system::error_code> settle(
         ::ditto::middleware::outcome& o) override {
+        co_return *settle_now(o);
+    }
+
+    std::optional<boost::system::error_code> settle_now(::ditto::middleware::outcome& o) override {
         if (o.from_upstream) {
             p_->usage(worker_, key_, model_, o.usage.input.value_or(0), o.usage.output.value_or(0),
                       o.spent_cost_usd_micros.value_or(0));
         }
-        co_return boost::system::error_code{};
+        return boost::system::error_code{};
     }
 
   private:

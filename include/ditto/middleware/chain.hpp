@@ -80,7 +80,8 @@ struct proxy_context {
     metrics::cache_outcome cache = metrics::cache_outcome::not_eligible;
     std::string backend;  ///< the backend whose answer is returned
     std::vector<metrics::attempt_record> attempts;
-    std::chrono::steady_clock::duration upstream_time{};  ///< summed over attempts, to heads
+    std::chrono::steady_clock::duration upstream_time{};    ///< summed over attempts, to heads
+    std::chrono::steady_clock::time_point observed_from{};  ///< when the observe step began
 };
 
 class chain;
@@ -103,6 +104,13 @@ enum class step_result : std::uint8_t {
     next,      ///< done: the chain goes on to the next step, without a coroutine frame
     answered,  ///< the answer (a refusal) is in the step's `out`; no later step runs
     wait,      ///< the step must wait or act on the way out: the chain calls handle()
+    around,    ///< done for the way in: the chain goes on, and calls leave() on the answer
+};
+
+/// What a step did with the answer on its way out.
+enum class leave_result : std::uint8_t {
+    done,  ///< without waiting
+    wait,  ///< the chain awaits leave_async() to finish it
 };
 
 /// One step of the request's way in and its response's way out. Implementations are
@@ -116,11 +124,27 @@ class middleware {
         return step_result::wait;
     }
     virtual boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) = 0;
+    /// On the way out, for a step whose enter() said `around`: acts on the answer. The steps
+    /// the chain walked past are left in reverse order, all from one coroutine frame.
+    virtual leave_result leave(proxy_context& /*ctx*/, http::response& /*res*/) {
+        return leave_result::done;
+    }
+    /// The rest of leave() when it said `wait`.
+    virtual boost::asio::awaitable<void> leave_async(proxy_context& ctx, http::response& res);
 };
 
 /// A step that always decides in enter(): never a coroutine frame of its own on the chain's
 /// walk; handle() is enter() for callers that call it directly.
 class sync_middleware : public middleware {
+  public:
+    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override = 0;
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) final;
+};
+
+/// A step that acts around the rest of the chain without a coroutine frame of its own: enter()
+/// on the way in (`around`, or `answered`), leave() on the way out; handle() is both, for
+/// callers that call it directly.
+class around_middleware : public middleware {
   public:
     step_result enter(proxy_context& ctx, std::optional<http::response>& out) override = 0;
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) final;

@@ -50,6 +50,11 @@ class settle_action {
     /// Runs once. An error is reported to the client as 500 storage_error when the answer
     /// is still buffered (docs/governance.md, "Audit"); for a stream it is logged.
     virtual boost::asio::awaitable<boost::system::error_code> settle(outcome& o) = 0;
+    /// settle() done without waiting (the memory store); nullopt when it must wait, and then
+    /// settle() runs instead. Lets a request settle without a coroutine frame.
+    virtual std::optional<boost::system::error_code> settle_now(outcome& /*o*/) {
+        return std::nullopt;
+    }
 };
 
 class settlement {
@@ -71,11 +76,16 @@ class settlement {
     /// Runs every action once, in the order they were added (so the budget's spend is known
     /// to the audit). Returns the first error; later calls do nothing.
     boost::asio::awaitable<boost::system::error_code> run();
+    /// run() as far as the actions can settle without waiting: the first error once all have
+    /// run, or nullopt when one must wait, and then run() goes on from that action.
+    std::optional<boost::system::error_code> run_now();
 
   private:
     std::vector<std::unique_ptr<settle_action>> actions_;
     outcome outcome_;
     std::optional<boost::asio::any_io_executor> background_;
+    std::size_t next_ = 0;  ///< the first action not run yet
+    boost::system::error_code first_error_;
     bool done_ = false;
 };
 

@@ -38,6 +38,18 @@ class audit_log {
         std::string kind, std::string payload_json) {
         return append(std::move(kind), std::move(payload_json));
     }
+    /// True when append_sync() may be called: the log appends without waiting (the memory
+    /// store), so a request settles without a coroutine frame (docs/architecture.md).
+    virtual bool appends_now() const { return false; }
+    /// append() and append_redacted() without waiting; only when appends_now().
+    virtual boost::system::error_code append_sync(std::string /*kind*/,
+                                                  std::string /*payload_json*/) {
+        return boost::system::errc::make_error_code(boost::system::errc::operation_not_supported);
+    }
+    virtual boost::system::error_code append_redacted_sync(std::string kind,
+                                                           std::string payload_json) {
+        return append_sync(std::move(kind), std::move(payload_json));
+    }
     /// Newest first, at most `q.limit` records.
     virtual boost::asio::awaitable<std::vector<audit_record>> list(audit_query q) = 0;
 };

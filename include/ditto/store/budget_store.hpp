@@ -81,6 +81,15 @@ class budget_store {
                                                                      actual_amounts actual) = 0;
     /// Releases the reservation without spending. An unknown id is a no-op.
     virtual boost::asio::awaitable<boost::system::error_code> rollback(std::string id) = 0;
+    /// commit() and rollback() done without waiting (the memory store); nullopt when the
+    /// caller must await the coroutine form (docs/architecture.md).
+    virtual std::optional<boost::system::error_code> try_commit(const std::string& /*id*/,
+                                                                const actual_amounts& /*a*/) {
+        return std::nullopt;
+    }
+    virtual std::optional<boost::system::error_code> try_rollback(const std::string& /*id*/) {
+        return std::nullopt;
+    }
     /// Every ledger of `metric`, sorted by scope id.
     virtual boost::asio::awaitable<std::vector<ledger_entry>> ledgers(budget_metric metric) = 0;
     /// Releases (or, with `dry_run`, counts) up to `limit` reservations made before

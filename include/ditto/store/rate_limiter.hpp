@@ -55,6 +55,13 @@ class rate_limiter {
     }
     /// Takes back one request and the charged tokens; only within the same minute.
     virtual boost::asio::awaitable<void> refund(rate_charge charge) = 0;
+    /// refund() and settle_tokens() done without waiting (the memory store): true when done,
+    /// false when the caller must await the coroutine form. Lets a request settle without a
+    /// coroutine frame (docs/architecture.md).
+    virtual bool try_refund(const rate_charge& /*charge*/) { return false; }
+    virtual bool try_settle_tokens(const rate_charge& /*charge*/, std::uint64_t /*actual*/) {
+        return false;
+    }
     /// Replaces the charged estimate with `actual` tokens; only within the same minute.
     virtual boost::asio::awaitable<void> settle_tokens(rate_charge charge,
                                                        std::uint64_t actual) = 0;

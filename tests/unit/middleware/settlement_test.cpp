@@ -34,6 +34,28 @@ class recording_action final : public settle_action {
     bool fail_;
 };
 
+// Settles at once (the memory store) or only by waiting (Redis), and says which way it went.
+class either_way_action final : public settle_action {
+  public:
+    either_way_action(journal& j, std::string name, bool at_once)
+        : j_(j), name_(std::move(name)), at_once_(at_once) {}
+    boost::asio::awaitable<boost::system::error_code> settle(outcome&) override {
+        j_.calls.push_back(name_ + ":waited");
+        co_return boost::system::error_code{};
+    }
+    std::optional<boost::system::error_code> settle_now(outcome&) override {
+        if (!at_once_)
+            return std::nullopt;
+        j_.calls.push_back(name_ + ":at-once");
+        return boost::system::error_code{};
+    }
+
+  private:
+    journal& j_;
+    std::string name_;
+    bool at_once_;
+};
+
 boost::system::error_code run_now(boost::asio::io_context& ioc, settlement& s) {
     boost::system::error_code out;
     boost::asio::co_spawn(ioc, s.run(),
@@ -58,6 +80,39 @@ TEST(Settlement, RunsEveryActionOnceInOrder) {
               (std::vector<std::string>{"budget:ok:complete", "audit:ok:complete:spent=7"}));
     EXPECT_FALSE(run_now(ioc, s));
     EXPECT_EQ(j.calls.size(), 2u);
+}
+
+// run_now() settles what can be settled at once; from the first action that must wait, run()
+// goes on, in order, and nothing runs twice.
+TEST(Settlement, RunNowStopsAtTheFirstActionThatMustWaitAndRunGoesOnFromThere) {
+    boost::asio::io_context ioc;
+    journal j;
+    settlement s;
+    s.bind(ioc.get_executor());
+    s.add(std::make_unique<either_way_action>(j, "rate", true));
+    s.add(std::make_unique<either_way_action>(j, "budget", false));
+    s.add(std::make_unique<either_way_action>(j, "audit", true));
+    s.result().status = 200;
+    EXPECT_FALSE(s.run_now().has_value());
+    EXPECT_FALSE(s.done());
+    EXPECT_EQ(j.calls, (std::vector<std::string>{"rate:at-once"}));
+    EXPECT_FALSE(run_now(ioc, s));
+    EXPECT_TRUE(s.done());
+    EXPECT_EQ(j.calls, (std::vector<std::string>{"rate:at-once", "budget:waited", "audit:waited"}));
+    EXPECT_EQ(s.run_now(), boost::system::error_code{});
+    EXPECT_EQ(j.calls.size(), 3u);
+}
+
+TEST(Settlement, RunNowSettlesEverythingWhenNothingWaits) {
+    journal j;
+    settlement s;
+    s.add(std::make_unique<either_way_action>(j, "rate", true));
+    s.add(std::make_unique<either_way_action>(j, "audit", true));
+    const auto ec = s.run_now();
+    ASSERT_TRUE(ec.has_value());
+    EXPECT_FALSE(*ec);
+    EXPECT_TRUE(s.done());
+    EXPECT_EQ(j.calls, (std::vector<std::string>{"rate:at-once", "audit:at-once"}));
 }
 
 TEST(Settlement, ReportsTheFirstErrorButRunsEveryAction) {

@@ -24,6 +24,11 @@ class memory_audit_log final : public audit_log {
     boost::asio::awaitable<boost::system::error_code> append(std::string kind,
                                                              std::string payload_json) override;
     boost::asio::awaitable<std::vector<audit_record>> list(audit_query q) override;
+    bool appends_now() const override { return true; }
+    boost::system::error_code append_sync(std::string kind, std::string payload_json) override {
+        append_now(std::move(kind), std::move(payload_json));
+        return {};
+    }
 
     std::uint64_t append_now(std::string kind, std::string payload_json);
     std::vector<audit_record> list_now(const audit_query& q) const;

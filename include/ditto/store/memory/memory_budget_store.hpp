@@ -27,6 +27,15 @@ class memory_budget_store final : public budget_store {
     boost::asio::awaitable<boost::system::error_code> commit(std::string id,
                                                              actual_amounts actual) override;
     boost::asio::awaitable<boost::system::error_code> rollback(std::string id) override;
+    std::optional<boost::system::error_code> try_commit(const std::string& id,
+                                                        const actual_amounts& a) override {
+        settle_now(id, &a);
+        return boost::system::error_code{};
+    }
+    std::optional<boost::system::error_code> try_rollback(const std::string& id) override {
+        settle_now(id, nullptr);
+        return boost::system::error_code{};
+    }
     boost::asio::awaitable<std::vector<ledger_entry>> ledgers(budget_metric metric) override;
     boost::asio::awaitable<reap_result> reap(std::int64_t cutoff_ms, std::size_t limit,
                                              bool dry_run) override;

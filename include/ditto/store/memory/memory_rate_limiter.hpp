@@ -29,6 +29,14 @@ class memory_rate_limiter final : public rate_limiter {
         return admit_now(scopes, tokens);
     }
     boost::asio::awaitable<void> refund(rate_charge charge) override;
+    bool try_refund(const rate_charge& charge) override {
+        refund_now(charge);
+        return true;
+    }
+    bool try_settle_tokens(const rate_charge& charge, std::uint64_t actual) override {
+        settle_now(charge, actual);
+        return true;
+    }
     boost::asio::awaitable<void> settle_tokens(rate_charge charge, std::uint64_t actual) override;
 
     /// Synchronous forms of the awaitables above (they do no I/O).
