@@ -8,6 +8,7 @@
 
 #include "ditto/core/json_scan.hpp"
 #include "ditto/dialect/dialect.hpp"
+#include "ditto/http/gateway_error.hpp"
 #include "ditto/http/message.hpp"
 #include "ditto/metrics/prometheus.hpp"
 #include "ditto/middleware/keys.hpp"
@@ -144,6 +145,11 @@ class chain {
 /// the request field at fault, when there is one.
 http::response api_error(const http::request& req, http::status st, std::string_view type,
                          std::string_view code, std::string_view message,
+                         std::string_view param = {});
+
+/// The same for one of the gateway's own errors: status, type and code from `e`'s row
+/// (include/ditto/http/gateway_error.hpp); `message` says what happened here.
+http::response api_error(const http::request& req, http::gateway_error e, std::string_view message,
                          std::string_view param = {});
 
 }  // namespace ditto::middleware
