@@ -44,11 +44,6 @@ boost::asio::awaitable<http::response> chain::run(proxy_context& ctx) const {
     return next_fn(*this, 0)(ctx);
 }
 
-http::response api_error(const http::request& req, http::status st, std::string_view type,
-                         std::string_view code, std::string_view message, std::string_view param) {
-    return http::make_response(req, st, http::openai_error(type, code, message, param));
-}
-
 http::response api_error(const http::request& req, http::gateway_error e, std::string_view message,
                          std::string_view param) {
     return http::make_response(req, http::status_of(e), http::openai_error(e, message, param));

@@ -17,7 +17,7 @@ class route_step final : public sync_middleware {
         if (filter_)
             ctx.candidates = filter_(std::move(ctx.candidates));
         if (ctx.candidates.empty()) {
-            out = api_error(ctx.req, http::status::bad_gateway, "api_error", "backend_not_found",
+            out = api_error(ctx.req, http::gateway_error::backend_not_found,
                             "backend not found: default");
             return step_result::answered;
         }

@@ -53,7 +53,7 @@ class models final : public middleware::middleware {
                 targets.push_back(b.get());
         }
         if (targets.empty()) {
-            co_return api_error(ctx.req, status::bad_gateway, "api_error", "backend_not_found",
+            co_return api_error(ctx.req, http::gateway_error::backend_not_found,
                                 "no proxy backends configured");
         }
         // All backends at once, so the answer takes as long as the slowest, not the sum.
@@ -88,7 +88,7 @@ class models final : public middleware::middleware {
             }
         }
         if (!any_ok) {
-            co_return api_error(ctx.req, status::bad_gateway, "api_error", "backend_error",
+            co_return api_error(ctx.req, http::gateway_error::backend_error,
                                 "all upstream /v1/models requests failed");
         }
         nlohmann::ordered_json out = {{"object", "list"}, {"data", data}};

@@ -141,14 +141,9 @@ class chain {
     std::vector<std::shared_ptr<middleware>> items_;
 };
 
-/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (docs/proxy.md); `param` names
-/// the request field at fault, when there is one.
-http::response api_error(const http::request& req, http::status st, std::string_view type,
-                         std::string_view code, std::string_view message,
-                         std::string_view param = {});
-
-/// The same for one of the gateway's own errors: status, type and code from `e`'s row
-/// (include/ditto/http/gateway_error.hpp); `message` says what happened here.
+/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers, status, type and code from
+/// `e`'s row (docs/proxy.md, "Errors"); `message` says what happened here, `param` names the
+/// request field at fault, when there is one.
 http::response api_error(const http::request& req, http::gateway_error e, std::string_view message,
                          std::string_view param = {});
 
