@@ -157,7 +157,7 @@ class budget_step final : public middleware {
                                                        charge_cost)),
                 boost::asio::detached);
             co_return api_error(ctx.req, gateway_error::store_unavailable,
-                                "store unavailable: " + d.error.message());
+                                "store unavailable for the budget: " + d.error.message());
         }
         if (!d.admitted) {
             counters_->budget_exceeded.add();

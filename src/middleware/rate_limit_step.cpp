@@ -75,7 +75,7 @@ class rate_limit_step final : public middleware {
                        std::optional<http::response>& out) {
         if (decision.error) {
             out = api_error(ctx.req, http::gateway_error::store_unavailable,
-                            "rate limiter unavailable: " + decision.error.message());
+                            "store unavailable for the rate limit: " + decision.error.message());
             return step_result::answered;
         }
         if (!decision.admitted) {

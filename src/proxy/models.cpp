@@ -52,9 +52,14 @@ class models final : public middleware::middleware {
             for (const auto& b : ups_->backends().all())
                 targets.push_back(b.get());
         }
+        // The proxy's and the route step's words for the same two cases.
+        if (targets.empty() && ctx.key->route) {
+            co_return api_error(ctx.req, http::gateway_error::backend_not_found,
+                                "backend not found: " + *ctx.key->route);
+        }
         if (targets.empty()) {
             co_return api_error(ctx.req, http::gateway_error::backend_not_found,
-                                "no proxy backends configured");
+                                "no backend to route to: no backends configured");
         }
         // All backends at once, so the answer takes as long as the slowest, not the sum.
         auto ex = co_await net::this_coro::executor;
