@@ -19,6 +19,9 @@ std::string_view path_of(std::string_view target) {
     return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
+// The 404 for a path the gateway does not serve, in every dialect.
+constexpr std::string_view unsupported_message = "this endpoint is not supported by ditto-gateway";
+
 bool is_admin_path(std::string_view path) {
     return path == "/admin" || path.starts_with("/admin/");
 }
@@ -190,11 +193,11 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
     if (!resolved) {
         constexpr std::string_view msg =
             "request path climbs above its root with dot segments (.., %2e%2e, %2f)";
-        co_return http::make_response(
-            req, status::bad_request,
-            is_admin_path(raw_path)
-                ? http::admin_error("invalid_path", msg)
-                : http::openai_error("invalid_request_error", "invalid_path", msg));
+        constexpr auto e = http::gateway_error::invalid_path;
+        co_return http::make_response(req, http::status_of(e),
+                                      is_admin_path(raw_path)
+                                          ? http::admin_error(http::describe(e).code, msg)
+                                          : http::openai_error(e, msg));
     }
     const std::string_view path = *resolved;
     if (const auto* route = find_exact(path)) {
@@ -209,20 +212,18 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
     }
     // Not proxied: out-of-scope endpoints (docs/proxy.md, "Paths").
     if (path == "/v1/gateway" || path.starts_with("/v1/a2a/")) {
-        co_return middleware::api_error(req, status::not_found, "invalid_request_error",
-                                        "unsupported_endpoint",
-                                        "this endpoint is not supported by ditto-gateway");
+        co_return middleware::api_error(req, http::gateway_error::unsupported_endpoint,
+                                        unsupported_message);
     }
     auto proxied = normalize_proxy_path(path);
     // docs/dialects.md: the Responses, Anthropic and Gemini front doors.
     if (auto door = dialect::match_front_door(proxied.empty() ? path : std::string_view(proxied))) {
         if (!door->served) {
+            constexpr auto e = http::gateway_error::unsupported_endpoint;
             co_return http::make_response(
-                req, status::not_found,
-                dialect::error_from_openai(
-                    door->dialect, 404,
-                    http::openai_error("invalid_request_error", "unsupported_endpoint",
-                                       "this endpoint is not supported by ditto-gateway")));
+                req, http::status_of(e),
+                dialect::error_from_openai(door->dialect, http::describe(e).status,
+                                           http::openai_error(e, unsupported_message)));
         }
         if (req.method() == bhttp::verb::post) {
             middleware::proxy_context ctx{req, body, info};
@@ -263,28 +264,26 @@ void app_handler::worker_stopped(unsigned worker) {
 }
 
 std::string app_handler::reject_body(http::reject_reason reason, std::string_view target) {
-    const bool admin = is_admin_path(path_of(target));
+    std::string_view msg = "internal error";
     switch (reason) {
         case http::reject_reason::header_too_large:
-            return admin ? http::admin_error("request_header_too_large", "request head too large")
-                         : http::openai_error("invalid_request_error", "request_header_too_large",
-                                              "request head too large");
+            msg = "request head too large";
+            break;
         case http::reject_reason::bad_request:
-            return admin ? http::admin_error("bad_request", "malformed HTTP request")
-                         : http::openai_error("invalid_request_error", "bad_request",
-                                              "malformed HTTP request");
-        case http::reject_reason::bad_framing: {
-            constexpr std::string_view msg =
+            msg = "malformed HTTP request";
+            break;
+        case http::reject_reason::bad_framing:
+            msg =
                 "unsupported request framing: Transfer-Encoding must be absent or exactly "
                 "chunked, in HTTP/1.1, without Content-Length (RFC 9112 section 6)";
-            return admin ? http::admin_error("bad_request", msg)
-                         : http::openai_error("invalid_request_error", "bad_request", msg);
-        }
+            break;
         case http::reject_reason::internal_error:
             break;
     }
-    return admin ? http::admin_error("internal_error", "internal error")
-                 : http::openai_error("api_error", "internal_error", "internal error");
+    // The server sends the row's status (http::error_of); the body carries its code.
+    const auto e = http::error_of(reason);
+    return is_admin_path(path_of(target)) ? http::admin_error(http::describe(e).code, msg)
+                                          : http::openai_error(e, msg);
 }
 
 }  // namespace ditto::app

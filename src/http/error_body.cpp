@@ -15,6 +15,11 @@ std::string openai_error(std::string_view type, std::string_view code, std::stri
                                                        nlohmann::json::error_handler_t::replace);
 }
 
+std::string openai_error(gateway_error e, std::string_view message, std::string_view param) {
+    const auto& row = describe(e);
+    return openai_error(row.type, row.code, message, param);
+}
+
 std::string admin_error(std::string_view code, std::string_view message) {
     nlohmann::ordered_json err = {{"code", code}, {"message", message}};
     return nlohmann::ordered_json{{"error", err}}.dump(-1, ' ', false,

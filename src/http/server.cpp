@@ -232,10 +232,9 @@ net::awaitable<bool> write_response(server::impl& self, detail::watched_stream& 
 }
 
 net::awaitable<bool> write_reject(server::impl& self, detail::watched_stream& stream,
-                                  reject_reason reason, status st, std::string_view target,
-                                  unsigned version) {
+                                  reject_reason reason, std::string_view target, unsigned version) {
     response res;
-    res.msg.result(st);
+    res.msg.result(status_of(error_of(reason)));
     res.msg.version(version == 10 ? 10u : 11u);
     res.msg.set(field::content_type, "application/json");
     res.msg.body() = self.h->reject_body(reason, target);
@@ -481,8 +480,7 @@ net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream
         stream.expires_after(self.opt.header_timeout);
         const auto hec = co_await read_head(stream, buf, parser);
         if (hec == bhttp::error::header_limit) {
-            co_await write_reject(self, stream, reject_reason::header_too_large,
-                                  status::request_header_fields_too_large, "", 11);
+            co_await write_reject(self, stream, reject_reason::header_too_large, "", 11);
             co_return true;
         }
         if (hec) {
@@ -496,14 +494,14 @@ net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream
             const auto reason = hec == bhttp::error::bad_transfer_encoding
                                     ? reject_reason::bad_framing
                                     : reject_reason::bad_request;
-            co_await write_reject(self, stream, reason, status::bad_request, "", 11);
+            co_await write_reject(self, stream, reason, "", 11);
             co_return true;
         }
         // A body whose length we could read differently from a later hop is never read: the
         // bytes after the head might be the next request (RFC 9112 §6.3: 400, then close).
         if (!request_framing_ok(req)) {
-            co_await write_reject(self, stream, reject_reason::bad_framing, status::bad_request,
-                                  req.target(), req.version());
+            co_await write_reject(self, stream, reject_reason::bad_framing, req.target(),
+                                  req.version());
             co_return true;
         }
 
@@ -523,8 +521,8 @@ net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream
             failed = true;
         }
         if (failed) {
-            co_await write_reject(self, stream, reject_reason::internal_error,
-                                  status::internal_server_error, req.target(), req.version());
+            co_await write_reject(self, stream, reject_reason::internal_error, req.target(),
+                                  req.version());
             co_return true;
         }
         // The connection can carry another request only if this one's body is fully read.

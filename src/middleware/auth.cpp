@@ -8,10 +8,8 @@
 namespace ditto::middleware {
 namespace {
 
-using http::status;
-
 http::response unauthorized(const http::request& req, std::string_view msg) {
-    return api_error(req, status::unauthorized, "authentication_error", "invalid_api_key", msg);
+    return api_error(req, http::gateway_error::invalid_api_key, msg);
 }
 
 // docs/proxy.md, "Virtual-key auth": the first present, non-empty header wins; later ones are never

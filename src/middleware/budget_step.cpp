@@ -14,7 +14,7 @@
 namespace ditto::middleware {
 namespace {
 
-using http::status;
+using http::gateway_error;
 using store::budget_metric;
 
 std::string hex64(std::uint64_t v) {
@@ -169,8 +169,8 @@ class budget_step final : public middleware {
                 append_detached(audit_, blocked_record(ctx, r.lines.front(), "storage_error", 0, 0,
                                                        charge_cost)),
                 boost::asio::detached);
-            co_return api_error(ctx.req, status::service_unavailable, "api_error",
-                                "store_unavailable", "store unavailable: " + d.error.message());
+            co_return api_error(ctx.req, gateway_error::store_unavailable,
+                                "store unavailable for the budget: " + d.error.message());
         }
         if (!d.admitted) {
             counters_->budget_exceeded.add();
@@ -178,14 +178,13 @@ class budget_step final : public middleware {
             const auto& line = r.lines[d.blocked_line];
             if (line.metric == budget_metric::tokens) {
                 co_await blocked(ctx, line, "budget_exceeded", d.limit, d.attempted, charge_cost);
-                co_return api_error(ctx.req, status::payment_required, "insufficient_quota",
-                                    "budget_exceeded",
+                co_return api_error(ctx.req, gateway_error::budget_exceeded,
                                     "budget exceeded: limit=" + std::to_string(d.limit) +
                                         " attempted=" + std::to_string(d.attempted));
             }
             co_await blocked(ctx, line, "cost_budget_exceeded", d.limit, d.attempted, charge_cost);
             co_return api_error(
-                ctx.req, status::payment_required, "insufficient_quota", "cost_budget_exceeded",
+                ctx.req, gateway_error::cost_budget_exceeded,
                 "cost budget exceeded: limit_usd_micros=" + std::to_string(d.limit) +
                     " attempted_usd_micros=" + std::to_string(d.attempted));
         }
@@ -216,15 +215,13 @@ class budget_step final : public middleware {
             return step_result::next;
         if (priced) {
             if (!ctx.fields.model || ctx.fields.model->empty()) {
-                out = api_error(ctx.req, status::bad_request, "invalid_request_error",
-                                "invalid_request", "missing field `model`");
+                out = api_error(ctx.req, gateway_error::invalid_request, "missing field `model`");
                 return step_result::answered;
             }
             const auto est = admission_cost(ctx);
             if (!est) {
-                out =
-                    api_error(ctx.req, status::internal_server_error, "api_error",
-                              "pricing_not_configured", "pricing not configured for cost budgets");
+                out = api_error(ctx.req, gateway_error::pricing_not_configured,
+                                "pricing not configured for cost budgets");
                 return step_result::answered;
             }
             charge_cost = *est;
@@ -339,8 +336,7 @@ class cost_policy_step final : public sync_middleware {
         for (auto p : token_based)
             ok = ok || ctx.path == p;
         if (!ok) {
-            out = api_error(ctx.req, status::bad_request, "invalid_request_error",
-                            "cost_budget_unsupported_endpoint",
+            out = api_error(ctx.req, gateway_error::cost_budget_unsupported_endpoint,
                             "cost budgets support only token-priced endpoints, not " + ctx.path);
             return step_result::answered;
         }

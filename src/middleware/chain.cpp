@@ -9,7 +9,7 @@ namespace ditto::middleware {
 
 namespace {
 boost::asio::awaitable<http::response> chain_end(proxy_context& ctx) {
-    co_return api_error(ctx.req, http::status::internal_server_error, "api_error", "internal_error",
+    co_return api_error(ctx.req, http::gateway_error::internal_error,
                         "the middleware chain has no final step");
 }
 
@@ -102,9 +102,9 @@ boost::asio::awaitable<http::response> chain::run(proxy_context& ctx) const {
     return next_fn(*this, 0)(ctx);
 }
 
-http::response api_error(const http::request& req, http::status st, std::string_view type,
-                         std::string_view code, std::string_view message, std::string_view param) {
-    return http::make_response(req, st, http::openai_error(type, code, message, param));
+http::response api_error(const http::request& req, http::gateway_error e, std::string_view message,
+                         std::string_view param) {
+    return http::make_response(req, http::status_of(e), http::openai_error(e, message, param));
 }
 
 }  // namespace ditto::middleware

@@ -44,33 +44,25 @@ class gemini_request final : public sync_middleware {
         auto chat = dialect::request_to_chat(ctx.dialect, ctx.raw_body,
                                              {ctx.path_model, ctx.path_stream}, why);
         if (!chat) {
-            {
-                out = api_error(ctx.req, http::status::bad_request, "invalid_request_error",
-                                "invalid_request", why.message, why.param);
-                return step_result::answered;
-            }
+            out = api_error(ctx.req, http::gateway_error::invalid_request, why.message, why.param);
+            return step_result::answered;
         }
         const auto client_bytes = ctx.raw_body.size();
         ctx.raw_body = std::move(*chat);
         core::request_fields fields;
         if (!core::scan_request_json(ctx.raw_body, fields)) {
-            {
-                out = api_error(ctx.req, http::status::internal_server_error, "api_error",
-                                "translation_error", "the translated request is not valid JSON");
-                return step_result::answered;
-            }
+            out = api_error(ctx.req, http::gateway_error::translation_error,
+                            "the translated request is not valid JSON");
+            return step_result::answered;
         }
         ctx.fields = std::move(fields);
         ctx.body_is_json = true;
         if (ctx.fields.bad_token_limit) {
-            {
-                out = api_error(ctx.req, http::status::bad_request, "invalid_request_error",
-                                "invalid_request",
-                                "generationConfig.maxOutputTokens must be an integer in [1, " +
-                                    std::to_string(core::max_token_limit) + "]",
-                                "generationConfig.maxOutputTokens");
-                return step_result::answered;
-            }
+            out = api_error(ctx.req, http::gateway_error::invalid_request,
+                            "generationConfig.maxOutputTokens must be an integer in [1, " +
+                                std::to_string(core::max_token_limit) + "]",
+                            "generationConfig.maxOutputTokens");
+            return step_result::answered;
         }
         charge_request(ctx, default_max_output_, client_bytes);
         return step_result::next;

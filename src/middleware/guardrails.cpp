@@ -16,11 +16,11 @@ namespace {
 using json = nlohmann::json;
 
 guardrail_verdict policy(std::string message) {
-    return {403, "policy_error", "guardrail_rejected", std::move(message)};
+    return {http::gateway_error::guardrail_rejected, std::move(message)};
 }
 
 guardrail_verdict invalid(std::string message) {
-    return {400, "invalid_request_error", "invalid_request", std::move(message)};
+    return {http::gateway_error::invalid_request, std::move(message)};
 }
 
 re2::StringPiece piece(std::string_view s) {

@@ -30,12 +30,11 @@ class guardrails_step final : public sync_middleware {
         const auto verdict = rails.check(in);
         if (verdict.ok())
             return step_result::next;
-        if (verdict.status == 403) {
+        if (verdict.error == http::gateway_error::guardrail_rejected) {
             counters_->guardrail_blocked.add();
             ctx.blocked = metrics::blocked_by::guardrail;
         }
-        out = api_error(ctx.req, static_cast<http::status>(verdict.status), verdict.type,
-                        verdict.code, verdict.message);
+        out = api_error(ctx.req, *verdict.error, verdict.message);
         return step_result::answered;
     }
 

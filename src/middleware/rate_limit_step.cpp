@@ -4,8 +4,6 @@
 namespace ditto::middleware {
 namespace {
 
-using http::status;
-
 // On the way out (docs/governance.md, "Rate limits"): a request that did not succeed gives its
 // place back (same minute); one that did is charged what the upstream reported instead of the
 // estimate, or, for a stream cut short without usage, its input estimate. A cache hit keeps its
@@ -102,14 +100,14 @@ class rate_limit_step final : public middleware {
     step_result decide(proxy_context& ctx, store::rate_decision decision,
                        std::optional<http::response>& out) {
         if (decision.error) {
-            out = api_error(ctx.req, status::service_unavailable, "api_error", "store_unavailable",
-                            "rate limiter unavailable: " + decision.error.message());
+            out = api_error(ctx.req, http::gateway_error::store_unavailable,
+                            "store unavailable for the rate limit: " + decision.error.message());
             return step_result::answered;
         }
         if (!decision.admitted) {
             counters_->rate_limited.add();
             ctx.blocked = metrics::blocked_by::rate_limited;
-            out = api_error(ctx.req, status::too_many_requests, "rate_limit_error", "rate_limited",
+            out = api_error(ctx.req, http::gateway_error::rate_limited,
                             "rate limit exceeded: " + decision.reason);
             out->msg.set(http::field::retry_after, std::to_string(decision.retry_after_seconds));
             return step_result::answered;

@@ -7,7 +7,7 @@
 namespace ditto::middleware {
 namespace {
 
-using http::status;
+using http::gateway_error;
 
 // Released when the response has been written (it rides in response.holds).
 class in_flight_permit {
@@ -55,8 +55,8 @@ class read_body final : public middleware {
     step_result before_read(proxy_context& ctx, std::optional<http::response>& out) {
         if (in_flight_->fetch_add(1, std::memory_order_relaxed) >= limits_.max_in_flight) {
             in_flight_->fetch_sub(1, std::memory_order_relaxed);
-            out = api_error(ctx.req, status::too_many_requests, "rate_limit_error",
-                            "inflight_limit", "too many in-flight proxy requests");
+            out = api_error(ctx.req, gateway_error::inflight_limit,
+                            "too many in-flight proxy requests");
             return step_result::answered;
         }
         ctx.holds.push_back(std::make_shared<in_flight_permit>(in_flight_));
@@ -68,8 +68,7 @@ class read_body final : public middleware {
             // Streamed to the upstream as it arrives; no JSON, no model (docs/proxy.md,
             // "Large uploads").
             if (ctx.client_request_id) {
-                out = api_error(ctx.req, status::bad_request, "invalid_request_error",
-                                "unsupported_idempotency",
+                out = api_error(ctx.req, gateway_error::unsupported_idempotency,
                                 "x-request-id is not supported for streamed uploads larger "
                                 "than --proxy-max-body-bytes");
                 return step_result::answered;
@@ -92,7 +91,7 @@ class read_body final : public middleware {
         }
         if (ec) {
             // The same code as the server's own 400 for a malformed request: a bad chunk is one.
-            out = api_error(ctx.req, status::bad_request, "invalid_request_error", "bad_request",
+            out = api_error(ctx.req, gateway_error::bad_request,
                             "cannot read request body: " + ec.message());
             return step_result::answered;
         }
@@ -105,8 +104,8 @@ class read_body final : public middleware {
             (ct != ctx.req.end() && core::iequals_prefix(ct->value(), "application/json"));
         if (json_type && !ctx.raw_body.empty()) {
             if (!core::scan_request_json(ctx.raw_body, ctx.fields)) {
-                out = api_error(ctx.req, status::bad_request, "invalid_request_error",
-                                "invalid_json", "request body is not valid JSON");
+                out = api_error(ctx.req, gateway_error::invalid_json,
+                                "request body is not valid JSON");
                 return step_result::answered;
             }
             ctx.body_is_json = true;
@@ -125,26 +124,25 @@ class read_body final : public middleware {
                                               const core::token_limit_error& e) {
         using reason = core::token_limit_error::reason;
         const std::string name(e.field);
-        std::string_view code = "invalid_type";
+        auto code = gateway_error::invalid_type;
         std::string message = "Invalid type for '" + name + "': expected an integer, but got " +
                               std::string(e.got) + " instead.";
         if (e.why == reason::below_minimum) {
-            code = "integer_below_min_value";
+            code = gateway_error::integer_below_min_value;
             message = "Invalid '" + name + "': integer below minimum value. Expected a value >= 1.";
         } else if (e.why == reason::above_maximum) {
-            code = "integer_above_max_value";
+            code = gateway_error::integer_above_max_value;
             message = "Invalid '" + name + "': integer above maximum value. Expected a value <= " +
                       std::to_string(core::max_token_limit) + ".";
         }
-        return api_error(ctx.req, status::bad_request, "invalid_request_error", code, message,
-                         e.field);
+        return api_error(ctx.req, code, message, e.field);
     }
 
     http::response too_large(proxy_context& ctx) const {
-        auto r = api_error(
-            ctx.req, status::payload_too_large, "invalid_request_error", "request_too_large",
-            "request body exceeds the limit of " + std::to_string(limits_.max_body_bytes) +
-                " bytes (--proxy-max-body-bytes)");
+        auto r = api_error(ctx.req, gateway_error::request_too_large,
+                           "request body exceeds the limit of " +
+                               std::to_string(limits_.max_body_bytes) +
+                               " bytes (--proxy-max-body-bytes)");
         r.msg.keep_alive(false);  // the rest of the body is not read
         return r;
     }

@@ -17,8 +17,9 @@ class route_step final : public sync_middleware {
         if (filter_)
             ctx.candidates = filter_(std::move(ctx.candidates));
         if (ctx.candidates.empty()) {
-            out = api_error(ctx.req, http::status::bad_gateway, "api_error", "backend_not_found",
-                            "backend not found: default");
+            out = api_error(ctx.req, http::gateway_error::backend_not_found,
+                            "no backend to route to: no router rule matches and "
+                            "router.default_backends is empty");
             return step_result::answered;
         }
         return step_result::next;

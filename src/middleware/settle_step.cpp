@@ -10,8 +10,6 @@
 namespace ditto::middleware {
 namespace {
 
-using http::status;
-
 // Says why a JSON answer's usage is not read: it stays at the estimate (docs/governance.md).
 void log_usage_skipped(const std::string& request_id, std::uint64_t limit) {
     log::debug("proxy.usage_skipped",
@@ -208,7 +206,7 @@ class settle_step final : public around_middleware {
             return;
         log::error("proxy.settle_error", "settling a request failed",
                    {{"request_id", ctx.request_id}, {"error", ec.message()}});
-        auto err = api_error(ctx.req, status::internal_server_error, "api_error", "storage_error",
+        auto err = api_error(ctx.req, http::gateway_error::storage_error,
                              "storage error: " + ec.message());
         err.holds = std::move(res.holds);
         res = std::move(err);

@@ -241,8 +241,7 @@ class translation_check final : public ::ditto::middleware::sync_middleware {
         }
         dialect::refusal why;
         if (!ensure_chat_body(ctx, why)) {
-            out = ::ditto::middleware::api_error(ctx.req, http::status::bad_request,
-                                                 "invalid_request_error", "invalid_request",
+            out = ::ditto::middleware::api_error(ctx.req, http::gateway_error::invalid_request,
                                                  why.message, why.param);
             return ::ditto::middleware::step_result::answered;
         }

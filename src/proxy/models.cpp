@@ -52,9 +52,14 @@ class models final : public middleware::middleware {
             for (const auto& b : ups_->backends().all())
                 targets.push_back(b.get());
         }
+        // The proxy's and the route step's words for the same two cases.
+        if (targets.empty() && ctx.key->route) {
+            co_return api_error(ctx.req, http::gateway_error::backend_not_found,
+                                "backend not found: " + *ctx.key->route);
+        }
         if (targets.empty()) {
-            co_return api_error(ctx.req, status::bad_gateway, "api_error", "backend_not_found",
-                                "no proxy backends configured");
+            co_return api_error(ctx.req, http::gateway_error::backend_not_found,
+                                "no backend to route to: no backends configured");
         }
         // All backends at once, so the answer takes as long as the slowest, not the sum.
         auto ex = co_await net::this_coro::executor;
@@ -88,7 +93,7 @@ class models final : public middleware::middleware {
             }
         }
         if (!any_ok) {
-            co_return api_error(ctx.req, status::bad_gateway, "api_error", "backend_error",
+            co_return api_error(ctx.req, http::gateway_error::backend_error,
                                 "all upstream /v1/models requests failed");
         }
         nlohmann::ordered_json out = {{"object", "list"}, {"data", data}};

@@ -14,7 +14,6 @@
 namespace ditto::proxy {
 namespace {
 
-using http::status;
 using middleware::api_error;
 using middleware::proxy_context;
 
@@ -217,13 +216,12 @@ class proxy final : public middleware::middleware {
             auto* b = ups_->find(name);
             result.attempted.push_back(name);
             if (!b) {
-                last = gateway_error(ctx, status::bad_gateway, "api_error", "backend_not_found",
+                last = attempt_error(ctx, http::gateway_error::backend_not_found,
                                      "backend not found: " + name);
                 continue;
             }
             if (!b->try_acquire()) {
-                last = gateway_error(ctx, status::too_many_requests, "rate_limit_error",
-                                     "inflight_limit_backend",
+                last = attempt_error(ctx, http::gateway_error::inflight_limit_backend,
                                      "too many in-flight proxy requests for backend " + name);
                 continue;
             }
@@ -256,8 +254,7 @@ class proxy final : public middleware::middleware {
                 if (!translated) {
                     health_->record_failure(name, attempt_failure::status, 502,
                                             "answer is not a chat completion", std::nullopt);
-                    last = gateway_error(ctx, status::bad_gateway, "api_error",
-                                         "invalid_backend_response",
+                    last = attempt_error(ctx, http::gateway_error::invalid_backend_response,
                                          "backend answer is not a chat completion");
                     continue;
                 }
@@ -290,9 +287,10 @@ class proxy final : public middleware::middleware {
             const bool timeout = r.failure == upstream::failure_kind::timeout;
             const auto kind = timeout ? attempt_failure::timeout : attempt_failure::network;
             health_->record_failure(name, kind, 0, r.error, std::nullopt);
-            last = gateway_error(ctx, timeout ? status::gateway_timeout : status::bad_gateway,
-                                 "api_error", timeout ? "backend_timeout" : "backend_error",
-                                 "backend request failed: " + r.error);
+            last = attempt_error(
+                ctx,
+                timeout ? http::gateway_error::backend_timeout : http::gateway_error::backend_error,
+                "backend request failed: " + r.error);
             const auto act = action_for(policy, kind);
             if (act == config::failure_action::none || is_last)
                 break;
@@ -320,8 +318,8 @@ class proxy final : public middleware::middleware {
         if (form == attempt_form::translated) {
             dialect::refusal why;
             if (!ensure_chat_body(ctx, why)) {
-                refused = gateway_error(ctx, status::bad_request, "invalid_request_error",
-                                        "invalid_request", why.message, why.param);
+                refused = attempt_error(ctx, http::gateway_error::invalid_request, why.message,
+                                        why.param);
                 co_return upstream::exchange_result{};
             }
             path = "/v1/chat/completions";
@@ -423,14 +421,14 @@ class proxy final : public middleware::middleware {
 
     // A gateway-made error for one attempt; the last one is the answer and is audited as
     // proxy.error (docs/governance.md, "Audit").
-    static http::response gateway_error(proxy_context& ctx, http::status st, std::string_view type,
-                                        std::string_view code, std::string message,
-                                        std::string_view param = {}) {
+    static http::response attempt_error(proxy_context& ctx, http::gateway_error e,
+                                        std::string message, std::string_view param = {}) {
+        const auto& row = http::describe(e);
         auto& o = ctx.settle.result();
-        o.error_type = type;
-        o.error_code = code;
+        o.error_type = row.type;
+        o.error_code = row.code;
         o.error_message = message;
-        return api_error(ctx.req, st, type, code, message, param);
+        return api_error(ctx.req, e, message, param);
     }
 
     // docs/governance.md, "Usage accounting": a buffered 2xx JSON answer's `usage` settles the

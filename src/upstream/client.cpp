@@ -278,7 +278,7 @@ std::string sse_cut_event(const cut_note& note) {
     if (!note.why)
         return {};
     return "event: error\ndata: " +
-           http::openai_error("api_error", "backend_timeout",
+           http::openai_error(http::gateway_error::backend_timeout,
                               "backend stream cut: " + cut_message(*note.why)) +
            "\n\n";
 }

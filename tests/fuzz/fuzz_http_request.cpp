@@ -341,9 +341,9 @@ void handle(const gateway& gw, http::request& req, std::string raw_body,
     in.body_is_json = ctx.body_is_json;
     const auto verdict = gw.keys.guardrails().select(*key, model).check(in);
     if (!verdict.ok()) {
-        FUZZ_CHECK(verdict.status == 400 || verdict.status == 403);
-        (void)middleware::api_error(req, static_cast<http::status>(verdict.status), verdict.type,
-                                    verdict.code, verdict.message);
+        FUZZ_CHECK(verdict.error == http::gateway_error::invalid_request ||
+                   verdict.error == http::gateway_error::guardrail_rejected);
+        (void)middleware::api_error(req, *verdict.error, verdict.message);
         return;
     }
 

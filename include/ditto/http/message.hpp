@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ditto/http/gateway_error.hpp"
 #include "ditto/http/request.hpp"
 #include "ditto/http/response_message.hpp"
 
@@ -95,16 +96,36 @@ struct request_info {
 response make_response(const request& req, status st, std::string body,
                        std::string_view content_type = "application/json");
 
+/// The HTTP status of one of the gateway's own errors.
+constexpr status status_of(gateway_error e) {
+    return static_cast<status>(describe(e).status);
+}
+
 /// The response's content type is text/event-stream (SSE).
 bool is_event_stream(const response& res);
 
 /// Why the server answered without calling the handler.
 enum class reject_reason {
-    header_too_large,  ///< 431
-    bad_request,       ///< 400: unparsable request
-    bad_framing,       ///< 400: a Transfer-Encoding other than one final chunked (framing.hpp)
-    internal_error,    ///< 500: the handler threw
+    header_too_large,  ///< a head over the server's limit
+    bad_request,       ///< unparsable request
+    bad_framing,       ///< a Transfer-Encoding other than one final chunked (framing.hpp)
+    internal_error,    ///< the handler threw
 };
+
+/// The row a rejection answers with: the server takes its status, the handler's body its code,
+/// so the two cannot disagree.
+constexpr gateway_error error_of(reject_reason r) {
+    switch (r) {
+        case reject_reason::header_too_large:
+            return gateway_error::request_header_too_large;
+        case reject_reason::bad_request:
+        case reject_reason::bad_framing:
+            return gateway_error::bad_request;
+        case reject_reason::internal_error:
+            break;
+    }
+    return gateway_error::internal_error;
+}
 
 /// Implemented by the application: the server knows no routes. Called concurrently from
 /// every worker thread, so implementations must be thread-safe.

@@ -8,6 +8,7 @@
 
 #include "ditto/core/json_scan.hpp"
 #include "ditto/dialect/dialect.hpp"
+#include "ditto/http/gateway_error.hpp"
 #include "ditto/http/message.hpp"
 #include "ditto/metrics/prometheus.hpp"
 #include "ditto/middleware/keys.hpp"
@@ -164,10 +165,10 @@ class chain {
     std::vector<std::shared_ptr<middleware>> items_;
 };
 
-/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers (docs/proxy.md); `param` names
-/// the request field at fault, when there is one.
-http::response api_error(const http::request& req, http::status st, std::string_view type,
-                         std::string_view code, std::string_view message,
+/// A gateway-made `/v1/*` error: OpenAI shape, no x-ditto-* headers, status, type and code from
+/// `e`'s row (docs/proxy.md, "Errors"); `message` says what happened here, `param` names the
+/// request field at fault, when there is one.
+http::response api_error(const http::request& req, http::gateway_error e, std::string_view message,
                          std::string_view param = {});
 
 }  // namespace ditto::middleware

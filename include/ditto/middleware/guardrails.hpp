@@ -13,16 +13,16 @@
 #include <vector>
 
 #include "ditto/config/gateway_config.hpp"
+#include "ditto/http/gateway_error.hpp"
 
 namespace ditto::middleware {
 
 /// The outcome of the guardrails for one request; ok() when nothing blocked it.
 struct guardrail_verdict {
-    int status = 0;       ///< 0 = passed; else 403 or 400
-    std::string type;     ///< "policy_error" (403) or "invalid_request_error" (400)
-    std::string code;     ///< "guardrail_rejected" or "invalid_request"
+    /// Unset = passed; else guardrail_rejected (403) or, for the schema, invalid_request (400).
+    std::optional<http::gateway_error> error;
     std::string message;  ///< e.g. "deny_model:gpt-4*", "pii:email", or the schema reason
-    bool ok() const { return status == 0; }
+    bool ok() const { return !error; }
 };
 
 /// What the guardrails look at.

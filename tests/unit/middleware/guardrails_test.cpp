@@ -45,16 +45,12 @@ std::string schema_reason(std::string_view path, std::string_view body) {
     const auto v = g.check(json_post(path, body));
     if (v.ok())
         return "";
-    EXPECT_EQ(v.status, 400);
-    EXPECT_EQ(v.type, "invalid_request_error");
-    EXPECT_EQ(v.code, "invalid_request");
+    EXPECT_EQ(v.error, http::gateway_error::invalid_request);
     return v.message;
 }
 
 void expect_policy(const guardrail_verdict& v, const std::string& message) {
-    EXPECT_EQ(v.status, 403);
-    EXPECT_EQ(v.type, "policy_error");
-    EXPECT_EQ(v.code, "guardrail_rejected");
+    EXPECT_EQ(v.error, http::gateway_error::guardrail_rejected);
     EXPECT_EQ(v.message, message);
 }
 
@@ -126,7 +122,7 @@ TEST(GuardrailsOrder, ModelThenTokensThenSchemaThenText) {
     expect_policy(compiled_guardrails(c).check(in), "input_tokens>2");
     c.max_input_tokens.reset();
     EXPECT_EQ(compiled_guardrails(c).check(in).message, "`messages` must be an array");
-    EXPECT_EQ(compiled_guardrails(c).check(in).status, 400);
+    EXPECT_EQ(compiled_guardrails(c).check(in).error, http::gateway_error::invalid_request);
     c.validate_schema = false;
     expect_policy(compiled_guardrails(c).check(in), "banned_phrase:secret");
 }
@@ -352,8 +348,7 @@ std::string multipart_reason(std::string_view path, std::string_view content_typ
     const auto v = g.check(in);
     if (v.ok())
         return "";
-    EXPECT_EQ(v.status, 400);
-    EXPECT_EQ(v.code, "invalid_request");
+    EXPECT_EQ(v.error, http::gateway_error::invalid_request);
     return v.message;
 }
 
