@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/container/small_vector.hpp>
 #include <cstddef>
 #include <functional>
 #include <mutex>
@@ -20,7 +21,9 @@ template <class Value, std::size_t ShardCount = 64>
 class sharded_map {
   public:
     using map_type = std::unordered_map<std::string, Value>;
-    using locks = std::vector<std::unique_lock<std::mutex>>;
+    // Inline: a request's scopes (key, tenant, project, user) fit, so taking the locks
+    // allocates nothing.
+    using locks = boost::container::small_vector<std::unique_lock<std::mutex>, 8>;
 
     static std::size_t shard_of(std::string_view id) noexcept {
         return std::hash<std::string_view>{}(id) % ShardCount;
