@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,7 +35,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
-constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+// Socket operations are awaited as deferred operations: no coroutine frame per initiation, as
+// use_awaitable makes (issue 21; docs/performance.md). Errors come back as values.
+constexpr auto nothrow = net::as_tuple(net::deferred);
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 // A connection as its worker sees it; `idle` means waiting for the next request, so a drain
@@ -225,10 +228,13 @@ net::awaitable<bool> write_response(server::impl& self, detail::watched_stream& 
     std::string head;
     head.reserve(256 + res.stored_fields.size());
     wire::append_response_head(head, res.msg.base(), res.stored_fields);
-    if (head_only)
-        co_return co_await write_all(self, stream, net::buffer(head));
-    const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
-    co_return co_await write_all(self, stream, bufs);
+    // The write is awaited here, not through write_all(): one coroutine frame less per answer.
+    const std::array<net::const_buffer, 2> bufs{
+        net::buffer(head), head_only ? net::const_buffer() : net::buffer(body)};
+    stream.expires_after(self.opt.client_timeout);
+    auto [ec, n] = co_await net::async_write(stream, bufs, nothrow);
+    stream.expires_never();
+    co_return !ec;
 }
 
 net::awaitable<bool> write_reject(server::impl& self, detail::watched_stream& stream,
@@ -430,25 +436,30 @@ class connection_body final : public body_reader {
     bool failed_ = false;
 };
 
-// Reads one request head into `parser`: the bytes already in `buf` are parsed without waiting,
-// and the socket is read only while the head is incomplete. One synchronous parse per head,
-// instead of Beast's composed read (docs/performance.md).
-net::awaitable<error_code> read_head(detail::watched_stream& stream, beast::flat_buffer& buf,
-                                     request_parser& parser) {
-    fold_finder folds;
+// One synchronous step of reading a request head: parses what `buf` holds. need_more when
+// the head is incomplete (the start line may have been taken: those bytes go).
+error_code put_buffered_head(beast::flat_buffer& buf, request_parser& parser, fold_finder& folds) {
+    error_code ec;
+    const auto used =
+        put_head(parser, std::string_view(static_cast<const char*>(buf.data().data()), buf.size()),
+                 folds, ec);
+    buf.consume(used);
+    return ec;
+}
+
+// The rest of a request head the buffer did not hold: the socket is read only while the head
+// is incomplete. Called only then, so a head that came whole costs no coroutine frame; one
+// synchronous parse per head, instead of Beast's composed read (docs/performance.md).
+net::awaitable<error_code> read_rest_of_head(detail::watched_stream& stream,
+                                             beast::flat_buffer& buf, request_parser& parser,
+                                             fold_finder& folds) {
     for (;;) {
-        error_code ec;
-        // On need_more the parser may still have consumed the start line: those bytes go.
-        const auto used = put_head(
-            parser, std::string_view(static_cast<const char*>(buf.data().data()), buf.size()),
-            folds, ec);
-        buf.consume(used);
-        if (ec != bhttp::error::need_more)
-            co_return ec;
         auto [rec, n] = co_await stream.async_read_some(buf.prepare(8192), nothrow);
         if (rec)
             co_return rec;
         buf.commit(n);
+        if (auto ec = put_buffered_head(buf, parser, folds); ec != bhttp::error::need_more)
+            co_return ec;
     }
 }
 
@@ -478,7 +489,10 @@ net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream
         parser.header_limit(static_cast<std::uint32_t>(self.opt.max_header_bytes));
         parser.body_limit(boost::none);  // the handler decides how much body it accepts
         stream.expires_after(self.opt.header_timeout);
-        const auto hec = co_await read_head(stream, buf, parser);
+        fold_finder folds;
+        auto hec = put_buffered_head(buf, parser, folds);
+        if (hec == bhttp::error::need_more)
+            hec = co_await read_rest_of_head(stream, buf, parser, folds);
         if (hec == bhttp::error::header_limit) {
             co_await write_reject(self, stream, reject_reason::header_too_large, "", 11);
             co_return true;

@@ -6,6 +6,7 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -36,6 +37,17 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 using clock = std::chrono::steady_clock;
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+// The token for a read or write on `Stream`: a deferred operation, which costs no coroutine
+// frame per initiation as use_awaitable does (issue 21, docs/performance.md), where the stream
+// supports it. Beast's ssl_stream does not in Boost 1.81.
+template <class Stream>
+constexpr auto nothrow_for() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+        return net::as_tuple(net::deferred);
+    else
+        return nothrow;
+}
 
 class connection {
   public:
@@ -216,7 +228,7 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
         head.reserve(512);
         http::wire::append_request_head(head, req.msg);
         const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.msg.body())};
-        auto [ec, n] = co_await net::async_write(s, bufs, nothrow);
+        auto [ec, n] = co_await net::async_write(s, bufs, nothrow_for<Stream>());
         co_return ec;
     }
     // Large client bodies go out as they arrive: the head first, then each piece.
@@ -230,8 +242,9 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
     std::string out;
     out.reserve(512);
     http::wire::append_request_head(out, req.msg);
-    if (auto [ec, n] = co_await net::async_write(s, net::buffer(out), nothrow); ec)
-        co_return ec;
+    auto [hec, hn] = co_await net::async_write(s, net::buffer(out), nothrow_for<Stream>());
+    if (hec)
+        co_return hec;
     for (;;) {
         error_code rec;
         auto piece = co_await req.streamed_body->read_some(rec);
@@ -248,12 +261,14 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
         const std::array<net::const_buffer, 3> bufs{
             net::buffer(out), net::buffer(*piece),
             length ? net::const_buffer() : net::buffer("\r\n", 2)};
-        if (auto [wec, n] = co_await net::async_write(s, bufs, nothrow); wec)
+        auto [wec, n] = co_await net::async_write(s, bufs, nothrow_for<Stream>());
+        if (wec)
             co_return wec;
     }
     if (!length) {
         c.tcp().expires_after(gap);
-        auto [ec, n] = co_await net::async_write(s, net::buffer("0\r\n\r\n", 5), nothrow);
+        auto [ec, n] =
+            co_await net::async_write(s, net::buffer("0\r\n\r\n", 5), nothrow_for<Stream>());
         co_return ec;
     }
     co_return error_code{};
@@ -348,7 +363,8 @@ class relay_stream final : public http::body_stream {
             if (conn_->is_tls()) {
                 std::tie(rec, n) = co_await conn_->tls().async_read_some(room, nothrow);
             } else {
-                std::tie(rec, n) = co_await conn_->tcp().async_read_some(room, nothrow);
+                std::tie(rec, n) =
+                    co_await conn_->tcp().async_read_some(room, nothrow_for<beast::tcp_stream>());
             }
             conn_->buffer.commit(n);
             if (rec == net::error::eof) {
@@ -459,6 +475,26 @@ struct try_outcome {
     bool closed_before_response = false;
 };
 
+// Parses what the connection already holds: success once the parser has what it was asked
+// for (`head_only`: the head, else the whole message), an error, or nullopt when it needs more
+// bytes. A small body that came with the head is read this way, without a coroutine frame.
+template <class Parser>
+std::optional<error_code> parse_held(connection& c, Parser& parser, bool head_only) {
+    const auto finished = [&] { return head_only ? parser.is_header_done() : parser.is_done(); };
+    while (c.buffer.size() > 0 && !finished()) {
+        error_code ec;
+        const auto used = parser.put(c.buffer.data(), ec);
+        c.buffer.consume(used);
+        if (ec == bhttp::error::need_more || (!ec && used == 0))
+            break;
+        if (ec)
+            return ec;
+    }
+    if (finished())
+        return error_code{};
+    return std::nullopt;
+}
+
 // Feeds `parser` what the connection already holds and reads from `s` only while that is not
 // enough: a head, or a small body, that came in one read is one synchronous parse instead of
 // Beast's composed read (docs/performance.md). Errors as Beast's read gives them: the
@@ -466,19 +502,10 @@ struct try_outcome {
 template <class Stream, class Parser>
 net::awaitable<error_code> read_parse(Stream& s, connection& c, Parser& parser, bool head_only) {
     for (;;) {
-        while (c.buffer.size() > 0 && !(head_only ? parser.is_header_done() : parser.is_done())) {
-            error_code ec;
-            const auto used = parser.put(c.buffer.data(), ec);
-            c.buffer.consume(used);
-            if (ec == bhttp::error::need_more || (!ec && used == 0))
-                break;
-            if (ec)
-                co_return ec;
-        }
-        if (head_only ? parser.is_header_done() : parser.is_done())
-            co_return error_code{};
+        if (auto held = parse_held(c, parser, head_only))
+            co_return *held;
         auto [ec, n] = co_await s.async_read_some(
-            c.buffer.prepare(beast::read_size(c.buffer, 65536)), nothrow);
+            c.buffer.prepare(beast::read_size(c.buffer, 65536)), nothrow_for<Stream>());
         if (ec == net::error::eof) {
             if (!parser.got_some())
                 co_return bhttp::error::end_of_stream;
@@ -494,15 +521,16 @@ net::awaitable<error_code> read_parse(Stream& s, connection& c, Parser& parser, 
     }
 }
 
+// Not coroutines: each hands back read_parse's own awaitable, one frame per read.
 template <class Stream>
 net::awaitable<error_code> read_head(Stream& s, connection& c, http::response_parser& head) {
     head.body_limit(boost::none);
-    co_return co_await read_parse(s, c, head, true);
+    return read_parse(s, c, head, true);
 }
 
 template <class Stream, class Parser>
 net::awaitable<error_code> read_whole(Stream& s, connection& c, Parser& parser) {
-    co_return co_await read_parse(s, c, parser, false);
+    return read_parse(s, c, parser, false);
 }
 
 // The earlier of `t` and the answer's total cap, and whether the cap is the earlier.
@@ -607,8 +635,11 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         whole.body_to(&out.response.msg.body(), buffer_limit);
         const auto body_limit = capped(clock::now() + timeout, end_by);
         c->tcp().expires_at(body_limit.first);
-        // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator.
-        if (c->is_tls()) {
+        // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator. A body
+        // that came with the head is parsed at once.
+        if (auto held = parse_held(*c, whole, false)) {
+            ec = *held;
+        } else if (c->is_tls()) {
             ec = co_await read_whole(c->tls(), *c, whole);
         } else {
             ec = co_await read_whole(c->tcp(), *c, whole);
