@@ -1,8 +1,11 @@
 #include "ditto/http/request.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "ditto/core/strings.hpp"
 
@@ -75,15 +78,45 @@ std::string_view header_list::operator[](std::string_view name) const {
 }
 
 std::uint32_t header_list::keep(std::string_view s) {
-    if (bytes_.size() + s.size() > std::numeric_limits<std::uint32_t>::max())
+    return bytes_.append(s);
+}
+
+// One allocation for a whole head (512 bytes hold a typical one), doubled when it does not fit;
+// a head past 4 GiB is refused rather than wrapping the 32-bit offsets.
+void header_list::byte_store::grow(std::size_t more) {
+    const std::size_t need = std::size_t{size_} + more;
+    if (need > std::numeric_limits<std::uint32_t>::max())
         throw std::length_error("http head too large");
-    // One allocation for a whole head, instead of the string's doublings from its inline 15
-    // bytes (four reallocations for a typical head).
-    if (bytes_.capacity() < 512)
-        bytes_.reserve(512);
-    const auto off = static_cast<std::uint32_t>(bytes_.size());
-    bytes_.append(s);
-    return off;
+    std::size_t cap = std::max<std::size_t>(cap_ == 0 ? 512 : std::size_t{cap_} * 2, need);
+    cap = std::min<std::size_t>(cap, std::numeric_limits<std::uint32_t>::max());
+    auto* fresh = new char[cap];
+    if (size_ > 0)
+        std::memcpy(fresh, data_, size_);
+    delete[] data_;
+    data_ = fresh;
+    cap_ = static_cast<std::uint32_t>(cap);
+}
+
+header_list::byte_store& header_list::byte_store::operator=(const byte_store& o) {
+    if (this == &o)
+        return *this;
+    size_ = 0;
+    if (o.size_ > cap_)
+        grow(o.size_);
+    if (o.size_ > 0)
+        std::memcpy(data_, o.data_, o.size_);
+    size_ = o.size_;
+    return *this;
+}
+
+header_list::byte_store& header_list::byte_store::operator=(byte_store&& o) noexcept {
+    if (this == &o)
+        return *this;
+    delete[] data_;
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+    cap_ = std::exchange(o.cap_, 0);
+    return *this;
 }
 
 void header_list::insert(bhttp::field f, std::string_view name, std::string_view value) {

@@ -11,6 +11,7 @@
 #include <boost/container/small_vector.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -154,7 +155,39 @@ class header_list {
 
     // Sixteen inline: a client's request and an upstream's head rarely carry more.
     boost::container::small_vector<slot, 16> slots_;
-    std::string bytes_;
+    // The names and values of a head: one allocation, grown by doubling, kept by clear() for
+    // the next head. A plain buffer: a string's append cost more than the copy itself here
+    // (about 40 appends per proxied request).
+    class byte_store {
+      public:
+        byte_store() = default;
+        byte_store(const byte_store& o) { *this = o; }
+        byte_store& operator=(const byte_store& o);
+        byte_store(byte_store&& o) noexcept { *this = std::move(o); }
+        byte_store& operator=(byte_store&& o) noexcept;
+        ~byte_store() { delete[] data_; }
+
+        const char* data() const { return data_; }
+        std::uint32_t size() const { return size_; }
+        /// Appends `s`; its offset.
+        std::uint32_t append(std::string_view s) {
+            if (s.size() > cap_ - size_)
+                grow(s.size());
+            const auto off = size_;
+            if (!s.empty())
+                std::memcpy(data_ + size_, s.data(), s.size());
+            size_ += static_cast<std::uint32_t>(s.size());
+            return off;
+        }
+        void clear() { size_ = 0; }
+
+      private:
+        void grow(std::size_t more);
+        char* data_ = nullptr;
+        std::uint32_t size_ = 0;
+        std::uint32_t cap_ = 0;
+    };
+    byte_store bytes_;
 };
 
 /// A request head and its buffered body: what the server hands the handler (filled by

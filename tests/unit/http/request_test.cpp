@@ -62,6 +62,21 @@ TEST(HeaderList, ValuesSurviveGrowthAndClearKeepsNothing) {
     EXPECT_EQ(r.target(), "");
 }
 
+TEST(HeaderList, ACopyOwnsItsBytesAndAMoveTakesThem) {
+    request r{bhttp::verb::post, "/v1/x", 11};
+    r.insert("x-a", std::string(600, 'a'));  // past the first allocation
+    request copy = r;
+    r.set("x-a", "changed");
+    EXPECT_EQ(copy["x-a"], std::string(600, 'a'));
+    EXPECT_EQ(copy.target(), "/v1/x");
+    request moved = std::move(copy);
+    EXPECT_EQ(moved["x-a"].size(), 600u);
+    EXPECT_EQ(moved.method_string(), "POST");
+    copy = moved;  // assigning into a moved-from head
+    EXPECT_EQ(copy["x-a"].size(), 600u);
+    EXPECT_EQ(r["x-a"], "changed");
+}
+
 TEST(Request, KeepAliveFollowsVersionAndConnectionTokens) {
     request r{bhttp::verb::get, "/", 11};
     EXPECT_TRUE(r.keep_alive());
