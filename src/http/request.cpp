@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -77,7 +78,22 @@ std::string_view header_list::operator[](std::string_view name) const {
     return i < slots_.size() ? at(i).value() : std::string_view{};
 }
 
+namespace {
+// True when `s` points into `store`: growing the store would free what `s` shows.
+bool inside(std::string_view s, const char* store, std::uint32_t size) {
+    const std::less<const char*> before;
+    return !s.empty() && store != nullptr && !before(s.data(), store) &&
+           before(s.data(), store + size);
+}
+}  // namespace
+
+// A value taken from this same head (`h.set(x, h[y])`) is copied out first: the append may
+// move the bytes it points into.
 std::uint32_t header_list::keep(std::string_view s) {
+    if (inside(s, bytes_.data(), bytes_.size())) {
+        const std::string copy(s);
+        return bytes_.append(copy);
+    }
     return bytes_.append(s);
 }
 
@@ -120,6 +136,11 @@ header_list::byte_store& header_list::byte_store::operator=(byte_store&& o) noex
 }
 
 void header_list::insert(bhttp::field f, std::string_view name, std::string_view value) {
+    if (inside(name, bytes_.data(), bytes_.size()) || inside(value, bytes_.data(), bytes_.size())) {
+        const std::string n(name), v(value);
+        insert(f, n, v);
+        return;
+    }
     const auto off = keep(name);
     keep(value);
     slots_.push_back(slot{f, off, static_cast<std::uint32_t>(name.size()),

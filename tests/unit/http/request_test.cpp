@@ -77,6 +77,19 @@ TEST(HeaderList, ACopyOwnsItsBytesAndAMoveTakesThem) {
     EXPECT_EQ(r["x-a"], "changed");
 }
 
+// A value taken from the same head stays right when adding it grows the byte store (ASan
+// reports a use after free if the append reads the moved bytes).
+TEST(HeaderList, AValueFromTheSameHeadSurvivesTheGrowthItCauses) {
+    request r{bhttp::verb::get, "/", 11};
+    r.insert("x-a", std::string(400, 'a'));
+    r.insert("x-c", r["x-a"]);
+    r.set(r.find("x-a")->name_string(), r["x-c"]);
+    r.target(r["x-c"]);
+    EXPECT_EQ(r["x-c"], std::string(400, 'a'));
+    EXPECT_EQ(r["x-a"], std::string(400, 'a'));
+    EXPECT_EQ(r.target(), std::string(400, 'a'));
+}
+
 TEST(Request, KeepAliveFollowsVersionAndConnectionTokens) {
     request r{bhttp::verb::get, "/", 11};
     EXPECT_TRUE(r.keep_alive());
