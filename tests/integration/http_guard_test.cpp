@@ -690,6 +690,31 @@ void expect_interim_answers_dropped(const std::string& p) {
     EXPECT_EQ(up.heads().size(), 3u);
 }
 
+// An upstream's chunked answer may end with trailer fields. They are read and dropped
+// (docs/http-server.md): never a header of the client's answer, and the upstream connection
+// stays in step for the next request.
+TEST(HttpGuardRaw, UpstreamTrailersAreDroppedAndTheConnectionStaysInStep) {
+    scripted_upstream up({"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk("hello") +
+                              chunk(" world") + "0\r\nX-Trailer: t\r\nSet-Cookie: evil=1\r\n\r\n",
+                          json_answer(chat_json, "")});
+    running_gateway gw;
+    start_gateway(gw, up);
+    http_connection c(gw.port);
+    // Both requests at once: the second waits behind the relayed answer and its trailer.
+    ASSERT_TRUE(c.send(make_request("GET", "/v1/models/a", auth_json) +
+                       post_chat(chat_body("gpt-4o-mini", "after the trailer"))));
+    const auto relayed = c.read_response(read_timeout);
+    const auto next = c.read_response(read_timeout);
+    ASSERT_TRUE(relayed && next);
+    EXPECT_EQ(relayed->status, 200);
+    EXPECT_EQ(relayed->body, "hello world");
+    EXPECT_TRUE(values_of(*relayed, "x-trailer").empty());
+    EXPECT_TRUE(values_of(*relayed, "set-cookie").empty());
+    EXPECT_EQ(next->status, 200) << next->body;
+    EXPECT_EQ(next->body, chat_json);
+    EXPECT_EQ(up.connections(), 1);
+}
+
 TEST(HttpGuardRaw, InterimAnswersWithHeadersAreDroppedAndTheConnectionStaysInStep) {
     expect_interim_answers_dropped("");
 }
