@@ -24,9 +24,9 @@
 
 #include "ditto/http/framing.hpp"
 #include "ditto/http/message_parser.hpp"
+#include "ditto/http/watched_stream.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/log/log.hpp"
-#include "watched_stream.hpp"
 
 namespace ditto::http {
 namespace {
@@ -43,7 +43,7 @@ using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 // A connection as its worker sees it; `idle` means waiting for the next request, so a drain
 // may close it without losing anything.
 struct connection_slot {
-    detail::watched_stream* stream;
+    watched_stream* stream;
     bool idle;
 };
 
@@ -111,7 +111,7 @@ void open_acceptor(tcp::acceptor& acc, const tcp::endpoint& ep) {
 
 // Discards what the client still sends for a moment after a final error response, so that
 // closing does not reset the connection before the client has read the response.
-net::awaitable<void> lingering_close(detail::watched_stream& stream) {
+net::awaitable<void> lingering_close(watched_stream& stream) {
     error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     std::array<char, 16 * 1024> sink{};
@@ -132,8 +132,7 @@ bool has_no_body(const response_message& h) {
 }
 
 template <class Buffers>
-net::awaitable<bool> write_all(server::impl& self, detail::watched_stream& stream,
-                               const Buffers& buffers) {
+net::awaitable<bool> write_all(server::impl& self, watched_stream& stream, const Buffers& buffers) {
     stream.expires_after(self.opt.client_timeout);
     auto [ec, n] = co_await net::async_write(stream, buffers, nothrow);
     stream.expires_never();  // an SSE relay now waits for the upstream, not the client
@@ -143,8 +142,7 @@ net::awaitable<bool> write_all(server::impl& self, detail::watched_stream& strea
 // Sends the head, then the stream's pieces: raw when the head declares a Content-Length
 // (and they must add up to it), otherwise one chunk each. The first piece goes out in the
 // same write as the head, so the client wakes once for both (SSE time to first byte).
-net::awaitable<bool> write_streamed(server::impl& self, detail::watched_stream& stream,
-                                    response& res) {
+net::awaitable<bool> write_streamed(server::impl& self, watched_stream& stream, response& res) {
     auto& head = res.msg.base();
     std::optional<std::uint64_t> length;
     if (auto it = head.find(field::content_length); it != head.end()) {
@@ -215,8 +213,8 @@ net::awaitable<bool> write_streamed(server::impl& self, detail::watched_stream& 
     co_return co_await write_all(self, stream, net::buffer(out));
 }
 
-net::awaitable<bool> write_response(server::impl& self, detail::watched_stream& stream,
-                                    response& res, bool head_only) {
+net::awaitable<bool> write_response(server::impl& self, watched_stream& stream, response& res,
+                                    bool head_only) {
     if (res.stream && !head_only)
         co_return co_await write_streamed(self, stream, res);
     const std::string& body = res.stored_body ? *res.stored_body : res.msg.body();
@@ -237,8 +235,8 @@ net::awaitable<bool> write_response(server::impl& self, detail::watched_stream& 
     co_return !ec;
 }
 
-net::awaitable<bool> write_reject(server::impl& self, detail::watched_stream& stream,
-                                  reject_reason reason, std::string_view target, unsigned version) {
+net::awaitable<bool> write_reject(server::impl& self, watched_stream& stream, reject_reason reason,
+                                  std::string_view target, unsigned version) {
     response res;
     res.msg.result(status_of(error_of(reason)));
     res.msg.version(version == 10 ? 10u : 11u);
@@ -260,7 +258,7 @@ constexpr std::size_t max_piece_bytes = 64 * 1024;
 // same parser that read the head.
 class connection_body final : public body_reader {
   public:
-    connection_body(server::impl& self, detail::watched_stream& stream, beast::flat_buffer& buf,
+    connection_body(server::impl& self, watched_stream& stream, beast::flat_buffer& buf,
                     request_parser& parser)
         : self_(self), stream_(stream), buf_(buf), parser_(parser), no_body_(parser.is_done()) {
         expect_continue_ = beast::iequals(parser.get()[field::expect], "100-continue");
@@ -426,7 +424,7 @@ class connection_body final : public body_reader {
     }
 
     server::impl& self_;
-    detail::watched_stream& stream_;
+    watched_stream& stream_;
     beast::flat_buffer& buf_;
     request_parser& parser_;
     const bool no_body_;
@@ -450,9 +448,8 @@ error_code put_buffered_head(beast::flat_buffer& buf, request_parser& parser, fo
 // The rest of a request head the buffer did not hold: the socket is read only while the head
 // is incomplete. Called only then, so a head that came whole costs no coroutine frame; one
 // synchronous parse per head, instead of Beast's composed read (docs/performance.md).
-net::awaitable<error_code> read_rest_of_head(detail::watched_stream& stream,
-                                             beast::flat_buffer& buf, request_parser& parser,
-                                             fold_finder& folds) {
+net::awaitable<error_code> read_rest_of_head(watched_stream& stream, beast::flat_buffer& buf,
+                                             request_parser& parser, fold_finder& folds) {
     for (;;) {
         auto [rec, n] = co_await stream.async_read_some(buf.prepare(8192), nothrow);
         if (rec)
@@ -465,7 +462,7 @@ net::awaitable<error_code> read_rest_of_head(detail::watched_stream& stream,
 
 // Serves requests on one connection until it closes. Returns true when the caller should
 // do a lingering close (an error response was sent while the client may still be sending).
-net::awaitable<bool> serve(server::impl& self, worker& w, detail::watched_stream& stream,
+net::awaitable<bool> serve(server::impl& self, worker& w, watched_stream& stream,
                            connection_slot& slot, const std::string& remote) {
     beast::flat_buffer buf;
     request req;  // one per connection: each request reuses the last one's memory
@@ -567,7 +564,7 @@ net::awaitable<void> session(server::impl* self, worker* w, tcp::socket socket) 
     // has to move the timer earlier (watched_stream.hpp).
     const auto tick =
         std::min({self->opt.header_timeout, self->opt.idle_timeout, self->opt.client_timeout});
-    detail::watched_stream stream(std::move(socket), tick);
+    watched_stream stream(std::move(socket), tick);
     counter_guard open(self->connections);
     // The most open at once since take_peak_connections(): a burst shorter than whoever
     // samples connections() still shows (one load per connection, a CAS only on a new peak).

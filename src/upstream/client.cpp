@@ -16,7 +16,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <optional>
@@ -25,6 +24,7 @@
 #include "ditto/core/strings.hpp"
 #include "ditto/http/error_body.hpp"
 #include "ditto/http/message_parser.hpp"
+#include "ditto/http/watched_stream.hpp"
 #include "ditto/http/wire.hpp"
 #include "ditto/log/log.hpp"
 
@@ -43,24 +43,39 @@ constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 // supports it. Beast's ssl_stream does not in Boost 1.81.
 template <class Stream>
 constexpr auto nothrow_for() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+    if constexpr (std::is_same_v<Stream, http::watched_stream>)
         return net::as_tuple(net::deferred);
     else
         return nothrow;
 }
 
+// A connection to one backend: a socket under one deadline per connection (the server's
+// watched_stream, docs/http-server.md "Deadlines"), and TLS layered over it for https. An
+// operation the watchdog ended reports beast::error::timeout (see `why`).
 class connection {
   public:
-    explicit connection(net::any_io_executor ex)
-        : plain_(std::make_unique<beast::tcp_stream>(ex)) {}
+    using tls_stream = beast::ssl_stream<http::watched_stream>;
 
-    beast::tcp_stream& tcp() { return tls_ ? tls_->next_layer() : *plain_; }
+    connection(tcp::socket socket, clock::duration tick)
+        : plain_(std::make_unique<http::watched_stream>(std::move(socket), tick)), tick_(tick) {}
+
+    http::watched_stream& watch() { return tls_ ? tls_->next_layer() : *plain_; }
+    tcp::socket& socket() { return watch().socket(); }
     bool is_tls() const { return tls_ != nullptr; }
-    beast::ssl_stream<beast::tcp_stream>& tls() { return *tls_; }
+    tls_stream& tls() { return *tls_; }
 
     void make_tls(net::ssl::context& ctx) {
-        tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*plain_), ctx);
+        tls_ = std::make_unique<tls_stream>(std::move(plain_->socket()), ctx);
+        tls_->next_layer().tick(tick_);
         plain_.reset();
+    }
+
+    /// An operation's error as the caller should judge it: a timeout when the watchdog closed
+    /// the socket under it.
+    error_code why(error_code ec) {
+        if (ec && watch().timed_out())
+            return beast::error::timeout;
+        return ec;
     }
 
     // What a connection holds between two exchanges, by a non-blocking peek: nothing (it can
@@ -71,7 +86,7 @@ class connection {
     // end the connection as well, but are not counted as a desync.
     enum class idle_state { clean, closed, unread };
     idle_state probe() {
-        auto& s = tcp().socket();
+        auto& s = socket();
         if (!s.is_open())
             return idle_state::closed;
         if (buffer.size() > 0 || (tls_ && SSL_pending(tls_->native_handle()) > 0))
@@ -87,16 +102,17 @@ class connection {
 
     void close() {
         error_code ec;
-        tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
-        tcp().socket().close(ec);
+        socket().shutdown(tcp::socket::shutdown_both, ec);
+        socket().close(ec);
     }
 
     beast::flat_buffer buffer;
     clock::time_point idle_since{};
 
   private:
-    std::unique_ptr<beast::tcp_stream> plain_;
-    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
+    std::unique_ptr<http::watched_stream> plain_;
+    std::unique_ptr<tls_stream> tls_;
+    clock::duration tick_;
 };
 
 pool::pool(backend& b, std::chrono::milliseconds idle_timeout, std::size_t max_idle)
@@ -158,6 +174,7 @@ void pool::give_back(std::unique_ptr<connection> c) {
         return;
     }
     c->idle_since = clock::now();
+    c->watch().expires_never();  // idle connections are bounded by idle_timeout, at take()
     idle_.push_back(std::move(c));
 }
 
@@ -173,7 +190,6 @@ bool is_ip_literal(const std::string& host) {
 net::awaitable<std::unique_ptr<connection>> connect(backend& b, clock::time_point deadline,
                                                     std::string& error, bool& timed_out) {
     auto ex = co_await net::this_coro::executor;
-    auto c = std::make_unique<connection>(ex);
     const auto& url = b.url();
     tcp::resolver resolver(ex);
     // The resolver has no deadline of its own: race it against one, so a hung DNS server
@@ -192,14 +208,19 @@ net::awaitable<std::unique_ptr<connection>> connect(backend& b, clock::time_poin
         error = "cannot resolve " + url.host + ": " + rec.message();
         co_return nullptr;
     }
-    c->tcp().expires_at(deadline);
-    auto [cec, ep] = co_await c->tcp().async_connect(endpoints, nothrow);
-    if (cec) {
+    // The watchdog's tick is the backend's timeout: the deadline every exchange stamps first,
+    // so a stamp moves the timer only after the connection sat idle (watched_stream.hpp).
+    auto c = std::make_unique<connection>(tcp::socket(ex), b.timeout());
+    c->watch().expires_at(deadline);
+    auto [connect_ec, ep] =
+        co_await net::async_connect(c->socket(), endpoints, net::as_tuple(net::deferred));
+    if (const auto cec = c->why(connect_ec)) {
         timed_out = cec == beast::error::timeout;
         error = "connect to " + url.host_header + ": " + cec.message();
         co_return nullptr;
     }
-    c->tcp().socket().set_option(tcp::no_delay(true), cec);
+    error_code nodelay_ec;
+    c->socket().set_option(tcp::no_delay(true), nodelay_ec);
     if (b.tls()) {
         c->make_tls(*b.tls());
         auto* ssl = c->tls().native_handle();
@@ -207,14 +228,16 @@ net::awaitable<std::unique_ptr<connection>> connect(backend& b, clock::time_poin
             SSL_set_tlsext_host_name(ssl, url.host.c_str());
         // Verify the certificate names the host we dialled (OpenSSL checks IPs and names).
         SSL_set1_host(ssl, url.host.c_str());
-        c->tcp().expires_at(deadline);
-        auto [hec] = co_await c->tls().async_handshake(net::ssl::stream_base::client, nothrow);
-        if (hec) {
+        c->watch().expires_at(deadline);  // a new stream under TLS: stamped again
+        auto [handshake_ec] =
+            co_await c->tls().async_handshake(net::ssl::stream_base::client, nothrow);
+        if (const auto hec = c->why(handshake_ec)) {
             timed_out = hec == beast::error::timeout;
             error = "TLS handshake with " + url.host_header + ": " + hec.message();
             co_return nullptr;
         }
     }
+    c->watch().expires_never();
     co_return c;
 }
 
@@ -222,14 +245,14 @@ template <class Stream>
 net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req,
                                          clock::time_point deadline,
                                          std::chrono::milliseconds gap) {
-    c.tcp().expires_at(deadline);
+    c.watch().expires_at(deadline);
     if (!req.streamed_body) {
         std::string head;
         head.reserve(512);
         http::wire::append_request_head(head, req.msg);
         const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.msg.body())};
         auto [ec, n] = co_await net::async_write(s, bufs, nothrow_for<Stream>());
-        co_return ec;
+        co_return c.why(ec);
     }
     // Large client bodies go out as they arrive: the head first, then each piece.
     const auto length = req.streamed_body->content_length();
@@ -244,8 +267,9 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
     http::wire::append_request_head(out, req.msg);
     auto [hec, hn] = co_await net::async_write(s, net::buffer(out), nothrow_for<Stream>());
     if (hec)
-        co_return hec;
+        co_return c.why(hec);
     for (;;) {
+        c.watch().expires_never();  // waiting for the client now, under its own deadline
         error_code rec;
         auto piece = co_await req.streamed_body->read_some(rec);
         if (rec)
@@ -254,7 +278,7 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
             break;
         if (piece->empty())
             continue;  // an empty chunk would end the body
-        c.tcp().expires_after(gap);
+        c.watch().expires_after(gap);
         out.clear();
         if (!length)
             http::wire::append_chunk_size(out, piece->size());
@@ -263,13 +287,13 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
             length ? net::const_buffer() : net::buffer("\r\n", 2)};
         auto [wec, n] = co_await net::async_write(s, bufs, nothrow_for<Stream>());
         if (wec)
-            co_return wec;
+            co_return c.why(wec);
     }
     if (!length) {
-        c.tcp().expires_after(gap);
+        c.watch().expires_after(gap);
         auto [ec, n] =
             co_await net::async_write(s, net::buffer("0\r\n\r\n", 5), nothrow_for<Stream>());
-        co_return ec;
+        co_return c.why(ec);
     }
     co_return error_code{};
 }
@@ -356,16 +380,19 @@ class relay_stream final : public http::body_stream {
             if (!piece_.empty() || parser_.is_done())
                 break;
             const auto limit = read_deadline();
-            conn_->tcp().expires_at(limit.first);
+            conn_->watch().expires_at(limit.first);
             error_code rec;
             std::size_t n = 0;
             const auto room = conn_->buffer.prepare(beast::read_size(conn_->buffer, 65536));
             if (conn_->is_tls()) {
                 std::tie(rec, n) = co_await conn_->tls().async_read_some(room, nothrow);
             } else {
-                std::tie(rec, n) =
-                    co_await conn_->tcp().async_read_some(room, nothrow_for<beast::tcp_stream>());
+                std::tie(rec, n) = co_await conn_->watch().async_read_some(
+                    room, nothrow_for<http::watched_stream>());
             }
+            // The piece now goes to the client, which has deadlines of its own.
+            conn_->watch().expires_never();
+            rec = conn_->why(rec);
             conn_->buffer.commit(n);
             if (rec == net::error::eof) {
                 // A body that ends with the connection ends here; any other is cut short.
@@ -516,7 +543,7 @@ net::awaitable<error_code> read_parse(Stream& s, connection& c, Parser& parser, 
             co_return eof_ec ? eof_ec : bhttp::error::partial_message;
         }
         if (ec)
-            co_return ec;
+            co_return c.why(ec);
         c.buffer.commit(n);
     }
 }
@@ -561,7 +588,7 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
     if (c->is_tls()) {
         ec = co_await write_request(c->tls(), *c, req, deadline, timeout);
     } else {
-        ec = co_await write_request(c->tcp(), *c, req, deadline, timeout);
+        ec = co_await write_request(c->watch(), *c, req, deadline, timeout);
     }
     if (ec) {
         how.write_failed = true;
@@ -580,7 +607,7 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
     // gets its full timeout for the head from the moment the body was sent.
     // (No structured bindings in a coroutine frame: docs/architecture.md, GCC 12 rules.)
     const auto head_limit = capped(req.streamed_body ? clock::now() + timeout : deadline, end_by);
-    c->tcp().expires_at(head_limit.first);
+    c->watch().expires_at(head_limit.first);
     http::response_message head_msg;
     std::optional<http::response_parser> head;
     for (;;) {
@@ -590,7 +617,7 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         if (c->is_tls()) {
             ec = co_await read_head(c->tls(), *c, *head);
         } else {
-            ec = co_await read_head(c->tcp(), *c, *head);
+            ec = co_await read_head(c->watch(), *c, *head);
         }
         // 1xx answers (100 Continue, 103 Early Hints) are interim: the final one follows on
         // the same connection and must be read here, or the connection is out of step.
@@ -634,7 +661,7 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         auto& whole = *head;
         whole.body_to(&out.response.msg.body(), buffer_limit);
         const auto body_limit = capped(clock::now() + timeout, end_by);
-        c->tcp().expires_at(body_limit.first);
+        c->watch().expires_at(body_limit.first);
         // if/else, not ?: — GCC 12 miscompiles co_await inside a conditional operator. A body
         // that came with the head is parsed at once.
         if (auto held = parse_held(*c, whole, false)) {
@@ -642,7 +669,7 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         } else if (c->is_tls()) {
             ec = co_await read_whole(c->tls(), *c, whole);
         } else {
-            ec = co_await read_whole(c->tcp(), *c, whole);
+            ec = co_await read_whole(c->watch(), *c, whole);
         }
         if (ec) {
             out.failure =
@@ -666,6 +693,7 @@ net::awaitable<exchange_result> try_exchange(pool& p, std::unique_ptr<connection
         out.response.msg.erase(bhttp::field::content_length);
     // A cut SSE stream ends with an error event the client's SDK reports.
     auto note = std::make_shared<cut_note>();
+    c->watch().expires_never();  // each relay read stamps its own deadline
     if (http::is_event_stream(out.response)) {
         out.response.cut_event = [note](const error_code&) { return sse_cut_event(*note); };
     }

@@ -534,6 +534,32 @@ TEST(HttpGuardRaw, HeadAnswerKeepsItsLengthAndHasNoBody) {
     EXPECT_EQ(up.connections(), 1);
 }
 
+// The upstream connection's deadline is lifted once the answer is in: a pooled connection that
+// sits idle past the backend's timeout is still reused (the watchdog would otherwise close it
+// at the deadline stamped for the first exchange).
+TEST(HttpGuardRaw, APooledUpstreamConnectionOutlivesTheDeadlineOfItsLastExchange) {
+    scripted_upstream up({json_answer(chat_json), json_answer(chat_json)});
+    auto config = basic_config(up.port());
+    const std::string_view at = R"("headers": {)";
+    config.insert(config.find(at), R"("timeout_seconds": 1, )");
+    running_gateway gw;
+    gw.start(config, {"--workers", "1"});
+    http_connection c(gw.port);
+    const auto body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+    ASSERT_TRUE(c.send(make_request("POST", "/v1/chat/completions", auth_json, body)));
+    auto first = c.read_response(read_timeout);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->status, 200) << first->body;
+    // Past the first exchange's deadline (1 s after it began), with the connection idle.
+    std::this_thread::sleep_for(1500ms);
+    ASSERT_TRUE(c.send(make_request("POST", "/v1/chat/completions", auth_json, body)));
+    auto second = c.read_response(read_timeout);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->status, 200) << second->body;
+    EXPECT_EQ(up.heads().size(), 2u);
+    EXPECT_EQ(up.connections(), 1);
+}
+
 TEST(HttpGuardRaw, NoContentAndNotModifiedAreRelayedWithoutABody) {
     scripted_upstream up({"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
                           "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n"

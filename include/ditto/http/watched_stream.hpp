@@ -1,14 +1,18 @@
 #pragma once
 
-// A client connection's socket with one deadline per connection (docs/http-server.md,
-// "Deadlines"): instead of a timer armed and cancelled around every read and write (what
-// beast::tcp_stream does), each operation stamps a deadline, and one watchdog timer per
-// connection closes the socket once the deadline has passed.
+// A socket with one deadline per connection (docs/http-server.md, "Deadlines"): instead of a
+// timer armed and cancelled around every read and write (what beast::tcp_stream does), each
+// operation stamps a deadline, and one watchdog timer per connection closes the socket once
+// the deadline has passed. Used by the server for client connections and by the upstream
+// client under its plain and TLS connections (an ssl_stream is layered over it).
 //
 // The watchdog is lazy: it wakes at the earlier of the deadline and `tick` after it was last
 // armed, and re-arms itself to the current deadline only then. A stamp moves the timer only
-// when it asks for an earlier time than the timer's; `tick` is the shortest timeout the server
-// stamps, so on the request path no stamp ever does. Included by server.cpp only.
+// when it asks for an earlier time than the timer's; `tick` is the shortest timeout the owner
+// stamps, so on the request path no stamp ever does.
+//
+// A deadline stays in force after the operation it was stamped for: whoever then waits for
+// something else (the handler, the other side of a relay, the pool) stamps `expires_never()`.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,15 +20,17 @@
 #include <memory>
 #include <utility>
 
-namespace ditto::http::detail {
+namespace ditto::http {
 
 class watched_stream {
   public:
     using socket_type = boost::asio::ip::tcp::socket;
     using executor_type = socket_type::executor_type;
+    using lowest_layer_type = socket_type::lowest_layer_type;  // for asio::ssl::stream
     using clock = std::chrono::steady_clock;
 
-    watched_stream(socket_type socket, clock::duration tick)
+    /// One argument, so that an ssl_stream can construct its next layer from a socket.
+    explicit watched_stream(socket_type socket, clock::duration tick = std::chrono::seconds(1))
         : socket_(std::move(socket)),
           state_(std::make_shared<state>(socket_.get_executor(), &socket_, tick)) {}
     ~watched_stream() {
@@ -36,22 +42,29 @@ class watched_stream {
 
     executor_type get_executor() { return socket_.get_executor(); }
     socket_type& socket() { return socket_; }
+    lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
+
+    /// The watchdog's period when nothing is stamped earlier (see above).
+    void tick(clock::duration t) { state_->tick = t; }
 
     /// The operations from now until the next stamp must end within `d`, or the connection
-    /// is closed (they then complete with an error).
-    void expires_after(clock::duration d) {
-        const auto now = clock::now();
-        state_->deadline = now + d;
-        if (state_->deadline < state_->armed)
-            arm(state_, std::min(state_->deadline, now + state_->tick));
+    /// is closed (they then complete with an error, and timed_out() is true).
+    void expires_after(clock::duration d) { expires_at(clock::now() + d); }
+    void expires_at(clock::time_point at) {
+        state_->deadline = at;
+        if (at < state_->armed)
+            arm(state_, std::min(at, clock::now() + state_->tick));
     }
+    /// No deadline until the next stamp.
+    void expires_never() { state_->deadline = clock::time_point::max(); }
+    /// Whether the watchdog closed the socket: an operation's error then means a timeout.
+    bool timed_out() const { return state_->timed_out; }
+
     /// Ends the operations in progress with operation_aborted (a drain closing idle ones).
     void cancel() {
         boost::system::error_code ignored;
         socket_.cancel(ignored);
     }
-    /// No deadline until the next stamp: the server waits for the handler, not the client.
-    void expires_never() { state_->deadline = clock::time_point::max(); }
 
     template <class Buffers, class Token>
     auto async_read_some(const Buffers& b, Token&& t) {
@@ -71,6 +84,7 @@ class watched_stream {
         clock::duration tick;
         clock::time_point deadline = clock::time_point::max();
         clock::time_point armed = clock::time_point::max();  ///< max: not waiting
+        bool timed_out = false;
     };
 
     // Not a coroutine: a plain completion handler that owns the state it watches.
@@ -86,6 +100,7 @@ class watched_stream {
         const auto now = clock::now();
         if (now >= st->deadline) {
             boost::system::error_code ignored;
+            st->timed_out = true;
             st->socket->close(ignored);
             st->armed = clock::time_point::max();
             return;
@@ -101,4 +116,4 @@ class watched_stream {
     std::shared_ptr<state> state_;
 };
 
-}  // namespace ditto::http::detail
+}  // namespace ditto::http
