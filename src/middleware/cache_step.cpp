@@ -286,7 +286,7 @@ class cache_step final : public middleware {
         if (res.stream) {
             res.stream = std::make_unique<recording_stream>(
                 std::move(res.stream), cache_, std::move(key), std::move(head), std::move(lead),
-                *limit, ctx.strip_usage_chunk);
+                *limit, ctx.settle.result().usage_event_added);
             co_return res;
         }
         if (res.msg.body().size() > *limit) {

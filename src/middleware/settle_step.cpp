@@ -171,7 +171,7 @@ class settle_step final : public around_middleware {
             usage_reading how;
             how.sse = http::is_event_stream(res);
             // Removing an event would break a declared Content-Length.
-            how.strip = how.sse && ctx.strip_usage_chunk &&
+            how.strip = how.sse && o.usage_event_added &&
                         res.msg.find(http::field::content_length) == res.msg.end();
             if (!how.sse && reads_json_usage(ctx, o, res, usage_max_)) {
                 // A length known to be over the cap is not copied at all.

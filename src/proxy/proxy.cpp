@@ -145,7 +145,7 @@ void ask_for_stream_usage(proxy_context& ctx) {
     core::request_fields rescanned;
     if (core::scan_request_json(body, rescanned)) {
         ctx.fields = std::move(rescanned);
-        ctx.strip_usage_chunk = true;
+        ctx.settle.result().usage_event_added = true;
     }
 }
 
@@ -232,12 +232,12 @@ class proxy final : public middleware::middleware {
                 result.from_upstream = true;  // answered, nothing spent (docs/dialects.md)
                 co_return local_token_count(ctx);
             }
-            // Auto mode asks first as is and may need the body again for the translation.
+            // Auto mode asks first as is, then as chat completions if the API is missing.
             const bool auto_responses =
                 ctx.dialect == dialect::kind::responses && form == attempt_form::as_is &&
                 b->responses() == config::backend_config::responses_mode::auto_detect;
             std::optional<http::response> refused;
-            auto r = co_await call(ctx, *b, form, is_last && !auto_responses, refused);
+            auto r = co_await call(ctx, *b, form, refused);
             if (refused)
                 co_return std::move(*refused);
             if (auto_responses && r.failure == upstream::failure_kind::none &&
@@ -245,7 +245,7 @@ class proxy final : public middleware::middleware {
                 // The same backend again, as chat completions (docs/dialects.md); the 404 is not a
                 // failure of the backend, only of the guess.
                 form = attempt_form::translated;
-                r = co_await call(ctx, *b, form, is_last, refused);
+                r = co_await call(ctx, *b, form, refused);
                 if (refused)
                     co_return std::move(*refused);
             }
@@ -309,12 +309,13 @@ class proxy final : public middleware::middleware {
     // or the request as sent. A request that cannot be translated sets `refused` (400 in the
     // client's shape, no other backend tried: each would refuse it the same way).
     boost::asio::awaitable<upstream::exchange_result> call(proxy_context& ctx, upstream::backend& b,
-                                                           attempt_form form, bool may_move,
+                                                           attempt_form form,
                                                            std::optional<http::response>& refused) {
         auto& result = ctx.settle.result();
         std::string_view path = ctx.path;
         std::string_view query = ctx.query;
-        std::string body;
+        std::string rewritten;  // the body with `model` mapped, when the backend maps it
+        std::string_view body;
         if (form == attempt_form::translated) {
             dialect::refusal why;
             if (!ensure_chat_body(ctx, why)) {
@@ -324,16 +325,15 @@ class proxy final : public middleware::middleware {
             }
             path = "/v1/chat/completions";
             query = {};  // the dialect's own parameters (Gemini's alt=sse) mean nothing there
-            body = ctx.chat_body ? body_from(*ctx.chat_body, ctx.chat_fields, true, b, may_move,
+            body = ctx.chat_body ? body_from(*ctx.chat_body, ctx.chat_fields, true, b, rewritten,
                                              result.upstream_model)
                                  : body_from(ctx.raw_body, ctx.fields, ctx.body_is_json, b,
-                                             may_move, result.upstream_model);
+                                             rewritten, result.upstream_model);
         } else {
-            body = body_from(ctx.raw_body, ctx.fields, ctx.body_is_json, b, may_move,
+            body = body_from(ctx.raw_body, ctx.fields, ctx.body_is_json, b, rewritten,
                              result.upstream_model);
         }
-        auto out =
-            upstream::build_outgoing(ctx.req, b, path, query, std::move(body), ctx.request_id);
+        auto out = upstream::build_outgoing(ctx.req, b, path, query, body, ctx.request_id);
         if (!ctx.body_read)
             out.streamed_body = &ctx.body;
         out.replay_safe = is_safe_method(ctx.req.method()) || ctx.client_request_id;
@@ -448,23 +448,24 @@ class proxy final : public middleware::middleware {
             usage = scanned;
     }
 
-    // The body for one attempt: `source` (the client's, or its chat translation), with
-    // `model` rewritten by the backend's model_map (docs/proxy.md) in place, so every other byte
-    // stays as it was. Moved out when no later attempt needs it.
-    static std::string body_from(std::string& source, const core::request_fields& fields,
-                                 bool is_json, const upstream::backend& b, bool may_move,
-                                 std::string& upstream_model) {
+    // The body for one attempt: `source` (the client's, or its chat translation), borrowed, or
+    // with `model` rewritten by the backend's model_map (docs/proxy.md) into `rewritten`, so
+    // every other byte stays as it was. The source is never moved away: every attempt, and
+    // every step further out, sees the client's body as it came.
+    static std::string_view body_from(const std::string& source, const core::request_fields& fields,
+                                      bool is_json, const upstream::backend& b,
+                                      std::string& rewritten, std::string& upstream_model) {
         upstream_model = fields.model.value_or("");
         if (is_json && fields.is_object && fields.model && b.has_model_map()) {
             if (const auto* mapped = b.map_model(*fields.model)) {
                 upstream_model = *mapped;
-                std::string body = source;
+                rewritten = source;
                 const auto span = fields.model_span;
-                body.replace(span.begin, span.end - span.begin, core::json_quote(*mapped));
-                return body;
+                rewritten.replace(span.begin, span.end - span.begin, core::json_quote(*mapped));
+                return rewritten;
             }
         }
-        return may_move ? std::move(source) : source;
+        return source;
     }
 
     std::shared_ptr<upstreams> ups_;

@@ -250,7 +250,7 @@ net::awaitable<error_code> write_request(Stream& s, connection& c, outgoing& req
         std::string head;
         head.reserve(512);
         http::wire::append_request_head(head, req.msg);
-        const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.msg.body())};
+        const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body)};
         auto [ec, n] = co_await net::async_write(s, bufs, nothrow_for<Stream>());
         co_return c.why(ec);
     }
@@ -805,7 +805,8 @@ bool forwarded_upstream(bhttp::field name, std::string_view text) {
 }  // namespace
 
 outgoing build_outgoing(const http::request& client, const backend& b, std::string_view path,
-                        std::string_view query, std::string body, std::string_view request_id) {
+                        std::string_view query, std::string_view body,
+                        std::string_view request_id) {
     outgoing out;
     auto& m = out.msg;
     // An extension method (`QUERY`, any token Beast has no verb for) goes out by name:
@@ -837,10 +838,10 @@ outgoing build_outgoing(const http::request& client, const backend& b, std::stri
     m.set("x-request-id", request_id);
     m.set(bhttp::field::host, b.url().host_header);
     m.keep_alive(true);
-    m.body() = std::move(body);
-    if (!m.body().empty() || client.method() == bhttp::verb::post ||
+    out.body = body;
+    if (!body.empty() || client.method() == bhttp::verb::post ||
         client.method() == bhttp::verb::put || client.method() == bhttp::verb::patch) {
-        m.prepare_payload();
+        m.content_length(body.size());
     }
     return out;
 }

@@ -70,10 +70,6 @@ struct proxy_context {
     std::optional<std::string> chat_body;
     core::request_fields chat_fields;
 
-    /// The upstream was asked for stream usage the client did not ask for (docs/governance.md,
-    /// "Usage accounting"): the extra usage event is removed from the client's stream.
-    bool strip_usage_chunk = false;
-
     settlement settle;  ///< charges to settle once the answer is known
 
     // What the observe step records (docs/observability.md), filled on the way.

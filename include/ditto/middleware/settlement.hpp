@@ -28,8 +28,12 @@ struct outcome {
     unsigned status = 0;         ///< 0: no answer (torn down before one existed)
     bool from_upstream = false;  ///< the answer is a backend's, not a gateway error
     bool streamed = false;
-    bool completed = true;     ///< a streamed body reached its end
-    bool cache_hit = false;    ///< answered from the proxy cache: no upstream tokens
+    bool completed = true;   ///< a streamed body reached its end
+    bool cache_hit = false;  ///< answered from the proxy cache: no upstream tokens
+    /// The proxy asked the upstream for stream usage the client did not ask for
+    /// (docs/governance.md, "Usage accounting"): the settle and cache steps remove the extra
+    /// usage event from the client's stream and the stored one.
+    bool usage_event_added = false;
     core::usage_fields usage;  ///< what the upstream reported, if anything
     std::string backend;
     std::vector<std::string> attempted;

@@ -58,7 +58,10 @@ struct exchange_result {
 
 /// The request to send: head and buffered body, or a body to stream from the client.
 struct outgoing {
-    http::request msg;
+    http::request msg;  ///< the head; its body() is not sent
+    /// The buffered body, borrowed: whoever sends the request keeps the bytes alive until
+    /// exchange() returns (the client's body in the proxy's context is never moved away).
+    std::string_view body;
     http::body_reader* streamed_body = nullptr;  ///< read from the client while sending
     /// The request may be sent again if a reused connection turns out closed before any
     /// response byte (safe method, or the client gave an x-request-id to dedupe by).
@@ -78,9 +81,9 @@ boost::asio::awaitable<exchange_result> exchange(
 /// The upstream head for a client request (docs/proxy.md, "What goes upstream"): client headers
 /// minus credentials and hop-by-hop ones, then the backend's headers (replacing), then
 /// `x-request-id`; Host set for the upstream. `path`/`query` are the normalized path and raw query
-/// (no '?').
+/// (no '?'). `body` is borrowed (see outgoing::body).
 outgoing build_outgoing(const http::request& client, const backend& b, std::string_view path,
-                        std::string_view query, std::string body, std::string_view request_id);
+                        std::string_view query, std::string_view body, std::string_view request_id);
 
 /// Response head cleanup for the client: hop-by-hop headers and `x-ditto-cache` removed.
 void strip_hop_by_hop(http::header_list& f);

@@ -31,7 +31,7 @@ TEST(BuildOutgoing, ExtensionMethodIsForwardedByName) {
     EXPECT_EQ(out.msg.method(), bhttp::verb::unknown);
     EXPECT_EQ(out.msg.method_string(), "QUERY");
     EXPECT_EQ(out.msg[bhttp::field::authorization], "Bearer sk-upstream");
-    EXPECT_EQ(out.msg.body(), "{}");
+    EXPECT_EQ(out.body, "{}");
 }
 
 TEST(BuildOutgoing, KnownMethodKeepsItsVerb) {
