@@ -1,6 +1,7 @@
 #include "ditto/http/request.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <functional>
@@ -28,6 +29,33 @@ void each_token(std::string_view list, Fn fn) {
     }
 }
 
+// A name's field enum, remembered per thread: the gateway sets and looks up the same few
+// names by text on every request (x-request-id, x-ditto-*, a backend's configured headers),
+// and Beast's string_to_field hashes the whole name each time (about 90 instructions, 17
+// times per proxied request; docs/performance.md). A direct-mapped table of 32 names, each
+// compared byte for byte, so a different spelling or a collision only costs the lookup.
+bhttp::field field_of(std::string_view name) {
+    struct remembered {
+        std::uint8_t size = 0;
+        char text[39];
+        bhttp::field f;
+    };
+    thread_local std::array<remembered, 32> memo{};
+    if (name.empty() || name.size() > sizeof(remembered::text))
+        return bhttp::string_to_field(name);
+    const auto slot = (name.size() * 7 + static_cast<unsigned char>(name.back()) * 3 +
+                       static_cast<unsigned char>(name[name.size() / 2])) %
+                      memo.size();
+    auto& m = memo[slot];
+    if (m.size == name.size() && std::memcmp(m.text, name.data(), name.size()) == 0)
+        return m.f;
+    const auto f = bhttp::string_to_field(name);
+    m.size = static_cast<std::uint8_t>(name.size());
+    std::memcpy(m.text, name.data(), name.size());
+    m.f = f;
+    return f;
+}
+
 }  // namespace
 
 bool header_list::matches(const slot& s, bhttp::field f, std::string_view name) const {
@@ -50,7 +78,7 @@ header_list::const_iterator header_list::find(bhttp::field f) const {
 }
 
 header_list::const_iterator header_list::find(std::string_view name) const {
-    return {this, index_of(bhttp::string_to_field(name), name)};
+    return {this, index_of(field_of(name), name)};
 }
 
 std::size_t header_list::count(bhttp::field f) const {
@@ -61,7 +89,7 @@ std::size_t header_list::count(bhttp::field f) const {
 }
 
 std::size_t header_list::count(std::string_view name) const {
-    const auto f = bhttp::string_to_field(name);
+    const auto f = field_of(name);
     std::size_t n = 0;
     for (const auto& s : slots_)
         n += matches(s, f, name);
@@ -74,7 +102,7 @@ std::string_view header_list::operator[](bhttp::field f) const {
 }
 
 std::string_view header_list::operator[](std::string_view name) const {
-    const auto i = index_of(bhttp::string_to_field(name), name);
+    const auto i = index_of(field_of(name), name);
     return i < slots_.size() ? at(i).value() : std::string_view{};
 }
 
@@ -152,7 +180,7 @@ void header_list::insert(bhttp::field f, std::string_view value) {
 }
 
 void header_list::insert(std::string_view name, std::string_view value) {
-    insert(bhttp::string_to_field(name), name, value);
+    insert(field_of(name), name, value);
 }
 
 void header_list::set(bhttp::field f, std::string_view value) {
@@ -161,7 +189,7 @@ void header_list::set(bhttp::field f, std::string_view value) {
 }
 
 void header_list::set(std::string_view name, std::string_view value) {
-    const auto f = bhttp::string_to_field(name);
+    const auto f = field_of(name);
     erase_all(f, name);
     insert(f, name, value);
 }
@@ -186,7 +214,7 @@ std::size_t header_list::erase(bhttp::field f) {
 }
 
 std::size_t header_list::erase(std::string_view name) {
-    return erase_all(bhttp::string_to_field(name), name);
+    return erase_all(field_of(name), name);
 }
 
 void header_list::clear() {
