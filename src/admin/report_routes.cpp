@@ -80,12 +80,6 @@ std::string csv_field(const std::string& s) {
     return out + "\"";
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // What a tenant reader may see of the ledgers: its keys and its own scopes.
 bool tenant_visible(const std::string& scope, const std::string& tenant,
                     const std::map<std::string, const config::virtual_key_config*>& keys) {
@@ -282,8 +276,8 @@ net::awaitable<reply> reap(const parts& p, const call& c) {
                               "older_than_secs must be a non-negative integer and limit an "
                               "integer in [1, 100000]");
     }
-    const auto cutoff = now_ms() - static_cast<std::int64_t>(*older) * 1000;
-    auto r = co_await p.store.budgets->reap(cutoff, *limit, dry);
+    auto r = co_await p.store.budgets->reap(
+        std::chrono::milliseconds(static_cast<std::int64_t>(*older) * 1000), *limit, dry);
     if (r.error)
         co_return error_reply(c, 500, "storage_error", "reap failed: " + r.error.message());
     core::json_object_writer budget, cost, w;
@@ -291,7 +285,7 @@ net::awaitable<reply> reap(const parts& p, const call& c) {
     cost.num("scanned", r.scanned).num("reaped", r.reaped).num("released", r.released_usd_micros);
     w.str("store", p.store.name)
         .boolean("dry_run", dry)
-        .num("cutoff_ts_ms", static_cast<std::uint64_t>(std::max<std::int64_t>(0, cutoff)))
+        .num("cutoff_ts_ms", static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.cutoff_ms)))
         .raw("budget", budget.finish())
         .raw("cost", cost.finish());
     co_return json_reply(c, status::ok, w.finish());

@@ -25,10 +25,8 @@ net::awaitable<void> reap_loop(std::shared_ptr<store::budget_store> budgets,
         co_await timer->async_wait(net::redirect_error(net::use_awaitable, ec));
         if (ec)
             co_return;  // stopping
-        const auto cutoff = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                (std::chrono::system_clock::now() - lease).time_since_epoch())
-                                .count();
-        const auto r = co_await budgets->reap(cutoff, 100'000, false);
+        // The age is judged by the store's clock (Redis TIME), not this replica's.
+        const auto r = co_await budgets->reap(lease, 100'000, false);
         if (r.error) {
             log::warn("budget.reap_error", r.error.message());
         } else if (r.reaped > 0) {

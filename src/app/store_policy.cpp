@@ -145,9 +145,9 @@ class retrying_budgets final : public store::budget_store {
         co_return co_await inner_->ledgers(m);
     }
 
-    net::awaitable<store::reap_result> reap(std::int64_t cutoff_ms, std::size_t limit,
+    net::awaitable<store::reap_result> reap(std::chrono::milliseconds older_than, std::size_t limit,
                                             bool dry_run) override {
-        co_return co_await inner_->reap(cutoff_ms, limit, dry_run);
+        co_return co_await inner_->reap(older_than, limit, dry_run);
     }
 
   private:

@@ -194,18 +194,22 @@ TEST_P(StoreContract, ReapReleasesExpiredLeasesOnly) {
     ASSERT_TRUE(run(store_.budgets->reserve(tokens_for("r1", "k", 30, 100))).admitted);
     ASSERT_TRUE(run(store_.budgets->reserve(tokens_for("r2", "k", 40, 100))).admitted);
     // Nothing is older than a minute ago.
-    auto kept = run(store_.budgets->reap(now_ms() - 60'000, 1000, false));
+    auto kept = run(store_.budgets->reap(std::chrono::minutes(1), 1000, false));
     EXPECT_EQ(kept.reaped, 0u);
+    // The cutoff is the store's clock minus the age (Redis TIME for Redis), reported back.
+    EXPECT_NEAR(static_cast<double>(kept.cutoff_ms), static_cast<double>(now_ms() - 60'000),
+                5'000.0);
     // A dry run counts without releasing.
-    auto dry = run(store_.budgets->reap(now_ms() + 1000, 1000, true));
+    // Age 0: everything made up to now, by the store's clock.
+    auto dry = run(store_.budgets->reap(std::chrono::milliseconds(0), 1000, true));
     EXPECT_EQ(dry.reaped, 2u);
     EXPECT_EQ(dry.released_tokens, 70u);
     auto ls = run(store_.budgets->ledgers(budget_metric::tokens));
     EXPECT_EQ(find(ls, "k")->reserved, 70u);
     // The limit bounds one pass.
-    auto one = run(store_.budgets->reap(now_ms() + 1000, 1, false));
+    auto one = run(store_.budgets->reap(std::chrono::milliseconds(0), 1, false));
     EXPECT_EQ(one.reaped, 1u);
-    auto rest = run(store_.budgets->reap(now_ms() + 1000, 1000, false));
+    auto rest = run(store_.budgets->reap(std::chrono::milliseconds(0), 1000, false));
     EXPECT_EQ(rest.reaped, 1u);
     ls = run(store_.budgets->ledgers(budget_metric::tokens));
     EXPECT_EQ(find(ls, "k")->reserved, 0u);

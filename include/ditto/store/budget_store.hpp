@@ -60,6 +60,8 @@ struct reap_result {
     std::uint64_t reaped = 0;   ///< released (or that would be, in a dry run)
     std::uint64_t released_tokens = 0;
     std::uint64_t released_usd_micros = 0;
+    std::int64_t cutoff_ms =
+        0;  ///< unix ms, by the store's clock: reservations made then or before
 };
 
 /// Thread-safe. Every reservation ends in exactly one commit or rollback; one left open
@@ -92,10 +94,12 @@ class budget_store {
     }
     /// Every ledger of `metric`, sorted by scope id.
     virtual boost::asio::awaitable<std::vector<ledger_entry>> ledgers(budget_metric metric) = 0;
-    /// Releases (or, with `dry_run`, counts) up to `limit` reservations made before
-    /// `cutoff_ms` (unix ms).
-    virtual boost::asio::awaitable<reap_result> reap(std::int64_t cutoff_ms, std::size_t limit,
-                                                     bool dry_run) = 0;
+    /// Releases (or, with `dry_run`, counts) up to `limit` reservations at least `older_than`
+    /// old. Their age is judged by the store's own clock, the one that stamped them (Redis TIME
+    /// for Redis), never by the caller's: a replica whose clock runs ahead would otherwise
+    /// release reservations still in use (docs/redis.md, "Reaping").
+    virtual boost::asio::awaitable<reap_result> reap(std::chrono::milliseconds older_than,
+                                                     std::size_t limit, bool dry_run) = 0;
 };
 
 }  // namespace ditto::store

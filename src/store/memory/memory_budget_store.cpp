@@ -160,13 +160,16 @@ std::vector<ledger_entry> memory_budget_store::ledgers_now(budget_metric metric)
     return out;
 }
 
-reap_result memory_budget_store::reap_now(std::int64_t cutoff_ms, std::size_t limit, bool dry_run) {
+reap_result memory_budget_store::reap_now(std::chrono::milliseconds older_than, std::size_t limit,
+                                          bool dry_run) {
     reap_result out;
+    out.cutoff_ms = now_() - older_than.count();
+    const auto cutoff_ms = out.cutoff_ms;
     std::vector<std::vector<budget_line>> expired;
     reservations_.for_each_shard([&](auto& map) {
         for (auto it = map.begin(); it != map.end();) {
             ++out.scanned;
-            if (it->second.pending || it->second.ts_ms >= cutoff_ms || out.reaped >= limit) {
+            if (it->second.pending || it->second.ts_ms > cutoff_ms || out.reaped >= limit) {
                 ++it;
                 continue;
             }
@@ -224,9 +227,9 @@ boost::asio::awaitable<std::vector<ledger_entry>> memory_budget_store::ledgers(
     co_return ledgers_now(metric);
 }
 
-boost::asio::awaitable<reap_result> memory_budget_store::reap(std::int64_t cutoff_ms,
+boost::asio::awaitable<reap_result> memory_budget_store::reap(std::chrono::milliseconds older_than,
                                                               std::size_t limit, bool dry_run) {
-    co_return reap_now(cutoff_ms, limit, dry_run);
+    co_return reap_now(older_than, limit, dry_run);
 }
 
 }  // namespace ditto::store

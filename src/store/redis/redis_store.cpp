@@ -161,11 +161,11 @@ class redis_budget_store final : public budget_store {
         co_return out;
     }
 
-    net::awaitable<reap_result> reap(std::int64_t cutoff_ms, std::size_t limit,
+    net::awaitable<reap_result> reap(std::chrono::milliseconds older_than, std::size_t limit,
                                      bool dry_run) override {
-        auto r = co_await c_->script(budget_reap_script(),
-                                     cmd(p_, std::to_string(cutoff_ms), std::to_string(limit),
-                                         std::string(dry_run ? "1" : "0")));
+        auto r = co_await c_->script(
+            budget_reap_script(), cmd(p_, std::to_string(older_than.count()), std::to_string(limit),
+                                      std::string(dry_run ? "1" : "0")));
         reap_result out;
         if ((out.error = failure_of(r)))
             co_return out;
@@ -173,6 +173,7 @@ class redis_budget_store final : public budget_store {
         out.reaped = element_u64(r.reply, 1);
         out.released_tokens = element_u64(r.reply, 2);
         out.released_usd_micros = element_u64(r.reply, 3);
+        out.cutoff_ms = static_cast<std::int64_t>(element_u64(r.reply, 4));
         co_return out;
     }
 

@@ -168,7 +168,9 @@ return 0
 
 constexpr std::string_view budget_reap_src = DITTO_LUA_LEDGER DITTO_LUA_RELEASE R"lua(
 local p = ARGV[1]
-local ids = redis.call('ZRANGEBYSCORE', p .. ':reservations_by_ts', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+-- The cutoff is Redis time, the clock that stamped the reservations (ARGV[2] is an age in ms).
+local cutoff = now_ms() - tonumber(ARGV[2])
+local ids = redis.call('ZRANGEBYSCORE', p .. ':reservations_by_ts', '-inf', string.format('%d', cutoff), 'LIMIT', 0, tonumber(ARGV[3]))
 local reaped, t, u = 0, 0, 0
 for _, rid in ipairs(ids) do
   if ARGV[4] == '1' then
@@ -188,7 +190,7 @@ for _, rid in ipairs(ids) do
     end
   end
 end
-return {#ids, reaped, string.format('%.0f', t), string.format('%.0f', u)}
+return {#ids, reaped, string.format('%.0f', t), string.format('%.0f', u), string.format('%d', cutoff)}
 )lua";
 
 constexpr std::string_view audit_append_src = R"lua(

@@ -37,14 +37,14 @@ class memory_budget_store final : public budget_store {
         return boost::system::error_code{};
     }
     boost::asio::awaitable<std::vector<ledger_entry>> ledgers(budget_metric metric) override;
-    boost::asio::awaitable<reap_result> reap(std::int64_t cutoff_ms, std::size_t limit,
-                                             bool dry_run) override;
+    boost::asio::awaitable<reap_result> reap(std::chrono::milliseconds older_than,
+                                             std::size_t limit, bool dry_run) override;
 
     /// Synchronous forms (the memory store does no I/O).
     reserve_result reserve_now(const reservation& r);
     void settle_now(const std::string& id, const actual_amounts* actual);
     std::vector<ledger_entry> ledgers_now(budget_metric metric) const;
-    reap_result reap_now(std::int64_t cutoff_ms, std::size_t limit, bool dry_run);
+    reap_result reap_now(std::chrono::milliseconds older_than, std::size_t limit, bool dry_run);
 
     /// Drops the ledgers of scopes not listed, unless a reservation is open on them.
     void retain_only(const std::vector<std::string>& live_scope_ids);
