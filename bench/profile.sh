@@ -2,9 +2,10 @@
 # Instructions per request of the gateway's hot path, counted by callgrind (valgrind): unlike
 # wall-clock numbers they repeat exactly for the same binary and traffic, whatever else the
 # machine does, so a change can be judged on one run (docs/performance.md).
-# Usage: bench/profile.sh [plain|governed|redis|hit|health] [seconds, default 10]
+# Usage: bench/profile.sh [plain|governed|redis|hit|health|sse] [seconds, default 10]
 #        TOOL=strace bench/profile.sh …   system calls per request (strace -c) instead
-# (redis: the governed key on the Redis store, a redis-server of its own on a free port)
+# (redis: the governed key on the Redis store, a redis-server of its own on a free port;
+#  sse: a streamed answer from ditto-mock-upstream, counted per stream)
 # Leaves the callgrind file in $OUT (default /tmp/ditto-profile) for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,10 @@ case "$what" in
     extra=(--redis "redis://127.0.0.1:$rport" --redis-prefix profile) ;;
   hit) extra=(--proxy-cache) ;;
   health) script=bench/get.lua; url="http://127.0.0.1:$GW/health" ;;
-  *) echo "profile.sh: unknown case '$what' (plain|governed|redis|hit|health)" >&2; exit 2 ;;
+  sse) script=bench/sse-gw.lua; MOCK=18204
+    build/src/ditto-mock-upstream --listen "127.0.0.1:$MOCK" --workers 1 2>/dev/null & pids+=($!)
+    sed -i "s|\"backends\":\[|\"backends\":[{\"name\":\"mock\",\"base_url\":\"http://127.0.0.1:$MOCK/v1\"},|; s|\"default_backends\":\[{\"backend\":\"up\"}\]|\"default_backends\":[{\"backend\":\"up\"}],\"rules\":[{\"model_prefix\":\"sse-\",\"backend\":\"mock\"}]|" "$out/gateway.json" ;;
+  *) echo "profile.sh: unknown case '$what' (plain|governed|redis|hit|health|sse)" >&2; exit 2 ;;
 esac
 /usr/sbin/nginx -p "$out/up" -c "$out/up/nginx.conf" & pids+=($!)
 gw=${#pids[@]}
