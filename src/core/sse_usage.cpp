@@ -25,6 +25,19 @@ sse_usage_scanner::sse_usage_scanner(bool strip_usage_chunk) noexcept : strip_(s
 void sse_usage_scanner::feed(std::string_view piece, std::string& out) {
     if (!strip_)
         out.append(piece);
+    consume(piece, &out);
+}
+
+void sse_usage_scanner::consume(std::string_view piece, std::string* out) {
+    // Nothing held: the piece's complete events are read where they are, and only the
+    // unfinished tail is copied into the buffer (an upstream read usually ends at an event's
+    // end, so usually nothing is). The same events, the same output, as the loop below.
+    if (buf_.empty() && !truncated_ && piece.size() <= max_buffer) {
+        const std::size_t held = scan_in_place(piece, out);
+        append(piece.substr(held));
+        give_back_slack();
+        return;
+    }
     // Taken in slices that fit the buffer, so even one huge piece never grows it past the cap.
     while (!piece.empty()) {
         if (buf_.size() == max_buffer)
@@ -34,6 +47,10 @@ void sse_usage_scanner::feed(std::string_view piece, std::string& out) {
         piece.remove_prefix(n);
         drain(out);
     }
+    give_back_slack();
+}
+
+void sse_usage_scanner::give_back_slack() {
     if (buf_.capacity() > slack_limit && buf_.size() <= initial_capacity) {
         std::vector<char> smaller;
         smaller.reserve(initial_capacity);
@@ -44,7 +61,7 @@ void sse_usage_scanner::feed(std::string_view piece, std::string& out) {
 
 void sse_usage_scanner::finish(std::string& out) {
     if (strip_)
-        forward_to(buf_.size(), out);
+        forward_to(buf_.size(), &out);
     if (!truncated_ && !buf_.empty())
         scan_event(span(buf_, 0, buf_.size()));
     buf_.clear();
@@ -62,9 +79,49 @@ void sse_usage_scanner::append(std::string_view bytes) {
     buf_.insert(buf_.end(), bytes.begin(), bytes.end());
 }
 
+// consume()'s fast path: handles every complete event of `piece` in place (with stripping,
+// appends to `out` all but the removed ones) and returns where the unfinished tail begins.
+std::size_t sse_usage_scanner::scan_in_place(std::string_view piece, std::string* out) {
+    std::size_t start = 0;  // first byte of the current event
+    std::size_t sent = 0;   // stripping: piece[0, sent) is in `out`
+    std::size_t i = 0;
+    const char* p = piece.data();
+    const std::size_t n = piece.size();
+    while (i < n) {
+        const void* hit = std::memchr(p + i, '\n', n - i);
+        if (hit == nullptr)
+            break;
+        i = static_cast<std::size_t>(static_cast<const char*>(hit) - p);
+        if (i + 1 == n)
+            break;
+        std::size_t at = 0, len = 0;
+        if (p[i + 1] == '\n') {
+            at = i;
+            len = 2;
+        } else if (i > 0 && p[i - 1] == '\r' && p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n') {
+            at = i - 1;
+            len = 4;
+        } else {
+            ++i;
+            continue;
+        }
+        const std::size_t end = at + len;
+        if (scan_event(piece.substr(start, at - start)) && strip_) {
+            out->append(p + sent, start - sent);
+            sent = end;
+            ++stripped_;
+        }
+        start = end;
+        i = end;
+    }
+    if (strip_)
+        out->append(p + sent, start - sent);
+    return start;
+}
+
 // Splits off and handles every complete event in buf_, forwards what is settled, and drops the
 // consumed bytes.
-void sse_usage_scanner::drain(std::string& out) {
+void sse_usage_scanner::drain(std::string* out) {
     std::size_t start = 0;  // first byte of the current event
     std::size_t at = 0;
     std::size_t len = 0;
@@ -188,10 +245,10 @@ bool sse_usage_scanner::scan_event(std::string_view event) {
     return !done && !fields.usage_from_response && fields.choices_empty;
 }
 
-void sse_usage_scanner::forward_to(std::size_t end, std::string& out) {
+void sse_usage_scanner::forward_to(std::size_t end, std::string* out) {
     if (end <= sent_)
         return;
-    out.append(buf_.data() + sent_, end - sent_);
+    out->append(buf_.data() + sent_, end - sent_);
     sent_ = end;
 }
 
@@ -204,7 +261,7 @@ void sse_usage_scanner::compact(std::size_t consumed) {
 }
 
 // buf_ is full and holds part of a single event (drain() split off every complete one).
-void sse_usage_scanner::overflow(std::string& out) {
+void sse_usage_scanner::overflow(std::string* out) {
     // Too large to hold back any longer: the client gets it as it stands, unremoved.
     if (strip_)
         forward_to(buf_.size(), out);

@@ -70,6 +70,15 @@ class settling_stream final : public http::body_stream {
                     keep(*piece);
                 co_return piece;
             }
+            if (!how_.strip) {
+                // Nothing is removed: the piece goes on as it came, uncopied.
+                scanner_.observe(*piece);
+                if (scanner_.usage().present)
+                    settle_.result().usage = scanner_.usage();
+                if (!piece->empty())
+                    co_return piece;
+                continue;
+            }
             std::string out;
             scanner_.feed(*piece, out);
             if (scanner_.usage().present)

@@ -25,19 +25,28 @@ struct sse_feed_result {
 
 /// Feeds `stream` as pieces of `lengths` bytes (clamped to what is left), then the rest, then
 /// finishes. `after(scanner, finished)` runs after each feed and after finish (bounds checks).
+/// Without stripping the pieces go through observe(), as the relay passes them (the client
+/// gets each piece itself).
 template <class After>
 sse_feed_result feed_in_pieces(std::string_view stream, bool strip,
                                const std::vector<std::size_t>& lengths, After after) {
     core::sse_usage_scanner sc(strip);
     sse_feed_result r;
+    const auto give = [&](std::string_view piece) {
+        if (strip) {
+            sc.feed(piece, r.out);
+        } else {
+            r.out.append(piece);
+            sc.observe(piece);
+        }
+        after(sc, false);
+    };
     for (std::size_t len : lengths) {
         len = std::min(len, stream.size());
-        sc.feed(stream.substr(0, len), r.out);
+        give(stream.substr(0, len));
         stream.remove_prefix(len);
-        after(sc, false);
     }
-    sc.feed(stream, r.out);
-    after(sc, false);
+    give(stream);
     sc.finish(r.out);
     after(sc, true);
     r.usage = sc.usage();

@@ -37,6 +37,9 @@ class sse_usage_scanner {
     /// events are appended verbatim except a removed usage chunk (terminator included), and an
     /// incomplete trailing event is held until it completes or outgrows `max_buffer`.
     void feed(std::string_view piece, std::string& out);
+    /// feed() without stripping, where what the client gets is `piece` itself: the caller
+    /// passes the piece on as it is, uncopied. Only for a scanner made without stripping.
+    void observe(std::string_view piece) { consume(piece, nullptr); }
 
     /// End of the stream: appends whatever is still held and scans a final unterminated event.
     /// The scanner can then be fed a new stream; usage() and the counters are kept.
@@ -56,13 +59,16 @@ class sse_usage_scanner {
     std::size_t buffer_capacity() const noexcept { return buf_.capacity(); }
 
   private:
+    void consume(std::string_view piece, std::string* out);
+    std::size_t scan_in_place(std::string_view piece, std::string* out);
     void append(std::string_view bytes);
-    void drain(std::string& out);
+    void drain(std::string* out);
     bool next_boundary(std::size_t& at, std::size_t& len) noexcept;
     bool scan_event(std::string_view event);
-    void forward_to(std::size_t end, std::string& out);
+    void forward_to(std::size_t end, std::string* out);
     void compact(std::size_t consumed);
-    void overflow(std::string& out);
+    void overflow(std::string* out);
+    void give_back_slack();
 
     bool strip_;
     // The stream from the start of the first unfinished event (or, after an overflow, the kept
