@@ -1,0 +1,601 @@
+#!/usr/bin/env python3
+"""Layout v2 Redis scripts (docs/redis.md, "Layout v2"): correctness checks, then Redis CPU.
+
+  python3 bench/redis_v2.py [N]    N governed requests for the CPU and DBSIZE run (default 100000)
+
+Starts its own redis-server on a free loopback port, SCRIPT LOADs src/store/redis/lua/{admit,
+settle,reap}.lua, runs the checks (each prints PASS or FAIL; any FAIL exits 1), then drives the
+governed key of bench/redis_scripts.py (one scope with rpm and tpm, a token and a USD budget
+line, a ~600-byte audit record) through admit + settle, 64 requests per pipelined write, with
+settlements one per call and grouped by 8 and 32. Prints Redis's own CPU inside the scripts
+(INFO commandstats, evalsha usec), the commands the scripts ran per request, and DBSIZE before
+and after the N requests. Bounded: socket timeouts, a 115 s alarm, redis-server killed at exit.
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LUA = os.path.join(ROOT, "src", "store", "redis", "lua")
+RETENTION_MS = 2592000 * 1000
+
+
+def enc(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class RedisError(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.f = self.s.makefile("rb")
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            raise ConnectionError("redis closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RedisError(rest.decode())  # returned, not raised: checks look at it
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2].decode(errors="replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise RuntimeError(f"unexpected reply {line!r}")
+
+    def call(self, *args):
+        self.s.sendall(enc(*args))
+        return self.read()
+
+    def ok(self, *args):
+        r = self.call(*args)
+        if isinstance(r, RedisError):
+            raise r
+        return r
+
+
+SHA = {}
+
+
+class Layout:
+    """Key names of one prefix: every key is built here, never in Lua."""
+
+    def __init__(self, p):
+        self.p = p
+        self.reap = f"{p}:reap"
+        self.audit = f"{p}:audit"
+
+    def scope(self, s):
+        return f"{self.p}:scope:{s}"
+
+    def res(self, sec):
+        return f"{self.p}:res:{sec}"
+
+    def once(self, rid):
+        return f"{self.p}:once:{rid}"
+
+
+def admit_cmd(L, rid, sec, charge, scopes):
+    """scopes: (name, rpm, tpm, token budget, usd budget, reserve tokens, reserve usd)."""
+    keys = [L.scope(s[0]) for s in scopes] + [L.res(sec), L.once(rid)]
+    argv = [rid, sec, charge]
+    for s in scopes:
+        argv.extend(s[1:])
+    return ("EVALSHA", SHA["admit"], len(keys), *keys, *argv)
+
+
+def settle_cmd(L, items, retention=RETENTION_MS):
+    """items: dicts with rid, sec, scopes, flag ('c', 'r', 'a'), and optionally tokens, usd,
+    refund, delta, kind, payload, once (the marker of an 'a' record)."""
+    keys = [L.reap, L.audit]
+    index = {}
+
+    def ref(k):
+        if k not in index:
+            keys.append(k)
+            index[k] = len(keys)
+        return index[k]
+
+    argv = [retention]
+    for it in items:
+        flag = it["flag"]
+        if flag == "a":
+            b, o = 0, ref(L.once(it["once"])) if it.get("once") else 0
+        else:
+            b, o = ref(L.res(it["sec"])), ref(L.once(it["rid"]))
+        scopes = [ref(L.scope(s)) for s in it.get("scopes", [])]
+        argv += [it.get("rid", ""), it.get("sec", 0), b, o, flag, it.get("tokens", -1),
+                 it.get("usd", -1), it.get("refund", 0), it.get("delta", 0),
+                 it.get("kind", "proxy"), it.get("payload", "{}"), len(scopes), *scopes]
+    return ("EVALSHA", SHA["settle"], len(keys), *keys, *argv)
+
+
+def admit(r, L, rid, sec, charge, scopes):
+    return r.call(*admit_cmd(L, rid, sec, charge, scopes))
+
+
+def settle(r, L, items, retention=RETENTION_MS):
+    return r.call(*settle_cmd(L, items, retention))
+
+
+def redis_now(r):
+    t = r.ok("TIME")
+    return int(t[0]), int(t[1])
+
+
+def minute_room(r, need=6):
+    """Sleep into the next minute when fewer than `need` seconds are left in this one."""
+    now, usec = redis_now(r)
+    left = 60 - now % 60 - usec / 1e6
+    if left < need:
+        time.sleep(left + 0.05)
+
+
+def wait_until(r, sec):
+    while redis_now(r)[0] < sec:
+        time.sleep(0.05)
+
+
+def entry_names(v):
+    """The scope keys an entry names (the reaper's read before the call)."""
+    if v == "r":
+        return []
+    head, _, tail = v.partition("\n")
+    names = []
+    pos = 0
+    while pos < len(tail):
+        c = tail.index(":", pos)
+        n = int(tail[pos:c])
+        names.append(tail[c + 1:c + 1 + n])
+        pos = c + 1 + n
+    return names
+
+
+def reap_cmd(r, L, lease, first=None):
+    """What a reaper does: read the watermark and TIME, read the buckets, build the call."""
+    wm = r.ok("GET", L.reap)
+    now = redis_now(r)[0]
+    start = int(wm) if wm is not None else first
+    last = min(now - lease, start + 599)
+    if last < start:
+        return None
+    buckets = [L.res(s) for s in range(start, last + 1)]
+    names = []
+    for b in buckets:
+        h = r.ok("HGETALL", b)
+        for v in h[1::2]:
+            names.extend(n for n in entry_names(v) if n not in names)
+    keys = [L.reap, *buckets, *names]
+    return ("EVALSHA", SHA["reap"], len(keys), *keys, wm or "", start, len(buckets), lease)
+
+
+def fields(r, key, drop=("up",)):
+    h = r.ok("HGETALL", key)
+    return {k: v for k, v in zip(h[0::2], h[1::2]) if k not in drop}
+
+
+def decode_refusal(code):
+    c = -code
+    return c // 1000, (c % 1000) // 100, c % 100
+
+
+RESULTS = []
+
+
+def check(name, cond, detail=""):
+    RESULTS.append(bool(cond))
+    print(f"{'PASS' if cond else 'FAIL'}  {name}" + (f"  ({detail})" if detail else ""))
+
+
+NONE = (-1, -1, -1, -1, -1, -1)  # no limits, no lines
+
+
+def t_rpm_exact(r):
+    L = Layout("c1")
+    minute_room(r)
+    now = redis_now(r)[0]
+    scopes = [("a", 10, -1, -1, -1, -1, -1), ("b", 5, -1, -1, -1, -1, -1)]
+    got = [admit(r, L, f"r{i}", now, 1, scopes) for i in range(6)]
+    after = redis_now(r)[0]
+    i, k, w = decode_refusal(got[5]) if isinstance(got[5], int) and got[5] < 0 else (0, 0, 0)
+    check("rpm exact across 2 scopes: 5 admitted, the 6th refused by scope 2 on rpm",
+          got[:5] == [0] * 5 and (i, k) == (2, 1) and 60 - after % 60 <= w <= 60 - now % 60,
+          f"replies {got}, retry in {w} s")
+    a, b = fields(r, L.scope("a")), fields(r, L.scope("b"))
+    check("rpm refusal charged nothing: both scopes count 5 requests",
+          a.get("rq") == "5" and b.get("rq") == "5" and r.ok("HLEN", L.res(now)) == 5,
+          f"a.rq={a.get('rq')} b.rq={b.get('rq')}")
+    got = admit(r, L, "r9", now, 1, [("a", 5, -1, -1, -1, -1, -1), ("b", 50, -1, -1, -1, -1, -1)])
+    check("rpm: the first scope refuses when it is the one full", decode_refusal(got)[:2] == (1, 1),
+          f"reply {got}")
+
+
+def t_tpm(r):
+    L = Layout("c2")
+    minute_room(r)
+    now = redis_now(r)[0]
+    scopes = [("k", -1, 1000, -1, -1, -1, -1)]
+    got = [admit(r, L, f"r{i}", now, 300, scopes) for i in range(4)]
+    check("tpm exact: 3 x 300 tokens admitted against tpm=1000, the 4th refused on tpm",
+          got[:3] == [0] * 3 and decode_refusal(got[3])[:2] == (1, 2)
+          and fields(r, L.scope("k")).get("tk") == "900", f"replies {got}")
+    got = admit(r, L, "z", now, 0, [("z", -1, 0, -1, -1, -1, -1)])
+    check("tpm=0 refuses always", decode_refusal(got)[:2] == (1, 2), f"reply {got}")
+
+
+def t_budget_refusal(r):
+    L = Layout("c3")
+    minute_room(r)
+    now = redis_now(r)[0]
+    scopes = [("d", 100, 100000, 1000, -1, 600, -1)]
+    got = [admit(r, L, "r1", now, 600, scopes), admit(r, L, "r2", now, 600, scopes)]
+    d = fields(r, L.scope("d"))
+    check("token budget refusal (600 + 600 > 1000): code scope 1 / token budget",
+          got[0] == 0 and got[1] == -1300, f"replies {got}")
+    check("token budget refusal charged no rpm, no tpm and reserved nothing",
+          d.get("rq") == "1" and d.get("tk") == "600" and d.get("rt") == "600"
+          and "ru" not in d and r.ok("HLEN", L.res(now)) == 1, f"scope {d}")
+    scopes = [("d2", 100, -1, -1, -1, -1, -1), ("e", -1, -1, -1, 100, -1, 80)]
+    got = [admit(r, L, "u1", now, 1, scopes), admit(r, L, "u2", now, 1, scopes)]
+    check("uUSD budget refusal on scope 2: code -2400, scope 1 not charged",
+          got == [0, -2400] and fields(r, L.scope("d2")).get("rq") == "1", f"replies {got}")
+
+
+def t_settle_twice(r):
+    L = Layout("c4")
+    now = redis_now(r)[0]
+    scopes = [("f", -1, -1, 10**6, 10**6, 600, 30)]
+    a = admit(r, L, "r1", now, 600, scopes)
+    item = {"rid": "r1", "sec": now, "scopes": ["f"], "flag": "c", "tokens": 500, "usd": -1}
+    got = [settle(r, L, [item]), settle(r, L, [item])]
+    f = fields(r, L.scope("f"))
+    check("settle of the same rid twice counts once (live, then absent)",
+          a == 0 and got == [[0], [2]] and f.get("st") == "500" and f.get("rt") == "0"
+          and f.get("su") == "30" and f.get("ru") == "0" and r.ok("XLEN", L.audit) == 1,
+          f"replies {got}, scope {f}, audit records {r.ok('XLEN', L.audit)}")
+
+
+def t_settle_before_admit(r):
+    L = Layout("c5")
+    now = redis_now(r)[0]
+    scopes = [("g", 100, 1000, 10**6, -1, 600, -1)]
+    got = settle(r, L, [{"rid": "x", "sec": now, "scopes": ["g"], "flag": "r"}])
+    ttl = r.ok("TTL", L.once("x"))
+    late = admit(r, L, "x", now, 600, scopes)
+    check("settlement before the admit: absent, marker kept a day, no audit record",
+          got == [2] and 86000 < ttl <= 86400 and r.ok("XLEN", L.audit) == 0,
+          f"reply {got}, ttl {ttl}")
+    check("the late admit is a no-op (reply 2): nothing charged, nothing reserved",
+          late == 2 and r.ok("EXISTS", L.scope("g")) == 0 and r.ok("EXISTS", L.res(now)) == 0,
+          f"reply {late}")
+
+
+def reap(r, L, lease, first=None):
+    cmd = reap_cmd(r, L, lease, first)
+    return r.call(*cmd)
+
+
+def t_reap_then_settle(r):
+    L = Layout("c6")
+    now = redis_now(r)[0]
+    r.ok("SET", L.reap, now - 305)
+    sec = now - 299
+    scopes = [("h", -1, -1, 10**6, 10**6, 700, 30)]
+    a = admit(r, L, "old", sec, 700, scopes)
+    wait_until(r, sec + 301)
+    got = reap(r, L, 301)
+    h = fields(r, L.scope("h"))
+    check("reap releases a reservation older than the lease and deletes its bucket",
+          a == 0 and got[:5] == [1, 1, 1, "700", "30"] and int(got[5]) > sec
+          and h.get("rt") == "0" and h.get("ru") == "0" and r.ok("EXISTS", L.res(sec)) == 0,
+          f"reply {got}, scope {h}")
+    s = settle(r, L, [{"rid": "old", "sec": sec, "scopes": ["h"], "flag": "c", "tokens": 650}])
+    h = fields(r, L.scope("h"))
+    check("reap then settle: reply 1 (reaped), one audit record, nothing spent",
+          s == [1] and r.ok("XLEN", L.audit) == 1 and h.get("st", "0") == "0"
+          and h.get("su", "0") == "0" and h.get("rt") == "0", f"reply {s}, scope {h}")
+
+    # A lease under 301 s (an admin reap of age 0): the second may still receive admissions,
+    # so its entries are released and tombstoned, the watermark stays.
+    L = Layout("c6b")
+    now = redis_now(r)[0]
+    r.ok("SET", L.reap, now - 2)
+    a = admit(r, L, "new", now, 500, [("h", -1, -1, 10**6, -1, 500, -1)])
+    got = reap(r, L, 0)
+    check("reap with lease 0: released, tombstoned, the watermark not moved past TIME - 301",
+          a == 0 and got[:5] == [1, 0, 1, "500", "0"] and got[5] == str(now - 2)
+          and r.ok("HGET", L.res(now), "new") == "r" and fields(r, L.scope("h"))["rt"] == "0",
+          f"reply {got}")
+    again = reap(r, L, 0)
+    s = [settle(r, L, [{"rid": "new", "sec": now, "scopes": ["h"], "flag": "c"}])
+         for _ in range(2)]
+    h = fields(r, L.scope("h"))
+    check("tombstone: a second reap releases nothing; settle audits once, spends nothing",
+          again[:5] == [1, 0, 0, "0", "0"] and s == [[1], [2]] and r.ok("XLEN", L.audit) == 1
+          and h.get("st", "0") == "0" and h["rt"] == "0" and r.ok("EXISTS", L.res(now)) == 0,
+          f"reap {again}, settles {s}, scope {h}")
+
+
+def t_reap_race(r):
+    L = Layout("c7")
+    now = redis_now(r)[0]
+    r.ok("SET", L.reap, now - 305)
+    sec = now - 299
+    a = [admit(r, L, "old", sec, 100, [("j", -1, -1, 10**6, -1, 100, -1)]),
+         admit(r, L, "live", now, 40, [("j", -1, -1, 10**6, -1, 40, -1)])]
+    wait_until(r, sec + 301)
+    one, two = reap_cmd(r, L, 301), reap_cmd(r, L, 301)  # both read the same watermark
+    got = [r.call(*one), r.call(*two)]
+    j = fields(r, L.scope("j"))
+    check("two reapers with the same expected watermark: the second does nothing",
+          a == [0, 0] and got[0][:3] == [1, 1, 1] and got[1][:3] == [0, 0, 0]
+          and j["rt"] == "40", f"replies {got}, reserved left {j['rt']} (the live 40)")
+
+
+def t_group_commit(r):
+    minute_room(r, 10)
+    now = redis_now(r)[0]
+    both = [("k", 1000, 10**6, 10**6, 10**6), ("u", 1000, 10**6, 10**5, -1)]
+    plan = []  # (rid, scopes, charge, reserve t, reserve u)
+    for i in range(8):
+        plan.append((f"r{i}", both if i % 2 == 0 else both[:1], 100 + i, 100 + i, 10 + i))
+    items = []
+    for i, (rid, sc, charge, rt, ru) in enumerate(plan):
+        it = {"rid": rid, "sec": now if i < 6 else now - 1, "scopes": [s[0] for s in sc],
+              "flag": "r" if i in (3, 6) else "c", "tokens": -1 if i == 2 else 90 + i,
+              "usd": -1 if i in (2, 5) else 7 + i, "refund": 1 if i in (3, 6) else 0,
+              "delta": -(100 + i) if i in (3, 6) else -10, "payload": json.dumps({"i": i})}
+        items.append(it)
+    items.append({"flag": "a", "once": "h1", "kind": "proxy.blocked", "payload": "{\"b\":1}"})
+    items.append({"rid": "never", "sec": now, "scopes": ["k"], "flag": "c"})
+    states, replies = [], []
+    for mode in ("single", "group"):
+        L = Layout(f"g-{mode}")
+        for i, (rid, sc, charge, rt, ru) in enumerate(plan):
+            scopes = [(s[0], s[1], s[2], s[3], s[4], rt, ru if s[4] >= 0 else -1) for s in sc]
+            res = admit(r, L, rid, items[i]["sec"], charge, scopes)
+            if res != 0:
+                replies.append(f"admit {rid}: {res}")
+        if mode == "single":
+            replies.append([x for it in items for x in settle(r, L, [it])])
+        else:
+            replies.append(settle(r, L, items))
+        st = {s: fields(r, L.scope(s)) for s in ("k", "u")}
+        st["buckets"] = [r.ok("EXISTS", L.res(now)), r.ok("EXISTS", L.res(now - 1))]
+        st["once"] = [r.ok("EXISTS", L.once(x)) for x in ("never", "h1", "r0")]
+        st["audit"] = [e[1] for e in r.ok("XRANGE", L.audit, "-", "+")]
+        states.append(st)
+    check("group commit: 10 settlements (2 scope sets, 2 seconds, commit, rollback, audit-only,"
+          " absent) in one call give the same ledgers, counters and audit as 10 calls",
+          states[0] == states[1] and replies[0] == replies[1]
+          and replies[0] == [0, 0, 0, 0, 0, 0, 0, 0, 3, 2],
+          f"replies {replies}; k={states[0]['k']}")
+
+
+def dump(r, keys):
+    return {k: r.ok("DUMP", k) for k in keys}
+
+
+def t_oom(r):
+    L = Layout("c9")
+    now = redis_now(r)[0]
+    scopes = [("o", 100, 10**6, 10**6, 10**6, 100, 10)]
+    a = admit(r, L, "live", now, 100, scopes)
+    keys = [L.scope("o"), L.res(now), L.once("live"), L.once("new"), L.audit, L.reap]
+    before = dump(r, keys)
+    size = r.ok("DBSIZE")
+    used = int(re.search(r"used_memory:(\d+)", r.ok("INFO", "memory")).group(1))
+    r.ok("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    r.ok("CONFIG", "SET", "maxmemory", used - 200000)
+    try:
+        got_a = admit(r, L, "new", now, 100, scopes)
+        got_s = settle(r, L, [{"rid": "live", "sec": now, "scopes": ["o"], "flag": "c"},
+                              {"flag": "a", "kind": "proxy.blocked", "payload": "{}"}])
+        after = dump(r, keys)
+        size_after = r.ok("DBSIZE")
+    finally:
+        r.ok("CONFIG", "SET", "maxmemory", 0)
+    oom = [isinstance(x, RedisError) and str(x).startswith("OOM") for x in (got_a, got_s)]
+    check("full Redis (maxmemory below used, noeviction): admit and settle refused with OOM,"
+          " nothing changed (DUMP of the touched keys, DBSIZE)",
+          a == 0 and all(oom) and before == after and size == size_after,
+          f"admit {got_a!s:.40}, settle {got_s!s:.40}")
+    got = [admit(r, L, "new", now, 100, scopes),
+           settle(r, L, [{"rid": "live", "sec": now, "scopes": ["o"], "flag": "c"}])]
+    check("after maxmemory is lifted both succeed", got == [0, [0]], f"replies {got}")
+
+
+def t_skew(r):
+    L = Layout("c10")
+    now = redis_now(r)[0]
+    scopes = [("s", 100, -1, -1, -1, -1, -1)]
+    got = [admit(r, L, "a", now - 302, 1, scopes), admit(r, L, "b", now + 302, 1, scopes)]
+    refused = all(isinstance(x, RedisError) and str(x).startswith("SKEW") for x in got)
+    nothing = r.ok("EXISTS", L.scope("s"), L.res(now - 302), L.res(now + 302)) == 0
+    ok = admit(r, L, "c", now - 298, 1, scopes)
+    check("sec more than 300 s off Redis TIME is refused (SKEW), nothing written; 298 s is fine",
+          refused and nothing and ok == 0, f"{got[0]!s:.60}")
+
+
+def t_big_integers(r):
+    L = Layout("c11")
+    now = redis_now(r)[0]
+    B = 10**16
+
+    def sc(t, u):
+        return [("big", -1, -1, B, B, t, u)]
+    got = [admit(r, L, "a", now, 1, sc(4000000000000001, 1234567890123457)),
+           admit(r, L, "b", now, 1, sc(5000000000000003, 3))]
+    f1 = fields(r, L.scope("big"))
+    s = settle(r, L, [{"rid": "a", "sec": now, "scopes": ["big"], "flag": "c",
+                       "tokens": 3999999999999999, "usd": -1}])
+    f2 = fields(r, L.scope("big"))
+    # spent + reserved = 9000000000000002: 10^15 more is over 10^16, 999999999999998 is exact
+    over = admit(r, L, "c", now, 1, sc(10**15, -1))
+    fit = admit(r, L, "d", now, 1, sc(999999999999998, -1))
+    f3 = fields(r, L.scope("big"))
+    check("integers above 1e15 stored exactly (budgets of 10^16)",
+          got == [0, 0] and f1["rt"] == "9000000000000004" and f1["ru"] == "1234567890123460"
+          and s == [0] and f2["st"] == "3999999999999999" and f2["rt"] == "5000000000000003"
+          and f2["su"] == "1234567890123457" and f2["ru"] == "3",
+          f"after admits {f1}, after settle {f2}")
+    check("budget boundary at exactly 10^16 (over by 2 refused, exactly at the limit admitted)",
+          over == -1300 and fit == 0 and f3["rt"] == "6000000000000001",
+          f"replies {over}, {fit}; rt {f3.get('rt')}")
+
+
+# ---------------------------------------------------------------- measurement
+
+PAYLOAD = json.dumps({
+    "request_id": "req-0123456789abcdef", "virtual_key_id": "governed", "tenant_id": "acme",
+    "project_id": "search", "user_id": "u-42", "method": "POST",
+    "path": "/v1/chat/completions", "model": "gpt-4o-mini", "upstream_model": "gpt-4o-mini",
+    "backend": "up", "route": "default", "status": 200, "stream": False, "cache": "miss",
+    "prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21, "cached_tokens": 0,
+    "cost_usd_micros": 9, "duration_ms": 1, "upstream_ms": 1, "ttfb_ms": 1,
+    "client_ip": "10.0.0.17", "user_agent": "openai-python/1.55.3",
+    "ts": "2026-12-06T12:00:00.000Z", "retry": 0, "error": None})
+GOVERNED = [("governed", 4000000000, 4000000000, 10**15, 10**15, 100, 50)]
+
+
+def stats(r):
+    out = {}
+    for m in re.finditer(r"cmdstat_([^:]+):calls=(\d+),usec=(\d+)", r.ok("INFO", "commandstats")):
+        out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return out
+
+
+OUTSIDE = {"evalsha", "info"}  # the only commands run() sends besides the scripts
+
+
+def inner_calls(s):
+    return sum(c for name, (c, _) in s.items() if name not in OUTSIDE)
+
+
+def run(r, n, k, tag):
+    """n governed requests, 64 admits per write then their settlements k per call."""
+    L = Layout("bench")
+    acc = {"admit_us": 0, "settle_us": 0, "evalsha": 0, "inner": 0}
+    base = stats(r)
+    for start in range(0, n, 64):
+        sec = int(time.time())
+        rids = [f"{tag}-{i:08d}" for i in range(start, min(start + 64, n))]
+        cmds = [enc(*admit_cmd(L, rid, sec, 100, GOVERNED)) for rid in rids]
+        r.s.sendall(b"".join(cmds))
+        for _ in cmds:
+            x = r.read()
+            if x != 0:
+                raise RuntimeError(f"admit replied {x}")
+        mid = stats(r)
+        items = [{"rid": rid, "sec": sec, "scopes": ["governed"], "flag": "c", "tokens": 21,
+                  "usd": 9, "delta": -79, "payload": PAYLOAD} for rid in rids]
+        cmds = [enc(*settle_cmd(L, items[j:j + k])) for j in range(0, len(items), k)]
+        r.s.sendall(b"".join(cmds))
+        for _ in cmds:
+            x = r.read()
+            if not isinstance(x, list) or any(v != 0 for v in x):
+                raise RuntimeError(f"settle replied {x}")
+        end = stats(r)
+        acc["admit_us"] += mid["evalsha"][1] - base.get("evalsha", (0, 0))[1]
+        acc["settle_us"] += end["evalsha"][1] - mid["evalsha"][1]
+        acc["evalsha"] += end["evalsha"][0] - base.get("evalsha", (0, 0))[0]
+        acc["inner"] += inner_calls(end) - inner_calls(base)
+        base = end
+    return {key: v / n for key, v in acc.items()}
+
+
+def measure(r, n):
+    rows = []
+    r.ok("FLUSHALL")
+    run(r, 640, 1, "warm")
+    size_before = r.ok("DBSIZE")
+    r.ok("CONFIG", "RESETSTAT")
+    rows.append(("single", run(r, n, 1, "single")))
+    size_after = r.ok("DBSIZE")
+    keys = r.ok("KEYS", "*")
+    for k in (8, 32):
+        r.ok("FLUSHALL")
+        run(r, 640, k, "warm")
+        rows.append((f"grouped by {k}", run(r, min(n, 32000), k, f"g{k}")))
+    print()
+    print(f"governed request (1 scope: rpm, tpm, token and USD lines; {len(PAYLOAD)}-byte audit"
+          f" record); Redis CPU from INFO commandstats (evalsha usec)")
+    print(f"{'settlements':16s} {'evalsha/req':>11s} {'admit us':>9s} {'settle us':>10s}"
+          f" {'us/request':>11s} {'cmds/req':>9s}")
+    for name, m in rows:
+        print(f"{name:16s} {m['evalsha']:11.3f} {m['admit_us']:9.2f} {m['settle_us']:10.2f}"
+              f" {m['admit_us'] + m['settle_us']:11.2f} {m['inner']:9.2f}")
+    flat = abs(size_after - size_before) <= 0.01 * max(size_before, 1)
+    print(f"DBSIZE before {size_before}, after {n} admit+settle pairs {size_after}"
+          f" ({', '.join(sorted(keys))})")
+    check(f"DBSIZE flat within 1% over {n} admit+settle pairs", flat,
+          f"{size_before} -> {size_after}")
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
+
+    def too_long(*_):
+        raise TimeoutError("bench/redis_v2.py: over 115 s, stopping")
+    signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(115)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--logfile", ""],
+                             stdout=subprocess.DEVNULL)
+    try:
+        r = None
+        for _ in range(100):
+            try:
+                r = Conn(port)
+                r.ok("PING")
+                break
+            except (OSError, RedisError):
+                time.sleep(0.05)
+        version = re.search(r"redis_version:(\S+)", r.ok("INFO", "server")).group(1)
+        print(f"redis-server {version} on 127.0.0.1:{port}")
+        for name in ("admit", "settle", "reap"):
+            with open(os.path.join(LUA, name + ".lua")) as f:
+                SHA[name] = r.ok("SCRIPT", "LOAD", f.read())
+        for test in (t_rpm_exact, t_tpm, t_budget_refusal, t_settle_twice, t_settle_before_admit,
+                     t_reap_then_settle, t_reap_race, t_group_commit, t_oom, t_skew,
+                     t_big_integers):
+            try:
+                test(r)
+            except Exception as e:  # a check that crashed is a FAIL, the rest still run
+                check(test.__name__, False, f"{type(e).__name__}: {e}")
+                if isinstance(e, TimeoutError):
+                    raise
+        measure(r, n)
+    finally:
+        signal.alarm(0)
+        redis.kill()
+        redis.wait(timeout=10)
+    failed = RESULTS.count(False)
+    print(f"\n{len(RESULTS) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

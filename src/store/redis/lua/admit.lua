@@ -1,0 +1,118 @@
+-- admit: layout v2 admission, one call per request (docs/redis.md, "Layout v2").
+-- Not yet used by the gateway: prototype checked by bench/redis_v2.py.
+--
+-- KEYS   1..n  the scope hashes P:scope:<scope>, each scope once
+--        n+1   P:res:<sec>, the bucket of the replica's second
+--        n+2   P:once:<rid>
+-- ARGV   1 rid   2 sec (the replica's unix second)   3 the token charge (for tpm)
+--        then 6 per scope, in KEYS order: rpm, tpm, token budget, uUSD budget (-1: none),
+--        tokens to reserve, uUSD to reserve (-1: the scope has no line for that metric: no
+--        budget check, nothing reserved, nothing spent at settlement; a budget of -1 with an
+--        amount >= 0 records the spend without a limit).
+--        A cache hit passes -1 for every amount: rate limits only, no budget reserved or spent.
+--
+-- Reply  0    admitted
+--        1    duplicate: the rid is already in the bucket (nothing added). The check is the
+--             HSETNX itself, after the limits: a duplicate that the limits now refuse gets the
+--             refusal (nothing is charged either way)
+--        2    no-op: P:once:<rid> exists (the settlement came first)
+--        -(i*1000 + k*100 + w)  refused by scope i (1-based, KEYS order) on limit k
+--             (1 rpm, 2 tpm, 3 token budget, 4 uUSD budget); w = seconds to the next
+--             minute (1..60) for rpm and tpm, 0 for budgets. A refusal writes nothing.
+--             e.g. -2160: scope 2, rpm, retry in 60 s; -1300: scope 1, token budget.
+--        error "SKEW ..." when sec is more than 300 s from Redis TIME (nothing written).
+--
+-- The bucket entry, rid -> "<minute> <t1> <u1> ... <tn> <un>\n<len>:<KEYS[1]>...<len>:<KEYS[n]>"
+--   minute: Redis minute of the admission (settle corrects the rate counters in it only);
+--   ti, ui: the amounts reserved on scope i, '-' for no line; then the scope key names,
+--   length-prefixed, read by reap only (settle gets the keys in its own KEYS).
+--   A cache hit still writes its entry (all '-'): it makes settle exactly-once.
+--
+-- Writes: HSETNX of the entry first (denyoom: a full Redis refuses the call before anything
+-- changed), then one HSET per scope. Integers that may exceed 1e14 are written with %d.
+
+local n = #KEYS - 2
+local bucket, once = KEYS[n + 1], KEYS[n + 2]
+local t = redis.call('TIME')
+local now = tonumber(t[1])
+local sec = tonumber(ARGV[2])
+if not sec or math.abs(now - sec) > 300 then
+  return redis.error_reply('SKEW replica second ' .. ARGV[2] .. ' is more than 300 s from Redis time ' .. t[1])
+end
+if redis.call('EXISTS', once) == 1 then return 2 end
+
+local minute = math.floor(now / 60)
+local wait = 60 - now % 60
+local charge = tonumber(ARGV[3])
+local fmt = string.format
+local rows = {}
+local entry = {minute}
+local names = {}
+
+for i = 1, n do
+  local a = 3 + (i - 1) * 6
+  local v = redis.call('HMGET', KEYS[i], 'm', 'rq', 'tk', 'prq', 'ptk', 'st', 'rt', 'su', 'ru')
+  local m = tonumber(v[1])
+  local rq, tk, prq, ptk = 0, 0, 0, 0
+  if m == minute then
+    rq, tk = tonumber(v[2]) or 0, tonumber(v[3]) or 0
+    prq, ptk = tonumber(v[4]) or 0, tonumber(v[5]) or 0
+  elseif m == minute - 1 then
+    prq, ptk = tonumber(v[2]) or 0, tonumber(v[3]) or 0
+  end
+  local rpm, tpm = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  if rpm >= 0 and (rq + 1) * 60 + prq * wait > rpm * 60 then
+    return -(i * 1000 + 100 + wait)
+  end
+  if tpm >= 0 and (tpm == 0 or (tk + charge) * 60 + ptk * wait > tpm * 60) then
+    return -(i * 1000 + 200 + wait)
+  end
+  local row = {rq + 1, tk + charge, prq, ptk, false, false}
+  local ta, ua = ARGV[a + 5], ARGV[a + 6]
+  if ta ~= '-1' then
+    local rt = (tonumber(v[7]) or 0) + tonumber(ta)
+    local tb = tonumber(ARGV[a + 3])
+    if tb >= 0 and (tonumber(v[6]) or 0) + rt > tb then return -(i * 1000 + 300) end
+    row[5] = rt
+  else
+    ta = '-'
+  end
+  if ua ~= '-1' then
+    local ru = (tonumber(v[9]) or 0) + tonumber(ua)
+    local ub = tonumber(ARGV[a + 4])
+    if ub >= 0 and (tonumber(v[8]) or 0) + ru > ub then return -(i * 1000 + 400) end
+    row[6] = ru
+  else
+    ua = '-'
+  end
+  rows[i] = row
+  entry[#entry + 1] = ta
+  entry[#entry + 1] = ua
+  names[#names + 1] = #KEYS[i] .. ':' .. KEYS[i]
+end
+
+if redis.call('HSETNX', bucket, ARGV[1],
+              table.concat(entry, ' ') .. '\n' .. table.concat(names)) == 0 then
+  return 1
+end
+
+local up = fmt('%d', now * 1000 + math.floor(tonumber(t[2]) / 1000))
+local mm = fmt('%d', minute)
+for i = 1, n do
+  local r = rows[i]
+  local rt, ru = r[5], r[6]
+  if rt and ru then
+    redis.call('HSET', KEYS[i], 'm', mm, 'rq', r[1], 'tk', fmt('%d', r[2]), 'prq', r[3],
+               'ptk', fmt('%d', r[4]), 'rt', fmt('%d', rt), 'ru', fmt('%d', ru), 'up', up)
+  elseif rt then
+    redis.call('HSET', KEYS[i], 'm', mm, 'rq', r[1], 'tk', fmt('%d', r[2]), 'prq', r[3],
+               'ptk', fmt('%d', r[4]), 'rt', fmt('%d', rt), 'up', up)
+  elseif ru then
+    redis.call('HSET', KEYS[i], 'm', mm, 'rq', r[1], 'tk', fmt('%d', r[2]), 'prq', r[3],
+               'ptk', fmt('%d', r[4]), 'ru', fmt('%d', ru), 'up', up)
+  else
+    redis.call('HSET', KEYS[i], 'm', mm, 'rq', r[1], 'tk', fmt('%d', r[2]), 'prq', r[3],
+               'ptk', fmt('%d', r[4]), 'up', up)
+  end
+end
+return 0
