@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -95,7 +96,7 @@ class Layout:
 
 def admit_cmd(L, rid, sec, charge, scopes):
     """scopes: (name, rpm, tpm, token budget, usd budget, reserve tokens, reserve usd)."""
-    keys = [L.scope(s[0]) for s in scopes] + [L.res(sec), L.once(rid)]
+    keys = [L.scope(s[0]) for s in scopes] + [L.res(sec)]
     argv = [rid, sec, charge]
     for s in scopes:
         argv.extend(s[1:])
@@ -116,13 +117,12 @@ def settle_cmd(L, items, retention=RETENTION_MS):
 
     argv = [retention]
     for it in items:
-        flag = it["flag"]
-        if flag == "a":
-            b, o = 0, ref(L.once(it["once"])) if it.get("once") else 0
+        if it["flag"] == "a":
+            key = ref(L.once(it["once"])) if it.get("once") else 0
         else:
-            b, o = ref(L.res(it["sec"])), ref(L.once(it["rid"]))
+            key = ref(L.res(it["sec"]))
         scopes = [ref(L.scope(s)) for s in it.get("scopes", [])]
-        argv += [it.get("rid", ""), it.get("sec", 0), b, o, flag, it.get("tokens", -1),
+        argv += [it.get("rid", ""), it.get("sec", 0), key, it["flag"], it.get("tokens", -1),
                  it.get("usd", -1), it.get("refund", 0), it.get("delta", 0),
                  it.get("kind", "proxy"), it.get("payload", "{}"), len(scopes), *scopes]
     return ("EVALSHA", SHA["settle"], len(keys), *keys, *argv)
@@ -278,14 +278,17 @@ def t_settle_before_admit(r):
     now = redis_now(r)[0]
     scopes = [("g", 100, 1000, 10**6, -1, 600, -1)]
     got = settle(r, L, [{"rid": "x", "sec": now, "scopes": ["g"], "flag": "r"}])
-    ttl = r.ok("TTL", L.once("x"))
+    marker = r.ok("HGET", L.res(now), "x")
     late = admit(r, L, "x", now, 600, scopes)
-    check("settlement before the admit: absent, marker kept a day, no audit record",
-          got == [2] and 86000 < ttl <= 86400 and r.ok("XLEN", L.audit) == 0,
-          f"reply {got}, ttl {ttl}")
+    check("settlement before the admit: absent, marker 'x' left in the bucket, no audit record",
+          got == [2] and marker == "x" and r.ok("XLEN", L.audit) == 0,
+          f"reply {got}, marker {marker!r}")
     check("the late admit is a no-op (reply 2): nothing charged, nothing reserved",
-          late == 2 and r.ok("EXISTS", L.scope("g")) == 0 and r.ok("EXISTS", L.res(now)) == 0,
-          f"reply {late}")
+          late == 2 and r.ok("EXISTS", L.scope("g")) == 0
+          and r.ok("HGETALL", L.res(now)) == ["x", "x"], f"reply {late}")
+    again = settle(r, L, [{"rid": "x", "sec": now, "scopes": ["g"], "flag": "r"}])
+    check("the settlement retried: still absent, nothing written", again == [2]
+          and r.ok("XLEN", L.audit) == 0, f"reply {again}")
 
 
 def reap(r, L, lease, first=None):
@@ -330,7 +333,8 @@ def t_reap_then_settle(r):
     h = fields(r, L.scope("h"))
     check("tombstone: a second reap releases nothing; settle audits once, spends nothing",
           again[:5] == [1, 0, 0, "0", "0"] and s == [[1], [2]] and r.ok("XLEN", L.audit) == 1
-          and h.get("st", "0") == "0" and h["rt"] == "0" and r.ok("EXISTS", L.res(now)) == 0,
+          and h.get("st", "0") == "0" and h["rt"] == "0"
+          and r.ok("HGETALL", L.res(now)) == ["new", "x"],
           f"reap {again}, settles {s}, scope {h}")
 
 
@@ -380,7 +384,7 @@ def t_group_commit(r):
             replies.append(settle(r, L, items))
         st = {s: fields(r, L.scope(s)) for s in ("k", "u")}
         st["buckets"] = [r.ok("EXISTS", L.res(now)), r.ok("EXISTS", L.res(now - 1))]
-        st["once"] = [r.ok("EXISTS", L.once(x)) for x in ("never", "h1", "r0")]
+        st["marks"] = [r.ok("HGET", L.res(now), "never"), r.ok("EXISTS", L.once("h1"))]
         st["audit"] = [e[1] for e in r.ok("XRANGE", L.audit, "-", "+")]
         states.append(st)
     check("group commit: 10 settlements (2 scope sets, 2 seconds, commit, rollback, audit-only,"
@@ -399,7 +403,7 @@ def t_oom(r):
     now = redis_now(r)[0]
     scopes = [("o", 100, 10**6, 10**6, 10**6, 100, 10)]
     a = admit(r, L, "live", now, 100, scopes)
-    keys = [L.scope("o"), L.res(now), L.once("live"), L.once("new"), L.audit, L.reap]
+    keys = [L.scope("o"), L.res(now), L.once("h"), L.audit, L.reap]
     before = dump(r, keys)
     size = r.ok("DBSIZE")
     used = int(re.search(r"used_memory:(\d+)", r.ok("INFO", "memory")).group(1))
@@ -408,7 +412,8 @@ def t_oom(r):
     try:
         got_a = admit(r, L, "new", now, 100, scopes)
         got_s = settle(r, L, [{"rid": "live", "sec": now, "scopes": ["o"], "flag": "c"},
-                              {"flag": "a", "kind": "proxy.blocked", "payload": "{}"}])
+                              {"flag": "a", "once": "h", "kind": "proxy.blocked",
+                               "payload": "{}"}])
         after = dump(r, keys)
         size_after = r.ok("DBSIZE")
     finally:
@@ -490,68 +495,127 @@ def inner_calls(s):
     return sum(c for name, (c, _) in s.items() if name not in OUTSIDE)
 
 
-def run(r, n, k, tag):
-    """n governed requests, 64 admits per write then their settlements k per call."""
-    L = Layout("bench")
-    acc = {"admit_us": 0, "settle_us": 0, "evalsha": 0, "inner": 0}
-    base = stats(r)
-    for start in range(0, n, 64):
+class Mode:
+    """One way to drive the governed request, 64 requests per round: the admissions in one
+    pipelined write, then the settlements in another. Per round it keeps the evalsha usec of
+    each write per request, and counts the commands the scripts ran."""
+
+    def __init__(self, name, admit_round, settle_round):
+        self.name, self.admit_round, self.settle_round = name, admit_round, settle_round
+        self.admit, self.settle, self.requests, self.evalsha, self.inner = [], [], 0, 0, 0
+
+    def round(self, r, start, count):
+        rids = [f"{self.name}-{i:08d}" for i in range(start, start + count)]
         sec = int(time.time())
-        rids = [f"{tag}-{i:08d}" for i in range(start, min(start + 64, n))]
-        cmds = [enc(*admit_cmd(L, rid, sec, 100, GOVERNED)) for rid in rids]
-        r.s.sendall(b"".join(cmds))
-        for _ in cmds:
-            x = r.read()
-            if x != 0:
-                raise RuntimeError(f"admit replied {x}")
-        mid = stats(r)
+        s0 = stats(r)
+        send(r, self.admit_round(rids, sec), lambda x: x == 0 or isinstance(x, list))
+        s1 = stats(r)
+        send(r, self.settle_round(rids, sec), ok_settle)
+        s2 = stats(r)
+        self.admit.append((s1["evalsha"][1] - s0.get("evalsha", (0, 0))[1]) / count)
+        self.settle.append((s2["evalsha"][1] - s1["evalsha"][1]) / count)
+        self.requests += count
+        self.evalsha += s2["evalsha"][0] - s0.get("evalsha", (0, 0))[0]
+        self.inner += inner_calls(s2) - inner_calls(s0)
+
+    def summary(self):
+        tot = sorted(a + s for a, s in zip(self.admit, self.settle))
+        med = statistics.median
+        return {"admit": med(self.admit), "settle": med(self.settle), "total": med(tot),
+                "p10": tot[len(tot) // 10], "evalsha": self.evalsha / self.requests,
+                "inner": self.inner / self.requests}
+
+
+def ok_settle(x):
+    return isinstance(x, int) or (isinstance(x, list) and all(v in (0, 1) for v in x))
+
+
+def send(r, cmds, good):
+    """cmds: encoded commands, sent in one write; every reply must be good."""
+    r.s.sendall(b"".join(cmds))
+    for _ in cmds:
+        x = r.read()
+        if not good(x):
+            raise RuntimeError(f"unexpected reply {x}")
+
+
+def v2_mode(name, k):
+    L = Layout(name)
+
+    def admits(rids, sec):
+        return [enc(*admit_cmd(L, rid, sec, 100, GOVERNED)) for rid in rids]
+
+    def settles(rids, sec):
         items = [{"rid": rid, "sec": sec, "scopes": ["governed"], "flag": "c", "tokens": 21,
                   "usd": 9, "delta": -79, "payload": PAYLOAD} for rid in rids]
-        cmds = [enc(*settle_cmd(L, items[j:j + k])) for j in range(0, len(items), k)]
-        r.s.sendall(b"".join(cmds))
-        for _ in cmds:
-            x = r.read()
-            if not isinstance(x, list) or any(v != 0 for v in x):
-                raise RuntimeError(f"settle replied {x}")
-        end = stats(r)
-        acc["admit_us"] += mid["evalsha"][1] - base.get("evalsha", (0, 0))[1]
-        acc["settle_us"] += end["evalsha"][1] - mid["evalsha"][1]
-        acc["evalsha"] += end["evalsha"][0] - base.get("evalsha", (0, 0))[0]
-        acc["inner"] += inner_calls(end) - inner_calls(base)
-        base = end
-    return {key: v / n for key, v in acc.items()}
+        return [enc(*settle_cmd(L, items[j:j + k])) for j in range(0, len(items), k)]
+    return Mode(name, admits, settles)
 
 
-def measure(r, n):
-    rows = []
+def v1_mode(r):
+    """The five v1 calls of bench/redis_scripts.py, as src/store/redis/scripts.cpp holds them,
+    with the same audit record as v2."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import redis_scripts as v1
+    v1.PAYLOAD = PAYLOAD
+    sha = {k: r.ok("SCRIPT", "LOAD", v) for k, v in v1.scripts().items()}
+
+    def cmds(ops):
+        def build(rids, sec):
+            return [v1.command(op, sha[op], int(rid.rsplit("-", 1)[1]))
+                    for rid in rids for op in ops]
+        return build
+    return Mode("v1", cmds(["rate_admit", "budget_reserve"]),
+                cmds(["rate_adjust", "budget_settle", "audit_append"]))
+
+
+def measure(r, n, per_mode):
+    # DBSIZE over n governed requests, one settlement per call.
     r.ok("FLUSHALL")
-    run(r, 640, 1, "warm")
+    flat = v2_mode("flat", 1)
+    flat.round(r, 0, 640)
     size_before = r.ok("DBSIZE")
-    r.ok("CONFIG", "RESETSTAT")
-    rows.append(("single", run(r, n, 1, "single")))
+    for start in range(640, 640 + n, 64):
+        flat.round(r, start, min(64, 640 + n - start))
     size_after = r.ok("DBSIZE")
     keys = r.ok("KEYS", "*")
-    for k in (8, 32):
-        r.ok("FLUSHALL")
-        run(r, 640, k, "warm")
-        rows.append((f"grouped by {k}", run(r, min(n, 32000), k, f"g{k}")))
+    # CPU: the modes take turns, one round each, so a busy machine weighs on them alike.
+    r.ok("FLUSHALL")
+    modes = [v2_mode("single", 1), v2_mode("by8", 8), v2_mode("by32", 32), v1_mode(r)]
+    for m in modes:
+        m.round(r, 0, 64)
+        m.admit, m.settle, m.requests, m.evalsha, m.inner = [], [], 0, 0, 0
+    for start in range(64, 64 + per_mode, 64):
+        for m in modes:
+            m.round(r, start, 64)
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
     print()
-    print(f"governed request (1 scope: rpm, tpm, token and USD lines; {len(PAYLOAD)}-byte audit"
-          f" record); Redis CPU from INFO commandstats (evalsha usec)")
-    print(f"{'settlements':16s} {'evalsha/req':>11s} {'admit us':>9s} {'settle us':>10s}"
-          f" {'us/request':>11s} {'cmds/req':>9s}")
-    for name, m in rows:
-        print(f"{name:16s} {m['evalsha']:11.3f} {m['admit_us']:9.2f} {m['settle_us']:10.2f}"
-              f" {m['admit_us'] + m['settle_us']:11.2f} {m['inner']:9.2f}")
-    flat = abs(size_after - size_before) <= 0.01 * max(size_before, 1)
-    print(f"DBSIZE before {size_before}, after {n} admit+settle pairs {size_after}"
-          f" ({', '.join(sorted(keys))})")
-    check(f"DBSIZE flat within 1% over {n} admit+settle pairs", flat,
+    print(f"governed request: 1 scope (rpm, tpm, a token and a USD line), a {len(PAYLOAD)}-byte"
+          f" audit record; Redis CPU inside the scripts (INFO commandstats, evalsha usec) per"
+          f" request, over {per_mode} requests per row taken in turns; median (p10) of the"
+          f" 64-request rounds; load average {load}")
+    print(f"{'':24s} {'evalsha/req':>11s} {'admit':>6s} {'settle':>7s} {'us/request':>16s}"
+          f" {'commands/req':>13s}")
+    label = {"single": "v2, settle one per call", "by8": "v2, settle grouped by 8",
+             "by32": "v2, settle grouped by 32", "v1": "v1 (5 calls)"}
+    for m in modes:
+        x = m.summary()
+        us = f"{x['total']:.1f} ({x['p10']:.1f})"
+        print(f"{label[m.name]:24s} {x['evalsha']:11.3f} {x['admit']:6.1f} {x['settle']:7.1f}"
+              f" {us:>16s} {x['inner']:13.2f}")
+    x = flat.summary()
+    print(f"DBSIZE before {size_before}, after {n} more admit+settle pairs {size_after}"
+          f" ({', '.join(sorted(keys))}); that run: {x['total']:.1f} ({x['p10']:.1f}) us/request,"
+          f" {x['inner']:.2f} commands/request")
+    check(f"DBSIZE flat within 1% over {n} admit+settle pairs",
+          abs(size_after - size_before) <= 0.01 * max(size_before, 1),
           f"{size_before} -> {size_after}")
 
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
+    per_mode = int(sys.argv[2]) if len(sys.argv) > 2 else 16000
 
     def too_long(*_):
         raise TimeoutError("bench/redis_v2.py: over 115 s, stopping")
@@ -587,7 +651,7 @@ def main():
                 check(test.__name__, False, f"{type(e).__name__}: {e}")
                 if isinstance(e, TimeoutError):
                     raise
-        measure(r, n)
+        measure(r, n, per_mode)
     finally:
         signal.alarm(0)
         redis.kill()

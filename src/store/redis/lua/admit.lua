@@ -3,116 +3,131 @@
 --
 -- KEYS   1..n  the scope hashes P:scope:<scope>, each scope once
 --        n+1   P:res:<sec>, the bucket of the replica's second
---        n+2   P:once:<rid>
 -- ARGV   1 rid   2 sec (the replica's unix second)   3 the token charge (for tpm)
 --        then 6 per scope, in KEYS order: rpm, tpm, token budget, uUSD budget (-1: none),
 --        tokens to reserve, uUSD to reserve (-1: the scope has no line for that metric: no
 --        budget check, nothing reserved, nothing spent at settlement; a budget of -1 with an
 --        amount >= 0 records the spend without a limit).
---        A cache hit passes -1 for every amount: rate limits only, no budget reserved or spent.
+--        A cache hit passes -1 for every amount: rate limits only, no budget reserved or spent
+--        (its entry is still written: settle stays exactly-once).
 --
 -- Reply  0    admitted
---        1    duplicate: the rid is already in the bucket (nothing added). The check is the
+--        1    duplicate: the rid is already in the bucket, nothing added. The check is the
 --             HSETNX itself, after the limits: a duplicate that the limits now refuse gets the
 --             refusal (nothing is charged either way)
---        2    no-op: P:once:<rid> exists (the settlement came first)
+--        2    no-op: the bucket holds the marker 'x' of a settlement that came first
 --        -(i*1000 + k*100 + w)  refused by scope i (1-based, KEYS order) on limit k
 --             (1 rpm, 2 tpm, 3 token budget, 4 uUSD budget); w = seconds to the next
 --             minute (1..60) for rpm and tpm, 0 for budgets. A refusal writes nothing.
---             e.g. -2160: scope 2, rpm, retry in 60 s; -1300: scope 1, token budget.
---        error "SKEW ..." when sec is more than 300 s from Redis TIME (nothing written).
+--             e.g. -2160: scope 2, rpm, retry in 60 s; -1300: scope 1, token budget
+--        error "SKEW ..." when sec is more than 300 s from Redis TIME (nothing written)
 --
 -- The bucket entry, rid -> "<minute> <t1> <u1> ... <tn> <un>\n<len>:<KEYS[1]>...<len>:<KEYS[n]>"
---   minute: Redis minute of the admission (settle corrects the rate counters in it only);
+--   minute: the Redis minute of the admission (settle corrects rate counters in it only);
 --   ti, ui: the amounts reserved on scope i, '-' for no line; then the scope key names,
 --   length-prefixed, read by reap only (settle gets the keys in its own KEYS).
---   A cache hit still writes its entry (all '-'): it makes settle exactly-once.
+--   Other values: 'x' the marker of a settlement that found no entry (settle), 'r' a
+--   reservation released by reap in a second it could not close yet (reap).
+--
+-- Counters: m (minute), rq, tk (this minute), prq, ptk (the previous minute), rolled here:
+-- stored m = this minute - 1 -> prev := cur, cur := 0; older -> both 0. A scope admits while
+-- (rq + 1) * 60 + prq * (60 - s) <= rpm * 60, s seconds into the minute (tokens likewise).
+-- Budgets: st + rt + amount <= limit (spent, reserved tokens; su, ru for uUSD).
 --
 -- Writes: HSETNX of the entry first (denyoom: a full Redis refuses the call before anything
--- changed), then one HSET per scope. Integers that may exceed 1e14 are written with %d.
+-- changed), then one HSET per scope. Integers are written as strings (%d): a Lua number
+-- handed to redis.call may become "1e+15".
 
-local n = #KEYS - 2
-local bucket, once = KEYS[n + 1], KEYS[n + 2]
+local n = #KEYS - 1
+local bucket = KEYS[n + 1]
 local t = redis.call('TIME')
 local now = tonumber(t[1])
 local sec = tonumber(ARGV[2])
 if not sec or math.abs(now - sec) > 300 then
   return redis.error_reply('SKEW replica second ' .. ARGV[2] .. ' is more than 300 s from Redis time ' .. t[1])
 end
-if redis.call('EXISTS', once) == 1 then return 2 end
 
 local minute = math.floor(now / 60)
 local wait = 60 - now % 60
 local charge = tonumber(ARGV[3])
 local fmt = string.format
 local rows = {}
-local entry = {minute}
+local entry = {fmt('%d', minute)}
 local names = {}
 
 for i = 1, n do
   local a = 3 + (i - 1) * 6
-  local v = redis.call('HMGET', KEYS[i], 'm', 'rq', 'tk', 'prq', 'ptk', 'st', 'rt', 'su', 'ru')
+  local key = KEYS[i]
+  local v = redis.call('HMGET', key, 'm', 'rq', 'tk', 'prq', 'ptk', 'st', 'rt', 'su', 'ru')
   local m = tonumber(v[1])
-  local rq, tk, prq, ptk = 0, 0, 0, 0
+  -- the counters as they are after rolling to this minute; prq and ptk kept as strings
+  local rq, tk, prq, ptk, p1, p2 = 0, 0, 0, 0, '0', '0'
   if m == minute then
     rq, tk = tonumber(v[2]) or 0, tonumber(v[3]) or 0
-    prq, ptk = tonumber(v[4]) or 0, tonumber(v[5]) or 0
+    p1, p2 = v[4] or '0', v[5] or '0'
   elseif m == minute - 1 then
-    prq, ptk = tonumber(v[2]) or 0, tonumber(v[3]) or 0
+    p1, p2 = v[2] or '0', v[3] or '0'
   end
-  local rpm, tpm = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  if rpm >= 0 and (rq + 1) * 60 + prq * wait > rpm * 60 then
-    return -(i * 1000 + 100 + wait)
+  local rpm, tpm = ARGV[a + 1], ARGV[a + 2]
+  if rpm ~= '-1' then
+    prq = tonumber(p1)
+    if (rq + 1) * 60 + prq * wait > tonumber(rpm) * 60 then return -(i * 1000 + 100 + wait) end
   end
-  if tpm >= 0 and (tpm == 0 or (tk + charge) * 60 + ptk * wait > tpm * 60) then
-    return -(i * 1000 + 200 + wait)
+  if tpm ~= '-1' then
+    tpm = tonumber(tpm)
+    ptk = tonumber(p2)
+    if tpm == 0 or (tk + charge) * 60 + ptk * wait > tpm * 60 then
+      return -(i * 1000 + 200 + wait)
+    end
   end
-  local row = {rq + 1, tk + charge, prq, ptk, false, false}
-  local ta, ua = ARGV[a + 5], ARGV[a + 6]
+  local ta, ua, rt, ru = ARGV[a + 5], ARGV[a + 6], false, false
   if ta ~= '-1' then
-    local rt = (tonumber(v[7]) or 0) + tonumber(ta)
-    local tb = tonumber(ARGV[a + 3])
-    if tb >= 0 and (tonumber(v[6]) or 0) + rt > tb then return -(i * 1000 + 300) end
-    row[5] = rt
+    rt = (tonumber(v[7]) or 0) + tonumber(ta)
+    local tb = ARGV[a + 3]
+    if tb ~= '-1' and (tonumber(v[6]) or 0) + rt > tonumber(tb) then
+      return -(i * 1000 + 300)
+    end
   else
     ta = '-'
   end
   if ua ~= '-1' then
-    local ru = (tonumber(v[9]) or 0) + tonumber(ua)
-    local ub = tonumber(ARGV[a + 4])
-    if ub >= 0 and (tonumber(v[8]) or 0) + ru > ub then return -(i * 1000 + 400) end
-    row[6] = ru
+    ru = (tonumber(v[9]) or 0) + tonumber(ua)
+    local ub = ARGV[a + 4]
+    if ub ~= '-1' and (tonumber(v[8]) or 0) + ru > tonumber(ub) then
+      return -(i * 1000 + 400)
+    end
   else
     ua = '-'
   end
-  rows[i] = row
-  entry[#entry + 1] = ta
-  entry[#entry + 1] = ua
-  names[#names + 1] = #KEYS[i] .. ':' .. KEYS[i]
+  rows[i] = {rq + 1, tk + charge, p1, p2, rt, ru}
+  entry[2 * i] = ta
+  entry[2 * i + 1] = ua
+  names[i] = #key .. ':' .. key
 end
 
 if redis.call('HSETNX', bucket, ARGV[1],
               table.concat(entry, ' ') .. '\n' .. table.concat(names)) == 0 then
+  -- rare: a duplicate, or the marker of a settlement that came first
+  if redis.call('HGET', bucket, ARGV[1]) == 'x' then return 2 end
   return 1
 end
 
 local up = fmt('%d', now * 1000 + math.floor(tonumber(t[2]) / 1000))
-local mm = fmt('%d', minute)
+local mm = entry[1]
 for i = 1, n do
   local r = rows[i]
-  local rt, ru = r[5], r[6]
+  local rq, tk, rt, ru = fmt('%d', r[1]), fmt('%d', r[2]), r[5], r[6]
   if rt and ru then
-    redis.call('HSET', KEYS[i], 'm', mm, 'rq', r[1], 'tk', fmt('%d', r[2]), 'prq', r[3],
-               'ptk', fmt('%d', r[4]), 'rt', fmt('%d', rt), 'ru', fmt('%d', ru), 'up', up)
+    redis.call('HSET', KEYS[i], 'm', mm, 'rq', rq, 'tk', tk, 'prq', r[3], 'ptk', r[4],
+               'rt', fmt('%d', rt), 'ru', fmt('%d', ru), 'up', up)
   elseif rt then
-    redis.call('HSET', KEYS[i], 'm', mm, 'rq', r[1], 'tk', fmt('%d', r[2]), 'prq', r[3],
-               'ptk', fmt('%d', r[4]), 'rt', fmt('%d', rt), 'up', up)
+    redis.call('HSET', KEYS[i], 'm', mm, 'rq', rq, 'tk', tk, 'prq', r[3], 'ptk', r[4],
+               'rt', fmt('%d', rt), 'up', up)
   elseif ru then
-    redis.call('HSET', KEYS[i], 'm', mm, 'rq', r[1], 'tk', fmt('%d', r[2]), 'prq', r[3],
-               'ptk', fmt('%d', r[4]), 'ru', fmt('%d', ru), 'up', up)
+    redis.call('HSET', KEYS[i], 'm', mm, 'rq', rq, 'tk', tk, 'prq', r[3], 'ptk', r[4],
+               'ru', fmt('%d', ru), 'up', up)
   else
-    redis.call('HSET', KEYS[i], 'm', mm, 'rq', r[1], 'tk', fmt('%d', r[2]), 'prq', r[3],
-               'ptk', fmt('%d', r[4]), 'up', up)
+    redis.call('HSET', KEYS[i], 'm', mm, 'rq', rq, 'tk', tk, 'prq', r[3], 'ptk', r[4], 'up', up)
   end
 end
 return 0

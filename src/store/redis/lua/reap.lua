@@ -56,7 +56,7 @@ for k = 2, b + 1 do
   end
   for e = 1, #h, 2 do
     local v = h[e + 1]
-    if v ~= 'r' then
+    if v ~= 'r' and v ~= 'x' then  -- not a tombstone nor a settlement's marker
       local nl = string.find(v, '\n', 1, true)
       local f = {}
       for w in string.gmatch(string.sub(v, 1, nl - 1), '%S+') do f[#f + 1] = w end

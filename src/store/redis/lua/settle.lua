@@ -3,49 +3,55 @@
 -- bench/redis_v2.py.
 --
 -- KEYS   1 P:reap   2 P:audit   3.. every other key of the settlements (scope hashes
---        P:scope:<scope>, buckets P:res:<sec>, markers P:once:<rid>), each once, named by its
---        index in KEYS from ARGV. Settlements with different scopes, seconds or kinds can
---        therefore share one call.
--- ARGV   1 audit retention in ms (0: keep every record), then per settlement 12 + n values:
---        rid, sec, bucket#, once#, flag, tokens, usd, refund, token delta, kind, payload, n,
---        scope#1 .. scope#n
---          #: an index into KEYS
---          flag: 'c' commit (spend the actual amounts), 'r' roll back (spend nothing),
---                'a' audit record only (no reservation: a refusal, a request without scopes;
---                rid, sec, bucket# and the amounts are ignored; once# > 0 names a marker
---                P:once:<hash of the record> kept 300 s so a retried record is stored once;
---                0: no marker)
---          tokens, usd: actual amounts spent on every scope with a line for that metric;
---                -1: as reserved
---          refund: 1 gives the request's place in rpm back; token delta: added to the tpm
---                counter (actual - charge; negative gives tokens back). Both only when Redis
---                is still in the minute of the admission (the entry records it)
---          kind: '' writes no audit record
+--        P:scope:<scope>, buckets P:res:<sec>, markers P:once:<hash> of audit-only records),
+--        each once, named by its index in KEYS from ARGV: settlements with different scopes,
+--        seconds or kinds share one call.
+-- ARGV   1 audit retention in ms (0: keep every record), then per settlement 11 + n values:
+--        rid, sec, key#, flag, tokens, usd, refund, token delta, kind, payload, n,
+--        scope#1 .. scope#n          (#: an index into KEYS)
+--          flag 'c' commit (spend the actual amounts), 'r' roll back (spend nothing):
+--                key# is the bucket P:res:<sec>;
+--               'a' an audit record only (no reservation: a refusal, a request without
+--                scopes): rid, sec, amounts and scopes ignored; key# > 0 names a marker
+--                P:once:<hash of the record> kept 300 s, so a retried record is stored
+--                once; 0: no marker
+--          tokens, usd: the actual amounts, spent on every scope with a line for that
+--                metric; -1: as reserved
+--          refund 1 gives the request's place in rpm back; token delta is added to the tpm
+--                counter (actual - charge; negative gives tokens back); both only while
+--                Redis is still in the minute of the admission (the entry records it)
+--          kind '' writes no audit record
 --          scope#: the scope hashes in the order the admission passed them
 -- Reply  one integer per settlement, in order:
---        0 settled (the reservation was live)   1 already reaped: audit record only
---        2 absent (the admission has not run): P:once:<rid> set for a day, nothing else
---        3 audit record stored ('a')           4 audit record already stored ('a', marker)
+--        0 settled (live)      1 already reaped: the audit record only, nothing spent
+--        2 absent (the admission has not run, or this settlement already did): the marker
+--          'x' is left in the bucket (a late admission of this rid then does nothing), no
+--          audit record
+--        3 audit record stored ('a')      4 audit record already stored ('a', marker)
 --
--- The bucket entry decides (HGET): present -> live; 'r' (a tombstone left by reap for a
--- second it may not close yet) or missing with sec below the watermark -> reaped;
--- missing otherwise -> absent. A retried settlement whose first reply was lost finds its
--- entry gone: absent, nothing counted twice; only if the reaper passed its second in between
--- (an outage longer than the lease) is its audit record written twice.
+-- The bucket entry decides (HGET): a reservation -> live; 'r' (released by reap in a second
+-- it could not close yet) or missing with sec below the watermark -> reaped; 'x' or missing
+-- otherwise -> absent. A retried settlement whose first reply was lost finds no entry: absent,
+-- nothing counted twice. Only if the reaper passed its second in between (an outage longer
+-- than the lease) is its audit record written twice.
 --
--- First write of the call is denyoom (XADD, HSET or SET; HDEL always after them): a full
--- Redis refuses the whole call before anything changed. Only a live settlement with no
--- audit record and no scope writes HDEL first (it frees memory).
+-- Each bucket and each scope hash is read once per call (HMGET) and written once at its end;
+-- the settlements are applied one after the other to the values in memory (each clamped at
+-- 0 as it goes), which is what k separate calls give: the same rid twice in one call is
+-- settled, then absent.
+--
+-- Writes: the audit records (XADD, in order) and the 'a' markers (SET) as the settlements are
+-- applied, then per scope one HSET, then per bucket one HDEL and one HSET of the markers. So
+-- the first write is always denyoom (XADD, SET or HSET) and a full Redis refuses the whole call
+-- before anything changed.
 
 local t = redis.call('TIME')
 local now = tonumber(t[1])
-local minute = math.floor(now / 60)
 local fmt = string.format
+local mm = fmt('%d', math.floor(now / 60))
 local up = fmt('%d', now * 1000 + math.floor(tonumber(t[2]) / 1000))
 local keep = tonumber(ARGV[1])
 local minid = keep > 0 and fmt('%d', now * 1000 - keep) or nil
-local watermark = false
-local out = {}
 
 local function audit(kind, payload)
   if kind == '' then return end
@@ -57,85 +63,141 @@ local function audit(kind, payload)
   end
 end
 
+local watermark = false
 local function below_watermark(sec)
   if watermark == false then watermark = tonumber(redis.call('GET', KEYS[1]) or '') end
   return watermark ~= nil and sec < watermark
 end
 
+-- The entries of every bucket named, one HMGET per bucket.
+local buckets, border = {}, {}
 local i = 2
 while i <= #ARGV do
-  local rid, sec, bucket = ARGV[i], tonumber(ARGV[i + 1]), KEYS[tonumber(ARGV[i + 2])]
-  local oi, flag = tonumber(ARGV[i + 3]), ARGV[i + 4]
-  local kind, payload = ARGV[i + 9], ARGV[i + 10]
-  local n = tonumber(ARGV[i + 11])
-  local s = i + 12
-  local result
+  if ARGV[i + 3] ~= 'a' then
+    local k = ARGV[i + 2]
+    local b = buckets[k]
+    if not b then
+      b = {rids = {}, val = {}, del = {}, mark = {}}
+      buckets[k] = b
+      border[#border + 1] = k
+    end
+    b.rids[#b.rids + 1] = ARGV[i]
+  end
+  i = i + 11 + tonumber(ARGV[i + 10])
+end
+for _, k in ipairs(border) do
+  local b = buckets[k]
+  local v = redis.call('HMGET', KEYS[tonumber(k)], unpack(b.rids))
+  for j, rid in ipairs(b.rids) do b.val[rid] = v[j] end
+end
+
+local scopes, sorder = {}, {}
+local function scope_of(key)
+  local c = scopes[key]
+  if not c then
+    local v = redis.call('HMGET', key, 'm', 'rq', 'tk', 'st', 'rt', 'su', 'ru')
+    c = {v[1], tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0,
+         tonumber(v[5]) or 0, tonumber(v[6]) or 0, tonumber(v[7]) or 0,
+         false, false, false}  -- 8..10: counters, tokens, uUSD changed
+    scopes[key] = c
+    sorder[#sorder + 1] = key
+  end
+  return c
+end
+
+local out = {}
+i = 2
+while i <= #ARGV do
+  local rid, flag = ARGV[i], ARGV[i + 3]
+  local kind, payload = ARGV[i + 8], ARGV[i + 9]
+  local n = tonumber(ARGV[i + 10])
+  local s = i + 11
   if flag == 'a' then
-    if oi > 0 and not redis.call('SET', KEYS[oi], '1', 'NX', 'EX', 300) then
-      result = 4
+    local key = KEYS[tonumber(ARGV[i + 2])]
+    if key and not redis.call('SET', key, '1', 'NX', 'EX', 300) then
+      out[#out + 1] = 4
     else
       audit(kind, payload)
-      result = 3
+      out[#out + 1] = 3
     end
   else
-    local v = redis.call('HGET', bucket, rid)
-    if v and v ~= 'r' then
+    local b = buckets[ARGV[i + 2]]
+    local v = b.val[rid]
+    if v and v ~= 'r' and v ~= 'x' then
       local nl = string.find(v, '\n', 1, true)
       local f = {}
       for w in string.gmatch(string.sub(v, 1, nl - 1), '%S+') do f[#f + 1] = w end
-      local same = tonumber(f[1]) == minute
-      local refund, delta = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
-      local correct = same and (refund ~= 0 or delta ~= 0)
+      local refund, delta = ARGV[i + 6], ARGV[i + 7]
+      local correct = f[1] == mm and (refund ~= '0' or delta ~= '0')
+      refund, delta = tonumber(refund), tonumber(delta)
       local commit = flag == 'c'
-      local at, au = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+      local at, au = ARGV[i + 4], ARGV[i + 5]
       audit(kind, payload)
       for j = 1, n do
-        local key = KEYS[tonumber(ARGV[s + j - 1])]
+        local c = scope_of(KEYS[tonumber(ARGV[s + j - 1])])
         local ta, ua = f[2 * j], f[2 * j + 1]
-        local c = redis.call('HMGET', key, 'm', 'rq', 'tk', 'st', 'rt', 'su', 'ru')
-        local a = {'HSET', key, 'up', up}
-        if correct and tonumber(c[1]) == minute then
-          local rq = (tonumber(c[2]) or 0) - refund
-          local tk = (tonumber(c[3]) or 0) + delta
-          a[#a + 1] = 'rq'
-          a[#a + 1] = rq > 0 and rq or 0
-          a[#a + 1] = 'tk'
-          a[#a + 1] = fmt('%d', tk > 0 and tk or 0)
+        if correct and c[1] == mm then
+          local rq, tk = c[2] - refund, c[3] + delta
+          c[2], c[3], c[8] = rq > 0 and rq or 0, tk > 0 and tk or 0, true
         end
         if ta ~= '-' then
           local r = tonumber(ta)
-          local rt = (tonumber(c[5]) or 0) - r
-          a[#a + 1] = 'rt'
-          a[#a + 1] = fmt('%d', rt > 0 and rt or 0)
-          if commit then
-            a[#a + 1] = 'st'
-            a[#a + 1] = fmt('%d', (tonumber(c[4]) or 0) + (at >= 0 and at or r))
-          end
+          local rt = c[5] - r
+          c[5], c[9] = rt > 0 and rt or 0, true
+          if commit then c[4] = c[4] + (at == '-1' and r or tonumber(at)) end
         end
         if ua ~= '-' then
           local r = tonumber(ua)
-          local ru = (tonumber(c[7]) or 0) - r
-          a[#a + 1] = 'ru'
-          a[#a + 1] = fmt('%d', ru > 0 and ru or 0)
-          if commit then
-            a[#a + 1] = 'su'
-            a[#a + 1] = fmt('%d', (tonumber(c[6]) or 0) + (au >= 0 and au or r))
-          end
+          local ru = c[7] - r
+          c[7], c[10] = ru > 0 and ru or 0, true
+          if commit then c[6] = c[6] + (au == '-1' and r or tonumber(au)) end
         end
-        redis.call(unpack(a))
       end
-      redis.call('HDEL', bucket, rid)
-      result = 0
-    elseif v or below_watermark(sec) then
+      b.val[rid] = false
+      b.del[#b.del + 1] = rid
+      out[#out + 1] = 0
+    elseif v == 'r' or (not v and below_watermark(tonumber(ARGV[i + 1]))) then
       audit(kind, payload)
-      if v then redis.call('HDEL', bucket, rid) end
-      result = 1
+      if v then
+        b.val[rid] = false
+        b.del[#b.del + 1] = rid
+      end
+      out[#out + 1] = 1
     else
-      redis.call('SET', KEYS[oi], '1', 'EX', 86400)
-      result = 2
+      if not v then
+        b.val[rid] = 'x'
+        b.mark[#b.mark + 1] = rid
+        b.mark[#b.mark + 1] = 'x'
+      end
+      out[#out + 1] = 2
     end
   end
-  out[#out + 1] = result
   i = s + n
+end
+
+for _, key in ipairs(sorder) do
+  local c = scopes[key]
+  local a = {'HSET', key, 'up', up}
+  if c[8] then
+    a[5], a[6], a[7], a[8] = 'rq', fmt('%d', c[2]), 'tk', fmt('%d', c[3])
+  end
+  if c[9] then
+    a[#a + 1] = 'rt'
+    a[#a + 1] = fmt('%d', c[5])
+    a[#a + 1] = 'st'
+    a[#a + 1] = fmt('%d', c[4])
+  end
+  if c[10] then
+    a[#a + 1] = 'ru'
+    a[#a + 1] = fmt('%d', c[7])
+    a[#a + 1] = 'su'
+    a[#a + 1] = fmt('%d', c[6])
+  end
+  redis.call(unpack(a))
+end
+for _, k in ipairs(border) do
+  local b = buckets[k]
+  if #b.del > 0 then redis.call('HDEL', KEYS[tonumber(k)], unpack(b.del)) end
+  if #b.mark > 0 then redis.call('HSET', KEYS[tonumber(k)], unpack(b.mark)) end
 end
 return out
