@@ -156,17 +156,10 @@ def wait_until(r, sec):
 
 def entry_names(v):
     """The scope keys an entry names (the reaper's read before the call)."""
-    if v == "r":
+    if v in ("r", "x"):
         return []
-    head, _, tail = v.partition("\n")
-    names = []
-    pos = 0
-    while pos < len(tail):
-        c = tail.index(":", pos)
-        n = int(tail[pos:c])
-        names.append(tail[c + 1:c + 1 + n])
-        pos = c + 1 + n
-    return names
+    f = v.split(" ")
+    return f[1 + 2 * (len(f) - 1) // 3:]
 
 
 def reap_cmd(r, L, lease, first=None):
@@ -226,6 +219,12 @@ def t_rpm_exact(r):
     got = admit(r, L, "r9", now, 1, [("a", 5, -1, -1, -1, -1, -1), ("b", 50, -1, -1, -1, -1, -1)])
     check("rpm: the first scope refuses when it is the one full", decode_refusal(got)[:2] == (1, 1),
           f"reply {got}")
+    back = settle(r, L, [{"rid": "r0", "sec": now, "scopes": ["a", "b"], "flag": "r",
+                          "refund": 1, "delta": -1}])
+    got = [admit(r, L, "r10", now, 1, scopes), admit(r, L, "r11", now, 1, scopes)]
+    check("a refund in the same minute gives the place back: one more admitted, then refused",
+          back == [0] and got[0] == 0 and decode_refusal(got[1])[:2] == (2, 1)
+          and fields(r, L.scope("b")).get("rq") == "5", f"settle {back}, admits {got}")
 
 
 def t_tpm(r):
@@ -336,6 +335,44 @@ def t_reap_then_settle(r):
           and h.get("st", "0") == "0" and h["rt"] == "0"
           and r.ok("HGETALL", L.res(now)) == ["new", "x"],
           f"reap {again}, settles {s}, scope {h}")
+
+
+def t_reap_undeclared(r):
+    L = Layout("c8")
+    now = redis_now(r)[0]
+    r.ok("SET", L.reap, now - 305)
+    sec = now - 299
+    a = admit(r, L, "old", sec, 1, [("p", -1, -1, -1, -1, 10, -1), ("q", -1, -1, -1, -1, 20, -1)])
+    wait_until(r, sec + 301)
+    cmd = list(reap_cmd(r, L, 301))
+    cmd.remove(L.scope("q"))
+    cmd[2] -= 1
+    before = dump(r, [L.reap, L.res(sec), L.scope("p"), L.scope("q")])
+    got = r.call(*cmd)
+    after = dump(r, [L.reap, L.res(sec), L.scope("p"), L.scope("q")])
+    check("reap called without a scope key an entry names: -1, nothing changed",
+          a == 0 and got[0] == -1 and before == after, f"reply {got}")
+
+
+def t_cache_hit(r):
+    L = Layout("c12")
+    minute_room(r)
+    now = redis_now(r)[0]
+    full = [("hit", 100, 10**6, 1000, 1000, 1000, 1000)]
+    a = admit(r, L, "paid", now, 1000, full)
+    s1 = settle(r, L, [{"rid": "paid", "sec": now, "scopes": ["hit"], "flag": "c"}])
+    over = admit(r, L, "more", now, 1, full)
+    hit = [("hit", 100, 10**6, 1000, 1000, -1, -1)]
+    h = admit(r, L, "hit", now, 1, hit)
+    entry = r.ok("HGET", L.res(now), "hit")
+    s2 = settle(r, L, [{"rid": "hit", "sec": now, "scopes": ["hit"], "flag": "c", "tokens": 0,
+                        "usd": 0, "delta": -1}])
+    f = fields(r, L.scope("hit"))
+    check("cache hit (every amount -1): admitted on rate limits with the budget spent, reserves"
+          " and spends nothing, counted in rpm, settled once with its audit record",
+          (a, s1, over, h, s2) == (0, [0], -1300, 0, [0]) and entry.split()[1:3] == ["-", "-"]
+          and f["st"] == "1000" and f["su"] == "1000" and f["rt"] == "0" and f["rq"] == "2"
+          and f["tk"] == "1000" and r.ok("XLEN", L.audit) == 2, f"entry {entry!r}, scope {f}")
 
 
 def t_reap_race(r):
@@ -643,8 +680,8 @@ def main():
             with open(os.path.join(LUA, name + ".lua")) as f:
                 SHA[name] = r.ok("SCRIPT", "LOAD", f.read())
         for test in (t_rpm_exact, t_tpm, t_budget_refusal, t_settle_twice, t_settle_before_admit,
-                     t_reap_then_settle, t_reap_race, t_group_commit, t_oom, t_skew,
-                     t_big_integers):
+                     t_reap_then_settle, t_reap_race, t_reap_undeclared, t_group_commit,
+                     t_oom, t_skew, t_big_integers, t_cache_hit):
             try:
                 test(r)
             except Exception as e:  # a check that crashed is a FAIL, the rest still run

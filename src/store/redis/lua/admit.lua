@@ -22,10 +22,11 @@
 --             e.g. -2160: scope 2, rpm, retry in 60 s; -1300: scope 1, token budget
 --        error "SKEW ..." when sec is more than 300 s from Redis TIME (nothing written)
 --
--- The bucket entry, rid -> "<minute> <t1> <u1> ... <tn> <un>\n<len>:<KEYS[1]>...<len>:<KEYS[n]>"
+-- The bucket entry, rid -> "<minute> <t1> <u1> ... <tn> <un> <KEYS[1]> ... <KEYS[n]>"
 --   minute: the Redis minute of the admission (settle corrects rate counters in it only);
---   ti, ui: the amounts reserved on scope i, '-' for no line; then the scope key names,
---   length-prefixed, read by reap only (settle gets the keys in its own KEYS).
+--   ti, ui: the amounts reserved on scope i, '-' for no line; then the scope key names, read
+--   by reap only (settle gets the keys in its own KEYS). Scope key names hold no space (the
+--   gateway percent-encodes the scope id in the key name; a key with one is an error reply).
 --   Other values: 'x' the marker of a settlement that found no entry (settle), 'r' a
 --   reservation released by reap in a second it could not close yet (reap).
 --
@@ -53,11 +54,13 @@ local charge = tonumber(ARGV[3])
 local fmt = string.format
 local rows = {}
 local entry = {fmt('%d', minute)}
-local names = {}
 
 for i = 1, n do
   local a = 3 + (i - 1) * 6
   local key = KEYS[i]
+  if string.find(key, ' ', 1, true) then
+    return redis.error_reply('ARGS a scope key holds a space: ' .. key)
+  end
   local v = redis.call('HMGET', key, 'm', 'rq', 'tk', 'prq', 'ptk', 'st', 'rt', 'su', 'ru')
   local m = tonumber(v[1])
   -- the counters as they are after rolling to this minute; prq and ptk kept as strings
@@ -102,11 +105,10 @@ for i = 1, n do
   rows[i] = {rq + 1, tk + charge, p1, p2, rt, ru}
   entry[2 * i] = ta
   entry[2 * i + 1] = ua
-  names[i] = #key .. ':' .. key
+  entry[2 * n + 1 + i] = key
 end
 
-if redis.call('HSETNX', bucket, ARGV[1],
-              table.concat(entry, ' ') .. '\n' .. table.concat(names)) == 0 then
+if redis.call('HSETNX', bucket, ARGV[1], table.concat(entry, ' ')) == 0 then
   -- rare: a duplicate, or the marker of a settlement that came first
   if redis.call('HGET', bucket, ARGV[1]) == 'x' then return 2 end
   return 1

@@ -57,21 +57,15 @@ for k = 2, b + 1 do
   for e = 1, #h, 2 do
     local v = h[e + 1]
     if v ~= 'r' and v ~= 'x' then  -- not a tombstone nor a settlement's marker
-      local nl = string.find(v, '\n', 1, true)
       local f = {}
-      for w in string.gmatch(string.sub(v, 1, nl - 1), '%S+') do f[#f + 1] = w end
-      local pos, j = nl + 1, 1
-      while pos <= #v do
-        local c = string.find(v, ':', pos, true)
-        local len = tonumber(string.sub(v, pos, c - 1))
-        local name = string.sub(v, c + 1, c + len)
-        pos = c + len + 1
-        local d = declared[name]
+      for w in string.gmatch(v, '%S+') do f[#f + 1] = w end
+      local n = (#f - 1) / 3
+      for j = 1, n do
+        local d = declared[f[2 * n + 1 + j]]
         if not d then return {-1, 0, 0, '0', '0', current} end
         local ta, ua = f[2 * j], f[2 * j + 1]
         if ta ~= '-' then d[1] = d[1] + tonumber(ta); tokens = tokens + tonumber(ta) end
         if ua ~= '-' then d[2] = d[2] + tonumber(ua); usd = usd + tonumber(ua) end
-        j = j + 1
       end
       released = released + 1
       if tomb then

@@ -29,7 +29,7 @@
 --          audit record
 --        3 audit record stored ('a')      4 audit record already stored ('a', marker)
 --
--- The bucket entry decides (HGET): a reservation -> live; 'r' (released by reap in a second
+-- The bucket entry decides (HMGET): a reservation -> live; 'r' (released by reap in a second
 -- it could not close yet) or missing with sec below the watermark -> reaped; 'x' or missing
 -- otherwise -> absent. A retried settlement whose first reply was lost finds no entry: absent,
 -- nothing counted twice. Only if the reaper passed its second in between (an outage longer
@@ -40,10 +40,11 @@
 -- 0 as it goes), which is what k separate calls give: the same rid twice in one call is
 -- settled, then absent.
 --
--- Writes: the audit records (XADD, in order) and the 'a' markers (SET) as the settlements are
--- applied, then per scope one HSET, then per bucket one HDEL and one HSET of the markers. So
--- the first write is always denyoom (XADD, SET or HSET) and a full Redis refuses the whole call
--- before anything changed.
+-- Writes come after every settlement is computed (the 'a' markers, SET NX, excepted): the
+-- audit records (XADD, in order), per scope one HSET, per bucket one HDEL and one HSET of the
+-- markers. So the first write is denyoom (SET, XADD or HSET) and a full Redis refuses the
+-- whole call before anything changed; only a call whose sole writes are HDELs (reaped
+-- entries, no audit record) runs on a full Redis, and it frees memory.
 
 local t = redis.call('TIME')
 local now = tonumber(t[1])
@@ -53,13 +54,11 @@ local up = fmt('%d', now * 1000 + math.floor(tonumber(t[2]) / 1000))
 local keep = tonumber(ARGV[1])
 local minid = keep > 0 and fmt('%d', now * 1000 - keep) or nil
 
+local records = {}
 local function audit(kind, payload)
-  if kind == '' then return end
-  if minid then
-    redis.call('XADD', KEYS[2], 'MINID', '~', minid, '*', 'kind', kind, 'payload', payload)
-    minid = nil  -- trimming once per call is enough
-  else
-    redis.call('XADD', KEYS[2], '*', 'kind', kind, 'payload', payload)
+  if kind ~= '' then
+    records[#records + 1] = kind
+    records[#records + 1] = payload
   end
 end
 
@@ -124,9 +123,11 @@ while i <= #ARGV do
     local b = buckets[ARGV[i + 2]]
     local v = b.val[rid]
     if v and v ~= 'r' and v ~= 'x' then
-      local nl = string.find(v, '\n', 1, true)
-      local f = {}
-      for w in string.gmatch(string.sub(v, 1, nl - 1), '%S+') do f[#f + 1] = w end
+      local f, last = {}, 2 * n + 1  -- the minute and the amounts; the names are reap's
+      for w in string.gmatch(v, '%S+') do
+        f[#f + 1] = w
+        if #f == last then break end
+      end
       local refund, delta = ARGV[i + 6], ARGV[i + 7]
       local correct = f[1] == mm and (refund ~= '0' or delta ~= '0')
       refund, delta = tonumber(refund), tonumber(delta)
@@ -175,6 +176,15 @@ while i <= #ARGV do
   i = s + n
 end
 
+for r = 1, #records, 2 do
+  if minid then
+    redis.call('XADD', KEYS[2], 'MINID', '~', minid, '*', 'kind', records[r],
+               'payload', records[r + 1])
+    minid = nil  -- trimming once per call is enough
+  else
+    redis.call('XADD', KEYS[2], '*', 'kind', records[r], 'payload', records[r + 1])
+  end
+end
 for _, key in ipairs(sorder) do
   local c = scopes[key]
   local a = {'HSET', key, 'up', up}
