@@ -22,7 +22,9 @@
 -- a younger one (a lease under 301 s, e.g. an admin reap of age 0) is not: its entries are
 -- released and replaced by the tombstone 'r' (settle then audits without spending), and the
 -- watermark stays, so a later admission in that second is reaped by a later call.
--- The first write is DEL: reap runs on a full Redis (it frees memory).
+-- Markers 'x' (a settlement before its admission) are not reservations: kept, deleted with
+-- their bucket. When a bucket is deleted the first write is that DEL, so reap runs on a full
+-- Redis (it frees memory); tombstoning only starts with HSET, refused whole on a full Redis.
 
 local b = tonumber(ARGV[3])
 local current = redis.call('GET', KEYS[1]) or ''
