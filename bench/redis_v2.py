@@ -597,6 +597,7 @@ def v1_mode(r):
     """The five v1 calls of bench/redis_scripts.py, as src/store/redis/scripts.cpp holds them,
     with the same audit record as v2."""
     sys.path.insert(0, os.path.join(ROOT, "bench"))
+    sys.dont_write_bytecode = True
     import redis_scripts as v1
     v1.PAYLOAD = PAYLOAD
     sha = {k: r.ok("SCRIPT", "LOAD", v) for k, v in v1.scripts().items()}
