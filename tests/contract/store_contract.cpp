@@ -129,6 +129,31 @@ TEST_P(StoreContract, BudgetRollbackSpendsNothing) {
     EXPECT_FALSE(run(store_.budgets->rollback("unknown-id")));
 }
 
+// A settlement whose reservation has not arrived yet (its reply was lost, and the request was
+// rolled back): the reservation, when it arrives, reserves nothing for nobody.
+TEST_P(StoreContract, ARollbackBeforeALateReserveMakesItANoOp) {
+    EXPECT_FALSE(run(store_.budgets->rollback("late")));
+    const auto late = run(store_.budgets->reserve(tokens_for("late", "k", 60, 100)));
+    EXPECT_TRUE(late.admitted);
+    EXPECT_TRUE(late.duplicate);
+    auto ls = run(store_.budgets->ledgers(budget_metric::tokens));
+    const auto* k = find(ls, "k");
+    EXPECT_TRUE(k == nullptr || k->reserved == 0u);
+    // The whole budget is still there for others.
+    EXPECT_TRUE(run(store_.budgets->reserve(tokens_for("other", "k", 100, 100))).admitted);
+}
+
+// Settling the same reservation twice (a retry after a lost reply) counts once.
+TEST_P(StoreContract, SettlingTwiceCountsOnce) {
+    ASSERT_TRUE(run(store_.budgets->reserve(tokens_for("r1", "k", 60, 100))).admitted);
+    EXPECT_FALSE(run(store_.budgets->commit("r1", {40, std::nullopt})));
+    EXPECT_FALSE(run(store_.budgets->commit("r1", {40, std::nullopt})));
+    EXPECT_FALSE(run(store_.budgets->rollback("r1")));
+    const auto ls = run(store_.budgets->ledgers(budget_metric::tokens));
+    EXPECT_EQ(find(ls, "k")->spent, 40u);
+    EXPECT_EQ(find(ls, "k")->reserved, 0u);
+}
+
 TEST_P(StoreContract, BudgetReservationIsIdempotentById) {
     ASSERT_TRUE(run(store_.budgets->reserve(tokens_for("r1", "k", 60, 100))).admitted);
     const auto again = run(store_.budgets->reserve(tokens_for("r1", "k", 60, 100)));

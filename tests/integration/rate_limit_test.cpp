@@ -105,6 +105,21 @@ TEST_F(RateLimits, V15_RejectedRequestsConsumeNothingAndFailuresAreRefunded) {
     EXPECT_EQ(post("vk-1")->status, 429);
 }
 
+// Admission is all or nothing across limits and budgets (issue 22): a request the budget
+// refuses leaves the rpm it would have used to the next one.
+TEST_F(RateLimits, ABudgetRefusalChargesNoRpm) {
+    // The big request (19 + 1000 tokens) is over the 100-token budget; the small one (19 + 10)
+    // fits, once, within rpm 1.
+    const std::string big =
+        R"({"model":"m","max_tokens":1000,"messages":[{"role":"user","content":"hi"}]})";
+    start(key("key-1", "vk-1", R"({"rpm":1})", R"("budget":{"total_tokens":100})"));
+    auto refused = post("vk-1", big);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 402) << refused->body;
+    EXPECT_EQ(post("vk-1")->status, 200);
+    EXPECT_EQ(post("vk-1")->status, 429);
+}
+
 TEST_F(RateLimits, TenantScopeIsSharedAndAllOrNothing) {
     start(key("key-1", "vk-1", R"({"rpm":100})", R"("tenant_id":"t","tenant_limits":{"rpm":2})") +
           "," +

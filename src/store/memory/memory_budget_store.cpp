@@ -19,6 +19,9 @@ constexpr char usd_prefix = 'u';
 
 }  // namespace
 
+// How long a settled-first marker is kept: the Redis store's `P:settled:<id>` lives as long.
+constexpr std::int64_t settled_marker_ms = 86'400'000;
+
 memory_budget_store::memory_budget_store(clock_fn now_ms) : now_(std::move(now_ms)) {
     if (!now_)
         now_ = system_ms;
@@ -138,7 +141,16 @@ void memory_budget_store::settle_now(const std::string& id, const actual_amounts
         const auto lock = reservations_.lock(ids);
         auto& map = reservations_.map_of(id);
         auto it = map.find(id);
-        if (it == map.end() || it->second.pending)
+        if (it == map.end()) {
+            // Settled before it was reserved (a lost reply, or the reaper came first): a
+            // reservation of this id arriving later must not reserve for nobody.
+            held& marker = map[id];
+            marker.ts_ms = now_();
+            marker.pending = false;
+            marker.settled_first = true;
+            return;
+        }
+        if (it->second.pending || it->second.settled_first)
             return;
         lines = std::move(it->second.lines);
         map.erase(it);
@@ -168,6 +180,16 @@ reap_result memory_budget_store::reap_now(std::chrono::milliseconds older_than, 
     std::vector<std::vector<budget_line>> expired;
     reservations_.for_each_shard([&](auto& map) {
         for (auto it = map.begin(); it != map.end();) {
+            if (it->second.settled_first) {
+                // A marker, not a reservation: kept a day (far longer than a reply is late).
+                if (!dry_run &&
+                    out.cutoff_ms + older_than.count() - it->second.ts_ms >= settled_marker_ms) {
+                    it = map.erase(it);
+                } else {
+                    ++it;
+                }
+                continue;
+            }
             ++out.scanned;
             if (it->second.pending || it->second.ts_ms > cutoff_ms || out.reaped >= limit) {
                 ++it;
@@ -203,7 +225,10 @@ void memory_budget_store::retain_only(const std::vector<std::string>& live_scope
 
 std::size_t memory_budget_store::open_reservations() const {
     std::size_t n = 0;
-    reservations_.for_each_shard([&n](const auto& map) { n += map.size(); });
+    reservations_.for_each_shard([&n](const auto& map) {
+        for (const auto& [id, h] : map)
+            n += !h.settled_first;
+    });
     return n;
 }
 

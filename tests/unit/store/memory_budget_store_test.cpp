@@ -40,5 +40,28 @@ TEST(MemoryBudgetStore, ReapJudgesAgeByTheStoresOwnClock) {
     EXPECT_EQ(store.ledgers_now(budget_metric::tokens).at(0).reserved, 0u);
 }
 
+// A settlement that came first leaves a marker, not a reservation: the late reservation does
+// nothing, the marker is not counted as open, and the reaper drops it after a day.
+TEST(MemoryBudgetStore, ASettledFirstMarkerIsKeptADayAndIsNoReservation) {
+    std::int64_t now = 1'000'000;
+    memory_budget_store store([&now] { return now; });
+    store.settle_now("late", nullptr);
+    EXPECT_EQ(store.open_reservations(), 0u);
+    const auto late = store.reserve_now(tokens("late", 10));
+    EXPECT_TRUE(late.admitted);
+    EXPECT_TRUE(late.duplicate);
+    EXPECT_TRUE(store.ledgers_now(budget_metric::tokens).empty());
+
+    now += 86'400'000 - 1;
+    EXPECT_EQ(store.reap_now(milliseconds(0), 100, false).reaped, 0u);
+    EXPECT_TRUE(store.reserve_now(tokens("late", 10)).duplicate);  // still marked
+    now += 1;
+    EXPECT_EQ(store.reap_now(milliseconds(0), 100, false).reaped, 0u);  // a marker is not reaped
+    const auto fresh = store.reserve_now(tokens("late", 10));
+    EXPECT_TRUE(fresh.admitted);
+    EXPECT_FALSE(fresh.duplicate);
+    EXPECT_EQ(store.open_reservations(), 1u);
+}
+
 }  // namespace
 }  // namespace ditto::store

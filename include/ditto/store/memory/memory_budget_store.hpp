@@ -62,6 +62,9 @@ class memory_budget_store final : public budget_store {
         std::vector<budget_line> lines;  ///< limits dropped; amounts as reserved
         std::int64_t ts_ms = 0;
         bool pending = true;  ///< inserted before the ledgers are checked
+        /// A settlement that came before its reservation: the id's reservation, if it comes,
+        /// does nothing (as the Redis store's `settled` marker). Dropped by reap after a day.
+        bool settled_first = false;
     };
 
     static std::string ledger_key(const budget_line& l);
