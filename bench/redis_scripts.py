@@ -110,8 +110,9 @@ def usec_per_call(conn, shas, ops, n):
     return int(m.group(2)) / int(m.group(1)) * len(ops)
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+def start_redis():
+    """A redis-server of its own on a free loopback port, without persistence: (process, port).
+    Shared with bench/redis_v2.py. The caller stops it."""
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
@@ -119,6 +120,12 @@ def main():
     redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                               "--save", "", "--appendonly", "no", "--logfile", ""],
                              stdout=subprocess.DEVNULL)
+    return redis, port
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    redis, port = start_redis()
     try:
         for _ in range(100):
             try:

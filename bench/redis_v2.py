@@ -21,7 +21,6 @@ import re
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import time
 
@@ -29,13 +28,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LUA = os.path.join(ROOT, "src", "store", "redis", "lua")
 RETENTION_MS = 2592000 * 1000
 
+# v1's scripts, its RESP encoder and its redis-server start-up (no bytecode left in bench/).
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+sys.dont_write_bytecode = True
+import redis_scripts as v1  # noqa: E402
 
-def enc(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+enc = v1.enc
 
 
 class RedisError(Exception):
@@ -596,9 +594,6 @@ def v2_mode(name, k):
 def v1_mode(r):
     """The five v1 calls of bench/redis_scripts.py, as src/store/redis/scripts.cpp holds them,
     with the same audit record as v2."""
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    sys.dont_write_bytecode = True
-    import redis_scripts as v1
     v1.PAYLOAD = PAYLOAD
     sha = {k: r.ok("SCRIPT", "LOAD", v) for k, v in v1.scripts().items()}
 
@@ -667,13 +662,7 @@ def main():
         raise TimeoutError("bench/redis_v2.py: over 115 s, stopping")
     signal.signal(signal.SIGALRM, too_long)
     signal.alarm(115)
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--logfile", ""],
-                             stdout=subprocess.DEVNULL)
+    redis, port = v1.start_redis()
     try:
         r = None
         for _ in range(100):

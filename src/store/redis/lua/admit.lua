@@ -48,6 +48,16 @@ if not sec or math.abs(now - sec) > 300 then
   return redis.error_reply('SKEW replica second ' .. ARGV[2] .. ' is more than 300 s from Redis time ' .. t[1])
 end
 
+-- One metric's line of a scope: the amount to reserve (-1: no line), its budget (-1: none), the
+-- stored spent and reserved. Returns the entry's field ('-' for no line) and the new reserved
+-- amount (false for no line), or nil when the budget refuses.
+local function reserve(amount, budget, spent, reserved)
+  if amount == '-1' then return '-', false end
+  local r = (tonumber(reserved) or 0) + tonumber(amount)
+  if budget ~= '-1' and (tonumber(spent) or 0) + r > tonumber(budget) then return nil end
+  return amount, r
+end
+
 local minute = math.floor(now / 60)
 local wait = 60 - now % 60
 local charge = tonumber(ARGV[3])
@@ -83,25 +93,10 @@ for i = 1, n do
       return -(i * 1000 + 200 + wait)
     end
   end
-  local ta, ua, rt, ru = ARGV[a + 5], ARGV[a + 6], false, false
-  if ta ~= '-1' then
-    rt = (tonumber(v[7]) or 0) + tonumber(ta)
-    local tb = ARGV[a + 3]
-    if tb ~= '-1' and (tonumber(v[6]) or 0) + rt > tonumber(tb) then
-      return -(i * 1000 + 300)
-    end
-  else
-    ta = '-'
-  end
-  if ua ~= '-1' then
-    ru = (tonumber(v[9]) or 0) + tonumber(ua)
-    local ub = ARGV[a + 4]
-    if ub ~= '-1' and (tonumber(v[8]) or 0) + ru > tonumber(ub) then
-      return -(i * 1000 + 400)
-    end
-  else
-    ua = '-'
-  end
+  local ta, rt = reserve(ARGV[a + 5], ARGV[a + 3], v[6], v[7])
+  if not ta then return -(i * 1000 + 300) end
+  local ua, ru = reserve(ARGV[a + 6], ARGV[a + 4], v[8], v[9])
+  if not ua then return -(i * 1000 + 400) end
   rows[i] = {rq + 1, tk + charge, p1, p2, rt, ru}
   entry[2 * i] = ta
   entry[2 * i + 1] = ua
@@ -118,18 +113,10 @@ local up = fmt('%d', now * 1000 + math.floor(tonumber(t[2]) / 1000))
 local mm = entry[1]
 for i = 1, n do
   local r = rows[i]
-  local rq, tk, rt, ru = fmt('%d', r[1]), fmt('%d', r[2]), r[5], r[6]
-  if rt and ru then
-    redis.call('HSET', KEYS[i], 'm', mm, 'rq', rq, 'tk', tk, 'prq', r[3], 'ptk', r[4],
-               'rt', fmt('%d', rt), 'ru', fmt('%d', ru), 'up', up)
-  elseif rt then
-    redis.call('HSET', KEYS[i], 'm', mm, 'rq', rq, 'tk', tk, 'prq', r[3], 'ptk', r[4],
-               'rt', fmt('%d', rt), 'up', up)
-  elseif ru then
-    redis.call('HSET', KEYS[i], 'm', mm, 'rq', rq, 'tk', tk, 'prq', r[3], 'ptk', r[4],
-               'ru', fmt('%d', ru), 'up', up)
-  else
-    redis.call('HSET', KEYS[i], 'm', mm, 'rq', rq, 'tk', tk, 'prq', r[3], 'ptk', r[4], 'up', up)
-  end
+  local args = {'m', mm, 'rq', fmt('%d', r[1]), 'tk', fmt('%d', r[2]), 'prq', r[3], 'ptk', r[4],
+                'up', up}
+  if r[5] then args[#args + 1], args[#args + 2] = 'rt', fmt('%d', r[5]) end
+  if r[6] then args[#args + 1], args[#args + 2] = 'ru', fmt('%d', r[6]) end
+  redis.call('HSET', KEYS[i], unpack(args))
 end
 return 0

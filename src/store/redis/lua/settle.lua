@@ -104,6 +104,17 @@ local function scope_of(key)
   return c
 end
 
+-- One metric of a live reservation on scope c: the reserved amount (entry field, '-' for no
+-- line) leaves c[reserved] (clamped at 0); a commit adds the actual amount (-1: as reserved) to
+-- c[spent]; c[changed] marks the field for the write at the end.
+local function release(c, reserved, actual, commit, spent_at, reserved_at, changed_at)
+  if reserved == '-' then return end
+  local r = tonumber(reserved)
+  local left = c[reserved_at] - r
+  c[reserved_at], c[changed_at] = left > 0 and left or 0, true
+  if commit then c[spent_at] = c[spent_at] + (actual == '-1' and r or tonumber(actual)) end
+end
+
 local out = {}
 i = 2
 while i <= #ARGV do
@@ -141,18 +152,8 @@ while i <= #ARGV do
           local rq, tk = c[2] - refund, c[3] + delta
           c[2], c[3], c[8] = rq > 0 and rq or 0, tk > 0 and tk or 0, true
         end
-        if ta ~= '-' then
-          local r = tonumber(ta)
-          local rt = c[5] - r
-          c[5], c[9] = rt > 0 and rt or 0, true
-          if commit then c[4] = c[4] + (at == '-1' and r or tonumber(at)) end
-        end
-        if ua ~= '-' then
-          local r = tonumber(ua)
-          local ru = c[7] - r
-          c[7], c[10] = ru > 0 and ru or 0, true
-          if commit then c[6] = c[6] + (au == '-1' and r or tonumber(au)) end
-        end
+        release(c, ta, at, commit, 4, 5, 9)
+        release(c, ua, au, commit, 6, 7, 10)
       end
       b.val[rid] = false
       b.del[#b.del + 1] = rid
