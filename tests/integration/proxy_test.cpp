@@ -547,6 +547,35 @@ TEST_F(ProxyTwoBackends, R7_ConnectFailureFallsBackEvenForPost) {
     EXPECT_TRUE(gw.proc.wait_for_stderr("proxy.fallback", 1s)) << "primary was tried first";
 }
 
+// Each attempt borrows the client's body (docs/architecture.md): a backend's model_map rewrite
+// stays in its own attempt, and the next backend gets the body exactly as the client sent it.
+TEST_F(ProxyTwoBackends, EachAttemptSendsTheClientsBodyWithItsOwnModelMap) {
+    primary.start();
+    secondary.start();
+    gw.start(config_json({{"primary", url_of(primary),
+                           R"("model_map":{"gpt-4o-mini":"mapped-mini"},)"
+                           R"("headers":{"x-mock-status":"503"})"},
+                          {"secondary", url_of(secondary), ""}},
+                         key_json("key-1", "vk-1"), both),
+             {"--proxy-fallback-status-codes", "503"});
+    auto h = auth_json;
+    h.emplace_back("x-request-id", "borrowed-body-1");
+    auto r = http_request(gw.port, "POST", "/v1/chat/completions", chat, h);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->header("x-ditto-backend"), "secondary");
+    const auto first = recorded(primary);
+    EXPECT_NE(first.find(R"(\"model\":\"mapped-mini\")"), std::string::npos) << first;
+    // The mock records each body as a JSON string: quotes escaped, nothing else in `chat`.
+    std::string as_recorded = R"("body":")";
+    for (char c : chat)
+        as_recorded += c == '"' ? std::string(R"(\")") : std::string(1, c);
+    as_recorded += '"';
+    EXPECT_EQ(recorded_count(secondary), 1);
+    const auto second = recorded(secondary);
+    EXPECT_NE(second.find(as_recorded), std::string::npos) << second;
+}
+
 TEST_F(ProxyTwoBackends, R9_R10_TimeoutFailsOverOnlyWithAClientRequestId) {
     primary.start();
     start(url_of(primary), both, R"("timeout_seconds":1,"headers":{"x-mock-delay-ms":"3000"})");
