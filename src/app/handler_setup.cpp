@@ -91,10 +91,9 @@ void add_chains(const config::cli_options& options, const store_runtime& store, 
     const auto cost_policy = middleware::make_cost_policy();
     const auto guardrails = middleware::make_guardrails(counters);
     const auto route = middleware::make_route(std::move(in.filter));
-    const auto rate_limit = middleware::make_rate_limit(store.set.limits, counters);
     const auto cache_step = in.cache ? middleware::make_cache(in.cache, counters) : nullptr;
-    const auto budget =
-        middleware::make_budget(std::move(in.budget), store.set.budgets, audit, counters);
+    const auto admit =
+        middleware::make_admit(std::move(in.budget), store.set.governance, audit, counters);
     const auto proxy_step = proxy::make_proxy(ups, in.health, audit, counters, in.proxy);
     const auto build_chain = [&](bool dialects) {
         auto c = std::make_shared<middleware::chain>();
@@ -107,10 +106,9 @@ void add_chains(const config::cli_options& options, const store_runtime& store, 
         c->add(cost_policy).add(guardrails).add(route);
         if (dialects)
             c->add(proxy::make_translation_check(ups));
-        c->add(rate_limit);
         if (cache_step)
             c->add(cache_step);
-        c->add(budget).add(proxy_step);
+        c->add(admit).add(proxy_step);
         return c;
     };
     parts.proxy_chain = build_chain(false);

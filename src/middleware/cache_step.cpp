@@ -211,7 +211,8 @@ class cache_step final : public middleware {
         if (hit) {
             ctx.cache = source == cache::hit_source::memory ? metrics::cache_outcome::hit_memory
                                                             : metrics::cache_outcome::hit_redis;
-            co_return answer_hit(ctx, std::move(hit), key, source);
+            co_return co_await serve_after_admission(ctx, next, std::move(hit), std::move(key),
+                                                     source);
         }
         ctx.cache = metrics::cache_outcome::miss;
 
@@ -221,7 +222,8 @@ class cache_step final : public middleware {
             if (shared) {
                 cache_->stats().coalesced.fetch_add(1, std::memory_order_relaxed);
                 ctx.cache = metrics::cache_outcome::hit_memory;
-                co_return answer_hit(ctx, std::move(shared), key, cache::hit_source::memory);
+                co_return co_await serve_after_admission(ctx, next, std::move(shared),
+                                                         std::move(key), cache::hit_source::memory);
             }
             // The leader's answer was not stored: go upstream alone (and store if we can).
         }
@@ -237,10 +239,20 @@ class cache_step final : public middleware {
                                 cache_->options().key_headers);
     }
 
+    // A hit is served by the admission step (admit_step.cpp) once its rate limits admit it: a
+    // hit reserves no budget, so the one admission decides what it charges.
+    boost::asio::awaitable<http::response> serve_after_admission(
+        proxy_context& ctx, next_fn next, std::shared_ptr<const cache::entry> hit, std::string key,
+        cache::hit_source source) {
+        ctx.cached_answer = [this, hit = std::move(hit), key = std::move(key),
+                             source](proxy_context& c) { return answer_hit(c, hit, key, source); };
+        co_return co_await next(ctx);
+    }
+
     // The stored head and body go out as stored bytes, not copied into a message: the
     // server writes [status line][stored fields][these per-request fields][body]
     // (docs/caching.md).
-    http::response answer_hit(proxy_context& ctx, std::shared_ptr<const cache::entry> hit,
+    http::response answer_hit(proxy_context& ctx, const std::shared_ptr<const cache::entry>& hit,
                               const std::string& key, cache::hit_source source) {
         const auto& e = *hit;
         counters_->requests.add();
@@ -269,7 +281,7 @@ class cache_step final : public middleware {
         res.msg.content_length(e.body.size());
         res.holds = std::move(ctx.holds);
         // Keeps the stored bytes alive until written.
-        res.holds.push_back(std::const_pointer_cast<cache::entry>(std::move(hit)));
+        res.holds.push_back(std::const_pointer_cast<cache::entry>(hit));
         return res;
     }
 

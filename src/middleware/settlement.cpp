@@ -55,6 +55,14 @@ std::optional<boost::system::error_code> settlement::run_now() {
         if (*ec && !first_error_)
             first_error_ = *ec;
     }
+    if (auto& p = outcome_.pending) {
+        const auto ec = p->governor->try_settle(p->request);
+        if (!ec)
+            return std::nullopt;
+        p.reset();
+        if (*ec && !first_error_)
+            first_error_ = *ec;
+    }
     done_ = true;
     actions_.clear();
     return first_error_;
@@ -66,6 +74,13 @@ boost::asio::awaitable<boost::system::error_code> settlement::run() {
     done_ = true;  // also while it waits: the destructor must not settle it a second time
     for (; next_ < actions_.size(); ++next_) {
         auto ec = co_await actions_[next_]->settle(outcome_);
+        if (ec && !first_error_)
+            first_error_ = ec;
+    }
+    if (outcome_.pending) {
+        auto p = std::move(*outcome_.pending);
+        outcome_.pending.reset();
+        const auto ec = co_await p.governor->settle(std::move(p.request));
         if (ec && !first_error_)
             first_error_ = ec;
     }

@@ -60,26 +60,50 @@ class audit_settle final : public ::ditto::middleware::settle_action {
         }
     }
 
+    // With a governed settlement waiting (admit_step.cpp), the record goes with it: one store
+    // operation for the charges and the record.
     boost::asio::awaitable<boost::system::error_code> settle(
         ::ditto::middleware::outcome& o) override {
-        std::string payload, values;
-        const auto kind = write_audit_record(r_, o, payload, values);
-        if (vetted_ != nullptr && vetted_->values_clean(values))
-            co_return co_await audit_->append_redacted(std::string(kind), std::move(payload));
-        co_return co_await audit_->append(std::string(kind), std::move(payload));
+        if (o.pending) {
+            auto p = std::move(*o.pending);
+            o.pending.reset();
+            p.request.record = record(o);
+            co_return co_await p.governor->settle(std::move(p.request));
+        }
+        auto r = record(o);
+        if (r.vetted)
+            co_return co_await audit_->append_redacted(std::move(r.kind),
+                                                       std::move(r.payload_json));
+        co_return co_await audit_->append(std::move(r.kind), std::move(r.payload_json));
     }
 
     std::optional<boost::system::error_code> settle_now(::ditto::middleware::outcome& o) override {
+        if (o.pending) {
+            // Left pending when it must wait: settle() sends it.
+            auto& p = *o.pending;
+            p.request.record = record(o);
+            const auto ec = p.governor->try_settle(p.request);
+            if (ec)
+                o.pending.reset();
+            return ec;
+        }
         if (!audit_->appends_now())
             return std::nullopt;  // before the record is written: settle() writes it
-        std::string payload, values;
-        const auto kind = write_audit_record(r_, o, payload, values);
-        if (vetted_ != nullptr && vetted_->values_clean(values))
-            return audit_->append_redacted_sync(std::string(kind), std::move(payload));
-        return audit_->append_sync(std::string(kind), std::move(payload));
+        auto r = record(o);
+        if (r.vetted)
+            return audit_->append_redacted_sync(std::move(r.kind), std::move(r.payload_json));
+        return audit_->append_sync(std::move(r.kind), std::move(r.payload_json));
     }
 
   private:
+    store::settle_record record(const ::ditto::middleware::outcome& o) const {
+        store::settle_record r;
+        std::string values;
+        r.kind = write_audit_record(r_, o, r.payload_json, values);
+        r.vetted = vetted_ != nullptr && vetted_->values_clean(values);
+        return r;
+    }
+
     std::shared_ptr<store::audit_log> audit_;
     const observe::redactor* vetted_;
     audit_request r_;

@@ -58,8 +58,7 @@ bool is_streamable_upload(const proxy_context& ctx);
 }  // namespace ditto::middleware
 
 namespace ditto::store {
-class rate_limiter;
-class budget_store;
+class governor;
 class audit_log;
 }  // namespace ditto::store
 
@@ -72,13 +71,6 @@ class response_cache;
 }  // namespace ditto::cache
 
 namespace ditto::middleware {
-
-/// docs/governance.md, "Rate limits": rpm/tpm across the key's scopes (key, tenant, project, user),
-/// all admitted or none, charging `ctx.charge_tokens`; 429 `rate_limited` with `retry-after`.
-/// Settled on the way out: refunded when the answer is not 2xx, else corrected to the reported
-/// usage.
-std::shared_ptr<middleware> make_rate_limit(std::shared_ptr<store::rate_limiter> limiter,
-                                            std::shared_ptr<metrics::counters> counters);
 
 /// Runs the request's settlement (docs/governance.md) once its answer is known: at once for
 /// a buffered answer (a store failure turns it into 500 storage_error), at the end of the
@@ -110,13 +102,17 @@ struct budget_options {
     bool fail_open = false;
 };
 
-/// docs/governance.md, "Budgets" and "Costs": reserves the token charge and the cost estimate on
-/// every scope with a budget, all or none (402 budget_exceeded / cost_budget_exceeded, audited as
-/// proxy.blocked); commits the actual amounts or rolls back through the settlement.
-std::shared_ptr<middleware> make_budget(budget_options options,
-                                        std::shared_ptr<store::budget_store> budgets,
-                                        std::shared_ptr<store::audit_log> audit,
-                                        std::shared_ptr<metrics::counters> counters);
+/// docs/governance.md, "Rate limits", "Budgets" and "Costs": one admission for the key's scopes
+/// (include/ditto/store/governor.hpp): rpm/tpm charging `ctx.charge_tokens` (429 `rate_limited`
+/// with `retry-after`), and the token charge and cost estimate reserved on every scope with a
+/// budget (402 budget_exceeded / cost_budget_exceeded, audited as proxy.blocked), all or none.
+/// After the cache step: a hit is admitted on its rate limits only, then served. Settled on the
+/// way out: rate refunded or corrected to the reported usage, budgets committed or rolled back,
+/// with the proxy's audit record in the same store operation.
+std::shared_ptr<middleware> make_admit(budget_options options,
+                                       std::shared_ptr<store::governor> governor,
+                                       std::shared_ptr<store::audit_log> audit,
+                                       std::shared_ptr<metrics::counters> counters);
 
 /// docs/governance.md, "Guardrails": the guardrails that apply to the key and routed model
 /// (compiled in the key snapshot); 403 policy_error / 400 invalid_request before anything is

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,9 @@ struct proxy_context {
     core::request_fields chat_fields;
 
     settlement settle;  ///< charges to settle once the answer is known
+    /// A cache hit, served by the admission step once its rate limits admit it (cache_step.cpp):
+    /// builds the answer from the stored entry.
+    std::function<http::response(proxy_context&)> cached_answer;
 
     // What the observe step records (docs/observability.md), filled on the way.
     metrics::blocked_by blocked = metrics::blocked_by::none;

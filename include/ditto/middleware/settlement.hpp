@@ -19,8 +19,18 @@
 #include <vector>
 
 #include "ditto/core/json_scan.hpp"
+#include "ditto/store/governor.hpp"
 
 namespace ditto::middleware {
+
+/// A governed settlement (include/ditto/store/governor.hpp) waiting for the request's audit
+/// record, so that both go to the store in one operation (docs/redis.md): left by the
+/// admission's settle action, sent by the proxy's audit action with its record, or by the
+/// settlement itself after the last action when no record comes (a cache hit, a refusal).
+struct pending_settlement {
+    std::shared_ptr<store::governor> governor;
+    store::settle_request request;
+};
 
 /// How the request ended, as the settle actions see it. Filled by the proxy and the settle
 /// step; the budget action adds what it spent, for the audit record.
@@ -44,6 +54,7 @@ struct outcome {
     std::uint64_t charge_cost_usd_micros = 0;
     std::optional<std::uint64_t> spent_tokens;
     std::optional<std::uint64_t> spent_cost_usd_micros;
+    std::optional<pending_settlement> pending;
 
     bool success() const { return status / 100 == 2; }
 };

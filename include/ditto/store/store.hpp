@@ -12,6 +12,7 @@
 #include "ditto/store/budget_store.hpp"
 #include "ditto/store/cache_store.hpp"
 #include "ditto/store/control_store.hpp"
+#include "ditto/store/governor.hpp"
 #include "ditto/store/rate_limiter.hpp"
 
 namespace ditto::store {
@@ -21,6 +22,8 @@ struct store_set {
     std::shared_ptr<rate_limiter> limits;
     std::shared_ptr<budget_store> budgets;
     std::shared_ptr<audit_log> audit;
+    /// Admission and settlement of governed requests (governor.hpp), over the parts above.
+    std::shared_ptr<store::governor> governance;
     std::shared_ptr<control_store> control;
     /// The proxy cache's shared tier; null for the memory store (L1 only).
     std::shared_ptr<cache_store> cache;

@@ -54,6 +54,7 @@ store_set make_memory_store(std::size_t audit_capacity) {
     s.budgets = std::make_shared<memory_budget_store>();
     s.audit = std::make_shared<memory_audit_log>(audit_capacity);
     s.control = std::make_shared<memory_control_store>();
+    s.governance = make_composite_governor(s, false);
     return s;
 }
 

@@ -398,6 +398,7 @@ store_set make_redis_store(redis_store_options o, net::any_io_executor backgroun
     s.audit = std::make_shared<redis_audit_log>(client, o.prefix, o.audit_retention);
     s.control = control;
     s.cache = make_redis_cache_store(client, o.prefix);
+    s.governance = make_composite_governor(s, false);
     s.health = [client] { return health_of(client); };
     s.close = [client, control] {
         control->stop();

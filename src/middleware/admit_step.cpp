@@ -1,15 +1,18 @@
+// The admission step (docs/governance.md, "Rate limits" and "Budgets"): every rate limit and
+// budget of the key's scopes in one store operation, and one settlement on the way out
+// (include/ditto/store/governor.hpp).
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <random>
 
 #include "ditto/core/json_writer.hpp"
-#include "ditto/core/strings.hpp"
 #include "ditto/cost/pricing.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
 #include "ditto/store/audit_log.hpp"
-#include "ditto/store/budget_store.hpp"
+#include "ditto/store/governor.hpp"
 
 namespace ditto::middleware {
 namespace {
@@ -25,40 +28,57 @@ std::string hex64(std::uint64_t v) {
     return s;
 }
 
-// On the way out (docs/governance.md, "Budgets"): commit the actual amounts of a success, roll back
-// anything else. Actual tokens are the upstream's `usage`, else the charge for a complete
-// answer, else — a stream cut short — the input estimate (never zero).
-class budget_settle final : public settle_action {
+// On the way out. Rate limits: a request that did not succeed gives its place back (same
+// minute); one that did is charged what the upstream reported instead of the estimate, or, for a
+// stream cut short without usage, its input estimate. A cache hit keeps its place in rpm (it was
+// served) but costs no tokens; so does a free request (a GET), whatever usage its answer shows (a
+// stored response's, already paid for). Budgets: a success commits the actual amounts — the
+// upstream's `usage`, else the charge for a complete answer, else (a stream cut short) the input
+// estimate, never zero — anything else rolls back. The settlement waits in the outcome for the
+// proxy's audit record, so that both go to the store in one operation (settlement.hpp).
+class governed_settle final : public settle_action {
   public:
     struct params {
-        std::shared_ptr<store::budget_store> budgets;
+        std::shared_ptr<store::governor> governor;
         std::shared_ptr<const cost::pricing_table> pricing;
-        std::string id;
+        store::admission_ticket ticket;
         std::uint64_t charge_tokens = 0;
         std::uint64_t input_estimate = 0;
+        bool metered = true;
         bool has_cost = false;
         std::uint64_t charge_cost = 0;
         std::string service_tier;
     };
-    explicit budget_settle(params p) : p_(std::move(p)) {}
+    explicit governed_settle(params p) : p_(std::move(p)) {}
 
     boost::asio::awaitable<boost::system::error_code> settle(outcome& o) override {
-        if (!o.success()) {
-            co_return co_await p_.budgets->rollback(std::move(p_.id));
-        }
-        const auto actual = spent(o);
-        co_return co_await p_.budgets->commit(std::move(p_.id), actual);
+        co_return *settle_now(o);
     }
 
     std::optional<boost::system::error_code> settle_now(outcome& o) override {
-        if (!o.success())
-            return p_.budgets->try_rollback(p_.id);
-        return p_.budgets->try_commit(p_.id, spent(o));
+        store::settle_request r;
+        r.ticket = std::move(p_.ticket);
+        if (!o.success()) {
+            r.refund = true;
+        } else if (p_.metered) {
+            if (o.cache_hit) {
+                r.tokens = 0;
+            } else if (auto total = o.usage.total_tokens()) {
+                r.tokens = *total;
+            } else if (!o.completed) {
+                r.tokens = p_.input_estimate;
+            }
+        }
+        if (r.ticket.reserved && o.success()) {
+            r.commit = true;
+            r.actual = spent(o);
+        }
+        o.pending = pending_settlement{p_.governor, std::move(r)};
+        return boost::system::error_code{};
     }
 
   private:
-    // What a success spent, also recorded in the outcome for the audit (settle() may run after
-    // a settle_now() that could not: the same values twice).
+    // What a success spent, also recorded in the outcome for the audit.
     store::actual_amounts spent(outcome& o) const {
         store::actual_amounts actual;
         if (auto total = o.usage.total_tokens()) {
@@ -94,17 +114,6 @@ class budget_settle final : public settle_action {
     params p_;
 };
 
-// Detached from the request (co_spawn'ed with their arguments by value): a store that has just
-// failed must not hold the answer. Failures are logged; the retry queue, when there is one,
-// has already taken the write.
-boost::asio::awaitable<void> rollback_detached(std::shared_ptr<store::budget_store> budgets,
-                                               std::string id) {
-    if (auto ec = co_await budgets->rollback(id)) {
-        log::warn("budget.rollback_failed", "cannot roll back a reservation yet",
-                  {{"reservation_id", id}, {"error", ec.message()}});
-    }
-}
-
 boost::asio::awaitable<void> append_detached(std::shared_ptr<store::audit_log> audit,
                                              std::string payload) {
     if (auto ec = co_await audit->append("proxy.blocked", std::move(payload))) {
@@ -113,142 +122,182 @@ boost::asio::awaitable<void> append_detached(std::shared_ptr<store::audit_log> a
     }
 }
 
-class budget_step final : public middleware {
+// Served after the admission: a cache hit (cache_step.cpp) waits for its rate limits.
+std::optional<http::response> cached(proxy_context& ctx) {
+    if (!ctx.cached_answer)
+        return std::nullopt;
+    return ctx.cached_answer(ctx);
+}
+
+class admit_step final : public middleware {
   public:
-    budget_step(budget_options options, std::shared_ptr<store::budget_store> budgets,
-                std::shared_ptr<store::audit_log> audit,
-                std::shared_ptr<metrics::counters> counters)
+    admit_step(budget_options options, std::shared_ptr<store::governor> governor,
+               std::shared_ptr<store::audit_log> audit, std::shared_ptr<metrics::counters> counters)
         : o_(std::move(options)),
-          budgets_(std::move(budgets)),
+          governor_(std::move(governor)),
           audit_(std::move(audit)),
           counters_(std::move(counters)),
           nonce_(hex64(std::random_device{}() ^
                        (static_cast<std::uint64_t>(std::random_device{}()) << 32))) {}
 
-    // The memory store reserves at once: an admitted request goes on without a coroutine
-    // frame (docs/architecture.md). Anything else (a refusal, whose audit record is awaited;
-    // a store that must be waited for) is decided again in handle().
+    // The memory store decides at once: an admitted request goes on without a coroutine frame
+    // (docs/architecture.md). Anything else (a budget refusal, whose audit record is awaited; a
+    // store that must be waited for) is decided in handle().
     step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
-        store::reservation r;
+        store::admission a;
         std::uint64_t charge_cost = 0;
-        if (const auto pre = prepare(ctx, r, charge_cost, out); pre != step_result::wait)
+        const auto pre = prepare(ctx, a, charge_cost, out);
+        if (pre == step_result::next && (out = cached(ctx)))
+            return step_result::answered;
+        if (pre != step_result::wait)
             return pre;
-        const auto d = budgets_->try_reserve(r);
-        if (!d || d->error || !d->admitted)
+        auto d = governor_->try_admit(a);
+        if (!d || d->error || (!d->admitted && !d->by_rate))
             return step_result::wait;
-        admitted(ctx, std::move(r), charge_cost);
+        if (!d->admitted) {
+            out = rate_refusal(ctx, *d);
+            return step_result::answered;
+        }
+        admitted(ctx, std::move(d->ticket), charge_cost);
+        if ((out = cached(ctx)))
+            return step_result::answered;
         return step_result::next;
     }
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
-        store::reservation r;
+        store::admission a;
         std::uint64_t charge_cost = 0;
         std::optional<http::response> out;
-        const auto pre = prepare(ctx, r, charge_cost, out);
-        if (pre == step_result::answered)
+        const auto pre = prepare(ctx, a, charge_cost, out);
+        if (pre == step_result::next)
+            out = cached(ctx);
+        if (out)
             co_return std::move(*out);
         if (pre == step_result::next)
             co_return co_await next(ctx);
 
-        const auto d = co_await budgets_->reserve(r);
+        auto d = co_await governor_->admit(a);
         if (d.error) {
-            // A store outage is a policy, not an accident (docs/redis.md, "Failure modes").
-            if (o_.fail_open) {
-                log::warn("budget.fail_open", "store unavailable: admitted without a reservation",
-                          {{"request_id", ctx.request_id}, {"error", d.error.message()}});
-                co_return co_await next(ctx);
+            if (!d.error_in_budget) {
+                co_return api_error(ctx.req, gateway_error::store_unavailable,
+                                    "store unavailable for the rate limit: " + d.error.message());
             }
-            // The reserve may still run (it was written before the reply was lost): roll it
-            // back, and write the audit record, without making the caller wait on a store
-            // that just failed (docs/redis.md: the 503 comes within one command deadline).
-            // Both go through the write-retry queue when the store is Redis.
+            // The audit record goes without making the caller wait on a store that just failed
+            // (docs/redis.md: the 503 comes within one command deadline).
             const auto ex = co_await boost::asio::this_coro::executor;
-            boost::asio::co_spawn(ex, rollback_detached(budgets_, r.id), boost::asio::detached);
             boost::asio::co_spawn(
                 ex,
-                append_detached(audit_, blocked_record(ctx, r.lines.front(), "storage_error", 0, 0,
+                append_detached(audit_, blocked_record(ctx, a.lines.front(), "storage_error", 0, 0,
                                                        charge_cost)),
                 boost::asio::detached);
             co_return api_error(ctx.req, gateway_error::store_unavailable,
                                 "store unavailable for the budget: " + d.error.message());
         }
+        if (!d.admitted && d.by_rate)
+            co_return rate_refusal(ctx, d);
         if (!d.admitted) {
             counters_->budget_exceeded.add();
             ctx.blocked = metrics::blocked_by::budget;
-            const auto& line = r.lines[d.blocked_line];
-            if (line.metric == budget_metric::tokens) {
-                co_await blocked(ctx, line, "budget_exceeded", d.limit, d.attempted, charge_cost);
+            const auto& line = a.lines[d.blocked_line];
+            const bool tokens = line.metric == budget_metric::tokens;
+            co_await blocked(ctx, line, tokens ? "budget_exceeded" : "cost_budget_exceeded",
+                             d.limit, d.attempted, charge_cost);
+            if (tokens) {
                 co_return api_error(ctx.req, gateway_error::budget_exceeded,
                                     "budget exceeded: limit=" + std::to_string(d.limit) +
                                         " attempted=" + std::to_string(d.attempted));
             }
-            co_await blocked(ctx, line, "cost_budget_exceeded", d.limit, d.attempted, charge_cost);
             co_return api_error(
                 ctx.req, gateway_error::cost_budget_exceeded,
                 "cost budget exceeded: limit_usd_micros=" + std::to_string(d.limit) +
                     " attempted_usd_micros=" + std::to_string(d.attempted));
         }
-        admitted(ctx, std::move(r), charge_cost);
+        admitted(ctx, std::move(d.ticket), charge_cost);
+        out = cached(ctx);
+        if (out)
+            co_return std::move(*out);
         co_return co_await next(ctx);
     }
 
   private:
-    // The reservation the request needs: `wait` when there is one to make, `next` when there
-    // is none (a free request, no budget), `answered` when the request cannot be priced.
-    step_result prepare(proxy_context& ctx, store::reservation& r, std::uint64_t& charge_cost,
+    // The admission the request needs: `wait` when there is one to make, `next` when there is
+    // none (no limits and no budget), `answered` when the request cannot be priced. A cache hit
+    // and a free request reserve no budget (docs/governance.md).
+    step_result prepare(proxy_context& ctx, store::admission& a, std::uint64_t& charge_cost,
                         std::optional<http::response>& out) {
-        if (!ctx.metered)
-            return step_result::next;  // free (docs/governance.md): nothing reserved or settled
-        const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
-        r.key_id = ctx.key->id;
-        for (const auto& s : ctx.keys->scopes(*ctx.key).all) {
-            if (!s.budget)
-                continue;
-            if (s.budget->total_tokens) {
-                r.lines.push_back(
-                    {s.id, budget_metric::tokens, s.budget->total_tokens, ctx.charge_tokens});
-            }
-            if (priced && s.budget->total_usd_micros)
-                r.lines.push_back({s.id, budget_metric::usd_micros, s.budget->total_usd_micros, 0});
+        const auto& scopes = ctx.keys->scopes(*ctx.key);
+        if (!scopes.rate.empty())
+            a.rate = &scopes.rate;
+        a.charge_tokens = ctx.charge_tokens;
+        if (ctx.metered && !ctx.cached_answer) {
+            if (const auto pre = budget_lines(ctx, a, charge_cost, out); pre != step_result::next)
+                return pre;
         }
-        if (r.lines.empty())
+        if (a.rate == nullptr && a.lines.empty())
             return step_result::next;
-        if (priced) {
-            if (!ctx.fields.model || ctx.fields.model->empty()) {
-                out = api_error(ctx.req, gateway_error::invalid_request, "missing field `model`");
-                return step_result::answered;
-            }
-            const auto est = admission_cost(ctx);
-            if (!est) {
-                out = api_error(ctx.req, gateway_error::pricing_not_configured,
-                                "pricing not configured for cost budgets");
-                return step_result::answered;
-            }
-            charge_cost = *est;
-            for (auto& l : r.lines) {
-                if (l.metric == budget_metric::usd_micros)
-                    l.amount = charge_cost;
-            }
-        }
-        r.id = ctx.request_id + "#" + nonce_ + "-" +
+        a.key_id = ctx.key->id;
+        a.id = ctx.request_id + "#" + nonce_ + "-" +
                std::to_string(seq_.fetch_add(1, std::memory_order_relaxed));
         return step_result::wait;
     }
 
-    // An admitted reservation is settled with the answer.
-    void admitted(proxy_context& ctx, store::reservation r, std::uint64_t charge_cost) {
-        budget_settle::params p;
-        p.budgets = budgets_;
+    step_result budget_lines(proxy_context& ctx, store::admission& a, std::uint64_t& charge_cost,
+                             std::optional<http::response>& out) const {
+        const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
+        for (const auto& s : ctx.keys->scopes(*ctx.key).all) {
+            if (!s.budget)
+                continue;
+            if (s.budget->total_tokens) {
+                a.lines.push_back(
+                    {s.id, budget_metric::tokens, s.budget->total_tokens, ctx.charge_tokens});
+            }
+            if (priced && s.budget->total_usd_micros)
+                a.lines.push_back({s.id, budget_metric::usd_micros, s.budget->total_usd_micros, 0});
+        }
+        if (a.lines.empty() || !priced)
+            return step_result::next;
+        if (!ctx.fields.model || ctx.fields.model->empty()) {
+            out = api_error(ctx.req, gateway_error::invalid_request, "missing field `model`");
+            return step_result::answered;
+        }
+        const auto est = admission_cost(ctx);
+        if (!est) {
+            out = api_error(ctx.req, gateway_error::pricing_not_configured,
+                            "pricing not configured for cost budgets");
+            return step_result::answered;
+        }
+        charge_cost = *est;
+        for (auto& l : a.lines) {
+            if (l.metric == budget_metric::usd_micros)
+                l.amount = charge_cost;
+        }
+        return step_result::next;
+    }
+
+    http::response rate_refusal(proxy_context& ctx, const store::admission_result& d) {
+        counters_->rate_limited.add();
+        ctx.blocked = metrics::blocked_by::rate_limited;
+        auto res =
+            api_error(ctx.req, gateway_error::rate_limited, "rate limit exceeded: " + d.reason);
+        res.msg.set(http::field::retry_after, std::to_string(d.retry_after_seconds));
+        return res;
+    }
+
+    // An admitted request is settled with its answer.
+    void admitted(proxy_context& ctx, store::admission_ticket ticket, std::uint64_t charge_cost) {
+        governed_settle::params p;
+        p.governor = governor_;
         p.pricing = o_.pricing;
-        p.id = std::move(r.id);
+        p.ticket = std::move(ticket);
         p.charge_tokens = ctx.charge_tokens;
         p.input_estimate = ctx.input_estimate;
+        p.metered = ctx.metered;
         p.has_cost = ctx.cost == proxy_context::cost_policy::token_based;
         p.charge_cost = charge_cost;
         if (ctx.fields.service_tier)
             p.service_tier = *ctx.fields.service_tier;
         ctx.settle.result().charge_cost_usd_micros = charge_cost;
-        ctx.settle.add(std::make_unique<budget_settle>(std::move(p)));
+        ctx.settle.add(std::make_unique<governed_settle>(std::move(p)));
     }
 
     // The admission estimate (docs/governance.md, "Costs"): the request model's price for input
@@ -309,54 +358,21 @@ class budget_step final : public middleware {
     }
 
     budget_options o_;
-    std::shared_ptr<store::budget_store> budgets_;
+    std::shared_ptr<store::governor> governor_;
     std::shared_ptr<store::audit_log> audit_;
     std::shared_ptr<metrics::counters> counters_;
     std::string nonce_;
     std::atomic<std::uint64_t> seq_{0};
 };
 
-// The USD endpoint policy (docs/governance.md, "Costs"), before the guardrails: with a USD budget
-// in force, only the token-priced endpoints (and free ones) are allowed.
-class cost_policy_step final : public sync_middleware {
-  public:
-    step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
-        if (!ctx.keys->scopes(*ctx.key).cost_budget)
-            return step_result::next;
-        using cp = proxy_context::cost_policy;
-        if (!ctx.metered || ctx.path == "/v1/files") {
-            ctx.cost = cp::free;
-            return step_result::next;
-        }
-        static constexpr std::string_view token_based[] = {"/v1/chat/completions",
-                                                           "/v1/completions", "/v1/embeddings",
-                                                           "/v1/moderations", "/v1/rerank"};
-        // The dialect front doors are chat completions underneath (docs/dialects.md).
-        bool ok = ctx.path.starts_with("/v1/responses") || ctx.dialect != dialect::kind::openai;
-        for (auto p : token_based)
-            ok = ok || ctx.path == p;
-        if (!ok) {
-            out = api_error(ctx.req, gateway_error::cost_budget_unsupported_endpoint,
-                            "cost budgets support only token-priced endpoints, not " + ctx.path);
-            return step_result::answered;
-        }
-        ctx.cost = cp::token_based;
-        return step_result::next;
-    }
-};
-
 }  // namespace
 
-std::shared_ptr<middleware> make_budget(budget_options options,
-                                        std::shared_ptr<store::budget_store> budgets,
-                                        std::shared_ptr<store::audit_log> audit,
-                                        std::shared_ptr<metrics::counters> counters) {
-    return std::make_shared<budget_step>(std::move(options), std::move(budgets), std::move(audit),
-                                         std::move(counters));
-}
-
-std::shared_ptr<middleware> make_cost_policy() {
-    return std::make_shared<cost_policy_step>();
+std::shared_ptr<middleware> make_admit(budget_options options,
+                                       std::shared_ptr<store::governor> governor,
+                                       std::shared_ptr<store::audit_log> audit,
+                                       std::shared_ptr<metrics::counters> counters) {
+    return std::make_shared<admit_step>(std::move(options), std::move(governor), std::move(audit),
+                                        std::move(counters));
 }
 
 }  // namespace ditto::middleware
