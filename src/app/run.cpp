@@ -39,6 +39,9 @@ int run(const config::cli_options& options) {
         return 1;
     store->set.audit =
         with_redaction(store->set.audit, sc->redact, sc->cfg.observability.sampling.audit_rate);
+    // Over the parts as the gateway uses them: outage policies, redaction and sampling.
+    store->set.governance =
+        store::make_composite_governor(store->set, options.redis_failure_mode == "open");
     std::string token_error;
     auto admin_tokens = admin::resolve_admin_tokens(options, sc->env, token_error);
     if (!admin_tokens) {

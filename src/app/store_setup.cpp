@@ -180,8 +180,6 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     rt.set.limits =
         with_local_fallback(rt.set.limits, std::make_shared<store::memory_rate_limiter>());
     with_write_retry(rt.set, bg.executor());
-    // Over the parts with their outage policies.
-    rt.set.governance = store::make_composite_governor(rt.set, o.redis_failure_mode == "open");
     bg.start_reaper(rt.set.budgets, std::chrono::seconds(o.reservation_lease_secs));
     log::info("store.redis", "using Redis",
               {{"redis", url->redacted()}, {"prefix", o.redis_prefix}});
