@@ -60,6 +60,26 @@ bool is_hex(std::string_view s) noexcept {
     return true;
 }
 
+std::string percent_encode(std::string_view s, std::string_view also_keep) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(s.size());
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                          (c >= '0' && c <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                          ch == '~' || also_keep.find(ch) != std::string_view::npos;
+        if (keep) {
+            out += ch;
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 0xF];
+        }
+    }
+    return out;
+}
+
 std::string percent_decode(std::string_view s) {
     std::string out;
     out.reserve(s.size());

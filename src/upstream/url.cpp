@@ -95,23 +95,7 @@ std::string join_target(const base_url& base, std::string_view path, std::string
 }
 
 std::string url_encode(std::string_view s) {
-    static constexpr char hexd[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(s.size());
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                                c == '~';
-        if (unreserved) {
-            out += ch;
-        } else {
-            out += '%';
-            out += hexd[c >> 4];
-            out += hexd[c & 0xF];
-        }
-    }
-    return out;
+    return core::percent_encode(s);
 }
 
 std::string url_decode(std::string_view s) {

@@ -153,7 +153,9 @@ TEST_P(Desync, ConnectionWithBytesPastTheAnswerIsNeverReused) {
         prometheus_value(
             gw.port, R"(ditto_gateway_proxy_backend_connections_desynced_total{backend="raw"})"),
         1.0);
-    EXPECT_NE(gw.proc.stderr_text().find("upstream.desync"), std::string::npos)
+    // The log is written by its own thread, in batches: wait for the line, not for the call.
+    EXPECT_TRUE(eventually(
+        [&] { return gw.proc.stderr_text().find("upstream.desync") != std::string::npos; }, 5s))
         << gw.proc.stderr_text();
 }
 

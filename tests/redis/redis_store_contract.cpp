@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "contract/store_contract.hpp"
+#include "contract/governor_contract.hpp"
 #include "ditto/cache/response_cache.hpp"
 #include "ditto/store/redis/redis_store.hpp"
 #include "support/redis_server.hpp"
@@ -35,19 +35,28 @@ shared_redis& redis() {
     return r;
 }
 
-store_set make() {
+store_set make_layout(int layout) {
     auto& r = redis();
     std::string error;
     redis::redis_store_options o;
     o.url = *redis::parse_redis_url(r.server.url(), error);
     o.prefix = "contract" + std::to_string(r.next_prefix++);
     o.control_poll = std::chrono::milliseconds(20);
+    o.layout = layout;
     return redis::make_redis_store(o, r.background.get_executor());
+}
+
+store_set make() {
+    return make_layout(1);
 }
 
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(redis, StoreContract, ::testing::Values(factory{"redis", make}),
+                         [](const auto& p) { return p.param.name; });
+INSTANTIATE_TEST_SUITE_P(redis, GovernorContract,
+                         ::testing::Values(factory{"redis", make},
+                                           factory{"redis_v2", [] { return make_layout(2); }}),
                          [](const auto& p) { return p.param.name; });
 
 // The proxy cache's shared tier (docs/caching.md; the purge of docs/admin-api.md) with the memory

@@ -30,4 +30,8 @@ int hex_value(char c) noexcept;
 /// Percent-decoding (`%41` → `A`); `+` is left alone and invalid escapes are kept as-is.
 std::string percent_decode(std::string_view s);
 
+/// `s` with every byte outside the unreserved set `[A-Za-z0-9-._~]` and `also_keep` written as
+/// `%XX` (upper-case hex).
+std::string percent_encode(std::string_view s, std::string_view also_keep = {});
+
 }  // namespace ditto::core

@@ -33,8 +33,11 @@ struct admission {
 /// What settle() needs of an admission; made and read by the same governor.
 struct admission_ticket {
     std::string id;
-    rate_charge rate;       ///< empty scope_ids: no rate charge
-    bool reserved = false;  ///< a reservation was made
+    rate_charge rate;         ///< empty scope_ids: no rate charge
+    bool reserved = false;    ///< a reservation was made
+    std::int64_t second = 0;  ///< Redis layout v2: the second whose bucket holds the entry
+    /// Redis layout v2: the scopes of the entry, in the order the admission passed them.
+    std::vector<std::string> scopes;
 };
 
 struct admission_result {

@@ -85,16 +85,23 @@ boost::asio::awaitable<redis_pipeline_result> redis_client::pipeline(
 
 boost::asio::awaitable<redis_result> redis_client::script(const lua_script& s,
                                                           std::vector<std::string> argv) {
+    co_return co_await script(s, {}, std::move(argv));
+}
+
+boost::asio::awaitable<redis_result> redis_client::script(const lua_script& s,
+                                                          std::vector<std::string> keys,
+                                                          std::vector<std::string> argv) {
     auto conn = co_await connection();
     std::vector<std::string> cmd;
-    cmd.reserve(argv.size() + 3);
+    cmd.reserve(keys.size() + argv.size() + 3);
     cmd.emplace_back("EVALSHA");
     cmd.push_back(s.sha1);
-    cmd.emplace_back("0");
+    cmd.push_back(std::to_string(keys.size()));
     // Moved, not copied (an audit payload is one of them), and formatted here, so that the
     // rare NOSCRIPT retry below still has them.
-    cmd.insert(cmd.end(), std::make_move_iterator(argv.begin()),
-               std::make_move_iterator(argv.end()));
+    for (auto* v : {&keys, &argv})
+        cmd.insert(cmd.end(), std::make_move_iterator(v->begin()),
+                   std::make_move_iterator(v->end()));
     std::string payload;
     append_command(payload, cmd);
     auto r = co_await conn->exec_formatted(std::move(payload));

@@ -27,6 +27,9 @@ class redis_client {
         std::vector<std::vector<std::string>> commands);
     /// Runs a script with no KEYS and `argv`; a Lua error comes back as an error reply.
     boost::asio::awaitable<redis_result> script(const lua_script& s, std::vector<std::string> argv);
+    /// Runs a script with `keys` as KEYS (every key it touches: docs/redis.md, "Layout v2").
+    boost::asio::awaitable<redis_result> script(const lua_script& s, std::vector<std::string> keys,
+                                                std::vector<std::string> argv);
     boost::asio::awaitable<bool> ping();
 
     /// Closes every connection (at shutdown).

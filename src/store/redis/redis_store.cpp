@@ -12,6 +12,7 @@
 #include "ditto/core/hash.hpp"
 #include "redis_cache_store.hpp"
 #include "redis_client.hpp"
+#include "redis_governor.hpp"
 #include "scripts.hpp"
 
 namespace ditto::store::redis {
@@ -399,6 +400,8 @@ store_set make_redis_store(redis_store_options o, net::any_io_executor backgroun
     s.control = control;
     s.cache = make_redis_cache_store(client, o.prefix);
     s.governance = make_composite_governor(s, false);
+    if (o.layout == 2)
+        s.governance = make_redis_governor(client, o.prefix, o.audit_retention);
     s.health = [client] { return health_of(client); };
     s.close = [client, control] {
         control->stop();

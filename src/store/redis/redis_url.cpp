@@ -6,6 +6,8 @@
 #include <charconv>
 #include <limits>
 
+#include "ditto/core/strings.hpp"
+
 namespace ditto::store::redis {
 namespace {
 
@@ -56,22 +58,6 @@ std::optional<std::string> percent_decode(std::string_view s) {
     return out;
 }
 
-std::string percent_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += c;
-        } else {
-            out += '%';
-            out += hex[u >> 4];
-            out += hex[u & 0xF];
-        }
-    }
-    return out;
-}
-
 bool valid_host_name(std::string_view h) {
     for (const char c : h) {
         const auto u = static_cast<unsigned char>(c);
@@ -111,7 +97,7 @@ std::optional<Int> parse_number(std::string_view s, Int lo, Int hi) {
 std::string redis_url::redacted() const {
     std::string out = "redis://";
     if (!password.empty()) {
-        out += percent_encode(user);
+        out += core::percent_encode(user);
         out += ":***@";
     }
     if (host.find(':') != std::string::npos) {

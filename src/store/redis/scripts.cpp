@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "lua_sources.hpp"
+
 namespace ditto::store::redis {
 namespace {
 
@@ -262,6 +264,19 @@ const lua_script& audit_append_script() {
 
 const lua_script& control_save_script() {
     static const lua_script s = make(control_save_src);
+    return s;
+}
+
+const lua_script& v2_admit_script() {
+    static const lua_script s = make(lua::admit);
+    return s;
+}
+const lua_script& v2_settle_script() {
+    static const lua_script s = make(lua::settle);
+    return s;
+}
+const lua_script& v2_reap_script() {
+    static const lua_script s = make(lua::reap);
     return s;
 }
 

@@ -36,4 +36,10 @@ const lua_script& control_save_script();
 /// ARGV: prefix, kind, payload, ts_ms, retention seconds (0: keep). Returns the id.
 const lua_script& audit_append_script();
 
+/// Layout v2 (docs/redis.md): the sources are src/store/redis/lua/*.lua, each documented at its
+/// top, compiled into the binary (src/CMakeLists.txt).
+const lua_script& v2_admit_script();
+const lua_script& v2_settle_script();
+const lua_script& v2_reap_script();
+
 }  // namespace ditto::store::redis

@@ -1,5 +1,5 @@
 -- admit: layout v2 admission, one call per request (docs/redis.md, "Layout v2").
--- Not yet used by the gateway: prototype checked by bench/redis_v2.py.
+-- Checked and measured by bench/redis_v2.py; run by the Redis governor (redis_governor.cpp).
 --
 -- KEYS   1..n  the scope hashes P:scope:<scope>, each scope once
 --        n+1   P:res:<sec>, the bucket of the replica's second
@@ -19,7 +19,9 @@
 --        -(i*1000 + k*100 + w)  refused by scope i (1-based, KEYS order) on limit k
 --             (1 rpm, 2 tpm, 3 token budget, 4 uUSD budget); w = seconds to the next
 --             minute (1..60) for rpm and tpm, 0 for budgets. A refusal writes nothing.
---             e.g. -2160: scope 2, rpm, retry in 60 s; -1300: scope 1, token budget
+--             e.g. -2160: scope 2, rpm, retry in 60 s; a budget refusal is the pair
+--             {-(i*1000 + k*100), "<spent + reserved + amount>"}: {-1300, "1107"} scope 1, token
+--             budget
 --        error "SKEW ..." when sec is more than 300 s from Redis TIME (nothing written)
 --
 -- The bucket entry, rid -> "<minute> <t1> <u1> ... <tn> <un> <KEYS[1]> ... <KEYS[n]>"
@@ -50,11 +52,13 @@ end
 
 -- One metric's line of a scope: the amount to reserve (-1: no line), its budget (-1: none), the
 -- stored spent and reserved. Returns the entry's field ('-' for no line) and the new reserved
--- amount (false for no line), or nil when the budget refuses.
+-- amount (false for no line), or nil and the amount attempted (spent + reserved + amount) when
+-- the budget refuses.
 local function reserve(amount, budget, spent, reserved)
   if amount == '-1' then return '-', false end
   local r = (tonumber(reserved) or 0) + tonumber(amount)
-  if budget ~= '-1' and (tonumber(spent) or 0) + r > tonumber(budget) then return nil end
+  local attempted = (tonumber(spent) or 0) + r
+  if budget ~= '-1' and attempted > tonumber(budget) then return nil, attempted end
   return amount, r
 end
 
@@ -94,9 +98,9 @@ for i = 1, n do
     end
   end
   local ta, rt = reserve(ARGV[a + 5], ARGV[a + 3], v[6], v[7])
-  if not ta then return -(i * 1000 + 300) end
+  if not ta then return {-(i * 1000 + 300), fmt('%d', rt)} end
   local ua, ru = reserve(ARGV[a + 6], ARGV[a + 4], v[8], v[9])
-  if not ua then return -(i * 1000 + 400) end
+  if not ua then return {-(i * 1000 + 400), fmt('%d', ru)} end
   rows[i] = {rq + 1, tk + charge, p1, p2, rt, ru}
   entry[2 * i] = ta
   entry[2 * i + 1] = ua

@@ -1,5 +1,5 @@
 -- reap: layout v2 release of reservations older than the lease (docs/redis.md, "Layout v2").
--- Not yet used by the gateway: prototype checked by bench/redis_v2.py.
+-- Checked and measured by bench/redis_v2.py; run by the Redis governor (redis_governor.cpp).
 --
 -- The reaper reads TIME and P:reap (the watermark: the first second not yet reaped), then the
 -- buckets from the watermark to TIME - lease (HGETALL, plain reads) to learn the scope hashes

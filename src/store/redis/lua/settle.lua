@@ -1,6 +1,6 @@
 -- settle: layout v2 settlement, one call for one or more settlements (group commit)
--- (docs/redis.md, "Layout v2"). Not yet used by the gateway: prototype checked by
--- bench/redis_v2.py.
+-- (docs/redis.md, "Layout v2"). Checked and measured by
+-- bench/redis_v2.py; run by the Redis governor (redis_governor.cpp).
 --
 -- KEYS   1 P:reap   2 P:audit   3.. every other key of the settlements (scope hashes
 --        P:scope:<scope>, buckets P:res:<sec>, markers P:once:<hash> of audit-only records),

@@ -1,0 +1,232 @@
+#include "redis_governor.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "ditto/core/strings.hpp"
+#include "redis_client.hpp"
+#include "scripts.hpp"
+
+namespace ditto::store::redis {
+namespace {
+
+namespace net = boost::asio;
+using boost::system::error_code;
+
+std::string limit_arg(const std::optional<std::uint32_t>& l) {
+    return l ? std::to_string(*l) : "-1";
+}
+std::string amount_arg(const std::optional<std::uint64_t>& v) {
+    return v ? std::to_string(*v) : "-1";
+}
+
+// One scope's six admission arguments (lua/admit.lua): rpm, tpm, token budget, µUSD budget,
+// tokens and µUSD to reserve; "-1" for none.
+struct scope_args {
+    std::string id;
+    std::string rpm = "-1", tpm = "-1", tokens = "-1", usd = "-1", reserve_tokens = "-1",
+                reserve_usd = "-1";
+};
+
+std::vector<scope_args> scopes_of(const admission& a) {
+    std::vector<scope_args> out;
+    auto row = [&out](const std::string& id) -> scope_args& {
+        for (auto& r : out) {
+            if (r.id == id)
+                return r;
+        }
+        out.push_back({id});
+        return out.back();
+    };
+    if (a.rate != nullptr) {
+        for (const auto& s : *a.rate) {
+            auto& r = row(s.id);
+            r.rpm = limit_arg(s.rpm);
+            r.tpm = limit_arg(s.tpm);
+        }
+    }
+    for (const auto& l : a.lines) {
+        auto& r = row(l.scope_id);
+        if (l.metric == budget_metric::tokens) {
+            r.tokens = amount_arg(l.limit);
+            r.reserve_tokens = std::to_string(l.amount);
+        } else {
+            r.usd = amount_arg(l.limit);
+            r.reserve_usd = std::to_string(l.amount);
+        }
+    }
+    return out;
+}
+
+std::int64_t unix_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+class redis_governor final : public governor {
+  public:
+    redis_governor(std::shared_ptr<redis_client> c, std::string prefix, std::chrono::seconds keep)
+        : c_(std::move(c)), p_(std::move(prefix)), keep_ms_(keep.count() * 1000) {}
+
+    net::awaitable<admission_result> admit(admission a) override {
+        const auto scopes = scopes_of(a);
+        const auto sec = unix_seconds();
+        auto cmd = admit_command(a, scopes, sec);
+        auto r =
+            co_await c_->script(v2_admit_script(), std::move(cmd.first), std::move(cmd.second));
+        admission_result out;
+        if ((out.error = failure_of(r))) {
+            out.error_in_budget = !a.lines.empty();
+            co_return out;
+        }
+        decide(a, scopes, r.reply, out);
+        if (out.admitted) {
+            out.ticket.id = std::move(a.id);
+            out.ticket.second = sec;
+            out.ticket.reserved = !a.lines.empty();
+            out.ticket.rate.tokens = a.charge_tokens;
+            for (const auto& s : scopes)
+                out.ticket.scopes.push_back(s.id);
+        }
+        co_return out;
+    }
+
+    net::awaitable<error_code> settle(settle_request r) override {
+        if (r.ticket.id.empty())
+            co_return error_code{};  // admitted without the store (nothing to settle)
+        auto cmd = settle_command(std::move(r));
+        auto res =
+            co_await c_->script(v2_settle_script(), std::move(cmd.first), std::move(cmd.second));
+        co_return failure_of(res);
+    }
+
+  private:
+    using command = std::pair<std::vector<std::string>, std::vector<std::string>>;
+
+    std::string bucket_key(std::int64_t sec) const { return p_ + ":res:" + std::to_string(sec); }
+
+    // Built outside the coroutines: GCC 12 mishandles braced-list temporaries in their frames.
+    command admit_command(const admission& a, const std::vector<scope_args>& scopes,
+                          std::int64_t sec) const {
+        command c;
+        auto& [keys, argv] = c;
+        keys.reserve(scopes.size() + 1);
+        argv.reserve(3 + 6 * scopes.size());
+        argv.push_back(a.id);
+        argv.push_back(std::to_string(sec));
+        argv.push_back(std::to_string(a.charge_tokens));
+        for (const auto& s : scopes) {
+            keys.push_back(scope_key(p_, s.id));
+            for (const auto* v :
+                 {&s.rpm, &s.tpm, &s.tokens, &s.usd, &s.reserve_tokens, &s.reserve_usd})
+                argv.push_back(*v);
+        }
+        keys.push_back(bucket_key(sec));
+        return c;
+    }
+
+    // One settlement (lua/settle.lua): KEYS P:reap, P:audit, the bucket, the scope hashes.
+    command settle_command(settle_request r) const {
+        const auto& t = r.ticket;
+        command c;
+        auto& [keys, argv] = c;
+        keys = {p_ + ":reap", p_ + ":audit", bucket_key(t.second)};
+        argv.reserve(12 + t.scopes.size());
+        argv.push_back(std::to_string(keep_ms_));
+        argv.push_back(t.id);
+        argv.push_back(std::to_string(t.second));
+        argv.emplace_back("3");
+        argv.emplace_back(r.commit ? "c" : "r");
+        argv.push_back(amount_arg(r.actual.tokens));
+        argv.push_back(amount_arg(r.actual.usd_micros));
+        argv.emplace_back(r.refund ? "1" : "0");
+        const auto charge = static_cast<std::int64_t>(t.rate.tokens);
+        std::int64_t delta = 0;
+        if (r.refund)
+            delta = -charge;
+        else if (r.tokens)
+            delta = static_cast<std::int64_t>(*r.tokens) - charge;
+        argv.push_back(std::to_string(delta));
+        if (r.record) {
+            argv.push_back(std::move(r.record->kind));
+            argv.push_back(std::move(r.record->payload_json));
+        } else {
+            argv.emplace_back();
+            argv.emplace_back();
+        }
+        argv.push_back(std::to_string(t.scopes.size()));
+        for (std::size_t i = 0; i < t.scopes.size(); ++i) {
+            keys.push_back(scope_key(p_, t.scopes[i]));
+            argv.push_back(std::to_string(4 + i));
+        }
+        return c;
+    }
+
+    // The admit script's reply (lua/admit.lua): 0 admitted, 1 a duplicate (admitted before),
+    // 2 a settlement came first, -(i·1000 + k·100 + w) refused, or {code, attempted} for a
+    // budget refusal.
+    static void decide(const admission& a, const std::vector<scope_args>& scopes,
+                       const redis_reply& reply, admission_result& out) {
+        std::int64_t code = 0;
+        std::uint64_t attempted = 0;
+        if (reply.is_array()) {
+            code = element_int(reply, 0);
+            attempted = element_u64(reply, 1);
+        } else {
+            code = reply.as_int().value_or(2);
+        }
+        if (code == 0 || code == 1) {
+            out.admitted = true;
+            return;
+        }
+        const auto refusal = -code;
+        const auto scope = static_cast<std::size_t>(refusal / 1000);
+        const auto kind = (refusal / 100) % 10;
+        if (code > 0 || scope < 1 || scope > scopes.size() || kind < 1 || kind > 4) {
+            out.error = make_error_code(redis_errc::protocol_error);
+            return;
+        }
+        const auto& id = scopes[scope - 1].id;
+        if (kind <= 2) {
+            out.by_rate = true;
+            out.retry_after_seconds =
+                static_cast<std::uint32_t>(std::max<std::int64_t>(1, refusal % 100));
+            for (std::size_t i = 0; a.rate != nullptr && i < a.rate->size(); ++i) {
+                const auto& s = (*a.rate)[i];
+                if (s.id != id)
+                    continue;
+                out.rate_scope = i;
+                out.reason = kind == 1 ? "rpm>" + limit_arg(s.rpm) : "tpm>" + limit_arg(s.tpm);
+            }
+            return;
+        }
+        const auto metric = kind == 3 ? budget_metric::tokens : budget_metric::usd_micros;
+        for (std::size_t i = 0; i < a.lines.size(); ++i) {
+            const auto& l = a.lines[i];
+            if (l.scope_id != id || l.metric != metric)
+                continue;
+            out.blocked_line = i;
+            out.limit = l.limit.value_or(0);
+            out.attempted = attempted;
+        }
+    }
+
+    std::shared_ptr<redis_client> c_;
+    std::string p_;
+    std::int64_t keep_ms_;
+};
+
+}  // namespace
+
+std::string scope_key(const std::string& prefix, const std::string& scope_id) {
+    return prefix + ":scope:" + core::percent_encode(scope_id, ":");
+}
+
+std::shared_ptr<governor> make_redis_governor(std::shared_ptr<redis_client> client,
+                                              std::string prefix,
+                                              std::chrono::seconds audit_retention) {
+    return std::make_shared<redis_governor>(std::move(client), std::move(prefix), audit_retention);
+}
+
+}  // namespace ditto::store::redis
