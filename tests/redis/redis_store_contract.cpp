@@ -7,6 +7,7 @@
 
 #include "contract/governor_contract.hpp"
 #include "ditto/cache/response_cache.hpp"
+#include "ditto/store/redis/redis_connection.hpp"
 #include "ditto/store/redis/redis_store.hpp"
 #include "support/redis_server.hpp"
 
@@ -184,6 +185,56 @@ TEST_P(RedisScripts, AFlushedScriptCacheIsRefilledByTheNextCall) {
 }
 
 INSTANTIATE_TEST_SUITE_P(redis, RedisScripts, ::testing::Values(factory{"redis", make}),
+                         [](const auto& p) { return p.param.name; });
+
+// Group commit (docs/redis.md, "Layout v2"): the settlements queued on one thread in one
+// event-loop turn reach Redis as one script call, and each counts as it would alone.
+class RedisGovernorV2 : public GovernorContract {};
+
+TEST_P(RedisGovernorV2, SettlementsOfOneTurnGoToRedisAsOneCall) {
+    constexpr int n = 32;
+    std::vector<admission_ticket> tickets;
+    for (int i = 0; i < n; ++i) {
+        auto a = admit(request(10, 1000));
+        ASSERT_TRUE(a.admitted) << i;
+        tickets.push_back(a.ticket);
+    }
+    std::string error;
+    auto stats = redis::redis_connection::create(
+        ioc_.get_executor(), *redis::parse_redis_url(redis().server.url(), error));
+    auto evalsha_calls = [&] {
+        auto r = run(stats->exec({"INFO", "commandstats"}));
+        const auto text = std::string(r.reply.as_string().value_or(""));
+        const auto at = text.find("cmdstat_evalsha:calls=");
+        return at == std::string::npos ? 0L : std::stol(text.substr(at + 22));
+    };
+    const auto before = evalsha_calls();
+    int done = 0;
+    for (int i = 0; i < n; ++i) {
+        settle_request r;
+        r.ticket = tickets[static_cast<std::size_t>(i)];
+        r.commit = true;
+        r.actual.tokens = 5;
+        r.tokens = 5;
+        boost::asio::co_spawn(ioc_, store_.governance->settle(std::move(r)),
+                              [&done](std::exception_ptr, boost::system::error_code ec) {
+                                  EXPECT_FALSE(ec) << ec.message();
+                                  ++done;
+                              });
+    }
+    bool all = false;
+    while (!all && ioc_.run_one() > 0)
+        all = done == n;
+    ASSERT_EQ(done, n);
+    EXPECT_EQ(evalsha_calls() - before, 1) << "the 32 settlements in one call";
+    // 32 × 5 spent: 1000 − 160 = 840 left, and nothing still reserved.
+    EXPECT_TRUE(admit(request(840, 1000)).admitted);
+    EXPECT_FALSE(admit(request(1, 1000)).admitted);
+    stats->close();
+}
+
+INSTANTIATE_TEST_SUITE_P(redis, RedisGovernorV2,
+                         ::testing::Values(factory{"redis_v2", [] { return make_layout(2); }}),
                          [](const auto& p) { return p.param.name; });
 
 }  // namespace ditto::store::contract

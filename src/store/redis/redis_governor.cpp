@@ -1,6 +1,13 @@
 #include "redis_governor.hpp"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
 #include "ditto/core/strings.hpp"
@@ -64,7 +71,7 @@ std::int64_t unix_seconds() {
         .count();
 }
 
-class redis_governor final : public governor {
+class redis_governor final : public governor, public std::enable_shared_from_this<redis_governor> {
   public:
     redis_governor(std::shared_ptr<redis_client> c, std::string prefix, std::chrono::seconds keep)
         : c_(std::move(c)), p_(std::move(prefix)), keep_ms_(keep.count() * 1000) {}
@@ -92,13 +99,18 @@ class redis_governor final : public governor {
         co_return out;
     }
 
+    // Group commit (docs/redis.md, "Layout v2"): the settlements queued on this thread in one
+    // event-loop turn go to Redis as one call, under the connection's command deadline.
     net::awaitable<error_code> settle(settle_request r) override {
         if (r.ticket.id.empty())
             co_return error_code{};  // admitted without the store (nothing to settle)
-        auto cmd = settle_command(std::move(r));
-        auto res =
-            co_await c_->script(v2_settle_script(), std::move(cmd.first), std::move(cmd.second));
-        co_return failure_of(res);
+        auto w = std::make_shared<waiter>(co_await net::this_coro::executor);
+        queue(std::move(r), w);
+        if (!w->done) {
+            error_code cancelled;  // the flush cancels the timer when the batch is answered
+            co_await w->timer.async_wait(net::redirect_error(net::use_awaitable, cancelled));
+        }
+        co_return w->result;
     }
 
   private:
@@ -126,39 +138,119 @@ class redis_governor final : public governor {
         return c;
     }
 
-    // One settlement (lua/settle.lua): KEYS P:reap, P:audit, the bucket, the scope hashes.
-    command settle_command(settle_request r) const {
-        const auto& t = r.ticket;
+    // A settlement's caller, waiting for its batch's answer.
+    struct waiter {
+        explicit waiter(const net::any_io_executor& ex) : timer(ex) {
+            timer.expires_at(net::steady_timer::time_point::max());
+        }
+        net::steady_timer timer;
+        error_code result;
+        bool done = false;
+    };
+    struct queued {
+        settle_request request;
+        std::shared_ptr<waiter> waits;
+    };
+    // The settlements waiting on one thread for the end of its event-loop turn.
+    struct batch {
+        std::vector<queued> items;
+        bool flushing = false;
+    };
+
+    batch& this_thread_batch() const {
+        thread_local std::vector<std::pair<const void*, std::shared_ptr<batch>>> mine;
+        for (auto& [owner, b] : mine) {
+            if (owner == this)
+                return *b;
+        }
+        mine.emplace_back(this, std::make_shared<batch>());
+        return *mine.back().second;
+    }
+
+    void queue(settle_request r, std::shared_ptr<waiter> w) {
+        auto ex = w->timer.get_executor();
+        auto& b = this_thread_batch();
+        b.items.push_back({std::move(r), std::move(w)});
+        if (b.flushing)
+            return;
+        b.flushing = true;
+        // Posted: it runs after the handlers already queued, so a turn's settlements join.
+        net::co_spawn(ex, flush(self(), &b), net::detached);
+    }
+
+    static net::awaitable<void> flush(std::shared_ptr<redis_governor> self, batch* b) {
+        co_await net::post(net::use_awaitable);
+        while (!b->items.empty()) {
+            std::vector<queued> items;
+            const auto n = std::min(b->items.size(), max_batch);
+            items.assign(std::make_move_iterator(b->items.begin()),
+                         std::make_move_iterator(b->items.begin() + static_cast<long>(n)));
+            b->items.erase(b->items.begin(), b->items.begin() + static_cast<long>(n));
+            error_code ec;
+            try {
+                auto cmd = self->settle_command(items);
+                auto res = co_await self->c_->script(v2_settle_script(), std::move(cmd.first),
+                                                     std::move(cmd.second));
+                ec = failure_of(res);
+            } catch (const std::exception&) {
+                // No waiter may be left hanging: the batch fails as one (retried by the caller).
+                ec = make_error_code(redis_errc::protocol_error);
+            }
+            for (auto& q : items) {
+                q.waits->result = ec;
+                q.waits->done = true;
+                q.waits->timer.cancel();
+            }
+        }
+        b->flushing = false;
+    }
+
+    std::shared_ptr<redis_governor> self() { return shared_from_this(); }
+
+    static constexpr std::size_t max_batch = 64;
+
+    // Settlements (lua/settle.lua): KEYS P:reap, P:audit, then every bucket and scope hash once,
+    // named by index from ARGV.
+    command settle_command(std::vector<queued>& items) const {
         command c;
         auto& [keys, argv] = c;
-        keys = {p_ + ":reap", p_ + ":audit", bucket_key(t.second)};
-        argv.reserve(12 + t.scopes.size());
+        keys = {p_ + ":reap", p_ + ":audit"};
+        auto index = [&keys](std::string key) {
+            for (std::size_t i = 2; i < keys.size(); ++i) {
+                if (keys[i] == key)
+                    return std::to_string(i + 1);
+            }
+            keys.push_back(std::move(key));
+            return std::to_string(keys.size());
+        };
         argv.push_back(std::to_string(keep_ms_));
-        argv.push_back(t.id);
-        argv.push_back(std::to_string(t.second));
-        argv.emplace_back("3");
-        argv.emplace_back(r.commit ? "c" : "r");
-        argv.push_back(amount_arg(r.actual.tokens));
-        argv.push_back(amount_arg(r.actual.usd_micros));
-        argv.emplace_back(r.refund ? "1" : "0");
-        const auto charge = static_cast<std::int64_t>(t.rate.tokens);
-        std::int64_t delta = 0;
-        if (r.refund)
-            delta = -charge;
-        else if (r.tokens)
-            delta = static_cast<std::int64_t>(*r.tokens) - charge;
-        argv.push_back(std::to_string(delta));
-        if (r.record) {
-            argv.push_back(std::move(r.record->kind));
-            argv.push_back(std::move(r.record->payload_json));
-        } else {
-            argv.emplace_back();
-            argv.emplace_back();
-        }
-        argv.push_back(std::to_string(t.scopes.size()));
-        for (std::size_t i = 0; i < t.scopes.size(); ++i) {
-            keys.push_back(scope_key(p_, t.scopes[i]));
-            argv.push_back(std::to_string(4 + i));
+        for (auto& q : items) {
+            auto& r = q.request;
+            const auto& t = r.ticket;
+            argv.push_back(t.id);
+            argv.push_back(std::to_string(t.second));
+            argv.push_back(index(bucket_key(t.second)));
+            argv.emplace_back(r.commit ? "c" : "r");
+            argv.push_back(amount_arg(r.actual.tokens));
+            argv.push_back(amount_arg(r.actual.usd_micros));
+            argv.emplace_back(r.refund ? "1" : "0");
+            const auto charge = static_cast<std::int64_t>(t.rate.tokens);
+            std::int64_t delta = 0;
+            if (r.refund)
+                delta = -charge;
+            else if (r.tokens)
+                delta = static_cast<std::int64_t>(*r.tokens) - charge;
+            argv.push_back(std::to_string(delta));
+            if (r.record) {
+                argv.push_back(std::move(r.record->kind));
+                argv.push_back(std::move(r.record->payload_json));
+            } else {
+                argv.emplace_back();
+                argv.emplace_back();
+            }
+            argv.push_back(std::to_string(t.scopes.size()));
+            for (const auto& scope : t.scopes)
+                argv.push_back(index(scope_key(p_, scope)));
         }
         return c;
     }
