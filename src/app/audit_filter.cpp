@@ -36,6 +36,14 @@ class redacting_audit final : public store::audit_log {
         return inner_->append_sync(std::move(kind), std::move(payload));
     }
 
+    std::optional<std::string> stored_payload(std::string payload, bool vetted) const override {
+        if (!kept(payload))
+            return std::nullopt;
+        if (vetted)
+            return payload;
+        return r_->redact_json(payload);
+    }
+
     boost::asio::awaitable<std::vector<store::audit_record>> list(store::audit_query q) override {
         auto records = co_await inner_->list(q);
         for (auto& rec : records)

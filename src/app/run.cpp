@@ -9,6 +9,7 @@
 #include "serving.hpp"
 #include "signal_watch.hpp"
 #include "startup_config.hpp"
+#include "store_policy.hpp"
 #include "store_setup.hpp"
 
 namespace ditto::app {
@@ -40,8 +41,13 @@ int run(const config::cli_options& options) {
     store->set.audit =
         with_redaction(store->set.audit, sc->redact, sc->cfg.observability.sampling.audit_rate);
     // Over the parts as the gateway uses them: outage policies, redaction and sampling.
-    store->set.governance =
-        store::make_composite_governor(store->set, options.redis_failure_mode == "open");
+    const bool fail_open = options.redis_failure_mode == "open";
+    if (store->set.name == "redis" && options.redis_layout == 2) {
+        store->set.governance = with_governor_outages(store->set.governance, store->set.audit,
+                                                      fail_open, bg.executor());
+    } else {
+        store->set.governance = store::make_composite_governor(store->set, fail_open);
+    }
     std::string token_error;
     auto admin_tokens = admin::resolve_admin_tokens(options, sc->env, token_error);
     if (!admin_tokens) {

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "ditto/log/log.hpp"
+#include "ditto/store/memory/memory_rate_limiter.hpp"
 #include "ditto/store/redis/redis_connection.hpp"
 
 namespace ditto::app {
@@ -17,6 +18,22 @@ namespace {
 
 namespace net = boost::asio;
 using boost::system::error_code;
+
+// Logs the shared store's comings and goings for the rate limits, once per change; true when
+// it failed (`ec`) and the limits fall back to this replica.
+bool shared_store_failed(std::atomic<bool>& degraded, const error_code& ec) {
+    if (!ec) {
+        if (degraded.exchange(false))
+            log::info("store.rate_limit_recovered", "rate limits are shared again");
+        return false;
+    }
+    if (!degraded.exchange(true)) {
+        log::warn("store.rate_limit_fallback",
+                  "shared store unavailable: rate limits are per replica until it is back",
+                  {{"error", ec.message()}});
+    }
+    return true;
+}
 
 class fallback_limiter final : public store::rate_limiter {
   public:
@@ -27,16 +44,8 @@ class fallback_limiter final : public store::rate_limiter {
     net::awaitable<store::rate_decision> admit(std::vector<store::rate_scope> scopes,
                                                std::uint64_t tokens) override {
         auto d = co_await shared_->admit(scopes, tokens);
-        if (!d.error) {
-            if (degraded_.exchange(false))
-                log::info("store.rate_limit_recovered", "rate limits are shared again");
+        if (!shared_store_failed(degraded_, d.error))
             co_return d;
-        }
-        if (!degraded_.exchange(true)) {
-            log::warn("store.rate_limit_fallback",
-                      "shared store unavailable: rate limits are per replica until it is back",
-                      {{"error", d.error.message()}});
-        }
         d = co_await local_->admit(std::move(scopes), tokens);
         d.charge.local = true;
         co_return d;
@@ -192,6 +201,110 @@ void with_write_retry(store::store_set& s, net::any_io_executor background) {
     auto q = std::make_shared<retry_queue>(std::move(background));
     s.budgets = std::make_shared<retrying_budgets>(s.budgets, q);
     s.audit = std::make_shared<retrying_audit>(s.audit, q);
+}
+
+namespace {
+
+// A governor on the shared store (layout v2: one call to admit, one to settle) behind the same
+// outage policies as the separate parts above: rate limits fall back to this replica's limiter,
+// budgets fail closed or open, settlements are retried until the store is back. An admission
+// whose reply was lost may still have landed: it is rolled back through the retry queue (a
+// late one then finds the settlement's marker and does nothing).
+class governor_outages final : public store::governor {
+  public:
+    governor_outages(std::shared_ptr<store::governor> shared,
+                     std::shared_ptr<store::audit_log> records, bool fail_open,
+                     std::shared_ptr<retry_queue> q)
+        : shared_(std::move(shared)),
+          records_(std::move(records)),
+          fail_open_(fail_open),
+          q_(std::move(q)) {}
+
+    net::awaitable<store::admission_result> admit(store::admission a) override {
+        auto d = co_await shared_->admit(a);
+        if (!shared_store_failed(degraded_, d.error))
+            co_return d;
+        if (!d.ticket.id.empty()) {
+            store::settle_request undo;
+            undo.ticket = d.ticket;
+            undo.refund = true;
+            retry(std::move(undo), d.error);
+        }
+        if (!a.lines.empty() && !fail_open_)
+            co_return d;  // 503: budgets fail closed
+        if (!a.lines.empty()) {
+            log::warn("budget.fail_open", "store unavailable: admitted without a reservation",
+                      {{"reservation_id", a.id}, {"error", d.error.message()}});
+        }
+        store::admission_result out;
+        out.admitted = true;
+        if (a.rate != nullptr && !a.rate->empty()) {
+            auto l = local_.try_admit(*a.rate, a.charge_tokens);
+            if (l && !l->admitted) {
+                out.admitted = false;
+                out.by_rate = true;
+                out.rate_scope = l->blocked_scope;
+                out.reason = l->reason;
+                out.retry_after_seconds = l->retry_after_seconds;
+            } else if (l) {
+                out.ticket.rate = std::move(l->charge);
+                out.ticket.rate.local = true;
+            }
+        }
+        co_return out;
+    }
+
+    net::awaitable<error_code> settle(store::settle_request r) override {
+        if (r.record) {
+            auto stored =
+                records_->stored_payload(std::move(r.record->payload_json), r.record->vetted);
+            if (stored)
+                r.record->payload_json = std::move(*stored);
+            else
+                r.record.reset();  // sampled out
+        }
+        if (r.ticket.rate.local) {
+            if (r.refund)
+                local_.try_refund(r.ticket.rate);
+            else if (r.tokens)
+                local_.try_settle_tokens(r.ticket.rate, *r.tokens);
+        }
+        if (r.ticket.id.empty()) {
+            // Admitted without the shared store: only the record is left to write.
+            if (r.record)
+                co_await records_->append_redacted(std::move(r.record->kind),
+                                                   std::move(r.record->payload_json));
+            co_return error_code{};
+        }
+        const auto ec = co_await shared_->settle(r);
+        if (ec && ec != store::redis::redis_errc::protocol_error)
+            retry(std::move(r), ec);
+        co_return ec == store::redis::redis_errc::protocol_error ? ec : error_code{};
+    }
+
+  private:
+    void retry(store::settle_request r, const error_code& ec) {
+        auto shared = shared_;
+        auto what = "settlement " + r.ticket.id;
+        q_->add([shared, r] { return shared->settle(r); }, std::move(what), ec);
+    }
+
+    std::shared_ptr<store::governor> shared_;
+    std::shared_ptr<store::audit_log> records_;
+    bool fail_open_;
+    std::shared_ptr<retry_queue> q_;
+    store::memory_rate_limiter local_;
+    std::atomic<bool> degraded_{false};
+};
+
+}  // namespace
+
+std::shared_ptr<store::governor> with_governor_outages(std::shared_ptr<store::governor> shared,
+                                                       std::shared_ptr<store::audit_log> records,
+                                                       bool fail_open,
+                                                       net::any_io_executor background) {
+    return std::make_shared<governor_outages>(std::move(shared), std::move(records), fail_open,
+                                              std::make_shared<retry_queue>(std::move(background)));
 }
 
 }  // namespace ditto::app

@@ -22,4 +22,13 @@ std::shared_ptr<store::rate_limiter> with_local_fallback(
 /// store. An audit write the store refuses (an error reply) is still reported.
 void with_write_retry(store::store_set& s, boost::asio::any_io_executor background);
 
+/// The same policies for a governor that writes to the shared store itself (Redis layout v2):
+/// rate limits fall back to a local limiter, budgets fail closed or open (`fail_open`),
+/// settlements that failed for an outage are retried, and records pass `records`' redaction
+/// and sampling first (audit_log::stored_payload).
+std::shared_ptr<store::governor> with_governor_outages(std::shared_ptr<store::governor> shared,
+                                                       std::shared_ptr<store::audit_log> records,
+                                                       bool fail_open,
+                                                       boost::asio::any_io_executor background);
+
 }  // namespace ditto::app

@@ -126,6 +126,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     ro.prefix = o.redis_prefix;
     ro.connection.command_timeout = std::chrono::milliseconds(o.redis_timeout_ms);
     ro.audit_retention = std::chrono::seconds(o.audit_retention_secs);
+    ro.layout = static_cast<int>(o.redis_layout);
     rt.set = store::redis::make_redis_store(ro, bg.executor());
     // A fatal error below returns nullopt, and `rt` closes the store's connections as it
     // goes: the background loop has nothing left that keeps it (and the exit) waiting.
@@ -172,6 +173,16 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
         log::info("store.bootstrap", "keys and router written to Redis",
                   {{"keys", std::to_string(cfg.virtual_keys.size())}});
         break;
+    }
+    // Redis answers: the key layout it holds must be this replica's (docs/redis.md).
+    if (rt.set.claim) {
+        auto problem = run_now(bg, rt.set.claim(), limit);
+        if (!problem || *problem) {
+            log::error("store.layout",
+                       problem ? **problem : "cannot read the key layout: timed out",
+                       {{"redis", url->redacted()}});
+            return std::nullopt;
+        }
     }
     rt.keys = std::make_shared<middleware::live_keys>(nullptr);
 

@@ -261,6 +261,10 @@ cli_result parse_cli(int argc, const char* const* argv) {
                                    "budgets while Redis is down: closed (503) or open (admit)")
                         ->check(CLI::IsMember({"open", "closed"}))
                         ->default_str(o.redis_failure_mode);
+    auto* layout = app.add_option("--redis-layout", o.redis_layout,
+                                  "Redis key layout: 1, or 2 (two script calls per request)")
+                       ->check(CLI::IsMember({1u, 2u}))
+                       ->default_str(std::to_string(o.redis_layout));
     app.add_option("--audit-retention-secs", o.audit_retention_secs,
                    "how long Redis keeps audit records; 0 keeps them")
         ->check(unsigned_only)
@@ -308,9 +312,11 @@ cli_result parse_cli(int argc, const char* const* argv) {
         return r;
     }
 
-    if ((prefix->count() > 0 || failure->count() > 0) && !o.redis_url && !o.redis_env) {
+    if ((prefix->count() > 0 || failure->count() > 0 || layout->count() > 0) && !o.redis_url &&
+        !o.redis_env) {
         return usage_error(
-            "--redis-prefix and --redis-failure-mode require --redis or --redis-env");
+            "--redis-prefix, --redis-failure-mode and --redis-layout require --redis or "
+            "--redis-env");
     }
     if (o.redis_prefix.empty() || o.redis_prefix.find_first_of(" \t\r\n") != std::string::npos)
         return usage_error("--redis-prefix must be non-empty and without spaces");

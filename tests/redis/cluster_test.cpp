@@ -8,6 +8,7 @@
 
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/redis_layout.hpp"
 #include "support/temp_dir.hpp"
 
 namespace ditto::test {
@@ -29,11 +30,14 @@ class Cluster : public ::testing::Test {
     }
     run_result script(std::vector<std::string> args) {
         args.insert(args.begin(), std::string(DITTO_SOURCE_DIR) + "/scripts/cluster.sh");
-        return run_to_exit("/bin/bash", args, 60s,
-                           {{"DITTO_CLUSTER_DIR", dir.path().string()},
-                            {"DITTO_CLUSTER_PORT", std::to_string(base)},
-                            {"DITTO_GATEWAY_BIN", DITTO_GATEWAY_BIN},
-                            {"DITTO_MOCK_BIN", DITTO_MOCK_BIN}});
+        std::vector<std::pair<std::string, std::string>> env{
+            {"DITTO_CLUSTER_DIR", dir.path().string()},
+            {"DITTO_CLUSTER_PORT", std::to_string(base)},
+            {"DITTO_GATEWAY_BIN", DITTO_GATEWAY_BIN},
+            {"DITTO_MOCK_BIN", DITTO_MOCK_BIN}};
+        if (test::redis_layout2())
+            env.emplace_back("DITTO_CLUSTER_ARGS", "--redis-layout 2");
+        return run_to_exit("/bin/bash", args, 60s, env);
     }
     std::string redis(const std::vector<std::string>& args) {
         std::vector<std::string> all{"-p", std::to_string(base + 5)};
@@ -79,9 +83,9 @@ TEST_F(Cluster, RollingRestartLosesNoRequestAndKeepsTheLedgerExact) {
     EXPECT_GT(ok.load(), 100);
     EXPECT_EQ(failed.load(), 0);
     // Every answered request was charged exactly once, and nothing is left reserved.
-    EXPECT_EQ(redis({"HGET", "cluster:budget_ledger:cluster", "spent_tokens"}),
+    EXPECT_EQ(redis(test::ledger_field("cluster", "cluster", "spent_tokens")),
               std::to_string(ok.load() * 27));
-    EXPECT_EQ(redis({"HGET", "cluster:budget_ledger:cluster", "reserved_tokens"}), "0");
+    EXPECT_EQ(redis(test::ledger_field("cluster", "cluster", "reserved_tokens")), "0");
 }
 
 }  // namespace

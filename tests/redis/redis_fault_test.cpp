@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "support/inspect.hpp"
+#include "support/redis_layout.hpp"
 #include "support/replicas.hpp"
 #include "support/wait.hpp"
 
@@ -100,17 +101,7 @@ class RedisFaults : public Replicas {
 
     // How many distinct request ids the audit records name (one Lua call, not one redis-cli
     // per record).
-    std::string audit_request_ids() {
-        return cli({"EVAL", R"lua(
-            local seen, n = {}, 0
-            for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-                local p = redis.call('HGET', ARGV[1] .. id, 'payload') or ''
-                local r = string.match(p, '"request_id":"([^"]*)"') or ''
-                if not seen[r] then seen[r] = true; n = n + 1 end
-            end
-            return n)lua",
-                    "1", "t:audit_by_ts", "t:audit:"});
-    }
+    std::string audit_request_ids() { return cli(test::audit_request_ids("t")); }
 
     // Runs `fault` (which returns once Redis is itself again) under 6 concurrent clients,
     // then checks every answer, the recovery and the ledger.
@@ -203,10 +194,9 @@ class RedisFaults : public Replicas {
                 return ledger && ledger->reserved == 0;
             },
             2s, 100ms);
-        EXPECT_TRUE(nothing_reserved)
-            << what << ": " << (ledger ? ledger->reserved : 0) << " tokens still reserved ("
-            << cli({"ZCARD", "t:reservations_by_ts"})
-            << " reservations), though every request has been answered";
+        EXPECT_TRUE(nothing_reserved) << what << ": " << (ledger ? ledger->reserved : 0)
+                                      << " tokens still reserved (" << cli(open_reservations("t"))
+                                      << " reservations), though every request has been answered";
         // One audit record per answered request: a proxy record per success, a
         // proxy.blocked record per refusal — none lost, none written twice.
         // REGRESSION: an append whose reply was lost was retried and Redis then held it twice;
@@ -217,7 +207,7 @@ class RedisFaults : public Replicas {
         std::string records;
         eventually(
             [&] {
-                records = cli({"ZCARD", "t:audit_by_ts"});
+                records = cli(audit_count("t"));
                 return records == expected_records;
             },
             10s, 100ms);

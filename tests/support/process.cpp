@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -55,8 +56,30 @@ child_process& child_process::operator=(child_process&& o) noexcept {
     return *this;
 }
 
-void child_process::start(const std::string& path, const std::vector<std::string>& args,
+namespace {
+
+// DITTO_TEST_REDIS_LAYOUT=2 runs every gateway a Redis suite starts on that key layout
+// (tests/CMakeLists.txt registers the Redis suites once per layout; docs/redis.md).
+std::vector<std::string> with_redis_layout(const std::string& path, std::vector<std::string> args) {
+    const char* layout = std::getenv("DITTO_TEST_REDIS_LAYOUT");
+    if (layout == nullptr || !path.ends_with("ditto-gateway"))
+        return args;
+    const bool redis = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+        return a == "--redis" || a == "--redis-env";
+    });
+    const bool chosen = std::find(args.begin(), args.end(), "--redis-layout") != args.end();
+    if (redis && !chosen) {
+        args.emplace_back("--redis-layout");
+        args.emplace_back(layout);
+    }
+    return args;
+}
+
+}  // namespace
+
+void child_process::start(const std::string& path, const std::vector<std::string>& given_args,
                           const std::vector<std::pair<std::string, std::string>>& env) {
+    const auto args = with_redis_layout(path, given_args);
     out_path_ = temp_path("out");
     err_path_ = temp_path("err");
     pid_ = ::fork();

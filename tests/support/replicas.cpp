@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "support/redis_layout.hpp"
+
 namespace ditto::test {
 
 using namespace std::chrono_literals;
@@ -43,6 +45,24 @@ std::optional<http_response> Replicas::post(int gw, const std::string& token,
 }
 
 std::pair<std::string, std::string> Replicas::audit_of(const std::string& request_id) {
+    if (redis_layout2()) {
+        // The stream's first record naming the request: its kind, a newline, its payload.
+        const auto found = cli({"EVAL", R"lua(
+            local want = '"request_id":"' .. ARGV[1] .. '"'
+            for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+                local f, kind, p = e[2], '', ''
+                for i = 1, #f, 2 do
+                    if f[i] == 'kind' then kind = f[i + 1] elseif f[i] == 'payload' then p = f[i + 1] end
+                end
+                if string.find(p, want, 1, true) then return {kind, p} end
+            end
+            return {})lua",
+                                "1", "t:audit", request_id});
+        const auto nl = found.find('\n');
+        if (nl == std::string::npos)
+            return {};
+        return {found.substr(0, nl), trim_end(found.substr(nl + 1))};
+    }
     const auto ids = cli({"ZRANGE", "t:audit_by_ts", "0", "-1"});
     std::size_t at = 0;
     while (at < ids.size()) {

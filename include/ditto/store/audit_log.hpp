@@ -50,6 +50,13 @@ class audit_log {
                                                            std::string payload_json) {
         return append_sync(std::move(kind), std::move(payload_json));
     }
+    /// The payload as this log would store it — redacted unless `vetted` — or nullopt when it
+    /// would not store it (sampled out). For records written by another path, with a
+    /// settlement (governor.hpp).
+    virtual std::optional<std::string> stored_payload(std::string payload_json,
+                                                      bool /*vetted*/) const {
+        return payload_json;
+    }
     /// Newest first, at most `q.limit` records.
     virtual boost::asio::awaitable<std::vector<audit_record>> list(audit_query q) = 0;
 };

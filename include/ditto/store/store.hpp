@@ -30,6 +30,9 @@ struct store_set {
     /// Readiness (`store.redis` in `/ready`, docs/http-server.md): nullopt when healthy, else what
     /// is wrong. Null for the memory store, which is always ready.
     std::function<boost::asio::awaitable<std::optional<std::string>>()> health;
+    /// Runs once at start-up, before any request: an error message refuses the start (a Redis
+    /// prefix that holds another key layout, docs/redis.md). May be null.
+    std::function<boost::asio::awaitable<std::optional<std::string>>()> claim;
     /// Stops background work and closes connections (at shutdown). May be null.
     std::function<void()> close;
 };

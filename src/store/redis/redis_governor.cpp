@@ -83,19 +83,21 @@ class redis_governor final : public governor, public std::enable_shared_from_thi
         auto r =
             co_await c_->script(v2_admit_script(), std::move(cmd.first), std::move(cmd.second));
         admission_result out;
+        // Filled on an error too: the admission may have landed before its reply was lost,
+        // and the caller rolls it back by this ticket (app/store_policy.cpp).
+        out.ticket.id = std::move(a.id);
+        out.ticket.second = sec;
+        out.ticket.reserved = !a.lines.empty();
+        out.ticket.rate.tokens = a.charge_tokens;
+        for (const auto& s : scopes)
+            out.ticket.scopes.push_back(s.id);
         if ((out.error = failure_of(r))) {
             out.error_in_budget = !a.lines.empty();
             co_return out;
         }
         decide(a, scopes, r.reply, out);
-        if (out.admitted) {
-            out.ticket.id = std::move(a.id);
-            out.ticket.second = sec;
-            out.ticket.reserved = !a.lines.empty();
-            out.ticket.rate.tokens = a.charge_tokens;
-            for (const auto& s : scopes)
-                out.ticket.scopes.push_back(s.id);
-        }
+        if (!out.admitted)
+            out.ticket = {};
         co_return out;
     }
 

@@ -12,7 +12,7 @@
 #include "ditto/core/hash.hpp"
 #include "redis_cache_store.hpp"
 #include "redis_client.hpp"
-#include "redis_governor.hpp"
+#include "redis_v2_store.hpp"
 #include "scripts.hpp"
 
 namespace ditto::store::redis {
@@ -401,7 +401,8 @@ store_set make_redis_store(redis_store_options o, net::any_io_executor backgroun
     s.cache = make_redis_cache_store(client, o.prefix);
     s.governance = make_composite_governor(s, false);
     if (o.layout == 2)
-        s.governance = make_redis_governor(client, o.prefix, o.audit_retention);
+        use_layout_v2(s, client, o.prefix, o.audit_retention);
+    s.claim = layout_claim(client, o.prefix, o.layout);
     s.health = [client] { return health_of(client); };
     s.close = [client, control] {
         control->stop();

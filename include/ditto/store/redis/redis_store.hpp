@@ -21,8 +21,8 @@ struct redis_store_options {
     std::chrono::seconds audit_retention{30 * 24 * 3600};
     /// How often the control version is checked for changes made by another replica.
     std::chrono::milliseconds control_poll{50};
-    /// 2: the set's governor runs on layout v2 (docs/redis.md, "Layout v2"); its ledgers, audit
-    /// listing, reaper and migration are not built yet, so only the governor contract uses it.
+    /// The key layout (docs/redis.md, "Layout v2"): 2 gives the set layout v2's governor,
+    /// ledgers, reaper and audit stream.
     int layout = 1;
 };
 
