@@ -14,6 +14,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 source bench/common.sh bench
 
 UP=18101; NGX=18102; GW=18103; MOCK=18104; REDIS=18105; GWR=18106; GWC=18107; GWD=18108
+GWR2=18109
 chat_body='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark upstream. This reply is fixed so that every proxy relays the same bytes, and it is about six hundred bytes long with the usage block below."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":260,"completion_tokens":38,"total_tokens":298},"system_fingerprint":"fp_bench_0001"}'
 
 mkdir -p "$work"/{up,ngx}/{logs,tmp}
@@ -75,10 +76,14 @@ start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0
 # log collector would read it) but for one worker, as every gateway here.
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWD \
   --workers 1 2>"$work/gwd.log"
+# The Redis gateway on key layout 2 (docs/redis.md, "Layout v2"), its own prefix in the same Redis.
+start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWR2 \
+  --workers 1 --log-level warn --proxy-max-in-flight 4096 --pricing-litellm "$work/pricing.json" \
+  --redis redis://127.0.0.1:$REDIS --redis-prefix bench2 --redis-layout 2
 sleep 1
 # nginx's master only supervises: its one worker does the proxying, and is what we measure.
 ngx_master=$(cat "$work/ngx/nginx.pid"); ngx_pid=$(pgrep -P "$ngx_master" | head -1); gw_pid=${pids[3]}
-gwr_pid=${pids[5]}; gwc_pid=${pids[6]}; gwd_pid=${pids[7]}
+gwr_pid=${pids[5]}; gwc_pid=${pids[6]}; gwd_pid=${pids[7]}; gwr2_pid=${pids[8]}
 # Script calls (EVALSHA/EVAL) = Redis round trips of the request path; commands run inside
 # the scripts are counted by Redis under their own names, so they are left out.
 redis_cmds() { redis-cli -p $REDIS INFO commandstats | awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ {n += $3} END {print n+0}'; }
@@ -135,6 +140,8 @@ run "ditto-gateway cache hit (L1), 64 conns" 1 64 "http://127.0.0.1:$GWC/v1/chat
 c0=$(redis_cmds); u0=$(redis_usec)
 run "governed, Redis store, 64 conns" 1 64 "http://127.0.0.1:$GWR/v1/chat/completions" bench/chat-gov.lua "$gwr_pid" govr64
 c1=$(redis_cmds); u1=$(redis_usec)
+run "governed, Redis layout 2, 64 conns" 1 64 "http://127.0.0.1:$GWR2/v1/chat/completions" bench/chat-gov.lua "$gwr2_pid" govr2
+c2=$(redis_cmds); u2=$(redis_usec); keys2=$(redis-cli -p $REDIS EVAL "return #redis.call('KEYS', ARGV[1])" 0 'bench2:*')
 # Latency: everything on core 1 for these runs.
 taskset -apc 1 "$ngx_pid" >/dev/null; taskset -apc 1 "$gw_pid" >/dev/null
 run "upstream direct, 1 conn"     1 1 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up1
@@ -164,6 +171,8 @@ awk -v a="$rps_msg64" -v b="$rps_gw64" -v ca="$cpu_msg64" -v cb="$cpu_gw64" 'BEG
 awk -v a="$rps_hit64" -v b="$rps_ngx64" 'BEGIN {printf "cache hit (L1) / nginx proxy_pass (64 conns): %.2f\n", a/b}'
 awk -v a="$rps_gov64" -v b="$rps_gw64" 'BEGIN {printf "governed key (limits + budgets + cost) / plain key (64 conns): %.3f, %.2f us more CPU per request\n", a/b, 1e6/a - 1e6/b}'
 awk -v a="$rps_govr64" -v b="$rps_gov64" -v c=$((c1 - c0)) -v u=$((u1 - u0)) -v secs="$secs" 'BEGIN {printf "Redis store / memory store, governed key (64 conns): %.2f; Redis round trips (script calls) per request: %.2f; Redis CPU in scripts per request: %.1f us\n", a/b, c/(a*secs), u/(a*secs)}'
+# shellcheck disable=SC2154
+awk -v a="$rps_govr2" -v b="$rps_gov64" -v r="$rps_govr64" -v c=$((c2 - c1)) -v u=$((u2 - u1)) -v secs="$secs" -v k="$keys2" 'BEGIN {printf "Redis layout 2 / memory store, governed key (64 conns): %.2f (layout 1: %.2f); script calls per request: %.2f; Redis CPU in scripts per request: %.1f us; keys under its prefix after the run: %d\n", a/b, r/b, c/(a*secs), u/(a*secs), k}'
 awk -v a="$rps_gwsse" -v b="$rps_ngxsse" 'BEGIN {printf "SSE relay ratio gateway/nginx (64 conns):  %.2f\n", a/b}'
 echo "added p50 at 1 conn over the direct upstream: nginx $((p50_ngx1 - p50_up1)) us, ditto-gateway $((p50_gw1 - p50_up1)) us"
 read -r d50 d90 <<<"$ttfb_direct"; read -r g50 g90 <<<"$ttfb_gw"; read -r n50 n90 <<<"$ttfb_ngx"

@@ -2,7 +2,7 @@
 
 // What the gateway does when the shared store fails (docs/redis.md, "Failure modes"): rate limits
 // fall back to a local limiter, settlements that could not be written are retried until the
-// store is back, and budgets fail closed or open as configured (the budget step decides).
+// store is back, and budgets fail closed or open as configured (the governor decides).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
