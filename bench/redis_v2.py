@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import sys
 import time
@@ -40,10 +39,8 @@ class RedisError(Exception):
     pass
 
 
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.f = self.s.makefile("rb")
+class Conn(v1.Conn):
+    """v1's connection, with replies decoded: errors returned as RedisError, strings as str."""
 
     def read(self):
         line = self.f.readline()
@@ -63,10 +60,6 @@ class Conn:
             n = int(rest)
             return None if n < 0 else [self.read() for _ in range(n)]
         raise RuntimeError(f"unexpected reply {line!r}")
-
-    def call(self, *args):
-        self.s.sendall(enc(*args))
-        return self.read()
 
     def ok(self, *args):
         r = self.call(*args)

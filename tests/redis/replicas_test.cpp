@@ -267,6 +267,20 @@ TEST_F(Replicas, AuditRecordsForEveryOutcome) {
     EXPECT_GT(ttl, 29L * 24 * 3600);
 }
 
+TEST_F(Replicas, AGovernedRequestsAuditRecordIsStoredRedacted) {
+    // The record goes to Redis with the request's settlement (docs/redis.md, "Layout v2"): it is
+    // redacted before it is stored, not only when it is read back (the Admin API redacts again).
+    start(1, virtual_key_json("key-1", "vk-1",
+                              R"("limits":{"rpm":100},"budget":{"total_tokens":10000})"));
+    const std::string secret =
+        R"({"model":"sk-abcdefghijklmnop1234","max_tokens":5,"messages":[]})";
+    ASSERT_EQ(post(0, "vk-1", secret, {{"x-request-id", "secret-1"}})->status, 200);
+    const auto stored = await_audit("secret-1", std::chrono::seconds(5));
+    EXPECT_EQ(stored.first, "proxy");
+    EXPECT_EQ(stored.second.find("sk-abcdefghijklmnop1234"), std::string::npos) << stored.second;
+    EXPECT_NE(stored.second.find(R"("model":"<redacted>")"), std::string::npos) << stored.second;
+}
+
 TEST_F(Replicas, FailOpenAdmitsWithoutAReservationWhileRedisIsDown) {
     start(1, virtual_key_json("key-1", "vk-1", R"("budget":{"total_tokens":1000000})"),
           {"--redis-failure-mode", "open"});
@@ -307,6 +321,15 @@ TEST(RedisStartup, BadRedisSettingsAreClearErrors) {
                                  {cfg, "--listen", "127.0.0.1:0", "--redis", "rediss://h:6379"});
     EXPECT_EQ(tls.exit_code, 1);
     EXPECT_NE(tls.err.find("TLS"), std::string::npos) << tls.err;
+    const auto bad_layout = run_to_exit(
+        DITTO_GATEWAY_BIN,
+        {cfg, "--listen", "127.0.0.1:0", "--redis", "redis://h:6379", "--redis-layout", "3"});
+    EXPECT_EQ(bad_layout.exit_code, 2);
+    EXPECT_NE(bad_layout.err.find("--redis-layout"), std::string::npos) << bad_layout.err;
+    const auto layout_alone =
+        run_to_exit(DITTO_GATEWAY_BIN, {cfg, "--listen", "127.0.0.1:0", "--redis-layout", "2"});
+    EXPECT_EQ(layout_alone.exit_code, 2);
+    EXPECT_NE(layout_alone.err.find("require --redis"), std::string::npos) << layout_alone.err;
     const auto no_env = run_to_exit(
         DITTO_GATEWAY_BIN, {cfg, "--listen", "127.0.0.1:0", "--redis-env", "DITTO_NO_SUCH_VAR"});
     EXPECT_EQ(no_env.exit_code, 1);

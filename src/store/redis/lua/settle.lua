@@ -186,24 +186,16 @@ for r = 1, #records, 2 do
     redis.call('XADD', KEYS[2], '*', 'kind', records[r], 'payload', records[r + 1])
   end
 end
+-- Appends two fields and their integer values to an HSET command.
+local function put(a, f1, v1, f2, v2)
+  a[#a + 1], a[#a + 2], a[#a + 3], a[#a + 4] = f1, fmt('%d', v1), f2, fmt('%d', v2)
+end
 for _, key in ipairs(sorder) do
   local c = scopes[key]
   local a = {'HSET', key, 'up', up}
-  if c[8] then
-    a[5], a[6], a[7], a[8] = 'rq', fmt('%d', c[2]), 'tk', fmt('%d', c[3])
-  end
-  if c[9] then
-    a[#a + 1] = 'rt'
-    a[#a + 1] = fmt('%d', c[5])
-    a[#a + 1] = 'st'
-    a[#a + 1] = fmt('%d', c[4])
-  end
-  if c[10] then
-    a[#a + 1] = 'ru'
-    a[#a + 1] = fmt('%d', c[7])
-    a[#a + 1] = 'su'
-    a[#a + 1] = fmt('%d', c[6])
-  end
+  if c[8] then put(a, 'rq', c[2], 'tk', c[3]) end
+  if c[9] then put(a, 'rt', c[5], 'st', c[4]) end
+  if c[10] then put(a, 'ru', c[7], 'su', c[6]) end
   redis.call(unpack(a))
 end
 for _, k in ipairs(border) do
