@@ -7,6 +7,7 @@
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
 #include "ditto/proxy/proxy.hpp"
+#include "ditto/store/memory/memory_dedup_store.hpp"
 
 namespace ditto::app {
 namespace {
@@ -60,6 +61,32 @@ std::function<std::string()> prometheus_text(std::shared_ptr<metrics::prometheus
     };
 }
 
+// docs/proxy.md, "Retries with x-request-id": with Redis, every replica's records, and this
+// replica's while Redis is down.
+std::shared_ptr<middleware::middleware> make_dedup_step(const config::cli_options& options,
+                                                        const store::store_set& set,
+                                                        std::shared_ptr<proxy::upstreams> ups) {
+    if (options.proxy_replay_ttl_secs == 0)
+        return nullptr;
+    middleware::dedup_options o;
+    o.retention = std::chrono::seconds(options.proxy_replay_ttl_secs);
+    o.max_record_bytes = options.proxy_max_body_bytes;
+    o.key_headers = options.proxy_cache.key_headers;
+    // A retry waits as long as its own request could wait for an answer's head.
+    o.wait_bound = [ups](const std::vector<std::string>& candidates) {
+        std::chrono::milliseconds bound{0};
+        for (const auto& name : candidates) {
+            if (const auto* b = ups->find(name))
+                bound = std::max({bound, b->timeout(), b->max_response()});
+        }
+        return bound.count() == 0 ? std::chrono::milliseconds(300'000) : bound;
+    };
+    const bool shared = set.name == "redis";
+    return middleware::make_dedup(
+        shared ? set.dedup : nullptr,
+        shared ? std::make_shared<store::memory_dedup_store>() : set.dedup, std::move(o));
+}
+
 // What the proxy chains' steps are made of.
 struct chain_inputs {
     std::shared_ptr<proxy::upstreams> ups;
@@ -91,6 +118,7 @@ void add_chains(const config::cli_options& options, const store_runtime& store, 
     const auto cost_policy = middleware::make_cost_policy();
     const auto guardrails = middleware::make_guardrails(counters);
     const auto route = middleware::make_route(std::move(in.filter));
+    const auto dedup = make_dedup_step(options, store.set, ups);
     const auto cache_step = in.cache ? middleware::make_cache(in.cache, counters) : nullptr;
     const auto admit =
         middleware::make_admit(std::move(in.budget), store.set.governance, audit, counters);
@@ -106,6 +134,9 @@ void add_chains(const config::cli_options& options, const store_runtime& store, 
         c->add(cost_policy).add(guardrails).add(route);
         if (dialects)
             c->add(proxy::make_translation_check(ups));
+        if (dedup)
+            if (dedup)
+                c->add(dedup);
         if (cache_step)
             c->add(cache_step);
         c->add(admit).add(proxy_step);

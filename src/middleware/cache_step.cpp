@@ -1,8 +1,6 @@
-#include <array>
-
 #include "ditto/cache/cache_key.hpp"
+#include "ditto/cache/recording.hpp"
 #include "ditto/cache/response_cache.hpp"
-#include "ditto/core/sse_usage.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/middleware/builtin.hpp"
 
@@ -44,33 +42,6 @@ bool eligible(const proxy_context& ctx, const cache::cache_options& o) {
     return !bypassed(ctx.req);
 }
 
-// Upstream headers that must not be replayed: hop-by-hop and framing (the replay sets its
-// own), the upstream's date and cookies, and the per-request ids the hit sets afresh.
-bool replayable(std::string_view lower) {
-    static constexpr std::array<std::string_view, 13> dropped = {"connection",
-                                                                 "keep-alive",
-                                                                 "proxy-authenticate",
-                                                                 "proxy-connection",
-                                                                 "te",
-                                                                 "trailer",
-                                                                 "transfer-encoding",
-                                                                 "upgrade",
-                                                                 "content-length",
-                                                                 "date",
-                                                                 "set-cookie",
-                                                                 "x-request-id",
-                                                                 "x-ditto-cache"};
-    // x-ditto-shim says how the answer was made (translated to the client's dialect,
-    // docs/dialects.md), which stays true of the stored copy; the others describe one request.
-    if (lower.starts_with("x-ditto-") && lower != "x-ditto-shim")
-        return false;
-    for (auto d : dropped) {
-        if (lower == d)
-            return false;
-    }
-    return true;
-}
-
 // The most a body may be to be stored: SSE only with streaming caching on.
 std::optional<std::uint64_t> storable_limit(const http::response& res,
                                             const cache::cache_options& o) {
@@ -86,17 +57,7 @@ std::optional<std::uint64_t> storable_limit(const http::response& res,
 
 // The entry for `res`, without its body (filled by the caller, which may still be reading it).
 cache::entry entry_head(const proxy_context& ctx, const http::response& res) {
-    cache::entry e;
-    e.status = res.msg.result_int();
-    if (auto b = res.msg.find("x-ditto-backend"); b != res.msg.end())
-        e.backend = std::string(b->value());
-    for (const auto& f : res.msg) {
-        auto name =
-            core::to_lower(std::string_view(f.name_string().data(), f.name_string().size()));
-        if (replayable(name))
-            e.headers.emplace_back(std::move(name), std::string(f.value()));
-    }
-    e.wire = cache::wire_headers(e);
+    auto e = cache::answer_head(res);
     e.meta.scope = "vk:" + ctx.key->id;
     e.meta.method = std::string(ctx.req.method_string());
     e.meta.path = ctx.path;
@@ -104,79 +65,30 @@ cache::entry entry_head(const proxy_context& ctx, const http::response& res) {
     return e;
 }
 
-// The client's stream had the usage event the gateway asked for removed (docs/governance.md); the
-// stored copy must be what the client saw.
-std::string without_usage_chunk(const std::string& body) {
-    core::sse_usage_scanner scanner(true);
-    std::string out;
-    scanner.feed(body, out);
-    scanner.finish(out);
-    return out;
-}
-
-// Relays a streamed 2xx answer unchanged while keeping a copy; when the body ends normally
-// (and fits), the copy is stored and handed to the waiting identical requests. A failed,
-// cut or oversized stream is never stored (docs/caching.md).
-class recording_stream final : public http::body_stream {
+// A streamed 2xx answer is stored when its body ends normally and fits, and handed to the
+// identical requests waiting on it. A failed, cut or oversized stream is never stored
+// (docs/caching.md).
+class cache_sink final : public cache::recording_sink {
   public:
-    recording_stream(std::unique_ptr<http::body_stream> inner, std::shared_ptr<response_cache> c,
-                     std::string key, cache::entry head, single_flight::lead lead,
-                     std::uint64_t limit, bool strip)
-        : inner_(std::move(inner)),
-          cache_(std::move(c)),
-          key_(std::move(key)),
-          head_(std::move(head)),
-          lead_(std::move(lead)),
-          limit_(limit),
-          strip_(strip) {}
+    cache_sink(std::shared_ptr<response_cache> c, std::string key, single_flight::lead lead)
+        : cache_(std::move(c)), key_(std::move(key)), lead_(std::move(lead)) {}
 
-    boost::asio::awaitable<std::optional<std::string>> next(
-        boost::system::error_code& ec) override {
-        auto piece = co_await inner_->next(ec);
-        if (ec) {
-            stop_recording();
-            co_return piece;
-        }
-        if (!piece) {
-            if (recording_)
-                co_await store();
-            co_return piece;
-        }
-        if (recording_) {
-            if (head_.body.size() + piece->size() > limit_) {
-                stop_recording();
-                co_await cache_->forget(key_);
-            } else {
-                head_.body += *piece;
-            }
-        }
-        co_return piece;
+    boost::asio::awaitable<void> complete(cache::entry e) override {
+        auto stored = std::make_shared<const cache::entry>(std::move(e));
+        co_await cache_->store(key_, stored);
+        lead_.finish(std::move(stored));
+    }
+
+    boost::asio::awaitable<void> abandon(bool overflow) override {
+        lead_.finish(nullptr);
+        if (overflow)
+            co_await cache_->forget(key_);
     }
 
   private:
-    void stop_recording() {
-        recording_ = false;
-        std::string().swap(head_.body);
-        lead_.finish(nullptr);
-    }
-
-    boost::asio::awaitable<void> store() {
-        recording_ = false;
-        if (strip_)
-            head_.body = without_usage_chunk(head_.body);
-        auto e = std::make_shared<const cache::entry>(std::move(head_));
-        co_await cache_->store(key_, e);
-        lead_.finish(std::move(e));
-    }
-
-    std::unique_ptr<http::body_stream> inner_;
     std::shared_ptr<response_cache> cache_;
     std::string key_;
-    cache::entry head_;
-    single_flight::lead lead_;
-    std::uint64_t limit_;
-    bool strip_;
-    bool recording_ = true;
+    single_flight::lead lead_;  // finished with nothing if the client goes away first
 };
 
 class cache_step final : public middleware {
@@ -260,14 +172,7 @@ class cache_step final : public middleware {
         auto& result = ctx.settle.result();
         result.cache_hit = true;
         result.backend = e.backend;
-        http::response res;
-        res.msg.version(ctx.req.version());
-        res.msg.result(e.status);
-        if (e.wire.empty()) {  // an entry made without its wire form
-            for (const auto& [name, value] : e.headers)
-                res.msg.insert(name, value);
-        }
-        res.stored_fields = e.wire;
+        auto res = cache::stored_answer(hit, ctx.req, std::move(ctx.holds));
         // Stored headers never include these (replayable()): insert, no lookup needed.
         res.msg.insert("x-ditto-backend", e.backend);
         res.msg.insert("x-ditto-cache", "hit");
@@ -276,12 +181,6 @@ class cache_step final : public middleware {
                        source == cache::hit_source::memory ? "memory" : "redis");
         res.msg.insert("x-ditto-request-id", ctx.request_id);
         res.msg.insert("x-request-id", ctx.request_id);
-        res.msg.keep_alive(ctx.req.keep_alive());
-        res.stored_body = &e.body;
-        res.msg.content_length(e.body.size());
-        res.holds = std::move(ctx.holds);
-        // Keeps the stored bytes alive until written.
-        res.holds.push_back(std::const_pointer_cast<cache::entry>(hit));
         return res;
     }
 
@@ -296,9 +195,10 @@ class cache_step final : public middleware {
         auto head = entry_head(ctx, res);
         head.meta.route_partition = std::move(partition);
         if (res.stream) {
-            res.stream = std::make_unique<recording_stream>(
-                std::move(res.stream), cache_, std::move(key), std::move(head), std::move(lead),
-                *limit, ctx.settle.result().usage_event_added);
+            res.stream = cache::record(
+                std::move(res.stream), std::move(head), *limit,
+                ctx.settle.result().usage_event_added,
+                std::make_unique<cache_sink>(cache_, std::move(key), std::move(lead)));
             co_return res;
         }
         if (res.msg.body().size() > *limit) {

@@ -24,6 +24,8 @@ struct cli_options {
     std::uint64_t proxy_max_in_flight = 256;
     std::uint64_t proxy_max_body_bytes = 64ULL * 1024 * 1024;
     std::uint64_t proxy_usage_max_body_bytes = 1024 * 1024;  ///< 0 disables usage parsing
+    /// Retries with x-request-id (docs/proxy.md): how long a first answer is replayed; 0: off.
+    std::uint64_t proxy_replay_ttl_secs = 86'400;
     /// The output a request may produce when it sets no max tokens (charged to rate limits
     /// and budgets at admission; docs/governance.md, "Rate limits").
     std::uint64_t default_max_output_tokens = 4096;

@@ -31,6 +31,10 @@ enum class gateway_error : std::uint8_t {
     integer_above_max_value,
     invalid_request,
     translation_error,
+    // Retries with an x-request-id (docs/proxy.md).
+    request_id_conflict,
+    request_id_in_flight,
+    request_id_replay_unavailable,
     // Policy: guardrails, rate limits, budgets, the store behind them.
     guardrail_rejected,
     cost_budget_unsupported_endpoint,
@@ -57,7 +61,7 @@ struct gateway_error_row {
     std::string_view code;
 };
 
-inline constexpr std::array<gateway_error_row, 28> gateway_errors{{
+inline constexpr std::array<gateway_error_row, 31> gateway_errors{{
     {gateway_error::bad_request, 400, "invalid_request_error", "bad_request"},
     {gateway_error::request_header_too_large, 431, "invalid_request_error",
      "request_header_too_large"},
@@ -78,6 +82,11 @@ inline constexpr std::array<gateway_error_row, 28> gateway_errors{{
      "integer_above_max_value"},
     {gateway_error::invalid_request, 400, "invalid_request_error", "invalid_request"},
     {gateway_error::translation_error, 500, "api_error", "translation_error"},
+    // 409: the OpenAI SDKs retry it, which is right for "in flight" and harmless for the others.
+    {gateway_error::request_id_conflict, 409, "invalid_request_error", "request_id_conflict"},
+    {gateway_error::request_id_in_flight, 409, "invalid_request_error", "request_id_in_flight"},
+    {gateway_error::request_id_replay_unavailable, 409, "invalid_request_error",
+     "request_id_replay_unavailable"},
     {gateway_error::guardrail_rejected, 403, "policy_error", "guardrail_rejected"},
     {gateway_error::cost_budget_unsupported_endpoint, 400, "invalid_request_error",
      "cost_budget_unsupported_endpoint"},

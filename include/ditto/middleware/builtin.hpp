@@ -2,11 +2,13 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ditto/metrics/counters.hpp"
 #include "ditto/middleware/chain.hpp"
@@ -59,6 +61,7 @@ bool is_streamable_upload(const proxy_context& ctx);
 
 namespace ditto::store {
 class governor;
+class dedup_store;
 class audit_log;
 }  // namespace ditto::store
 
@@ -126,6 +129,27 @@ std::shared_ptr<middleware> make_guardrails(std::shared_ptr<metrics::counters> c
 /// the budget (a hit reserves nothing).
 std::shared_ptr<middleware> make_cache(std::shared_ptr<cache::response_cache> c,
                                        std::shared_ptr<metrics::counters> counters);
+
+/// docs/proxy.md, "Retries with x-request-id".
+struct dedup_options {
+    std::chrono::milliseconds lease{30'000};          ///< a leader that stops refreshing loses it
+    std::chrono::milliseconds refresh_every{5'000};   ///< the leader's lease refresh
+    std::chrono::milliseconds poll_every{50};         ///< a retry waiting on its leader
+    std::chrono::milliseconds retention{86'400'000};  ///< a completed answer is replayed for
+    std::uint64_t max_record_bytes = 64ULL * 1024 * 1024;  ///< --proxy-max-body-bytes
+    std::vector<std::string> key_headers;  ///< --proxy-cache-key-headers: varies the fingerprint
+    /// The longest a retry waits for its leader's answer: the request's own deadline, from its
+    /// candidate backends.
+    std::function<std::chrono::milliseconds(const std::vector<std::string>&)> wait_bound;
+};
+
+/// docs/proxy.md, "Retries with x-request-id": a non-safe request with a client x-request-id
+/// leads (`x-ditto-request-dedup: leader`) or replays the first answer (`replay`), or is refused
+/// (409 conflict or in flight). `shared` (every replica's, may be null) is asked first, `local`
+/// (this process's) without it or while it fails.
+/// After route, before the cache and the admission: a replay is neither charged nor cached.
+std::shared_ptr<middleware> make_dedup(std::shared_ptr<store::dedup_store> shared,
+                                       std::shared_ptr<store::dedup_store> local, dedup_options o);
 
 /// The routed model (docs/proxy.md, "Routing"): the trimmed JSON `model`, else the decoded `{id}`
 /// of `/v1/models/{id}`, else empty.

@@ -12,6 +12,7 @@
 #include "ditto/store/budget_store.hpp"
 #include "ditto/store/cache_store.hpp"
 #include "ditto/store/control_store.hpp"
+#include "ditto/store/dedup_store.hpp"
 #include "ditto/store/governor.hpp"
 #include "ditto/store/rate_limiter.hpp"
 
@@ -27,6 +28,9 @@ struct store_set {
     std::shared_ptr<control_store> control;
     /// The proxy cache's shared tier; null for the memory store (L1 only).
     std::shared_ptr<cache_store> cache;
+    /// x-request-id records (dedup_store.hpp): this process's for the memory store, every
+    /// replica's for Redis.
+    std::shared_ptr<dedup_store> dedup;
     /// Readiness (`store.redis` in `/ready`, docs/http-server.md): nullopt when healthy, else what
     /// is wrong. Null for the memory store, which is always ready.
     std::function<boost::asio::awaitable<std::optional<std::string>>()> health;

@@ -2,6 +2,7 @@
 
 #include "ditto/store/memory/memory_audit_log.hpp"
 #include "ditto/store/memory/memory_budget_store.hpp"
+#include "ditto/store/memory/memory_dedup_store.hpp"
 #include "ditto/store/memory/memory_rate_limiter.hpp"
 #include "ditto/store/store.hpp"
 
@@ -54,6 +55,7 @@ store_set make_memory_store(std::size_t audit_capacity) {
     s.budgets = std::make_shared<memory_budget_store>();
     s.audit = std::make_shared<memory_audit_log>(audit_capacity);
     s.control = std::make_shared<memory_control_store>();
+    s.dedup = std::make_shared<memory_dedup_store>();
     s.governance = make_composite_governor(s, false);
     return s;
 }

@@ -12,6 +12,7 @@
 #include "ditto/core/hash.hpp"
 #include "redis_cache_store.hpp"
 #include "redis_client.hpp"
+#include "redis_dedup_store.hpp"
 #include "redis_v2_store.hpp"
 #include "scripts.hpp"
 
@@ -399,6 +400,7 @@ store_set make_redis_store(redis_store_options o, net::any_io_executor backgroun
     s.audit = std::make_shared<redis_audit_log>(client, o.prefix, o.audit_retention);
     s.control = control;
     s.cache = make_redis_cache_store(client, o.prefix);
+    s.dedup = make_redis_dedup_store(client, o.prefix);
     s.governance = make_composite_governor(s, false);
     if (o.layout == 2)
         use_layout_v2(s, client, o.prefix, o.audit_retention);

@@ -279,5 +279,13 @@ const lua_script& v2_reap_script() {
     static const lua_script s = make(lua::reap);
     return s;
 }
+const lua_script& dedup_begin_script() {
+    static const lua_script s = make(lua::dedup_begin);
+    return s;
+}
+const lua_script& dedup_end_script() {
+    static const lua_script s = make(lua::dedup_end);
+    return s;
+}
 
 }  // namespace ditto::store::redis

@@ -138,6 +138,15 @@ TEST(Cli, UsageMaxBodyBytesZeroDisablesParsing) {
     EXPECT_EQ(r.options.proxy_usage_max_body_bytes, 0u);
 }
 
+TEST(Cli, ReplayTtlDefaultsToADayAndZeroTurnsReplayOff) {
+    EXPECT_EQ(parse({"gw.json"}).options.proxy_replay_ttl_secs, 86400u);
+    auto r = parse({"gw.json", "--proxy-replay-ttl", "0"});
+    ASSERT_FALSE(r.exit) << r.output;
+    EXPECT_EQ(r.options.proxy_replay_ttl_secs, 0u);
+    EXPECT_TRUE(parse({"gw.json", "--proxy-replay-ttl", "-1"}).exit);
+    EXPECT_TRUE(parse({"gw.json", "--proxy-replay-ttl", "day"}).exit);
+}
+
 TEST(HostPort, ParsesV4V6AndNames) {
     auto a = parse_host_port("127.0.0.1:8080");
     ASSERT_TRUE(a);
