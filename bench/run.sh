@@ -68,7 +68,7 @@ start taskset -c 1 redis-server --port $REDIS --bind 127.0.0.1 --save "" --appen
 sleep 0.3
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWR \
   --workers 1 --log-level warn --proxy-max-in-flight 4096 --pricing-litellm "$work/pricing.json" \
-  --redis redis://127.0.0.1:$REDIS --redis-prefix bench
+  --redis redis://127.0.0.1:$REDIS --redis-prefix bench --redis-layout 1
 # The same gateway with the proxy cache on: after the first request every one is an L1 hit.
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWC \
   --workers 1 --log-level warn --proxy-max-in-flight 4096 --proxy-cache
@@ -76,10 +76,11 @@ start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0
 # log collector would read it) but for one worker, as every gateway here.
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWD \
   --workers 1 2>"$work/gwd.log"
-# The Redis gateway on key layout 2 (docs/redis.md, "Layout v2"), its own prefix in the same Redis.
+# The Redis gateway on key layout 2, the default (docs/redis.md, "Layout v2"), its own prefix in
+# the same Redis; the one above runs layout 1, which replicas not yet moved still run.
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWR2 \
   --workers 1 --log-level warn --proxy-max-in-flight 4096 --pricing-litellm "$work/pricing.json" \
-  --redis redis://127.0.0.1:$REDIS --redis-prefix bench2 --redis-layout 2
+  --redis redis://127.0.0.1:$REDIS --redis-prefix bench2
 sleep 1
 # nginx's master only supervises: its one worker does the proxying, and is what we measure.
 ngx_master=$(cat "$work/ngx/nginx.pid"); ngx_pid=$(pgrep -P "$ngx_master" | head -1); gw_pid=${pids[3]}
@@ -138,9 +139,9 @@ run "ditto-gateway Anthropic dialect, 64 conns" 1 64 "http://127.0.0.1:$GW/v1/me
 # Only the first of these requests goes upstream (the concurrent first ones wait for it).
 run "ditto-gateway cache hit (L1), 64 conns" 1 64 "http://127.0.0.1:$GWC/v1/chat/completions" $chat "$gwc_pid" hit64
 c0=$(redis_cmds); u0=$(redis_usec)
-run "governed, Redis store, 64 conns" 1 64 "http://127.0.0.1:$GWR/v1/chat/completions" bench/chat-gov.lua "$gwr_pid" govr64
+run "governed, Redis layout 1, 64 conns" 1 64 "http://127.0.0.1:$GWR/v1/chat/completions" bench/chat-gov.lua "$gwr_pid" govr64
 c1=$(redis_cmds); u1=$(redis_usec)
-run "governed, Redis layout 2, 64 conns" 1 64 "http://127.0.0.1:$GWR2/v1/chat/completions" bench/chat-gov.lua "$gwr2_pid" govr2
+run "governed, Redis layout 2 (default), 64 conns" 1 64 "http://127.0.0.1:$GWR2/v1/chat/completions" bench/chat-gov.lua "$gwr2_pid" govr2
 c2=$(redis_cmds); u2=$(redis_usec); keys2=$(redis-cli -p $REDIS EVAL "return #redis.call('KEYS', ARGV[1])" 0 'bench2:*')
 # Latency: everything on core 1 for these runs.
 taskset -apc 1 "$ngx_pid" >/dev/null; taskset -apc 1 "$gw_pid" >/dev/null
@@ -170,9 +171,9 @@ awk -v a="$rps_gwd64" -v b="$rps_gw64" -v ca="$cpu_gwd64" -v cb="$cpu_gw64" -v l
 awk -v a="$rps_msg64" -v b="$rps_gw64" -v ca="$cpu_msg64" -v cb="$cpu_gw64" 'BEGIN {printf "Anthropic dialect (translated both ways) / chat (64 conns): %.2f; CPU per request %.1f vs %.1f us (%+.1f us)\n", a/b, ca, cb, ca-cb}'
 awk -v a="$rps_hit64" -v b="$rps_ngx64" 'BEGIN {printf "cache hit (L1) / nginx proxy_pass (64 conns): %.2f\n", a/b}'
 awk -v a="$rps_gov64" -v b="$rps_gw64" 'BEGIN {printf "governed key (limits + budgets + cost) / plain key (64 conns): %.3f, %.2f us more CPU per request\n", a/b, 1e6/a - 1e6/b}'
-awk -v a="$rps_govr64" -v b="$rps_gov64" -v c=$((c1 - c0)) -v u=$((u1 - u0)) -v secs="$secs" 'BEGIN {printf "Redis store / memory store, governed key (64 conns): %.2f; Redis round trips (script calls) per request: %.2f; Redis CPU in scripts per request: %.1f us\n", a/b, c/(a*secs), u/(a*secs)}'
+awk -v a="$rps_govr64" -v b="$rps_gov64" -v c=$((c1 - c0)) -v u=$((u1 - u0)) -v secs="$secs" 'BEGIN {printf "Redis layout 1 / memory store, governed key (64 conns): %.2f; Redis round trips (script calls) per request: %.2f; Redis CPU in scripts per request: %.1f us\n", a/b, c/(a*secs), u/(a*secs)}'
 # shellcheck disable=SC2154
-awk -v a="$rps_govr2" -v b="$rps_gov64" -v r="$rps_govr64" -v c=$((c2 - c1)) -v u=$((u2 - u1)) -v secs="$secs" -v k="$keys2" 'BEGIN {printf "Redis layout 2 / memory store, governed key (64 conns): %.2f (layout 1: %.2f); script calls per request: %.2f; Redis CPU in scripts per request: %.1f us; keys under its prefix after the run: %d\n", a/b, r/b, c/(a*secs), u/(a*secs), k}'
+awk -v a="$rps_govr2" -v b="$rps_gov64" -v r="$rps_govr64" -v c=$((c2 - c1)) -v u=$((u2 - u1)) -v secs="$secs" -v k="$keys2" 'BEGIN {printf "Redis layout 2 (default) / memory store, governed key (64 conns): %.2f (layout 1: %.2f); script calls per request: %.2f; Redis CPU in scripts per request: %.1f us; keys under its prefix after the run: %d\n", a/b, r/b, c/(a*secs), u/(a*secs), k}'
 awk -v a="$rps_gwsse" -v b="$rps_ngxsse" 'BEGIN {printf "SSE relay ratio gateway/nginx (64 conns):  %.2f\n", a/b}'
 echo "added p50 at 1 conn over the direct upstream: nginx $((p50_ngx1 - p50_up1)) us, ditto-gateway $((p50_gw1 - p50_up1)) us"
 read -r d50 d90 <<<"$ttfb_direct"; read -r g50 g90 <<<"$ttfb_gw"; read -r n50 n90 <<<"$ttfb_ngx"

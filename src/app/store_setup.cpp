@@ -127,6 +127,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     ro.connection.command_timeout = std::chrono::milliseconds(o.redis_timeout_ms);
     ro.audit_retention = std::chrono::seconds(o.audit_retention_secs);
     ro.layout = static_cast<int>(o.redis_layout);
+    ro.migrate = o.redis_migrate;
     rt.set = store::redis::make_redis_store(ro, bg.executor());
     // A fatal error below returns nullopt, and `rt` closes the store's connections as it
     // goes: the background loop has nothing left that keeps it (and the exit) waiting.

@@ -269,6 +269,8 @@ cli_result parse_cli(int argc, const char* const* argv) {
                                   "Redis key layout: 1, or 2 (two script calls per request)")
                        ->check(CLI::IsMember({1u, 2u}))
                        ->default_str(std::to_string(o.redis_layout));
+    auto* migrate = app.add_flag("--redis-migrate", o.redis_migrate,
+                                 "move a prefix of key layout 1 to layout 2 at start-up");
     app.add_option("--audit-retention-secs", o.audit_retention_secs,
                    "how long Redis keeps audit records; 0 keeps them")
         ->check(unsigned_only)
@@ -316,12 +318,16 @@ cli_result parse_cli(int argc, const char* const* argv) {
         return r;
     }
 
-    if ((prefix->count() > 0 || failure->count() > 0 || layout->count() > 0) && !o.redis_url &&
-        !o.redis_env) {
+    if ((prefix->count() > 0 || failure->count() > 0 || layout->count() > 0 ||
+         migrate->count() > 0) &&
+        !o.redis_url && !o.redis_env) {
         return usage_error(
-            "--redis-prefix, --redis-failure-mode and --redis-layout require --redis or "
-            "--redis-env");
+            "--redis-prefix, --redis-failure-mode, --redis-layout and --redis-migrate require "
+            "--redis or --redis-env");
     }
+    if (o.redis_migrate && o.redis_layout != 2)
+        return usage_error(
+            "--redis-migrate moves a prefix to key layout 2: not with --redis-layout 1");
     if (o.redis_prefix.empty() || o.redis_prefix.find_first_of(" \t\r\n") != std::string::npos)
         return usage_error("--redis-prefix must be non-empty and without spaces");
 

@@ -35,8 +35,8 @@ class Cluster : public ::testing::Test {
             {"DITTO_CLUSTER_PORT", std::to_string(base)},
             {"DITTO_GATEWAY_BIN", DITTO_GATEWAY_BIN},
             {"DITTO_MOCK_BIN", DITTO_MOCK_BIN}};
-        if (test::redis_layout2())
-            env.emplace_back("DITTO_CLUSTER_ARGS", "--redis-layout 2");
+        if (!test::redis_layout2())
+            env.emplace_back("DITTO_CLUSTER_ARGS", "--redis-layout 1");
         return run_to_exit("/bin/bash", args, 60s, env);
     }
     std::string redis(const std::vector<std::string>& args) {

@@ -374,6 +374,71 @@ TEST(RedisStartup, AReplicaOfTheOtherKeyLayoutIsRefused) {
         << v1_on_new.err;
 }
 
+// docs/redis.md, "Upgrading from layout 1": a prefix of layout 1 — ledgers, a dead replica's open
+// reservation, audit records — is moved by the first replica started with --redis-migrate; the
+// ledgers carry on exactly, the reservation is released by the layout 2 reaper, the old audit
+// records are still listed, and a layout 1 replica still running stops governing.
+TEST_F(Replicas, ALayoutOnePrefixIsMovedByTheFirstReplicaStartedWithRedisMigrate) {
+    start(2, virtual_key_json("key-1", "vk-1", R"("budget":{"total_tokens":100000})"),
+          {"--redis-layout", "1", "--admin-token", "adm"});
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(
+            post(0, "vk-1", exact_chat, {{"x-request-id", "v1-" + std::to_string(i)}})->status,
+            200);
+    // Replica 0 dies with a request in flight: its reservation stays open.
+    std::thread in_flight([&] { post(0, "vk-1", exact_chat, {{"x-mock-delay-ms", "3000"}}); });
+    std::this_thread::sleep_for(300ms);
+    ASSERT_EQ(cli({"HGET", "t:budget_ledger:key-1", "reserved_tokens"}), "27");
+    gws[0]->proc.signal(SIGKILL);
+    in_flight.join();
+
+    // Without --redis-migrate, layout 2 refuses the prefix and says how to move it.
+    temp_dir dir;
+    const auto cfg = dir.write("gateway.json", config);
+    const auto refused =
+        run_to_exit(DITTO_GATEWAY_BIN, {cfg, "--listen", "127.0.0.1:0", "--redis", redis.url(),
+                                        "--redis-prefix", "t", "--redis-layout", "2"});
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("--redis-migrate"), std::string::npos) << refused.err;
+    EXPECT_EQ(cli({"EXISTS", "t:layout"}), "0");
+
+    gws.push_back(std::make_unique<running_gateway>());
+    gws.back()->start(config, {"--redis", redis.url(), "--redis-prefix", "t", "--redis-layout", "2",
+                               "--redis-migrate", "--admin-token", "adm"});
+    EXPECT_EQ(cli({"GET", "t:layout"}), "2");
+    EXPECT_EQ(cli({"EXISTS", "t:budget_ledger:key-1", "t:budget_keys", "t:reservations_by_ts"}),
+              "0");
+    EXPECT_EQ(cli({"HGET", "t:scope:key-1", "st"}), "81");
+    EXPECT_EQ(cli({"HGET", "t:scope:key-1", "rt"}), "27");
+
+    // The layout 1 replica still running is out of the rotation, and admits nothing.
+    auto ready = http_request(gws[1]->port, "GET", "/ready");
+    EXPECT_EQ(ready->status, 503);
+    EXPECT_NE(ready->body.find("moved to key layout 2"), std::string::npos) << ready->body;
+    EXPECT_EQ(post(1, "vk-1")->status, 503);
+
+    // Layout 2 goes on from the moved ledger, and its reaper releases the dead reservation.
+    ASSERT_EQ(post(2, "vk-1", exact_chat, {{"x-request-id", "v2-0"}})->status, 200);
+    EXPECT_EQ(cli({"HGET", "t:scope:key-1", "st"}), "108");
+    const http_headers admin = {{"Authorization", "Bearer adm"}};
+    auto reaped = http_request(gws[2]->port, "POST", "/admin/reservations/reap",
+                               R"({"older_than_secs":0})", admin);
+    ASSERT_EQ(reaped->status, 200) << reaped->body;
+    EXPECT_NE(reaped->body.find(R"("reaped":1)"), std::string::npos) << reaped->body;
+    EXPECT_EQ(cli({"HGET", "t:scope:key-1", "rt"}), "0");
+    EXPECT_EQ(cli({"HGET", "t:scope:key-1", "st"}), "108");
+
+    // The audit: the new record first, then layout 1's, still listed.
+    auto audit = http_request(gws[2]->port, "GET", "/admin/audit?limit=10", "", admin);
+    ASSERT_EQ(audit->status, 200);
+    const auto at_new = audit->body.find("v2-0");
+    const auto at_old = audit->body.find("v1-2");
+    ASSERT_NE(at_new, std::string::npos) << audit->body;
+    ASSERT_NE(at_old, std::string::npos) << audit->body;
+    EXPECT_LT(at_new, at_old);
+    EXPECT_NE(audit->body.find("v1-0"), std::string::npos);
+}
+
 // REGRESSION: an exit after the store had opened (the upstreams cannot be built, the address
 // cannot be bound) left Redis' change feed running, which held the background thread, and so
 // the exit, for its whole 5 s grace and logged a false "pending settlements abandoned".

@@ -58,8 +58,8 @@ child_process& child_process::operator=(child_process&& o) noexcept {
 
 namespace {
 
-// DITTO_TEST_REDIS_LAYOUT=2 runs every gateway a Redis suite starts on that key layout
-// (tests/CMakeLists.txt registers the Redis suites once per layout; docs/redis.md).
+// DITTO_TEST_REDIS_LAYOUT=1 runs every gateway a Redis suite starts on that key layout (the
+// default is 2; tests/CMakeLists.txt registers the Redis suites once per layout; docs/redis.md).
 std::vector<std::string> with_redis_layout(const std::string& path, std::vector<std::string> args) {
     const char* layout = std::getenv("DITTO_TEST_REDIS_LAYOUT");
     if (layout == nullptr || !path.ends_with("ditto-gateway"))

@@ -9,10 +9,10 @@
 
 namespace ditto::test {
 
-/// DITTO_TEST_REDIS_LAYOUT=2: the gateways run with --redis-layout 2.
+/// The gateways run with key layout 2 (the default) unless DITTO_TEST_REDIS_LAYOUT=1.
 inline bool redis_layout2() {
     const char* l = std::getenv("DITTO_TEST_REDIS_LAYOUT");
-    return l != nullptr && std::string(l) == "2";
+    return l == nullptr || std::string(l) != "1";
 }
 
 /// The command reading a ledger field of `scope`, named as layout 1 names it (`spent_tokens`,

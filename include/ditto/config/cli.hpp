@@ -56,7 +56,8 @@ struct cli_options {
     std::string redis_prefix = "ditto";
     std::uint64_t redis_timeout_ms = 250;
     std::string redis_failure_mode = "closed";  ///< budgets when Redis is down: open|closed
-    unsigned redis_layout = 1;  ///< --redis-layout: the key layout (docs/redis.md, "Layout v2")
+    unsigned redis_layout = 2;   ///< --redis-layout: the key layout (docs/redis.md, "Layout v2")
+    bool redis_migrate = false;  ///< --redis-migrate: layout 1 -> 2 at start-up (docs/redis.md)
     std::uint64_t audit_retention_secs = 30ULL * 24 * 3600;  ///< 0 keeps records
 
     // Ours: client-side deadlines and drain (docs/cli.md).

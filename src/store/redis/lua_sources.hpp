@@ -9,6 +9,7 @@ namespace ditto::store::redis::lua {
 extern const std::string_view admit;
 extern const std::string_view settle;
 extern const std::string_view reap;
+extern const std::string_view migrate;
 extern const std::string_view dedup_begin;
 extern const std::string_view dedup_end;
 

@@ -377,13 +377,21 @@ class redis_control_store final : public control_store,
     std::atomic<bool> stopped_{false};
 };
 
-net::awaitable<std::optional<std::string>> health_of(std::shared_ptr<redis_client> c) {
+net::awaitable<std::optional<std::string>> health_of(std::shared_ptr<redis_client> c,
+                                                     std::string prefix, int layout) {
     // Awaited into a variable, not in the condition, and one co_return: GCC 12 miscompiles
     // this coroutine otherwise (it traps at run time).
-    const bool ok = co_await c->ping();
+    std::vector<std::string> get{"GET", prefix + ":layout"};
+    auto r = co_await c->exec(std::move(get));
     std::optional<std::string> problem;
-    if (!ok)
+    const std::string held(r.reply.as_string().value_or(""));
+    if (failure_of(r))
         problem = "redis unreachable: " + c->url().redacted();
+    else if (layout == 1 && !held.empty() && held != "1")
+        // Moved to layout 2 by another replica (docs/redis.md, "Upgrading from layout 1"): this
+        // one can no longer govern, and says so to its readiness probe.
+        problem = "redis prefix '" + prefix + "' was moved to key layout " + held +
+                  "; restart this replica with --redis-layout " + held;
     co_return problem;
 }
 
@@ -404,8 +412,10 @@ store_set make_redis_store(redis_store_options o, net::any_io_executor backgroun
     s.governance = make_composite_governor(s, false);
     if (o.layout == 2)
         use_layout_v2(s, client, o.prefix, o.audit_retention);
-    s.claim = layout_claim(client, o.prefix, o.layout);
-    s.health = [client] { return health_of(client); };
+    s.claim = layout_claim(client, o.prefix, o.layout, o.migrate);
+    s.health = [client, prefix = o.prefix, layout = o.layout] {
+        return health_of(client, prefix, layout);
+    };
     s.close = [client, control] {
         control->stop();
         client->close_all();

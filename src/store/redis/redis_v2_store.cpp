@@ -10,6 +10,7 @@
 
 #include "ditto/core/hash.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/log/log.hpp"
 #include "redis_client.hpp"
 #include "redis_governor.hpp"
 #include "scripts.hpp"
@@ -229,8 +230,14 @@ class v2_budget_store final : public budget_store {
 // request's settlement, or alone here (refusals, the Admin API's records).
 class v2_audit_log final : public audit_log {
   public:
-    v2_audit_log(std::shared_ptr<redis_client> c, std::string prefix, std::chrono::seconds keep)
-        : c_(std::move(c)), p_(std::move(prefix)), keep_ms_(keep.count() * 1000) {}
+    /// `older`: layout 1's records on the same prefix (a migrated prefix keeps them until their
+    /// retention ends), listed after the stream's, which are all younger.
+    v2_audit_log(std::shared_ptr<redis_client> c, std::string prefix, std::chrono::seconds keep,
+                 std::shared_ptr<audit_log> older)
+        : c_(std::move(c)),
+          p_(std::move(prefix)),
+          keep_ms_(keep.count() * 1000),
+          older_(std::move(older)) {}
 
     // An audit-only settlement ('a'), with a marker named by the record so that a retried
     // append is stored once.
@@ -244,6 +251,18 @@ class v2_audit_log final : public audit_log {
     }
 
     net::awaitable<std::vector<audit_record>> list(audit_query q) override {
+        auto out = co_await list_stream(q);
+        if (older_ && out.size() < q.limit) {
+            q.limit -= out.size();
+            auto old = co_await older_->list(q);
+            for (auto& rec : old)
+                out.push_back(std::move(rec));
+        }
+        co_return out;
+    }
+
+  private:
+    net::awaitable<std::vector<audit_record>> list_stream(const audit_query& q) {
         std::vector<audit_record> out;
         auto r = co_await c_->exec(range(q));
         if (failure_of(r) || !r.reply.is_array())
@@ -273,7 +292,6 @@ class v2_audit_log final : public audit_log {
         co_return out;
     }
 
-  private:
     std::vector<std::string> keys(const std::string& once) const {
         return {p_ + ":reap", p_ + ":audit", once};
     }
@@ -293,16 +311,40 @@ class v2_audit_log final : public audit_log {
     std::shared_ptr<redis_client> c_;
     std::string p_;
     std::int64_t keep_ms_;
+    std::shared_ptr<audit_log> older_;
 };
 
+// Layout 1 -> 2 (lua/migrate.lua): one atomic call; a replica that finds the prefix migrated
+// by another in between finds P:layout set and does nothing.
+net::awaitable<std::optional<std::string>> migrate_prefix(std::shared_ptr<redis_client> c,
+                                                          std::string p) {
+    std::vector<std::string> argv{p};
+    auto r = co_await c->script(v2_migrate_script(), std::move(argv));
+    std::optional<std::string> problem;
+    if (const auto err = failure_of(r)) {
+        problem = "cannot move Redis prefix '" + p +
+                  "' to key layout 2: " + (r.reply.is_error() ? r.reply.str : err.message());
+        co_return problem;
+    }
+    const auto ledgers = element_int(r.reply, 0);
+    if (ledgers >= 0) {
+        log::info("store.migrated", "Redis prefix moved from key layout 1 to 2",
+                  {{"prefix", p},
+                   {"ledgers", std::to_string(ledgers)},
+                   {"reservations", std::to_string(element_int(r.reply, 1))}});
+    }
+    co_return problem;
+}
+
 // The layout a prefix holds (docs/redis.md, "Layout v2"): `P:layout` says 2 once a replica of
-// layout 2 claimed it; layout 1 keys without it are the old layout, which layout 2 does not
-// read (no migration yet). Either layout refuses a prefix that holds the other.
+// layout 2 claimed it; layout 1 keys without it are the old layout, which layout 2 reads only
+// after moving it (--redis-migrate). Either layout refuses a prefix that holds the other.
 net::awaitable<std::optional<std::string>> claim_layout(std::shared_ptr<redis_client> c,
-                                                        std::string p, int layout) {
+                                                        std::string p, int layout, bool migrate) {
     std::vector<std::vector<std::string>> cmds;
     cmds.push_back({"GET", p + ":layout"});
-    cmds.push_back({"EXISTS", p + ":budget_keys", p + ":cost_keys", p + ":audit_seq"});
+    cmds.push_back({"EXISTS", p + ":budget_keys", p + ":cost_keys", p + ":audit_seq",
+                    p + ":reservations_by_ts"});
     cmds.push_back({"TIME"});
     auto r = co_await c->pipeline(std::move(cmds));
     std::optional<std::string> problem;
@@ -320,10 +362,15 @@ net::awaitable<std::optional<std::string>> claim_layout(std::shared_ptr<redis_cl
                       "; start this replica with --redis-layout " + held;
         co_return problem;
     }
-    if (held.empty() && old_keys) {
+    if (held.empty() && old_keys && !migrate) {
         problem = "Redis prefix '" + p +
-                  "' holds key layout 1 (replicas started without --redis-layout 2); layout 2 "
-                  "cannot read it: use a new prefix, or keep --redis-layout 1";
+                  "' holds key layout 1 (replicas of --redis-layout 1, or of a release before "
+                  "layout 2). Stop them and start one replica with --redis-migrate to move it "
+                  "(docs/redis.md, \"Upgrading from layout 1\"), or keep --redis-layout 1";
+        co_return problem;
+    }
+    if (held.empty() && old_keys) {
+        problem = co_await migrate_prefix(c, p);
         co_return problem;
     }
     if (!held.empty() && held != mine) {
@@ -346,16 +393,16 @@ net::awaitable<std::optional<std::string>> claim_layout(std::shared_ptr<redis_cl
 }  // namespace
 
 std::function<net::awaitable<std::optional<std::string>>()> layout_claim(
-    std::shared_ptr<redis_client> client, std::string prefix, int layout) {
-    return [client = std::move(client), prefix = std::move(prefix), layout] {
-        return claim_layout(client, prefix, layout);
+    std::shared_ptr<redis_client> client, std::string prefix, int layout, bool migrate) {
+    return [client = std::move(client), prefix = std::move(prefix), layout, migrate] {
+        return claim_layout(client, prefix, layout, migrate);
     };
 }
 
 void use_layout_v2(store_set& s, std::shared_ptr<redis_client> client, const std::string& prefix,
                    std::chrono::seconds audit_retention) {
     s.budgets = std::make_shared<v2_budget_store>(client, prefix);
-    s.audit = std::make_shared<v2_audit_log>(client, prefix, audit_retention);
+    s.audit = std::make_shared<v2_audit_log>(client, prefix, audit_retention, s.audit);
     s.governance = make_redis_governor(std::move(client), prefix, audit_retention);
 }
 

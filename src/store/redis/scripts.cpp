@@ -39,6 +39,10 @@ lua_script make(std::string_view src) {
 
 constexpr std::string_view rate_admit_src = R"lua(
 local p = ARGV[1]
+-- A prefix moved to layout 2 (lua/migrate.lua) refuses layout 1's admissions: their keys
+-- would be read by nobody.
+local layout = redis.call('GET', p .. ':layout')
+if layout and layout ~= '1' then return redis.error_reply('LAYOUT the prefix holds key layout ' .. layout) end
 local tokens = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
 local now = tonumber(redis.call('TIME')[1])
@@ -97,6 +101,10 @@ return 1
 
 constexpr std::string_view budget_reserve_src = DITTO_LUA_LEDGER R"lua(
 local p = ARGV[1]
+-- A prefix moved to layout 2 (lua/migrate.lua) refuses layout 1's admissions: their keys
+-- would be read by nobody.
+local layout = redis.call('GET', p .. ':layout')
+if layout and layout ~= '1' then return redis.error_reply('LAYOUT the prefix holds key layout ' .. layout) end
 local rid = ARGV[2]
 local rk = p .. ':reservation:' .. rid
 if redis.call('EXISTS', rk) == 1 then return {1, 1, 0, 0, 0} end
@@ -277,6 +285,10 @@ const lua_script& v2_settle_script() {
 }
 const lua_script& v2_reap_script() {
     static const lua_script s = make(lua::reap);
+    return s;
+}
+const lua_script& v2_migrate_script() {
+    static const lua_script s = make(lua::migrate);
     return s;
 }
 const lua_script& dedup_begin_script() {

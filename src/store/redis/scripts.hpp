@@ -41,6 +41,8 @@ const lua_script& audit_append_script();
 const lua_script& v2_admit_script();
 const lua_script& v2_settle_script();
 const lua_script& v2_reap_script();
+/// Layout 1 -> 2, once (docs/redis.md, "Upgrading from layout 1").
+const lua_script& v2_migrate_script();
 /// x-request-id records (docs/proxy.md, "Retries with x-request-id"), on either layout.
 const lua_script& dedup_begin_script();
 const lua_script& dedup_end_script();

@@ -138,6 +138,23 @@ TEST(Cli, UsageMaxBodyBytesZeroDisablesParsing) {
     EXPECT_EQ(r.options.proxy_usage_max_body_bytes, 0u);
 }
 
+TEST(Cli, RedisLayoutDefaultsToTwoAndMigrateOnlyMovesToTwo) {
+    auto d = parse({"gw.json", "--redis", "redis://h:6379"});
+    ASSERT_FALSE(d.exit) << d.output;
+    EXPECT_EQ(d.options.redis_layout, 2u);
+    EXPECT_FALSE(d.options.redis_migrate);
+    auto m = parse({"gw.json", "--redis", "redis://h:6379", "--redis-migrate"});
+    ASSERT_FALSE(m.exit) << m.output;
+    EXPECT_TRUE(m.options.redis_migrate);
+    auto one =
+        parse({"gw.json", "--redis", "redis://h:6379", "--redis-layout", "1", "--redis-migrate"});
+    EXPECT_TRUE(one.exit);
+    EXPECT_NE(one.output.find("not with --redis-layout 1"), std::string::npos) << one.output;
+    auto alone = parse({"gw.json", "--redis-migrate"});
+    EXPECT_TRUE(alone.exit);
+    EXPECT_NE(alone.output.find("require --redis"), std::string::npos) << alone.output;
+}
+
 TEST(Cli, ReplayTtlDefaultsToADayAndZeroTurnsReplayOff) {
     EXPECT_EQ(parse({"gw.json"}).options.proxy_replay_ttl_secs, 86400u);
     auto r = parse({"gw.json", "--proxy-replay-ttl", "0"});

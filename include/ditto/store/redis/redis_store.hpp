@@ -23,7 +23,9 @@ struct redis_store_options {
     std::chrono::milliseconds control_poll{50};
     /// The key layout (docs/redis.md, "Layout v2"): 2 gives the set layout v2's governor,
     /// ledgers, reaper and audit stream.
-    int layout = 1;
+    int layout = 2;
+    /// Layout 2 on a prefix of layout 1: move it (lua/migrate.lua) instead of refusing to start.
+    bool migrate = false;
 };
 
 /// `background` runs the control-plane poll (the change feed). The returned set's `health`
