@@ -87,6 +87,33 @@ TEST_P(GovernorContract, SettlingTheSameTicketTwiceCountsOnce) {
     EXPECT_TRUE(admit(request(70, 100)).admitted);
 }
 
+// A replica that stalls past its lease: the reaper releases the reservation, and the late
+// settlement then spends nothing (the budget was given back) but still writes the request's audit
+// record, once.
+TEST_P(GovernorContract, AReapedAdmissionSettledLaterAuditsOnceAndSpendsNothing) {
+    auto a = admit(request(60, 100));
+    ASSERT_TRUE(a.admitted);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const auto reaped = run(store_.budgets->reap(std::chrono::milliseconds(0), 1000, false));
+    ASSERT_FALSE(reaped.error) << reaped.error.message();
+    EXPECT_EQ(reaped.reaped, 1u);
+    settle_request r;
+    r.ticket = a.ticket;
+    r.commit = true;
+    r.actual.tokens = 30;
+    r.tokens = 30;
+    r.record = settle_record{"proxy", R"({"request_id":"reaped-then-settled"})", true};
+    EXPECT_FALSE(run(store_.governance->settle(std::move(r))));
+    EXPECT_TRUE(admit(request(100, 100)).admitted);  // nothing spent, nothing still reserved
+    audit_query q;
+    q.limit = 100;
+    const auto records = run(store_.audit->list(q));
+    int named = 0;
+    for (const auto& rec : records)
+        named += rec.payload_json.find("reaped-then-settled") != std::string::npos;
+    EXPECT_EQ(named, 1);
+}
+
 TEST_P(GovernorContract, ABudgetRefusalChargesNoRpm) {
     const auto limits = rpm(2);
     ASSERT_TRUE(admit(request(60, 100, &limits)).admitted);
