@@ -70,7 +70,9 @@ std::shared_ptr<middleware::middleware> make_dedup_step(const config::cli_option
         return nullptr;
     middleware::dedup_options o;
     o.retention = std::chrono::seconds(options.proxy_replay_ttl_secs);
-    o.max_record_bytes = options.proxy_max_body_bytes;
+    // A record is kept whole in the store (Redis, or 64 MiB of this replica's memory): at most
+    // 8 MiB, so one never evicts the memory store's others wholesale or stalls Redis.
+    o.max_record_bytes = std::min<std::uint64_t>(options.proxy_max_body_bytes, 8ULL << 20);
     o.key_headers = options.proxy_cache.key_headers;
     // A retry waits as long as its own request could wait for an answer's head.
     o.wait_bound = [ups](const std::vector<std::string>& candidates) {
@@ -135,8 +137,7 @@ void add_chains(const config::cli_options& options, const store_runtime& store, 
         if (dialects)
             c->add(proxy::make_translation_check(ups));
         if (dedup)
-            if (dedup)
-                c->add(dedup);
+            c->add(dedup);
         if (cache_step)
             c->add(cache_step);
         c->add(admit).add(proxy_step);

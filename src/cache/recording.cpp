@@ -92,8 +92,28 @@ entry answer_head(const http::response& res) {
         if (replayable(name))
             e.headers.emplace_back(std::move(name), std::string(f.value()));
     }
+    // A cache hit's stored headers ("name: value\r\n" each), replayable when they were stored.
+    std::string_view stored = res.stored_fields;
+    while (!stored.empty()) {
+        const auto eol = stored.find("\r\n");
+        const auto line = stored.substr(0, eol);
+        stored.remove_prefix(eol == std::string_view::npos ? stored.size() : eol + 2);
+        const auto colon = line.find(':');
+        if (colon == std::string_view::npos)
+            continue;
+        auto name = core::to_lower(line.substr(0, colon));
+        if (replayable(name))
+            e.headers.emplace_back(std::move(name),
+                                   std::string(core::trim(line.substr(colon + 1))));
+    }
     e.wire = wire_headers(e);
     return e;
+}
+
+std::string_view answer_body(const http::response& res) {
+    if (res.stored_body != nullptr)
+        return *res.stored_body;
+    return res.msg.body();
 }
 
 http::response stored_answer(std::shared_ptr<const entry> e, const http::request& req,

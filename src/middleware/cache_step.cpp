@@ -98,13 +98,15 @@ class cache_step final : public middleware {
 
     // A request the cache does not serve (the key's cache off, a method or path it skips)
     // passes without a coroutine frame (docs/architecture.md).
+    // A request already answered by a replay (dedup_step.cpp) is passed on to its admission.
     step_result enter(proxy_context& ctx, std::optional<http::response>& /*out*/) override {
-        return eligible(ctx, cache_->options()) ? step_result::wait : step_result::next;
+        return eligible(ctx, cache_->options()) && !ctx.cached_answer ? step_result::wait
+                                                                      : step_result::next;
     }
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         const auto& o = cache_->options();
-        if (!eligible(ctx, o))
+        if (!eligible(ctx, o) || ctx.cached_answer)
             co_return co_await next(ctx);
         auto partition = cache::route_partition(ctx.candidates);
         auto key = key_of(ctx, partition);

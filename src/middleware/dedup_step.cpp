@@ -12,6 +12,7 @@
 
 #include "ditto/cache/cache_key.hpp"
 #include "ditto/cache/recording.hpp"
+#include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
 #include "ditto/store/dedup_store.hpp"
@@ -46,6 +47,34 @@ struct lease_keeper {
     dedup_lease lease;
     dedup_options opts;
     bool stopped = false;
+};
+
+net::awaitable<void> abandon_record(std::shared_ptr<dedup_store> s, dedup_lease l) {
+    const auto err = co_await s->abandon(std::move(l));
+    if (err)
+        log::warn("proxy.dedup_abandon_failed", err.message());
+}
+
+// When the leader's frame ends without settling its record (an exception below it, or the
+// frame destroyed): stops the refresh and deletes the record, so the next retry leads.
+class keeper_guard {
+  public:
+    keeper_guard(net::any_io_executor ex, std::shared_ptr<lease_keeper> k)
+        : ex_(std::move(ex)), k_(std::move(k)) {}
+    keeper_guard(const keeper_guard&) = delete;
+    keeper_guard& operator=(const keeper_guard&) = delete;
+    ~keeper_guard() {
+        if (!k_)
+            return;
+        k_->stop();
+        net::co_spawn(ex_, abandon_record(k_->store, k_->lease), net::detached);
+    }
+    /// The record is settled, or a recorded stream holds the lease now (dedup_sink).
+    void release() { k_.reset(); }
+
+  private:
+    net::any_io_executor ex_;
+    std::shared_ptr<lease_keeper> k_;
 };
 
 net::awaitable<void> keep_lease(std::shared_ptr<lease_keeper> k) {
@@ -123,10 +152,12 @@ class dedup_step final : public middleware {
 
     step_result enter(proxy_context& ctx, std::optional<http::response>& /*out*/) override {
         // A streamed upload (never read whole) with an id was refused by read_body.
-        if (!ctx.client_request_id || ctx.request_id.empty() || safe_method(ctx.req.method()) ||
-            !ctx.body_read) {
+        if (!ctx.client_request_id || safe_method(ctx.req.method()) || !ctx.body_read)
             return step_result::next;
-        }
+        // A blank x-request-id got a generated id (request_id.cpp): nobody can retry with it.
+        const auto given = ctx.req.find("x-request-id");
+        if (given == ctx.req.end() || core::trim(given->value()).empty())
+            return step_result::next;
         return step_result::wait;
     }
 
@@ -156,7 +187,7 @@ class dedup_step final : public middleware {
                                     "x-request-id was already used for a different request");
             }
             if (begun.state == dedup_state::completed)
-                co_return replay(ctx, begun.record);
+                co_return co_await replay(ctx, next, begun.record);
             if (std::chrono::steady_clock::now() + o_.poll_every > give_up_at) {
                 auto res = api_error(ctx.req, gateway_error::request_id_in_flight,
                                      "a request with this x-request-id is still in flight");
@@ -173,7 +204,9 @@ class dedup_step final : public middleware {
   private:
     dedup_lease lease_of(const proxy_context& ctx) {
         dedup_lease l;
-        l.id = "ditto-proxy-request-dedup-v1|" + ctx.key->id + "|" + ctx.request_id;
+        // The key id percent-encoded: a '|' in it cannot make two keys' ids meet.
+        l.id = "ditto-proxy-request-dedup-v1|" + core::percent_encode(ctx.key->id, "") + "|" +
+               ctx.request_id;
         // The cache key's hash over what can change the answer: method, path and query, the
         // key, the headers the cache varies on, the body (docs/proxy.md). Trace headers differ
         // between retries and are not in it.
@@ -186,21 +219,44 @@ class dedup_step final : public middleware {
         return l;
     }
 
-    http::response replay(proxy_context& ctx, const std::string& record) {
+    // A replay is admitted as a cache hit is (admit_step.cpp): on its rate limits only, so
+    // retries in a loop still count against rpm, and no budget is charged twice.
+    net::awaitable<http::response> replay(proxy_context& ctx, next_fn next,
+                                          const std::string& record) {
         auto e = cache::decode(record);
         if (!e) {
-            return api_error(ctx.req, gateway_error::request_id_replay_unavailable,
-                             "the first answer to this x-request-id cannot be read");
+            co_return api_error(ctx.req, gateway_error::request_id_replay_unavailable,
+                                "the first answer to this x-request-id cannot be read");
         }
-        if (e->wire.empty())
-            e->wire = cache::wire_headers(*e);
         auto stored = std::make_shared<const cache::entry>(std::move(*e));
-        const auto backend = stored->backend;
-        auto res = cache::stored_answer(std::move(stored), ctx.req, std::move(ctx.holds));
-        // A gateway error kept for replay has no backend, so that the dialect step still
-        // translates it.
-        if (!backend.empty())
-            res.msg.insert("x-ditto-backend", backend);
+        ctx.cached_answer = [stored](proxy_context& c) { return replay_answer(c, stored); };
+        co_return co_await next(ctx);
+    }
+
+    static http::response replay_answer(proxy_context& ctx,
+                                        const std::shared_ptr<const cache::entry>& e) {
+        ctx.settle.result().cache_hit = true;  // no upstream tokens (tpm is corrected to 0)
+        if (e->backend.empty()) {
+            // A gateway error kept for replay: sent as the gateway's errors are, in a message
+            // with no x-ditto-* header, so that the dialect step translates it.
+            std::string_view type = "application/json";
+            for (const auto& [name, value] : e->headers) {
+                if (name == "content-type")
+                    type = value;
+            }
+            auto res =
+                http::make_response(ctx.req, static_cast<http::status>(e->status), e->body, type);
+            res.holds = std::move(ctx.holds);
+            return res;
+        }
+        auto stored = e;
+        if (stored->wire.empty()) {
+            auto copy = *stored;
+            copy.wire = cache::wire_headers(copy);
+            stored = std::make_shared<const cache::entry>(std::move(copy));
+        }
+        auto res = cache::stored_answer(stored, ctx.req, std::move(ctx.holds));
+        res.msg.insert("x-ditto-backend", stored->backend);
         res.msg.insert("x-ditto-request-dedup", "replay");
         res.msg.insert("x-ditto-request-id", ctx.request_id);
         res.msg.insert("x-request-id", ctx.request_id);
@@ -212,18 +268,20 @@ class dedup_step final : public middleware {
         const auto ex = co_await net::this_coro::executor;
         auto keeper = std::make_shared<lease_keeper>(ex, std::move(store), std::move(lease), o_);
         net::co_spawn(ex, keep_lease(keeper), net::detached);
+        keeper_guard guard(ex, keeper);
 
         auto res = co_await next(ctx);
-        res.msg.set("x-ditto-request-dedup", "leader");
         const auto status = res.msg.result_int();
         // Forgotten, so a retry goes upstream again: what a retry may well change (5xx, 429,
-        // 408) and the gateway's own refusals (no backend answered).
+        // 408) and the gateway's own refusals (no backend answered; they carry no x-ditto-*
+        // header, docs/proxy.md, "Errors").
         const bool from_backend = res.msg.find("x-ditto-backend") != res.msg.end();
+        if (from_backend)
+            res.msg.set("x-ditto-request-dedup", "leader");
         if (!from_backend || status >= 500 || status == 429 || status == 408) {
+            guard.release();
             keeper->stop();
-            const auto err = co_await keeper->store->abandon(keeper->lease);
-            if (err)
-                log::warn("proxy.dedup_abandon_failed", err.message());
+            co_await abandon_record(keeper->store, keeper->lease);
             co_return res;
         }
         auto head = cache::answer_head(res);
@@ -232,19 +290,22 @@ class dedup_step final : public middleware {
         head.meta.path = ctx.path;
         head.meta.model = ctx.fields.model;
         if (res.stream) {
+            guard.release();
             res.stream = cache::record(
                 std::move(res.stream), std::move(head), o_.max_record_bytes,
                 ctx.settle.result().usage_event_added,
                 std::make_unique<dedup_sink>(ex, keeper, unavailable_record(ctx.req)));
             co_return res;
         }
+        guard.release();
         keeper->stop();
-        if (res.msg.body().size() > o_.max_record_bytes) {
+        const auto body = cache::answer_body(res);
+        if (body.size() > o_.max_record_bytes) {
             co_await store_record(keeper->store, keeper->lease,
                                   cache::encode(unavailable_record(ctx.req)), o_.retention);
             co_return res;
         }
-        head.body = res.msg.body();
+        head.body = std::string(body);
         co_await store_record(keeper->store, keeper->lease, cache::encode(head), o_.retention);
         co_return res;
     }

@@ -121,11 +121,12 @@ TEST_F(Dedup, D6_FailuresAndGatewayRefusalsAreForgottenSoARetryTriesAgain) {
     EXPECT_EQ(send("e-2", chat_body, {{"x-mock-status", "429"}})->status, 429);
     EXPECT_EQ(send("e-2")->status, 200);
     EXPECT_EQ(send("e-2")->header("x-ditto-request-dedup"), "replay");
-    // The gateway's own refusal (the budget is spent) is not an answer to keep either.
+    // The gateway's own refusal (the budget is spent) is not an answer to keep either, and, like
+    // every gateway error, carries no x-ditto-* header.
     for (int i = 0; i < 2; ++i) {
         auto r = send("e-3");
         EXPECT_EQ(r->status, 402);
-        EXPECT_EQ(r->header("x-ditto-request-dedup"), "leader");
+        EXPECT_FALSE(r->has_header("x-ditto-request-dedup"));
     }
     EXPECT_EQ(mock.request_count(), 4);
 }
@@ -150,7 +151,7 @@ TEST_F(Dedup, D8_D9_D10_AnAnswerTooLargeToKeepIsNeverSentTwice) {
     EXPECT_EQ(refused->status, 409);
     EXPECT_NE(refused->body.find(R"("code":"request_id_replay_unavailable")"), std::string::npos)
         << refused->body;
-    EXPECT_EQ(refused->header("x-ditto-request-dedup"), "replay");
+    EXPECT_FALSE(refused->has_header("x-ditto-request-dedup"));  // a gateway error
     // D10: the same for a chunked answer.
     const headers big = {{"x-mock-response-bytes", "10000"}, {"x-mock-chunked", "1"}};
     EXPECT_EQ(send("b-3", chat_body, big)->body.size(), 10000u);
@@ -182,6 +183,48 @@ TEST_F(Dedup, ARetryWaitsNoLongerThanItsOwnRequestCould) {
     EXPECT_EQ(replay->header("x-ditto-request-dedup"), "replay");
     EXPECT_EQ(replay->body, first->body);
     EXPECT_EQ(mock.request_count(), 1);
+}
+
+TEST_F(Dedup, ACacheHitIsKeptForReplayWholeAndReplaysCountInRpm) {
+    start(key("key-1", "vk-1", R"("limits":{"rpm":3})"), {"--proxy-cache"});
+    ASSERT_EQ(send("h-0")->status, 200);  // a miss, now cached
+    auto hit = send("h-1");
+    ASSERT_EQ(hit->status, 200);
+    EXPECT_EQ(hit->header("x-ditto-cache"), "hit");
+    EXPECT_EQ(hit->header("x-ditto-request-dedup"), "leader");
+    auto again = send("h-1");
+    EXPECT_EQ(again->header("x-ditto-request-dedup"), "replay");
+    EXPECT_EQ(again->header("content-type"), hit->header("content-type"));
+    EXPECT_EQ(again->body, hit->body);
+    EXPECT_FALSE(again->body.empty());
+    // Three requests in the minute: the fourth, a replay too, is refused by the key's rpm.
+    auto limited = send("h-1");
+    EXPECT_EQ(limited->status, 429);
+    EXPECT_NE(limited->body.find(R"("code":"rate_limited")"), std::string::npos) << limited->body;
+    EXPECT_EQ(mock.request_count(), 1);
+}
+
+TEST_F(Dedup, ABlankIdIsNoIdAndAReplayedGatewayErrorIsInTheClientsDialect) {
+    start(key("key-1", "vk-1"), {"--proxy-max-body-bytes", "4096"});
+    for (int i = 0; i < 2; ++i)
+        EXPECT_FALSE(send("  ")->has_header("x-ditto-request-dedup"));
+    // An Anthropic stream (translated from the upstream's chat stream) over the bound.
+    const std::string msg = R"({"model":"m","max_tokens":10,"stream":true,)"
+                            R"("messages":[{"role":"user","content":"hi"}]})";
+    const headers big = {{"x-request-id", "ab-1"},
+                         {"anthropic-version", "2023-06-01"},
+                         {"x-mock-stream-events", "200"}};
+    auto first = post("vk-1", msg, big, "/v1/messages");
+    EXPECT_EQ(first->status, 200);
+    EXPECT_GT(first->body.size(), 4096u);
+    EXPECT_NE(first->body.find("message_stop"), std::string::npos);
+    auto refused = post("vk-1", msg, big, "/v1/messages");
+    EXPECT_EQ(refused->status, 409);
+    EXPECT_NE(refused->body.find(R"({"type":"error","error":{"type":"invalid_request_error",)"),
+              std::string::npos)
+        << refused->body;
+    EXPECT_NE(refused->body.find(R"("code":"request_id_replay_unavailable")"), std::string::npos);
+    EXPECT_EQ(mock.request_count(), 3);
 }
 
 TEST_F(Dedup, ReplayTtlZeroTurnsReplayOff) {

@@ -385,8 +385,11 @@ TEST_F(Replicas, ALayoutOnePrefixIsMovedByTheFirstReplicaStartedWithRedisMigrate
         ASSERT_EQ(
             post(0, "vk-1", exact_chat, {{"x-request-id", "v1-" + std::to_string(i)}})->status,
             200);
-    // Replica 0 dies with a request in flight: its reservation stays open.
-    std::thread in_flight([&] { post(0, "vk-1", exact_chat, {{"x-mock-delay-ms", "3000"}}); });
+    // Replica 0 dies with a request in flight: its reservation stays open. Its id has spaces,
+    // which a reservation id keeps (a field name in layout 2).
+    std::thread in_flight([&] {
+        post(0, "vk-1", exact_chat, {{"x-mock-delay-ms", "3000"}, {"x-request-id", "in flight"}});
+    });
     std::this_thread::sleep_for(300ms);
     ASSERT_EQ(cli({"HGET", "t:budget_ledger:key-1", "reserved_tokens"}), "27");
     gws[0]->proc.signal(SIGKILL);

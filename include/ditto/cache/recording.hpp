@@ -21,9 +21,12 @@ namespace ditto::cache {
 /// (x-ditto-shim, which says how the answer was made, stays).
 bool replayable(std::string_view lower_name);
 
-/// The stored form of `res`'s head: status, backend, replayable headers and their wire form.
-/// No body and no metadata: the caller fills them.
+/// The stored form of `res`'s head: status, backend, replayable headers and their wire form,
+/// also of an answer sent as stored bytes (a cache hit). No body and no metadata: the caller
+/// fills them (answer_body()).
 entry answer_head(const http::response& res);
+/// `res`'s buffered body: the message's, or the stored bytes of a cache hit.
+std::string_view answer_body(const http::response& res);
 
 /// `body`, an SSE stream, without the usage event the gateway asked for and the client never
 /// saw (docs/governance.md): a stored copy must be what the client saw.

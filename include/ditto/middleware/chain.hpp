@@ -72,8 +72,8 @@ struct proxy_context {
     core::request_fields chat_fields;
 
     settlement settle;  ///< charges to settle once the answer is known
-    /// A cache hit, served by the admission step once its rate limits admit it (cache_step.cpp):
-    /// builds the answer from the stored entry.
+    /// A cache hit (cache_step.cpp) or an x-request-id replay (dedup_step.cpp), served by the
+    /// admission step once its rate limits admit it: builds the answer from the stored entry.
     std::function<http::response(proxy_context&)> cached_answer;
 
     // What the observe step records (docs/observability.md), filled on the way.

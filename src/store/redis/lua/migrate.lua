@@ -51,7 +51,7 @@ local moved = 0
 for _, rid in ipairs(redis.call('ZRANGE', p .. ':reservations_by_ts', 0, -1)) do
   local rk = p .. ':reservation:' .. rid
   local h = redis.call('HMGET', rk, 'ts_ms', 'lines')
-  if h[2] and not string.find(rid, ' ', 1, true) then
+  if h[2] then  -- a rid is a field name: any bytes, spaces too
     local sec = math.floor((tonumber(h[1]) or now * 1000) / 1000)
     local order, amounts = {}, {}
     for _, l in ipairs(cjson.decode(h[2])) do
