@@ -150,9 +150,11 @@ cli_result parse_cli(int argc, const char* const* argv) {
                    "max response buffered for usage parsing; 0 disables")
         ->check(unsigned_only)
         ->default_str(std::to_string(o.proxy_usage_max_body_bytes));
+    // At most a year: the retention goes to Redis in milliseconds, and to the memory store as a
+    // steady_clock deadline; both overflow long before the uint64 a user could type.
     app.add_option("--proxy-replay-ttl", o.proxy_replay_ttl_secs,
                    "seconds an answer to a request with x-request-id is replayed; 0 disables")
-        ->check(unsigned_only)
+        ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{31'536'000}))
         ->default_str(std::to_string(o.proxy_replay_ttl_secs));
     app.add_option("--default-max-output-tokens", o.default_max_output_tokens,
                    "tokens charged for the output of a request that sets no max tokens")

@@ -37,7 +37,12 @@ bool safe_method(http::bhttp::verb m) {
 struct lease_keeper {
     lease_keeper(net::any_io_executor ex, std::shared_ptr<dedup_store> s, dedup_lease l,
                  const dedup_options& o)
-        : timer(std::move(ex)), store(std::move(s)), lease(std::move(l)), opts(o) {}
+        : timer(std::move(ex)),
+          store(std::move(s)),
+          lease(std::move(l)),
+          lease_for(o.lease),
+          refresh_every(o.refresh_every),
+          retention(o.retention) {}
     void stop() {
         stopped = true;
         timer.cancel();
@@ -45,7 +50,9 @@ struct lease_keeper {
     net::steady_timer timer;
     std::shared_ptr<dedup_store> store;
     dedup_lease lease;
-    dedup_options opts;
+    // The three durations it needs, not the whole options (their header list and wait-bound
+    // function would be copied per leader).
+    std::chrono::milliseconds lease_for, refresh_every, retention;
     bool stopped = false;
 };
 
@@ -79,12 +86,12 @@ class keeper_guard {
 
 net::awaitable<void> keep_lease(std::shared_ptr<lease_keeper> k) {
     while (!k->stopped) {
-        k->timer.expires_after(k->opts.refresh_every);
+        k->timer.expires_after(k->refresh_every);
         boost::system::error_code ec;
         co_await k->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
         if (k->stopped)
             break;
-        const auto err = co_await k->store->refresh(k->lease, k->opts.lease);
+        const auto err = co_await k->store->refresh(k->lease, k->lease_for);
         if (err)
             log::warn("proxy.dedup_refresh_failed", err.message(), {{"record", k->lease.id}});
     }
@@ -118,7 +125,7 @@ class dedup_sink final : public cache::recording_sink {
             keeper_->stop();
             net::co_spawn(ex_,
                           store_record(keeper_->store, keeper_->lease, cache::encode(unavailable_),
-                                       keeper_->opts.retention),
+                                       keeper_->retention),
                           net::detached);
         }
     }
@@ -132,7 +139,7 @@ class dedup_sink final : public cache::recording_sink {
         done_ = true;
         keeper_->stop();
         co_await store_record(keeper_->store, keeper_->lease, std::move(record),
-                              keeper_->opts.retention);
+                              keeper_->retention);
     }
 
     net::any_io_executor ex_;

@@ -69,25 +69,16 @@ TEST_F(Dedup, D2_AStreamedAnswerIsRecordedWhileRelayedAndReplayedWhole) {
 TEST_F(Dedup, D3_ConcurrentRetriesWaitForOneLeader) {
     start(key("key-1", "vk-1"));
     constexpr int n = 8;
-    std::vector<std::optional<http_response>> answers(n);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < n; ++i) {
-        threads.emplace_back([&, i] {
-            answers[i] = send("c-1", chat_body, {{"x-mock-delay-ms", "300"}});
-        });
-    }
-    for (auto& t : threads)
-        t.join();
-    int leaders = 0, replays = 0;
+    const auto answers = in_parallel(n, [&](int) {
+        return send("c-1", chat_body, {{"x-mock-delay-ms", "300"}});
+    });
     for (const auto& a : answers) {
         ASSERT_TRUE(a);
         EXPECT_EQ(a->status, 200) << a->body;
         EXPECT_EQ(a->body, answers[0]->body);
-        leaders += a->header("x-ditto-request-dedup") == "leader";
-        replays += a->header("x-ditto-request-dedup") == "replay";
     }
-    EXPECT_EQ(leaders, 1);
-    EXPECT_EQ(replays, n - 1);
+    EXPECT_EQ(count_header(answers, "x-ditto-request-dedup", "leader"), 1);
+    EXPECT_EQ(count_header(answers, "x-ditto-request-dedup", "replay"), n - 1);
     EXPECT_EQ(mock.request_count(), 1);
 }
 

@@ -1,7 +1,6 @@
 // Retries with an x-request-id across replicas sharing a real redis-server (docs/proxy.md,
 // "Retries with x-request-id"; docs/redis.md): a retry on any replica gets the first answer, and
 // during a Redis outage on the same replica.
-#include <thread>
 
 #include "support/redis_layout.hpp"
 #include "support/replicas.hpp"
@@ -14,27 +13,18 @@ using namespace std::chrono_literals;
 TEST_F(Replicas, AHundredRetriesOverThreeReplicasMakeOneUpstreamCallAndOneCharge) {
     start(3, virtual_key_json("key-1", "vk-1", R"("budget":{"total_tokens":100000})"));
     constexpr int n = 100;
-    std::vector<std::optional<http_response>> answers(n);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < n; ++i) {
-        threads.emplace_back([&, i] {
-            answers[i] = post(i % 3, "vk-1", exact_chat,
-                              {{"x-request-id", "once"}, {"x-mock-delay-ms", "500"}});
-        });
-    }
-    for (auto& t : threads)
-        t.join();
-    int leaders = 0, replays = 0;
+    const auto answers = in_parallel(n, [&](int i) {
+        return post(i % 3, "vk-1", exact_chat,
+                    {{"x-request-id", "once"}, {"x-mock-delay-ms", "500"}});
+    });
     for (const auto& a : answers) {
         ASSERT_TRUE(a);
         ASSERT_EQ(a->status, 200) << a->body;
         EXPECT_EQ(a->body, answers[0]->body);
         EXPECT_EQ(a->header("x-request-id"), "once");
-        leaders += a->header("x-ditto-request-dedup") == "leader";
-        replays += a->header("x-ditto-request-dedup") == "replay";
     }
-    EXPECT_EQ(leaders, 1);
-    EXPECT_EQ(replays, n - 1);
+    EXPECT_EQ(count_header(answers, "x-ditto-request-dedup", "leader"), 1);
+    EXPECT_EQ(count_header(answers, "x-ditto-request-dedup", "replay"), n - 1);
     EXPECT_EQ(mock.request_count(), 1);
     // One charge: the mock's 27 tokens.
     EXPECT_EQ(cli(ledger_field("t", "key-1", "spent_tokens")), "27");

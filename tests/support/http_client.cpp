@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 namespace ditto::test {
 namespace {
@@ -256,6 +257,26 @@ std::vector<int> concurrent_statuses(int port, std::string_view raw_request, int
         out.push_back(r ? r->status : 0);
     }
     return out;
+}
+
+std::vector<std::optional<http_response>> in_parallel(
+    int count, const std::function<std::optional<http_response>(int)>& one) {
+    std::vector<std::optional<http_response>> answers(static_cast<std::size_t>(count));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < count; ++i)
+        threads.emplace_back(
+            [&answers, &one, i] { answers[static_cast<std::size_t>(i)] = one(i); });
+    for (auto& t : threads)
+        t.join();
+    return answers;
+}
+
+int count_header(const std::vector<std::optional<http_response>>& answers, std::string_view name,
+                 std::string_view value) {
+    int n = 0;
+    for (const auto& a : answers)
+        n += a && a->header(name) == value;
+    return n;
 }
 
 }  // namespace ditto::test

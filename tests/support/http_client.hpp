@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,5 +70,13 @@ std::optional<http_response> http_request(
 /// no answer within `timeout`).
 std::vector<int> concurrent_statuses(int port, std::string_view raw_request, int count,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+/// `count` calls of `one(i)` in flight together, one thread each; their answers in order.
+std::vector<std::optional<http_response>> in_parallel(
+    int count, const std::function<std::optional<http_response>(int)>& one);
+
+/// How many of `answers` carry header `name` with `value` (a missing answer carries none).
+int count_header(const std::vector<std::optional<http_response>>& answers, std::string_view name,
+                 std::string_view value);
 
 }  // namespace ditto::test

@@ -162,6 +162,10 @@ TEST(Cli, ReplayTtlDefaultsToADayAndZeroTurnsReplayOff) {
     EXPECT_EQ(r.options.proxy_replay_ttl_secs, 0u);
     EXPECT_TRUE(parse({"gw.json", "--proxy-replay-ttl", "-1"}).exit);
     EXPECT_TRUE(parse({"gw.json", "--proxy-replay-ttl", "day"}).exit);
+    EXPECT_FALSE(parse({"gw.json", "--proxy-replay-ttl", "31536000"}).exit);  // a year
+    auto huge = parse({"gw.json", "--proxy-replay-ttl", "18446744073709551615"});
+    EXPECT_TRUE(huge.exit);
+    EXPECT_NE(huge.output.find("--proxy-replay-ttl"), std::string::npos) << huge.output;
 }
 
 TEST(HostPort, ParsesV4V6AndNames) {
