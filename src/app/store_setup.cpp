@@ -10,10 +10,13 @@
 #include <utility>
 
 #include "ditto/admin/control_plane.hpp"
+#include "ditto/config/load.hpp"
+#include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/store/memory/memory_control_store.hpp"
 #include "ditto/store/memory/memory_rate_limiter.hpp"
 #include "ditto/store/redis/redis_store.hpp"
+#include "ditto/store/redis/redis_tls.hpp"
 #include "store_policy.hpp"
 
 namespace ditto::app {
@@ -75,6 +78,9 @@ bool open_state_file(const std::string& path, config::gateway_config& cfg) {
     return true;
 }
 
+/// The URL from --redis or the variable --redis-env names, through the same `${ENV}` and
+/// `secret://` resolution as the config's secrets (docs/redis.md, "Secrets"). No message
+/// quotes the value: it holds the password.
 std::optional<store::redis::redis_url> redis_url_of(const config::cli_options& o,
                                                     const config::env_lookup& env) {
     std::string text;
@@ -88,11 +94,42 @@ std::optional<store::redis::redis_url> redis_url_of(const config::cli_options& o
         }
         text = *v;
     }
+    const char* const flag = o.redis_url ? "--redis" : "--redis-env";
     std::string error;
-    auto url = store::redis::parse_redis_url(text, error);
-    if (!url)
-        log::error("config.error", "--redis: " + error);
+    auto expanded = config::expand_value(text, env, flag, error);
+    if (!expanded) {
+        log::error("config.error", std::string(flag) + ": " + error);
+        return std::nullopt;
+    }
+    auto url = store::redis::parse_redis_url(core::trim(*expanded), error);
+    if (!url) {
+        log::error("config.error", std::string(flag) + ": " + error);
+        return std::nullopt;
+    }
+    const bool tls_flags = o.redis_tls_ca || o.redis_tls_cert || o.redis_tls_insecure_skip_verify;
+    if (tls_flags && !url->tls) {
+        log::error("config.error", "--redis-tls-* need a rediss:// URL",
+                   {{"redis", url->redacted()}});
+        return std::nullopt;
+    }
     return url;
+}
+
+/// The TLS context of a rediss:// URL, made once (a bad file stops the start here).
+bool set_redis_tls(const config::cli_options& o, store::redis::redis_options& conn) {
+    store::redis::redis_tls_options tls;
+    tls.ca_file = o.redis_tls_ca.value_or("");
+    tls.cert_file = o.redis_tls_cert.value_or("");
+    tls.key_file = o.redis_tls_key.value_or("");
+    tls.insecure_skip_verify = o.redis_tls_insecure_skip_verify;
+    if (tls.insecure_skip_verify)
+        log::warn("store.redis_tls_insecure",
+                  "certificate verification of Redis is OFF (--redis-tls-insecure-skip-verify)");
+    std::string error;
+    conn.tls = store::redis::make_redis_tls_context(tls, error);
+    if (!conn.tls)
+        log::error("config.error", "Redis TLS: " + error);
+    return conn.tls != nullptr;
 }
 
 }  // namespace
@@ -125,6 +162,8 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     ro.url = *url;
     ro.prefix = o.redis_prefix;
     ro.connection.command_timeout = std::chrono::milliseconds(o.redis_timeout_ms);
+    if (url->tls && !set_redis_tls(o, ro.connection))
+        return std::nullopt;
     ro.audit_retention = std::chrono::seconds(o.audit_retention_secs);
     ro.layout = static_cast<int>(o.redis_layout);
     ro.migrate = o.redis_migrate;

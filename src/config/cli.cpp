@@ -254,7 +254,8 @@ cli_result parse_cli(int argc, const char* const* argv) {
         app.add_option("--proxy-health-check-timeout-secs", rt.health.timeout_seconds,
                        "deadline of one probe")
             ->check(positive)};
-    auto* redis = app.add_option("--redis", o.redis_url, "redis://[user:pass@]host:port/db");
+    auto* redis = app.add_option("--redis", o.redis_url,
+                                 "redis[s]://[user:pass@]host:port/db, or secret://…");
     auto* redis_env =
         app.add_option("--redis-env", o.redis_env, "environment variable holding the Redis URL");
     redis->excludes(redis_env);
@@ -273,6 +274,16 @@ cli_result parse_cli(int argc, const char* const* argv) {
                        ->default_str(std::to_string(o.redis_layout));
     auto* migrate = app.add_flag("--redis-migrate", o.redis_migrate,
                                  "move a prefix of key layout 1 to layout 2 at start-up");
+    const std::vector<CLI::Option*> redis_tls{
+        app.add_option("--redis-tls-ca", o.redis_tls_ca,
+                       "PEM CA bundle that signs Redis' certificate")
+            ->check(CLI::ExistingFile),
+        app.add_option("--redis-tls-cert", o.redis_tls_cert, "client certificate for Redis (mTLS)")
+            ->check(CLI::ExistingFile),
+        app.add_option("--redis-tls-key", o.redis_tls_key, "private key of --redis-tls-cert")
+            ->check(CLI::ExistingFile),
+        app.add_flag("--redis-tls-insecure-skip-verify", o.redis_tls_insecure_skip_verify,
+                     "do not verify Redis' certificate (test rigs only)")};
     app.add_option("--audit-retention-secs", o.audit_retention_secs,
                    "how long Redis keeps audit records; 0 keeps them")
         ->check(unsigned_only)
@@ -327,6 +338,14 @@ cli_result parse_cli(int argc, const char* const* argv) {
             "--redis-prefix, --redis-failure-mode, --redis-layout and --redis-migrate require "
             "--redis or --redis-env");
     }
+    if (std::any_of(redis_tls.begin(), redis_tls.end(), [](auto* f) { return f->count() > 0; }) &&
+        !o.redis_url && !o.redis_env)
+        return usage_error("--redis-tls-* require --redis or --redis-env (a rediss:// URL)");
+    if (o.redis_tls_cert.has_value() != o.redis_tls_key.has_value())
+        return usage_error("--redis-tls-cert and --redis-tls-key go together");
+    if (o.redis_tls_insecure_skip_verify && o.redis_tls_ca)
+        return usage_error(
+            "--redis-tls-insecure-skip-verify verifies nothing: not with --redis-tls-ca");
     if (o.redis_migrate && o.redis_layout != 2)
         return usage_error(
             "--redis-migrate moves a prefix to key layout 2: not with --redis-layout 1");

@@ -1,4 +1,4 @@
-// https:// upstreams: a CA and a server certificate made here with the openssl CLI, served
+// https:// upstreams: a CA and a server certificate made here (support/test_pki.hpp), served
 // by `openssl s_server`, so verification runs against a real TLS peer.
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "support/gateway_fixture.hpp"
+#include "support/test_pki.hpp"
 
 namespace ditto::test {
 namespace {
@@ -29,23 +30,10 @@ int free_port() {
 class TlsUpstream : public ::testing::Test {
   protected:
     void SetUp() override {
-        const auto d = dir.path().string();
-        // A throwaway CA, and a server certificate for localhost/127.0.0.1 signed by it.
-        const std::string script =
-            "set -e; cd '" + d +
-            "';"
-            "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=ditto-test-ca "
-            "-keyout ca.key -out ca.pem 2>/dev/null;"
-            "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout srv.key "
-            "-out srv.csr 2>/dev/null;"
-            "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext;"
-            "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
-            "-extfile san.ext -out srv.pem 2>/dev/null";
-        ASSERT_EQ(std::system(script.c_str()), 0) << "openssl could not make certificates";
         port = free_port();
         server.start("/usr/bin/openssl",
                      {"s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
-                      d + "/srv.pem", "-key", d + "/srv.key", "-www", "-quiet"});
+                      pki.server_cert(), "-key", pki.server_key(), "-www", "-quiet"});
         // s_server prints nothing useful when quiet: wait until it accepts.
         for (int i = 0; i < 200; ++i) {
             if (http_connection(port).connected())
@@ -65,13 +53,14 @@ class TlsUpstream : public ::testing::Test {
     }
 
     temp_dir dir;
+    test_pki pki{dir.path().string()};  // a CA, and a localhost certificate it signed
     child_process server;
     int port = 0;
 };
 
 TEST_F(TlsUpstream, TrustedCertificateIsAccepted) {
     running_gateway gw;
-    gw.start(config(R"(,"tls_ca_file":")" + dir.path().string() + R"(/ca.pem")"));
+    gw.start(config(R"(,"tls_ca_file":")" + pki.ca() + R"(")"));
     auto r = http_request(gw.port, "GET", "/v1/models/x", "", {{"Authorization", "Bearer vk-1"}});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <variant>
 
+#include "connection_fixture.hpp"
 #include "ditto/store/redis/redis_url.hpp"
 #include "support/redis_server.hpp"
 
@@ -81,11 +82,15 @@ TEST(RedisUrl, Ipv6LiteralInBrackets) {
     EXPECT_EQ(u.redacted(), "redis://[::1]:6390/1");
 }
 
-TEST(RedisUrl, TlsSchemeIsRejectedClearly) {
-    std::string error;
-    EXPECT_FALSE(parse_redis_url("rediss://:hunter2@h:6379", error));
-    EXPECT_NE(error.find("TLS to Redis is not supported yet"), std::string::npos) << error;
-    EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+TEST(RedisUrl, TlsSchemeTurnsTlsOn) {
+    const redis_url u = parse_ok("rediss://:hunter2@cache.example.com:6380/1");
+    EXPECT_TRUE(u.tls);
+    EXPECT_EQ(u.host, "cache.example.com");
+    EXPECT_EQ(u.port, 6380);
+    EXPECT_EQ(u.db, 1);
+    EXPECT_EQ(u.redacted(), "rediss://:***@cache.example.com:6380/1");
+    EXPECT_TRUE(parse_ok("REDISS://h").tls);
+    EXPECT_FALSE(parse_ok("redis://h").tls);
 }
 
 TEST(RedisUrl, BadUrlsAreRejectedWithoutThePassword) {
@@ -114,6 +119,8 @@ TEST(RedisUrl, BadUrlsAreRejectedWithoutThePassword) {
         "redis://u:hunter2@[zz]:1",
         "redis://u:hunter2@::1:6379",
         "redis://u:hunter2@h h:1",
+        "rediss://u:hunter2@h:0",
+        "rediss:/u:hunter2@h",
         "",
     };
     for (const char* text : bad) {
@@ -135,72 +142,7 @@ TEST(RedisUrl, RedactedFormHidesThePassword) {
 
 // --- redis_connection ------------------------------------------------------------------
 
-/// An io_context on its own thread, as a gateway worker would run it; the test thread
-/// drives coroutines on it and signals the server in between.
-class RedisConnection : public ::testing::Test {
-  protected:
-    RedisConnection() : thread_([this] { io_.run(); }) {}
-
-    ~RedisConnection() override {
-        for (const auto& c : conns_) {
-            c->close();
-        }
-        // Everything the connections spawned must end after close(): the io_context then
-        // runs out of work and its thread returns.
-        guard_.reset();
-        auto finished = std::async(std::launch::async, [this] { thread_.join(); });
-        if (finished.wait_for(10s) != std::future_status::ready) {
-            ADD_FAILURE() << "coroutines still running 10 s after close()";
-            io_.stop();
-        }
-        finished.wait();
-    }
-
-    std::shared_ptr<redis_connection> connect(const std::string& url_text, redis_options opt = {}) {
-        std::string error;
-        auto url = parse_redis_url(url_text, error);
-        if (!url) {
-            ADD_FAILURE() << error;
-            url = redis_url{};
-        }
-        conns_.push_back(redis_connection::create(io_.get_executor(), *url, opt));
-        return conns_.back();
-    }
-
-    /// Runs `a` on the io_context and waits for it (bounded, so a hang fails the test).
-    template <class T>
-    T await(net::awaitable<T> a, std::chrono::seconds limit = 10s) {
-        auto fut = net::co_spawn(io_, std::move(a), net::use_future);
-        if (fut.wait_for(limit) != std::future_status::ready) {
-            ADD_FAILURE() << "awaitable did not finish within " << limit.count() << " s";
-            throw std::runtime_error("hung");
-        }
-        return fut.get();
-    }
-
-    redis_result exec(const std::shared_ptr<redis_connection>& c, std::vector<std::string> args) {
-        return await(c->exec(std::move(args)));
-    }
-
-    /// Polls until `exec(args)` succeeds with a non-error reply; bounded by `limit`.
-    bool eventually_ok(const std::shared_ptr<redis_connection>& c,
-                       const std::vector<std::string>& args, std::chrono::seconds limit = 10s) {
-        const auto deadline = clock::now() + limit;
-        while (clock::now() < deadline) {
-            redis_result r = exec(c, args);
-            if (!r.error && !r.reply.is_error()) {
-                return true;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
-    }
-
-    net::io_context io_{1};
-    net::executor_work_guard<net::io_context::executor_type> guard_{io_.get_executor()};
-    std::thread thread_;
-    std::vector<std::shared_ptr<redis_connection>> conns_;
-};
+// The fixture (RedisConnection) is in connection_fixture.hpp.
 
 struct fan_out_state {
     explicit fan_out_state(const net::any_io_executor& ex, std::size_t n)

@@ -67,7 +67,8 @@ bool answers_ping(int port) {
 
 redis_server::redis_server(options opt) : opt_(std::move(opt)) {
     for (int attempt = 0; attempt < 5; ++attempt) {
-        if (launch(pick_free_port(), 5s)) {
+        const int tls_port = opt_.tls_cert.empty() ? 0 : pick_free_port();
+        if (launch(pick_free_port(), tls_port, 5s)) {
             return;
         }
     }
@@ -85,7 +86,14 @@ std::string redis_server::url(int db) const {
     return "redis://" + auth + "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
 }
 
-bool redis_server::launch(int port, std::chrono::milliseconds timeout) {
+std::string redis_server::tls_url(int db, const std::string& userinfo) const {
+    std::string auth = !userinfo.empty()       ? userinfo + "@"
+                       : opt_.password.empty() ? ""
+                                               : ":" + opt_.password + "@";
+    return "rediss://" + auth + "127.0.0.1:" + std::to_string(tls_port_) + "/" + std::to_string(db);
+}
+
+bool redis_server::launch(int port, int tls_port, std::chrono::milliseconds timeout) {
     const bool keep = !opt_.data_dir.empty();
     std::vector<std::string> args = {"--port",       std::to_string(port),
                                      "--bind",       "127.0.0.1",
@@ -100,9 +108,18 @@ bool redis_server::launch(int port, std::chrono::milliseconds timeout) {
     }
     if (opt_.debug_command)
         args.insert(args.end(), {"--enable-debug-command", "local"});
+    if (tls_port != 0) {
+        args.insert(args.end(), {"--tls-port", std::to_string(tls_port), "--tls-cert-file",
+                                 opt_.tls_cert, "--tls-key-file", opt_.tls_key,
+                                 "--tls-auth-clients", opt_.tls_auth_clients ? "yes" : "no"});
+        if (!opt_.tls_ca.empty())
+            args.insert(args.end(), {"--tls-ca-cert-file", opt_.tls_ca});
+    }
+    args.insert(args.end(), opt_.extra.begin(), opt_.extra.end());
     proc_ = child_process{};
     proc_.start(opt_.path, args);
     port_ = port;
+    tls_port_ = tls_port;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         // Checked before each PING: a server that lost the port race has exited, and
@@ -149,7 +166,7 @@ void redis_server::restart() {
     // The same port: clients reconnect to the address they were given. It can take a
     // moment for the kernel to let go of it, hence the retries.
     for (int attempt = 0; attempt < 20; ++attempt) {
-        if (launch(port_, 5s)) {
+        if (launch(port_, tls_port_, 5s)) {
             return;
         }
         std::this_thread::sleep_for(50ms);

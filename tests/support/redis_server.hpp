@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -20,6 +21,15 @@ class redis_server {
         std::string data_dir;
         /// Allows DEBUG (e.g. `DEBUG SLEEP`), which Redis 7 refuses by default.
         bool debug_command = false;
+        /// Set: TLS on tls_port() as well, with this certificate and key (PEM). The plain port
+        /// stays open for the fixture's own checks and the tests' redis-cli.
+        std::string tls_cert;
+        std::string tls_key;
+        /// The CA client certificates must chain to; `tls_auth_clients` demands one (mTLS).
+        std::string tls_ca;
+        bool tls_auth_clients = false;
+        /// Extra arguments for redis-server (e.g. `--user …` for an ACL user).
+        std::vector<std::string> extra;
     };
 
     /// Starts and waits (at most 5 s) until it answers PING; throws std::runtime_error.
@@ -30,6 +40,11 @@ class redis_server {
     redis_server& operator=(const redis_server&) = delete;
 
     int port() const { return port_; }
+    const std::string& password() const { return opt_.password; }
+    /// The TLS port (options::tls_cert set), else 0.
+    int tls_port() const { return tls_port_; }
+    /// `rediss://[user:pass@]127.0.0.1:TLS_PORT/db`.
+    std::string tls_url(int db = 0, const std::string& userinfo = "") const;
     /// `redis://127.0.0.1:PORT/db`, with the password when one is set.
     std::string url(int db = 0) const;
 
@@ -47,10 +62,11 @@ class redis_server {
 
   private:
     /// Starts on `port`; false when it exited (e.g. the port was taken) or never answered.
-    bool launch(int port, std::chrono::milliseconds timeout);
+    bool launch(int port, int tls_port, std::chrono::milliseconds timeout);
 
     options opt_;
     int port_ = 0;
+    int tls_port_ = 0;
     child_process proc_;
 };
 

@@ -22,7 +22,8 @@ void Replicas::start(int n, const std::string& keys, std::vector<std::string> ar
     config = R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
              std::to_string(mock.port) + R"(/v1")" + backend_extra + R"(}],"virtual_keys":[)" +
              keys + R"(],"router":{"default_backends":[{"backend":"primary"}]}})";
-    if (std::find(args.begin(), args.end(), "--redis-env") == args.end())
+    if (std::find(args.begin(), args.end(), "--redis-env") == args.end() &&
+        std::find(args.begin(), args.end(), "--redis") == args.end())
         args.insert(args.end(), {"--redis", redis.url()});
     args.insert(args.end(), {"--redis-prefix", "t"});
     for (int i = 0; i < n; ++i) {
@@ -33,6 +34,8 @@ void Replicas::start(int n, const std::string& keys, std::vector<std::string> ar
 
 std::string Replicas::cli(std::vector<std::string> args) {
     args.insert(args.begin(), {"-p", std::to_string(redis.port())});
+    if (!redis.password().empty())
+        args.insert(args.begin(), {"-a", redis.password(), "--no-auth-warning"});
     return trim_end(run_to_exit("/usr/bin/redis-cli", args).out);
 }
 

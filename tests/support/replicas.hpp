@@ -39,7 +39,8 @@ class Replicas : public ::testing::Test {
     explicit Replicas(redis_server::options o = {}, bool durable = false)
         : redis(in_dir(std::move(o), durable ? files.path().string() : "")) {}
 
-    /// Starts `n` gateways on one config and one Redis (prefix "t").
+    /// Starts `n` gateways on one config and one Redis (prefix "t"); `--redis` is the
+    /// fixture's server unless `args` name one (or `--redis-env`).
     void start(int n, const std::string& keys, std::vector<std::string> args = {},
                const std::string& backend_extra = "",
                const std::vector<std::pair<std::string, std::string>>& env = {});

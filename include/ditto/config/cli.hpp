@@ -58,6 +58,11 @@ struct cli_options {
     std::string redis_failure_mode = "closed";  ///< budgets when Redis is down: open|closed
     unsigned redis_layout = 2;   ///< --redis-layout: the key layout (docs/redis.md, "Layout v2")
     bool redis_migrate = false;  ///< --redis-migrate: layout 1 -> 2 at start-up (docs/redis.md)
+    // TLS to Redis (rediss://; docs/redis.md, "TLS"). Paths, read at start-up.
+    std::optional<std::string> redis_tls_ca;      ///< --redis-tls-ca: CA bundle to trust
+    std::optional<std::string> redis_tls_cert;    ///< --redis-tls-cert: client certificate (mTLS)
+    std::optional<std::string> redis_tls_key;     ///< --redis-tls-key: its private key
+    bool redis_tls_insecure_skip_verify = false;  ///< --redis-tls-insecure-skip-verify
     std::uint64_t audit_retention_secs = 30ULL * 24 * 3600;  ///< 0 keeps records
 
     // Ours: client-side deadlines and drain (docs/cli.md).

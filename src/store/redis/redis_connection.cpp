@@ -10,12 +10,15 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
 #include <deque>
 #include <random>
+#include <stdexcept>
 #include <utility>
 
 namespace ditto::store::redis {
@@ -23,6 +26,7 @@ namespace ditto::store::redis {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
+using tls_stream = net::ssl::stream<tcp::socket>;
 
 namespace {
 
@@ -111,23 +115,45 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     };
     using request_ptr = std::shared_ptr<request>;
 
-    /// One TCP connection. A reconnect makes a new one, so the reader and writer of an old
-    /// one see `alive == false` and stop without touching the new one's state.
+    /// One TCP connection, under TLS when the URL says `rediss://`. A reconnect makes a new
+    /// one, so the reader and writer of an old one see `alive == false` and stop without
+    /// touching the new one's state.
     struct link {
-        explicit link(const net::any_io_executor& ex)
+        link(const net::any_io_executor& ex, net::ssl::context* ctx)
             : socket(ex), resolver(ex), wake(ex), deadline(ex) {
+            if (ctx != nullptr) {
+                tls = std::make_unique<tls_stream>(ex, *ctx);
+            }
             wake.expires_at(net::steady_timer::time_point::max());
         }
+        /// The TCP socket (under TLS, the one beneath it): connect it, close it.
+        tcp::socket& tcp_socket() { return tls ? tls->next_layer() : socket; }
         void shut() {
             alive = false;
             error_code ignored;
-            socket.close(ignored);
+            tcp_socket().close(ignored);
             resolver.cancel();
             wake.cancel();
             deadline.cancel();
         }
 
-        tcp::socket socket;
+        // Reads and writes go through TLS when there is one; both return the same awaitable
+        // type, so no extra coroutine frame sits on the hot path.
+        net::awaitable<std::tuple<error_code, std::size_t>> read_some() {
+            if (tls) {
+                return tls->async_read_some(net::buffer(buf), nothrow);
+            }
+            return socket.async_read_some(net::buffer(buf), nothrow);
+        }
+        net::awaitable<std::tuple<error_code, std::size_t>> write(const std::string& out) {
+            if (tls) {
+                return net::async_write(*tls, net::buffer(out), nothrow);
+            }
+            return net::async_write(socket, net::buffer(out), nothrow);
+        }
+
+        tcp::socket socket;  ///< the connection without TLS
+        std::unique_ptr<tls_stream> tls;
         tcp::resolver resolver;
         net::steady_timer wake;      ///< canceled to wake the writer
         net::steady_timer deadline;  ///< of the connection attempt
@@ -142,9 +168,17 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     impl(net::any_io_executor e, redis_url u, redis_options o)
         : ex(std::move(e)),
           url(std::move(u)),
-          opt(o),
+          opt(std::move(o)),
           backoff_timer(ex),
-          rng(std::random_device{}()) {}
+          rng(std::random_device{}()) {
+        if (url.tls && !opt.tls) {
+            std::string error;
+            opt.tls = make_redis_tls_context({}, error);
+            if (!opt.tls) {
+                throw std::runtime_error("Redis TLS: " + error);
+            }
+        }
+    }
 
     // --- state changes ---------------------------------------------------------------
 
@@ -259,7 +293,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     static net::awaitable<void> supervise(std::shared_ptr<impl> self) {
         while (self->state != phase::closed) {
             self->state = phase::connecting;
-            auto ln = std::make_shared<link>(self->ex);
+            auto ln =
+                std::make_shared<link>(self->ex, self->url.tls ? self->opt.tls.get() : nullptr);
             self->current = ln;
             error_code ec = co_await connect_link(self, ln);
             if (self->state == phase::closed) {
@@ -304,7 +339,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
             if (!ec && ln->alive && ln->handshaking) {
                 ln->deadline_hit = true;
                 error_code ignored;
-                ln->socket.close(ignored);
+                ln->tcp_socket().close(ignored);
                 ln->resolver.cancel();
             }
         });
@@ -341,13 +376,35 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
             return ln->alive && !ln->deadline_hit;
         };
         auto [cec, endpoint] =
-            co_await net::async_connect(ln->socket, endpoints, keep_trying, nothrow);
+            co_await net::async_connect(ln->tcp_socket(), endpoints, keep_trying, nothrow);
         if (cec) {
             co_return cec;
         }
-        ln->socket.set_option(tcp::no_delay(true), ec);
-        ln->socket.set_option(net::socket_base::keep_alive(true), ec);
+        ln->tcp_socket().set_option(tcp::no_delay(true), ec);
+        ln->tcp_socket().set_option(net::socket_base::keep_alive(true), ec);
+        if (ln->tls) {
+            // Before AUTH: the password only ever travels encrypted.
+            ec = co_await tls_handshake(self, ln);
+            if (ec) {
+                co_return ec;
+            }
+        }
         ec = co_await handshake(self, ln);
+        co_return ec;
+    }
+
+    /// SNI and the host name checked against the certificate (an IP literal against its IP
+    /// SANs), as the upstream client does (docs/redis.md, "TLS").
+    static net::awaitable<error_code> tls_handshake(std::shared_ptr<impl> self, link_ptr ln) {
+        SSL* ssl = ln->tls->native_handle();
+        const std::string& host = self->url.host;
+        error_code ip_ec;
+        net::ip::make_address(host, ip_ec);
+        if (ip_ec) {
+            SSL_set_tlsext_host_name(ssl, host.c_str());
+        }
+        SSL_set1_host(ssl, host.c_str());
+        auto [ec] = co_await ln->tls->async_handshake(net::ssl::stream_base::client, nothrow);
         co_return ec;
     }
 
@@ -373,7 +430,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         if (n == 0) {
             co_return error_code{};
         }
-        auto [wec, written] = co_await net::async_write(ln->socket, net::buffer(out), nothrow);
+        auto [wec, written] = co_await ln->write(out);
         if (wec) {
             co_return wec;
         }
@@ -409,7 +466,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 r.replies.push_back(std::move(reply));
                 continue;
             }
-            auto [ec, len] = co_await ln->socket.async_read_some(net::buffer(ln->buf), nothrow);
+            auto [ec, len] = co_await ln->read_some();
             if (ec) {
                 r.error = ec;
                 co_return r;
@@ -425,7 +482,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     /// Hands replies to the in-flight requests in order; returns why the connection ended.
     static net::awaitable<error_code> read_loop(std::shared_ptr<impl> self, link_ptr ln) {
         for (;;) {
-            auto [ec, len] = co_await ln->socket.async_read_some(net::buffer(ln->buf), nothrow);
+            auto [ec, len] = co_await ln->read_some();
             if (!ln->alive) {
                 co_return net::error::operation_aborted;
             }
@@ -482,7 +539,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 continue;
             }
             self->writes.fetch_add(1, std::memory_order_relaxed);
-            auto [ec, n] = co_await net::async_write(ln->socket, net::buffer(out), nothrow);
+            auto [ec, n] = co_await ln->write(out);
             if (!ln->alive) {
                 co_return;
             }

@@ -95,7 +95,7 @@ std::optional<Int> parse_number(std::string_view s, Int lo, Int hi) {
 }  // namespace
 
 std::string redis_url::redacted() const {
-    std::string out = "redis://";
+    std::string out = tls ? "rediss://" : "redis://";
     if (!password.empty()) {
         out += core::percent_encode(user);
         out += ":***@";
@@ -116,15 +116,16 @@ std::optional<redis_url> parse_redis_url(std::string_view text, std::string& err
         error = message;
         return std::nullopt;
     };
-    if (starts_with_ci(text, "rediss://")) {
-        return fail("TLS to Redis is not supported yet (rediss://)");
-    }
-    if (!starts_with_ci(text, "redis://")) {
-        return fail("unsupported Redis URL: expected redis://host[:port][/db]");
-    }
-    std::string_view rest = text.substr(std::string_view("redis://").size());
-
     redis_url url;
+    std::string_view rest;
+    if (starts_with_ci(text, "rediss://")) {
+        url.tls = true;
+        rest = text.substr(std::string_view("rediss://").size());
+    } else if (starts_with_ci(text, "redis://")) {
+        rest = text.substr(std::string_view("redis://").size());
+    } else {
+        return fail("unsupported Redis URL: expected redis://host[:port][/db] or rediss://…");
+    }
     // The last '@': a raw (unencoded) password may itself hold '@', '/', '?' or '#', but
     // the host, port and db never do.
     const std::size_t at = rest.rfind('@');

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ditto/store/redis/redis_reply.hpp"
+#include "ditto/store/redis/redis_tls.hpp"
 #include "ditto/store/redis/redis_url.hpp"
 
 namespace ditto::store::redis {
@@ -46,7 +47,8 @@ boost::system::error_code make_error_code(redis_errc e) noexcept;
 struct redis_options {
     /// The deadline of each command (or pipeline), from exec() until its reply.
     std::chrono::milliseconds command_timeout{250};
-    /// The deadline of one connection attempt: resolve, TCP connect, AUTH and SELECT.
+    /// The deadline of one connection attempt: resolve, TCP connect, TLS handshake, AUTH and
+    /// SELECT.
     std::chrono::milliseconds connect_timeout{1000};
     /// After a failed attempt, or a connection lost within a second of being made, the next
     /// attempt waits a random delay between half and all of
@@ -56,6 +58,9 @@ struct redis_options {
     /// their deadline).
     std::chrono::milliseconds reconnect_min{50};
     std::chrono::milliseconds reconnect_max{2000};
+    /// For a `rediss://` URL: the context to use (make_redis_tls_context), shared by all the
+    /// connections of a store. None: one trusting the system's CA store.
+    std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 struct redis_result {

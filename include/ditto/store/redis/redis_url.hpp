@@ -1,8 +1,8 @@
 #pragma once
 
 // The Redis address the gateway is given on the command line or in the environment:
-// `redis://[[user]:password@]host[:port][/db]`. The password stays in this struct only: no
-// error message and no redacted() form ever contains it.
+// `redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for TLS. The password stays in this
+// struct only: no error message and no redacted() form ever contains it.
 
 #include <cstdint>
 #include <optional>
@@ -17,14 +17,16 @@ struct redis_url {
     int db = 0;
     std::string user;      ///< empty: `AUTH password` (the default user)
     std::string password;  ///< empty: no AUTH at all
+    bool tls = false;      ///< `rediss://`: TLS, with SNI and the host name verified
 
-    /// The URL with the password replaced by `***`, for logs: `redis://user:***@host:port/db`.
+    /// The URL with the password replaced by `***`, for logs: `redis://user:***@host:port/db`
+    /// (`rediss://` with TLS).
     std::string redacted() const;
 };
 
 /// Parses `redis://host`, `redis://host:port/db`, `redis://:pass@host:port/2`,
-/// `redis://user:pass@[::1]:6380`; user and password are percent-decoded. On failure returns
-/// nullopt and sets `error` to a message that quotes no part of `text`.
+/// `redis://user:pass@[::1]:6380`, `rediss://host:6380`; user and password are percent-decoded. On
+/// failure returns nullopt and sets `error` to a message that quotes no part of `text`.
 std::optional<redis_url> parse_redis_url(std::string_view text, std::string& error);
 
 }  // namespace ditto::store::redis
