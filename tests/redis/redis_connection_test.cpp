@@ -22,6 +22,7 @@
 
 #include "connection_fixture.hpp"
 #include "ditto/store/redis/redis_url.hpp"
+#include "support/process.hpp"
 #include "support/redis_server.hpp"
 
 namespace ditto::store::redis {
@@ -93,6 +94,21 @@ TEST(RedisUrl, TlsSchemeTurnsTlsOn) {
     EXPECT_FALSE(parse_ok("redis://h").tls);
 }
 
+TEST(RedisUrl, SentinelListsItsSentinelsAndTheMasterName) {
+    const redis_url u = parse_ok("redis+sentinel://:hunter2@s1,s2:26380,[::1]/mymaster/2");
+    ASSERT_EQ(u.sentinels.size(), 3U);
+    EXPECT_EQ(u.sentinels[0].host, "s1");
+    EXPECT_EQ(u.sentinels[0].port, 26379);
+    EXPECT_EQ(u.sentinels[1].port, 26380);
+    EXPECT_EQ(u.sentinels[2].host, "::1");
+    EXPECT_EQ(u.master_name, "mymaster");
+    EXPECT_EQ(u.db, 2);
+    EXPECT_EQ(u.password, "hunter2");
+    EXPECT_FALSE(u.tls);
+    EXPECT_EQ(u.redacted(), "redis+sentinel://:***@s1:26379,s2:26380,[::1]:26379/mymaster/2");
+    EXPECT_EQ(parse_ok("redis+sentinel://h/m").db, 0);
+}
+
 TEST(RedisUrl, BadUrlsAreRejectedWithoutThePassword) {
     const char* bad[] = {
         "http://u:hunter2@h:6379",
@@ -120,6 +136,12 @@ TEST(RedisUrl, BadUrlsAreRejectedWithoutThePassword) {
         "redis://u:hunter2@::1:6379",
         "redis://u:hunter2@h h:1",
         "rediss://u:hunter2@h:0",
+        "redis+sentinel://u:hunter2@h",      // no master name
+        "redis+sentinel://u:hunter2@h/",     // empty master name
+        "redis+sentinel://u:hunter2@h,/m",   // an empty host
+        "redis+sentinel://u:hunter2@h/m m",  // a bad name
+        "redis+sentinel://u:hunter2@h/m/x",  // a bad db
+        "rediss+sentinel://u:hunter2@h/m",   // TLS with Sentinel: not yet
         "rediss:/u:hunter2@h",
         "",
     };
@@ -456,6 +478,35 @@ TEST_F(RedisConnection, KilledRedisFailsFastAndReconnectsAfterRestart) {
     EXPECT_EQ(exec(c, {"GET", "k"}).reply.str, "again");
     EXPECT_TRUE(c->connected());
     EXPECT_GE(c->stats().connects, 2U);
+}
+
+TEST_F(RedisConnection, ADemotedPrimaryIsLeftForANewConnection) {
+    // A fail-over that keeps the old primary alive as a replica (a DNS name moved to the new
+    // primary, as ElastiCache's primary endpoint does) answers READONLY to every write: the
+    // connection then starts over, which resolves the name (or asks the Sentinels) again.
+    redis_server srv;
+    redis_server other;
+    auto c = connect(srv.url());
+    ASSERT_TRUE(exec(c, {"SET", "k", "v"}).reply.is_ok());
+    ASSERT_EQ(
+        test::run_to_exit("/usr/bin/redis-cli", {"-p", std::to_string(srv.port()), "REPLICAOF",
+                                                 "127.0.0.1", std::to_string(other.port())})
+            .out,
+        "OK\n");
+    redis_result r;
+    for (int i = 0; i < 100; ++i) {  // until the replica role is in place
+        r = exec(c, {"SET", "k", "w"});
+        if (r.reply.is_error())
+            break;
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(r.reply.is_error());
+    EXPECT_EQ(r.reply.str.rfind("READONLY", 0), 0U) << r.reply.str;
+    // Promoted again: the next connection writes.
+    test::run_to_exit("/usr/bin/redis-cli",
+                      {"-p", std::to_string(srv.port()), "REPLICAOF", "NO", "ONE"});
+    EXPECT_TRUE(eventually_ok(c, {"SET", "k", "x"}));
+    EXPECT_GE(c->stats().connects, 2U) << "the READONLY answer did not end the connection";
 }
 
 TEST_F(RedisConnection, NoServerAtAllFailsFastAndStartConnectsEagerly) {

@@ -14,12 +14,11 @@
 // retried appends, and a 503 that waited on the audit write of a failing store. The
 // assertions that caught them are marked REGRESSION.
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
-#include <mutex>
 #include <thread>
 
 #include "support/inspect.hpp"
+#include "support/load.hpp"
 #include "support/redis_layout.hpp"
 #include "support/replicas.hpp"
 #include "support/wait.hpp"
@@ -33,54 +32,6 @@ using steady = std::chrono::steady_clock;
 const std::string admin_token = "adm-redis-fault";
 constexpr auto redis_timeout = 250ms;
 constexpr std::uint64_t per_request = 27;  // exact_chat: charge = reported usage
-
-struct answer {
-    int status = 0;  // 0: no answer within the client's 10 s
-    std::string body;
-    std::chrono::milliseconds took{};
-};
-
-// Clients sending exact_chat back to back on one key until stopped.
-class load {
-  public:
-    load(int port, int clients) {
-        for (int i = 0; i < clients; ++i) {
-            threads_.emplace_back([this, port] {
-                const http_headers h{{"Authorization", "Bearer vk-b"},
-                                     {"Content-Type", "application/json"}};
-                while (!stop_) {
-                    const auto t0 = steady::now();
-                    auto r = http_request(port, "POST", "/v1/chat/completions", exact_chat, h, 10s);
-                    answer a;
-                    a.took =
-                        std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0);
-                    if (r) {
-                        a.status = r->status;
-                        a.body = r->body;
-                    }
-                    std::lock_guard lock(mu_);
-                    answers_.push_back(std::move(a));
-                }
-            });
-        }
-    }
-    ~load() { finish(); }
-    std::vector<answer> finish() {
-        stop_ = true;
-        for (auto& t : threads_) {
-            if (t.joinable())
-                t.join();
-        }
-        std::lock_guard lock(mu_);
-        return answers_;
-    }
-
-  private:
-    std::atomic<bool> stop_{false};
-    std::mutex mu_;
-    std::vector<answer> answers_;
-    std::vector<std::thread> threads_;
-};
 
 class RedisFaults : public Replicas {
   protected:
@@ -113,7 +64,7 @@ class RedisFaults : public Replicas {
             ASSERT_EQ(r->status, 200) << r->body;
             ++ok;
         }
-        load clients(port(), 6);
+        load clients({port()}, 6, "vk-b", exact_chat);
         std::this_thread::sleep_for(300ms);
         fault();
         const auto restored = steady::now();
@@ -137,39 +88,26 @@ class RedisFaults : public Replicas {
         std::this_thread::sleep_for(300ms);
         const auto answers = clients.finish();
 
-        std::size_t unanswered = 0, other = 0;
-        std::chrono::milliseconds slowest_ok{}, slowest_503{};
-        for (const auto& a : answers) {
-            if (a.status == 200) {
-                ++ok;
-                slowest_ok = std::max(slowest_ok, a.took);
-            } else if (a.status == 503 &&
-                       a.body.find(R"("code":"store_unavailable")") != std::string::npos) {
-                ++unavailable;
-                slowest_503 = std::max(slowest_503, a.took);
-            } else if (a.status == 0) {
-                ++unanswered;
-            } else {
-                ++other;
-                ADD_FAILURE() << what << ": unexpected answer " << a.status << " " << a.body;
-            }
-        }
+        const tally t = count_answers(answers, what);
+        ok += t.ok;
+        unavailable += t.unavailable;
         std::printf(
             "%s: %zu answers (%llu ok, %zu store_unavailable), slowest 200 %lld ms, slowest "
             "503 %lld ms, recovered %lld ms after Redis was back\n",
             what.c_str(), answers.size(), static_cast<unsigned long long>(ok), unavailable,
-            static_cast<long long>(slowest_ok.count()), static_cast<long long>(slowest_503.count()),
+            static_cast<long long>(t.slowest_ok.count()),
+            static_cast<long long>(t.slowest_503.count()),
             static_cast<long long>(recovery.count()));
-        EXPECT_EQ(unanswered, 0u) << what << ": requests that got no answer within 10 s";
-        EXPECT_EQ(other, 0u);
+        EXPECT_EQ(t.unanswered, 0u) << what << ": requests that got no answer within 10 s";
+        EXPECT_EQ(t.other, 0u);
         EXPECT_GT(unavailable, 0u) << what << ": the fault was never felt";
         // docs/redis.md: a refused budget is answered "at once (within the command deadline)".
         // REGRESSION: the 503 path used to await the proxy.blocked audit write after the failed
         // reserve, a second deadline; it is now written in the background.
-        EXPECT_LE(slowest_503, redis_timeout + 250ms) << what;
+        EXPECT_LE(t.slowest_503, redis_timeout + 250ms) << what;
         // An admitted request meets Redis twice more on its way out (settlement, audit); each
         // waits at most one deadline, then is queued for a retry.
-        EXPECT_LE(slowest_ok, 3 * redis_timeout + 500ms) << what;
+        EXPECT_LE(t.slowest_ok, 3 * redis_timeout + 500ms) << what;
 
         // Exact ledgers: every success spent its 27 tokens once (settlements that failed are
         // retried with backoff, so this converges within a few seconds)...

@@ -16,27 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// A port the kernel just handed out: free now, though nothing stops another process from
-/// taking it before redis-server binds it (launch() then fails and the caller retries).
-int pick_free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        throw std::runtime_error("socket() failed");
-    }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("could not pick a free port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 /// One blocking PING with short socket timeouts. Any reply counts, `-NOAUTH` included: it
 /// only has to show that the server is up.
 bool answers_ping(int port) {
@@ -64,6 +43,25 @@ bool answers_ping(int port) {
 }
 
 }  // namespace
+
+int pick_free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        throw std::runtime_error("socket() failed");
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw std::runtime_error("could not pick a free port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
 
 redis_server::redis_server(options opt) : opt_(std::move(opt)) {
     for (int attempt = 0; attempt < 5; ++attempt) {
@@ -95,12 +93,13 @@ std::string redis_server::tls_url(int db, const std::string& userinfo) const {
 
 bool redis_server::launch(int port, int tls_port, std::chrono::milliseconds timeout) {
     const bool keep = !opt_.data_dir.empty();
-    std::vector<std::string> args = {"--port",       std::to_string(port),
-                                     "--bind",       "127.0.0.1",
-                                     "--save",       "",
-                                     "--appendonly", keep ? "yes" : "no",
-                                     "--dir",        keep ? opt_.data_dir : "/tmp",
-                                     "--logfile",    ""};
+    std::vector<std::string> args = {
+        "--port",       std::to_string(port),
+        "--bind",       "127.0.0.1",
+        "--save",       "",
+        "--appendonly", keep ? "yes" : "no",
+        "--dir",        keep ? opt_.data_dir : scratch_.path().string(),
+        "--logfile",    ""};
     if (keep)
         args.insert(args.end(), {"--appendfsync", "always"});
     if (!opt_.password.empty()) {

@@ -8,8 +8,13 @@
 #include <vector>
 
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace ditto::test {
+
+/// A loopback port the kernel just handed out: free now, though nothing stops another process
+/// from taking it before a server binds it (redis_server then retries with another).
+int pick_free_port();
 
 class redis_server {
   public:
@@ -65,6 +70,9 @@ class redis_server {
     bool launch(int port, int tls_port, std::chrono::milliseconds timeout);
 
     options opt_;
+    /// Where a server without a data_dir keeps what it writes anyway: the RDB file a replica
+    /// receives. Its own, so that no other server ever loads it at start.
+    temp_dir scratch_;
     int port_ = 0;
     int tls_port_ = 0;
     child_process proc_;

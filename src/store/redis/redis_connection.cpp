@@ -33,6 +33,7 @@ namespace {
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::seconds healthy_after{1};
 constexpr std::size_t max_kept_buffer = 1U << 20;
+constexpr std::chrono::milliseconds sentinel_check_every{200};
 
 // Boost's error_category has a non-virtual (protected) destructor by design: categories
 // are never deleted through a base pointer.
@@ -53,6 +54,9 @@ class redis_error_category final : public boost::system::error_category {
                 return "connection to Redis lost";
             case redis_errc::not_ready:
                 return "Redis cannot serve yet (loading, busy or fail-over)";
+            case redis_errc::no_primary:
+                return "no Sentinel named a primary for the master (check the Sentinels and the "
+                       "master's name)";
         }
         return "unknown Redis error";
     }
@@ -120,7 +124,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     /// touching the new one's state.
     struct link {
         link(const net::any_io_executor& ex, net::ssl::context* ctx)
-            : socket(ex), resolver(ex), wake(ex), deadline(ex) {
+            : socket(ex), resolver(ex), wake(ex), deadline(ex), watch(ex) {
             if (ctx != nullptr) {
                 tls = std::make_unique<tls_stream>(ex, *ctx);
             }
@@ -135,6 +139,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
             resolver.cancel();
             wake.cancel();
             deadline.cancel();
+            watch.cancel();
         }
 
         // Reads and writes go through TLS when there is one; both return the same awaitable
@@ -157,6 +162,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         tcp::resolver resolver;
         net::steady_timer wake;      ///< canceled to wake the writer
         net::steady_timer deadline;  ///< of the connection attempt
+        net::steady_timer watch;     ///< paces watch_primary()
+        redis_endpoint peer;         ///< where the socket is connected
         resp_reader reader;
         std::array<char, 16 * 1024> buf{};
         bool alive = true;
@@ -305,6 +312,9 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 self->connects.fetch_add(1, std::memory_order_relaxed);
                 const auto up_since = std::chrono::steady_clock::now();
                 net::co_spawn(self->ex, write_loop(self, ln), net::detached);
+                if (!self->url.sentinels.empty()) {
+                    net::co_spawn(self->ex, watch_primary(self, ln), net::detached);
+                }
                 ec = co_await read_loop(self, ln);
                 if (self->state == phase::closed) {
                     co_return;
@@ -332,6 +342,14 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
 
     /// Resolve, connect, AUTH and SELECT, all under the connect deadline.
     static net::awaitable<error_code> connect_link(std::shared_ptr<impl> self, link_ptr ln) {
+        co_return co_await under_deadline(self, ln, connect_steps(self, ln));
+    }
+
+    /// Runs `work`, a connection attempt on `ln`, under the connect deadline.
+    static net::awaitable<error_code> under_deadline(std::shared_ptr<impl> self, link_ptr ln,
+                                                     net::awaitable<error_code> work) {
+        ln->handshaking = true;
+        ln->deadline_hit = false;
         ln->deadline.expires_after(self->opt.connect_timeout);
         // Closing the socket aborts whichever step is running; a plain handler, as it must
         // fire while the coroutine is suspended.
@@ -343,7 +361,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 ln->resolver.cancel();
             }
         });
-        error_code ec = co_await connect_steps(self, ln);
+        error_code ec = co_await std::move(work);
         ln->handshaking = false;
         ln->deadline.cancel();
         if (ln->deadline_hit) {
@@ -355,14 +373,89 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     }
 
     static net::awaitable<error_code> connect_steps(std::shared_ptr<impl> self, link_ptr ln) {
+        redis_endpoint target{self->url.host, self->url.port};
+        if (!self->url.sentinels.empty()) {
+            const error_code asked = co_await ask_sentinels(self, ln, target);
+            if (asked) {
+                co_return asked;
+            }
+        }
+        error_code ec = co_await tcp_connect(ln, target);
+        if (ec) {
+            co_return ec;
+        }
+        ln->peer = target;
+        ln->tcp_socket().set_option(tcp::no_delay(true), ec);
+        ln->tcp_socket().set_option(net::socket_base::keep_alive(true), ec);
+        if (ln->tls) {
+            // Before AUTH: the password only ever travels encrypted.
+            ec = co_await tls_handshake(self, ln);
+            if (ec) {
+                co_return ec;
+            }
+        }
+        ec = co_await handshake(self, ln);
+        co_return ec;
+    }
+
+    /// While `ln` serves (redis+sentinel://), asks a Sentinel every 200 ms, on a connection
+    /// kept for it, which node is the primary, and leaves `ln` when it is another one.
+    /// Sentinel turns a reachable old primary into a replica only seconds after it promoted
+    /// the new one; until then both accept writes, and what is written to the old one is lost
+    /// (docs/redis.md, "Sentinel").
+    static net::awaitable<void> watch_primary(std::shared_ptr<impl> self, link_ptr ln) {
+        auto probe = std::make_shared<link>(self->ex, nullptr);
+        while (ln->alive) {
+            ln->watch.expires_after(sentinel_check_every);
+            co_await ln->watch.async_wait(nothrow);
+            if (!ln->alive) {
+                break;
+            }
+            redis_endpoint found;
+            const error_code ec =
+                co_await under_deadline(self, probe, ask_watched(self, probe, found));
+            if (ec) {
+                // No answer: keep the link (an outage of the Sentinels is not one of Redis),
+                // and ask the next Sentinel next time.
+                error_code ignored;
+                probe->socket.close(ignored);
+                continue;
+            }
+            if (!ln->alive || (found.host == ln->peer.host && found.port == ln->peer.port)) {
+                continue;
+            }
+            self->last_error = redis_errc::not_ready;
+            self->drop(redis_errc::connection_lost);
+            break;
+        }
+        probe->shut();
+    }
+
+    /// One question on the watch's connection, made first if need be.
+    static net::awaitable<error_code> ask_watched(std::shared_ptr<impl> self, link_ptr probe,
+                                                  redis_endpoint& found) {
+        if (!probe->socket.is_open()) {
+            const auto& list = self->url.sentinels;
+            const std::size_t at = self->sentinel_next % list.size();
+            const error_code ec = co_await tcp_connect(probe, list[at]);
+            if (ec) {
+                self->sentinel_next = (at + 1) % list.size();
+                co_return ec;
+            }
+        }
+        co_return co_await ask_sentinel(self, probe, found);
+    }
+
+    /// Resolves `target` and connects the link's TCP socket to it.
+    static net::awaitable<error_code> tcp_connect(link_ptr ln, redis_endpoint target) {
         std::vector<tcp::endpoint> endpoints;
         error_code ec;
-        const auto address = net::ip::make_address(self->url.host, ec);
+        const auto address = net::ip::make_address(target.host, ec);
         if (!ec) {
-            endpoints.emplace_back(address, self->url.port);
+            endpoints.emplace_back(address, target.port);
         } else {
             auto [rec, results] = co_await ln->resolver.async_resolve(
-                self->url.host, std::to_string(self->url.port), nothrow);
+                target.host, std::to_string(target.port), nothrow);
             if (rec) {
                 co_return rec;
             }
@@ -377,20 +470,87 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         };
         auto [cec, endpoint] =
             co_await net::async_connect(ln->tcp_socket(), endpoints, keep_trying, nothrow);
-        if (cec) {
-            co_return cec;
-        }
-        ln->tcp_socket().set_option(tcp::no_delay(true), ec);
-        ln->tcp_socket().set_option(net::socket_base::keep_alive(true), ec);
-        if (ln->tls) {
-            // Before AUTH: the password only ever travels encrypted.
-            ec = co_await tls_handshake(self, ln);
-            if (ec) {
-                co_return ec;
+        co_return cec;
+    }
+
+    /// redis+sentinel:// (docs/redis.md, "Sentinel"): asks the Sentinels in turn, starting with
+    /// the one that answered last, for the primary's address; each attempt runs on the link's
+    /// socket, under the connection's deadline.
+    static net::awaitable<error_code> ask_sentinels(std::shared_ptr<impl> self, link_ptr ln,
+                                                    redis_endpoint& found) {
+        const auto& list = self->url.sentinels;
+        error_code last = redis_errc::no_primary;
+        const std::size_t first = self->sentinel_next;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const std::size_t at = (first + i) % list.size();
+            error_code ec = co_await tcp_connect(ln, list[at]);
+            if (!ec) {
+                ec = co_await ask_sentinel(self, ln, found);
             }
+            error_code ignored;
+            ln->socket.close(ignored);
+            if (!ln->alive || ln->deadline_hit) {
+                co_return net::error::timed_out;
+            }
+            if (!ec) {
+                self->sentinel_next = at;
+                co_return error_code{};
+            }
+            // Next time, start after the one that failed: a Sentinel that drops packets
+            // would otherwise take every attempt's whole deadline.
+            self->sentinel_next = (at + 1) % list.size();
+            last = ec;
         }
-        ec = co_await handshake(self, ln);
-        co_return ec;
+        co_return last;
+    }
+
+    static net::awaitable<error_code> ask_sentinel(std::shared_ptr<impl> self, link_ptr ln,
+                                                   redis_endpoint& found) {
+        const redis_url& url = self->url;
+        std::string out;
+        std::size_t n = 1;
+        if (!url.password.empty()) {
+            append_command(out, auth_command(url));
+            ++n;
+        }
+        const std::vector<std::string> ask{"SENTINEL", "get-master-addr-by-name", url.master_name};
+        append_command(out, ask);
+        auto [wec, written] = co_await ln->write(out);
+        if (wec) {
+            co_return wec;
+        }
+        // A reader of its own: the link's starts clean for the primary.
+        resp_reader reader;
+        replies_read got = co_await read_replies(ln, reader, n);
+        if (got.error) {
+            co_return got.error;
+        }
+        // The URL's credentials are the data nodes'. Sentinels often share them (Bitnami's
+        // chart does); one without a password refuses AUTH, and is asked all the same.
+        if (n == 2 && !got.replies[0].is_ok() &&
+            got.replies[0].str.find("without any password configured") == std::string::npos) {
+            co_return make_error_code(redis_errc::auth_failed);
+        }
+        const redis_reply& addr = got.replies[n - 1];
+        if (!addr.is_array() || addr.elements.size() != 2) {
+            co_return make_error_code(redis_errc::no_primary);
+        }
+        const auto port = addr.elements[1].as_int();
+        if (!port || *port < 1 || *port > 65535 || addr.elements[0].str.empty()) {
+            co_return make_error_code(redis_errc::no_primary);
+        }
+        found.host = addr.elements[0].str;
+        found.port = static_cast<std::uint16_t>(*port);
+        co_return error_code{};
+    }
+
+    static std::vector<std::string> auth_command(const redis_url& url) {
+        std::vector<std::string> auth{"AUTH"};
+        if (!url.user.empty()) {
+            auth.push_back(url.user);
+        }
+        auth.push_back(url.password);
+        return auth;
     }
 
     /// SNI and the host name checked against the certificate (an IP literal against its IP
@@ -412,19 +572,20 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         const redis_url& url = self->url;
         std::string out;
         std::size_t n = 0;
-        std::vector<std::string> auth;
         if (!url.password.empty()) {
-            auth.emplace_back("AUTH");
-            if (!url.user.empty()) {
-                auth.push_back(url.user);
-            }
-            auth.push_back(url.password);
-            append_command(out, auth);
+            append_command(out, auth_command(url));
             ++n;
         }
         if (url.db != 0) {
             const std::vector<std::string> select_db{"SELECT", std::to_string(url.db)};
             append_command(out, select_db);
+            ++n;
+        }
+        // What a Sentinel names may already be stale (a fail-over under way): check the role.
+        const bool check_role = !url.sentinels.empty();
+        if (check_role) {
+            const std::vector<std::string> role{"ROLE"};
+            append_command(out, role);
             ++n;
         }
         if (n == 0) {
@@ -434,7 +595,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         if (wec) {
             co_return wec;
         }
-        replies_read got = co_await read_replies(ln, n);
+        replies_read got = co_await read_replies(ln, ln->reader, n);
         if (got.error) {
             co_return got.error;
         }
@@ -442,8 +603,14 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         if (!url.password.empty() && !got.replies[i++].is_ok()) {
             co_return make_error_code(redis_errc::auth_failed);
         }
-        if (url.db != 0 && !got.replies[i].is_ok()) {
+        if (url.db != 0 && !got.replies[i++].is_ok()) {
             co_return make_error_code(redis_errc::select_failed);
+        }
+        if (check_role) {
+            const redis_reply& role = got.replies[i];
+            if (!role.is_array() || role.elements.empty() || role.elements[0].str != "master") {
+                co_return make_error_code(redis_errc::not_ready);
+            }
         }
         co_return error_code{};
     }
@@ -453,11 +620,12 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         std::vector<redis_reply> replies;
     };
 
-    static net::awaitable<replies_read> read_replies(link_ptr ln, std::size_t n) {
+    static net::awaitable<replies_read> read_replies(link_ptr ln, resp_reader& reader,
+                                                     std::size_t n) {
         replies_read r;
         while (r.replies.size() < n) {
             redis_reply reply;
-            const auto p = ln->reader.next(reply);
+            const auto p = reader.next(reply);
             if (p == resp_reader::pull::bad) {
                 r.error = redis_errc::protocol_error;
                 co_return r;
@@ -471,7 +639,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 r.error = ec;
                 co_return r;
             }
-            if (!ln->reader.feed(ln->buf.data(), len)) {
+            if (!reader.feed(ln->buf.data(), len)) {
                 r.error = redis_errc::protocol_error;
                 co_return r;
             }
@@ -501,6 +669,10 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 if (p == resp_reader::pull::bad || self->in_flight.empty()) {
                     co_return redis_errc::protocol_error;
                 }
+                // A primary demoted to a replica (a fail-over: Sentinel, or a DNS name such as
+                // ElastiCache's primary endpoint now pointing elsewhere) answers READONLY to
+                // every write: reconnect, which asks the Sentinels or the DNS again.
+                const bool demoted = reply.is_error() && reply.str.starts_with("READONLY");
                 // An abandoned request (its caller was cancelled) still takes its replies,
                 // which keeps the stream in step; complete() then ignores it.
                 request& front = *self->in_flight.front();
@@ -508,6 +680,9 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 if (front.replies.size() == front.expected) {
                     self->complete(front, {});
                     self->in_flight.pop_front();
+                }
+                if (demoted) {
+                    co_return make_error_code(redis_errc::not_ready);
                 }
             }
         }
@@ -654,6 +829,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     net::steady_timer backoff_timer;
     error_code last_error;
     unsigned failures = 0;
+    std::size_t sentinel_next = 0;  ///< the Sentinel to ask first
     std::minstd_rand rng;
     std::atomic<std::uint64_t> connects{0};
     std::atomic<std::uint64_t> commands{0};

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
@@ -92,20 +93,86 @@ std::optional<Int> parse_number(std::string_view s, Int lo, Int hi) {
     return static_cast<Int>(v);
 }
 
-}  // namespace
-
-std::string redis_url::redacted() const {
-    std::string out = tls ? "rediss://" : "redis://";
-    if (!password.empty()) {
-        out += core::percent_encode(user);
-        out += ":***@";
+/// `host[:port]` or `[v6]:port` into `ep`; a message (quoting nothing) on failure.
+const char* parse_endpoint(std::string_view hostport, redis_endpoint& ep) {
+    std::string_view port_text;
+    bool has_port = false;
+    if (!hostport.empty() && hostport.front() == '[') {
+        const std::size_t close = hostport.find(']');
+        if (close == std::string_view::npos) {
+            return "invalid Redis URL: unterminated IPv6 address";
+        }
+        ep.host = std::string(hostport.substr(1, close - 1));
+        if (!valid_ipv6(ep.host)) {
+            return "invalid Redis URL: bad IPv6 address";
+        }
+        const std::string_view after = hostport.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') {
+                return "invalid Redis URL: unexpected text after the IPv6 address";
+            }
+            has_port = true;
+            port_text = after.substr(1);
+        }
+    } else {
+        const std::size_t colon = hostport.find(':');
+        ep.host = std::string(hostport.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            has_port = true;
+            port_text = hostport.substr(colon + 1);
+        }
+        if (ep.host.empty()) {
+            return "invalid Redis URL: missing host";
+        }
+        if (!valid_host_name(ep.host)) {
+            return "invalid Redis URL: bad host (IPv6 addresses need [brackets])";
+        }
     }
+    if (has_port) {
+        const auto port = parse_number<std::uint16_t>(port_text, 1, 65535);
+        if (!port) {
+            return "invalid Redis URL: port must be a number from 1 to 65535";
+        }
+        ep.port = *port;
+    }
+    return nullptr;
+}
+
+void append_endpoint(std::string& out, const std::string& host, std::uint16_t port) {
     if (host.find(':') != std::string::npos) {
         out += '[' + host + ']';
     } else {
         out += host;
     }
-    out += ':' + std::to_string(port) + '/' + std::to_string(db);
+    out += ':' + std::to_string(port);
+}
+
+bool valid_master_name(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
+}
+
+}  // namespace
+
+std::string redis_url::redacted() const {
+    std::string out = !sentinels.empty() ? "redis+sentinel://" : tls ? "rediss://" : "redis://";
+    if (!password.empty()) {
+        out += core::percent_encode(user);
+        out += ":***@";
+    }
+    if (sentinels.empty()) {
+        append_endpoint(out, host, port);
+    } else {
+        for (std::size_t i = 0; i < sentinels.size(); ++i) {
+            if (i > 0) {
+                out += ',';
+            }
+            append_endpoint(out, sentinels[i].host, sentinels[i].port);
+        }
+        out += '/' + master_name;
+    }
+    out += '/' + std::to_string(db);
     return out;
 }
 
@@ -118,13 +185,21 @@ std::optional<redis_url> parse_redis_url(std::string_view text, std::string& err
     };
     redis_url url;
     std::string_view rest;
+    bool sentinel = false;
     if (starts_with_ci(text, "rediss://")) {
         url.tls = true;
         rest = text.substr(std::string_view("rediss://").size());
     } else if (starts_with_ci(text, "redis://")) {
         rest = text.substr(std::string_view("redis://").size());
+    } else if (starts_with_ci(text, "redis+sentinel://")) {
+        sentinel = true;
+        rest = text.substr(std::string_view("redis+sentinel://").size());
+    } else if (starts_with_ci(text, "rediss+sentinel://")) {
+        return fail("TLS with Sentinel (rediss+sentinel://) is not supported yet");
     } else {
-        return fail("unsupported Redis URL: expected redis://host[:port][/db] or rediss://…");
+        return fail(
+            "unsupported Redis URL: expected redis://host[:port][/db], rediss://… or "
+            "redis+sentinel://host[:port][,host[:port]…]/master[/db]");
     }
     // The last '@': a raw (unencoded) password may itself hold '@', '/', '?' or '#', but
     // the host, port and db never do.
@@ -152,49 +227,42 @@ std::optional<redis_url> parse_redis_url(std::string_view text, std::string& err
     }
 
     const std::size_t slash = rest.find('/');
-    const std::string_view hostport = rest.substr(0, slash);
-    const std::string_view path =
+    const std::string_view hosts = rest.substr(0, slash);
+    std::string_view path =
         slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
 
-    std::string_view port_text;
-    bool has_port = false;
-    if (!hostport.empty() && hostport.front() == '[') {
-        const std::size_t close = hostport.find(']');
-        if (close == std::string_view::npos) {
-            return fail("invalid Redis URL: unterminated IPv6 address");
+    if (!sentinel) {
+        redis_endpoint ep{std::string(), url.port};
+        if (const char* why = parse_endpoint(hosts, ep)) {
+            return fail(why);
         }
-        url.host = std::string(hostport.substr(1, close - 1));
-        if (!valid_ipv6(url.host)) {
-            return fail("invalid Redis URL: bad IPv6 address");
-        }
-        const std::string_view after = hostport.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') {
-                return fail("invalid Redis URL: unexpected text after the IPv6 address");
-            }
-            has_port = true;
-            port_text = after.substr(1);
-        }
+        url.host = std::move(ep.host);
+        url.port = ep.port;
     } else {
-        const std::size_t colon = hostport.find(':');
-        url.host = std::string(hostport.substr(0, colon));
-        if (colon != std::string_view::npos) {
-            has_port = true;
-            port_text = hostport.substr(colon + 1);
+        std::string_view list = hosts;
+        while (true) {
+            const std::size_t comma = list.find(',');
+            redis_endpoint ep{std::string(), 26379};
+            if (const char* why = parse_endpoint(list.substr(0, comma), ep)) {
+                return fail(why);
+            }
+            url.sentinels.push_back(std::move(ep));
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            list = list.substr(comma + 1);
         }
-        if (url.host.empty()) {
-            return fail("invalid Redis URL: missing host");
+        // The master's name, then the optional db.
+        path = path.empty() ? path : path.substr(1);
+        const std::size_t next = path.find('/');
+        const std::string_view name = path.substr(0, next);
+        if (!valid_master_name(name)) {
+            return fail(
+                "invalid Redis URL: redis+sentinel:// needs the master's name after the hosts "
+                "(letters, digits, '-', '_', '.')");
         }
-        if (!valid_host_name(url.host)) {
-            return fail("invalid Redis URL: bad host (IPv6 addresses need [brackets])");
-        }
-    }
-    if (has_port) {
-        const auto port = parse_number<std::uint16_t>(port_text, 1, 65535);
-        if (!port) {
-            return fail("invalid Redis URL: port must be a number from 1 to 65535");
-        }
-        url.port = *port;
+        url.master_name = std::string(name);
+        path = next == std::string_view::npos ? std::string_view{} : path.substr(next);
     }
 
     if (path.size() > 1) {

@@ -39,6 +39,8 @@ enum class redis_errc {
     /// after a fail-over, MASTERDOWN, TRYAGAIN, CLUSTERDOWN): an outage, retried like a lost
     /// connection, not a refusal (docs/redis.md).
     not_ready,
+    /// redis+sentinel://: no Sentinel answered with a primary for the master's name.
+    no_primary,
 };
 
 const boost::system::error_category& redis_category() noexcept;

@@ -1,0 +1,282 @@
+// redis+sentinel:// against a local primary, its replica and three Sentinels (docs/redis.md,
+// "Sentinel"): two gateways find the primary through the Sentinels, follow a fail-over under
+// load within their deadlines, and keep ledgers exact once the new primary serves.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/inspect.hpp"
+#include "support/load.hpp"
+#include "support/replicas.hpp"
+#include "support/wait.hpp"
+
+namespace ditto::test {
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+const std::string admin_token = "adm-sentinel";
+constexpr auto redis_timeout = 250ms;
+constexpr std::uint64_t per_request = 27;  // exact_chat: charge = reported usage
+
+std::string redis_cli(int port, std::vector<std::string> args) {
+    args.insert(args.begin(), {"-p", std::to_string(port)});
+    return trim_end(run_to_exit("/usr/bin/redis-cli", args).out);
+}
+
+/// Three Sentinels watching `mymaster` (quorum 2), which they call down after 1 s.
+class sentinels {
+  public:
+    sentinels(const temp_dir& dir, int primary_port) {
+        for (int i = 0; i < 3; ++i) {
+            const int port = pick_free_port();
+            const std::string conf =
+                dir.write("sentinel-" + std::to_string(i) + ".conf",
+                          "port " + std::to_string(port) +
+                              "\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 " +
+                              std::to_string(primary_port) +
+                              " 2\nsentinel down-after-milliseconds mymaster 1000\n"
+                              "sentinel failover-timeout mymaster 4000\n");
+            procs_.push_back(std::make_unique<child_process>());
+            procs_.back()->start("/usr/bin/redis-server", {conf, "--sentinel", "--logfile", ""});
+            ports_.push_back(port);
+        }
+    }
+
+    std::string url() const {
+        std::string hosts;
+        for (const int p : ports_)
+            hosts += (hosts.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(p);
+        return "redis+sentinel://" + hosts + "/mymaster";
+    }
+
+    /// Every Sentinel knows the replica and the two other Sentinels: a fail-over can be
+    /// agreed on.
+    bool ready() const {
+        for (const int p : ports_) {
+            const auto replicas = redis_cli(p, {"SENTINEL", "replicas", "mymaster"});
+            const auto peers = redis_cli(p, {"SENTINEL", "sentinels", "mymaster"});
+            std::size_t known_peers = 0;
+            for (auto at = peers.find("runid"); at != std::string::npos;
+                 at = peers.find("runid", at + 1))
+                ++known_peers;
+            if (replicas.find("slave") == std::string::npos || known_peers != 2)
+                return false;
+        }
+        return true;
+    }
+
+    /// Every Sentinel answers.
+    bool up() const {
+        return std::all_of(ports_.begin(), ports_.end(),
+                           [](int p) { return redis_cli(p, {"PING"}) == "PONG"; });
+    }
+
+    /// The primary's port as the first Sentinel reports it.
+    int primary() const {
+        const auto addr = redis_cli(ports_[0], {"SENTINEL", "get-master-addr-by-name", "mymaster"});
+        const auto nl = addr.find('\n');
+        return nl == std::string::npos ? 0 : std::atoi(addr.c_str() + nl + 1);
+    }
+
+    int port(std::size_t i) const { return ports_[i]; }
+
+  private:
+    std::vector<std::unique_ptr<child_process>> procs_;
+    std::vector<int> ports_;
+};
+
+redis_server::options replica_of(int primary_port) {
+    redis_server::options o;
+    o.extra = {"--replicaof", "127.0.0.1", std::to_string(primary_port)};
+    return o;
+}
+
+/// The primary starts a replica's first sync at once (Redis waits 5 s by default for more
+/// replicas to join it).
+redis_server::options primary() {
+    redis_server::options o;
+    o.extra = {"--repl-diskless-sync-delay", "0"};
+    return o;
+}
+
+class Sentinel : public Replicas {
+  protected:
+    Sentinel()
+        : Replicas(primary()), replica(replica_of(redis.port())), watch(files, redis.port()) {}
+
+    void SetUp() override {
+        ASSERT_TRUE(eventually([&] { return watch.ready(); }, 15s, 100ms))
+            << "the Sentinels did not find the replica and each other";
+        ASSERT_TRUE(eventually(
+            [&] {
+                return redis_cli(replica.port(), {"INFO", "replication"})
+                           .find("master_link_status:up") != std::string::npos;
+            },
+            10s, 50ms))
+            << "the replica did not sync";
+        ASSERT_EQ(watch.primary(), redis.port());
+        start(2, virtual_key_json("key-b", "vk-b", R"("budget":{"total_tokens":100000000})"),
+              {"--redis", watch.url(), "--redis-timeout-ms", std::to_string(redis_timeout.count()),
+               "--admin-token", admin_token, "--reservation-lease-secs", "8"});
+    }
+
+    std::optional<token_ledger> ledger() {
+        return read_token_ledger(gws[0]->port, admin_token, "key-b");
+    }
+
+    /// Both gateways admit again, every worker of each (each has its own connection, which
+    /// may still be waiting out its reconnect backoff): 8 requests in a row on each gateway
+    /// succeed. Every 200 on the way counts in `ok`.
+    bool both_serve(std::uint64_t& ok) {
+        return eventually(
+            [&] {
+                int served = 0;
+                for (int i = 0; i < 16; ++i) {
+                    const auto r = post(i % 2, "vk-b");
+                    if (r && r->status == 200) {
+                        ++ok;
+                        ++served;
+                    }
+                }
+                return served == 16;
+            },
+            10s, 50ms);
+    }
+
+    /// After a fail-over: nothing stays reserved once the reaper has released what the new
+    /// primary never saw settled; never more spent than was used (asynchronous replication
+    /// can only lose writes: docs/redis.md, "What a fail-over can lose"); then exact again.
+    void ledger_exact_from_now_on(std::uint64_t ok) {
+        std::optional<token_ledger> l;
+        const bool settled = eventually(
+            [&] {
+                l = ledger();
+                return l && l->reserved == 0;
+            },
+            20s, 200ms);
+        ASSERT_TRUE(settled) << "still reserved: " << (l ? l->reserved : 0);
+        EXPECT_EQ(l->spent % per_request, 0u);
+        EXPECT_LE(l->spent, ok * per_request) << ok << " successes";
+        std::printf("ledger after the fail-over: %llu of %llu successes counted\n",
+                    static_cast<unsigned long long>(l->spent / per_request),
+                    static_cast<unsigned long long>(ok));
+        const std::uint64_t before = l->spent;
+        for (int i = 0; i < 20; ++i) {
+            const auto r = post(i % 2, "vk-b");
+            ASSERT_TRUE(r);
+            ASSERT_EQ(r->status, 200) << r->body;
+        }
+        l = ledger();
+        ASSERT_TRUE(l);
+        EXPECT_EQ(l->spent, before + 20 * per_request);
+        EXPECT_EQ(l->reserved, 0u);
+    }
+
+    /// Answers other than 200 and 503 store_unavailable fail the test; returns the 200s.
+    std::uint64_t check(const std::vector<answer>& answers, const std::string& what) {
+        const tally t = count_answers(answers, what);
+        std::printf(
+            "%s: %zu answers (%llu ok, %llu store_unavailable), slowest 200 %lld ms, "
+            "slowest 503 %lld ms\n",
+            what.c_str(), answers.size(), static_cast<unsigned long long>(t.ok),
+            static_cast<unsigned long long>(t.unavailable),
+            static_cast<long long>(t.slowest_ok.count()),
+            static_cast<long long>(t.slowest_503.count()));
+        EXPECT_EQ(t.unanswered + t.other, 0u) << what;
+        // As in the fault suite (redis_fault_test.cpp): a refusal within one command deadline,
+        // an admitted request within its three meetings with Redis.
+        EXPECT_LE(t.slowest_503, redis_timeout + 250ms) << what;
+        EXPECT_LE(t.slowest_ok, 3 * redis_timeout + 500ms) << what;
+        return t.ok;
+    }
+
+    /// Connections of the gateways to the Redis on `port` (the Sentinels name theirs).
+    static int gateway_clients(int port) {
+        const auto list = redis_cli(port, {"CLIENT", "LIST"});
+        int n = 0;
+        for (std::size_t at = 0; at < list.size();) {
+            auto end = list.find('\n', at);
+            if (end == std::string::npos)
+                end = list.size();
+            const auto line = list.substr(at, end - at);
+            at = end + 1;
+            if (line.find(" name= ") != std::string::npos &&
+                line.find("cmd=client|list") == std::string::npos &&
+                line.find("flags=S") == std::string::npos)
+                ++n;
+        }
+        return n;
+    }
+
+    redis_server replica;
+    sentinels watch;
+};
+
+TEST_F(Sentinel, AFailOverAskedOfTheSentinelsUnderLoad) {
+    std::uint64_t ok = 0;
+    ASSERT_TRUE(both_serve(ok));
+    ASSERT_GT(gateway_clients(redis.port()), 0);
+    load clients({gws[0]->port, gws[1]->port}, 6, "vk-b", exact_chat);
+    std::this_thread::sleep_for(300ms);
+    // The replica is promoted while the old primary still runs, a primary too until Sentinel
+    // makes it a replica seconds later: the gateways' watch of the Sentinels moves them.
+    EXPECT_EQ(redis_cli(watch.port(0), {"SENTINEL", "FAILOVER", "mymaster"}), "OK");
+    EXPECT_TRUE(eventually([&] { return watch.primary() == replica.port(); }, 10s, 50ms));
+    const auto promoted = steady::now();
+    const bool moved = eventually(
+        [&] { return gateway_clients(replica.port()) > 0 && gateway_clients(redis.port()) == 0; },
+        5s, 20ms);
+    EXPECT_TRUE(moved) << "the gateways stayed on the old primary";
+    std::printf("every gateway connection on the new primary %lld ms after the promotion\n",
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - promoted)
+                        .count()));
+    EXPECT_TRUE(both_serve(ok)) << "the gateways did not reach the new primary";
+    std::this_thread::sleep_for(300ms);
+    ok += check(clients.finish(), "SENTINEL FAILOVER");
+    ledger_exact_from_now_on(ok);
+}
+
+TEST_F(Sentinel, APrimaryKilledUnderLoadFailsOverWithinTheDeadlines) {
+    std::uint64_t ok = 0;
+    ASSERT_TRUE(both_serve(ok));
+    load clients({gws[0]->port, gws[1]->port}, 6, "vk-b", exact_chat);
+    std::this_thread::sleep_for(300ms);
+    const auto killed = steady::now();
+    redis.kill();
+    // The Sentinels call it down after 1 s, agree, and promote the replica.
+    EXPECT_TRUE(eventually([&] { return watch.primary() == replica.port(); }, 15s, 50ms));
+    EXPECT_TRUE(both_serve(ok)) << "the gateways did not reach the new primary";
+    std::printf(
+        "serving again %lld ms after the primary was killed\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - killed).count()));
+    std::this_thread::sleep_for(300ms);
+    ok += check(clients.finish(), "primary killed");
+    ledger_exact_from_now_on(ok);
+}
+
+TEST(SentinelStart, AnUnknownMasterNameStopsTheStartWithTheReason) {
+    temp_dir dir;
+    redis_server primary;
+    sentinels watch(dir, primary.port());
+    ASSERT_TRUE(eventually([&] { return watch.up(); }, 10s, 50ms));
+    const std::string cfg = dir.write("gateway.json", basic_config(1));
+    std::string url = watch.url();
+    url.replace(url.rfind("mymaster"), 8, "nosuchmaster");
+    const auto r = run_to_exit(DITTO_GATEWAY_BIN, {cfg, "--listen", "127.0.0.1:0", "--redis", url});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("no Sentinel named a primary"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ditto::test
