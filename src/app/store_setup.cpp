@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "ditto/admin/control_plane.hpp"
@@ -98,6 +99,12 @@ std::optional<store::redis::redis_url> redis_url_of(const config::cli_options& o
     std::string error;
     auto expanded = config::expand_value(text, env, flag, error);
     if (!expanded) {
+        // A secret:// reference is a name or a path; anything else is a URL that may hold a
+        // raw password, whose "${…}" the message would quote.
+        if (!core::trim(text).starts_with("secret://"))
+            error =
+                "a ${…} placeholder in the URL does not resolve (names withheld: the URL may hold "
+                "a password; write a literal $ in a password as %24)";
         log::error("config.error", std::string(flag) + ": " + error);
         return std::nullopt;
     }
@@ -130,6 +137,28 @@ bool set_redis_tls(const config::cli_options& o, store::redis::redis_options& co
     if (!conn.tls)
         log::error("config.error", "Redis TLS: " + error);
     return conn.tls != nullptr;
+}
+
+/// Reads the keys and router, the first thing asked of Redis. The connection is still being
+/// made (behind Sentinel perhaps past a Sentinel that hangs, docs/redis.md), or Redis is still
+/// loading: an outage is retried within `window`; a refused password or db is final at once.
+template <class Set>
+auto first_contact(Set& set, background& bg, std::chrono::milliseconds window)
+    -> decltype(run_now(bg, set.control->load(), window)) {
+    namespace redis = store::redis;
+    const auto end = std::chrono::steady_clock::now() + window;
+    for (;;) {
+        auto loaded = run_now(bg, set.control->load(), window);
+        if (!loaded || !loaded->error)
+            return loaded;
+        const auto e = loaded->error;
+        if (e == make_error_code(redis::redis_errc::auth_failed) ||
+            e == make_error_code(redis::redis_errc::select_failed) ||
+            e == make_error_code(redis::redis_errc::no_primary) ||
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= end)
+            return loaded;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
 }
 
 }  // namespace
@@ -177,7 +206,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     // Replicas starting together race to write the file's keys: the write is a
     // compare-and-set, and the loser reads (and adopts) what the winner wrote.
     for (int attempt = 0;; ++attempt) {
-        auto loaded = run_now(bg, rt.set.control->load(), limit);
+        auto loaded = first_contact(rt.set, bg, limit);
         if (!loaded || loaded->error) {
             log::error("store.unavailable", "cannot reach Redis at start-up",
                        {{"redis", url->redacted()},

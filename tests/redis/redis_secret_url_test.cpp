@@ -128,6 +128,8 @@ TEST_F(RedisSecretUrl, FailuresToStartDoNotPrintThePassword) {
         {"--redis", "redis://:" + k_password + "@127.0.0.1:1"},
         {"--redis", "secret://env/NOT_SET_ANYWHERE"},
         {"--redis", "secret://env/${REDIS_PASSWORD}"},
+        // a raw password that looks like a placeholder (an invalid name): not quoted back
+        {"--redis", "redis://:${" + k_password + "}@127.0.0.1:" + port},
     };
     for (const auto& a : attempts) {
         std::vector<std::string> args{cfg, "--listen", "127.0.0.1:0", "--redis-timeout-ms", "200"};

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -88,6 +89,15 @@ class sentinels {
     }
 
     int port(std::size_t i) const { return ports_[i]; }
+    ~sentinels() {
+        for (auto& p : procs_)
+            p->signal(SIGCONT);  // a stopped process would sit out SIGTERM's grace period
+    }
+    sentinels(const sentinels&) = delete;
+    sentinels& operator=(const sentinels&) = delete;
+
+    /// SIGSTOP: it still accepts connections (the kernel's backlog) and never answers.
+    void pause(std::size_t i) { procs_[i]->signal(SIGSTOP); }
 
   private:
     std::vector<std::unique_ptr<child_process>> procs_;
@@ -276,6 +286,26 @@ TEST(SentinelStart, AnUnknownMasterNameStopsTheStartWithTheReason) {
     const auto r = run_to_exit(DITTO_GATEWAY_BIN, {cfg, "--listen", "127.0.0.1:0", "--redis", url});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("no Sentinel named a primary"), std::string::npos) << r.err;
+}
+
+TEST(SentinelStart, AHungSentinelIsPassedOver) {
+    // The first Sentinel of the list accepts connections and never answers: each Sentinel
+    // gets a share of the connect deadline, so the next one is asked in time.
+    temp_dir dir;
+    redis_server primary;
+    sentinels watch(dir, primary.port());
+    ASSERT_TRUE(eventually([&] { return watch.up(); }, 10s, 50ms));
+    watch.pause(0);
+    running_mock mock;
+    mock.start();
+    running_gateway gw;
+    gw.start(basic_config(mock.port), {"--redis", watch.url()});
+    const auto r =
+        http_request(gw.port, "POST", "/v1/chat/completions", chat_body,
+                     {{"Authorization", "Bearer vk-test-1"}, {"Content-Type", "application/json"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(redis_cli(primary.port(), {"CLIENT", "LIST"}).find("cmd="), std::string::npos);
 }
 
 }  // namespace

@@ -21,7 +21,11 @@ thread_local thread_cache cache;
 }  // namespace
 
 redis_client::redis_client(redis_url url, redis_options opt)
-    : url_(std::move(url)), opt_(opt), id_(next_client_id.fetch_add(1)) {}
+    : url_(std::move(url)), opt_(std::move(opt)), id_(next_client_id.fetch_add(1)) {
+    // Its connections learn together which Sentinel answers (redis_connection.hpp).
+    if (!url_.sentinels.empty() && !opt_.sentinel_next)
+        opt_.sentinel_next = std::make_shared<std::atomic<std::size_t>>(0);
+}
 
 redis_client::~redis_client() {
     close_all();

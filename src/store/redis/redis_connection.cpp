@@ -134,6 +134,9 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         tcp::socket& tcp_socket() { return tls ? tls->next_layer() : socket; }
         void shut() {
             alive = false;
+            if (auto p = probe.lock()) {
+                p->shut();
+            }
             error_code ignored;
             tcp_socket().close(ignored);
             resolver.cancel();
@@ -164,6 +167,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         net::steady_timer deadline;  ///< of the connection attempt
         net::steady_timer watch;     ///< paces watch_primary()
         redis_endpoint peer;         ///< where the socket is connected
+        std::weak_ptr<link> probe;   ///< the Sentinel watch's own link (redis+sentinel://)
+        std::uint64_t step_gen = 0;  ///< ask_sentinels(): which step a timer belongs to
         resp_reader reader;
         std::array<char, 16 * 1024> buf{};
         bool alive = true;
@@ -178,6 +183,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
           opt(std::move(o)),
           backoff_timer(ex),
           rng(std::random_device{}()) {
+        sentinel_next =
+            opt.sentinel_next ? opt.sentinel_next : std::make_shared<std::atomic<std::size_t>>(0);
         if (url.tls && !opt.tls) {
             std::string error;
             opt.tls = make_redis_tls_context({}, error);
@@ -263,6 +270,14 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 break;
         }
         return {};
+    }
+
+    /// The Sentinel to ask first, and moving past one that failed (redis+sentinel:// only).
+    std::size_t sentinel_at() const {
+        return sentinel_next->load(std::memory_order_relaxed) % url.sentinels.size();
+    }
+    void pass_sentinel(std::size_t at) {
+        sentinel_next->store((at + 1) % url.sentinels.size(), std::memory_order_relaxed);
     }
 
     error_code down_error() const {
@@ -374,12 +389,25 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
 
     static net::awaitable<error_code> connect_steps(std::shared_ptr<impl> self, link_ptr ln) {
         redis_endpoint target{self->url.host, self->url.port};
-        if (!self->url.sentinels.empty()) {
+        const bool sentinel = !self->url.sentinels.empty();
+        if (sentinel) {
             const error_code asked = co_await ask_sentinels(self, ln, target);
             if (asked) {
                 co_return asked;
             }
         }
+        error_code ec = co_await primary_steps(self, ln, target);
+        if (ec && sentinel) {
+            // The node it named is gone or not a primary: that Sentinel may be stale, ask the
+            // next one first next time.
+            self->pass_sentinel(self->sentinel_at());
+        }
+        co_return ec;
+    }
+
+    /// TCP connect to `target`, TLS, AUTH, SELECT (and ROLE behind Sentinel).
+    static net::awaitable<error_code> primary_steps(std::shared_ptr<impl> self, link_ptr ln,
+                                                    redis_endpoint target) {
         error_code ec = co_await tcp_connect(ln, target);
         if (ec) {
             co_return ec;
@@ -405,6 +433,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     /// (docs/redis.md, "Sentinel").
     static net::awaitable<void> watch_primary(std::shared_ptr<impl> self, link_ptr ln) {
         auto probe = std::make_shared<link>(self->ex, nullptr);
+        ln->probe = probe;  // shut() with the link: close() does not wait for an ask
         while (ln->alive) {
             ln->watch.expires_after(sentinel_check_every);
             co_await ln->watch.async_wait(nothrow);
@@ -412,16 +441,21 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                 break;
             }
             redis_endpoint found;
-            const error_code ec =
-                co_await under_deadline(self, probe, ask_watched(self, probe, found));
+            error_code ec = co_await under_deadline(self, probe, ask_watched(self, probe, found));
+            if (!ec && !same(found, ln->peer) && self->url.sentinels.size() > 1 && ln->alive) {
+                // One Sentinel may lag or be cut off from the others: a second one must agree
+                // before a working link is left.
+                redis_endpoint second;
+                ec = co_await under_deadline(self, probe, ask_watched(self, probe, second, true));
+                if (!ec && !same(second, found)) {
+                    continue;
+                }
+            }
             if (ec) {
-                // No answer: keep the link (an outage of the Sentinels is not one of Redis),
-                // and ask the next Sentinel next time.
-                error_code ignored;
-                probe->socket.close(ignored);
+                // No answer: keep the link (an outage of the Sentinels is not one of Redis).
                 continue;
             }
-            if (!ln->alive || (found.host == ln->peer.host && found.port == ln->peer.port)) {
+            if (!ln->alive || same(found, ln->peer)) {
                 continue;
             }
             self->last_error = redis_errc::not_ready;
@@ -431,19 +465,32 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         probe->shut();
     }
 
-    /// One question on the watch's connection, made first if need be.
+    static bool same(const redis_endpoint& a, const redis_endpoint& b) {
+        return a.host == b.host && a.port == b.port;
+    }
+
+    /// One question on the watch's connection, made first if need be (to the next Sentinel
+    /// when `next`). Any failure closes it and moves on to the next Sentinel for next time.
     static net::awaitable<error_code> ask_watched(std::shared_ptr<impl> self, link_ptr probe,
-                                                  redis_endpoint& found) {
-        if (!probe->socket.is_open()) {
-            const auto& list = self->url.sentinels;
-            const std::size_t at = self->sentinel_next % list.size();
-            const error_code ec = co_await tcp_connect(probe, list[at]);
-            if (ec) {
-                self->sentinel_next = (at + 1) % list.size();
-                co_return ec;
-            }
+                                                  redis_endpoint& found, bool next = false) {
+        const auto& list = self->url.sentinels;
+        error_code ignored;
+        if (next) {
+            probe->socket.close(ignored);
+            self->pass_sentinel(self->sentinel_at());
         }
-        co_return co_await ask_sentinel(self, probe, found);
+        error_code ec;
+        if (!probe->socket.is_open()) {
+            ec = co_await tcp_connect(probe, list[self->sentinel_at()]);
+        }
+        if (!ec) {
+            ec = co_await ask_sentinel(self, probe, found);
+        }
+        if (ec) {
+            probe->socket.close(ignored);
+            self->pass_sentinel(self->sentinel_at());
+        }
+        co_return ec;
     }
 
     /// Resolves `target` and connects the link's TCP socket to it.
@@ -480,25 +527,37 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                                                     redis_endpoint& found) {
         const auto& list = self->url.sentinels;
         error_code last = redis_errc::no_primary;
-        const std::size_t first = self->sentinel_next;
+        // Each Sentinel gets a share of the deadline, leaving one for the primary: one that
+        // accepts and never answers (stopped, or behind a black hole) must not take it all.
+        const auto share = self->opt.connect_timeout / static_cast<long>(list.size() + 1);
+        net::steady_timer step(self->ex);
         for (std::size_t i = 0; i < list.size(); ++i) {
-            const std::size_t at = (first + i) % list.size();
+            const std::size_t at = self->sentinel_at();
+            const std::uint64_t gen = ++ln->step_gen;
+            step.expires_after(share);
+            step.async_wait([ln, gen](const error_code& ec) {
+                if (!ec && ln->alive && ln->step_gen == gen) {
+                    error_code ignored;
+                    ln->socket.close(ignored);
+                    ln->resolver.cancel();
+                }
+            });
             error_code ec = co_await tcp_connect(ln, list[at]);
             if (!ec) {
                 ec = co_await ask_sentinel(self, ln, found);
             }
+            ++ln->step_gen;  // a step timer that fires late leaves the next step alone
+            step.cancel();
             error_code ignored;
             ln->socket.close(ignored);
+            if (!ec) {
+                co_return error_code{};
+            }
+            // Next time (and next in this loop), the Sentinel after the one that failed.
+            self->pass_sentinel(at);
             if (!ln->alive || ln->deadline_hit) {
                 co_return net::error::timed_out;
             }
-            if (!ec) {
-                self->sentinel_next = at;
-                co_return error_code{};
-            }
-            // Next time, start after the one that failed: a Sentinel that drops packets
-            // would otherwise take every attempt's whole deadline.
-            self->sentinel_next = (at + 1) % list.size();
             last = ec;
         }
         co_return last;
@@ -829,7 +888,9 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     net::steady_timer backoff_timer;
     error_code last_error;
     unsigned failures = 0;
-    std::size_t sentinel_next = 0;  ///< the Sentinel to ask first
+    /// The Sentinel to ask first; shared by the connections of a store (redis_options), so one
+    /// that hangs costs a single connection its share of the deadline, not each of them.
+    std::shared_ptr<std::atomic<std::size_t>> sentinel_next;
     std::minstd_rand rng;
     std::atomic<std::uint64_t> connects{0};
     std::atomic<std::uint64_t> commands{0};

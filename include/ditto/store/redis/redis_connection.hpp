@@ -7,6 +7,7 @@
 // commands fail fast instead of queueing them: a request never waits on Redis longer than
 // its command timeout.
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -63,6 +64,9 @@ struct redis_options {
     /// For a `rediss://` URL: the context to use (make_redis_tls_context), shared by all the
     /// connections of a store. None: one trusting the system's CA store.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    /// For a `redis+sentinel://` URL: which Sentinel to ask first, shared by the connections
+    /// that pass the same pointer (redis_client gives all of its connections one).
+    std::shared_ptr<std::atomic<std::size_t>> sentinel_next;
 };
 
 struct redis_result {
