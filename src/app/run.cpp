@@ -1,10 +1,15 @@
 #include "ditto/app/run.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "admin_setup.hpp"
 #include "audit_filter.hpp"
 #include "background.hpp"
 #include "ditto/admin/admin_tokens.hpp"
 #include "ditto/log/log.hpp"
+#include "ditto/store/background_writes.hpp"
 #include "handler_setup.hpp"
 #include "serving.hpp"
 #include "signal_watch.hpp"
@@ -73,9 +78,18 @@ int run(const config::cli_options& options) {
         // 5. Serve until a signal has drained and stopped the server.
         signals.wait();
     }  // 6. The shutdown sequence (serving's destructor).
-    // Here rather than in bg's destructor: `server.stopped` comes after the settlements the
-    // workers left have finished.
-    bg.stop();
+    // 7. Writes left to the background thread (settlements of requests the workers left,
+    // retries after an outage) get the grace to finish, on a connection of their own; then the
+    // store closes for good, and the thread can stop. Here rather than in bg's destructor:
+    // `server.stopped` comes after them.
+    const auto grace_end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (store::background_writes.load(std::memory_order_acquire) > 0 &&
+           std::chrono::steady_clock::now() < grace_end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    store->close_again();
+    bg.stop(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         grace_end - std::chrono::steady_clock::now()),
+                     std::chrono::milliseconds(100)));
     log::info("server.stopped", "stopped");
     return 0;
 }

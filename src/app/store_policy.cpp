@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "ditto/log/log.hpp"
+#include "ditto/store/background_writes.hpp"
 #include "ditto/store/memory/memory_rate_limiter.hpp"
 #include "ditto/store/redis/redis_connection.hpp"
 
@@ -90,13 +91,17 @@ class retry_queue final : public std::enable_shared_from_this<retry_queue> {
         }
         log::warn("store.retry", "store unavailable; the write will be retried",
                   {{"what", what}, {"error", ec.message()}});
-        net::co_spawn(bg_, run(shared_from_this(), std::move(o), std::move(what)), net::detached);
+        store::background_write counted;
+        net::co_spawn(bg_,
+                      run(shared_from_this(), std::move(o), std::move(what), std::move(counted)),
+                      net::detached);
     }
 
   private:
     static constexpr std::uint64_t max_pending = 100'000;
 
-    static net::awaitable<void> run(std::shared_ptr<retry_queue> self, op o, std::string what) {
+    static net::awaitable<void> run(std::shared_ptr<retry_queue> self, op o, std::string what,
+                                    [[maybe_unused]] store::background_write counted) {
         net::steady_timer timer(co_await net::this_coro::executor);
         auto delay = std::chrono::milliseconds(200);
         for (;;) {

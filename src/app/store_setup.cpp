@@ -164,13 +164,23 @@ auto first_contact(Set& set, background& bg, std::chrono::milliseconds window)
 }  // namespace
 
 store_runtime::store_runtime(store_runtime&& other) noexcept
-    : set(std::move(other.set)), keys(std::move(other.keys)), shared_version(other.shared_version) {
+    : set(std::move(other.set)),
+      closed_with(std::move(other.closed_with)),
+      keys(std::move(other.keys)),
+      shared_version(other.shared_version) {
     other.set.close = nullptr;
 }
 
 void store_runtime::close() {
-    if (auto c = std::exchange(set.close, nullptr))
+    if (auto c = std::exchange(set.close, nullptr)) {
         c();
+        closed_with = std::move(c);
+    }
+}
+
+void store_runtime::close_again() {
+    if (closed_with)
+        closed_with();
 }
 
 std::optional<store_runtime> open_store(const config::cli_options& o, config::gateway_config& cfg,

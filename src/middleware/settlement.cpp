@@ -3,11 +3,13 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "ditto/log/log.hpp"
+#include "ditto/store/background_writes.hpp"
 
 namespace ditto::middleware {
 namespace {
 
-boost::asio::awaitable<void> settle_later(std::unique_ptr<settlement> s) {
+boost::asio::awaitable<void> settle_later(std::unique_ptr<settlement> s,
+                                          [[maybe_unused]] store::background_write counted) {
     const auto ec = co_await s->run();
     if (ec)
         log::error("proxy.settle_error", "settling an unfinished request failed",
@@ -36,10 +38,12 @@ settlement::~settlement() {
         auto rest = std::make_unique<settlement>(std::move(*this));
         rest->outcome_.completed = false;
         auto ex = *rest->background_;
-        boost::asio::co_spawn(ex, settle_later(std::move(rest)), [](const std::exception_ptr& e) {
-            if (e)
-                log::error("proxy.settle_error", "settling an unfinished request threw");
-        });
+        store::background_write counted;
+        boost::asio::co_spawn(
+            ex, settle_later(std::move(rest), std::move(counted)), [](const std::exception_ptr& e) {
+                if (e)
+                    log::error("proxy.settle_error", "settling an unfinished request threw");
+            });
     } catch (...) {
         // Destructors must not throw; the lease reaper releases what this misses.
     }

@@ -348,6 +348,31 @@ TEST(RedisStartup, UnreachableRedisIsFatal) {
     EXPECT_EQ(r.err.find("hunter2"), std::string::npos) << r.err;
 }
 
+// docs/redis.md, "Failure modes", "At shutdown": a write left to the background thread at exit
+// (here an audit record retried after Redis hung) is finished, not abandoned after the grace.
+// REGRESSION: the background thread kept the connection the shutdown had closed, so the write
+// failed until the grace ran out, and "pending settlements abandoned at exit" was logged.
+TEST_F(Replicas, AWriteLeftToTheBackgroundAtExitIsFinished) {
+    start(1, virtual_key_json("key-1", "vk-1"), {"--redis-timeout-ms", "200"});
+    ASSERT_EQ(post(0, "vk-1")->status, 200);
+    redis.pause();
+    const auto r = post(0, "vk-1");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    const auto id = r->header("x-request-id");
+    ASSERT_TRUE(gws[0]->proc.wait_for_stderr("store.retry", 5s)) << gws[0]->proc.stderr_text();
+    redis.resume();
+    const auto t0 = std::chrono::steady_clock::now();
+    gws[0]->proc.signal(SIGTERM);
+    ASSERT_TRUE(gws[0]->proc.wait_exit(15s));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    const auto err = gws[0]->proc.stderr_text();
+    EXPECT_EQ(err.find("abandoned"), std::string::npos) << err;
+    EXPECT_NE(err.find("store.retry_done"), std::string::npos) << err;
+    EXPECT_LT(took, 3s) << err;
+    EXPECT_EQ(audit_of(id).first, "proxy");
+}
+
 // docs/redis.md, "Layout v2": a prefix holds one key layout; a replica of the other is refused at
 // start-up with an error that says which flag to use, and nothing is written.
 TEST(RedisStartup, AReplicaOfTheOtherKeyLayoutIsRefused) {

@@ -14,6 +14,7 @@ std::atomic<std::uint64_t> next_client_id{1};
 struct thread_cache {
     std::uint64_t client = 0;
     const void* context = nullptr;
+    std::uint64_t generation = 0;  ///< the client's close_all() count when it was filled
     std::shared_ptr<redis_connection> conn;
 };
 thread_local thread_cache cache;
@@ -32,9 +33,6 @@ redis_client::~redis_client() {
 }
 
 void redis_client::close_all() {
-    // The calling thread's cache must not keep a connection past its event loop either.
-    if (cache.client == id_)
-        cache = {};
     std::vector<std::pair<const void*, std::shared_ptr<redis_connection>>> conns;
     {
         const std::lock_guard<std::mutex> lock(mu_);
@@ -42,6 +40,14 @@ void redis_client::close_all() {
     }
     for (auto& [ctx, c] : conns)
         c->close();
+    // Other threads' caches see the generation change and look again (after the swap: a
+    // cache filled before it holds the old generation); the calling thread's goes now.
+    // REGRESSION: the background thread kept its closed connection after the shutdown closed
+    // the store, so the writes left to it at exit (retries, settlements of requests a worker
+    // left) all failed, for the whole 5 s grace ("pending settlements abandoned at exit").
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    if (cache.client == id_)
+        cache = {};
 }
 
 boost::asio::awaitable<std::shared_ptr<redis_connection>> redis_client::connection() {
@@ -53,7 +59,8 @@ boost::asio::awaitable<std::shared_ptr<redis_connection>> redis_client::connecti
 std::shared_ptr<redis_connection> redis_client::connection_for(
     const boost::asio::any_io_executor& ex) {
     const void* ctx = &boost::asio::query(ex, boost::asio::execution::context);
-    if (cache.client == id_ && cache.context == ctx)
+    const std::uint64_t generation = generation_.load(std::memory_order_acquire);
+    if (cache.client == id_ && cache.context == ctx && cache.generation == generation)
         return cache.conn;
     std::shared_ptr<redis_connection> conn;
     bool created = false;
@@ -69,7 +76,7 @@ std::shared_ptr<redis_connection> redis_client::connection_for(
             created = true;
         }
     }
-    cache = {id_, ctx, conn};
+    cache = {id_, ctx, generation, conn};
     // Outside the lock: starting may run handlers inline, and they may come back here.
     if (created)
         conn->start();

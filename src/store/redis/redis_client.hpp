@@ -43,6 +43,7 @@ class redis_client {
     redis_url url_;
     redis_options opt_;
     std::uint64_t id_;
+    std::atomic<std::uint64_t> generation_{0};  ///< close_all() calls: stale thread caches
     std::mutex mu_;
     std::vector<std::pair<const void*, std::shared_ptr<redis_connection>>> conns_;
 };
