@@ -80,13 +80,14 @@ int run(const config::cli_options& options) {
     }  // 6. The shutdown sequence (serving's destructor).
     // 7. Writes left to the background thread (settlements of requests the workers left,
     // retries after an outage) get the grace to finish, on a connection of their own; then the
-    // store closes for good, and the thread can stop. Here rather than in bg's destructor:
+    // store is sealed (anything later fails at once instead of opening a connection), and the
+    // thread can stop. Here rather than in bg's destructor:
     // `server.stopped` comes after them.
     const auto grace_end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (store::background_writes.load(std::memory_order_acquire) > 0 &&
            std::chrono::steady_clock::now() < grace_end)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    store->close_again();
+    store->seal();
     bg.stop(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
                          grace_end - std::chrono::steady_clock::now()),
                      std::chrono::milliseconds(100)));

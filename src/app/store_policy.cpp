@@ -116,6 +116,8 @@ class retry_queue final : public std::enable_shared_from_this<retry_queue> {
                           {{"what", what}});
                 break;
             }
+            if (ec == net::error::operation_aborted)
+                break;  // the store is sealed: the exit's grace is over
             delay = std::min(delay * 2, std::chrono::milliseconds(5000));
         }
         self->pending_.fetch_sub(1);

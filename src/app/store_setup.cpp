@@ -1,7 +1,9 @@
 #include "store_setup.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_future.hpp>
 #include <filesystem>
 #include <fstream>
@@ -140,23 +142,40 @@ bool set_redis_tls(const config::cli_options& o, store::redis::redis_options& co
 }
 
 /// Reads the keys and router, the first thing asked of Redis. The connection is still being
-/// made (behind Sentinel perhaps past a Sentinel that hangs, docs/redis.md), or Redis is still
-/// loading: an outage is retried within `window`; a refused password or db is final at once.
+/// made (behind Sentinel perhaps past a Sentinel that hangs, or with Sentinels that boot with
+/// the gateway, docs/redis.md), or Redis is still loading: an outage is retried within
+/// `window`; anything else (a refused password, a refusal) is final at once.
 template <class Set>
 auto first_contact(Set& set, background& bg, std::chrono::milliseconds window)
     -> decltype(run_now(bg, set.control->load(), window)) {
     namespace redis = store::redis;
-    const auto end = std::chrono::steady_clock::now() + window;
+    using clock = std::chrono::steady_clock;
+    const auto end = clock::now() + window;
+    boost::system::error_code reason;
     for (;;) {
-        auto loaded = run_now(bg, set.control->load(), window);
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock::now());
+        auto loaded =
+            run_now(bg, set.control->load(), std::max(left, std::chrono::milliseconds(1)));
         if (!loaded || !loaded->error)
             return loaded;
         const auto e = loaded->error;
-        if (e == make_error_code(redis::redis_errc::auth_failed) ||
-            e == make_error_code(redis::redis_errc::select_failed) ||
-            e == make_error_code(redis::redis_errc::no_primary) ||
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= end)
+        const bool outage = e == boost::asio::error::timed_out ||
+                            e == boost::asio::error::not_connected ||
+                            e == boost::asio::error::connection_refused ||
+                            e == boost::asio::error::connection_reset ||
+                            e == make_error_code(redis::redis_errc::connection_lost) ||
+                            e == make_error_code(redis::redis_errc::not_ready) ||
+                            e == make_error_code(redis::redis_errc::no_primary);
+        // Between attempts the connection answers "not connected" at once: the reason worth
+        // reporting is the last one an attempt gave (a Sentinel that knows no such master).
+        if (e != boost::asio::error::not_connected && e != boost::asio::error::timed_out)
+            reason = e;
+        if (!outage || clock::now() + std::chrono::milliseconds(100) >= end) {
+            if (reason &&
+                (e == boost::asio::error::not_connected || e == boost::asio::error::timed_out))
+                loaded->error = reason;
             return loaded;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
 }
@@ -164,23 +183,20 @@ auto first_contact(Set& set, background& bg, std::chrono::milliseconds window)
 }  // namespace
 
 store_runtime::store_runtime(store_runtime&& other) noexcept
-    : set(std::move(other.set)),
-      closed_with(std::move(other.closed_with)),
-      keys(std::move(other.keys)),
-      shared_version(other.shared_version) {
+    : set(std::move(other.set)), keys(std::move(other.keys)), shared_version(other.shared_version) {
     other.set.close = nullptr;
+    other.set.seal = nullptr;
 }
 
 void store_runtime::close() {
-    if (auto c = std::exchange(set.close, nullptr)) {
+    if (auto c = std::exchange(set.close, nullptr))
         c();
-        closed_with = std::move(c);
-    }
 }
 
-void store_runtime::close_again() {
-    if (closed_with)
-        closed_with();
+void store_runtime::seal() {
+    close();
+    if (auto s = std::exchange(set.seal, nullptr))
+        s();
 }
 
 std::optional<store_runtime> open_store(const config::cli_options& o, config::gateway_config& cfg,

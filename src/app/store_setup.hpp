@@ -18,7 +18,6 @@ namespace ditto::app {
 /// background thread, and so the exit, for its whole grace period.
 struct store_runtime {
     store::store_set set;
-    std::function<void()> closed_with;  ///< set.close, once close() has run it
     /// Empty until the control plane's bootstrap version fills it (built once, not twice:
     /// a snapshot of a million keys takes a second).
     std::shared_ptr<middleware::live_keys> keys;
@@ -35,9 +34,9 @@ struct store_runtime {
 
     /// Runs `set.close` the first time only.
     void close();
-    /// After close(): closes what the background's last writes opened again (a connection on
-    /// the background thread), so that it can stop.
-    void close_again();
+    /// After close() and the background's last writes: closes for good what they opened again
+    /// (a connection on the background thread), so that it can stop.
+    void seal();
 };
 
 /// Opens the store the flags ask for: memory by default, Redis with --redis/--redis-env.

@@ -373,6 +373,24 @@ TEST_F(Replicas, AWriteLeftToTheBackgroundAtExitIsFinished) {
     EXPECT_EQ(audit_of(id).first, "proxy");
 }
 
+// The same with Redis still hung at the exit: the write cannot land, and the exit waits the
+// grace once (5 s), not once for the writes and again for the background thread.
+TEST_F(Replicas, AWriteThatCannotLandHoldsTheExitForOneGraceOnly) {
+    start(1, virtual_key_json("key-1", "vk-1"), {"--redis-timeout-ms", "200"});
+    ASSERT_EQ(post(0, "vk-1")->status, 200);
+    redis.pause();
+    ASSERT_EQ(post(0, "vk-1")->status, 200);
+    ASSERT_TRUE(gws[0]->proc.wait_for_stderr("store.retry", 5s)) << gws[0]->proc.stderr_text();
+    const auto t0 = std::chrono::steady_clock::now();
+    gws[0]->proc.signal(SIGTERM);
+    ASSERT_TRUE(gws[0]->proc.wait_exit(15s));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(took, 4500ms);
+    EXPECT_LT(took, 6500ms);
+    EXPECT_NE(gws[0]->proc.stderr_text().find("abandoned"), std::string::npos);
+    redis.resume();
+}
+
 // docs/redis.md, "Layout v2": a prefix holds one key layout; a replica of the other is refused at
 // start-up with an error that says which flag to use, and nothing is written.
 TEST(RedisStartup, AReplicaOfTheOtherKeyLayoutIsRefused) {

@@ -37,8 +37,12 @@ struct store_set {
     /// Runs once at start-up, before any request: an error message refuses the start (a Redis
     /// prefix that holds another key layout, docs/redis.md). May be null.
     std::function<boost::asio::awaitable<std::optional<std::string>>()> claim;
-    /// Stops background work and closes connections (at shutdown). May be null.
+    /// Stops background work and closes connections (at shutdown). A connection used later
+    /// (the background's last writes) opens again. May be null.
     std::function<void()> close;
+    /// The last step of the exit, after close(): closes again, and any later use fails at once
+    /// instead of opening a connection that would hold the exit up. May be null.
+    std::function<void()> seal;
 };
 
 }  // namespace ditto::store

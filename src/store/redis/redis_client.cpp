@@ -50,6 +50,11 @@ void redis_client::close_all() {
         cache = {};
 }
 
+void redis_client::seal() {
+    sealed_.store(true, std::memory_order_release);
+    close_all();
+}
+
 boost::asio::awaitable<std::shared_ptr<redis_connection>> redis_client::connection() {
     auto ex = co_await boost::asio::this_coro::executor;
     co_return connection_for(ex);
@@ -63,6 +68,13 @@ std::shared_ptr<redis_connection> redis_client::connection_for(
     if (cache.client == id_ && cache.context == ctx && cache.generation == generation)
         return cache.conn;
     std::shared_ptr<redis_connection> conn;
+    if (sealed_.load(std::memory_order_acquire)) {
+        // Never started, closed now (on its own executor, as we are): every command fails
+        // at once, and nothing is left running.
+        conn = redis_connection::create(ex, url_, opt_);
+        conn->close();
+        return conn;
+    }
     bool created = false;
     {
         const std::lock_guard<std::mutex> lock(mu_);

@@ -32,8 +32,10 @@ class redis_client {
                                                 std::vector<std::string> argv);
     boost::asio::awaitable<bool> ping();
 
-    /// Closes every connection (at shutdown).
+    /// Closes every connection (at shutdown); one used later is opened again.
     void close_all();
+    /// Closes every connection for good: later commands fail at once with operation_aborted.
+    void seal();
     const redis_url& url() const { return url_; }
 
   private:
@@ -44,6 +46,7 @@ class redis_client {
     redis_options opt_;
     std::uint64_t id_;
     std::atomic<std::uint64_t> generation_{0};  ///< close_all() calls: stale thread caches
+    std::atomic<bool> sealed_{false};
     std::mutex mu_;
     std::vector<std::pair<const void*, std::shared_ptr<redis_connection>>> conns_;
 };

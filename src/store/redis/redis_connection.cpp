@@ -163,12 +163,14 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         tcp::socket socket;  ///< the connection without TLS
         std::unique_ptr<tls_stream> tls;
         tcp::resolver resolver;
-        net::steady_timer wake;      ///< canceled to wake the writer
-        net::steady_timer deadline;  ///< of the connection attempt
-        net::steady_timer watch;     ///< paces watch_primary()
-        redis_endpoint peer;         ///< where the socket is connected
-        std::weak_ptr<link> probe;   ///< the Sentinel watch's own link (redis+sentinel://)
-        std::uint64_t step_gen = 0;  ///< ask_sentinels(): which step a timer belongs to
+        net::steady_timer wake;          ///< canceled to wake the writer
+        net::steady_timer deadline;      ///< of the connection attempt
+        net::steady_timer watch;         ///< paces watch_primary()
+        redis_endpoint peer;             ///< where the socket is connected
+        std::weak_ptr<link> probe;       ///< the Sentinel watch's own link (redis+sentinel://)
+        std::uint64_t step_gen = 0;      ///< ask_sentinels(): which step a timer belongs to
+        bool step_hit = false;           ///< ask_sentinels(): this step's share ran out
+        std::size_t sentinel_index = 0;  ///< the Sentinel that answered or is being asked
         resp_reader reader;
         std::array<char, 16 * 1024> buf{};
         bool alive = true;
@@ -276,8 +278,11 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     std::size_t sentinel_at() const {
         return sentinel_next->load(std::memory_order_relaxed) % url.sentinels.size();
     }
+    /// Only if `at` is still the choice: a stale failure must not undo a newer one.
     void pass_sentinel(std::size_t at) {
-        sentinel_next->store((at + 1) % url.sentinels.size(), std::memory_order_relaxed);
+        std::size_t expected = at;
+        sentinel_next->compare_exchange_strong(expected, (at + 1) % url.sentinels.size(),
+                                               std::memory_order_relaxed);
     }
 
     error_code down_error() const {
@@ -400,7 +405,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         if (ec && sentinel) {
             // The node it named is gone or not a primary: that Sentinel may be stale, ask the
             // next one first next time.
-            self->pass_sentinel(self->sentinel_at());
+            self->pass_sentinel(ln->sentinel_index);
         }
         co_return ec;
     }
@@ -476,19 +481,23 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         const auto& list = self->url.sentinels;
         error_code ignored;
         if (next) {
+            // Another opinion: the Sentinel after the one this probe asked, whatever the
+            // shared choice says now.
             probe->socket.close(ignored);
-            self->pass_sentinel(self->sentinel_at());
+            probe->sentinel_index = (probe->sentinel_index + 1) % list.size();
+        } else if (!probe->socket.is_open()) {
+            probe->sentinel_index = self->sentinel_at();
         }
         error_code ec;
         if (!probe->socket.is_open()) {
-            ec = co_await tcp_connect(probe, list[self->sentinel_at()]);
+            ec = co_await tcp_connect(probe, list[probe->sentinel_index]);
         }
         if (!ec) {
             ec = co_await ask_sentinel(self, probe, found);
         }
         if (ec) {
             probe->socket.close(ignored);
-            self->pass_sentinel(self->sentinel_at());
+            self->pass_sentinel(probe->sentinel_index);
         }
         co_return ec;
     }
@@ -531,12 +540,16 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         // accepts and never answers (stopped, or behind a black hole) must not take it all.
         const auto share = self->opt.connect_timeout / static_cast<long>(list.size() + 1);
         net::steady_timer step(self->ex);
+        // Read once: other connections move the shared choice while this one asks.
+        const std::size_t first = self->sentinel_at();
         for (std::size_t i = 0; i < list.size(); ++i) {
-            const std::size_t at = self->sentinel_at();
+            const std::size_t at = (first + i) % list.size();
             const std::uint64_t gen = ++ln->step_gen;
+            ln->step_hit = false;
             step.expires_after(share);
             step.async_wait([ln, gen](const error_code& ec) {
                 if (!ec && ln->alive && ln->step_gen == gen) {
+                    ln->step_hit = true;
                     error_code ignored;
                     ln->socket.close(ignored);
                     ln->resolver.cancel();
@@ -551,7 +564,11 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
             error_code ignored;
             ln->socket.close(ignored);
             if (!ec) {
+                ln->sentinel_index = at;
                 co_return error_code{};
+            }
+            if (ln->step_hit) {
+                ec = net::error::timed_out;  // not the operation_aborted of a closed socket
             }
             // Next time (and next in this loop), the Sentinel after the one that failed.
             self->pass_sentinel(at);

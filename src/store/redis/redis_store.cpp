@@ -420,6 +420,10 @@ store_set make_redis_store(redis_store_options o, net::any_io_executor backgroun
         control->stop();
         client->close_all();
     };
+    s.seal = [client, control] {
+        control->stop();
+        client->seal();
+    };
     return s;
 }
 
