@@ -99,6 +99,10 @@ TEST(RedisTlsStart, TlsFlagsNeedARedissUrlAndReadableFiles) {
     r = refused_start({"--redis", srv.url(), "--redis-tls-cert", pki().client_cert()});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("go together"), std::string::npos) << r.err;
+    r = refused_start(
+        {"--redis", srv.url(), "--redis-tls-ca", pki().ca(), "--redis-tls-insecure-skip-verify"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("verifies nothing"), std::string::npos) << r.err;
     r = refused_start({"--redis-tls-ca", pki().ca()});
     EXPECT_EQ(r.exit_code, 2);
     // A key that is not the certificate's: refused at start-up, naming the file.

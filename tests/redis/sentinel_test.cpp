@@ -36,16 +36,20 @@ std::string redis_cli(int port, std::vector<std::string> args) {
 /// Three Sentinels watching `mymaster` (quorum 2), which they call down after 1 s.
 class sentinels {
   public:
-    sentinels(const temp_dir& dir, int primary_port) {
+    /// `auth_pass`: the primary's password, which the Sentinels need to watch it (they have
+    /// none of their own).
+    sentinels(const temp_dir& dir, int primary_port, const std::string& auth_pass = "") {
         for (int i = 0; i < 3; ++i) {
             const int port = pick_free_port();
-            const std::string conf =
-                dir.write("sentinel-" + std::to_string(i) + ".conf",
-                          "port " + std::to_string(port) +
-                              "\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 " +
-                              std::to_string(primary_port) +
-                              " 2\nsentinel down-after-milliseconds mymaster 1000\n"
-                              "sentinel failover-timeout mymaster 4000\n");
+            const std::string conf = dir.write(
+                "sentinel-" + std::to_string(i) + ".conf",
+                "port " + std::to_string(port) +
+                    "\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 " +
+                    std::to_string(primary_port) +
+                    " 2\nsentinel down-after-milliseconds mymaster 1000\n"
+                    "sentinel failover-timeout mymaster 4000\n" +
+                    (auth_pass.empty() ? std::string()
+                                       : "sentinel auth-pass mymaster " + auth_pass + "\n"));
             procs_.push_back(std::make_unique<child_process>());
             procs_.back()->start("/usr/bin/redis-server", {conf, "--sentinel", "--logfile", ""});
             ports_.push_back(port);
@@ -306,6 +310,36 @@ TEST(SentinelStart, AHungSentinelIsPassedOver) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;
     EXPECT_NE(redis_cli(primary.port(), {"CLIENT", "LIST"}).find("cmd="), std::string::npos);
+}
+
+TEST(SentinelStart, APasswordForTheDataNodesIsNotRequiredOfTheSentinels) {
+    // The URL's password is the primary's; these Sentinels have none and refuse AUTH ("called
+    // without any password configured"), and are asked all the same.
+    temp_dir dir;
+    redis_server::options o;
+    o.password = "data-pw-77";
+    redis_server primary(o);
+    sentinels watch(dir, primary.port(), o.password);
+    ASSERT_TRUE(eventually([&] { return watch.up(); }, 10s, 50ms));
+    std::string url = watch.url();
+    url.replace(url.find("://") + 3, 0, ":data-pw-77@");
+    running_mock mock;
+    mock.start();
+    running_gateway gw;
+    gw.start(basic_config(mock.port), {"--redis", url});
+    const auto r =
+        http_request(gw.port, "POST", "/v1/chat/completions", chat_body,
+                     {{"Authorization", "Bearer vk-test-1"}, {"Content-Type", "application/json"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    // A wrong password is refused by the primary, not taken for a Sentinel's quirk.
+    std::string wrong = watch.url();
+    wrong.replace(wrong.find("://") + 3, 0, ":not-it@");
+    const auto refused = run_to_exit(
+        DITTO_GATEWAY_BIN,
+        {dir.write("gw.json", basic_config(1)), "--listen", "127.0.0.1:0", "--redis", wrong});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("authentication failed"), std::string::npos) << refused.err;
 }
 
 }  // namespace
