@@ -14,7 +14,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 source bench/common.sh bench
 
 UP=18101; NGX=18102; GW=18103; MOCK=18104; REDIS=18105; GWR=18106; GWC=18107; GWD=18108
-GWR2=18109; GWT=18110; REDIST=18111
+GWR2=18109; GWT=18110; REDIST=18111; GWK=18112; CLUSTER=(18113 18114 18115)
 chat_body='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark upstream. This reply is fixed so that every proxy relays the same bytes, and it is about six hundred bytes long with the usage block below."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":260,"completion_tokens":38,"total_tokens":298},"system_fingerprint":"fp_bench_0001"}'
 
 mkdir -p "$work"/{up,ngx}/{logs,tmp}
@@ -95,10 +95,33 @@ start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0
 start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWT \
   --workers 1 --log-level warn --proxy-max-in-flight 4096 --pricing-litellm "$work/pricing.json" \
   --redis rediss://127.0.0.1:$REDIST --redis-tls-ca "$work/ca.pem" --redis-prefix bench3
+# The same as GWR2, on a 3-primary Redis Cluster (docs/redis.md, "Redis Cluster"), its nodes on
+# the load generator's core as the single Redis is.
+for i in 0 1 2; do
+  mkdir -p "$work/cluster$i"
+  start taskset -c 1 redis-server --port "${CLUSTER[$i]}" --bind 127.0.0.1 --save "" \
+    --appendonly no --logfile "" --dir "$work/cluster$i" --cluster-enabled yes \
+    --cluster-config-file nodes.conf --cluster-port $((CLUSTER[i] + 10))
+done
+sleep 0.3
+redis-cli --cluster create "${CLUSTER[@]/#/127.0.0.1:}" --cluster-yes >/dev/null
+for _ in $(seq 100); do
+  ok=0
+  for p in "${CLUSTER[@]}"; do
+    redis-cli -p "$p" CLUSTER INFO | grep -q cluster_state:ok && ok=$((ok + 1))
+  done
+  [[ $ok == 3 ]] && break
+  sleep 0.1
+done
+start taskset -c 0 build/src/ditto-gateway "$work/gateway.json" --listen 127.0.0.1:$GWK \
+  --workers 1 --log-level warn --proxy-max-in-flight 4096 --pricing-litellm "$work/pricing.json" \
+  --redis "redis+cluster://127.0.0.1:${CLUSTER[0]},127.0.0.1:${CLUSTER[1]},127.0.0.1:${CLUSTER[2]}" \
+  --redis-prefix bench4
 sleep 1
 # nginx's master only supervises: its one worker does the proxying, and is what we measure.
 ngx_master=$(cat "$work/ngx/nginx.pid"); ngx_pid=$(pgrep -P "$ngx_master" | head -1); gw_pid=${pids[3]}
 gwr_pid=${pids[5]}; gwc_pid=${pids[6]}; gwd_pid=${pids[7]}; gwr2_pid=${pids[8]}; gwt_pid=${pids[9]}
+gwk_pid=${pids[13]}
 # Script calls (EVALSHA/EVAL) = Redis round trips of the request path; commands run inside
 # the scripts are counted by Redis under their own names, so they are left out.
 redis_cmds() { redis-cli -p $REDIS INFO commandstats | awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ {n += $3} END {print n+0}'; }
@@ -158,6 +181,7 @@ c1=$(redis_cmds); u1=$(redis_usec)
 run "governed, Redis layout 2 (default), 64 conns" 1 64 "http://127.0.0.1:$GWR2/v1/chat/completions" bench/chat-gov.lua "$gwr2_pid" govr2
 c2=$(redis_cmds); u2=$(redis_usec); keys2=$(redis-cli -p $REDIS EVAL "return #redis.call('KEYS', ARGV[1])" 0 'bench2:*')
 run "governed, Redis layout 2 over TLS, 64 conns" 1 64 "http://127.0.0.1:$GWT/v1/chat/completions" bench/chat-gov.lua "$gwt_pid" govtls
+run "governed, Redis Cluster (3 primaries), 64 conns" 1 64 "http://127.0.0.1:$GWK/v1/chat/completions" bench/chat-gov.lua "$gwk_pid" govk
 # Latency: everything on core 1 for these runs.
 taskset -apc 1 "$ngx_pid" >/dev/null; taskset -apc 1 "$gw_pid" >/dev/null
 run "upstream direct, 1 conn"     1 1 "http://127.0.0.1:$UP/v1/chat/completions" $chat "" up1
@@ -190,6 +214,7 @@ awk -v a="$rps_govr64" -v b="$rps_gov64" -v c=$((c1 - c0)) -v u=$((u1 - u0)) -v 
 # shellcheck disable=SC2154
 awk -v a="$rps_govr2" -v b="$rps_gov64" -v r="$rps_govr64" -v c=$((c2 - c1)) -v u=$((u2 - u1)) -v secs="$secs" -v k="$keys2" 'BEGIN {printf "Redis layout 2 (default) / memory store, governed key (64 conns): %.2f (layout 1: %.2f); script calls per request: %.2f; Redis CPU in scripts per request: %.1f us; keys under its prefix after the run: %d\n", a/b, r/b, c/(a*secs), u/(a*secs), k}'
 awk -v a="$rps_govtls" -v b="$rps_govr2" -v ca="$cpu_govtls" -v cb="$cpu_govr2" 'BEGIN {printf "Redis over TLS / plain TCP, layout 2, governed key (64 conns): %.2f; gateway CPU per request %.1f vs %.1f us\n", a/b, ca, cb}'
+awk -v a="$rps_govk" -v b="$rps_govr2" -v ca="$cpu_govk" -v cb="$cpu_govr2" 'BEGIN {printf "Redis Cluster (3 primaries) / single Redis, layout 2, governed key (64 conns): %.2f; gateway CPU per request %.1f vs %.1f us\n", a/b, ca, cb}'
 awk -v a="$rps_gwsse" -v b="$rps_ngxsse" 'BEGIN {printf "SSE relay ratio gateway/nginx (64 conns):  %.2f\n", a/b}'
 echo "added p50 at 1 conn over the direct upstream: nginx $((p50_ngx1 - p50_up1)) us, ditto-gateway $((p50_gw1 - p50_up1)) us"
 read -r d50 d90 <<<"$ttfb_direct"; read -r g50 g90 <<<"$ttfb_gw"; read -r n50 n90 <<<"$ttfb_ngx"

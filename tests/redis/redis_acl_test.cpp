@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "acl_rule.hpp"
 #include "support/replicas.hpp"
 
 namespace ditto::test {
@@ -18,15 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string k_acl_password = "acl-pw-4471";
-
-/// The commands of docs/redis.md's ACL rule, in its order (the test checks the doc holds it).
-const std::string k_acl_commands =
-    "-@all +ping +select +multi +exec +eval +evalsha +scan +time +get +set +del +exists "
-    "+incr +incrby +decrby +expire +pexpire +hget +hgetall +hmget +hset +hsetnx +hdel "
-    "+hincrby +sadd +smembers +zadd +zrange +zrangebyscore +zrem +zremrangebyscore "
-    "+zrevrangebyscore "
-    "+xadd "
-    "+xrevrange";
 
 redis_server::options with_acl_user() {
     redis_server::options o;

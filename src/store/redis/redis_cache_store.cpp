@@ -65,15 +65,33 @@ class redis_cache_store final : public cache_store {
         co_return out;
     }
 
-    // docs/caching.md, "Purge": SCAN the prefix 256 at a time; with a selector, GET each batch,
-    // match the decoded metadata, DEL the matches. An entry that expires meanwhile is simply not
-    // counted.
+    // docs/caching.md, "Purge": SCAN the prefix 256 at a time (on every primary of a Redis
+    // Cluster: entries spread over all of them); with a selector, GET each batch, match the
+    // decoded metadata, DEL the matches. An entry that expires meanwhile is simply not counted.
     net::awaitable<cache_purge_result> purge(std::function<bool(std::string_view)> match) override {
+        cache_purge_result out;
+        const auto nodes = co_await c_->scan_nodes();
+        if (nodes.empty())
+            out.error = make_error_code(redis_errc::not_ready);
+        for (const auto& node : nodes) {
+            auto part = co_await purge_node(node, match);
+            out.deleted += part.deleted;
+            if (part.error) {
+                out.error = part.error;
+                break;
+            }
+        }
+        co_return out;
+    }
+
+  private:
+    net::awaitable<cache_purge_result> purge_node(redis_endpoint node,
+                                                  std::function<bool(std::string_view)> match) {
         cache_purge_result out;
         const std::string pattern = glob_escape(p_) + "*";
         std::string cursor = "0";
         do {
-            auto scanned = co_await c_->exec(scan_command(cursor, pattern));
+            auto scanned = co_await c_->exec_at(node, scan_command(cursor, pattern));
             out.error = failure_of(scanned);
             if (out.error)
                 co_return out;
@@ -113,7 +131,6 @@ class redis_cache_store final : public cache_store {
         co_return out;
     }
 
-  private:
     std::shared_ptr<redis_client> c_;
     std::string p_;  ///< "<prefix>:proxy_cache:"
 };

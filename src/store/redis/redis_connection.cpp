@@ -57,6 +57,9 @@ class redis_error_category final : public boost::system::error_category {
             case redis_errc::no_primary:
                 return "no Sentinel named a primary for the master (check the Sentinels and the "
                        "master's name)";
+            case redis_errc::cluster_redirect:
+                return "Redis answered MOVED: it is a node of a Redis Cluster (use a "
+                       "redis+cluster:// URL)";
         }
         return "unknown Redis error";
     }
@@ -633,7 +636,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     /// SANs), as the upstream client does (docs/redis.md, "TLS").
     static net::awaitable<error_code> tls_handshake(std::shared_ptr<impl> self, link_ptr ln) {
         SSL* ssl = ln->tls->native_handle();
-        const std::string& host = self->url.host;
+        const std::string& host = self->url.tls_name.empty() ? self->url.host : self->url.tls_name;
         error_code ip_ec;
         net::ip::make_address(host, ip_ec);
         if (ip_ec) {
@@ -806,7 +809,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     }
 
     static net::awaitable<redis_pipeline_result> run(std::shared_ptr<impl> self,
-                                                     std::string payload, std::size_t expected) {
+                                                     std::string payload, std::size_t expected,
+                                                     redis_deadline until) {
         redis_pipeline_result result;
         if (const error_code refused = self->admit(); refused) {
             result.error = refused;
@@ -815,7 +819,10 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         auto req = std::make_shared<request>(self->ex);
         req->payload = std::move(payload);
         req->expected = expected;
-        req->timer.expires_after(self->opt.command_timeout);
+        if (until == redis_deadline{})
+            req->timer.expires_after(self->opt.command_timeout);
+        else
+            req->timer.expires_at(until);
         self->write_queue.push_back(req);
         self->commands.fetch_add(1, std::memory_order_relaxed);
         self->kick_writer();
@@ -848,7 +855,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     }
 
     static net::awaitable<redis_result> exec_one(std::shared_ptr<impl> self,
-                                                 std::vector<std::string> args) {
+                                                 std::vector<std::string> args,
+                                                 redis_deadline until) {
         redis_result out;
         if (args.empty()) {
             out.error = net::error::invalid_argument;
@@ -856,13 +864,13 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         }
         std::string payload;
         append_command(payload, args);
-        co_return co_await exec_formatted(std::move(self), std::move(payload));
+        co_return co_await exec_formatted(std::move(self), std::move(payload), until);
     }
 
     static net::awaitable<redis_result> exec_formatted(std::shared_ptr<impl> self,
-                                                       std::string payload) {
+                                                       std::string payload, redis_deadline until) {
         redis_result out;
-        redis_pipeline_result r = co_await run(self, std::move(payload), 1);
+        redis_pipeline_result r = co_await run(self, std::move(payload), 1, until);
         out.error = r.error;
         if (!r.error) {
             out.reply = std::move(r.replies.front());
@@ -871,7 +879,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     }
 
     static net::awaitable<redis_pipeline_result> exec_many(
-        std::shared_ptr<impl> self, std::vector<std::vector<std::string>> commands) {
+        std::shared_ptr<impl> self, std::vector<std::vector<std::string>> commands,
+        redis_deadline until) {
         redis_pipeline_result out;
         if (commands.empty()) {
             co_return out;
@@ -884,14 +893,14 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
             }
             append_command(payload, c);
         }
-        out = co_await run(self, std::move(payload), commands.size());
+        out = co_await run(self, std::move(payload), commands.size(), until);
         co_return out;
     }
 
     static net::awaitable<bool> ping(std::shared_ptr<impl> self) {
         // A named vector: GCC 12 rejects a braced list as a coroutine argument.
         std::vector<std::string> args{"PING"};
-        redis_result r = co_await exec_one(self, std::move(args));
+        redis_result r = co_await exec_one(self, std::move(args), redis_deadline{});
         co_return !r.error && r.reply.is_status() && r.reply.str == "PONG";
     }
 
@@ -935,17 +944,24 @@ void redis_connection::close() {
     net::dispatch(impl_->ex, [self = impl_] { self->close_now(); });
 }
 
-net::awaitable<redis_result> redis_connection::exec(std::vector<std::string> args) {
-    return impl::exec_one(impl_, std::move(args));
+net::awaitable<redis_result> redis_connection::exec(std::vector<std::string> args,
+                                                    redis_deadline until) {
+    return impl::exec_one(impl_, std::move(args), until);
 }
 
-net::awaitable<redis_result> redis_connection::exec_formatted(std::string payload) {
-    return impl::exec_formatted(impl_, std::move(payload));
+net::awaitable<redis_result> redis_connection::exec_formatted(std::string payload,
+                                                              redis_deadline until) {
+    return impl::exec_formatted(impl_, std::move(payload), until);
+}
+
+net::awaitable<redis_pipeline_result> redis_connection::exec_formatted_pipeline(
+    std::string payload, std::size_t count, redis_deadline until) {
+    return impl::run(impl_, std::move(payload), count, until);
 }
 
 net::awaitable<redis_pipeline_result> redis_connection::exec_pipeline(
-    std::vector<std::vector<std::string>> commands) {
-    return impl::exec_many(impl_, std::move(commands));
+    std::vector<std::vector<std::string>> commands, redis_deadline until) {
+    return impl::exec_many(impl_, std::move(commands), until);
 }
 
 net::awaitable<bool> redis_connection::ping() {

@@ -267,6 +267,13 @@ class redis_control_store final : public control_store,
         cmds.push_back(cmd("EXEC"));
         auto piped = co_await c_->pipeline(std::move(cmds));
         control_load out;
+        for (const auto& rep : piped.replies) {
+            if (rep.is_error()) {
+                // Said as Redis said it where it matters (MOVED: a Cluster named by redis://).
+                out.error = failure_of(redis_result{{}, rep});
+                co_return out;
+            }
+        }
         if (piped.error || piped.replies.size() != 5 || !piped.replies.back().is_array() ||
             piped.replies.back().elements.size() != 3) {
             out.error = piped.error ? piped.error : make_error_code(redis_errc::protocol_error);
@@ -395,25 +402,49 @@ net::awaitable<std::optional<std::string>> health_of(std::shared_ptr<redis_clien
     co_return problem;
 }
 
+// A start-up refusal (store_set::claim). Layout 1's scripts name no key (Redis Cluster routes
+// by declared keys), and nothing on a cluster holds layout 1 to be moved: a cluster starts on
+// layout 2.
+net::awaitable<std::optional<std::string>> refuse_start(std::string why) {
+    co_return std::optional<std::string>(std::move(why));
+}
+
 }  // namespace
 
 store_set make_redis_store(redis_store_options o, net::any_io_executor background) {
-    auto client = std::make_shared<redis_client>(o.url, o.connection);
-    auto control = std::make_shared<redis_control_store>(client, o.prefix, o.control_poll);
+    // In a Redis Cluster every governance key carries the hash tag {P}, so that an admission
+    // and a settlement each stay one atomic script on one shard; cache entries and replay
+    // records keep the plain prefix and spread (docs/redis.md, "Redis Cluster").
+    const std::string gp = o.url.cluster() ? "{" + o.prefix + "}" : o.prefix;
+    auto client = std::make_shared<redis_client>(o.url, o.connection, gp);
+    auto control = std::make_shared<redis_control_store>(client, gp, o.control_poll);
     control->start(background);
     store_set s;
     s.name = "redis";
-    s.limits = std::make_shared<redis_rate_limiter>(client, o.prefix);
-    s.budgets = std::make_shared<redis_budget_store>(client, o.prefix);
-    s.audit = std::make_shared<redis_audit_log>(client, o.prefix, o.audit_retention);
+    s.limits = std::make_shared<redis_rate_limiter>(client, gp);
+    s.budgets = std::make_shared<redis_budget_store>(client, gp);
+    s.audit = std::make_shared<redis_audit_log>(client, gp, o.audit_retention);
     s.control = control;
     s.cache = make_redis_cache_store(client, o.prefix);
     s.dedup = make_redis_dedup_store(client, o.prefix);
     s.governance = make_composite_governor(s, false);
     if (o.layout == 2)
-        use_layout_v2(s, client, o.prefix, o.audit_retention);
-    s.claim = layout_claim(client, o.prefix, o.layout, o.migrate);
-    s.health = [client, prefix = o.prefix, layout = o.layout] {
+        use_layout_v2(s, client, gp, o.audit_retention);
+    s.claim = layout_claim(client, gp, o.layout, o.migrate);
+    if (o.url.cluster() && o.layout != 2) {
+        s.claim = [] {
+            return refuse_start(
+                "a Redis Cluster (redis+cluster://) needs key layout 2, the default: drop "
+                "--redis-layout 1");
+        };
+    }
+    if (o.url.cluster() && o.prefix.find_first_of("{}") != std::string::npos) {
+        // A brace would end or open the hash tag early: the keys would spread (CROSSSLOT).
+        s.claim = [] {
+            return refuse_start("with a Redis Cluster, --redis-prefix cannot hold '{' or '}'");
+        };
+    }
+    s.health = [client, prefix = gp, layout = o.layout] {
         return health_of(client, prefix, layout);
     };
     s.close = [client, control] {

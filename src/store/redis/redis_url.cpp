@@ -138,6 +138,23 @@ const char* parse_endpoint(std::string_view hostport, redis_endpoint& ep) {
     return nullptr;
 }
 
+/// `host[:port],host[:port]…` into `out`; a message (quoting nothing) on failure.
+const char* parse_endpoints(std::string_view list, std::uint16_t default_port,
+                            std::vector<redis_endpoint>& out) {
+    while (true) {
+        const std::size_t comma = list.find(',');
+        redis_endpoint ep{std::string(), default_port};
+        if (const char* why = parse_endpoint(list.substr(0, comma), ep)) {
+            return why;
+        }
+        out.push_back(std::move(ep));
+        if (comma == std::string_view::npos) {
+            return nullptr;
+        }
+        list = list.substr(comma + 1);
+    }
+}
+
 void append_endpoint(std::string& out, const std::string& host, std::uint16_t port) {
     if (host.find(':') != std::string::npos) {
         out += '[' + host + ']';
@@ -156,12 +173,22 @@ bool valid_master_name(std::string_view name) {
 }  // namespace
 
 std::string redis_url::redacted() const {
-    std::string out = !sentinels.empty() ? "redis+sentinel://" : tls ? "rediss://" : "redis://";
+    std::string out = !sentinels.empty() ? "redis+sentinel://"
+                      : cluster()        ? (tls ? "rediss+cluster://" : "redis+cluster://")
+                      : tls              ? "rediss://"
+                                         : "redis://";
     if (!password.empty()) {
         out += core::percent_encode(user);
         out += ":***@";
     }
-    if (sentinels.empty()) {
+    if (cluster()) {
+        for (std::size_t i = 0; i < cluster_seeds.size(); ++i) {
+            if (i > 0) {
+                out += ',';
+            }
+            append_endpoint(out, cluster_seeds[i].host, cluster_seeds[i].port);
+        }
+    } else if (sentinels.empty()) {
         append_endpoint(out, host, port);
     } else {
         for (std::size_t i = 0; i < sentinels.size(); ++i) {
@@ -186,6 +213,7 @@ std::optional<redis_url> parse_redis_url(std::string_view text, std::string& err
     redis_url url;
     std::string_view rest;
     bool sentinel = false;
+    bool cluster = false;
     if (starts_with_ci(text, "rediss://")) {
         url.tls = true;
         rest = text.substr(std::string_view("rediss://").size());
@@ -194,12 +222,20 @@ std::optional<redis_url> parse_redis_url(std::string_view text, std::string& err
     } else if (starts_with_ci(text, "redis+sentinel://")) {
         sentinel = true;
         rest = text.substr(std::string_view("redis+sentinel://").size());
+    } else if (starts_with_ci(text, "redis+cluster://")) {
+        cluster = true;
+        rest = text.substr(std::string_view("redis+cluster://").size());
+    } else if (starts_with_ci(text, "rediss+cluster://")) {
+        cluster = true;
+        url.tls = true;
+        rest = text.substr(std::string_view("rediss+cluster://").size());
     } else if (starts_with_ci(text, "rediss+sentinel://")) {
         return fail("TLS with Sentinel (rediss+sentinel://) is not supported yet");
     } else {
         return fail(
-            "unsupported Redis URL: expected redis://host[:port][/db], rediss://… or "
-            "redis+sentinel://host[:port][,host[:port]…]/master[/db]");
+            "unsupported Redis URL: expected redis://host[:port][/db], rediss://…, "
+            "redis+sentinel://host[:port][,host[:port]…]/master[/db] or "
+            "redis+cluster://host[:port][,host[:port]…]");
     }
     // The last '@': a raw (unencoded) password may itself hold '@', '/', '?' or '#', but
     // the host, port and db never do.
@@ -231,7 +267,18 @@ std::optional<redis_url> parse_redis_url(std::string_view text, std::string& err
     std::string_view path =
         slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
 
-    if (!sentinel) {
+    if (cluster) {
+        if (const char* why = parse_endpoints(hosts, 6379, url.cluster_seeds)) {
+            return fail(why);
+        }
+        url.host = url.cluster_seeds.front().host;
+        url.port = url.cluster_seeds.front().port;
+        // A Cluster serves database 0 only (SELECT is refused there).
+        if (path.size() > 1 && path != "/0") {
+            return fail("invalid Redis URL: a Redis Cluster has database 0 only");
+        }
+        path = {};
+    } else if (!sentinel) {
         redis_endpoint ep{std::string(), url.port};
         if (const char* why = parse_endpoint(hosts, ep)) {
             return fail(why);
@@ -239,18 +286,8 @@ std::optional<redis_url> parse_redis_url(std::string_view text, std::string& err
         url.host = std::move(ep.host);
         url.port = ep.port;
     } else {
-        std::string_view list = hosts;
-        while (true) {
-            const std::size_t comma = list.find(',');
-            redis_endpoint ep{std::string(), 26379};
-            if (const char* why = parse_endpoint(list.substr(0, comma), ep)) {
-                return fail(why);
-            }
-            url.sentinels.push_back(std::move(ep));
-            if (comma == std::string_view::npos) {
-                break;
-            }
-            list = list.substr(comma + 1);
+        if (const char* why = parse_endpoints(hosts, 26379, url.sentinels)) {
+            return fail(why);
         }
         // The master's name, then the optional db.
         path = path.empty() ? path : path.substr(1);

@@ -353,6 +353,16 @@ net::awaitable<std::optional<std::string>> claim_layout(std::shared_ptr<redis_cl
                   (r.error ? r.error.message() : std::string("unexpected reply"));
         co_return problem;
     }
+    for (const auto& rep : r.replies) {
+        if (rep.is_error()) {
+            // A plain redis:// URL that names a node of a Redis Cluster gets MOVED here.
+            problem = "Redis refused to read the key layout: " + rep.str +
+                      (rep.str.starts_with("MOVED") || rep.str.starts_with("CROSSSLOT")
+                           ? " (this Redis is a Redis Cluster: use a redis+cluster:// URL)"
+                           : "");
+            co_return problem;
+        }
+    }
     const std::string held(r.replies[0].as_string().value_or(""));
     const bool old_keys = r.replies[1].as_int().value_or(0) > 0;
     const std::string mine = std::to_string(layout);

@@ -42,10 +42,16 @@ enum class redis_errc {
     not_ready,
     /// redis+sentinel://: no Sentinel answered with a primary for the master's name.
     no_primary,
+    /// A node of a Redis Cluster answered MOVED or ASK to a URL that is not redis+cluster://.
+    cluster_redirect,
 };
 
 const boost::system::error_category& redis_category() noexcept;
 boost::system::error_code make_error_code(redis_errc e) noexcept;
+
+/// When a command must have its reply: none (the default) means `command_timeout` from now. A
+/// command redirected inside a Redis Cluster keeps its first deadline (redis_client).
+using redis_deadline = std::chrono::steady_clock::time_point;
 
 struct redis_options {
     /// The deadline of each command (or pipeline), from exec() until its reply.
@@ -113,13 +119,18 @@ class redis_connection {
     /// `co_await c->exec({"GET", key})` ("array used as initializer").
     /// Not for SUBSCRIBE or MONITOR (their replies are not one per command); a blocking
     /// command (BLPOP) holds up the commands behind it.
-    boost::asio::awaitable<redis_result> exec(std::vector<std::string> args);
+    boost::asio::awaitable<redis_result> exec(std::vector<std::string> args,
+                                              redis_deadline until = {});
     /// exec() of one command already written in RESP by append_command(): the caller keeps
     /// its arguments (redis_client::script retries with EVAL on NOSCRIPT).
-    boost::asio::awaitable<redis_result> exec_formatted(std::string payload);
+    boost::asio::awaitable<redis_result> exec_formatted(std::string payload,
+                                                        redis_deadline until = {});
     /// Sends several commands in one write under one deadline (MULTI ... EXEC, batches).
     boost::asio::awaitable<redis_pipeline_result> exec_pipeline(
-        std::vector<std::vector<std::string>> commands);
+        std::vector<std::vector<std::string>> commands, redis_deadline until = {});
+    /// exec_pipeline() of `count` commands already written in RESP by append_command().
+    boost::asio::awaitable<redis_pipeline_result> exec_formatted_pipeline(
+        std::string payload, std::size_t count, redis_deadline until = {});
     /// PING under the command deadline; for health checks.
     boost::asio::awaitable<bool> ping();
 

@@ -28,6 +28,16 @@ struct redis_url {
     /// `master_name`'s primary (default port 26379); host and port are then unused.
     std::vector<redis_endpoint> sentinels;
     std::string master_name;
+    /// `redis+cluster://h1[:p1],h2[:p2]` (`rediss+cluster://` with TLS): a Redis Cluster, found
+    /// through any of these nodes (docs/redis.md, "Redis Cluster"); host and port are the first.
+    std::vector<redis_endpoint> cluster_seeds;
+
+    /// Under TLS, the name the certificate is checked against (and sent as SNI) when it is
+    /// not `host`: a Cluster node announced by its IP address is checked against the DNS name
+    /// of the URL, which is the name its certificate carries (docs/redis.md, "Redis Cluster").
+    std::string tls_name;
+
+    bool cluster() const { return !cluster_seeds.empty(); }
 
     /// The URL with the password replaced by `***`, for logs: `redis://user:***@host:port/db`
     /// (`rediss://` with TLS).
@@ -36,8 +46,9 @@ struct redis_url {
 
 /// Parses `redis://host`, `redis://host:port/db`, `redis://:pass@host:port/2`,
 /// `redis://user:pass@[::1]:6380`, `rediss://host:6380`,
-/// `redis+sentinel://:pass@s1,s2:26380,s3/mymaster/0`; user and password are percent-decoded. On
-/// failure returns nullopt and sets `error` to a message that quotes no part of `text`.
+/// `redis+sentinel://:pass@s1,s2:26380,s3/mymaster/0`, `rediss+cluster://:pass@n1:7000,n2:7000`;
+/// user and password are percent-decoded. On failure returns nullopt and sets `error` to a message
+/// that quotes no part of `text`.
 std::optional<redis_url> parse_redis_url(std::string_view text, std::string& error);
 
 }  // namespace ditto::store::redis
