@@ -11,25 +11,50 @@ namespace ditto::test {
 
 using namespace std::chrono_literals;
 
-redis_cluster::redis_cluster(int primaries) {
-    for (int i = 0; i < primaries; ++i) {
+redis_cluster::redis_cluster(options opt) : opt_(std::move(opt)) {
+    const int n = opt_.primaries * (1 + opt_.replicas_per_primary);
+    for (int i = 0; i < n; ++i) {
         redis_server::options o;
         // The bus port is named: port + 10000, Redis' default, may be past 65535.
         o.extra = {"--cluster-enabled",      "yes",
                    "--cluster-config-file",  "nodes.conf",
                    "--cluster-port",         std::to_string(pick_free_port()),
-                   "--cluster-node-timeout", "3000"};
+                   "--cluster-node-timeout", std::to_string(opt_.node_timeout_ms)};
+        if (opt_.replicas_per_primary > 0)
+            o.extra.insert(o.extra.end(), {"--repl-diskless-sync-delay", "0"});
+        if (!opt_.tls_cert.empty()) {
+            o.tls_cert = opt_.tls_cert;
+            o.tls_key = opt_.tls_key;
+            o.tls_ca = opt_.tls_ca;
+            o.extra.insert(o.extra.end(), {"--tls-cluster", "yes", "--tls-replication", "yes"});
+        }
         nodes_.push_back(std::make_unique<redis_server>(o));
     }
     std::vector<std::string> args{"--cluster", "create"};
-    for (const auto& n : nodes_)
-        args.push_back("127.0.0.1:" + std::to_string(n->port()));
-    args.push_back("--cluster-yes");
-    const auto made = run_to_exit("/usr/bin/redis-cli", args);
+    for (const auto& node : nodes_)
+        args.push_back("127.0.0.1:" + std::to_string(node->port()));
+    args.insert(args.end(),
+                {"--cluster-replicas", std::to_string(opt_.replicas_per_primary), "--cluster-yes"});
+    const auto made = run_to_exit("/usr/bin/redis-cli", args, 60s);
     if (made.exit_code != 0)
         throw std::runtime_error("redis-cli --cluster create failed: " + made.out + made.err);
     if (!eventually([this] { return settled(); }, 20s, 50ms))
         throw std::runtime_error("the cluster did not settle");
+}
+
+std::size_t redis_cluster::alive() const {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        if (nodes_[i]->running())
+            return i;
+    }
+    return 0;
+}
+
+std::string redis_cluster::tls_url(const std::string& host) const {
+    std::string out = "rediss+cluster://";
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+        out += (i ? "," : "") + host + ":" + std::to_string(nodes_[i]->tls_port());
+    return out;
 }
 
 std::string redis_cluster::url() const {
@@ -45,7 +70,7 @@ std::string redis_cluster::cli(std::size_t node, std::vector<std::string> args) 
 }
 
 std::string redis_cluster::cli_any(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"-c", "-p", std::to_string(port(0))});
+    args.insert(args.begin(), {"-c", "-p", std::to_string(port(alive()))});
     return trim_end(run_to_exit("/usr/bin/redis-cli", args).out);
 }
 
@@ -87,8 +112,8 @@ std::vector<node_slots> read_nodes(const std::string& text) {
 }  // namespace
 
 std::size_t redis_cluster::owner_of(const std::string& key) const {
-    const int slot = std::atoi(cli(0, {"CLUSTER", "KEYSLOT", key}).c_str());
-    for (const auto& n : read_nodes(cli(0, {"CLUSTER", "NODES"}))) {
+    const int slot = std::atoi(cli(alive(), {"CLUSTER", "KEYSLOT", key}).c_str());
+    for (const auto& n : read_nodes(cli(alive(), {"CLUSTER", "NODES"}))) {
         for (const auto& [lo, hi] : n.ranges) {
             if (lo <= slot && slot <= hi) {
                 for (std::size_t i = 0; i < nodes_.size(); ++i)
@@ -106,7 +131,7 @@ std::string redis_cluster::id(std::size_t node) const {
 
 int redis_cluster::first_slot(std::size_t node) const {
     int first = -1;
-    for (const auto& n : read_nodes(cli(0, {"CLUSTER", "NODES"}))) {
+    for (const auto& n : read_nodes(cli(alive(), {"CLUSTER", "NODES"}))) {
         if (n.port != port(node))
             continue;
         for (const auto& [lo, hi] : n.ranges)

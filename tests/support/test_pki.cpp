@@ -29,6 +29,7 @@ test_pki::test_pki(std::string dir) : dir_(std::move(dir)) {
         "-keyout other-ca.key -out other-ca.pem 2>/dev/null;" +
         signed_cert("srv", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1") +
         signed_cert("misnamed", "ca", "subjectAltName=DNS:elsewhere.test") +
+        signed_cert("localhost-only", "ca", "subjectAltName=DNS:localhost") +
         signed_cert("client", "ca", "extendedKeyUsage=clientAuth") +
         signed_cert("untrusted", "other-ca", "subjectAltName=DNS:localhost,IP:127.0.0.1");
     if (std::system(script.c_str()) != 0)

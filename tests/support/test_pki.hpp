@@ -20,6 +20,9 @@ class test_pki {
     /// Signed by ca(), for DNS:elsewhere.test only: right CA, wrong name.
     std::string misnamed_cert() const { return dir_ + "/misnamed.pem"; }
     std::string misnamed_key() const { return dir_ + "/misnamed.key"; }
+    /// Signed by ca(), for DNS:localhost only: a node reached by IP address fails the check.
+    std::string localhost_only_cert() const { return dir_ + "/localhost-only.pem"; }
+    std::string localhost_only_key() const { return dir_ + "/localhost-only.key"; }
     /// Signed by ca(), for client authentication.
     std::string client_cert() const { return dir_ + "/client.pem"; }
     std::string client_key() const { return dir_ + "/client.key"; }

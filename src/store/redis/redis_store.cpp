@@ -307,13 +307,15 @@ class redis_control_store final : public control_store,
     // replicas cannot silently overwrite each other.
     net::awaitable<control_save> save(control_state next,
                                       std::optional<std::uint64_t> expected_version) override {
-        std::vector<std::string> argv{p_, expected_version ? std::to_string(*expected_version) : "",
+        std::vector<std::string> keys{p_ + ":control_version", p_ + ":virtual_keys",
+                                      p_ + ":router_config"};
+        std::vector<std::string> argv{expected_version ? std::to_string(*expected_version) : "",
                                       next.router_json ? "1" : "0", next.router_json.value_or("")};
         for (auto& [id, json] : next.keys) {
             argv.push_back(id);
             argv.push_back(std::move(json));
         }
-        auto r = co_await c_->script(control_save_script(), std::move(argv));
+        auto r = co_await c_->script(control_save_script(), std::move(keys), std::move(argv));
         control_save out;
         out.error = failure_of(r);
         if (out.error)

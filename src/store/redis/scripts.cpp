@@ -225,19 +225,20 @@ return id
 )lua";
 
 constexpr std::string_view control_save_src = R"lua(
-local p = ARGV[1]
-local current = tonumber(redis.call('GET', p .. ':control_version') or '0')
-if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= current then return -1 - current end
-redis.call('DEL', p .. ':virtual_keys')
-for i = 5, #ARGV, 2 do
-  redis.call('HSET', p .. ':virtual_keys', ARGV[i], ARGV[i + 1])
+-- KEYS: P:control_version, P:virtual_keys, P:router_config (declared: a Redis Cluster routes
+-- and migrates by them).
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then return -1 - current end
+redis.call('DEL', KEYS[2])
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
-if ARGV[3] == '1' then
-  redis.call('SET', p .. ':router_config', ARGV[4])
+if ARGV[2] == '1' then
+  redis.call('SET', KEYS[3], ARGV[3])
 else
-  redis.call('DEL', p .. ':router_config')
+  redis.call('DEL', KEYS[3])
 end
-return redis.call('INCR', p .. ':control_version')
+return redis.call('INCR', KEYS[1])
 )lua";
 
 #undef DITTO_LUA_LEDGER

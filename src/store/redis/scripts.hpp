@@ -29,9 +29,10 @@ const lua_script& budget_reserve_script();
 const lua_script& budget_settle_script();
 /// ARGV: prefix, cutoff ms, limit, dry 0|1. Returns {scanned, reaped, tokens, usd}.
 const lua_script& budget_reap_script();
-/// ARGV: prefix, expected version or "" (none), has router 0|1, router JSON, then
-/// (id, key JSON) pairs. Replaces keys and router and returns the new version, or, when the
-/// stored version is not the expected one, -1 - the stored version (and changes nothing).
+/// KEYS: P:control_version, P:virtual_keys, P:router_config. ARGV: expected version or ""
+/// (none), has router 0|1, router JSON, then (id, key JSON) pairs. Replaces keys and router and
+/// returns the new version, or, when the stored version is not the expected one, -1 - the stored
+/// version (and changes nothing).
 const lua_script& control_save_script();
 /// ARGV: prefix, kind, payload, ts_ms, retention seconds (0: keep). Returns the id.
 const lua_script& audit_append_script();
