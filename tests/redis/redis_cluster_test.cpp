@@ -303,14 +303,25 @@ TEST(RedisClusterStart, APlainUrlAtAClusterNodeIsRefusedWithTheFix) {
     EXPECT_TRUE(refused);
 }
 
-TEST(RedisClusterStart, KeyLayoutOneIsRefused) {
+/// A gateway started on a fresh cluster with `extra` flags: it must exit, saying `why`.
+void refused_at_start(const std::vector<std::string>& extra, const std::string& why) {
     redis_cluster cluster;
     temp_dir dir;
-    const std::string cfg = dir.write("gateway.json", basic_config(1));
-    const auto r = run_to_exit(DITTO_GATEWAY_BIN, {cfg, "--listen", "127.0.0.1:0", "--redis",
-                                                   cluster.url(), "--redis-layout", "1"});
+    std::vector<std::string> args{dir.write("gateway.json", basic_config(1)), "--listen",
+                                  "127.0.0.1:0", "--redis", cluster.url()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_to_exit(DITTO_GATEWAY_BIN, args);
     EXPECT_NE(r.exit_code, 0);
-    EXPECT_NE(r.err.find("needs key layout 2"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+}
+
+TEST(RedisClusterStart, APrefixWithABraceIsRefused) {
+    // `a}b` would make `{a}b}:…` tag `a` while cache keys `a}b:…` spread: refused at start.
+    refused_at_start({"--redis-prefix", "a}b"}, "cannot hold '{' or '}'");
+}
+
+TEST(RedisClusterStart, KeyLayoutOneIsRefused) {
+    refused_at_start({"--redis-layout", "1"}, "needs key layout 2");
 }
 
 }  // namespace

@@ -83,6 +83,26 @@ std::string host_or(const std::string& host, const redis_endpoint& asked) {
     return host.empty() || host == "?" ? asked.host : host;
 }
 
+// Gives slots [lo, hi] of a reply to primary `idx`; false when the range is not one.
+bool assign_range(cluster_map& map, const redis_reply& lo_reply, const redis_reply& hi_reply,
+                  std::uint16_t idx) {
+    const auto lo = lo_reply.as_int();
+    const auto hi = hi_reply.as_int();
+    if (!lo || !hi || *lo < 0 || *hi >= static_cast<long long>(cluster_slots) || *lo > *hi)
+        return false;
+    std::fill(map.owner.begin() + *lo, map.owner.begin() + *hi + 1, idx);
+    return true;
+}
+
+// A map reply must be an array; `what` names the command in the error.
+bool is_map_reply(const redis_reply& reply, const char* what, std::string& error) {
+    if (reply.is_array())
+        return true;
+    error = std::string(what) +
+            (reply.is_error() ? " refused: " + reply.str : std::string(": not an array"));
+    return false;
+}
+
 }  // namespace
 
 std::uint16_t key_slot(std::string_view key) {
@@ -133,11 +153,8 @@ std::size_t cluster_map::unowned_slots() const {
 std::optional<cluster_map> parse_cluster_shards(const redis_reply& reply,
                                                 const redis_endpoint& asked, bool tls,
                                                 std::string& error) {
-    if (!reply.is_array()) {
-        error = reply.is_error() ? "CLUSTER SHARDS refused: " + reply.str
-                                 : "CLUSTER SHARDS: not an array";
+    if (!is_map_reply(reply, "CLUSTER SHARDS", error))
         return std::nullopt;
-    }
     cluster_map map;
     for (const auto& shard : reply.elements) {
         const redis_reply* slots = nullptr;
@@ -170,14 +187,10 @@ std::optional<cluster_map> parse_cluster_shards(const redis_reply& reply,
             continue;  // a shard that lost its primary, or one that serves no slot yet
         const std::uint16_t idx = map.index_of(*primary);
         for (std::size_t i = 0; i + 1 < slots->elements.size(); i += 2) {
-            const auto lo = slots->elements[i].as_int();
-            const auto hi = slots->elements[i + 1].as_int();
-            if (!lo || !hi || *lo < 0 || *hi >= static_cast<long long>(cluster_slots) ||
-                *lo > *hi) {
+            if (!assign_range(map, slots->elements[i], slots->elements[i + 1], idx)) {
                 error = "CLUSTER SHARDS: a bad slot range";
                 return std::nullopt;
             }
-            std::fill(map.owner.begin() + *lo, map.owner.begin() + *hi + 1, idx);
         }
     }
     return map;
@@ -185,11 +198,8 @@ std::optional<cluster_map> parse_cluster_shards(const redis_reply& reply,
 
 std::optional<cluster_map> parse_cluster_slots(const redis_reply& reply,
                                                const redis_endpoint& asked, std::string& error) {
-    if (!reply.is_array()) {
-        error = reply.is_error() ? "CLUSTER SLOTS refused: " + reply.str
-                                 : "CLUSTER SLOTS: not an array";
+    if (!is_map_reply(reply, "CLUSTER SLOTS", error))
         return std::nullopt;
-    }
     cluster_map map;
     for (const auto& range : reply.elements) {
         if (!range.is_array() || range.elements.size() < 3 || !range.elements[2].is_array() ||
@@ -197,18 +207,14 @@ std::optional<cluster_map> parse_cluster_slots(const redis_reply& reply,
             error = "CLUSTER SLOTS: a bad slot range";
             return std::nullopt;
         }
-        const auto lo = range.elements[0].as_int();
-        const auto hi = range.elements[1].as_int();
         const auto& node = range.elements[2];
         const auto port = to_port(node.elements[1].as_int().value_or(0));
-        if (!lo || !hi || *lo < 0 || *hi >= static_cast<long long>(cluster_slots) || *lo > *hi ||
-            !port) {
+        const std::string host(node.elements[0].as_string().value_or(""));
+        if (!port || !assign_range(map, range.elements[0], range.elements[1],
+                                   map.index_of({host_or(host, asked), *port}))) {
             error = "CLUSTER SLOTS: a bad slot range";
             return std::nullopt;
         }
-        const std::string host(node.elements[0].as_string().value_or(""));
-        const std::uint16_t idx = map.index_of({host_or(host, asked), *port});
-        std::fill(map.owner.begin() + *lo, map.owner.begin() + *hi + 1, idx);
     }
     return map;
 }
