@@ -25,7 +25,7 @@ FROM debian:12-slim AS runtime
 # bundle for TLS to upstreams and Redis.
 RUN apt-get update -q \
     && apt-get install -y -q --no-install-recommends ca-certificates libssl3 libhiredis0.14 \
-       libre2-9 libmimalloc2.0 curl \
+       libre2-9 libmimalloc2.0 curl tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home /nonexistent --shell /usr/sbin/nologin ditto
 COPY --from=build /src/build/src/ditto-gateway /src/build/src/ditto-mock-upstream /usr/local/bin/

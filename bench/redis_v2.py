@@ -90,11 +90,13 @@ class Layout:
 
 
 def admit_cmd(L, rid, sec, charge, scopes):
-    """scopes: (name, rpm, tpm, token budget, usd budget, reserve tokens, reserve usd)."""
+    """scopes: (name, rpm, tpm, token budget, usd budget, reserve tokens, reserve usd
+    [, window, expiry]); a budget period's window and expiry default to 0 (none)."""
     keys = [L.scope(s[0]) for s in scopes] + [L.res(sec)]
     argv = [rid, sec, charge]
     for s in scopes:
         argv.extend(s[1:])
+        argv.extend([0, 0][len(s) - 7:])
     return ("EVALSHA", SHA["admit"], len(keys), *keys, *argv)
 
 
@@ -253,6 +255,31 @@ def t_budget_refusal(r):
     got = [admit(r, L, "u1", now, 1, scopes), admit(r, L, "u2", now, 1, scopes)]
     check("uUSD budget refusal on scope 2: code -2400, scope 1 not charged",
           got == [0, -2400] and fields(r, L.scope("d2")).get("rq") == "1", f"replies {got}")
+
+
+def t_period_window(r):
+    """Budget periods (issue 25): near a boundary B both periods' ledgers are named; Redis TIME
+    picks the one whose window holds it, the other is not touched at settlement either."""
+    L = Layout("c14")
+    now = redis_now(r)[0]
+    b = now + 1000
+    scopes = [("k", 100, -1, -1, -1, -1, -1), ("k@1-2", -1, -1, 1000, -1, 600, -1, -b, b + 86400),
+              ("k@2-3", -1, -1, 1000, -1, 600, -1, b, b + 90000)]
+    got = r.call(*admit_cmd(L, "w1", now, 600, scopes))
+    before, after = fields(r, L.scope("k@1-2")), fields(r, L.scope("k@2-3"))
+    ttl = r.call("TTL", L.scope("k@1-2"))
+    check("window: the period whose window holds TIME is reserved, the other skipped ({0, 3})",
+          got == [0, 3] and before.get("rt") == "600" and after == {}, f"reply {got} {before}")
+    check("window: the period's ledger made by the call expires at the given second",
+          b + 86400 - now - 2 <= ttl <= b + 86400 - now, f"ttl {ttl}")
+    out = settle(r, L, [{"rid": "w1", "sec": now, "flag": "c", "tokens": 500,
+                         "scopes": ["k", "k@1-2", "k@2-3"]}])
+    before, after = fields(r, L.scope("k@1-2")), fields(r, L.scope("k@2-3"))
+    check("window: settled in the admitted period only; the skipped ledger still does not exist",
+          out == [0] and before.get("st") == "500" and before.get("rt") == "0" and after == {}
+          and r.call("EXISTS", L.scope("k@2-3")) == 0, f"settle {out} {before} {after}")
+    got = r.call(*admit_cmd(L, "w2", now, 1, [("k@9-10", -1, -1, 5, -1, 1, -1, now - 1, 0)]))
+    check("window: from a second already passed counts (reply 0)", got == 0, f"reply {got}")
 
 
 def t_settle_twice(r):
@@ -683,7 +710,7 @@ def main():
                 SHA[name] = r.ok("SCRIPT", "LOAD", f.read())
         for test in (t_rpm_exact, t_tpm, t_budget_refusal, t_settle_twice, t_settle_before_admit,
                      t_reap_then_settle, t_reap_race, t_reap_undeclared, t_group_commit,
-                     t_oom, t_skew, t_big_integers, t_cache_hit):
+                     t_oom, t_skew, t_big_integers, t_cache_hit, t_period_window):
             try:
                 test(r)
             except Exception as e:  # a check that crashed is a FAIL, the rest still run

@@ -11,6 +11,7 @@ packages=(
   python3-yaml  # parses configs/kubernetes/*.yaml in the tests
   nginx-light  # the front proxy of scripts/cluster.sh, which the cluster test runs
   shellcheck  # the lint stage checks every script
+  tzdata  # IANA time zones of day/week/month budgets (not in a minimal Debian root)
 )
 # Extra sets: `deps.sh bench` adds the load generator (nginx, the reference proxy, is in the base set); `deps.sh fuzz`
 # clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for readable reports;

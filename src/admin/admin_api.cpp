@@ -174,6 +174,16 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
         }
         co_return not_allowed(req, tokens.any_write_capable() ? "GET, POST" : "GET");
     }
+    if (path.starts_with("/admin/keys/") && path.ends_with("/rotate")) {
+        const auto id = segment_after(path.substr(0, path.size() - 7), "/admin/keys/");
+        if (!id || !tokens.any_write_capable())
+            co_return empty_404(req);
+        if (!post)
+            co_return not_allowed(req, "POST");
+        if (auto no = permit(c, need::write, scope::any))
+            co_return std::move(*no);
+        co_return co_await keys_rotate(p_, c, *id);
+    }
     if (auto id = segment_after(path, "/admin/keys/")) {
         if (!tokens.any_write_capable())
             co_return not_allowed(req, "");

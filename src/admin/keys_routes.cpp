@@ -1,11 +1,18 @@
 // Key endpoints (docs/admin-api.md, "Keys"): list, upsert (POST and PUT), delete — tenant tokens
 // confined to their tenant.
+#include <openssl/rand.h>
+
+#include <array>
 #include <nlohmann/json.hpp>
 
+#include "body.hpp"
 #include "ditto/config/load.hpp"
 #include "ditto/config/serialize.hpp"
+#include "ditto/core/hash.hpp"
 #include "ditto/core/json_writer.hpp"
+#include "ditto/core/rfc3339.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/middleware/budget_periods.hpp"
 #include "routes.hpp"
 
 namespace ditto::admin {
@@ -219,6 +226,80 @@ net::awaitable<reply> keys_delete(const parts& p, const call& c, std::string id)
     if (auto e = mutation_error(c, out, "the key was deleted"))
         co_return std::move(*e);
     co_return http::make_response(c.req, status::no_content, "", "");
+}
+
+namespace {
+
+// 32 random bytes, hex: as strong as any token an operator would make by hand.
+std::string new_token() {
+    std::array<unsigned char, 32> bytes{};
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+        return {};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "sk-ditto-";
+    for (const unsigned char b : bytes) {
+        out += hex[b >> 4];
+        out += hex[b & 0xf];
+    }
+    return out;
+}
+
+}  // namespace
+
+// docs/governance.md, "Rotation": a new token, stored hashed and shown once; the old one keeps
+// working for `grace_seconds` (default a day). Rotating again within the grace period ends the
+// older token's grace at once: a key has one previous token.
+net::awaitable<reply> keys_rotate(const parts& p, const call& c, std::string id) {
+    auto body = parse_object(c, true);
+    if (body.error)
+        co_return std::move(*body.error);
+    std::uint64_t grace = 86'400;
+    if (auto it = body.doc.find("grace_seconds"); it != body.doc.end()) {
+        if (!it->is_number_unsigned() || it->get<std::uint64_t>() > 30ULL * 86'400) {
+            co_return error_reply(c, 400, "invalid_request",
+                                  "grace_seconds must be an integer between 0 and 2592000");
+        }
+        grace = it->get<std::uint64_t>();
+    }
+    const auto token = new_token();
+    if (token.empty())
+        co_return error_reply(c, 500, "internal_error", "no random bytes for a new token");
+    const auto until = middleware::calendar_now_ms() + static_cast<std::int64_t>(grace) * 1000;
+    const auto hashed = "sha256:" + core::sha256_hex(token);
+    auto rotated = std::make_shared<config::virtual_key_config>();
+    control_plane::request r;
+    r.reason = "admin.key.rotate";
+    r.audit_kind = "admin.key.rotate";
+    const principal who = c.who;
+    r.change = [id, who, hashed, until, rotated](
+                   std::vector<config::virtual_key_config>& keys,
+                   config::router_config&) -> std::optional<admin_failure> {
+        for (auto& k : keys) {
+            if (k.id != id)
+                continue;
+            if (who.tenant_scoped() && k.tenant_id != who.tenant)
+                return admin_failure{403, "forbidden", cross_tenant()};
+            k.previous_token = "sha256:" + config::token_lookup_key(k.token);
+            k.previous_token_expires_at_ms = until;
+            k.token = hashed;
+            *rotated = k;
+            return std::nullopt;
+        }
+        return admin_failure{404, "not_found", "virtual key not found"};
+    };
+    r.audit_payload = [id, until, rotated](const config_version&, const config_version&) {
+        core::json_object_writer w;
+        w.str("key_id", id)
+            .str_or_null("tenant_id", rotated->tenant_id)
+            .str("previous_token_expires_at", core::format_rfc3339_utc(until));
+        return w.finish();
+    };
+    auto out = co_await p.control->mutate(std::move(r));
+    if (auto e = mutation_error(c, out, "the key was rotated"))
+        co_return std::move(*e);
+    // The new token in clear, this once; the stored forms are hashes.
+    rotated->token = token;
+    co_return json_reply(c, status::ok, config::key_to_json(*rotated, config::token_form::raw));
 }
 
 }  // namespace ditto::admin

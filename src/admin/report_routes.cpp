@@ -10,7 +10,11 @@
 #include "ditto/cache/response_cache.hpp"
 #include "ditto/core/hash.hpp"
 #include "ditto/core/json_writer.hpp"
+#include "ditto/core/rfc3339.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/middleware/budget_periods.hpp"
+#include "ditto/middleware/scopes.hpp"
+#include "ditto/store/period_scope.hpp"
 #include "routes.hpp"
 
 namespace ditto::admin {
@@ -80,9 +84,31 @@ std::string csv_field(const std::string& s) {
     return out + "\"";
 }
 
-// What a tenant reader may see of the ledgers: its keys and its own scopes.
-bool tenant_visible(const std::string& scope, const std::string& tenant,
+// Every scope's budget as configured (a scope shared by keys takes the first key's).
+std::map<std::string, const config::budget_config*, std::less<>> configured_budgets(
+    const std::vector<config::virtual_key_config>& keys) {
+    std::map<std::string, const config::budget_config*, std::less<>> out;
+    for (const auto& k : keys) {
+        for (const auto& s : middleware::scopes_of(k)) {
+            if (s.budget)
+                out.emplace(s.id, s.budget);
+        }
+        for (const auto& [pattern, m] : k.model_limits) {
+            if (m.budget)
+                out.emplace(k.id + "#model:" + pattern, &*m.budget);
+        }
+    }
+    return out;
+}
+
+// What a tenant reader may see of the ledgers: its keys and its own scopes (a period's
+// ledger is its scope's).
+bool tenant_visible(std::string_view scope_id, const std::string& tenant,
                     const std::map<std::string, const config::virtual_key_config*>& keys) {
+    const auto period = store::split_period_scope(scope_id);
+    std::string scope(period ? period->scope : scope_id);
+    if (const auto model = scope.find("#model:"); model != std::string::npos)
+        scope.resize(model);  // a key's model_limits entry is the key's
     if (scope == "tenant:" + tenant || scope.starts_with("tenant:" + tenant + ":"))
         return true;
     auto k = keys.find(scope);
@@ -193,19 +219,47 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
     }
 
     if (view.empty()) {
+        // A period's ledger shows as its scope's, in its period only (docs/governance.md,
+        // "Budget periods"); past periods' are left to /admin/spend.
+        const auto periods = c.param("periods").value_or("current");
+        if (periods != "current" && periods != "all")
+            co_return error_reply(c, 400, "invalid_request", "periods must be current or all");
+        const auto now = middleware::calendar_now_ms() / 1000;
+        std::erase_if(all, [now, &periods](const store::ledger_entry& e) {
+            const auto period = store::split_period_scope(e.scope_id);
+            return period && periods == "current" && (now < period->start || now >= period->end);
+        });
+        const auto budgets = configured_budgets(*v->keys);
+        const std::string limit_name = costs ? "limit_usd_micros" : "limit_tokens";
+        const std::string remaining_name = costs ? "remaining_usd_micros" : "remaining_tokens";
         const auto prefix = c.param("key_prefix").value_or("");
         std::string out = "[";
         std::uint64_t skipped = 0, shown = 0;
         for (const auto& e : all) {
-            if (!e.scope_id.starts_with(prefix) || skipped++ < offset.value)
+            const auto period = store::split_period_scope(e.scope_id);
+            const std::string_view scope = period ? period->scope : e.scope_id;
+            if (!scope.starts_with(prefix) || skipped++ < offset.value)
                 continue;
             if (shown++ >= limit.value)
                 break;
             core::json_object_writer w;
-            w.str("key_id", e.scope_id)
+            w.str("key_id", scope)
                 .num(spent, e.spent)
                 .num(reserved, e.reserved)
                 .num("updated_at_ms", static_cast<std::uint64_t>(e.updated_at_ms));
+            const auto b = budgets.find(scope);
+            const auto* cfg = b == budgets.end() ? nullptr : b->second;
+            const auto cap = cfg ? (costs ? cfg->total_usd_micros : cfg->total_tokens)
+                                 : std::optional<std::uint64_t>{};
+            if (cap) {
+                const auto used = e.spent + e.reserved;
+                w.num(limit_name, *cap).num(remaining_name, used < *cap ? *cap - used : 0);
+            }
+            if (period) {
+                w.str("period", cfg ? config::period_name(cfg->period) : "")
+                    .str("period_start", core::format_rfc3339_utc(period->start * 1000))
+                    .str("resets_at", core::format_rfc3339_utc(period->end * 1000));
+            }
             out += (out.size() > 1 ? "," : "") + w.finish();
         }
         co_return json_reply(c, status::ok, out + "]");
@@ -223,8 +277,10 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
                                                    : "user_id";
     for (const auto& e : all) {
         if (e.scope_id.starts_with("tenant:") || e.scope_id.starts_with("project:") ||
-            e.scope_id.starts_with("user:")) {
-            continue;
+            e.scope_id.starts_with("user:") || store::split_period_scope(e.scope_id) ||
+            e.scope_id.find("#model:") != std::string::npos) {
+            continue;  // a scope's ledger, a period's or a model's: grouped views sum keys'
+                       // lifetime ledgers
         }
         std::optional<std::string> id;
         if (auto k = keys.find(e.scope_id); k != keys.end()) {

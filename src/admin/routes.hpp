@@ -58,6 +58,7 @@ reply keys_list(const parts& p, const call& c);
 boost::asio::awaitable<reply> keys_upsert(const parts& p, const call& c,
                                           std::optional<std::string> path_id);
 boost::asio::awaitable<reply> keys_delete(const parts& p, const call& c, std::string id);
+boost::asio::awaitable<reply> keys_rotate(const parts& p, const call& c, std::string id);
 
 // config_routes.cpp
 reply config_current(const parts& p, const call& c);

@@ -21,10 +21,36 @@
 #include "ditto/config/load.hpp"
 #include "ditto/config/serialize.hpp"
 #include "ditto/core/json_dom.hpp"
+#include "ditto/core/rfc3339.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/core/time_zone.hpp"
 
 namespace ditto::config {
+
+std::string_view period_name(budget_period p) {
+    switch (p) {
+        case budget_period::day:
+            return "day";
+        case budget_period::week:
+            return "week";
+        case budget_period::month:
+            return "month";
+        case budget_period::lifetime:
+            break;
+    }
+    return "lifetime";
+}
+
 namespace {
+
+std::optional<budget_period> parse_period(std::string_view name) {
+    for (auto p :
+         {budget_period::lifetime, budget_period::day, budget_period::week, budget_period::month}) {
+        if (period_name(p) == name)
+            return p;
+    }
+    return std::nullopt;
+}
 
 using json = core::json_node;
 
@@ -255,8 +281,75 @@ budget_config parse_budget(parse_context& ctx, const json& v, const path_ref& pa
     object_reader r(ctx, v, path);
     read_optional(ctx, r, "total_tokens", out.total_tokens, &parse_context::read_u64);
     read_optional(ctx, r, "total_usd_micros", out.total_usd_micros, &parse_context::read_u64);
+    if (const json* f = r.optional("period")) {
+        std::string name;
+        if (ctx.read_string(*f, r.path_of("period"), name)) {
+            const auto p = parse_period(name);
+            if (p)
+                out.period = *p;
+            else
+                ctx.error(r.path_of("period"), "must be one of lifetime, day, week, month");
+        }
+    }
+    if (const json* f = r.optional("timezone")) {
+        if (ctx.read_string(*f, r.path_of("timezone"), out.timezone)) {
+            std::string why;
+            if (out.period == budget_period::lifetime)
+                ctx.error(r.path_of("timezone"), "applies only to a day, week or month period");
+            else if (!core::time_zone::locate(out.timezone, why))
+                ctx.error(r.path_of("timezone"), why);
+        }
+    }
     r.finish();
     return out;
+}
+
+// `model_limits`: {"<pattern>": {rpm?, tpm?, budget?}}; a `*` only at the end (a prefix).
+void read_model_limits(parse_context& ctx, object_reader& r,
+                       std::map<std::string, model_limit_config>& out) {
+    const json* f = r.optional("model_limits");
+    if (f == nullptr || f->is_null())
+        return;
+    const auto path = r.path_of("model_limits");
+    if (!f->is_object()) {
+        ctx.error(path, k_expect_object);
+        return;
+    }
+    for (const auto& member : *f) {
+        if (f->find(member.key()) != &member)
+            continue;  // a repeated name: its last value counts
+        const std::string pattern(member.key());
+        const auto at = path.member(member.key());
+        const auto star = pattern.find('*');
+        if (pattern.empty() || (star != std::string::npos && star + 1 != pattern.size())) {
+            ctx.error(at, "a model pattern is a model name, or a prefix ending in one *");
+            continue;
+        }
+        model_limit_config m;
+        if (!expect_object(ctx, member, at))
+            continue;
+        object_reader mr(ctx, member, at);
+        read_optional(ctx, mr, "rpm", m.rpm, &parse_context::read_u32);
+        read_optional(ctx, mr, "tpm", m.tpm, &parse_context::read_u32);
+        if (const json* b = mr.optional("budget"))
+            m.budget = parse_budget(ctx, *b, mr.path_of("budget"));
+        mr.finish();
+        out[pattern] = std::move(m);
+    }
+}
+
+// `expires_at` and the like: RFC 3339, kept as unix ms.
+void read_timestamp(parse_context& ctx, object_reader& r, std::string_view key,
+                    std::optional<std::int64_t>& out) {
+    const json* f = r.optional(key);
+    if (f == nullptr || f->is_null())
+        return;
+    std::string text;
+    if (!ctx.read_string(*f, r.path_of(key), text))
+        return;
+    out = core::parse_rfc3339_ms(text);
+    if (!out)
+        ctx.error(r.path_of(key), "must be an RFC 3339 timestamp such as 2027-01-31T00:00:00Z");
 }
 
 cache_config parse_cache(parse_context& ctx, const json& v, const path_ref& path) {
@@ -384,6 +477,16 @@ virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const pa
         if (ctx.read_string(*f, r.path_of("route"), route))
             out.route = std::move(route);
     }
+    read_model_limits(ctx, r, out.model_limits);
+    read_timestamp(ctx, r, "expires_at", out.expires_at_ms);
+    if (const json* f = r.optional("previous_token"); f != nullptr && !f->is_null()) {
+        std::string token;
+        if (ctx.read_string(*f, r.path_of("previous_token"), token))
+            out.previous_token = std::move(token);
+    }
+    read_timestamp(ctx, r, "previous_token_expires_at", out.previous_token_expires_at_ms);
+    if (out.previous_token.has_value() != out.previous_token_expires_at_ms.has_value())
+        ctx.error(path.str(), "previous_token and previous_token_expires_at go together");
     r.finish();
     return out;
 }

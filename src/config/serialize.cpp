@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "ditto/config/load.hpp"
 #include "ditto/core/json_scan.hpp"
+#include "ditto/core/rfc3339.hpp"
 #include "ditto/core/strings.hpp"
 
 namespace ditto::config {
@@ -124,10 +126,30 @@ void put_limits(std::string& out, const limits_config& l) {
 }
 
 void put_budget(std::string& out, const budget_config& b) {
-    object_text(out)
-        .num_or_null("total_tokens", b.total_tokens)
-        .num_or_null("total_usd_micros", b.total_usd_micros)
-        .close();
+    object_text o(out);
+    o.num_or_null("total_tokens", b.total_tokens)
+        .num_or_null("total_usd_micros", b.total_usd_micros);
+    // Written only when set: a lifetime budget's canonical JSON (and so the config version
+    // hashes, docs/admin-api.md) stays what it was before periods existed.
+    if (b.period != budget_period::lifetime) {
+        o.str("period", period_name(b.period));
+        if (!b.timezone.empty())
+            o.str("timezone", b.timezone);
+    }
+    o.close();
+}
+
+void put_model_limit(std::string& out, const model_limit_config& m) {
+    object_text o(out);
+    o.num_or_null("rpm", m.rpm).num_or_null("tpm", m.tpm).nested("budget", m.budget, put_budget);
+    o.close();
+}
+
+void put_model_limits(std::string& out, const std::map<std::string, model_limit_config>& all) {
+    object_text o(out);
+    for (const auto& [pattern, m] : all)
+        o.nested(pattern, m, put_model_limit);
+    o.close();
 }
 
 void put_cache(std::string& out, const cache_config& c) {
@@ -246,6 +268,19 @@ void append_key_json(std::string& out, const virtual_key_config& k, token_form f
         o.str("route", *k.route);
     else
         o.null("route");
+    // Written only when set, like a budget's period (the canonical JSON of older keys stays).
+    if (!k.model_limits.empty())
+        o.nested("model_limits", k.model_limits, put_model_limits);
+    if (k.expires_at_ms)
+        o.str("expires_at", core::format_rfc3339_utc(*k.expires_at_ms));
+    if (k.previous_token && k.previous_token_expires_at_ms) {
+        if (form == token_form::raw)
+            o.str("previous_token", *k.previous_token);
+        else
+            o.str("previous_token", token_text(*k.previous_token, form));
+        o.str("previous_token_expires_at",
+              core::format_rfc3339_utc(*k.previous_token_expires_at_ms));
+    }
     o.close();
 }
 

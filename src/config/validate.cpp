@@ -293,6 +293,19 @@ void validate_keys(const gateway_config& cfg, const std::set<std::string, std::l
         }
     }
 
+    // A rotated-out token (docs/governance.md, "Rotation") must name no key but its own.
+    for (std::uint32_t i = 0; i < keys.size(); ++i) {
+        if (!keys[i].previous_token)
+            continue;
+        const auto d = token_lookup_digest(*keys[i].previous_token);
+        std::uint64_t h = 0;
+        std::memcpy(&h, d.data(), sizeof h);
+        if (tokens.find(h, [&](std::uint32_t j) { return digests[j] == d; })) {
+            diag.errors.push_back(idx("virtual_keys", i) +
+                                  ".previous_token is the token of a virtual key");
+        }
+    }
+
     for (std::size_t i = 0; i < keys.size(); ++i) {
         if (!keys[i].route)
             continue;

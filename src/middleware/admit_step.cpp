@@ -2,17 +2,22 @@
 // budget of the key's scopes in one store operation, and one settlement on the way out
 // (include/ditto/store/governor.hpp).
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <random>
 
 #include "ditto/core/json_writer.hpp"
+#include "ditto/core/rfc3339.hpp"
 #include "ditto/cost/pricing.hpp"
 #include "ditto/log/log.hpp"
+#include "ditto/middleware/budget_periods.hpp"
 #include "ditto/middleware/builtin.hpp"
+#include "ditto/middleware/keys.hpp"
 #include "ditto/store/audit_log.hpp"
 #include "ditto/store/governor.hpp"
+#include "ditto/store/period_scope.hpp"
 
 namespace ditto::middleware {
 namespace {
@@ -145,8 +150,9 @@ class admit_step final : public middleware {
     // store that must be waited for) is decided in handle().
     step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         store::admission a;
+        std::vector<store::rate_scope> rates;  // a model_limits entry's; pointed to by `a`
         std::uint64_t charge_cost = 0;
-        const auto pre = prepare(ctx, a, charge_cost, out);
+        const auto pre = prepare(ctx, a, rates, charge_cost, out);
         if (pre == step_result::next && (out = cached(ctx)))
             return step_result::answered;
         if (pre != step_result::wait)
@@ -155,10 +161,10 @@ class admit_step final : public middleware {
         if (!d || d->error || (!d->admitted && !d->by_rate))
             return step_result::wait;
         if (!d->admitted) {
-            out = rate_refusal(ctx, *d);
+            out = rate_refusal(ctx, a, *d);
             return step_result::answered;
         }
-        admitted(ctx, std::move(d->ticket), charge_cost);
+        admitted(ctx, *d, a, charge_cost);
         if ((out = cached(ctx)))
             return step_result::answered;
         return step_result::next;
@@ -166,9 +172,10 @@ class admit_step final : public middleware {
 
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         store::admission a;
+        std::vector<store::rate_scope> rates;
         std::uint64_t charge_cost = 0;
         std::optional<http::response> out;
-        const auto pre = prepare(ctx, a, charge_cost, out);
+        const auto pre = prepare(ctx, a, rates, charge_cost, out);
         if (pre == step_result::next)
             out = cached(ctx);
         if (out)
@@ -194,7 +201,7 @@ class admit_step final : public middleware {
                                 "store unavailable for the budget: " + d.error.message());
         }
         if (!d.admitted && d.by_rate)
-            co_return rate_refusal(ctx, d);
+            co_return rate_refusal(ctx, a, d);
         if (!d.admitted) {
             counters_->budget_exceeded.add();
             ctx.blocked = metrics::blocked_by::budget;
@@ -202,17 +209,9 @@ class admit_step final : public middleware {
             const bool tokens = line.metric == budget_metric::tokens;
             co_await blocked(ctx, line, tokens ? "budget_exceeded" : "cost_budget_exceeded",
                              d.limit, d.attempted, charge_cost);
-            if (tokens) {
-                co_return api_error(ctx.req, gateway_error::budget_exceeded,
-                                    "budget exceeded: limit=" + std::to_string(d.limit) +
-                                        " attempted=" + std::to_string(d.attempted));
-            }
-            co_return api_error(
-                ctx.req, gateway_error::cost_budget_exceeded,
-                "cost budget exceeded: limit_usd_micros=" + std::to_string(d.limit) +
-                    " attempted_usd_micros=" + std::to_string(d.attempted));
+            co_return budget_refusal(ctx, line, d);
         }
-        admitted(ctx, std::move(d.ticket), charge_cost);
+        admitted(ctx, d, a, charge_cost);
         out = cached(ctx);
         if (out)
             co_return std::move(*out);
@@ -223,14 +222,24 @@ class admit_step final : public middleware {
     // The admission the request needs: `wait` when there is one to make, `next` when there is
     // none (no limits and no budget), `answered` when the request cannot be priced. A cache hit
     // and a free request reserve no budget (docs/governance.md).
-    step_result prepare(proxy_context& ctx, store::admission& a, std::uint64_t& charge_cost,
+    step_result prepare(proxy_context& ctx, store::admission& a,
+                        std::vector<store::rate_scope>& rates, std::uint64_t& charge_cost,
                         std::optional<http::response>& out) {
         const auto& scopes = ctx.keys->scopes(*ctx.key);
         if (!scopes.rate.empty())
             a.rate = &scopes.rate;
+        // A model_limits entry adds its scope to the key's, in the same admission.
+        const auto* model =
+            !scopes.models.empty() && ctx.fields.model ? scopes.model(*ctx.fields.model) : nullptr;
+        if (model != nullptr && model->rate) {
+            rates = scopes.rate;
+            rates.push_back(*model->rate);
+            a.rate = &rates;
+        }
         a.charge_tokens = ctx.charge_tokens;
         if (ctx.metered && !ctx.cached_answer) {
-            if (const auto pre = budget_lines(ctx, a, charge_cost, out); pre != step_result::next)
+            if (const auto pre = budget_lines(ctx, a, model, charge_cost, out);
+                pre != step_result::next)
                 return pre;
         }
         if (a.rate == nullptr && a.lines.empty())
@@ -241,18 +250,40 @@ class admit_step final : public middleware {
         return step_result::wait;
     }
 
-    step_result budget_lines(proxy_context& ctx, store::admission& a, std::uint64_t& charge_cost,
+    step_result budget_lines(proxy_context& ctx, store::admission& a,
+                             const key_snapshot::model_scope* model, std::uint64_t& charge_cost,
                              std::optional<http::response>& out) const {
         const bool priced = ctx.cost == proxy_context::cost_policy::token_based;
-        for (const auto& s : ctx.keys->scopes(*ctx.key).all) {
+        std::int64_t now = 0;  // the calendar second, read once and only for a period budget
+        const auto& all = ctx.keys->scopes(*ctx.key).all;
+        for (std::size_t i = 0; i < all.size() + (model != nullptr ? 1 : 0); ++i) {
+            const auto& s = i < all.size() ? all[i] : model->scope;
             if (!s.budget)
                 continue;
-            if (s.budget->total_tokens) {
-                a.lines.push_back(
-                    {s.id, budget_metric::tokens, s.budget->total_tokens, ctx.charge_tokens});
+            const bool tokens = s.budget->total_tokens.has_value();
+            const bool usd = priced && s.budget->total_usd_micros;
+            if (!tokens && !usd)
+                continue;
+            if (s.zone != nullptr && now == 0)
+                now = calendar_now_ms() / 1000;
+            const auto& zone = s.zone != nullptr ? *s.zone : *core::time_zone::utc();
+            for (auto& l : ledgers_for(s.id, *s.budget, zone, now)) {
+                const auto line = [&l](budget_metric m, std::optional<std::uint64_t> limit,
+                                       std::uint64_t amount) {
+                    store::budget_line bl{l.scope_id, m, limit, amount};
+                    bl.valid_from = l.valid_from;
+                    bl.valid_until = l.valid_until;
+                    bl.expire_at = l.expire_at;
+                    return bl;
+                };
+                if (tokens) {
+                    a.lines.push_back(
+                        line(budget_metric::tokens, s.budget->total_tokens, ctx.charge_tokens));
+                }
+                if (usd)
+                    a.lines.push_back(
+                        line(budget_metric::usd_micros, s.budget->total_usd_micros, 0));
             }
-            if (priced && s.budget->total_usd_micros)
-                a.lines.push_back({s.id, budget_metric::usd_micros, s.budget->total_usd_micros, 0});
         }
         if (a.lines.empty() || !priced)
             return step_result::next;
@@ -274,21 +305,72 @@ class admit_step final : public middleware {
         return step_result::next;
     }
 
-    http::response rate_refusal(proxy_context& ctx, const store::admission_result& d) {
+    http::response rate_refusal(proxy_context& ctx, const store::admission& a,
+                                const store::admission_result& d) {
         counters_->rate_limited.add();
         ctx.blocked = metrics::blocked_by::rate_limited;
-        auto res =
-            api_error(ctx.req, gateway_error::rate_limited, "rate limit exceeded: " + d.reason);
+        std::string msg = "rate limit exceeded: " + d.reason;
+        if (a.rate != nullptr && d.rate_scope < a.rate->size())
+            msg += model_note((*a.rate)[d.rate_scope].id);
+        auto res = api_error(ctx.req, gateway_error::rate_limited, msg);
         res.msg.set(http::field::retry_after, std::to_string(d.retry_after_seconds));
         return res;
     }
 
+    // A refusal by a model_limits entry says which: " model_limits=gpt-4o*".
+    static std::string model_note(std::string_view scope_id) {
+        static constexpr std::string_view tag = "#model:";
+        const auto at = scope_id.find(tag);
+        if (at == std::string_view::npos)
+            return "";
+        return " model_limits=" + std::string(scope_id.substr(at + tag.size()));
+    }
+
+    // 402 with the limit and what the request would have brought the ledger to; a period's
+    // budget also says when it resets, in the message and as Retry-After.
+    static http::response budget_refusal(const proxy_context& ctx, const store::budget_line& line,
+                                         const store::admission_result& d) {
+        const bool tokens = line.metric == budget_metric::tokens;
+        std::string msg =
+            tokens ? "budget exceeded: limit=" + std::to_string(d.limit) +
+                         " attempted=" + std::to_string(d.attempted)
+                   : "cost budget exceeded: limit_usd_micros=" + std::to_string(d.limit) +
+                         " attempted_usd_micros=" + std::to_string(d.attempted);
+        std::optional<store::period_scope> period;
+        if (line.expire_at != 0)
+            period = store::split_period_scope(line.scope_id);
+        msg += model_note(period ? period->scope : std::string_view(line.scope_id));
+        if (period)
+            msg += " resets_at=" + core::format_rfc3339_utc(period->end * 1000);
+        auto res = api_error(
+            ctx.req, tokens ? gateway_error::budget_exceeded : gateway_error::cost_budget_exceeded,
+            msg);
+        if (period) {
+            const auto wait = period->end - calendar_now_ms() / 1000;
+            res.msg.set(http::field::retry_after, std::to_string(std::max<std::int64_t>(1, wait)));
+        }
+        return res;
+    }
+
     // An admitted request is settled with its answer.
-    void admitted(proxy_context& ctx, store::admission_ticket ticket, std::uint64_t charge_cost) {
+    void admitted(proxy_context& ctx, store::admission_result& d, const store::admission& a,
+                  std::uint64_t charge_cost) {
+        // The period ledgers it counts in, for its audit record (both periods' were named near
+        // a boundary; the store's clock skipped one).
+        for (std::size_t i = 0; i < a.lines.size(); ++i) {
+            const auto& id = a.lines[i].scope_id;
+            if (a.lines[i].expire_at == 0 ||  // a lifetime budget's line
+                std::find(d.skipped_lines.begin(), d.skipped_lines.end(), i) !=
+                    d.skipped_lines.end())
+                continue;
+            auto& list = ctx.settle.result().budget_ledgers;
+            if (std::find(list.begin(), list.end(), id) == list.end())
+                list.push_back(id);
+        }
         governed_settle::params p;
         p.governor = governor_;
         p.pricing = o_.pricing;
-        p.ticket = std::move(ticket);
+        p.ticket = std::move(d.ticket);
         p.charge_tokens = ctx.charge_tokens;
         p.input_estimate = ctx.input_estimate;
         p.metered = ctx.metered;

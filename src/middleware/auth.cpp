@@ -2,7 +2,9 @@
 #include <unordered_map>
 
 #include "ditto/core/hash.hpp"
+#include "ditto/core/rfc3339.hpp"
 #include "ditto/core/strings.hpp"
+#include "ditto/middleware/budget_periods.hpp"
 #include "ditto/middleware/builtin.hpp"
 
 namespace ditto::middleware {
@@ -54,7 +56,8 @@ class auth final : public sync_middleware {
             return step_result::answered;
         }
         ctx.keys = keys_->load();
-        ctx.key = lookup(ctx.keys, token);
+        const auto m = lookup(ctx.keys, token);
+        ctx.key = m.key;
         if (!ctx.key) {
             out = unauthorized(ctx.req, "unauthorized virtual key");
             return step_result::answered;
@@ -62,6 +65,12 @@ class auth final : public sync_middleware {
         if (!ctx.key->enabled) {
             out = unauthorized(ctx.req, "virtual key disabled");
             return step_result::answered;
+        }
+        if (ctx.key->expires_at_ms || m.previous) {
+            if (auto why = expired(*ctx.key, m.previous)) {
+                out = api_error(ctx.req, http::gateway_error::key_expired, *why);
+                return step_result::answered;
+            }
         }
         return step_result::next;
     }
@@ -73,11 +82,16 @@ class auth final : public sync_middleware {
     // which keeps the SHA-256 off the path of a client's every request. Only accepted tokens
     // are remembered (a flood of wrong ones cannot evict them), at most 4096 per worker, and
     // the memory is dropped whenever the key set changes.
-    static const config::virtual_key_config* lookup(
-        const std::shared_ptr<const key_snapshot>& snapshot, std::string_view token) {
+    // A rotated-out token is remembered too: its grace period is checked on every request.
+    struct match {
+        const config::virtual_key_config* key = nullptr;
+        bool previous = false;  ///< the key's rotated-out token
+    };
+    static match lookup(const std::shared_ptr<const key_snapshot>& snapshot,
+                        std::string_view token) {
         struct accepted_tokens {
             std::shared_ptr<const key_snapshot> snapshot;
-            std::unordered_map<std::string, const config::virtual_key_config*> keys;
+            std::unordered_map<std::string, match> keys;
         };
         thread_local accepted_tokens cache;
         if (cache.snapshot != snapshot) {
@@ -87,13 +101,31 @@ class auth final : public sync_middleware {
         if (auto it = cache.keys.find(std::string(token)); it != cache.keys.end()) {
             return it->second;
         }
-        const auto* key = snapshot->find(core::sha256(token));
-        if (key) {
+        const auto digest = core::sha256(token);
+        match m{snapshot->find(digest)};
+        if (!m.key) {
+            m.key = snapshot->find_previous(digest);
+            m.previous = m.key != nullptr;
+        }
+        if (m.key) {
             if (cache.keys.size() >= 4096)
                 cache.keys.clear();
-            cache.keys.emplace(std::string(token), key);
+            cache.keys.emplace(std::string(token), m);
         }
-        return key;
+        return m;
+    }
+
+    // docs/governance.md, "Key expiry" and "Rotation": judged by the calendar clock.
+    static std::optional<std::string> expired(const config::virtual_key_config& key,
+                                              bool previous) {
+        const auto now = calendar_now_ms();
+        if (key.expires_at_ms && now >= *key.expires_at_ms)
+            return "virtual key expired at " + core::format_rfc3339_utc(*key.expires_at_ms);
+        if (previous && now >= key.previous_token_expires_at_ms.value_or(0)) {
+            return "virtual key token was replaced by a rotation; its grace period ended at " +
+                   core::format_rfc3339_utc(key.previous_token_expires_at_ms.value_or(0));
+        }
+        return std::nullopt;
     }
 
     std::shared_ptr<live_keys> keys_;

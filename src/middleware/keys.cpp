@@ -1,5 +1,6 @@
 #include "ditto/middleware/keys.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -45,10 +46,22 @@ key_snapshot::key_snapshot(std::shared_ptr<const key_list> keys, config::router_
             if (sc.limits && (sc.limits->rpm || sc.limits->tpm))
                 ks.rate.push_back({sc.id, sc.limits->rpm, sc.limits->tpm});
         }
+        if (k.previous_token)
+            previous_.emplace_back(config::token_lookup_digest(*k.previous_token), i);
+        for (const auto& [pattern, m] : k.model_limits) {
+            model_scope ms;
+            ms.exact = !pattern.ends_with('*');
+            ms.prefix = ms.exact ? pattern : pattern.substr(0, pattern.size() - 1);
+            ms.scope = model_key_scope(k, pattern, m);
+            if (m.rpm || m.tpm)
+                ms.rate = store::rate_scope{ms.scope.id, m.rpm, m.tpm};
+            ks.models.push_back(std::move(ms));
+        }
         ks.cost_budget = has_cost_budget(k);
         ks.rails = &guardrails_->own(k);
         scopes_.push_back(std::move(ks));
     }
+    std::sort(previous_.begin(), previous_.end());
 }
 
 std::vector<std::string> key_snapshot::scope_ids() const {
@@ -56,14 +69,38 @@ std::vector<std::string> key_snapshot::scope_ids() const {
     for (const auto& ks : scopes_) {
         for (const auto& s : ks.all)
             out.push_back(s.id);
+        for (const auto& m : ks.models)
+            out.push_back(m.scope.id);
     }
     return out;
+}
+
+const key_snapshot::model_scope* key_snapshot::key_scopes::model(std::string_view name) const {
+    const model_scope* best = nullptr;
+    for (const auto& m : models) {
+        if (m.exact && name == m.prefix)
+            return &m;
+        if (!m.exact && name.starts_with(m.prefix) &&
+            (best == nullptr || m.prefix.size() > best->prefix.size()))
+            best = &m;
+    }
+    return best;
 }
 
 const config::virtual_key_config* key_snapshot::find(const core::sha256_digest& lookup) const {
     const auto i =
         by_lookup_.find(hash_of(lookup), [&](std::uint32_t j) { return digests_[j] == lookup; });
     return i ? &(*keys_)[*i] : nullptr;
+}
+
+const config::virtual_key_config* key_snapshot::find_previous(
+    const core::sha256_digest& lookup) const {
+    const auto it = std::lower_bound(
+        previous_.begin(), previous_.end(), lookup,
+        [](const auto& entry, const core::sha256_digest& d) { return entry.first < d; });
+    if (it == previous_.end() || it->first != lookup)
+        return nullptr;
+    return &(*keys_)[it->second];
 }
 
 }  // namespace ditto::middleware

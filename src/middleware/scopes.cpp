@@ -1,6 +1,16 @@
 #include "ditto/middleware/scopes.hpp"
 
 namespace ditto::middleware {
+namespace {
+
+// Validation has located the zone (config/parse.cpp); should its file vanish since, UTC.
+const core::time_zone* zone_of(const config::budget_config& b) {
+    std::string error;
+    auto z = core::time_zone::locate(b.timezone.empty() ? "UTC" : b.timezone, error);
+    return z ? z.get() : core::time_zone::utc().get();
+}
+
+}  // namespace
 
 std::vector<key_scope> scopes_of(const config::virtual_key_config& key) {
     std::vector<key_scope> out;
@@ -17,13 +27,32 @@ std::vector<key_scope> scopes_of(const config::virtual_key_config& key) {
     if (key.user_id)
         out.push_back(
             {tenant + "user:" + *key.user_id, ptr(key.user_limits), ptr(key.user_budget)});
+    for (auto& s : out) {
+        if (s.budget && s.budget->period != config::budget_period::lifetime)
+            s.zone = zone_of(*s.budget);
+    }
     return out;
+}
+
+key_scope model_key_scope(const config::virtual_key_config& key, const std::string& pattern,
+                          const config::model_limit_config& limits) {
+    key_scope s{key.id + "#model:" + pattern};
+    if (limits.budget) {
+        s.budget = &*limits.budget;
+        if (s.budget->period != config::budget_period::lifetime)
+            s.zone = zone_of(*s.budget);
+    }
+    return s;
 }
 
 bool has_cost_budget(const config::virtual_key_config& key) {
     const auto usd = [](const std::optional<config::budget_config>& b) {
         return b && b->total_usd_micros;
     };
+    for (const auto& [pattern, m] : key.model_limits) {
+        if (usd(m.budget))
+            return true;
+    }
     return key.budget.total_usd_micros || usd(key.tenant_budget) || usd(key.project_budget) ||
            usd(key.user_budget);
 }

@@ -8,7 +8,7 @@
 namespace ditto::proxy {
 namespace {
 
-constexpr std::array<std::string_view, 30> names = {"request_id",
+constexpr std::array<std::string_view, 31> names = {"request_id",
                                                     "virtual_key_id",
                                                     "provider",
                                                     "backend",
@@ -30,6 +30,7 @@ constexpr std::array<std::string_view, 30> names = {"request_id",
                                                     "spent_tokens",
                                                     "charge_cost_usd_micros",
                                                     "spent_cost_usd_micros",
+                                                    "budget_ledgers",
                                                     "body_len",
                                                     "tenant_id",
                                                     "project_id",
@@ -158,9 +159,11 @@ std::string_view write_audit_record(const audit_request& r, const middleware::ou
         .num_or_null(",\"total_tokens\":", u.total_tokens())
         .num_or_null(",\"spent_tokens\":", o.spent_tokens)
         .num(",\"charge_cost_usd_micros\":", o.charge_cost_usd_micros)
-        .num_or_null(",\"spent_cost_usd_micros\":", o.spent_cost_usd_micros)
-        .num(",\"body_len\":", r.body_len)
-        .owners(r);
+        .num_or_null(",\"spent_cost_usd_micros\":", o.spent_cost_usd_micros);
+    // The period ledgers the request counted in (docs/governance.md, "Budget periods").
+    if (!o.budget_ledgers.empty())
+        w.strings(",\"budget_ledgers\":", o.budget_ledgers);
+    w.num(",\"body_len\":", r.body_len).owners(r);
     if (!o.completed)
         w.yes(",\"incomplete\":");
     w.finish();

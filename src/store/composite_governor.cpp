@@ -54,6 +54,7 @@ class composite_governor final : public governor {
                 return std::nullopt;
             }
             out.ticket.reserved = true;
+            out.skipped_lines = b->skipped_lines;
         }
         out.admitted = true;
         return out;
@@ -99,6 +100,7 @@ class composite_governor final : public governor {
                 co_return out;
             }
             out.ticket.reserved = true;
+            out.skipped_lines = b.skipped_lines;
         }
         out.admitted = true;
         co_return out;

@@ -3,12 +3,13 @@
 namespace ditto::test {
 
 void KeyedGateway::start(const std::string& keys, const std::vector<std::string>& args,
-                         const std::string& backend_extra) {
+                         const std::string& backend_extra,
+                         const std::vector<std::pair<std::string, std::string>>& env) {
     mock.start();
     gw.start(R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
                  std::to_string(mock.port) + R"(/v1")" + backend_extra + R"(}],"virtual_keys":[)" +
                  keys + R"(],"router":{"default_backends":[{"backend":"primary"}]}})",
-             args);
+             args, env);
 }
 
 std::string virtual_key_json(const std::string& id, const std::string& token,

@@ -33,7 +33,8 @@ class KeyedGateway : public ::testing::Test {
     /// `keys`: the virtual_keys array members; `backend_extra` is appended to the backend's
     /// object (`,"model_map":{…}`).
     void start(const std::string& keys, const std::vector<std::string>& args = {},
-               const std::string& backend_extra = "");
+               const std::string& backend_extra = "",
+               const std::vector<std::pair<std::string, std::string>>& env = {});
 
     static std::string key(const std::string& id, const std::string& token,
                            const std::string& fields = "") {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ditto::config {
@@ -48,10 +49,29 @@ struct limits_config {
     bool operator==(const limits_config&) const = default;
 };
 
+/// The calendar period a budget counts in (docs/governance.md, "Budget periods"): one ledger
+/// for ever, or one per local day (from midnight), ISO week (from Monday) or month (from the
+/// 1st) in `timezone`.
+enum class budget_period : std::uint8_t { lifetime, day, week, month };
+
 struct budget_config {
     std::optional<std::uint64_t> total_tokens;
     std::optional<std::uint64_t> total_usd_micros;
+    budget_period period = budget_period::lifetime;
+    std::string timezone;  ///< an IANA name; empty: UTC. Only with a period other than lifetime.
     bool operator==(const budget_config&) const = default;
+};
+
+/// "lifetime", "day", "week", "month".
+std::string_view period_name(budget_period p);
+
+/// One `model_limits` entry of a key (docs/governance.md, "Per-model limits"): limits and a
+/// budget that apply, on top of the key's own, to the requests for the models it matches.
+struct model_limit_config {
+    std::optional<std::uint32_t> rpm;
+    std::optional<std::uint32_t> tpm;
+    std::optional<budget_config> budget;
+    bool operator==(const model_limit_config&) const = default;
 };
 
 struct cache_config {
@@ -102,6 +122,14 @@ struct virtual_key_config {
     guardrails_config guardrails;
     passthrough_config passthrough;
     std::optional<std::string> route;
+    /// By model pattern: `gpt-4o` (exact) or `gpt-4o*` (prefix); docs/governance.md.
+    std::map<std::string, model_limit_config> model_limits;
+    /// Unix ms after which the key answers 401 key_expired (docs/governance.md, "Key expiry").
+    std::optional<std::int64_t> expires_at_ms;
+    /// The token a rotation replaced (same forms as `token`), accepted until
+    /// previous_token_expires_at_ms (docs/governance.md, "Rotation").
+    std::optional<std::string> previous_token;
+    std::optional<std::int64_t> previous_token_expires_at_ms;
     bool operator==(const virtual_key_config&) const = default;
 };
 

@@ -22,6 +22,7 @@ enum class gateway_error : std::uint8_t {
     unsupported_endpoint,
     // The request: auth, body, fields.
     invalid_api_key,
+    key_expired,
     inflight_limit,
     unsupported_idempotency,
     request_too_large,
@@ -61,7 +62,7 @@ struct gateway_error_row {
     std::string_view code;
 };
 
-inline constexpr std::array<gateway_error_row, 31> gateway_errors{{
+inline constexpr std::array<gateway_error_row, 32> gateway_errors{{
     {gateway_error::bad_request, 400, "invalid_request_error", "bad_request"},
     {gateway_error::request_header_too_large, 431, "invalid_request_error",
      "request_header_too_large"},
@@ -69,6 +70,8 @@ inline constexpr std::array<gateway_error_row, 31> gateway_errors{{
     {gateway_error::invalid_path, 400, "invalid_request_error", "invalid_path"},
     {gateway_error::unsupported_endpoint, 404, "invalid_request_error", "unsupported_endpoint"},
     {gateway_error::invalid_api_key, 401, "authentication_error", "invalid_api_key"},
+    // An expired key, or a token a rotation replaced after its grace (docs/governance.md).
+    {gateway_error::key_expired, 401, "authentication_error", "key_expired"},
     {gateway_error::inflight_limit, 429, "rate_limit_error", "inflight_limit"},
     {gateway_error::unsupported_idempotency, 400, "invalid_request_error",
      "unsupported_idempotency"},

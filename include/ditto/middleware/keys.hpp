@@ -32,6 +32,9 @@ class key_snapshot {
     explicit key_snapshot(const key_list& keys, config::router_config router = {});
     /// The key whose lookup key (the sha256 of a presented token) is `lookup`, or null.
     const config::virtual_key_config* find(const core::sha256_digest& lookup) const;
+    /// The key whose rotated-out `previous_token` has the lookup key `lookup`, or null
+    /// (docs/governance.md, "Rotation"); its grace period is the caller's to check.
+    const config::virtual_key_config* find_previous(const core::sha256_digest& lookup) const;
     std::size_t size() const { return size_; }
     const key_list& keys() const { return *keys_; }
     const config::router_config& router() const { return router_; }
@@ -48,12 +51,24 @@ class key_snapshot {
     /// removed scopes.
     std::vector<std::string> scope_ids() const;
 
+    /// A key's `model_limits` entry (docs/governance.md, "Per-model limits"): a scope of its
+    /// own, `<key>#model:<pattern>`, counted with the key's scopes in the same admission.
+    struct model_scope {
+        std::string prefix;  ///< the pattern without its trailing `*`
+        bool exact = true;
+        key_scope scope;                        ///< id, budget and its zone (no limits_config)
+        std::optional<store::rate_scope> rate;  ///< when it has rpm or tpm
+    };
+
     /// What a key is counted in, computed once per snapshot rather than per request.
     struct key_scopes {
         std::vector<key_scope> all;           ///< key, tenant, project, user (those with ids)
         std::vector<store::rate_scope> rate;  ///< the scopes with rpm or tpm (docs/governance.md)
         bool cost_budget = false;             ///< some scope has a USD budget (docs/governance.md)
         const compiled_guardrails* rails = nullptr;  ///< the key's own guardrails
+        std::vector<model_scope> models;             ///< its model_limits
+        /// The model_limits entry for `model`: an exact pattern, else the longest prefix.
+        const model_scope* model(std::string_view name) const;
     };
     /// `key` must come from this snapshot (find()).
     const key_scopes& scopes(const config::virtual_key_config& key) const {
@@ -65,7 +80,9 @@ class key_snapshot {
     std::vector<core::sha256_digest> digests_;  ///< lookup digest by index in keys_
     core::flat_index by_lookup_;                ///< over digests_
     std::size_t size_ = 0;                      ///< distinct lookup digests
-    std::vector<key_scopes> scopes_;            ///< by index in keys_
+    /// Rotated-out tokens' digests and their key's index, sorted: few, so searched in order.
+    std::vector<std::pair<core::sha256_digest, std::uint32_t>> previous_;
+    std::vector<key_scopes> scopes_;  ///< by index in keys_
     config::router_config router_;
     std::unique_ptr<guardrails_index> guardrails_;
 };

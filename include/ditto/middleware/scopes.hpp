@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ditto/config/gateway_config.hpp"
+#include "ditto/core/time_zone.hpp"
 
 namespace ditto::middleware {
 
@@ -13,10 +14,16 @@ struct key_scope {
     std::string id;  ///< `key-1`, `tenant:t`, `tenant:t:project:p`, `project:p`, `user:u`, …
     const config::limits_config* limits = nullptr;  ///< null: the scope has no limits
     const config::budget_config* budget = nullptr;  ///< null: the scope has no budget
+    /// A day, week or month budget's time zone (zones are cached for the process's life).
+    const core::time_zone* zone = nullptr;
 };
 
 /// The key itself, then its tenant, project and user — each only when its id is set.
 std::vector<key_scope> scopes_of(const config::virtual_key_config& key);
+
+/// A `model_limits` entry's scope: `<key>#model:<pattern>`, with the entry's budget.
+key_scope model_key_scope(const config::virtual_key_config& key, const std::string& pattern,
+                          const config::model_limit_config& limits);
 
 /// True when the key or one of its scopes has a USD budget (the cost policy applies).
 bool has_cost_budget(const config::virtual_key_config& key);

@@ -54,6 +54,8 @@ struct outcome {
     std::uint64_t charge_cost_usd_micros = 0;
     std::optional<std::uint64_t> spent_tokens;
     std::optional<std::uint64_t> spent_cost_usd_micros;
+    /// The budget periods' ledgers the admission reserved in (`<scope>@<start>-<end>`).
+    std::vector<std::string> budget_ledgers;
     std::optional<pending_settlement> pending;
 
     bool success() const { return status / 100 == 2; }

@@ -23,6 +23,20 @@ struct budget_line {
     budget_metric metric = budget_metric::tokens;
     std::optional<std::uint64_t> limit;  ///< nullopt: no budget, the spend is only recorded
     std::uint64_t amount = 0;            ///< reserved now
+    /// Budget periods (docs/governance.md): near a period boundary the admission names the
+    /// ledgers of both periods, and the store's clock (Redis TIME with Redis) picks the one
+    /// whose window holds it. Unix seconds by the store's clock; 0: unbounded. A line outside
+    /// its window is skipped: nothing checked, reserved or spent.
+    std::int64_t valid_from = 0;
+    std::int64_t valid_until = 0;
+    /// Unix second at which a ledger this reservation creates may be dropped (a past period's,
+    /// after its retention); 0: kept.
+    std::int64_t expire_at = 0;
+
+    bool counts_at(std::int64_t unix_seconds) const {
+        return (valid_from == 0 || unix_seconds >= valid_from) &&
+               (valid_until == 0 || unix_seconds < valid_until);
+    }
 };
 
 /// A reservation: every line admits its amount, or none is reserved.
@@ -39,6 +53,7 @@ struct reserve_result {
     std::size_t blocked_line = 0;  ///< the first line over its limit, when not admitted
     std::uint64_t limit = 0;       ///< that line's limit
     std::uint64_t attempted = 0;   ///< its spent + reserved + amount
+    std::vector<std::size_t> skipped_lines;  ///< lines outside their window (admitted)
 };
 
 /// The amounts a commit records as spent, per metric; nullopt commits what was reserved.

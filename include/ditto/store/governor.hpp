@@ -54,6 +54,8 @@ struct admission_result {
     std::uint64_t limit = 0;
     std::uint64_t attempted = 0;
     admission_ticket ticket;  ///< when admitted
+    /// When admitted: the budget lines skipped by their window (budget_line::valid_from).
+    std::vector<std::size_t> skipped_lines;
 };
 
 /// An audit record that travels with the settlement (one store call for both).

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "ditto/core/saturating.hpp"
+#include "ditto/store/period_scope.hpp"
 
 namespace ditto::store {
 namespace {
@@ -57,9 +58,21 @@ reserve_result memory_budget_store::reserve_now(const reservation& r) {
         it->second.ts_ms = now;
     }
 
+    // The lines of the period this clock is in (budget_line::valid_from); by original index.
+    std::vector<budget_line> lines;
+    std::vector<std::size_t> index;
+    lines.reserve(r.lines.size());
+    for (std::size_t i = 0; i < r.lines.size(); ++i) {
+        if (r.lines[i].counts_at(now / 1000)) {
+            lines.push_back(r.lines[i]);
+            index.push_back(i);
+        } else {
+            out.skipped_lines.push_back(i);
+        }
+    }
     std::vector<std::string> keys;
-    keys.reserve(r.lines.size());
-    for (const budget_line& l : r.lines)
+    keys.reserve(lines.size());
+    for (const budget_line& l : lines)
         keys.push_back(ledger_key(l));
     bool admitted = true;
     {
@@ -70,28 +83,29 @@ reserve_result memory_budget_store::reserve_now(const reservation& r) {
         ls.reserve(keys.size());
         for (const std::string& k : keys)
             ls.push_back(&ledgers_.map_of(k)[k]);
-        for (std::size_t i = 0; i < r.lines.size() && admitted; ++i) {
-            const budget_line& l = r.lines[i];
+        for (std::size_t i = 0; i < lines.size() && admitted; ++i) {
+            const budget_line& l = lines[i];
             if (!l.limit)
                 continue;
             std::uint64_t pending = 0;
             for (std::size_t j = 0; j < i; ++j) {
                 if (ls[j] == ls[i])
-                    pending = sat_add(pending, r.lines[j].amount);
+                    pending = sat_add(pending, lines[j].amount);
             }
             const std::uint64_t attempted =
                 sat_add(sat_add(sat_add(ls[i]->spent, ls[i]->reserved), pending), l.amount);
             if (attempted > *l.limit) {
                 admitted = false;
-                out.blocked_line = i;
+                out.blocked_line = index[i];
                 out.limit = *l.limit;
                 out.attempted = attempted;
             }
         }
         if (admitted) {
-            for (std::size_t i = 0; i < r.lines.size(); ++i) {
-                ls[i]->reserved = sat_add(ls[i]->reserved, r.lines[i].amount);
+            for (std::size_t i = 0; i < lines.size(); ++i) {
+                ls[i]->reserved = sat_add(ls[i]->reserved, lines[i].amount);
                 ls[i]->updated_at_ms = now;
+                ls[i]->expire_at = lines[i].expire_at;
             }
         }
     }
@@ -104,7 +118,7 @@ reserve_result memory_budget_store::reserve_now(const reservation& r) {
         return out;
     }
     held& h = map[r.id];
-    h.lines = r.lines;
+    h.lines = std::move(lines);
     h.pending = false;
     out.admitted = true;
     return out;
@@ -211,6 +225,16 @@ reap_result memory_budget_store::reap_now(std::chrono::milliseconds older_than, 
     });
     for (const auto& lines : expired)
         release(lines, nullptr);
+    if (!dry_run) {
+        // Past periods' ledgers, once their retention has passed (the Redis store's EXPIREAT).
+        const auto now_s = (cutoff_ms + older_than.count()) / 1000;
+        ledgers_.for_each_shard([now_s](auto& map) {
+            std::erase_if(map, [now_s](const auto& kv) {
+                return kv.second.expire_at != 0 && kv.second.expire_at <= now_s &&
+                       kv.second.reserved == 0;
+            });
+        });
+    }
     return out;
 }
 
@@ -218,7 +242,10 @@ void memory_budget_store::retain_only(const std::vector<std::string>& live_scope
     const std::unordered_set<std::string_view> live(live_scope_ids.begin(), live_scope_ids.end());
     ledgers_.for_each_shard([&live](auto& map) {
         std::erase_if(map, [&live](const auto& kv) {
-            return kv.second.reserved == 0 && !live.contains(std::string_view(kv.first).substr(1));
+            auto scope = std::string_view(kv.first).substr(1);
+            if (const auto p = split_period_scope(scope))
+                scope = p->scope;
+            return kv.second.reserved == 0 && !live.contains(scope);
         });
     });
 }

@@ -27,13 +27,23 @@ std::string amount_arg(const std::optional<std::uint64_t>& v) {
     return v ? std::to_string(*v) : "-1";
 }
 
-// One scope's six admission arguments (lua/admit.lua): rpm, tpm, token budget, µUSD budget,
-// tokens and µUSD to reserve; "-1" for none.
+// One scope's eight admission arguments (lua/admit.lua): rpm, tpm, token budget, µUSD budget,
+// tokens and µUSD to reserve ("-1" for none); the window and the expiry of a period's ledger
+// ("0" for none).
 struct scope_args {
     std::string id;
     std::string rpm = "-1", tpm = "-1", tokens = "-1", usd = "-1", reserve_tokens = "-1",
-                reserve_usd = "-1";
+                reserve_usd = "-1", window = "0", expiry = "0";
 };
+
+// A period line's window as the script reads it: from second w on (w > 0), before second -w.
+std::string window_arg(const budget_line& l) {
+    if (l.valid_from != 0)
+        return std::to_string(l.valid_from);
+    if (l.valid_until != 0)
+        return std::to_string(-l.valid_until);
+    return "0";
+}
 
 std::vector<scope_args> scopes_of(const admission& a) {
     std::vector<scope_args> out;
@@ -54,6 +64,9 @@ std::vector<scope_args> scopes_of(const admission& a) {
     }
     for (const auto& l : a.lines) {
         auto& r = row(l.scope_id);
+        r.window = window_arg(l);
+        if (l.expire_at != 0)
+            r.expiry = std::to_string(l.expire_at);
         if (l.metric == budget_metric::tokens) {
             r.tokens = amount_arg(l.limit);
             r.reserve_tokens = std::to_string(l.amount);
@@ -126,14 +139,14 @@ class redis_governor final : public governor, public std::enable_shared_from_thi
         command c;
         auto& [keys, argv] = c;
         keys.reserve(scopes.size() + 1);
-        argv.reserve(3 + 6 * scopes.size());
+        argv.reserve(3 + 8 * scopes.size());
         argv.push_back(a.id);
         argv.push_back(std::to_string(sec));
         argv.push_back(std::to_string(a.charge_tokens));
         for (const auto& s : scopes) {
             keys.push_back(scope_key(p_, s.id));
-            for (const auto* v :
-                 {&s.rpm, &s.tpm, &s.tokens, &s.usd, &s.reserve_tokens, &s.reserve_usd})
+            for (const auto* v : {&s.rpm, &s.tpm, &s.tokens, &s.usd, &s.reserve_tokens,
+                                  &s.reserve_usd, &s.window, &s.expiry})
                 argv.push_back(*v);
         }
         keys.push_back(bucket_key(sec));
@@ -257,9 +270,9 @@ class redis_governor final : public governor, public std::enable_shared_from_thi
         return c;
     }
 
-    // The admit script's reply (lua/admit.lua): 0 admitted, 1 a duplicate (admitted before),
-    // 2 a settlement came first, -(i·1000 + k·100 + w) refused, or {code, attempted} for a
-    // budget refusal.
+    // The admit script's reply (lua/admit.lua): 0 admitted, {0, i, …} admitted with scopes
+    // i, … skipped by their window, 1 a duplicate (admitted before), 2 a settlement came
+    // first, -(i·1000 + k·100 + w) refused, or {code, attempted} for a budget refusal.
     static void decide(const admission& a, const std::vector<scope_args>& scopes,
                        const redis_reply& reply, admission_result& out) {
         std::int64_t code = 0;
@@ -272,6 +285,14 @@ class redis_governor final : public governor, public std::enable_shared_from_thi
         }
         if (code == 0 || code == 1) {
             out.admitted = true;
+            for (std::size_t e = 1; code == 0 && reply.is_array() && e < reply.elements.size();
+                 ++e) {
+                const auto i = static_cast<std::size_t>(element_int(reply, e));
+                for (std::size_t l = 0; i >= 1 && i <= scopes.size() && l < a.lines.size(); ++l) {
+                    if (a.lines[l].scope_id == scopes[i - 1].id)
+                        out.skipped_lines.push_back(l);
+                }
+            }
             return;
         }
         const auto refusal = -code;

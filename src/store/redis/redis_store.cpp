@@ -100,22 +100,36 @@ class redis_budget_store final : public budget_store {
     redis_budget_store(std::shared_ptr<redis_client> c, std::string prefix)
         : c_(std::move(c)), p_(std::move(prefix)) {}
 
+    // Layout 1's script knows no budget periods: near a boundary the replica's clock, not
+    // Redis TIME, picks the period (docs/redis.md, "Layout v2").
     net::awaitable<reserve_result> reserve(reservation r) override {
-        std::vector<std::string> argv{p_, r.id, r.key_id, std::to_string(r.lines.size())};
-        for (auto& l : r.lines) {
+        reserve_result out;
+        std::vector<std::size_t> index;
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        std::vector<std::string> argv{p_, r.id, r.key_id, ""};
+        for (std::size_t i = 0; i < r.lines.size(); ++i) {
+            auto& l = r.lines[i];
+            if (!l.counts_at(now)) {
+                out.skipped_lines.push_back(i);
+                continue;
+            }
+            index.push_back(i);
             argv.emplace_back(l.metric == budget_metric::tokens ? "t" : "u");
             argv.push_back(std::move(l.scope_id));
             argv.push_back(l.limit ? std::to_string(*l.limit) : "-1");
             argv.push_back(std::to_string(l.amount));
         }
+        argv[3] = std::to_string(index.size());
         auto res = co_await c_->script(budget_reserve_script(), std::move(argv));
-        reserve_result out;
         if ((out.error = failure_of(res)))
             co_return out;
         out.admitted = element_int(res.reply, 0) == 1;
         out.duplicate = element_int(res.reply, 1) == 1;
         if (!out.admitted) {
-            out.blocked_line = static_cast<std::size_t>(element_int(res.reply, 2));
+            const auto blocked = static_cast<std::size_t>(element_int(res.reply, 2));
+            out.blocked_line = blocked < index.size() ? index[blocked] : blocked;
             out.limit = element_u64(res.reply, 3);
             out.attempted = element_u64(res.reply, 4);
         }

@@ -43,6 +43,8 @@ constexpr expected_row expected[] = {
      "not_found_error", "NOT_FOUND"},
     {gateway_error::invalid_api_key, 401, "authentication_error", "invalid_api_key",
      "authentication_error", "UNAUTHENTICATED"},
+    {gateway_error::key_expired, 401, "authentication_error", "key_expired", "authentication_error",
+     "UNAUTHENTICATED"},
     {gateway_error::inflight_limit, 429, "rate_limit_error", "inflight_limit", "rate_limit_error",
      "RESOURCE_EXHAUSTED"},
     {gateway_error::unsupported_idempotency, 400, "invalid_request_error",

@@ -46,7 +46,8 @@ class memory_budget_store final : public budget_store {
     std::vector<ledger_entry> ledgers_now(budget_metric metric) const;
     reap_result reap_now(std::chrono::milliseconds older_than, std::size_t limit, bool dry_run);
 
-    /// Drops the ledgers of scopes not listed, unless a reservation is open on them.
+    /// Drops the ledgers of scopes not listed (a period's ledger `<scope>@…` goes with its
+    /// scope), unless a reservation is open on them.
     void retain_only(const std::vector<std::string>& live_scope_ids);
     std::size_t open_reservations() const;
 
@@ -57,6 +58,7 @@ class memory_budget_store final : public budget_store {
         std::uint64_t spent = 0;
         std::uint64_t reserved = 0;
         std::int64_t updated_at_ms = 0;
+        std::int64_t expire_at = 0;  ///< unix s: a past period's ledger, dropped by reap; 0 never
     };
     struct held {
         std::vector<budget_line> lines;  ///< limits dropped; amounts as reserved

@@ -4,14 +4,21 @@
 -- KEYS   1..n  the scope hashes P:scope:<scope>, each scope once
 --        n+1   P:res:<sec>, the bucket of the replica's second
 -- ARGV   1 rid   2 sec (the replica's unix second)   3 the token charge (for tpm)
---        then 6 per scope, in KEYS order: rpm, tpm, token budget, uUSD budget (-1: none),
+--        then 8 per scope, in KEYS order: rpm, tpm, token budget, uUSD budget (-1: none),
 --        tokens to reserve, uUSD to reserve (-1: the scope has no line for that metric: no
 --        budget check, nothing reserved, nothing spent at settlement; a budget of -1 with an
---        amount >= 0 records the spend without a limit).
+--        amount >= 0 records the spend without a limit), window, expiry.
+--        window (budget periods, docs/governance.md): 0 the scope always counts; w > 0 it
+--        counts only from Redis second w on, w < 0 only before second -w. Near a period's
+--        boundary the gateway names the ledgers of both periods, each with its window, and
+--        Redis TIME picks one: the clock of every replica is Redis's. A scope that does not
+--        count is skipped whole (its entry fields are '-').
+--        expiry: 0 none; else the unix second at which a ledger this call creates expires
+--        (EXPIREAT: a past period's ledger is dropped after its retention).
 --        A cache hit passes -1 for every amount: rate limits only, no budget reserved or spent
 --        (its entry is still written: settle stays exactly-once).
 --
--- Reply  0    admitted
+-- Reply  0    admitted; {0, i, j, ...} admitted, scopes i, j, ... skipped by their window
 --        1    duplicate: the rid is already in the bucket, nothing added. The check is the
 --             HSETNX itself, after the limits: a duplicate that the limits now refuse gets the
 --             refusal (nothing is charged either way)
@@ -68,43 +75,53 @@ local charge = tonumber(ARGV[3])
 local fmt = string.format
 local rows = {}
 local entry = {fmt('%d', minute)}
+local skipped = nil
 
 for i = 1, n do
-  local a = 3 + (i - 1) * 6
+  local a = 3 + (i - 1) * 8
   local key = KEYS[i]
   if string.find(key, ' ', 1, true) then
     return redis.error_reply('ARGS a scope key holds a space: ' .. key)
   end
-  local v = redis.call('HMGET', key, 'm', 'rq', 'tk', 'prq', 'ptk', 'st', 'rt', 'su', 'ru')
-  local m = tonumber(v[1])
-  -- the counters as they are after rolling to this minute; prq and ptk kept as strings
-  local rq, tk, prq, ptk, p1, p2 = 0, 0, 0, 0, '0', '0'
-  if m == minute then
-    rq, tk = tonumber(v[2]) or 0, tonumber(v[3]) or 0
-    p1, p2 = v[4] or '0', v[5] or '0'
-  elseif m == minute - 1 then
-    p1, p2 = v[2] or '0', v[3] or '0'
-  end
-  local rpm, tpm = ARGV[a + 1], ARGV[a + 2]
-  if rpm ~= '-1' then
-    prq = tonumber(p1)
-    if (rq + 1) * 60 + prq * wait > tonumber(rpm) * 60 then return -(i * 1000 + 100 + wait) end
-  end
-  if tpm ~= '-1' then
-    tpm = tonumber(tpm)
-    ptk = tonumber(p2)
-    if tpm == 0 or (tk + charge) * 60 + ptk * wait > tpm * 60 then
-      return -(i * 1000 + 200 + wait)
+  local w = tonumber(ARGV[a + 7])
+  if w ~= 0 and ((w > 0 and now < w) or (w < 0 and now >= -w)) then
+    skipped = skipped or {0}
+    skipped[#skipped + 1] = i
+    entry[2 * i], entry[2 * i + 1], entry[2 * n + 1 + i] = '-', '-', key
+  else
+    local v = redis.call('HMGET', key, 'm', 'rq', 'tk', 'prq', 'ptk', 'st', 'rt', 'su', 'ru')
+    local m = tonumber(v[1])
+    -- the counters as they are after rolling to this minute; prq and ptk kept as strings
+    local rq, tk, prq, ptk, p1, p2 = 0, 0, 0, 0, '0', '0'
+    if m == minute then
+      rq, tk = tonumber(v[2]) or 0, tonumber(v[3]) or 0
+      p1, p2 = v[4] or '0', v[5] or '0'
+    elseif m == minute - 1 then
+      p1, p2 = v[2] or '0', v[3] or '0'
     end
+    local rpm, tpm = ARGV[a + 1], ARGV[a + 2]
+    if rpm ~= '-1' then
+      prq = tonumber(p1)
+      if (rq + 1) * 60 + prq * wait > tonumber(rpm) * 60 then return -(i * 1000 + 100 + wait) end
+    end
+    if tpm ~= '-1' then
+      tpm = tonumber(tpm)
+      ptk = tonumber(p2)
+      if tpm == 0 or (tk + charge) * 60 + ptk * wait > tpm * 60 then
+        return -(i * 1000 + 200 + wait)
+      end
+    end
+    local ta, rt = reserve(ARGV[a + 5], ARGV[a + 3], v[6], v[7])
+    if not ta then return {-(i * 1000 + 300), fmt('%d', rt)} end
+    local ua, ru = reserve(ARGV[a + 6], ARGV[a + 4], v[8], v[9])
+    if not ua then return {-(i * 1000 + 400), fmt('%d', ru)} end
+    local x = ARGV[a + 8]
+    if x == '0' or v[6] or v[7] or v[8] or v[9] then x = false end
+    rows[i] = {rq + 1, tk + charge, p1, p2, rt, ru, x}
+    entry[2 * i] = ta
+    entry[2 * i + 1] = ua
+    entry[2 * n + 1 + i] = key
   end
-  local ta, rt = reserve(ARGV[a + 5], ARGV[a + 3], v[6], v[7])
-  if not ta then return {-(i * 1000 + 300), fmt('%d', rt)} end
-  local ua, ru = reserve(ARGV[a + 6], ARGV[a + 4], v[8], v[9])
-  if not ua then return {-(i * 1000 + 400), fmt('%d', ru)} end
-  rows[i] = {rq + 1, tk + charge, p1, p2, rt, ru}
-  entry[2 * i] = ta
-  entry[2 * i + 1] = ua
-  entry[2 * n + 1 + i] = key
 end
 
 if redis.call('HSETNX', bucket, ARGV[1], table.concat(entry, ' ')) == 0 then
@@ -117,10 +134,13 @@ local up = fmt('%d', now * 1000 + math.floor(tonumber(t[2]) / 1000))
 local mm = entry[1]
 for i = 1, n do
   local r = rows[i]
-  local args = {'m', mm, 'rq', fmt('%d', r[1]), 'tk', fmt('%d', r[2]), 'prq', r[3], 'ptk', r[4],
-                'up', up}
-  if r[5] then args[#args + 1], args[#args + 2] = 'rt', fmt('%d', r[5]) end
-  if r[6] then args[#args + 1], args[#args + 2] = 'ru', fmt('%d', r[6]) end
-  redis.call('HSET', KEYS[i], unpack(args))
+  if r then
+    local args = {'m', mm, 'rq', fmt('%d', r[1]), 'tk', fmt('%d', r[2]), 'prq', r[3], 'ptk', r[4],
+                  'up', up}
+    if r[5] then args[#args + 1], args[#args + 2] = 'rt', fmt('%d', r[5]) end
+    if r[6] then args[#args + 1], args[#args + 2] = 'ru', fmt('%d', r[6]) end
+    redis.call('HSET', KEYS[i], unpack(args))
+    if r[7] then redis.call('EXPIREAT', KEYS[i], r[7]) end
+  end
 end
-return 0
+return skipped or 0

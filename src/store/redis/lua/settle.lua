@@ -146,14 +146,17 @@ while i <= #ARGV do
       local at, au = ARGV[i + 4], ARGV[i + 5]
       audit(kind, payload)
       for j = 1, n do
-        local c = scope_of(KEYS[tonumber(ARGV[s + j - 1])])
         local ta, ua = f[2 * j], f[2 * j + 1]
-        if correct and c[1] == mm then
-          local rq, tk = c[2] - refund, c[3] + delta
-          c[2], c[3], c[8] = rq > 0 and rq or 0, tk > 0 and tk or 0, true
+        -- a scope with nothing to settle (no line, no correction) is not read or written
+        if correct or ta ~= '-' or ua ~= '-' then
+          local c = scope_of(KEYS[tonumber(ARGV[s + j - 1])])
+          if correct and c[1] == mm then
+            local rq, tk = c[2] - refund, c[3] + delta
+            c[2], c[3], c[8] = rq > 0 and rq or 0, tk > 0 and tk or 0, true
+          end
+          release(c, ta, at, commit, 4, 5, 9)
+          release(c, ua, au, commit, 6, 7, 10)
         end
-        release(c, ta, at, commit, 4, 5, 9)
-        release(c, ua, au, commit, 6, 7, 10)
       end
       b.val[rid] = false
       b.del[#b.del + 1] = rid
