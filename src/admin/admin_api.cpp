@@ -131,6 +131,13 @@ std::optional<std::string> segment_after(std::string_view path, std::string_view
     return core::percent_decode(rest);
 }
 
+// `/admin/keys/{id}/rotate`: the key's id (a key named "rotate" is not this route).
+std::optional<std::string> rotate_target(std::string_view path) {
+    if (!path.ends_with("/rotate"))
+        return std::nullopt;
+    return segment_after(path.substr(0, path.size() - 7), "/admin/keys/");
+}
+
 }  // namespace
 
 boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
@@ -174,9 +181,8 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
         }
         co_return not_allowed(req, tokens.any_write_capable() ? "GET, POST" : "GET");
     }
-    if (path.starts_with("/admin/keys/") && path.ends_with("/rotate")) {
-        const auto id = segment_after(path.substr(0, path.size() - 7), "/admin/keys/");
-        if (!id || !tokens.any_write_capable())
+    if (auto id = rotate_target(path)) {
+        if (!tokens.any_write_capable())
             co_return empty_404(req);
         if (!post)
             co_return not_allowed(req, "POST");
@@ -298,6 +304,11 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
                 co_return error_reply(c, 404, "not_found", "no such admin endpoint");
             co_return co_await ledgers(p_, c, costs, view);
         }
+    }
+    if (path == "/admin/spend") {
+        if (!get)
+            co_return not_allowed(req, "GET");
+        co_return co_await spend_report(p_, c);
     }
     if (path == "/admin/reservations/reap") {
         if (!post)

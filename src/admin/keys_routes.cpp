@@ -54,6 +54,36 @@ std::string cross_tenant() {
     return "cross-tenant admin access is not allowed";
 }
 
+std::string rotation_only() {
+    return "previous_token is set by a rotation (POST /admin/keys/{id}/rotate)";
+}
+
+// docs/governance.md, "Rotation": an upsert keeps the key's rotation — the previous token and
+// its grace — while the token stays the same, whether the body leaves the two fields out or
+// echoes them as a listing shows them (`"redacted"`); it may change the grace's end. It never
+// sets a previous token of its own: that would make any string a working credential. A new
+// token ends the rotation.
+std::optional<admin_failure> keep_rotation(const config::virtual_key_config& stored,
+                                           config::virtual_key_config& next,
+                                           const core::sha256_digest& secret) {
+    const bool same_token = config::token_lookup_digest(stored.token) == secret;
+    if (next.previous_token) {
+        const bool echoed =
+            stored.previous_token && (*next.previous_token == "redacted" ||
+                                      config::token_lookup_digest(*next.previous_token) ==
+                                          config::token_lookup_digest(*stored.previous_token));
+        if (!echoed || !same_token)
+            return admin_failure{400, "invalid_request", rotation_only()};
+        next.previous_token = stored.previous_token;
+        return std::nullopt;
+    }
+    if (same_token && stored.previous_token) {
+        next.previous_token = stored.previous_token;
+        next.previous_token_expires_at_ms = stored.previous_token_expires_at_ms;
+    }
+    return std::nullopt;
+}
+
 // Issue 19 item 7: a validation message locates the sent key by its index among every
 // tenant's keys (sorted by id), which tells a tenant admin how many other keys sort before
 // an id of its choosing. The message names the sent key instead.
@@ -162,7 +192,10 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
         // whoever holds it (this tenant, another, either form of the token): it reveals only
         // what a request with that token as its bearer would — that it is in use.
         for (const auto& k : keys) {
-            if (core::trim(k.id) != key.id && config::token_lookup_digest(k.token) == secret)
+            if (core::trim(k.id) == key.id)
+                continue;
+            if (config::token_lookup_digest(k.token) == secret ||
+                (k.previous_token && config::token_lookup_digest(*k.previous_token) == secret))
                 return admin_failure{409, "conflict", "virtual key token is already in use"};
         }
         for (auto& k : keys) {
@@ -170,10 +203,15 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
                 continue;
             if (who.tenant_scoped() && k.tenant_id != who.tenant)
                 return admin_failure{403, "forbidden", cross_tenant()};
-            k = key;
+            auto next = key;
+            if (auto failure = keep_rotation(k, next, secret))
+                return failure;
+            k = std::move(next);
             *inserted = false;
             return std::nullopt;
         }
+        if (key.previous_token)
+            return admin_failure{400, "invalid_request", rotation_only()};
         keys.push_back(key);
         *inserted = true;
         return std::nullopt;
@@ -253,6 +291,11 @@ net::awaitable<reply> keys_rotate(const parts& p, const call& c, std::string id)
     auto body = parse_object(c, true);
     if (body.error)
         co_return std::move(*body.error);
+    for (const auto& [name, value] : body.doc.items()) {
+        if (name != "grace_seconds")
+            co_return error_reply(c, 400, "invalid_request", "unknown field: " + name);
+    }
+    id = std::string(core::trim(id));
     std::uint64_t grace = 86'400;
     if (auto it = body.doc.find("grace_seconds"); it != body.doc.end()) {
         if (!it->is_number_unsigned() || it->get<std::uint64_t>() > 30ULL * 86'400) {
@@ -275,7 +318,7 @@ net::awaitable<reply> keys_rotate(const parts& p, const call& c, std::string id)
                    std::vector<config::virtual_key_config>& keys,
                    config::router_config&) -> std::optional<admin_failure> {
         for (auto& k : keys) {
-            if (k.id != id)
+            if (core::trim(k.id) != id)
                 continue;
             if (who.tenant_scoped() && k.tenant_id != who.tenant)
                 return admin_failure{403, "forbidden", cross_tenant()};

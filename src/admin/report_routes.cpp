@@ -2,9 +2,11 @@
 // ledgers with their tenant/project/user views, reservation reaping, cache purge.
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "body.hpp"
 #include "ditto/cache/response_cache.hpp"
@@ -220,7 +222,7 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
 
     if (view.empty()) {
         // A period's ledger shows as its scope's, in its period only (docs/governance.md,
-        // "Budget periods"); past periods' are left to /admin/spend.
+        // "Budget periods"); past periods' with periods=all.
         const auto periods = c.param("periods").value_or("current");
         if (periods != "current" && periods != "all")
             co_return error_reply(c, 400, "invalid_request", "periods must be current or all");
@@ -249,6 +251,10 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
                 .num("updated_at_ms", static_cast<std::uint64_t>(e.updated_at_ms));
             const auto b = budgets.find(scope);
             const auto* cfg = b == budgets.end() ? nullptr : b->second;
+            // The configured limit is this ledger's only when both are of the same kind: a
+            // lifetime ledger left from before a budget got a period is not "exhausted".
+            if (cfg && (cfg->period != config::budget_period::lifetime) != period.has_value())
+                cfg = nullptr;
             const auto cap = cfg ? (costs ? cfg->total_usd_micros : cfg->total_tokens)
                                  : std::optional<std::uint64_t>{};
             if (cap) {
@@ -256,8 +262,9 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
                 w.num(limit_name, *cap).num(remaining_name, used < *cap ? *cap - used : 0);
             }
             if (period) {
-                w.str("period", cfg ? config::period_name(cfg->period) : "")
-                    .str("period_start", core::format_rfc3339_utc(period->start * 1000))
+                if (cfg)
+                    w.str("period", config::period_name(cfg->period));
+                w.str("period_start", core::format_rfc3339_utc(period->start * 1000))
                     .str("resets_at", core::format_rfc3339_utc(period->end * 1000));
             }
             out += (out.size() > 1 ? "," : "") + w.finish();
@@ -305,6 +312,204 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
         out += (out.size() > 1 ? "," : "") + w.finish();
     }
     co_return json_reply(c, status::ok, out + "]");
+}
+
+namespace {
+
+// `from`/`to` of /admin/spend: RFC 3339 or unix seconds; nullopt when given and neither.
+std::optional<std::int64_t> time_param(const call& c, const char* name, std::int64_t fallback) {
+    const auto v = c.param(name);
+    if (!v)
+        return fallback;
+    if (auto ms = core::parse_rfc3339_ms(*v))
+        return *ms / 1000 - (*ms % 1000 < 0 ? 1 : 0);
+    std::int64_t s = 0;
+    const auto r = std::from_chars(v->data(), v->data() + v->size(), s);
+    if (r.ec != std::errc{} || r.ptr != v->data() + v->size())
+        return std::nullopt;
+    return s;
+}
+
+constexpr std::array<std::string_view, 5> spend_dimensions = {"key", "model", "tenant", "project",
+                                                              "user"};
+
+const std::string& dimension(const store::spend_dims_parts& d, std::size_t i) {
+    const std::string* const all[] = {&d.key, &d.model, &d.tenant, &d.project, &d.user};
+    return *all[i];
+}
+
+void append_num(std::string& out, std::uint64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+// A row's grouped values, rendered once per distinct bucket row name (a thousand keys over 90
+// days are 90,000 rows but a thousand names): its JSON members, its CSV columns, its sort key.
+struct spend_label {
+    std::string json, csv, sort;
+};
+
+// The rows summed by bucket and grouped values, in order of bucket then values: after
+// `json_head`, a JSON array closed with the object; or, with no head, CSV with its header. A
+// tenant reader's rows only when `tenant` is set.
+std::string render_spend(const std::vector<store::spend_row>& rows,
+                         const std::vector<std::size_t>& group,
+                         const std::optional<std::string>& tenant, std::string_view json_head) {
+    const bool csv = json_head.empty();
+    std::vector<spend_label> labels;
+    std::unordered_map<std::string, std::size_t> label_by_sort;
+    // By the rows' names, which live as long as `rows`.
+    std::unordered_map<std::string_view, std::optional<std::size_t>> label_of_dims;
+    // Per bucket, the counters by label (a dense index): no map per row.
+    std::map<std::int64_t, std::vector<store::spend_counters>> buckets;
+    for (const auto& r : rows) {
+        auto [it, fresh] = label_of_dims.try_emplace(r.dims);
+        if (fresh) {
+            const auto d = store::split_spend_dims(r.dims);
+            if (d && (!tenant || d->tenant == *tenant)) {
+                spend_label l;
+                for (const auto i : group) {
+                    const auto& v = dimension(*d, i);
+                    core::json_object_writer w;
+                    w.str(spend_dimensions[i], v);
+                    auto member = w.finish();  // {"key":"…"}
+                    l.json += (l.json.empty() ? "" : ",") + member.substr(1, member.size() - 2);
+                    l.csv += "," + csv_field(v);
+                    l.sort += v + '\x1f';
+                }
+                auto [at, made] = label_by_sort.try_emplace(l.sort, labels.size());
+                if (made)
+                    labels.push_back(std::move(l));
+                it->second = at->second;
+            }
+        }
+        if (!it->second)
+            continue;
+        auto& counters = buckets[r.start];
+        if (counters.size() <= *it->second)
+            counters.resize(labels.size());
+        counters[*it->second].add(r.c);
+    }
+    std::vector<std::size_t> order(labels.size());
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&labels](std::size_t x, std::size_t y) { return labels[x].sort < labels[y].sort; });
+    std::string out;
+    out.reserve(rows.size() * (csv ? 80 : 160) + 64);
+    if (csv) {
+        out = "start";
+        for (const auto i : group)
+            out += "," + std::string(spend_dimensions[i]);
+        out += ",requests,input_tokens,output_tokens,cached_tokens,usd_micros\n";
+    } else {
+        out = json_head;
+        out += '[';
+    }
+    bool first = true;
+    for (const auto& [start, by_label] : buckets) {
+        const auto when = core::format_rfc3339_utc(start * 1000);
+        for (const auto i : order) {
+            if (i >= by_label.size() || by_label[i].requests == 0)
+                continue;  // no row of this label in this bucket
+            const auto* l = &labels[i];
+            const auto* c = &by_label[i];
+            const std::uint64_t values[] = {c->requests, c->input_tokens, c->output_tokens,
+                                            c->cached_tokens, c->usd_micros};
+            if (csv) {
+                out += when;
+                out += l->csv;
+                for (const auto v : values) {
+                    out += ',';
+                    append_num(out, v);
+                }
+                out += '\n';
+                continue;
+            }
+            static constexpr std::string_view names[] = {
+                "\"requests\":", ",\"input_tokens\":", ",\"output_tokens\":", ",\"cached_tokens\":",
+                ",\"usd_micros\":"};
+            out += first ? "{\"start\":\"" : ",{\"start\":\"";
+            first = false;
+            out += when;
+            out += "\",";
+            if (!l->json.empty()) {
+                out += l->json;
+                out += ',';
+            }
+            for (std::size_t k = 0; k < 5; ++k) {
+                out += names[k];
+                append_num(out, values[k]);
+            }
+            out += '}';
+        }
+    }
+    if (!csv)
+        out += "]}";
+    return out;
+}
+
+}  // namespace
+
+// docs/governance.md, "Spend over time": the buckets of [from, to), by hour or UTC day,
+// summed over the dimensions not in group_by; a tenant reader sees its tenant's rows only.
+net::awaitable<reply> spend_report(const parts& p, const call& c) {
+    if (!p.store.spend) {
+        co_return error_reply(c, 501, "not_supported",
+                              "this store keeps no spend buckets (Redis key layout 1)");
+    }
+    const auto step = c.param("step").value_or("day");
+    const auto format = c.param("format").value_or("json");
+    if ((step != "day" && step != "hour") || (format != "json" && format != "csv"))
+        co_return error_reply(c, 400, "invalid_request", "step is hour or day; format json or csv");
+    const bool daily = step == "day";
+    const auto now = middleware::calendar_now_ms() / 1000;
+    const auto to = time_param(c, "to", now + 1);
+    const auto from = time_param(c, "from", daily ? now - 30 * 86'400 : now - 86'400);
+    if (!to || !from || *from >= *to) {
+        co_return error_reply(c, 400, "invalid_request",
+                              "from and to are RFC 3339 or unix seconds, from before to");
+    }
+    // A bound on the work a request can ask for: 31 days of hours, 400 of days.
+    if (*to - *from > (daily ? 400LL * 86'400 : 31LL * 86'400)) {
+        co_return error_reply(
+            c, 400, "invalid_request",
+            daily ? "at most 400 days a query" : "at most 31 days of hours a query");
+    }
+    std::vector<std::size_t> group;
+    const auto by = c.param("group_by").value_or("key");
+    for (std::size_t at = 0; at <= by.size();) {
+        const auto comma = std::min(by.find(',', at), by.size());
+        const auto name = std::string_view(by).substr(at, comma - at);
+        const auto it = std::find(spend_dimensions.begin(), spend_dimensions.end(), name);
+        if (it == spend_dimensions.end()) {
+            co_return error_reply(c, 400, "invalid_request",
+                                  "group_by is a list of key, model, tenant, project, user");
+        }
+        const auto i = static_cast<std::size_t>(it - spend_dimensions.begin());
+        if (std::find(group.begin(), group.end(), i) == group.end())
+            group.push_back(i);
+        at = comma + 1;
+    }
+    store::spend_query q{*from, *to, daily};
+    auto res = co_await p.store.spend->query(q);
+    if (res.error) {
+        co_return error_reply(c, 503, "store_unavailable",
+                              "cannot read the spend buckets: " + res.error.message());
+    }
+    std::optional<std::string> tenant;
+    if (c.who.tenant_scoped())
+        tenant = c.who.tenant;
+    if (format == "csv") {
+        co_return http::make_response(c.req, status::ok, render_spend(res.rows, group, tenant, ""),
+                                      "text/csv");
+    }
+    // Rendered into the answer's own string: a 90-day answer is megabytes, not copied again.
+    const std::string head = "{\"from\":\"" + core::format_rfc3339_utc(*from * 1000) +
+                             "\",\"to\":\"" + core::format_rfc3339_utc(*to * 1000) +
+                             "\",\"step\":\"" + step + "\",\"rows\":";
+    co_return json_reply(c, status::ok, render_spend(res.rows, group, tenant, head));
 }
 
 net::awaitable<reply> reap(const parts& p, const call& c) {

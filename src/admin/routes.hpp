@@ -74,6 +74,7 @@ boost::asio::awaitable<reply> config_rollback(const parts& p, const call& c);
 boost::asio::awaitable<reply> audit_list(const parts& p, const call& c);
 boost::asio::awaitable<reply> audit_export(const parts& p, const call& c);
 boost::asio::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::string view);
+boost::asio::awaitable<reply> spend_report(const parts& p, const call& c);
 boost::asio::awaitable<reply> reap(const parts& p, const call& c);
 boost::asio::awaitable<reply> cache_purge(const parts& p, const call& c);
 

@@ -36,6 +36,32 @@ class redacting_audit final : public store::audit_log {
         return inner_->append_sync(std::move(kind), std::move(payload));
     }
 
+    // A record sampled out still counts its spend: the buckets are totals, not samples.
+    boost::asio::awaitable<boost::system::error_code> append_spent(
+        std::string kind, std::string payload, bool vetted, store::spend_sample spend) override {
+        // No `?:` making an optional here: GCC 12 mishandles such temporaries in coroutines.
+        std::optional<std::string> stored;
+        if (!kind.empty())
+            stored = stored_payload(std::move(payload), vetted);
+        std::string text;
+        if (stored)
+            text = std::move(*stored);
+        else
+            kind.clear();
+        co_return co_await inner_->append_spent(std::move(kind), std::move(text), true,
+                                                std::move(spend));
+    }
+    boost::system::error_code append_spent_sync(std::string kind, std::string payload, bool vetted,
+                                                store::spend_sample spend) override {
+        std::optional<std::string> stored;
+        if (!kind.empty())
+            stored = stored_payload(std::move(payload), vetted);
+        if (!stored)
+            kind.clear();
+        return inner_->append_spent_sync(std::move(kind), stored ? std::move(*stored) : "", true,
+                                         std::move(spend));
+    }
+
     std::optional<std::string> stored_payload(std::string payload, bool vetted) const override {
         if (!kept(payload))
             return std::nullopt;

@@ -188,6 +188,19 @@ class retrying_audit final : public store::audit_log {
         co_return error_code{};
     }
 
+    net::awaitable<error_code> append_spent(std::string kind, std::string payload_json, bool vetted,
+                                            store::spend_sample spend) override {
+        auto ec = co_await inner_->append_spent(kind, payload_json, vetted, spend);
+        if (!ec || ec == store::redis::redis_errc::protocol_error)
+            co_return ec;
+        // Retried as one: the store counts a spend-only write once (its marker).
+        auto inner = inner_;
+        q_->add([inner, kind, payload_json, vetted,
+                 spend] { return inner->append_spent(kind, payload_json, vetted, spend); },
+                "audit " + (kind.empty() ? std::string("spend") : kind), ec);
+        co_return error_code{};
+    }
+
     net::awaitable<std::vector<store::audit_record>> list(store::audit_query q) override {
         co_return co_await inner_->list(q);
     }
@@ -277,10 +290,17 @@ class governor_outages final : public store::governor {
                 local_.try_settle_tokens(r.ticket.rate, *r.tokens);
         }
         if (r.ticket.id.empty()) {
-            // Admitted without the shared store: only the record is left to write.
-            if (r.record)
+            // Admitted without the shared store: only the record and the spend are left.
+            if (r.spend) {
+                store::settle_record rec;
+                if (r.record)
+                    rec = std::move(*r.record);
+                co_await records_->append_spent(std::move(rec.kind), std::move(rec.payload_json),
+                                                true, std::move(*r.spend));
+            } else if (r.record) {
                 co_await records_->append_redacted(std::move(r.record->kind),
                                                    std::move(r.record->payload_json));
+            }
             co_return error_code{};
         }
         const auto ec = co_await shared_->settle(r);

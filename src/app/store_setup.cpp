@@ -205,7 +205,8 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     if (!o.redis_url && !o.redis_env) {
         if (o.state_path && !open_state_file(*o.state_path, cfg))
             return std::nullopt;
-        rt.set = store::make_memory_store();
+        rt.set = store::make_memory_store(
+            10'000, std::chrono::hours(24 * static_cast<std::int64_t>(o.spend_retention_days)));
         rt.keys = std::make_shared<middleware::live_keys>(nullptr);
         bg.start_reaper(rt.set.budgets, std::chrono::seconds(o.reservation_lease_secs));
         return rt;
@@ -220,6 +221,7 @@ std::optional<store_runtime> open_store(const config::cli_options& o, config::ga
     if (url->tls && !set_redis_tls(o, ro.connection))
         return std::nullopt;
     ro.audit_retention = std::chrono::seconds(o.audit_retention_secs);
+    ro.spend_retention = std::chrono::hours(24 * static_cast<std::int64_t>(o.spend_retention_days));
     ro.layout = static_cast<int>(o.redis_layout);
     ro.migrate = o.redis_migrate;
     rt.set = store::redis::make_redis_store(ro, bg.executor());

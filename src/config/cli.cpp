@@ -288,6 +288,10 @@ cli_result parse_cli(int argc, const char* const* argv) {
                    "how long Redis keeps audit records; 0 keeps them")
         ->check(unsigned_only)
         ->default_str(std::to_string(o.audit_retention_secs));
+    app.add_option("--spend-retention-days", o.spend_retention_days,
+                   "how long the hourly spend buckets are kept (GET /admin/spend)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{3650}))
+        ->default_str(std::to_string(o.spend_retention_days));
     app.add_option("--pricing-litellm", o.pricing_litellm,
                    "LiteLLM pricing JSON (model_prices_and_context_window.json) for cost budgets")
         ->check(CLI::ExistingFile);

@@ -6,6 +6,7 @@
 // every error. Paths are built only for a message, never for a value that reads fine.
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -320,9 +321,18 @@ void read_model_limits(parse_context& ctx, object_reader& r,
             continue;  // a repeated name: its last value counts
         const std::string pattern(member.key());
         const auto at = path.member(member.key());
+        // Model names are plain: a pattern of other characters is a typo or an attack on
+        // whatever prints it (logs, the Admin API, Redis field names).
         const auto star = pattern.find('*');
-        if (pattern.empty() || (star != std::string::npos && star + 1 != pattern.size())) {
-            ctx.error(at, "a model pattern is a model name, or a prefix ending in one *");
+        const bool plain = std::all_of(pattern.begin(), pattern.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                   std::string_view("._:/@-*").find(c) != std::string_view::npos;
+        });
+        if (pattern.empty() || pattern.size() > 200 || !plain ||
+            (star != std::string::npos && star + 1 != pattern.size())) {
+            ctx.error(at,
+                      "a model pattern is a model name ([A-Za-z0-9._:/@-], at most 200), or "
+                      "such a prefix ending in one *");
             continue;
         }
         model_limit_config m;

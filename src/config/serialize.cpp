@@ -97,11 +97,13 @@ class object_text {
     void close() { out_ += '}'; }
 
   private:
+    // Escaped: a member name may come from the config (a model_limits pattern).
     std::string& key(std::string_view name) {
-        out_ += first_ ? "\"" : ",\"";
+        if (!first_)
+            out_ += ',';
         first_ = false;
-        out_ += name;
-        out_ += "\":";
+        put_string(out_, name);
+        out_ += ':';
         return out_;
     }
     std::string& out_;

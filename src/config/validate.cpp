@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -29,6 +30,21 @@
 
 namespace ditto::config {
 namespace {
+
+// `…@<digits>-<digits>`: the shape of a budget period's ledger id.
+bool reads_as_period(std::string_view id) {
+    const auto at = id.rfind('@');
+    if (at == std::string_view::npos)
+        return false;
+    const auto rest = id.substr(at + 1);
+    const auto dash = rest.find('-');
+    const auto digits = [](std::string_view s) {
+        return !s.empty() &&
+               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    return dash != std::string_view::npos && digits(rest.substr(0, dash)) &&
+           digits(rest.substr(dash + 1));
+}
 
 std::string idx(std::string_view prefix, std::size_t i) {
     return std::string(prefix) + "[" + std::to_string(i) + "]";
@@ -293,16 +309,64 @@ void validate_keys(const gateway_config& cfg, const std::set<std::string, std::l
         }
     }
 
+    // Ids that would read as another scope's derived ledger (docs/governance.md): a budget
+    // period's `<scope>@<start>-<end>`, a model entry's `<key>#model:<pattern>`. Allowed, one
+    // key could spend another's period or model budget.
+    for (std::uint32_t i = 0; i < keys.size(); ++i) {
+        const auto& k = keys[i];
+        if (k.id.find("#model:") != std::string::npos)
+            diag.errors.push_back(idx("virtual_keys", i) + ".id must not hold \"#model:\"");
+        const std::pair<const char*, const std::string*> named[] = {
+            {"id", &k.id},
+            {"tenant_id", k.tenant_id ? &*k.tenant_id : nullptr},
+            {"project_id", k.project_id ? &*k.project_id : nullptr},
+            {"user_id", k.user_id ? &*k.user_id : nullptr}};
+        for (const auto& [name, id] : named) {
+            if (id != nullptr && reads_as_period(*id)) {
+                diag.errors.push_back(idx("virtual_keys", i) + "." + name +
+                                      " must not end in @<digits>-<digits>");
+            }
+        }
+    }
+
+    // Keys that share a tenant, project or user scope share its ledgers: their budgets there
+    // must count in the same periods, or each key would spend up to its own limit in a ledger
+    // of its own (docs/governance.md, "Budget periods").
+    std::map<std::string, std::pair<budget_period, std::string>> shared;
+    for (std::uint32_t i = 0; i < keys.size(); ++i) {
+        const auto& k = keys[i];
+        const std::string tenant = k.tenant_id ? "tenant:" + *k.tenant_id + ":" : "";
+        const std::tuple<const char*, std::string, const std::optional<budget_config>*> scopes[] = {
+            {"tenant_budget", k.tenant_id ? "tenant:" + *k.tenant_id : "", &k.tenant_budget},
+            {"project_budget", k.project_id ? tenant + "project:" + *k.project_id : "",
+             &k.project_budget},
+            {"user_budget", k.user_id ? tenant + "user:" + *k.user_id : "", &k.user_budget}};
+        for (const auto& [name, scope, budget] : scopes) {
+            if (scope.empty() || !*budget)
+                continue;
+            const std::pair<budget_period, std::string> mine{(*budget)->period,
+                                                             (*budget)->timezone};
+            const auto [it, first] = shared.emplace(scope, mine);
+            if (!first && it->second != mine) {
+                diag.errors.push_back(idx("virtual_keys", i) + "." + name +
+                                      ": another key's budget for " + scope +
+                                      " counts in other periods (period and timezone must agree)");
+            }
+        }
+    }
+
     // A rotated-out token (docs/governance.md, "Rotation") must name no key but its own.
+    std::set<core::sha256_digest> previous;
     for (std::uint32_t i = 0; i < keys.size(); ++i) {
         if (!keys[i].previous_token)
             continue;
         const auto d = token_lookup_digest(*keys[i].previous_token);
         std::uint64_t h = 0;
         std::memcpy(&h, d.data(), sizeof h);
-        if (tokens.find(h, [&](std::uint32_t j) { return digests[j] == d; })) {
+        if (tokens.find(h, [&](std::uint32_t j) { return digests[j] == d; }) ||
+            !previous.insert(d).second) {
             diag.errors.push_back(idx("virtual_keys", i) +
-                                  ".previous_token is the token of a virtual key");
+                                  ".previous_token is already a token of a virtual key");
         }
     }
 

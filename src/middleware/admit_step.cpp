@@ -228,9 +228,9 @@ class admit_step final : public middleware {
         const auto& scopes = ctx.keys->scopes(*ctx.key);
         if (!scopes.rate.empty())
             a.rate = &scopes.rate;
-        // A model_limits entry adds its scope to the key's, in the same admission.
-        const auto* model =
-            !scopes.models.empty() && ctx.fields.model ? scopes.model(*ctx.fields.model) : nullptr;
+        // A model_limits entry adds its scope to the key's, in the same admission; matched on
+        // the model as the router and the guardrails see it.
+        const auto* model = scopes.models.empty() ? nullptr : scopes.model(routed_model(ctx));
         if (model != nullptr && model->rate) {
             rates = scopes.rate;
             rates.push_back(*model->rate);
@@ -357,7 +357,7 @@ class admit_step final : public middleware {
                   std::uint64_t charge_cost) {
         // The period ledgers it counts in, for its audit record (both periods' were named near
         // a boundary; the store's clock skipped one).
-        for (std::size_t i = 0; i < a.lines.size(); ++i) {
+        for (std::size_t i = 0; d.ticket.reserved && i < a.lines.size(); ++i) {
             const auto& id = a.lines[i].scope_id;
             if (a.lines[i].expire_at == 0 ||  // a lifetime budget's line
                 std::find(d.skipped_lines.begin(), d.skipped_lines.end(), i) !=

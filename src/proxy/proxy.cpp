@@ -68,9 +68,14 @@ class audit_settle final : public ::ditto::middleware::settle_action {
             auto p = std::move(*o.pending);
             o.pending.reset();
             p.request.record = record(o);
+            p.request.spend = spent(o);
             co_return co_await p.governor->settle(std::move(p.request));
         }
         auto r = record(o);
+        if (auto s = spent(o)) {
+            co_return co_await audit_->append_spent(std::move(r.kind), std::move(r.payload_json),
+                                                    r.vetted, std::move(*s));
+        }
         if (r.vetted)
             co_return co_await audit_->append_redacted(std::move(r.kind),
                                                        std::move(r.payload_json));
@@ -82,6 +87,7 @@ class audit_settle final : public ::ditto::middleware::settle_action {
             // Left pending when it must wait: settle() sends it.
             auto& p = *o.pending;
             p.request.record = record(o);
+            p.request.spend = spent(o);
             const auto ec = p.governor->try_settle(p.request);
             if (ec)
                 o.pending.reset();
@@ -90,12 +96,34 @@ class audit_settle final : public ::ditto::middleware::settle_action {
         if (!audit_->appends_now())
             return std::nullopt;  // before the record is written: settle() writes it
         auto r = record(o);
+        if (auto s = spent(o))
+            return audit_->append_spent_sync(std::move(r.kind), std::move(r.payload_json), r.vetted,
+                                             std::move(*s));
         if (r.vetted)
             return audit_->append_redacted_sync(std::move(r.kind), std::move(r.payload_json));
         return audit_->append_sync(std::move(r.kind), std::move(r.payload_json));
     }
 
   private:
+    // What a served request spent, for the spend buckets (docs/governance.md, "Spend over
+    // time"): by the model it was billed as (after model_map), else the one it asked for.
+    std::optional<store::spend_sample> spent(const ::ditto::middleware::outcome& o) const {
+        if (!o.success())
+            return std::nullopt;
+        store::spend_sample s;
+        s.request_id = r_.request_id;
+        std::string_view model = o.upstream_model;
+        if (model.empty() && r_.model)
+            model = *r_.model;
+        s.dims = store::spend_dims(r_.key_id, model, r_.tenant_id.value_or(""),
+                                   r_.project_id.value_or(""), r_.user_id.value_or(""));
+        s.input_tokens = o.usage.input.value_or(0);
+        s.output_tokens = o.usage.output.value_or(0);
+        s.cached_tokens = o.usage.cached.value_or(0);
+        s.usd_micros = o.spent_cost_usd_micros.value_or(0);
+        return s;
+    }
+
     store::settle_record record(const ::ditto::middleware::outcome& o) const {
         store::settle_record r;
         std::string values;

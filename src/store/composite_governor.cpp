@@ -109,7 +109,7 @@ class composite_governor final : public governor {
     // Every part or none: the memory store's parts all settle without waiting, a shared
     // store's none, so a part that must wait is the first one asked.
     std::optional<error_code> try_settle(const settle_request& r) override {
-        if (r.record && !audit_->appends_now())
+        if ((r.record || r.spend) && !audit_->appends_now())
             return std::nullopt;
         const auto& charge = r.ticket.rate;
         if (!charge.scope_ids.empty()) {
@@ -132,7 +132,14 @@ class composite_governor final : public governor {
                 return std::nullopt;
             first = *ec;
         }
-        if (r.record) {
+        if (r.spend) {
+            // The record (if kept) and the spend in one append (audit_log::append_spent).
+            auto ec = r.record ? audit_->append_spent_sync(r.record->kind, r.record->payload_json,
+                                                           r.record->vetted, *r.spend)
+                               : audit_->append_spent_sync({}, {}, true, *r.spend);
+            if (!first)
+                first = ec;
+        } else if (r.record) {
             auto ec = r.record->vetted
                           ? audit_->append_redacted_sync(r.record->kind, r.record->payload_json)
                           : audit_->append_sync(r.record->kind, r.record->payload_json);
@@ -156,7 +163,16 @@ class composite_governor final : public governor {
             else
                 first = co_await budgets_->rollback(r.ticket.id);
         }
-        if (r.record) {
+        if (r.spend) {
+            settle_record rec;
+            if (r.record)
+                rec = std::move(*r.record);
+            const auto ec =
+                co_await audit_->append_spent(std::move(rec.kind), std::move(rec.payload_json),
+                                              rec.vetted || !r.record, *r.spend);
+            if (!first)
+                first = ec;
+        } else if (r.record) {
             error_code ec;
             if (r.record->vetted)
                 ec = co_await audit_->append_redacted(std::move(r.record->kind),

@@ -2,6 +2,7 @@
 // the memory store: a day budget that rolls over under load, refusals that say when the budget
 // resets, expired and rotated keys.
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "support/keyed_gateway.hpp"
@@ -214,7 +215,31 @@ TEST_F(SpendControls, RotationIssuesANewTokenAndKeepsTheOldOneForItsGrace) {
     EXPECT_EQ(first->status, 401);
     EXPECT_NE(first->body.find(R"("code":"invalid_api_key")"), std::string::npos) << first->body;
     EXPECT_EQ(post(third, exact)->status, 200);
-    // Refusals: an unknown key, a bad grace.
+    // A PUT of the key as listed keeps the rotation; one that brings a previous token of its
+    // own is refused (it would make that string a credential).
+    auto listed = json::parse(http_request(gw.port, "GET", "/admin/keys", "", admin)->body)[0];
+    EXPECT_EQ(listed["previous_token"], "redacted");
+    listed["limits"]["rpm"] = 100;
+    r = http_request(gw.port, "PUT", "/admin/keys/key-1", listed.dump(), admin);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;  // the listed token is "redacted": a new token
+    listed["token"] = third;
+    r = http_request(gw.port, "PUT", "/admin/keys/key-1", listed.dump(), admin);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    listed["previous_token"] = "anything";
+    r = http_request(gw.port, "PUT", "/admin/keys/key-1", listed.dump(), admin);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find("previous_token is set by a rotation"), std::string::npos) << r->body;
+    // A key may be called "rotate".
+    r = http_request(gw.port, "PUT", "/admin/keys/rotate", virtual_key_json("rotate", "vk-rotate"),
+                     admin);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 201) << r->body;
+    // Refusals: an unknown key, a bad grace, another field.
+    r = http_request(gw.port, "POST", "/admin/keys/key-1/rotate", R"({"grace":60})", admin);
+    EXPECT_EQ(r->status, 400);
     r = http_request(gw.port, "POST", "/admin/keys/nope/rotate", "{}", admin);
     EXPECT_EQ(r->status, 404);
     r = http_request(gw.port, "POST", "/admin/keys/key-1/rotate", R"({"grace_seconds":-1})", admin);
@@ -225,6 +250,122 @@ TEST_F(SpendControls, RotationIssuesANewTokenAndKeepsTheOldOneForItsGrace) {
     EXPECT_NE(audit->body.find("admin.key.rotate"), std::string::npos);
     EXPECT_EQ(audit->body.find(third), std::string::npos);
     EXPECT_EQ(audit->body.find(token), std::string::npos);
+}
+
+// What the upstream reported for one answer: input, output and cached tokens.
+struct reported {
+    std::uint64_t input = 0, output = 0, cached = 0;
+};
+reported usage_of(const http_response& r) {
+    const auto u = json::parse(r.body)["usage"];
+    reported out{u["prompt_tokens"].get<std::uint64_t>(),
+                 u["completion_tokens"].get<std::uint64_t>(), 0};
+    if (u.contains("prompt_tokens_details"))
+        out.cached = u["prompt_tokens_details"]["cached_tokens"].get<std::uint64_t>();
+    return out;
+}
+
+// Spend over time: every request served counts in its hour, per key and model, whether its key
+// is governed (the count rides with the settlement) or not (with the audit record); a failed
+// request counts nothing. JSON and CSV, and a tenant token sees its tenant only.
+TEST_F(SpendControls, SpendOverTimeCountsEveryServedRequestOnce) {
+    start(key("plain", "vk-plain", R"("tenant_id":"acme")") + "," +
+              key("gov", "vk-gov", R"("tenant_id":"beta","budget":{"total_tokens":100000})"),
+          {"--admin-token", "adm-w", "--admin-tenant-token", "acme=t-acme"});
+    std::map<std::string, reported> want;  // "key|model"
+    std::map<std::string, int> served;
+    const auto send = [&](const std::string& token, const std::string& id, const std::string& model,
+                          http_headers extra) {
+        auto r = post(token, chat_for(model), std::move(extra));
+        ASSERT_TRUE(r);
+        if (r->status != 200)
+            return;
+        const auto u = usage_of(*r);
+        auto& w = want[id + "|" + model];
+        w.input += u.input;
+        w.output += u.output;
+        w.cached += u.cached;
+        ++served[id + "|" + model];
+    };
+    for (int i = 0; i < 3; ++i)
+        send("vk-plain", "plain", "m", {});
+    send("vk-plain", "plain", "gpt-x",
+         {{"x-mock-usage", R"({"prompt_tokens_details":{"cached_tokens":7}})"}});
+    for (int i = 0; i < 2; ++i)
+        send("vk-gov", "gov", "m", {});
+    // Not served: no spend.
+    send("vk-gov", "gov", "m", {{"x-mock-status", "500"}});
+    send("vk-plain", "plain", "m", {{"x-mock-status", "503"}});
+    ASSERT_EQ(served.size(), 3u);
+
+    const http_headers admin{{"x-admin-token", "adm-w"}};
+    auto r = http_request(gw.port, "GET", "/admin/spend?group_by=key,model&step=hour", "", admin);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const auto doc = json::parse(r->body);
+    EXPECT_EQ(doc["step"], "hour");
+    ASSERT_EQ(doc["rows"].size(), 3u) << r->body;
+    for (const auto& row : doc["rows"]) {
+        const auto id = row["key"].get<std::string>() + "|" + row["model"].get<std::string>();
+        ASSERT_TRUE(want.contains(id)) << id;
+        EXPECT_EQ(row["requests"], served[id]) << id;
+        EXPECT_EQ(row["input_tokens"], want[id].input) << id;
+        EXPECT_EQ(row["output_tokens"], want[id].output) << id;
+        EXPECT_EQ(row["cached_tokens"], want[id].cached) << id;
+        EXPECT_TRUE(row["start"].get<std::string>().ends_with(":00:00Z")) << row.dump();
+    }
+    // By day and tenant, as CSV.
+    r = http_request(gw.port, "GET", "/admin/spend?group_by=tenant&format=csv", "", admin);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_TRUE(
+        r->body.starts_with("start,tenant,requests,input_tokens,output_tokens,"
+                            "cached_tokens,usd_micros\n"))
+        << r->body;
+    EXPECT_NE(r->body.find("T00:00:00Z,acme,4,"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("T00:00:00Z,beta,2,"), std::string::npos) << r->body;
+    // A tenant token sees its tenant's rows only.
+    r = http_request(gw.port, "GET", "/admin/spend?group_by=key", "",
+                     {{"x-admin-token", "t-acme"}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(r->body.find(R"("key":"plain","requests":4)"), std::string::npos) << r->body;
+    EXPECT_EQ(r->body.find("gov"), std::string::npos) << r->body;
+    // Bad queries.
+    for (const char* q : {"?step=week", "?group_by=colour", "?from=yesterday",
+                          "?step=hour&from=0&to=99999999", "?from=20&to=10"}) {
+        r = http_request(gw.port, "GET", std::string("/admin/spend") + q, "", admin);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << q << " " << r->body;
+    }
+}
+
+// Buckets are totals: a request whose audit record is sampled out still counts.
+TEST_F(SpendControls, SpendCountsRequestsWhoseAuditRecordIsSampledOut) {
+    mock.start();
+    gw.start(R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
+                 std::to_string(mock.port) + R"(/v1"}],"virtual_keys":[)" +
+                 key("plain", "vk-plain") + "," +
+                 key("gov", "vk-gov", R"("budget":{"total_tokens":1000000})") +
+                 R"(],"router":{"default_backends":[{"backend":"primary"}]},)"
+                 R"("observability":{"sampling":{"audit_rate":0}}})",
+             {"--admin-token", "adm-w"});
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(post("vk-plain", exact)->status, 200);
+        EXPECT_EQ(post("vk-gov", exact)->status, 200);
+    }
+    const http_headers admin{{"x-admin-token", "adm-w"}};
+    auto audit = http_request(gw.port, "GET", "/admin/audit?limit=100", "", admin);
+    ASSERT_TRUE(audit);
+    EXPECT_EQ(audit->body.find(R"("kind":"proxy")"), std::string::npos) << audit->body;
+    auto r = http_request(gw.port, "GET", "/admin/spend?group_by=key", "", admin);
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->body.find(R"("key":"gov","requests":3,"input_tokens":54,"output_tokens":27)"),
+              std::string::npos)
+        << r->body;
+    EXPECT_NE(r->body.find(R"("key":"plain","requests":3,"input_tokens":54,"output_tokens":27)"),
+              std::string::npos)
+        << r->body;
 }
 
 }  // namespace

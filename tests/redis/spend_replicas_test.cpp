@@ -77,5 +77,56 @@ TEST_F(Replicas, ModelLimitIsExactAcrossThreeReplicas) {
     EXPECT_NE(r->body.find("rpm>50 model_limits=m*"), std::string::npos) << r->body;
 }
 
+// Spend buckets: every replica counts in the same hashes, in the call that settles or audits
+// the request; any replica answers for all of them.
+TEST_F(Replicas, SpendBucketsAreSharedAcrossReplicas) {
+    start(3,
+          virtual_key_json("plain", "vk-plain", R"("tenant_id":"acme")") + "," +
+              virtual_key_json("gov", "vk-gov", R"("budget":{"total_tokens":100000000})"),
+          {"--admin-token", "adm-w"});
+    const auto plain = spread("vk-plain", 20), gov = spread("vk-gov", 20);
+    ASSERT_EQ(std::count(plain.begin(), plain.end(), 200), 60);
+    ASSERT_EQ(std::count(gov.begin(), gov.end(), 200), 60);
+    // Settlements are written as the answers go out: poll until the last one has landed.
+    std::string body;
+    for (int i = 0; i < 100; ++i) {
+        auto r = http_request(gws[2]->port, "GET", "/admin/spend?group_by=key&step=hour", "",
+                              {{"x-admin-token", "adm-w"}});
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200) << r->body;
+        body = r->body;
+        if (body.find(R"("key":"gov","requests":60)") != std::string::npos &&
+            body.find(R"("key":"plain","requests":60)") != std::string::npos)
+            break;
+        std::this_thread::sleep_for(50ms);
+    }
+    // 72-byte requests: 18 input tokens, 9 output, each.
+    EXPECT_NE(body.find(R"("key":"gov","requests":60,"input_tokens":1080,"output_tokens":540,)"
+                        R"("cached_tokens":0,"usd_micros":0})"),
+              std::string::npos)
+        << body;
+    EXPECT_NE(body.find(R"("key":"plain","requests":60,"input_tokens":1080,"output_tokens":540,)"),
+              std::string::npos)
+        << body;
+    // Every request's audit record is there. Request ids are `ditto-<ms>-<seq>` in every
+    // replica, so two replicas can write records of the same text: each is kept (before, the
+    // record's marker was named by its text alone and the second was taken for a retry).
+    EXPECT_EQ(cli({"EVAL",
+                   "local n = 0 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do "
+                   "if string.find(e[2][4], '\"virtual_key_id\":\"plain\"', 1, true) then "
+                   "n = n + 1 end end return n",
+                   "1", "t:audit"}),
+              "60");
+    // The hour's bucket expires 90 days (the default retention) and a day after its last write.
+    const auto hour = std::chrono::duration_cast<std::chrono::hours>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    auto ttl = std::stoll(cli({"TTL", "t:spend:h:" + std::to_string(hour)}));
+    if (ttl < 0)  // the hour turned during the test
+        ttl = std::stoll(cli({"TTL", "t:spend:h:" + std::to_string(hour - 1)}));
+    EXPECT_GT(ttl, 91 * 86'400 - 60);
+    EXPECT_LE(ttl, 91 * 86'400);
+}
+
 }  // namespace
 }  // namespace ditto::test

@@ -64,6 +64,7 @@ struct cli_options {
     std::optional<std::string> redis_tls_key;     ///< --redis-tls-key: its private key
     bool redis_tls_insecure_skip_verify = false;  ///< --redis-tls-insecure-skip-verify
     std::uint64_t audit_retention_secs = 30ULL * 24 * 3600;  ///< 0 keeps records
+    std::uint64_t spend_retention_days = 90;  ///< spend buckets (docs/governance.md), 1..3650
 
     // Ours: client-side deadlines and drain (docs/cli.md).
     std::uint64_t max_header_bytes = 64 * 1024;

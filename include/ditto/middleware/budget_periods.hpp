@@ -14,7 +14,8 @@ namespace ditto::middleware {
 
 /// The gateway's calendar clock, unix ms: the system clock, shifted by the environment's
 /// DITTO_CALENDAR_OFFSET_SECONDS (read once; for tests that need a period boundary now). Budget
-/// periods and key expiry are judged by it; the stores' clocks by their own, shifted alike.
+/// periods and key expiry are judged by it; the windows handed to the stores are shifted back
+/// to their own, unshifted, clocks.
 std::int64_t calendar_now_ms();
 std::int64_t calendar_offset_seconds();
 
@@ -30,8 +31,9 @@ period_span period_at(config::budget_period p, const core::time_zone& tz,
                       std::int64_t unix_seconds);
 
 /// Within this many seconds of a boundary an admission names the ledgers of both periods and
-/// the store's clock picks one (lua/admit.lua refuses a replica clock further from Redis's).
-inline constexpr std::int64_t period_overlap_seconds = 300;
+/// the store's clock picks one. lua/admit.lua refuses a replica clock more than 300 s from
+/// Redis's; the margin covers the time between reading our clock and the replica's second.
+inline constexpr std::int64_t period_overlap_seconds = 330;
 /// A past period's ledger is kept this long after the period ends.
 inline constexpr std::int64_t period_ledger_retention_seconds = 90LL * 86'400;
 

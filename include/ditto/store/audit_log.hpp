@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "ditto/store/spend_log.hpp"
+
 namespace ditto::store {
 
 struct audit_record {
@@ -48,6 +50,28 @@ class audit_log {
     }
     virtual boost::system::error_code append_redacted_sync(std::string kind,
                                                            std::string payload_json) {
+        return append_sync(std::move(kind), std::move(payload_json));
+    }
+    /// Appends the record — none when `kind` is empty (sampled out) — and counts `spend` in
+    /// the spend buckets (spend_log.hpp), in one store operation where the store keeps
+    /// buckets; a log without buckets only appends. `vetted`: as append_redacted().
+    virtual boost::asio::awaitable<boost::system::error_code> append_spent(std::string kind,
+                                                                           std::string payload_json,
+                                                                           bool vetted,
+                                                                           spend_sample /*spend*/) {
+        if (kind.empty())
+            co_return boost::system::error_code{};
+        if (vetted)
+            co_return co_await append_redacted(std::move(kind), std::move(payload_json));
+        co_return co_await append(std::move(kind), std::move(payload_json));
+    }
+    /// append_spent() without waiting; only when appends_now().
+    virtual boost::system::error_code append_spent_sync(std::string kind, std::string payload_json,
+                                                        bool vetted, spend_sample /*spend*/) {
+        if (kind.empty())
+            return {};
+        if (vetted)
+            return append_redacted_sync(std::move(kind), std::move(payload_json));
         return append_sync(std::move(kind), std::move(payload_json));
     }
     /// The payload as this log would store it — redacted unless `vetted` — or nullopt when it

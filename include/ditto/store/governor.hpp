@@ -15,6 +15,7 @@
 
 #include "ditto/store/budget_store.hpp"
 #include "ditto/store/rate_limiter.hpp"
+#include "ditto/store/spend_log.hpp"
 
 namespace ditto::store {
 
@@ -73,6 +74,9 @@ struct settle_request {
     bool refund = false;                  ///< give the rpm place and the charged tokens back
     std::optional<std::uint64_t> tokens;  ///< tpm: replace the charge with this many
     std::optional<settle_record> record;
+    /// What a served request spent, for the spend buckets (spend_log.hpp); counted with the
+    /// settlement, once, even when the record is sampled out.
+    std::optional<spend_sample> spend;
 };
 
 /// Thread-safe.

@@ -15,6 +15,7 @@
 #include "ditto/store/dedup_store.hpp"
 #include "ditto/store/governor.hpp"
 #include "ditto/store/rate_limiter.hpp"
+#include "ditto/store/spend_log.hpp"
 
 namespace ditto::store {
 
@@ -23,6 +24,9 @@ struct store_set {
     std::shared_ptr<rate_limiter> limits;
     std::shared_ptr<budget_store> budgets;
     std::shared_ptr<audit_log> audit;
+    /// The spend buckets (spend_log.hpp), which audit_log::append_spent() and settlements
+    /// count in; null where the store keeps none (Redis key layout 1).
+    std::shared_ptr<spend_log> spend;
     /// Admission and settlement of governed requests (governor.hpp), over the parts above.
     std::shared_ptr<store::governor> governance;
     std::shared_ptr<control_store> control;

@@ -5,9 +5,11 @@
 
 namespace ditto::store {
 
-memory_audit_log::memory_audit_log(std::size_t capacity, clock_fn now_ms)
+memory_audit_log::memory_audit_log(std::size_t capacity, clock_fn now_ms,
+                                   std::shared_ptr<memory_spend_log> spend)
     : per_shard_(std::max<std::size_t>(1, (capacity + shard_count - 1) / shard_count)),
-      now_(std::move(now_ms)) {
+      now_(std::move(now_ms)),
+      spend_(std::move(spend)) {
     if (!now_) {
         now_ = [] {
             return std::chrono::duration_cast<std::chrono::milliseconds>(

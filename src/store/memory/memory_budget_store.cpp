@@ -81,8 +81,12 @@ reserve_result memory_budget_store::reserve_now(const reservation& r) {
         // checked with both amounts.
         std::vector<ledger*> ls;
         ls.reserve(keys.size());
-        for (const std::string& k : keys)
-            ls.push_back(&ledgers_.map_of(k)[k]);
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            ls.push_back(&ledgers_.map_of(keys[i])[keys[i]]);
+            // Set on creation, so that a ledger whose first touch is a refusal is dropped too.
+            if (ls.back()->expire_at == 0)
+                ls.back()->expire_at = lines[i].expire_at;
+        }
         for (std::size_t i = 0; i < lines.size() && admitted; ++i) {
             const budget_line& l = lines[i];
             if (!l.limit)
@@ -105,7 +109,6 @@ reserve_result memory_budget_store::reserve_now(const reservation& r) {
             for (std::size_t i = 0; i < lines.size(); ++i) {
                 ls[i]->reserved = sat_add(ls[i]->reserved, lines[i].amount);
                 ls[i]->updated_at_ms = now;
-                ls[i]->expire_at = lines[i].expire_at;
             }
         }
     }

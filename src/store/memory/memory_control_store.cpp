@@ -48,12 +48,14 @@ void memory_control_store::watch(std::function<void(std::uint64_t)> on_change) {
     watchers_.push_back(std::move(on_change));
 }
 
-store_set make_memory_store(std::size_t audit_capacity) {
+store_set make_memory_store(std::size_t audit_capacity, std::chrono::seconds spend_retention) {
     store_set s;
     s.name = "memory";
     s.limits = std::make_shared<memory_rate_limiter>();
     s.budgets = std::make_shared<memory_budget_store>();
-    s.audit = std::make_shared<memory_audit_log>(audit_capacity);
+    auto spend = std::make_shared<memory_spend_log>(spend_retention.count());
+    s.audit = std::make_shared<memory_audit_log>(audit_capacity, nullptr, spend);
+    s.spend = spend;
     s.control = std::make_shared<memory_control_store>();
     s.dedup = std::make_shared<memory_dedup_store>();
     s.governance = make_composite_governor(s, false);

@@ -86,8 +86,12 @@ std::int64_t unix_seconds() {
 
 class redis_governor final : public governor, public std::enable_shared_from_this<redis_governor> {
   public:
-    redis_governor(std::shared_ptr<redis_client> c, std::string prefix, std::chrono::seconds keep)
-        : c_(std::move(c)), p_(std::move(prefix)), keep_ms_(keep.count() * 1000) {}
+    redis_governor(std::shared_ptr<redis_client> c, std::string prefix, std::chrono::seconds keep,
+                   std::chrono::seconds spend_keep)
+        : c_(std::move(c)),
+          p_(std::move(prefix)),
+          keep_ms_(keep.count() * 1000),
+          spend_keep_s_(spend_keep.count()) {}
 
     net::awaitable<admission_result> admit(admission a) override {
         const auto scopes = scopes_of(a);
@@ -239,6 +243,7 @@ class redis_governor final : public governor, public std::enable_shared_from_thi
             return std::to_string(keys.size());
         };
         argv.push_back(std::to_string(keep_ms_));
+        argv.push_back(std::to_string(spend_keep_s_));
         for (auto& q : items) {
             auto& r = q.request;
             const auto& t = r.ticket;
@@ -263,6 +268,7 @@ class redis_governor final : public governor, public std::enable_shared_from_thi
                 argv.emplace_back();
                 argv.emplace_back();
             }
+            spend_args(p_, r.spend, keys, argv);
             argv.push_back(std::to_string(t.scopes.size()));
             for (const auto& scope : t.scopes)
                 argv.push_back(index(scope_key(p_, scope)));
@@ -330,6 +336,7 @@ class redis_governor final : public governor, public std::enable_shared_from_thi
     std::shared_ptr<redis_client> c_;
     std::string p_;
     std::int64_t keep_ms_;
+    std::int64_t spend_keep_s_;
 };
 
 }  // namespace
@@ -340,8 +347,35 @@ std::string scope_key(const std::string& prefix, const std::string& scope_id) {
 
 std::shared_ptr<governor> make_redis_governor(std::shared_ptr<redis_client> client,
                                               std::string prefix,
-                                              std::chrono::seconds audit_retention) {
-    return std::make_shared<redis_governor>(std::move(client), std::move(prefix), audit_retention);
+                                              std::chrono::seconds audit_retention,
+                                              std::chrono::seconds spend_retention) {
+    return std::make_shared<redis_governor>(std::move(client), std::move(prefix), audit_retention,
+                                            spend_retention);
+}
+
+// Buckets by the settling replica's clock: a request near an hour's end may land in either
+// hour, which moves it, never counts it twice (docs/governance.md, "Spend over time").
+void spend_args(const std::string& prefix, const std::optional<spend_sample>& spend,
+                std::vector<std::string>& keys, std::vector<std::string>& argv) {
+    if (!spend) {
+        argv.insert(argv.end(), {"0", "0", "", ""});
+        return;
+    }
+    const auto now = unix_seconds();
+    const auto index = [&keys](std::string key) {
+        for (std::size_t i = 2; i < keys.size(); ++i) {
+            if (keys[i] == key)
+                return std::to_string(i + 1);
+        }
+        keys.push_back(std::move(key));
+        return std::to_string(keys.size());
+    };
+    argv.push_back(index(prefix + ":spend:h:" + std::to_string(now / 3600)));
+    argv.push_back(index(prefix + ":spend:d:" + std::to_string(now / 86'400)));
+    argv.push_back(spend->dims);
+    argv.push_back(std::to_string(spend->input_tokens) + " " +
+                   std::to_string(spend->output_tokens) + " " +
+                   std::to_string(spend->cached_tokens) + " " + std::to_string(spend->usd_micros));
 }
 
 }  // namespace ditto::store::redis

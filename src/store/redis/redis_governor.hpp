@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "ditto/store/governor.hpp"
 
@@ -18,7 +20,13 @@ class redis_client;
 /// (0: kept).
 std::shared_ptr<governor> make_redis_governor(std::shared_ptr<redis_client> client,
                                               std::string prefix,
-                                              std::chrono::seconds audit_retention);
+                                              std::chrono::seconds audit_retention,
+                                              std::chrono::seconds spend_retention);
+
+/// A served request's spend in a settlement's arguments (lua/settle.lua): its hour and day
+/// buckets (added to `keys` once), the row and the amounts; four empty arguments for none.
+void spend_args(const std::string& prefix, const std::optional<spend_sample>& spend,
+                std::vector<std::string>& keys, std::vector<std::string>& argv);
 
 /// The key of a scope's hash, `<prefix>:scope:<id>`, the id percent-encoded outside
 /// `[A-Za-z0-9-._~:]` (a key name holds no space; lua/admit.lua relies on it).

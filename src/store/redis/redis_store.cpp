@@ -445,7 +445,7 @@ store_set make_redis_store(redis_store_options o, net::any_io_executor backgroun
     s.dedup = make_redis_dedup_store(client, o.prefix);
     s.governance = make_composite_governor(s, false);
     if (o.layout == 2)
-        use_layout_v2(s, client, gp, o.audit_retention);
+        use_layout_v2(s, client, gp, o.audit_retention, o.spend_retention);
     s.claim = layout_claim(client, gp, o.layout, o.migrate);
     if (o.url.cluster() && o.layout != 2) {
         s.claim = [] {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <random>
 
 #include "ditto/core/hash.hpp"
 #include "ditto/core/strings.hpp"
@@ -61,10 +62,10 @@ struct bucket_scan {
             const auto n = (w.size() - 1) / 3;
             ++open;
             for (std::size_t j = 0; j < n; ++j) {
-                if (w[1 + 2 * j] != "-")
-                    tokens += static_cast<std::uint64_t>(to_i64(w[1 + 2 * j]));
-                if (w[2 + 2 * j] != "-")
-                    usd += static_cast<std::uint64_t>(to_i64(w[2 + 2 * j]));
+                // '-' no line, '~' a scope its window skipped (lua/admit.lua): to_i64 gives 0
+                tokens +=
+                    static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_i64(w[1 + 2 * j])));
+                usd += static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_i64(w[2 + 2 * j])));
                 const auto& key = w[1 + 2 * n + j];
                 if (std::find(scope_keys.begin(), scope_keys.end(), key) == scope_keys.end())
                     scope_keys.push_back(key);
@@ -233,20 +234,35 @@ class v2_audit_log final : public audit_log {
     /// `older`: layout 1's records on the same prefix (a migrated prefix keeps them until their
     /// retention ends), listed after the stream's, which are all younger.
     v2_audit_log(std::shared_ptr<redis_client> c, std::string prefix, std::chrono::seconds keep,
-                 std::shared_ptr<audit_log> older)
+                 std::chrono::seconds spend_keep, std::shared_ptr<audit_log> older)
         : c_(std::move(c)),
           p_(std::move(prefix)),
           keep_ms_(keep.count() * 1000),
-          older_(std::move(older)) {}
+          spend_keep_s_(spend_keep.count()),
+          older_(std::move(older)),
+          once_(p_ + ":once:" + std::to_string(std::random_device{}()) +
+                std::to_string(std::random_device{}()) + "-") {}
 
     // An audit-only settlement ('a'), with a marker named by the record so that a retried
     // append is stored once.
     net::awaitable<error_code> append(std::string kind, std::string payload_json) override {
-        const std::string once = p_ + ":once:" + std::to_string(core::fnv1a64(payload_json)) + "-" +
-                                 std::to_string(core::fnv1a64(kind)) + "-" +
-                                 std::to_string(payload_json.size());
-        auto r = co_await c_->script(v2_settle_script(), keys(once),
-                                     args(std::move(kind), std::move(payload_json)));
+        const std::string once = record_marker(kind, payload_json);
+        auto cmd = command(once, std::move(kind), std::move(payload_json), std::nullopt);
+        auto r =
+            co_await c_->script(v2_settle_script(), std::move(cmd.first), std::move(cmd.second));
+        co_return failure_of(r);
+    }
+
+    // The record (none for an empty kind) and the spend in one audit-only settlement. A
+    // spend-only write is marked by its request id: retried, it counts once.
+    net::awaitable<error_code> append_spent(std::string kind, std::string payload_json,
+                                            bool /*vetted*/, spend_sample spend) override {
+        std::string once = once_ + "s-" + std::to_string(core::fnv1a64(spend.request_id));
+        if (!kind.empty())
+            once = record_marker(kind, payload_json);
+        auto cmd = command(once, std::move(kind), std::move(payload_json), std::move(spend));
+        auto r =
+            co_await c_->script(v2_settle_script(), std::move(cmd.first), std::move(cmd.second));
         co_return failure_of(r);
     }
 
@@ -292,12 +308,37 @@ class v2_audit_log final : public audit_log {
         co_return out;
     }
 
-    std::vector<std::string> keys(const std::string& once) const {
-        return {p_ + ":reap", p_ + ":audit", once};
+    // The marker of a record, named by this process and the record: a retry (from this
+    // process) finds it, and another replica's record with the same text — request ids are
+    // `ditto-<ms>-<seq>` in every replica, so two replicas can write the same one — does not.
+    std::string record_marker(const std::string& kind, const std::string& payload) const {
+        return once_ + std::to_string(core::fnv1a64(payload)) + "-" +
+               std::to_string(core::fnv1a64(kind)) + "-" + std::to_string(payload.size());
     }
-    std::vector<std::string> args(std::string kind, std::string payload) const {
-        return {std::to_string(keep_ms_), "", "0", "3", "a", "-1", "-1", "0", "0", std::move(kind),
-                std::move(payload),       "0"};
+
+    // An audit-only settlement (lua/settle.lua): KEYS reap, audit, the marker (3), the spend
+    // buckets; one item, flag 'a'.
+    std::pair<std::vector<std::string>, std::vector<std::string>> command(
+        const std::string& once, std::string kind, std::string payload,
+        const std::optional<spend_sample>& spend) const {
+        std::pair<std::vector<std::string>, std::vector<std::string>> c;
+        auto& [keys, argv] = c;
+        keys = {p_ + ":reap", p_ + ":audit", once};
+        argv = {std::to_string(keep_ms_),
+                std::to_string(spend_keep_s_),
+                "",
+                "0",
+                "3",
+                "a",
+                "-1",
+                "-1",
+                "0",
+                "0",
+                std::move(kind),
+                std::move(payload)};
+        spend_args(p_, spend, keys, argv);
+        argv.emplace_back("0");
+        return c;
     }
     std::vector<std::string> range(const audit_query& q) const {
         std::string end = "+", start = "-";
@@ -311,7 +352,71 @@ class v2_audit_log final : public audit_log {
     std::shared_ptr<redis_client> c_;
     std::string p_;
     std::int64_t keep_ms_;
+    std::int64_t spend_keep_s_;
     std::shared_ptr<audit_log> older_;
+    std::string once_;  ///< `P:once:<this process's nonce>-`
+};
+
+// The spend buckets lua/settle.lua writes: P:spend:h:<hour> and P:spend:d:<day>, a row
+// "<requests> <input> <output> <cached> <uUSD>" per dims. A query reads each bucket of its range
+// whole, in one pipeline (docs/governance.md, "Spend over time").
+class v2_spend_log final : public spend_log {
+  public:
+    v2_spend_log(std::shared_ptr<redis_client> c, std::string prefix)
+        : c_(std::move(c)), p_(std::move(prefix)) {}
+
+    net::awaitable<spend_result> query(spend_query q) override {
+        spend_result out;
+        const std::int64_t step = q.daily ? 86'400 : 3600;
+        std::vector<std::int64_t> starts;
+        std::vector<std::vector<std::string>> reads;
+        for (std::int64_t t = q.from / step * step; t < q.to; t += step) {
+            starts.push_back(t);
+            reads.push_back(bucket_read(q.daily, t / step));
+        }
+        if (reads.empty())
+            co_return out;
+        auto read = co_await c_->pipeline(std::move(reads));
+        if ((out.error = read.error))
+            co_return out;
+        // The rows' names point into the replies, kept with the result.
+        auto replies = std::make_shared<std::vector<redis_reply>>(std::move(read.replies));
+        const auto& r = *replies;
+        out.storage = replies;
+        std::size_t total = 0;
+        for (const auto& h : r)
+            total += h.elements.size() / 2;
+        out.rows.reserve(total);
+        for (std::size_t i = 0; i < r.size() && i < starts.size(); ++i) {
+            const auto& h = r[i];
+            for (std::size_t j = 0; j + 1 < h.elements.size(); j += 2) {
+                spend_row row{starts[i], h.elements[j].as_string().value_or(""), {}};
+                // "<requests> <input> <output> <cached> <uUSD>", read in place: a 90-day query
+                // reads a hundred thousand of them.
+                const auto v = h.elements[j + 1].as_string().value_or("");
+                std::uint64_t* const fields[] = {&row.c.requests, &row.c.input_tokens,
+                                                 &row.c.output_tokens, &row.c.cached_tokens,
+                                                 &row.c.usd_micros};
+                const char* at = v.data();
+                const char* const end = v.data() + v.size();
+                for (auto* f : fields) {
+                    while (at < end && *at == ' ')
+                        ++at;
+                    at = std::from_chars(at, end, *f).ptr;
+                }
+                out.rows.push_back(std::move(row));
+            }
+        }
+        co_return out;
+    }
+
+  private:
+    std::vector<std::string> bucket_read(bool daily, std::int64_t n) const {
+        return {"HGETALL", p_ + (daily ? ":spend:d:" : ":spend:h:") + std::to_string(n)};
+    }
+
+    std::shared_ptr<redis_client> c_;
+    std::string p_;
 };
 
 // Layout 1 -> 2 (lua/migrate.lua): one atomic call; a replica that finds the prefix migrated
@@ -410,10 +515,12 @@ std::function<net::awaitable<std::optional<std::string>>()> layout_claim(
 }
 
 void use_layout_v2(store_set& s, std::shared_ptr<redis_client> client, const std::string& prefix,
-                   std::chrono::seconds audit_retention) {
+                   std::chrono::seconds audit_retention, std::chrono::seconds spend_retention) {
     s.budgets = std::make_shared<v2_budget_store>(client, prefix);
-    s.audit = std::make_shared<v2_audit_log>(client, prefix, audit_retention, s.audit);
-    s.governance = make_redis_governor(std::move(client), prefix, audit_retention);
+    s.audit =
+        std::make_shared<v2_audit_log>(client, prefix, audit_retention, spend_retention, s.audit);
+    s.spend = std::make_shared<v2_spend_log>(client, prefix);
+    s.governance = make_redis_governor(std::move(client), prefix, audit_retention, spend_retention);
 }
 
 }  // namespace ditto::store::redis

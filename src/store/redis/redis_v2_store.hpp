@@ -21,6 +21,6 @@ std::function<boost::asio::awaitable<std::optional<std::string>>()> layout_claim
 
 /// Replaces the set's budgets, audit log and governor with layout v2's.
 void use_layout_v2(store_set& s, std::shared_ptr<redis_client> client, const std::string& prefix,
-                   std::chrono::seconds audit_retention);
+                   std::chrono::seconds audit_retention, std::chrono::seconds spend_retention);
 
 }  // namespace ditto::store::redis

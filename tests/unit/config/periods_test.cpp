@@ -104,5 +104,58 @@ TEST(KeyPeriods, ModelLimitsAreReadWrittenAndChecked) {
     EXPECT_NE(first_error(R"(,"model_limits":[])").find("model_limits"), std::string::npos);
 }
 
+// Review of issue 25: what could make one key's ledger another's, or break the stored JSON.
+TEST(KeyPeriods, IdsAndPatternsThatWouldCollideAreRefused) {
+    // A pattern that would write its own JSON members into the stored config.
+    EXPECT_NE(first_error(R"(,"model_limits":{"x\":{}},\"tenant_id\":\"acme":{"rpm":1}})")
+                  .find("model pattern"),
+              std::string::npos);
+    EXPECT_NE(first_error(R"(,"model_limits":{"a b":{"rpm":1}})").find("model pattern"),
+              std::string::npos);
+    const auto config_errors = [](const std::string& keys) {
+        diagnostics diag;
+        const auto cfg =
+            parse_gateway_json(R"({"virtual_keys":[)" + keys + R"(],"router":{}})", diag);
+        validate(cfg, diag);
+        return diag.errors;
+    };
+    const auto has = [](const std::vector<std::string>& errors, const std::string& what) {
+        for (const auto& e : errors) {
+            if (e.find(what) != std::string::npos)
+                return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(has(config_errors(R"({"id":"victim@1893456000-1893542400","token":"a"})"),
+                    "virtual_keys[0].id must not end in @<digits>-<digits>"));
+    EXPECT_TRUE(has(config_errors(R"({"id":"k","token":"a","user_id":"bob@2024-2025"})"),
+                    "virtual_keys[0].user_id must not end in @<digits>-<digits>"));
+    EXPECT_TRUE(has(config_errors(R"({"id":"victim#model:gpt-4o*","token":"a"})"),
+                    "must not hold \"#model:\""));
+    EXPECT_TRUE(config_errors(R"({"id":"alice@example.com","token":"a"})").empty());
+    // Keys sharing a tenant count in the same periods.
+    EXPECT_TRUE(
+        has(config_errors(
+                R"({"id":"a","token":"a","tenant_id":"t","tenant_budget":{"period":"month"}},)"
+                R"({"id":"b","token":"b","tenant_id":"t","tenant_budget":)"
+                R"({"period":"month","timezone":"Europe/Paris"}})"),
+            "virtual_keys[1].tenant_budget: another key's budget for tenant:t counts in other "
+            "periods"));
+    EXPECT_TRUE(
+        config_errors(R"({"id":"a","token":"a","tenant_id":"t","tenant_budget":{"period":"day"}},)"
+                      R"({"id":"b","token":"b","tenant_id":"t","tenant_budget":{"period":"day"}})")
+            .empty());
+    // A previous token is no other key's token, previous or current.
+    EXPECT_TRUE(has(config_errors(R"({"id":"a","token":"a","previous_token":"p",)"
+                                  R"("previous_token_expires_at":"2030-01-01T00:00:00Z"},)"
+                                  R"({"id":"b","token":"b","previous_token":"p",)"
+                                  R"("previous_token_expires_at":"2030-01-01T00:00:00Z"})"),
+                    "virtual_keys[1].previous_token is already a token"));
+    EXPECT_TRUE(has(config_errors(R"({"id":"a","token":"a","previous_token":"b",)"
+                                  R"("previous_token_expires_at":"2030-01-01T00:00:00Z"},)"
+                                  R"({"id":"b","token":"b"})"),
+                    "virtual_keys[0].previous_token is already a token"));
+}
+
 }  // namespace
 }  // namespace ditto::config

@@ -36,7 +36,7 @@ TEST(BudgetPeriods, FarFromABoundaryOneLedger) {
 }
 
 TEST(BudgetPeriods, NearABoundaryBothWithWindowsThatMeet) {
-    for (const std::int64_t t : {midnight - 300, midnight - 1, midnight, midnight + 299}) {
+    for (const std::int64_t t : {midnight - 330, midnight - 1, midnight, midnight + 329}) {
         const auto l = ledgers_for("key-1", day(), *core::time_zone::utc(), t);
         ASSERT_EQ(l.size(), 2u) << t;
         EXPECT_EQ(l[0].scope_id, "key-1@1893369600-1893456000") << t;
@@ -46,8 +46,8 @@ TEST(BudgetPeriods, NearABoundaryBothWithWindowsThatMeet) {
         EXPECT_EQ(l[0].valid_from, 0);
         EXPECT_EQ(l[1].valid_until, 0);
     }
-    EXPECT_EQ(ledgers_for("key-1", day(), *core::time_zone::utc(), midnight - 301).size(), 1u);
-    EXPECT_EQ(ledgers_for("key-1", day(), *core::time_zone::utc(), midnight + 300).size(), 1u);
+    EXPECT_EQ(ledgers_for("key-1", day(), *core::time_zone::utc(), midnight - 331).size(), 1u);
+    EXPECT_EQ(ledgers_for("key-1", day(), *core::time_zone::utc(), midnight + 330).size(), 1u);
 }
 
 TEST(BudgetPeriods, WeekAndMonthInATimeZoneWithSummerTime) {

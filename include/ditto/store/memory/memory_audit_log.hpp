@@ -8,10 +8,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 #include "ditto/store/audit_log.hpp"
+#include "ditto/store/memory/memory_spend_log.hpp"
 
 namespace ditto::store {
 
@@ -19,7 +21,9 @@ class memory_audit_log final : public audit_log {
   public:
     using clock_fn = std::function<std::int64_t()>;  ///< unix milliseconds
 
-    explicit memory_audit_log(std::size_t capacity = 10'000, clock_fn now_ms = {});
+    /// `spend`: the buckets append_spent() counts in; none, none kept.
+    explicit memory_audit_log(std::size_t capacity = 10'000, clock_fn now_ms = {},
+                              std::shared_ptr<memory_spend_log> spend = {});
 
     boost::asio::awaitable<boost::system::error_code> append(std::string kind,
                                                              std::string payload_json) override;
@@ -27,6 +31,22 @@ class memory_audit_log final : public audit_log {
     bool appends_now() const override { return true; }
     boost::system::error_code append_sync(std::string kind, std::string payload_json) override {
         append_now(std::move(kind), std::move(payload_json));
+        return {};
+    }
+
+    boost::asio::awaitable<boost::system::error_code> append_spent(std::string kind,
+                                                                   std::string payload_json,
+                                                                   bool vetted,
+                                                                   spend_sample spend) override {
+        co_return append_spent_sync(std::move(kind), std::move(payload_json), vetted,
+                                    std::move(spend));
+    }
+    boost::system::error_code append_spent_sync(std::string kind, std::string payload_json,
+                                                bool /*vetted*/, spend_sample spend) override {
+        if (!kind.empty())
+            append_now(std::move(kind), std::move(payload_json));
+        if (spend_)
+            spend_->record(spend);
         return {};
     }
 
@@ -43,6 +63,7 @@ class memory_audit_log final : public audit_log {
 
     std::size_t per_shard_;
     clock_fn now_;
+    std::shared_ptr<memory_spend_log> spend_;
     std::atomic<std::uint64_t> seq_{0};
     std::array<shard, shard_count> shards_;
 };

@@ -28,6 +28,8 @@ class memory_control_store final : public control_store {
 
 /// The memory implementation of every part of the store interface.
 struct store_set;
-store_set make_memory_store(std::size_t audit_capacity = 10'000);
+/// `spend_retention`: how long the spend buckets keep an hour (docs/governance.md).
+store_set make_memory_store(std::size_t audit_capacity = 10'000,
+                            std::chrono::seconds spend_retention = std::chrono::hours(24 * 90));
 
 }  // namespace ditto::store

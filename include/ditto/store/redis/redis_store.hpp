@@ -19,6 +19,8 @@ struct redis_store_options {
     redis_options connection;
     /// Audit records expire after this; 0 keeps them (docs/redis.md: default 30 days).
     std::chrono::seconds audit_retention{30 * 24 * 3600};
+    /// Spend buckets expire this long after their last write (docs/governance.md).
+    std::chrono::seconds spend_retention{90 * 24 * 3600};
     /// How often the control version is checked for changes made by another replica.
     std::chrono::milliseconds control_poll{50};
     /// The key layout (docs/redis.md, "Layout v2"): 2 gives the set layout v2's governor,

@@ -12,7 +12,7 @@
 --        counts only from Redis second w on, w < 0 only before second -w. Near a period's
 --        boundary the gateway names the ledgers of both periods, each with its window, and
 --        Redis TIME picks one: the clock of every replica is Redis's. A scope that does not
---        count is skipped whole (its entry fields are '-').
+--        count is skipped whole: its entry fields are '~', and settle and reap pass it by.
 --        expiry: 0 none; else the unix second at which a ledger this call creates expires
 --        (EXPIREAT: a past period's ledger is dropped after its retention).
 --        A cache hit passes -1 for every amount: rate limits only, no budget reserved or spent
@@ -33,7 +33,8 @@
 --
 -- The bucket entry, rid -> "<minute> <t1> <u1> ... <tn> <un> <KEYS[1]> ... <KEYS[n]>"
 --   minute: the Redis minute of the admission (settle corrects rate counters in it only);
---   ti, ui: the amounts reserved on scope i, '-' for no line; then the scope key names, read
+--   ti, ui: the amounts reserved on scope i, '-' for no line, '~' for a scope skipped by its
+--   window (neither read nor written by anyone); then the scope key names, read
 --   by reap only (settle gets the keys in its own KEYS). Scope key names hold no space (the
 --   gateway percent-encodes the scope id in the key name; a key with one is an error reply).
 --   Other values: 'x' the marker of a settlement that found no entry (settle), 'r' a
@@ -87,9 +88,24 @@ for i = 1, n do
   if w ~= 0 and ((w > 0 and now < w) or (w < 0 and now >= -w)) then
     skipped = skipped or {0}
     skipped[#skipped + 1] = i
-    entry[2 * i], entry[2 * i + 1], entry[2 * n + 1 + i] = '-', '-', key
+    entry[2 * i], entry[2 * i + 1], entry[2 * n + 1 + i] = '~', '~', key
   else
-    local v = redis.call('HMGET', key, 'm', 'rq', 'tk', 'prq', 'ptk', 'st', 'rt', 'su', 'ru')
+    -- Only what the scope limits is read (and written below): its rate counters when it has
+    -- rpm or tpm, its ledgers when it has a budget line (a period's ledger has no counters).
+    local rpm, tpm = ARGV[a + 1], ARGV[a + 2]
+    local rate = rpm ~= '-1' or tpm ~= '-1'
+    local lines = ARGV[a + 5] ~= '-1' or ARGV[a + 6] ~= '-1'
+    local v
+    if rate and lines then
+      v = redis.call('HMGET', key, 'm', 'rq', 'tk', 'prq', 'ptk', 'st', 'rt', 'su', 'ru')
+    elseif rate then
+      v = redis.call('HMGET', key, 'm', 'rq', 'tk', 'prq', 'ptk')
+    elseif lines then
+      local b = redis.call('HMGET', key, 'st', 'rt', 'su', 'ru')
+      v = {false, false, false, false, false, b[1], b[2], b[3], b[4]}
+    else
+      v = {}
+    end
     local m = tonumber(v[1])
     -- the counters as they are after rolling to this minute; prq and ptk kept as strings
     local rq, tk, prq, ptk, p1, p2 = 0, 0, 0, 0, '0', '0'
@@ -99,7 +115,6 @@ for i = 1, n do
     elseif m == minute - 1 then
       p1, p2 = v[2] or '0', v[3] or '0'
     end
-    local rpm, tpm = ARGV[a + 1], ARGV[a + 2]
     if rpm ~= '-1' then
       prq = tonumber(p1)
       if (rq + 1) * 60 + prq * wait > tonumber(rpm) * 60 then return -(i * 1000 + 100 + wait) end
@@ -117,7 +132,7 @@ for i = 1, n do
     if not ua then return {-(i * 1000 + 400), fmt('%d', ru)} end
     local x = ARGV[a + 8]
     if x == '0' or v[6] or v[7] or v[8] or v[9] then x = false end
-    rows[i] = {rq + 1, tk + charge, p1, p2, rt, ru, x}
+    rows[i] = {rq + 1, tk + charge, p1, p2, rt, ru, x, rate}
     entry[2 * i] = ta
     entry[2 * i + 1] = ua
     entry[2 * n + 1 + i] = key
@@ -135,8 +150,11 @@ local mm = entry[1]
 for i = 1, n do
   local r = rows[i]
   if r then
-    local args = {'m', mm, 'rq', fmt('%d', r[1]), 'tk', fmt('%d', r[2]), 'prq', r[3], 'ptk', r[4],
-                  'up', up}
+    local args = {'up', up}
+    if r[8] then
+      args = {'m', mm, 'rq', fmt('%d', r[1]), 'tk', fmt('%d', r[2]), 'prq', r[3], 'ptk', r[4],
+              'up', up}
+    end
     if r[5] then args[#args + 1], args[#args + 2] = 'rt', fmt('%d', r[5]) end
     if r[6] then args[#args + 1], args[#args + 2] = 'ru', fmt('%d', r[6]) end
     redis.call('HSET', KEYS[i], unpack(args))

@@ -66,8 +66,9 @@ for k = 2, b + 1 do
         local d = declared[f[2 * n + 1 + j]]
         if not d then return {-1, 0, 0, '0', '0', current} end
         local ta, ua = f[2 * j], f[2 * j + 1]
-        if ta ~= '-' then d[1] = d[1] + tonumber(ta); tokens = tokens + tonumber(ta) end
-        if ua ~= '-' then d[2] = d[2] + tonumber(ua); usd = usd + tonumber(ua) end
+        -- '-' no line, '~' a scope its window skipped: nothing reserved there
+        if ta ~= '-' and ta ~= '~' then d[1] = d[1] + tonumber(ta); tokens = tokens + tonumber(ta) end
+        if ua ~= '-' and ua ~= '~' then d[2] = d[2] + tonumber(ua); usd = usd + tonumber(ua) end
       end
       released = released + 1
       if tomb then

@@ -6,9 +6,10 @@
 --        P:scope:<scope>, buckets P:res:<sec>, markers P:once:<hash> of audit-only records),
 --        each once, named by its index in KEYS from ARGV: settlements with different scopes,
 --        seconds or kinds share one call.
--- ARGV   1 audit retention in ms (0: keep every record), then per settlement 11 + n values:
---        rid, sec, key#, flag, tokens, usd, refund, token delta, kind, payload, n,
---        scope#1 .. scope#n          (#: an index into KEYS)
+-- ARGV   1 audit retention in ms (0: keep every record), 2 spend retention in seconds, then
+--        per settlement 15 + n values:
+--        rid, sec, key#, flag, tokens, usd, refund, token delta, kind, payload,
+--        hour#, day#, dims, amounts, n, scope#1 .. scope#n          (#: an index into KEYS)
 --          flag 'c' commit (spend the actual amounts), 'r' roll back (spend nothing):
 --                key# is the bucket P:res:<sec>;
 --               'a' an audit record only (no reservation: a refusal, a request without
@@ -21,6 +22,13 @@
 --                counter (actual - charge; negative gives tokens back); both only while
 --                Redis is still in the minute of the admission (the entry records it)
 --          kind '' writes no audit record
+--          hour#, day#, dims, amounts: a served request's spend (docs/governance.md, "Spend
+--                over time"): the row `dims` of the buckets P:spend:h:<hour> and
+--                P:spend:d:<day> gains one request and `amounts` ("<input> <output> <cached>
+--                <uUSD>"), when the settlement writes its audit record (replies 0, 1, 3) —
+--                so a retried settlement counts once. dims '': no spend. A bucket's row is
+--                "<requests> <input> <output> <cached> <uUSD>"; the bucket expires spend
+--                retention + a day after its last write
 --          scope#: the scope hashes in the order the admission passed them
 -- Reply  one integer per settlement, in order:
 --        0 settled (live)      1 already reaped: the audit record only, nothing spent
@@ -52,6 +60,7 @@ local fmt = string.format
 local mm = fmt('%d', math.floor(now / 60))
 local up = fmt('%d', now * 1000 + math.floor(tonumber(t[2]) / 1000))
 local keep = tonumber(ARGV[1])
+local spend_keep = tonumber(ARGV[2])
 local minid = keep > 0 and fmt('%d', now * 1000 - keep) or nil
 
 local records = {}
@@ -70,7 +79,7 @@ end
 
 -- The entries of every bucket named, one HMGET per bucket.
 local buckets, border = {}, {}
-local i = 2
+local i = 3
 while i <= #ARGV do
   if ARGV[i + 3] ~= 'a' then
     local k = ARGV[i + 2]
@@ -82,7 +91,7 @@ while i <= #ARGV do
     end
     b.rids[#b.rids + 1] = ARGV[i]
   end
-  i = i + 11 + tonumber(ARGV[i + 10])
+  i = i + 15 + tonumber(ARGV[i + 14])
 end
 for _, k in ipairs(border) do
   local b = buckets[k]
@@ -115,19 +124,46 @@ local function release(c, reserved, actual, commit, spent_at, reserved_at, chang
   if commit then c[spent_at] = c[spent_at] + (actual == '-1' and r or tonumber(actual)) end
 end
 
+-- The spend of the settlements that write their record, summed per bucket and row: one HMGET
+-- and one HSET per bucket at the end.
+local spend, sorder2 = {}, {}
+local function count(i)
+  local dims = ARGV[i + 12]
+  if dims == '' then return end
+  local a = {}
+  for w in string.gmatch(ARGV[i + 13], '%S+') do a[#a + 1] = tonumber(w) or 0 end
+  for _, k in ipairs({ARGV[i + 10], ARGV[i + 11]}) do
+    local b = spend[k]
+    if not b then
+      b = {rows = {}, order = {}}
+      spend[k] = b
+      sorder2[#sorder2 + 1] = k
+    end
+    local row = b.rows[dims]
+    if not row then
+      row = {0, 0, 0, 0, 0}
+      b.rows[dims] = row
+      b.order[#b.order + 1] = dims
+    end
+    row[1] = row[1] + 1
+    for j = 1, 4 do row[j + 1] = row[j + 1] + (a[j] or 0) end
+  end
+end
+
 local out = {}
-i = 2
+i = 3
 while i <= #ARGV do
   local rid, flag = ARGV[i], ARGV[i + 3]
   local kind, payload = ARGV[i + 8], ARGV[i + 9]
-  local n = tonumber(ARGV[i + 10])
-  local s = i + 11
+  local n = tonumber(ARGV[i + 14])
+  local s = i + 15
   if flag == 'a' then
     local key = KEYS[tonumber(ARGV[i + 2])]
     if key and not redis.call('SET', key, '1', 'NX', 'EX', 300) then
       out[#out + 1] = 4
     else
       audit(kind, payload)
+      count(i)
       out[#out + 1] = 3
     end
   else
@@ -147,8 +183,9 @@ while i <= #ARGV do
       audit(kind, payload)
       for j = 1, n do
         local ta, ua = f[2 * j], f[2 * j + 1]
-        -- a scope with nothing to settle (no line, no correction) is not read or written
-        if correct or ta ~= '-' or ua ~= '-' then
+        -- a scope skipped by its window ('~', a budget period's other ledger) is not this
+        -- request's; one with nothing to settle (no line, no correction) is not read either
+        if ta ~= '~' and (correct or ta ~= '-' or ua ~= '-') then
           local c = scope_of(KEYS[tonumber(ARGV[s + j - 1])])
           if correct and c[1] == mm then
             local rq, tk = c[2] - refund, c[3] + delta
@@ -160,9 +197,11 @@ while i <= #ARGV do
       end
       b.val[rid] = false
       b.del[#b.del + 1] = rid
+      count(i)
       out[#out + 1] = 0
     elseif v == 'r' or (not v and below_watermark(tonumber(ARGV[i + 1]))) then
       audit(kind, payload)
+      count(i)
       if v then
         b.val[rid] = false
         b.del[#b.del + 1] = rid
@@ -195,11 +234,29 @@ local function put(a, f1, v1, f2, v2)
 end
 for _, key in ipairs(sorder) do
   local c = scopes[key]
-  local a = {'HSET', key, 'up', up}
-  if c[8] then put(a, 'rq', c[2], 'tk', c[3]) end
-  if c[9] then put(a, 'rt', c[5], 'st', c[4]) end
-  if c[10] then put(a, 'ru', c[7], 'su', c[6]) end
+  if c[8] or c[9] or c[10] then  -- a scope read but left as it was is not written
+    local a = {'HSET', key, 'up', up}
+    if c[8] then put(a, 'rq', c[2], 'tk', c[3]) end
+    if c[9] then put(a, 'rt', c[5], 'st', c[4]) end
+    if c[10] then put(a, 'ru', c[7], 'su', c[6]) end
+    redis.call(unpack(a))
+  end
+end
+for _, k in ipairs(sorder2) do
+  local b, key = spend[k], KEYS[tonumber(k)]
+  local v = redis.call('HMGET', key, unpack(b.order))
+  local a = {'HSET', key}
+  for j, dims in ipairs(b.order) do
+    local row, w = b.rows[dims], 0
+    for x in string.gmatch(v[j] or '', '%S+') do
+      w = w + 1
+      if w <= 5 then row[w] = row[w] + (tonumber(x) or 0) end
+    end
+    a[#a + 1] = dims
+    a[#a + 1] = fmt('%d %d %d %d %d', row[1], row[2], row[3], row[4], row[5])
+  end
   redis.call(unpack(a))
+  redis.call('EXPIRE', key, spend_keep + 86400)
 end
 for _, k in ipairs(border) do
   local b = buckets[k]
