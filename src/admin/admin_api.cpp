@@ -181,14 +181,15 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
         }
         co_return not_allowed(req, tokens.any_write_capable() ? "GET, POST" : "GET");
     }
-    if (auto id = rotate_target(path)) {
+    const auto rotate_id = rotate_target(path);  // not declared in the `if`: GCC 12 and co_await
+    if (rotate_id) {
         if (!tokens.any_write_capable())
             co_return empty_404(req);
         if (!post)
             co_return not_allowed(req, "POST");
         if (auto no = permit(c, need::write, scope::any))
             co_return std::move(*no);
-        co_return co_await keys_rotate(p_, c, *id);
+        co_return co_await keys_rotate(p_, c, *rotate_id);
     }
     if (auto id = segment_after(path, "/admin/keys/")) {
         if (!tokens.any_write_capable())

@@ -375,7 +375,11 @@ std::string render_spend(const std::vector<store::spend_row>& rows,
                     w.str(spend_dimensions[i], v);
                     auto member = w.finish();  // {"key":"…"}
                     l.json += (l.json.empty() ? "" : ",") + member.substr(1, member.size() - 2);
-                    l.csv += "," + csv_field(v);
+                    // A spreadsheet runs a cell that starts with = + - @ (the model is the
+                    // client's): such a value is written with a leading '.
+                    const bool formula =
+                        !v.empty() && std::string_view("=+-@").find(v[0]) != std::string_view::npos;
+                    l.csv += "," + csv_field(formula ? "'" + v : v);
                     l.sort += v + '\x1f';
                 }
                 auto [at, made] = label_by_sort.try_emplace(l.sort, labels.size());
@@ -396,8 +400,13 @@ std::string render_spend(const std::vector<store::spend_row>& rows,
         order[i] = i;
     std::sort(order.begin(), order.end(),
               [&labels](std::size_t x, std::size_t y) { return labels[x].sort < labels[y].sort; });
+    std::size_t entries = 0;  // the answer's rows (sized from them, not from what was read)
+    for (const auto& [start, by_label] : buckets) {
+        for (const auto& c : by_label)
+            entries += c.requests > 0 ? 1 : 0;
+    }
     std::string out;
-    out.reserve(rows.size() * (csv ? 80 : 160) + 64);
+    out.reserve(entries * (csv ? 80 : 160) + 64);
     if (csv) {
         out = "start";
         for (const auto i : group)
@@ -464,9 +473,16 @@ net::awaitable<reply> spend_report(const parts& p, const call& c) {
     if ((step != "day" && step != "hour") || (format != "json" && format != "csv"))
         co_return error_reply(c, 400, "invalid_request", "step is hour or day; format json or csv");
     const bool daily = step == "day";
-    const auto now = middleware::calendar_now_ms() / 1000;
-    const auto to = time_param(c, "to", now + 1);
-    const auto from = time_param(c, "from", daily ? now - 30 * 86'400 : now - 86'400);
+    // The stores bucket by the system clock (not the calendar's test offset).
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto to = time_param(c, "to", now + 1);
+    auto from = time_param(c, "from", daily ? now - 30 * 86'400 : now - 86'400);
+    // Bounded before any arithmetic (year 1970 to 9999): no overflow, no endless range.
+    constexpr std::int64_t latest = 253'402'300'799;
+    if (from && to && (*from < 0 || *to < 0 || *from > latest || *to > latest))
+        from.reset();
     if (!to || !from || *from >= *to) {
         co_return error_reply(c, 400, "invalid_request",
                               "from and to are RFC 3339 or unix seconds, from before to");
@@ -492,7 +508,9 @@ net::awaitable<reply> spend_report(const parts& p, const call& c) {
             group.push_back(i);
         at = comma + 1;
     }
-    store::spend_query q{*from, *to, daily};
+    // Whole buckets: the first and the last are read entire on both stores.
+    const std::int64_t step_s = daily ? 86'400 : 3600;
+    store::spend_query q{*from / step_s * step_s, (*to + step_s - 1) / step_s * step_s, daily};
     auto res = co_await p.store.spend->query(q);
     if (res.error) {
         co_return error_reply(c, 503, "store_unavailable",

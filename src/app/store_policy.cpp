@@ -195,9 +195,12 @@ class retrying_audit final : public store::audit_log {
             co_return ec;
         // Retried as one: the store counts a spend-only write once (its marker).
         auto inner = inner_;
+        std::string what = "audit spend";
+        if (!kind.empty())
+            what = "audit " + kind;
         q_->add([inner, kind, payload_json, vetted,
                  spend] { return inner->append_spent(kind, payload_json, vetted, spend); },
-                "audit " + (kind.empty() ? std::string("spend") : kind), ec);
+                std::move(what), ec);
         co_return error_code{};
     }
 

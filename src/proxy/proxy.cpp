@@ -1,6 +1,7 @@
 #include "ditto/proxy/proxy.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include "audit_record.hpp"
 #include "dialect_answer.hpp"
@@ -72,7 +73,8 @@ class audit_settle final : public ::ditto::middleware::settle_action {
             co_return co_await p.governor->settle(std::move(p.request));
         }
         auto r = record(o);
-        if (auto s = spent(o)) {
+        auto s = spent(o);  // not declared in the `if`: GCC 12 and co_await
+        if (s) {
             co_return co_await audit_->append_spent(std::move(r.kind), std::move(r.payload_json),
                                                     r.vetted, std::move(*s));
         }
@@ -110,11 +112,14 @@ class audit_settle final : public ::ditto::middleware::settle_action {
     std::optional<store::spend_sample> spent(const ::ditto::middleware::outcome& o) const {
         if (!o.success())
             return std::nullopt;
+        static std::atomic<std::uint64_t> writes{0};
         store::spend_sample s;
-        s.request_id = r_.request_id;
+        s.write_id = writes.fetch_add(1, std::memory_order_relaxed) + 1;
         std::string_view model = o.upstream_model;
         if (model.empty() && r_.model)
             model = *r_.model;
+        // The client names the model: bounded, so one cannot fill a bucket with long names.
+        model = model.substr(0, 128);
         s.dims = store::spend_dims(r_.key_id, model, r_.tenant_id.value_or(""),
                                    r_.project_id.value_or(""), r_.user_id.value_or(""));
         s.input_tokens = o.usage.input.value_or(0);

@@ -56,7 +56,9 @@ inline std::optional<spend_dims_parts> split_spend_dims(std::string_view dims) {
 
 /// One served request's spend, counted once with its settlement or audit record.
 struct spend_sample {
-    std::string request_id;          ///< names a spend-only write, so that a retry counts it once
+    /// Names a spend-only write, so that a retry counts it once: unique in this process (the
+    /// request id is not: a client's x-request-id is only unique per key).
+    std::uint64_t write_id = 0;
     std::string dims;                ///< spend_dims()
     std::uint64_t input_tokens = 0;  ///< as the upstream reported them (cached included)
     std::uint64_t output_tokens = 0;

@@ -20,20 +20,25 @@ void memory_spend_log::record(const spend_sample& s) {
     const auto hour = now_() / 3600;
     const std::lock_guard lock(mu_);
     auto& rows = hours_[hour];
-    auto [it, made] = rows.try_emplace(s.dims);
-    it->second.add(spend_counters::of(s));
-    if (made) {
-        ++rows_;
+    auto it = rows.find(s.dims);
+    if (it == rows.end()) {
         trim(hour);
+        // Full with this hour's rows alone (a client naming ever new models): the row of
+        // everything over the cap, so memory stays bounded and nothing goes uncounted.
+        static const std::string over = spend_dims("(over the row cap)", "", "", "", "");
+        auto [at, made] = rows.try_emplace(rows_ >= max_rows_ ? over : s.dims);
+        rows_ += made ? 1 : 0;
+        it = at;
     }
+    it->second.add(spend_counters::of(s));
 }
 
-// Hours past the retention go, then the oldest hours while the rows are over the cap (never
-// the current one).
+// Before a row is added: hours past the retention go, then the oldest hours while the rows
+// are at the cap (never the current one).
 void memory_spend_log::trim(std::int64_t hour) {
     const auto oldest = hour - retention_ / 3600;
     while (!hours_.empty() && hours_.begin()->first != hour &&
-           (hours_.begin()->first < oldest || rows_ > max_rows_)) {
+           (hours_.begin()->first < oldest || rows_ >= max_rows_)) {
         rows_ -= hours_.begin()->second.size();
         hours_.erase(hours_.begin());
     }

@@ -257,7 +257,7 @@ class v2_audit_log final : public audit_log {
     // spend-only write is marked by its request id: retried, it counts once.
     net::awaitable<error_code> append_spent(std::string kind, std::string payload_json,
                                             bool /*vetted*/, spend_sample spend) override {
-        std::string once = once_ + "s-" + std::to_string(core::fnv1a64(spend.request_id));
+        std::string once = once_ + "s-" + std::to_string(spend.write_id);
         if (!kind.empty())
             once = record_marker(kind, payload_json);
         auto cmd = command(once, std::move(kind), std::move(payload_json), std::move(spend));

@@ -9,7 +9,7 @@ namespace ditto::store {
 namespace {
 
 spend_sample sample(const std::string& key, std::uint64_t input) {
-    return {"r", spend_dims(key, "m", "t", "", ""), input, 2, 1, 5};
+    return {1, spend_dims(key, "m", "t", "", ""), input, 2, 1, 5};
 }
 
 TEST(MemorySpendLog, HoursSumIntoDaysAndDimsReadBack) {
@@ -55,14 +55,22 @@ TEST(MemorySpendLog, RetentionAndTheRowCapDropTheOldestHours) {
     auto all = log.query_now({0, now, false});
     ASSERT_EQ(all.rows.size(), 3u);
     EXPECT_EQ(all.rows.front().start, 1'893'456'000 + 3600);
-    // Six rows in the current hour: over the cap of 5, the older hours go; the current stays.
-    for (int i = 0; i < 6; ++i)
+    // Seven rows in the current hour: at the cap of 5, the older hours go; the current stays,
+    // and what does not fit is counted in one row of its own.
+    for (int i = 0; i < 7; ++i)
         log.record(sample("n" + std::to_string(i), 1));
     all = log.query_now({0, now + 3600, false});
     EXPECT_EQ(all.rows.size(), 6u);
     EXPECT_EQ(log.rows(), 6u);
-    for (const auto& r : all.rows)
+    std::uint64_t requests = 0;
+    for (const auto& r : all.rows) {
         EXPECT_EQ(r.start, now);
+        requests += r.c.requests;
+        if (split_spend_dims(r.dims)->key == "(over the row cap)") {
+            EXPECT_EQ(r.c.requests, 2u);
+        }
+    }
+    EXPECT_EQ(requests, 7u);
 }
 
 }  // namespace

@@ -14,8 +14,8 @@
 --                key# is the bucket P:res:<sec>;
 --               'a' an audit record only (no reservation: a refusal, a request without
 --                scopes): rid, sec, amounts and scopes ignored; key# > 0 names a marker
---                P:once:<hash of the record> kept 300 s, so a retried record is stored
---                once; 0: no marker
+--                P:once:<writer's nonce>-<hash of the record> (or -s-<write id> for a spend
+--                only) kept 300 s, so a retried record is stored once; 0: no marker
 --          tokens, usd: the actual amounts, spent on every scope with a line for that
 --                metric; -1: as reserved
 --          refund 1 gives the request's place in rpm back; token delta is added to the tpm
