@@ -78,7 +78,11 @@ TEST_F(SpendControls, RefusalSaysWhenTheBudgetResetsInItsTimeZone) {
     EXPECT_LE(wait, 381'600);
     EXPECT_GE(wait, 381'600 - 30);
     // The Admin API: this period's ledger, its limit, what is left and when it resets.
-    auto b = http_request(gw.port, "GET", "/admin/budgets", "", {{"x-admin-token", "adm-w"}});
+    auto b = http_request(gw.port, "GET", "/admin/budgets?periods=last", "",
+                          {{"x-admin-token", "adm-w"}});
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->status, 400) << b->body;
+    b = http_request(gw.port, "GET", "/admin/budgets", "", {{"x-admin-token", "adm-w"}});
     ASSERT_TRUE(b);
     const auto list = json::parse(b->body);
     ASSERT_EQ(list.size(), 1u) << b->body;
@@ -331,9 +335,17 @@ TEST_F(SpendControls, SpendOverTimeCountsEveryServedRequestOnce) {
     ASSERT_EQ(r->status, 200) << r->body;
     EXPECT_NE(r->body.find(R"("key":"plain","requests":4)"), std::string::npos) << r->body;
     EXPECT_EQ(r->body.find("gov"), std::string::npos) << r->body;
-    // Bad queries.
-    for (const char* q : {"?step=week", "?group_by=colour", "?from=yesterday",
-                          "?step=hour&from=0&to=99999999", "?from=20&to=10"}) {
+    // A model that a spreadsheet would run as a formula is written as text.
+    send("vk-plain", "plain", "=1+1", {});
+    r = http_request(gw.port, "GET", "/admin/spend?group_by=model&format=csv", "", admin);
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->body.find(",'=1+1,1,"), std::string::npos) << r->body;
+    EXPECT_EQ(r->body.find(",=1+1,"), std::string::npos) << r->body;
+    // Bad queries, the hostile ones included (a range that would overflow, or never end).
+    for (const char* q :
+         {"?step=week", "?group_by=colour", "?from=yesterday", "?step=hour&from=0&to=99999999",
+          "?from=20&to=10", "?from=-9223372036854775808&to=0", "?from=0&to=9223372036854775807",
+          "?group_by=", "?format=xml"}) {
         r = http_request(gw.port, "GET", std::string("/admin/spend") + q, "", admin);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 400) << q << " " << r->body;

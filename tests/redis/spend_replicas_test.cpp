@@ -128,5 +128,29 @@ TEST_F(Replicas, SpendBucketsAreSharedAcrossReplicas) {
     EXPECT_LE(ttl, 91 * 86'400);
 }
 
+// Key layout 1 (being retired): a day budget still counts in its day's ledger, picked by the
+// replica's clock, and says when it resets; it keeps no spend buckets, and says so.
+TEST_F(Replicas, LayoutOneCountsPeriodsByTheReplicasClockAndKeepsNoSpend) {
+    start(1, virtual_key_json("key-1", "vk-1", R"("budget":{"total_tokens":30,"period":"day"})"),
+          {"--redis-layout", "1", "--admin-token", "adm-w"});
+    EXPECT_EQ(post(0, "vk-1")->status, 200);  // 27 of 30
+    auto r = post(0, "vk-1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 402);
+    EXPECT_NE(r->body.find("limit=30 attempted=54 resets_at="), std::string::npos) << r->body;
+    const auto day = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count() /
+                     86'400 * 86'400;
+    EXPECT_EQ(
+        cli({"HGET",
+             "t:budget_ledger:key-1@" + std::to_string(day) + "-" + std::to_string(day + 86'400),
+             "spent_tokens"}),
+        "27");
+    auto s = http_request(gws[0]->port, "GET", "/admin/spend", "", {{"x-admin-token", "adm-w"}});
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->status, 501) << s->body;
+}
+
 }  // namespace
 }  // namespace ditto::test
