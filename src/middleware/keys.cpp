@@ -6,6 +6,7 @@
 
 #include "ditto/config/load.hpp"
 #include "ditto/middleware/scopes.hpp"
+#include "ditto/store/spend_log.hpp"
 
 namespace ditto::middleware {
 
@@ -57,6 +58,10 @@ key_snapshot::key_snapshot(std::shared_ptr<const key_list> keys, config::router_
                 ms.rate = store::rate_scope{ms.scope.id, m.rpm, m.tpm};
             ks.models.push_back(std::move(ms));
         }
+        ks.spend_head = store::spend_part(k.id) + '|';
+        ks.spend_tail = '|' + store::spend_part(k.tenant_id.value_or("")) + '|' +
+                        store::spend_part(k.project_id.value_or("")) + '|' +
+                        store::spend_part(k.user_id.value_or(""));
         ks.cost_budget = has_cost_budget(k);
         ks.rails = &guardrails_->own(k);
         scopes_.push_back(std::move(ks));

@@ -9,6 +9,7 @@
 #include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
+#include "ditto/middleware/keys.hpp"
 #include "ditto/observe/redactor.hpp"
 #include "ditto/store/audit_log.hpp"
 
@@ -48,6 +49,8 @@ class audit_settle final : public ::ditto::middleware::settle_action {
         r_.tenant_id = ctx.key->tenant_id;
         r_.project_id = ctx.key->project_id;
         r_.user_id = ctx.key->user_id;
+        keys_ = ctx.keys;  // holds the snapshot that `scopes_` points into
+        scopes_ = &ctx.keys->scopes(*ctx.key);
         r_.method = ctx.req.method_string();
         r_.path = ctx.path;
         r_.model = ctx.fields.model;
@@ -120,8 +123,7 @@ class audit_settle final : public ::ditto::middleware::settle_action {
             model = *r_.model;
         // The client names the model: bounded, so one cannot fill a bucket with long names.
         model = model.substr(0, 128);
-        s.dims = store::spend_dims(r_.key_id, model, r_.tenant_id.value_or(""),
-                                   r_.project_id.value_or(""), r_.user_id.value_or(""));
+        s.dims = scopes_->spend_head + store::spend_part(model) + scopes_->spend_tail;
         s.input_tokens = o.usage.input.value_or(0);
         s.output_tokens = o.usage.output.value_or(0);
         s.cached_tokens = o.usage.cached.value_or(0);
@@ -140,6 +142,8 @@ class audit_settle final : public ::ditto::middleware::settle_action {
     std::shared_ptr<store::audit_log> audit_;
     const observe::redactor* vetted_;
     audit_request r_;
+    std::shared_ptr<const ::ditto::middleware::key_snapshot> keys_;
+    const ::ditto::middleware::key_snapshot::key_scopes* scopes_ = nullptr;
 };
 
 // Ours (docs/observability.md): tokens and cost by key and model, once the usage is known.

@@ -67,6 +67,9 @@ class key_snapshot {
         bool cost_budget = false;             ///< some scope has a USD budget (docs/governance.md)
         const compiled_guardrails* rails = nullptr;  ///< the key's own guardrails
         std::vector<model_scope> models;             ///< its model_limits
+        /// The key's parts of its spend rows' names (store::spend_dims), encoded once here
+        /// rather than for every request served: `<key>|` and `|<tenant>|<project>|<user>`.
+        std::string spend_head, spend_tail;
         /// The model_limits entry for `model`: an exact pattern, else the longest prefix.
         const model_scope* model(std::string_view name) const;
     };

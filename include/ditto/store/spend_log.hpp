@@ -20,17 +20,14 @@ namespace ditto::store {
 
 /// The five dimensions of a bucket row, each percent-encoded and joined by `|`: one string,
 /// the row's name in a bucket (a Redis hash field). An absent tenant, project or user is empty.
+inline std::string spend_part(std::string_view s) {
+    return core::percent_encode(s, ":@*/+ ");
+}
+
 inline std::string spend_dims(std::string_view key, std::string_view model, std::string_view tenant,
                               std::string_view project, std::string_view user) {
-    std::string out;
-    bool first = true;
-    for (const auto part : {key, model, tenant, project, user}) {
-        if (!first)
-            out += '|';
-        first = false;
-        out += core::percent_encode(part, ":@*/+ ");
-    }
-    return out;
+    return spend_part(key) + '|' + spend_part(model) + '|' + spend_part(tenant) + '|' +
+           spend_part(project) + '|' + spend_part(user);
 }
 
 struct spend_dims_parts {
