@@ -18,3 +18,6 @@ echo "log_event wrote $(wc -l <"$out/log_event.log") lines" >&2
 g++ -std=gnu++20 -O2 -Iinclude bench/micro/dialect_translate.cpp $lib/libditto_dialect.a \
   $lib/libditto_core.a -o "$out/dialect_translate" -lcrypto
 taskset -c 1 "$out/dialect_translate"
+g++ -std=gnu++20 -O2 -Iinclude bench/micro/trace_encode.cpp $lib/libditto_trace.a \
+  $lib/libditto_core.a -o "$out/trace_encode" -lcrypto
+taskset -c 1 "$out/trace_encode"

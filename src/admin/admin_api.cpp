@@ -1,6 +1,7 @@
 #include "ditto/admin/admin_api.hpp"
 
 #include "ditto/core/json_scan.hpp"
+#include "ditto/core/json_writer.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/http/error_body.hpp"
 #include "routes.hpp"
@@ -140,6 +141,26 @@ std::optional<std::string> rotate_target(std::string_view path) {
 
 }  // namespace
 
+namespace {
+
+// `GET /admin/whoami`: the token's role and tenant (docs/admin-api.md).
+std::string whoami_json(const principal& who) {
+    core::json_object_writer w;
+    const auto kind = who.kind;
+    w.str("role", kind == role::write          ? "write"
+                  : kind == role::read         ? "read"
+                  : kind == role::tenant_write ? "tenant_write"
+                                               : "tenant_read");
+    w.boolean("can_write", who.can_write());
+    if (who.tenant_scoped())
+        w.str("tenant_id", who.tenant);
+    else
+        w.raw("tenant_id", "null");
+    return w.finish();
+}
+
+}  // namespace
+
 boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
                                                          http::body_reader& body,
                                                          std::string path) {
@@ -167,6 +188,13 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
         }
     }
     const auto& tokens = p_.tokens;
+
+    // ---- who the token is (the console shows what it may do; docs/admin-api.md) ----
+    if (path == "/admin/whoami") {
+        if (!get)
+            co_return not_allowed(req, "GET");
+        co_return json_reply(c, status::ok, whoami_json(*who));
+    }
 
     // ---- keys (tenant-scoped) ----
     if (path == "/admin/keys") {

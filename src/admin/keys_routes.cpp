@@ -20,6 +20,9 @@ namespace ditto::admin {
 namespace net = boost::asio;
 using http::status;
 
+// What a PUT that keeps its token parses with; it never reaches the stored keys.
+constexpr const char* kept_token_placeholder = "ditto-admin-kept-token-placeholder";
+
 std::string key_view(const config::virtual_key_config& k, bool with_token) {
     return config::key_to_json(k,
                                with_token ? config::token_form::raw : config::token_form::redacted);
@@ -153,13 +156,20 @@ reply keys_list(const parts& p, const call& c) {
 
 net::awaitable<reply> keys_upsert(const parts& p, const call& c,
                                   std::optional<std::string> path_id) {
-    // The path's id wins over the body's (PUT /admin/keys/:id).
+    // The path's id wins over the body's (PUT /admin/keys/:id). A PUT without a token, or
+    // with the "redacted" a listing shows, keeps the stored one (hashed or not) and its
+    // rotation: an operator edits limits without knowing the key's secret.
     std::string text = c.body;
+    bool keep_token = false;
     if (path_id) {
         auto doc = nlohmann::json::parse(c.body, nullptr, false);
         if (doc.is_discarded() || !doc.is_object())
             co_return error_reply(c, 400, "invalid_request", "body must be a JSON object");
         doc["id"] = *path_id;
+        const auto t = doc.find("token");
+        keep_token = t == doc.end() || (t->is_string() && *t == "redacted");
+        if (keep_token)
+            doc["token"] = kept_token_placeholder;  // replaced by the stored token below
         text = doc.dump();
     }
     config::diagnostics diag;
@@ -184,7 +194,7 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
     r.audit_kind = "admin.key.upsert";
     const principal who = c.who;
     const auto secret = config::token_lookup_digest(key.token);
-    r.change = [key, secret, who, inserted](
+    r.change = [key, secret, who, inserted, keep_token](
                    std::vector<config::virtual_key_config>& keys,
                    config::router_config&) -> std::optional<admin_failure> {
         // Issue 19 item 7: a token already held by another key is refused before validation,
@@ -192,6 +202,8 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
         // whoever holds it (this tenant, another, either form of the token): it reveals only
         // what a request with that token as its bearer would — that it is in use.
         for (const auto& k : keys) {
+            if (keep_token)
+                break;  // a kept token is this key's already
             if (core::trim(k.id) == key.id)
                 continue;
             if (config::token_lookup_digest(k.token) == secret ||
@@ -204,12 +216,17 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
             if (who.tenant_scoped() && k.tenant_id != who.tenant)
                 return admin_failure{403, "forbidden", cross_tenant()};
             auto next = key;
-            if (auto failure = keep_rotation(k, next, secret))
+            if (keep_token)
+                next.token = k.token;
+            if (auto failure = keep_rotation(
+                    k, next, keep_token ? config::token_lookup_digest(k.token) : secret))
                 return failure;
             k = std::move(next);
             *inserted = false;
             return std::nullopt;
         }
+        if (keep_token)
+            return admin_failure{400, "invalid_request", "token is required for a new key"};
         if (key.previous_token)
             return admin_failure{400, "invalid_request", rotation_only()};
         keys.push_back(key);
@@ -231,9 +248,11 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
         out.failure->message = without_key_index(out.failure->message);
     if (auto e = mutation_error(c, out, "the key was saved"))
         co_return std::move(*e);
-    // The key is echoed with the token the caller just sent (docs/admin-api.md).
+    // The key is echoed with the token the caller just sent (docs/admin-api.md); a kept token
+    // was not sent, and is not shown.
     co_return json_reply(c, *inserted ? status::created : status::ok,
-                         config::key_to_json(key, config::token_form::raw));
+                         config::key_to_json(key, keep_token ? config::token_form::redacted
+                                                             : config::token_form::raw));
 }
 
 net::awaitable<reply> keys_delete(const parts& p, const call& c, std::string id) {

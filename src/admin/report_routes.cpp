@@ -86,23 +86,6 @@ std::string csv_field(const std::string& s) {
     return out + "\"";
 }
 
-// Every scope's budget as configured (a scope shared by keys takes the first key's).
-std::map<std::string, const config::budget_config*, std::less<>> configured_budgets(
-    const std::vector<config::virtual_key_config>& keys) {
-    std::map<std::string, const config::budget_config*, std::less<>> out;
-    for (const auto& k : keys) {
-        for (const auto& s : middleware::scopes_of(k)) {
-            if (s.budget)
-                out.emplace(s.id, s.budget);
-        }
-        for (const auto& [pattern, m] : k.model_limits) {
-            if (m.budget)
-                out.emplace(k.id + "#model:" + pattern, &*m.budget);
-        }
-    }
-    return out;
-}
-
 // What a tenant reader may see of the ledgers: its keys and its own scopes (a period's
 // ledger is its scope's).
 bool tenant_visible(std::string_view scope_id, const std::string& tenant,
@@ -140,11 +123,20 @@ net::awaitable<reply> audit_list(const parts& p, const call& c) {
     store::audit_query q;
     q.limit = limit.value;
     q.since_ts_ms = int_param(c, "since_ts_ms", bad);
-    if (bad)
-        co_return error_reply(c, 400, "invalid_request", "since_ts_ms must be an integer");
-    if (c.who.tenant_scoped())
+    q.before_ts_ms = int_param(c, "before_ts_ms", bad);
+    if (bad) {
+        co_return error_reply(c, 400, "invalid_request",
+                              "since_ts_ms and before_ts_ms must be integers");
+    }
+    // `kind`: records whose kind starts with it (`admin.key.` for every key change).
+    const auto kind = c.param("kind").value_or("");
+    if (c.who.tenant_scoped() || !kind.empty())
         q.limit = 10'000;  // filtered below, then cut to the caller's limit
     auto records = co_await visible_records(p, c, q);
+    if (!kind.empty()) {
+        std::erase_if(records,
+                      [&kind](const store::audit_record& r) { return !r.kind.starts_with(kind); });
+    }
     if (records.size() > limit.value)
         records.resize(limit.value);
     std::string out = "[";
@@ -231,7 +223,7 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
             const auto period = store::split_period_scope(e.scope_id);
             return period && periods == "current" && (now < period->start || now >= period->end);
         });
-        const auto budgets = configured_budgets(*v->keys);
+        const auto budgets = middleware::budgets_by_scope(*v->keys);
         const std::string limit_name = costs ? "limit_usd_micros" : "limit_tokens";
         const std::string remaining_name = costs ? "remaining_usd_micros" : "remaining_tokens";
         const auto prefix = c.param("key_prefix").value_or("");
@@ -251,12 +243,9 @@ net::awaitable<reply> ledgers(const parts& p, const call& c, bool costs, std::st
                 .num("updated_at_ms", static_cast<std::uint64_t>(e.updated_at_ms));
             const auto b = budgets.find(scope);
             const auto* cfg = b == budgets.end() ? nullptr : b->second;
-            // The configured limit is this ledger's only when both are of the same kind: a
-            // lifetime ledger left from before a budget got a period is not "exhausted".
             if (cfg && (cfg->period != config::budget_period::lifetime) != period.has_value())
-                cfg = nullptr;
-            const auto cap = cfg ? (costs ? cfg->total_usd_micros : cfg->total_tokens)
-                                 : std::optional<std::uint64_t>{};
+                cfg = nullptr;  // not this ledger's (middleware::ledger_limit)
+            const auto cap = middleware::ledger_limit(cfg, period.has_value(), costs);
             if (cap) {
                 const auto used = e.spent + e.reserved;
                 w.num(limit_name, *cap).num(remaining_name, used < *cap ? *cap - used : 0);

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "console.hpp"
 #include "ditto/core/json_scan.hpp"
 #include "ditto/dialect/dialect.hpp"
 #include "ditto/http/error_body.hpp"
@@ -204,6 +205,14 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
         if (req.method() != bhttp::verb::get && !(route->head && req.method() == bhttp::verb::head))
             co_return method_not_allowed(req, route->allow);
         co_return co_await (this->*route->serve)(req, body, info);
+    }
+    if (is_console_path(path)) {
+        // The console exists where the Admin API does, and nowhere else (docs/console.md).
+        if (!p_.admin || !p_.admin->mounted())
+            co_return http::make_response(req, status::not_found, "", "");
+        if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head)
+            co_return method_not_allowed(req, "GET, HEAD");
+        co_return serve_console(req, path);
     }
     if (is_admin_path(path)) {
         if (!p_.admin)

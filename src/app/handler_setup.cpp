@@ -4,10 +4,13 @@
 #include <atomic>
 
 #include "admin_setup.hpp"
+#include "ditto/config/load.hpp"
+#include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
 #include "ditto/proxy/proxy.hpp"
 #include "ditto/store/memory/memory_dedup_store.hpp"
+#include "store_gauges.hpp"
 
 namespace ditto::app {
 namespace {
@@ -41,8 +44,11 @@ std::shared_ptr<metrics::prometheus> make_prometheus(
 // `GET /metrics/prometheus`: the series plus the gauges read at scrape time.
 std::function<std::string()> prometheus_text(std::shared_ptr<metrics::prometheus> prom,
                                              std::shared_ptr<proxy::upstreams> ups,
-                                             std::shared_ptr<cache::response_cache> cache) {
-    return [prom, ups, cache] {
+                                             std::shared_ptr<cache::response_cache> cache,
+                                             std::shared_ptr<trace::otlp_exporter> traces,
+                                             std::shared_ptr<proxy::backend_health> health,
+                                             std::shared_ptr<store_gauges> gauges) {
+    return [prom, ups, cache, traces, health, gauges] {
         metrics::scrape_sources src;
         for (const auto& b : ups->backends().all()) {
             src.backend_in_flight.emplace_back(b->name(), b->in_flight());
@@ -56,6 +62,22 @@ std::function<std::string()> prometheus_text(std::shared_ptr<metrics::prometheus
             src.cache_purges_all = st.purges_all.load();
             src.cache_purges_key = st.purges_key.load();
             src.cache_purges_selector = st.purges_selector.load();
+        }
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        for (const auto& v : health->snapshot()) {
+            const bool ejected = v.unhealthy_until_ms > now_ms;
+            src.backends.push_back(
+                {v.backend, !ejected && v.health_check_healthy.value_or(true), ejected});
+        }
+        gauges->read(src);
+        if (traces) {
+            const auto st = traces->stats();
+            src.tracing = true;
+            src.trace_spans_exported = st.exported;
+            src.trace_spans_dropped_full = st.dropped_full;
+            src.trace_spans_dropped_failed = st.dropped_failed;
         }
         return prom->render(src);
     };
@@ -99,7 +121,40 @@ struct chain_inputs {
     std::shared_ptr<cache::response_cache> cache;
     middleware::budget_options budget;
     proxy::proxy_options proxy;
+    std::shared_ptr<trace::otlp_exporter> traces;
+    double trace_rate = 1.0;
 };
+
+// --otel-endpoint (docs/observability.md, "Tracing"): the exporter, started; null when off.
+// A header value may name a secret; an unusable URL or secret stops start-up.
+std::optional<std::shared_ptr<trace::otlp_exporter>> make_tracing(
+    const config::cli_options& options, const startup_config& sc, background& bg) {
+    if (!options.otel_endpoint)
+        return std::shared_ptr<trace::otlp_exporter>{};
+    trace::exporter_options o;
+    o.endpoint = *options.otel_endpoint;
+    o.resource.service_name = options.otel_service_name;
+    o.resource.service_version = config::gateway_version();
+    o.resource.instance_id = trace::hex(trace::random_trace_id());
+    for (const auto& h : options.otel_headers) {
+        const auto eq = h.find('=');
+        std::string error;
+        auto value = config::expand_value(h.substr(eq + 1), sc.env, "--otel-header", error);
+        if (!value) {
+            log::error("config.error", error);
+            return std::nullopt;
+        }
+        o.headers.emplace_back(core::to_lower(h.substr(0, eq)), std::move(*value));
+    }
+    try {
+        auto e = std::make_shared<trace::otlp_exporter>(std::move(o), bg.executor());
+        e->start();
+        return e;
+    } catch (const std::exception& e) {
+        log::error("config.error", e.what());
+        return std::nullopt;
+    }
+}
 
 // Two chains of the same step objects: the dialect front doors' (docs/dialects.md) has three
 // steps more, which a chat request would only pass through (a coroutine frame each).
@@ -110,7 +165,7 @@ void add_chains(const config::cli_options& options, const store_runtime& store, 
     const auto& audit = store.set.audit;
     auto in_flight = std::make_shared<std::atomic<std::uint64_t>>(0);
     const auto request_id = middleware::make_request_id();
-    const auto observe = middleware::make_observe(in.prom);
+    const auto observe = middleware::make_observe(in.prom, in.traces, in.trace_rate);
     const auto read_body =
         middleware::make_read_body({options.proxy_max_body_bytes, options.proxy_max_in_flight,
                                     options.default_max_output_tokens},
@@ -180,6 +235,12 @@ std::optional<request_handling> build_request_handling(
     in.proxy.prometheus = in.prom;
 
     request_handling out;
+    auto traces = make_tracing(options, sc, bg);
+    if (!traces)
+        return std::nullopt;
+    out.traces = *traces;
+    in.traces = out.traces;
+    in.trace_rate = sc.cfg.observability.sampling.traces_rate;
     app_handler::parts parts;
     parts.counters = in.counters;
     parts.upstreams = in.ups;
@@ -204,11 +265,19 @@ std::optional<request_handling> build_request_handling(
     // when nothing else persists them.
     out.reload = std::make_shared<reloader>(options, sc.cfg.backends, control,
                                             !options.state_path && store.set.name != "redis");
+    if (in.prom) {
+        // Read every 5 s on the background thread: a scrape never waits on Redis.
+        out.gauges = std::make_shared<store_gauges>(
+            store.set, control, options.prometheus_max_key_series, std::chrono::seconds(5));
+        out.gauges->start(bg.executor());
+    }
     parts.admin =
         make_admin_api(options, store.set,
                        {std::move(tokens), std::move(control), in.cache, in.health, out.reload});
-    if (in.prom)
-        parts.prometheus_text = prometheus_text(in.prom, in.ups, in.cache);
+    if (in.prom) {
+        parts.prometheus_text =
+            prometheus_text(in.prom, in.ups, in.cache, in.traces, in.health, out.gauges);
+    }
     add_chains(options, store, std::move(in), bg, parts);
     out.handler = std::make_shared<app_handler>(std::move(parts));
     return out;

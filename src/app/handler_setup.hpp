@@ -12,8 +12,10 @@
 #include "ditto/admin/control_plane.hpp"
 #include "ditto/config/cli.hpp"
 #include "ditto/proxy/health_checker.hpp"
+#include "ditto/trace/exporter.hpp"
 #include "reload.hpp"
 #include "startup_config.hpp"
+#include "store_gauges.hpp"
 #include "store_setup.hpp"
 
 namespace ditto::app {
@@ -25,6 +27,12 @@ struct request_handling {
     std::shared_ptr<proxy::health_checker> checker;
     /// SIGHUP's reload (the Admin API holds the same).
     std::shared_ptr<reloader> reload;
+    /// The OTLP span exporter with --otel-endpoint, on the background executor; stopped (one
+    /// last export) after the server.
+    std::shared_ptr<trace::otlp_exporter> traces;
+    /// The store's gauges for /metrics/prometheus (with --prometheus-metrics); stopped with
+    /// the exporter.
+    std::shared_ptr<store_gauges> gauges;
 };
 
 /// nullopt: a backend cannot be used (its CA certificates, say); logged.

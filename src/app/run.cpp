@@ -78,6 +78,10 @@ int run(const config::cli_options& options) {
         // 5. Serve until a signal has drained and stopped the server.
         signals.wait();
     }  // 6. The shutdown sequence (serving's destructor).
+    if (handling->traces)
+        handling->traces->stop();  // the spans still queued get one last export
+    if (handling->gauges)
+        handling->gauges->stop();
     // 7. Writes left to the background thread (settlements of requests the workers left,
     // retries after an outage) get the grace to finish, on a connection of their own; then the
     // store is sealed (anything later fails at once instead of opening a connection), and the

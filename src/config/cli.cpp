@@ -109,7 +109,9 @@ cli_result parse_cli(int argc, const char* const* argv) {
                 return usage_error(name + " is not supported by this gateway (docs/cli.md)");
             }
         }
-        if (name.rfind("--otel", 0) == 0) {
+        // The original's --otel* flags; ours (docs/observability.md, "Tracing") are three.
+        if (name.rfind("--otel", 0) == 0 && name != "--otel-endpoint" &&
+            name != "--otel-service-name" && name != "--otel-header") {
             return usage_error(name + " is not supported by this gateway (docs/cli.md)");
         }
     }
@@ -299,6 +301,15 @@ cli_result parse_cli(int argc, const char* const* argv) {
                    "budget reservations still open after this long are released")
         ->check(positive)
         ->default_str(std::to_string(o.reservation_lease_secs));
+    auto* otel_endpoint = app.add_option(
+        "--otel-endpoint", o.otel_endpoint,
+        "export spans as OTLP/HTTP JSON to this collector URL (no path: /v1/traces)");
+    auto* otel_name = app.add_option("--otel-service-name", o.otel_service_name,
+                                     "service.name of the exported spans")
+                          ->default_str(o.otel_service_name);
+    auto* otel_header = app.add_option(
+        "--otel-header", o.otel_headers,
+        "NAME=VALUE header sent with every export (repeatable; VALUE may be secret://…)");
     app.add_option("--max-header-bytes", o.max_header_bytes, "max request head size; larger -> 431")
         ->check(unsigned_only & CLI::Range(std::uint64_t{1024}, std::uint64_t{1024} * 1024))
         ->default_str(std::to_string(o.max_header_bytes));
@@ -355,6 +366,19 @@ cli_result parse_cli(int argc, const char* const* argv) {
             "--redis-migrate moves a prefix to key layout 2: not with --redis-layout 1");
     if (o.redis_prefix.empty() || o.redis_prefix.find_first_of(" \t\r\n") != std::string::npos)
         return usage_error("--redis-prefix must be non-empty and without spaces");
+    if ((otel_name->count() > 0 || otel_header->count() > 0) && !o.otel_endpoint)
+        return usage_error("--otel-service-name and --otel-header require --otel-endpoint");
+    if (otel_endpoint->count() > 0 &&
+        ((!o.otel_endpoint->starts_with("http://") && !o.otel_endpoint->starts_with("https://")) ||
+         o.otel_endpoint->find_first_of(" \t\r\n") != std::string::npos))
+        return usage_error("--otel-endpoint must be an http:// or https:// URL");
+    if (o.otel_service_name.empty())
+        return usage_error("--otel-service-name must not be empty");
+    for (const auto& h : o.otel_headers) {
+        const auto eq = h.find('=');
+        if (eq == 0 || eq == std::string::npos || h.find_first_of(" \t\r\n:") < eq)
+            return usage_error("--otel-header must be NAME=VALUE");
+    }
 
     // Implications (docs/cli.md): each group's flags turn its feature on; any of them makes a
     // routing config exist.
@@ -452,6 +476,10 @@ cli_result parse_cli(int argc, const char* const* argv) {
     cli_result r;
     r.options = std::move(o);
     return r;
+}
+
+const char* gateway_version() {
+    return DITTO_VERSION;
 }
 
 }  // namespace ditto::config

@@ -699,6 +699,7 @@ sampling_config parse_sampling(parse_context& ctx, const json& v, const path_ref
     rate("json_logs_rate", out.json_logs_rate);
     rate("audit_rate", out.audit_rate);
     rate("devtools_rate", out.devtools_rate);
+    rate("traces_rate", out.traces_rate);
     r.finish();
     return out;
 }

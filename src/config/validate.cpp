@@ -236,6 +236,7 @@ void validate_observability(const observability_config& obs, diagnostics& diag) 
         {"json_logs_rate", obs.sampling.json_logs_rate},
         {"audit_rate", obs.sampling.audit_rate},
         {"devtools_rate", obs.sampling.devtools_rate},
+        {"traces_rate", obs.sampling.traces_rate},
     };
     for (const auto& [name, rate] : rates) {
         if (!std::isfinite(rate) || rate < 0.0 || rate > 1.0) {

@@ -333,6 +333,31 @@ class writer {
     std::string out_;
 };
 
+std::map<std::string, std::uint64_t> up_gauges(const std::vector<backend_gauge>& backends,
+                                               bool breaker) {
+    std::map<std::string, std::uint64_t> out;
+    for (const auto& b : backends)
+        out[b.name] = breaker ? (b.breaker_open ? 1 : 0) : (b.up ? 1 : 0);
+    return out;
+}
+
+// `budget_used` and `budget_limit` by scope, id and unit (docs/observability.md).
+void budget_gauges(writer& w, const std::vector<budget_gauge>& budgets) {
+    const std::pair<const char*, const char*> families[] = {
+        {"budget_used", "Spent plus reserved in each budget's current period (ours)."},
+        {"budget_limit", "Each budget's limit in its current period (ours)."}};
+    for (const auto& [name, help] : families) {
+        w.head(name, "gauge", help);
+        const bool used = std::string_view(name) == "budget_used";
+        for (const auto& b : budgets) {
+            w.sample(name,
+                     "scope=\"" + escape(b.scope) + "\",id=\"" + escape(b.id) + "\",unit=\"" +
+                         escape(b.unit) + "\"",
+                     std::to_string(used ? b.used : b.limit));
+        }
+    }
+}
+
 template <class M>
 std::map<std::string, typename M::mapped_type> merged(
     const std::vector<std::unique_ptr<prometheus::shard>>& shards,
@@ -408,6 +433,26 @@ std::string prometheus::render(const scrape_sources& extra) const {
                              {{"all", extra.cache_purges_all},
                               {"key", extra.cache_purges_key},
                               {"selector", extra.cache_purges_selector}});
+    w.labeled<std::uint64_t>("backend_up", "gauge",
+                             "1 while this replica routes to the backend: not ejected, not failing "
+                             "its health check (ours).",
+                             "backend", up_gauges(extra.backends, false));
+    w.labeled<std::uint64_t>("backend_breaker_open", "gauge",
+                             "1 while the circuit breaker has the backend ejected (ours).",
+                             "backend", up_gauges(extra.backends, true));
+    if (extra.redis_up)
+        w.plain("redis_up", "gauge", "1 while Redis answers its health check (ours).",
+                *extra.redis_up ? 1 : 0);
+    budget_gauges(w, extra.budgets);
+    if (extra.tracing) {
+        w.plain("trace_spans_exported_total", "counter",
+                "Spans the OTLP collector accepted (ours).", extra.trace_spans_exported);
+        w.labeled<std::uint64_t>("trace_spans_dropped_total", "counter",
+                                 "Spans dropped: a full export queue or a failed export (ours).",
+                                 "reason",
+                                 {{"queue_full", extra.trace_spans_dropped_full},
+                                  {"export_failed", extra.trace_spans_dropped_failed}});
+    }
     w.labeled("backend_attempts_total", "counter", "Upstream attempts.", "backend",
               counters([](const shard& s) -> const cm& { return s.backend_attempts; }));
     w.labeled("backend_success_total", "counter", "Upstream attempts that were not failures.",

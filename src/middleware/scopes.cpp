@@ -45,6 +45,29 @@ key_scope model_key_scope(const config::virtual_key_config& key, const std::stri
     return s;
 }
 
+std::map<std::string, const config::budget_config*, std::less<>> budgets_by_scope(
+    const std::vector<config::virtual_key_config>& keys) {
+    std::map<std::string, const config::budget_config*, std::less<>> out;
+    for (const auto& k : keys) {
+        for (const auto& s : scopes_of(k)) {
+            if (s.budget)
+                out.emplace(s.id, s.budget);
+        }
+        for (const auto& [pattern, m] : k.model_limits) {
+            if (m.budget)
+                out.emplace(k.id + "#model:" + pattern, &*m.budget);
+        }
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> ledger_limit(const config::budget_config* cfg, bool period_ledger,
+                                          bool costs) {
+    if (!cfg || (cfg->period != config::budget_period::lifetime) != period_ledger)
+        return std::nullopt;
+    return costs ? cfg->total_usd_micros : cfg->total_tokens;
+}
+
 bool has_cost_budget(const config::virtual_key_config& key) {
     const auto usd = [](const std::optional<config::budget_config>& b) {
         return b && b->total_usd_micros;

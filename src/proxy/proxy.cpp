@@ -172,6 +172,47 @@ class usage_metrics_settle final : public ::ditto::middleware::settle_action {
     std::string key_, model_;
 };
 
+// The sampled request's server span learns the answer's usage and price when the request
+// settles (docs/observability.md, "Tracing"): for a stream, at its end.
+class trace_settle final : public ::ditto::middleware::settle_action {
+  public:
+    explicit trace_settle(std::shared_ptr<trace::pending_trace> t) : t_(std::move(t)) {}
+
+    boost::asio::awaitable<boost::system::error_code> settle(
+        ::ditto::middleware::outcome& o) override {
+        co_return *settle_now(o);
+    }
+
+    std::optional<boost::system::error_code> settle_now(::ditto::middleware::outcome& o) override {
+        auto& s = t_->server;
+        s.input_tokens = o.usage.input;
+        s.output_tokens = o.usage.output;
+        s.cached_tokens = o.usage.cached;
+        s.cost_usd_micros = o.spent_cost_usd_micros;
+        s.upstream_model = o.upstream_model;
+        if (!o.error_code.empty())
+            s.error_type = o.error_code;
+        return boost::system::error_code{};
+    }
+
+  private:
+    std::shared_ptr<trace::pending_trace> t_;
+};
+
+bool sets_traceparent(const upstream::backend& b) {
+    for (const auto& [name, value] : b.headers()) {
+        if (name == "traceparent")
+            return true;
+    }
+    return false;
+}
+
+std::int64_t unix_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 bool is_whitespace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -249,6 +290,8 @@ class proxy final : public middleware::middleware {
         counters_->requests.add();
         ask_for_stream_usage(ctx);
         ctx.settle.add(std::make_unique<audit_settle>(audit_, vetted_, ctx));
+        if (ctx.trace.pending)
+            ctx.settle.add(std::make_unique<trace_settle>(ctx.trace.pending));
         if (options_.prometheus) {
             ctx.settle.add(std::make_unique<usage_metrics_settle>(
                 options_.prometheus, ctx.info.worker, ctx.key->id, routed_model(ctx)));
@@ -398,12 +441,62 @@ class proxy final : public middleware::middleware {
         if (!ctx.body_read)
             out.streamed_body = &ctx.body;
         out.replay_safe = is_safe_method(ctx.req.method()) || ctx.client_request_id;
+        // Each attempt is a child of the gateway's span, and the upstream is its child
+        // (docs/observability.md, "Tracing"). A trace the gateway started carries no state.
+        std::uint64_t attempt_span = 0;
+        if (ctx.trace.active) {
+            attempt_span = trace::random_span_id();
+            char parent[trace::traceparent_size];
+            trace::format_traceparent(parent, ctx.trace.trace, attempt_span, ctx.trace.sampled);
+            const std::string_view value(parent, sizeof parent);
+            // Appended unless the client's (or a backend header's) is there to replace: no
+            // scan of the head for it.
+            if (ctx.trace.client_traceparent || sets_traceparent(b))
+                out.msg.set("traceparent", value);
+            else
+                out.msg.insert("traceparent", value);
+            if (ctx.trace.client_tracestate && !ctx.trace.from_client)
+                out.msg.erase("tracestate");
+        }
+        const std::int64_t started_ns = ctx.trace.pending ? unix_ns() : 0;
         counters_->backend_calls.add();
         const auto sent_at = std::chrono::steady_clock::now();
         auto r = co_await upstream::exchange(ups_->pool_for(ctx.info.worker, b), out,
                                              options_.buffer_limit);
         note_attempt(ctx, b.name(), r, std::chrono::steady_clock::now() - sent_at);
+        if (ctx.trace.pending)
+            note_attempt_span(ctx, b, r, attempt_span, started_ns, result.upstream_model);
         co_return r;
+    }
+
+    // A sampled request's CLIENT span for one attempt: its head's round trip (a streamed body
+    // goes on under the server span).
+    static void note_attempt_span(proxy_context& ctx, const upstream::backend& b,
+                                  const upstream::exchange_result& r, std::uint64_t id,
+                                  std::int64_t started_ns, const std::string& upstream_model) {
+        const auto& server = ctx.trace.pending->server;
+        trace::span s;
+        s.trace = ctx.trace.trace;
+        s.id = id;
+        s.parent = ctx.trace.span_id;
+        s.kind = trace::span_kind::client;
+        s.start_ns = started_ns;
+        s.end_ns = unix_ns();
+        s.operation = server.operation;
+        s.provider = b.speaks_anthropic() ? "anthropic" : "openai";
+        s.request_model = upstream_model.empty() ? ctx.fields.model.value_or("") : upstream_model;
+        s.method = std::string(ctx.req.method_string());
+        s.server_address = b.url().host;
+        s.server_port = b.url().port;
+        s.backend = b.name();
+        if (r.failure == upstream::failure_kind::none) {
+            s.status = r.response.msg.result_int();
+            if (s.status >= 400)
+                s.error_type = std::to_string(s.status);
+        } else {
+            s.error_type = r.failure == upstream::failure_kind::timeout ? "timeout" : "network";
+        }
+        ctx.trace.pending->children.push_back(std::move(s));
     }
 
     // What the observe step records about an attempt (docs/observability.md).

@@ -573,3 +573,77 @@ TEST_F(Admin, PurgeIsNotMountedWithoutTheCache) {
 
 }  // namespace
 }  // namespace ditto::test
+
+namespace ditto::test {
+namespace {
+
+// For the console (docs/console.md): a PUT may leave the token out (or send the "redacted" a
+// listing shows) and keep the stored one, hashed or not, with its rotation; /admin/whoami.
+TEST_F(Admin, PutWithoutATokenKeepsTheStoredOneAndItsRotation) {
+    start_admin(key("key-1", "vk-1"));
+    auto edited =
+        admin("PUT", "/admin/keys/key-1", "adm-w",
+              R"({"enabled":true,"limits":{"rpm":7},"budget":{},"cache":{"enabled":false},)"
+              R"("guardrails":{},"passthrough":{"allow":false,"bypass_cache":false}})");
+    ASSERT_EQ(edited->status, 200) << edited->body;
+    EXPECT_TRUE(contains(edited, R"("token":"redacted")")) << edited->body;
+    EXPECT_TRUE(contains(edited, R"("rpm":7)"));
+    EXPECT_EQ(chat("vk-1"), 200);
+    // After a rotation the stored token is a hash: "redacted" keeps it, and the old token's grace.
+    auto rotated = admin("POST", "/admin/keys/key-1/rotate", "adm-w", R"({"grace_seconds":3600})");
+    ASSERT_EQ(rotated->status, 200) << rotated->body;
+    const auto at = rotated->body.find(R"("token":")") + 9;
+    const auto fresh = rotated->body.substr(at, rotated->body.find('"', at) - at);
+    auto redacted = admin("PUT", "/admin/keys/key-1", "adm-w",
+                          key("key-1", "redacted", R"("limits":{"rpm":9})"));
+    ASSERT_EQ(redacted->status, 200) << redacted->body;
+    EXPECT_EQ(chat(fresh), 200);
+    EXPECT_EQ(chat("vk-1"), 200);  // still in its grace
+    auto list = admin("GET", "/admin/keys", "adm-r");
+    EXPECT_TRUE(contains(list, R"("rpm":9)")) << list->body;
+    EXPECT_TRUE(contains(list, "previous_token_expires_at")) << list->body;
+    // A new key needs a token of its own.
+    auto created = admin("PUT", "/admin/keys/key-2", "adm-w", R"({"enabled":true})");
+    EXPECT_EQ(created->status, 400);
+    EXPECT_TRUE(contains(created, "token is required for a new key")) << created->body;
+}
+
+TEST_F(Admin, WhoamiSaysWhatTheTokenMayDo) {
+    start(key("key-1", "vk-1"),
+          {"--admin-token", "adm-w", "--admin-read-token", "adm-r", "--admin-tenant-token",
+           "acme=t-acme", "--admin-tenant-read-token", "acme=t-acme-r"});
+    EXPECT_EQ(admin("GET", "/admin/whoami", "adm-w")->body,
+              R"({"role":"write","can_write":true,"tenant_id":null})");
+    EXPECT_EQ(admin("GET", "/admin/whoami", "adm-r")->body,
+              R"({"role":"read","can_write":false,"tenant_id":null})");
+    EXPECT_EQ(admin("GET", "/admin/whoami", "t-acme")->body,
+              R"({"role":"tenant_write","can_write":true,"tenant_id":"acme"})");
+    EXPECT_EQ(admin("GET", "/admin/whoami", "t-acme-r")->body,
+              R"({"role":"tenant_read","can_write":false,"tenant_id":"acme"})");
+    EXPECT_EQ(status("GET", "/admin/whoami", "nope"), 401);
+    EXPECT_EQ(status("POST", "/admin/whoami", "adm-w", "{}"), 405);
+}
+
+TEST_F(Admin, AuditListFiltersByKindPrefixAndPagesByTime) {
+    start_admin(key("key-1", "vk-1"));
+    ASSERT_EQ(status("POST", "/admin/keys", "adm-w", key("key-2", "vk-2")), 201);
+    ASSERT_EQ(status("DELETE", "/admin/keys/key-2", "adm-w"), 204);
+    ASSERT_EQ(chat("vk-1"), 200);  // a proxy record
+    auto keys = admin("GET", "/admin/audit?kind=admin.key.", "adm-r");
+    ASSERT_EQ(keys->status, 200) << keys->body;
+    EXPECT_TRUE(contains(keys, "admin.key.upsert"));
+    EXPECT_TRUE(contains(keys, "admin.key.delete"));
+    EXPECT_FALSE(contains(keys, "proxy")) << keys->body;
+    // The newest record's time as the bound: only older ones come back.
+    auto all = admin("GET", "/admin/audit?limit=1", "adm-r");
+    const auto ts_at = all->body.find(R"("ts_ms":)") + 8;
+    const auto newest = std::stoll(all->body.substr(ts_at));
+    auto older = admin("GET", "/admin/audit?before_ts_ms=" + std::to_string(newest), "adm-r");
+    ASSERT_EQ(older->status, 200);
+    EXPECT_EQ(older->body.find(R"("ts_ms":)" + std::to_string(newest)), std::string::npos)
+        << older->body;
+    EXPECT_EQ(status("GET", "/admin/audit?before_ts_ms=soon", "adm-r"), 400);
+}
+
+}  // namespace
+}  // namespace ditto::test

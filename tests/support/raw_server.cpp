@@ -85,8 +85,8 @@ void raw_server::accept_loop() {
     }
 }
 
-std::optional<std::string> read_request(int fd, std::string& buf,
-                                        std::chrono::milliseconds timeout) {
+std::optional<std::string> read_request(int fd, std::string& buf, std::chrono::milliseconds timeout,
+                                        std::string* body_out) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     auto fill = [&] {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -117,6 +117,8 @@ std::optional<std::string> read_request(int fd, std::string& buf,
         if (!fill())
             return std::nullopt;
     }
+    if (body_out)
+        *body_out = buf.substr(end + 4, body);
     buf.erase(0, end + 4 + body);
     return head;
 }

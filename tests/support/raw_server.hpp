@@ -52,9 +52,10 @@ class raw_server {
 
 /// Reads one HTTP request (head, then a Content-Length body) from `fd`; bytes past it stay in
 /// `buf` for the next call. The head (up to the blank line), or nullopt on EOF, error or
-/// `timeout`.
-std::optional<std::string> read_request(
-    int fd, std::string& buf, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+/// `timeout`. The body goes to `body` when given.
+std::optional<std::string> read_request(int fd, std::string& buf,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                        std::string* body = nullptr);
 /// Writes all of `data`; false when the peer is gone.
 bool send_all(int fd, std::string_view data);
 /// Makes the coming close a reset (RST) instead of an orderly FIN.

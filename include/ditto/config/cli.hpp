@@ -40,6 +40,11 @@ struct cli_options {
     std::uint64_t prometheus_max_key_series = 1024, prometheus_max_model_series = 1024;
     std::uint64_t prometheus_max_backend_series = 128, prometheus_max_path_series = 128;
     config::routing_settings routing;  ///< docs/cli.md, docs/routing.md
+    // Tracing (docs/observability.md, "Tracing"): OTLP/HTTP JSON to this collector.
+    std::optional<std::string> otel_endpoint;
+    std::string otel_service_name = "ditto-gateway";
+    /// `NAME=VALUE` sent with every export (a collector's credential); VALUE may be secret://…
+    std::vector<std::string> otel_headers;
 
     // Admin API tokens (docs/cli.md, docs/admin-api.md); values may be secret://…
     std::optional<std::string> admin_token, admin_token_env;
@@ -91,5 +96,8 @@ struct host_port {
     std::uint16_t port = 0;
 };
 std::optional<host_port> parse_host_port(const std::string& text);
+
+/// The version `--version` prints (and the spans' service.version).
+const char* gateway_version();
 
 }  // namespace ditto::config

@@ -176,6 +176,7 @@ struct sampling_config {
     double json_logs_rate = 1.0;
     double audit_rate = 1.0;
     double devtools_rate = 1.0;
+    double traces_rate = 1.0;  ///< docs/observability.md, "Tracing"
 };
 
 struct observability_config {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,12 +52,36 @@ struct request_record {
 };
 
 /// Counters read at scrape time from their owners (no per-request cost).
+/// One budget's use in its current period (docs/observability.md, "Dashboards and alerts").
+struct budget_gauge {
+    std::string scope;       ///< key, tenant, project, user or model
+    std::string id;          ///< the scope's id, as /admin/budgets names it
+    std::string unit;        ///< tokens or usd_micros
+    std::uint64_t used = 0;  ///< spent + reserved
+    std::uint64_t limit = 0;
+};
+
+/// A backend as this replica routes (docs/routing.md).
+struct backend_gauge {
+    std::string name;
+    bool up = true;  ///< neither ejected by the breaker nor failing its health check
+    bool breaker_open = false;
+};
+
 struct scrape_sources {
     std::vector<std::pair<std::string, std::uint64_t>> backend_in_flight;
     /// Pooled upstream connections closed for bytes past a complete answer, by backend.
     std::vector<std::pair<std::string, std::uint64_t>> backend_connections_desynced;
     std::uint64_t cache_stores_memory = 0, cache_stores_redis = 0, cache_store_errors_redis = 0;
     std::uint64_t cache_purges_all = 0, cache_purges_key = 0, cache_purges_selector = 0;
+    /// With --otel-endpoint (docs/observability.md, "Tracing"): spans the collector took, and
+    /// spans dropped by a full queue or a failed export.
+    std::vector<backend_gauge> backends;
+    std::optional<bool> redis_up;  ///< with --redis: the last reading of its health check
+    std::vector<budget_gauge> budgets;
+    bool tracing = false;
+    std::uint64_t trace_spans_exported = 0, trace_spans_dropped_full = 0,
+                  trace_spans_dropped_failed = 0;
 };
 
 class prometheus {

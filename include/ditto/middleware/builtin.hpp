@@ -22,7 +22,11 @@ std::shared_ptr<middleware> make_request_id();
 /// docs/observability.md: times the request (the `x-ditto-overhead-ms` header: time in
 /// the gateway, upstream excluded), records it in `p` when set (and the stream it relays),
 /// and writes the access log line / `proxy.response` event at info. Right after request_id.
-std::shared_ptr<middleware> make_observe(std::shared_ptr<metrics::prometheus> p);
+/// With `traces` (docs/observability.md, "Tracing"): reads the client's traceparent, and
+/// records the request's server span when the trace is sampled at `trace_rate`.
+std::shared_ptr<middleware> make_observe(std::shared_ptr<metrics::prometheus> p,
+                                         std::shared_ptr<trace::span_sink> traces = nullptr,
+                                         double trace_rate = 1.0);
 
 /// docs/dialects.md: the gateway's own error answers in the client's dialect (Anthropic,
 /// Gemini error shapes). Right after observe, outside every step that can refuse.

@@ -14,6 +14,7 @@
 #include "ditto/metrics/prometheus.hpp"
 #include "ditto/middleware/keys.hpp"
 #include "ditto/middleware/settlement.hpp"
+#include "ditto/trace/span.hpp"
 
 namespace ditto::middleware {
 
@@ -83,6 +84,7 @@ struct proxy_context {
     std::vector<metrics::attempt_record> attempts;
     std::chrono::steady_clock::duration upstream_time{};    ///< summed over attempts, to heads
     std::chrono::steady_clock::time_point observed_from{};  ///< when the observe step began
+    trace::request_trace trace;  ///< W3C trace context and the sampled request's spans
 };
 
 class chain;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,18 @@ std::vector<key_scope> scopes_of(const config::virtual_key_config& key);
 /// A `model_limits` entry's scope: `<key>#model:<pattern>`, with the entry's budget.
 key_scope model_key_scope(const config::virtual_key_config& key, const std::string& pattern,
                           const config::model_limit_config& limits);
+
+/// Every scope's budget as configured, by scope id (a scope shared by keys takes the first
+/// key's), `model_limits` entries included: what the Admin API and the budget gauges compare
+/// ledgers with.
+std::map<std::string, const config::budget_config*, std::less<>> budgets_by_scope(
+    const std::vector<config::virtual_key_config>& keys);
+
+/// The limit of a ledger in `cfg`'s unit (USD micros when `costs`), if it has one. The limit is
+/// the ledger's only when both are of one kind: a lifetime ledger left from before a budget got
+/// a period is not "exhausted" by it.
+std::optional<std::uint64_t> ledger_limit(const config::budget_config* cfg, bool period_ledger,
+                                          bool costs);
 
 /// True when the key or one of its scopes has a USD budget (the cost policy applies).
 bool has_cost_budget(const config::virtual_key_config& key);

@@ -100,7 +100,14 @@ TEST(Cli, BadInputExitsTwoWithOneErrorLine) {
         {"gw.json", "--redis", "redis://h", "--redis-prefix", ""},
         {"gw.json", "--redis", "redis://h", "--redis-timeout-ms", "0"},
         {"gw.json", "--sqlite", "x.db"},
-        {"gw.json", "--otel-endpoint=http://x"},
+        {"gw.json", "--otel"},                         // the original's, not ours
+        {"gw.json", "--otel-exporter", "jaeger"},      // likewise
+        {"gw.json", "--otel-endpoint=ftp://x"},        // not http(s)
+        {"gw.json", "--otel-endpoint", "http://x y"},  // whitespace
+        {"gw.json", "--otel-service-name", "gw"},      // needs --otel-endpoint
+        {"gw.json", "--otel-endpoint", "http://x", "--otel-header", "novalue"},
+        {"gw.json", "--otel-endpoint", "http://x", "--otel-header", "=v"},
+        {"gw.json", "--otel-endpoint", "http://x", "--otel-service-name", ""},
     };
     for (const auto& args : bad) {
         auto r = parse(args);
@@ -111,6 +118,20 @@ TEST(Cli, BadInputExitsTwoWithOneErrorLine) {
         EXPECT_EQ(r.exit_code, 2) << joined;
         EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << joined << r.output;
     }
+}
+
+TEST(Cli, TracingFlags) {
+    auto r = parse({"gw.json", "--otel-endpoint=http://127.0.0.1:4318", "--otel-service-name",
+                    "edge", "--otel-header", "authorization=secret://env/OTEL_AUTH",
+                    "--otel-header", "x-team=ml"});
+    ASSERT_FALSE(r.exit) << r.output;
+    EXPECT_EQ(r.options.otel_endpoint, "http://127.0.0.1:4318");
+    EXPECT_EQ(r.options.otel_service_name, "edge");
+    ASSERT_EQ(r.options.otel_headers.size(), 2u);
+    EXPECT_EQ(r.options.otel_headers[0], "authorization=secret://env/OTEL_AUTH");
+    auto off = parse({"gw.json"});
+    ASSERT_FALSE(off.exit);
+    EXPECT_FALSE(off.options.otel_endpoint.has_value());
 }
 
 TEST(Cli, RedisFlags) {
