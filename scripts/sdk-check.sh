@@ -41,29 +41,7 @@ if ((node_major < 22)); then
   exit 1
 fi
 
-work=$(mktemp -d /tmp/ditto-sdk.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Port 0 everywhere: each process prints the port it got, so parallel runs never collide.
-port_of() {  # LOG: waits (10 s at most) for the "listening on http://HOST:PORT" line
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if grep -qo 'listening on http://[^ "]*:[0-9]*' "$1"; then
-      grep -o 'listening on http://[^ "]*:[0-9]*' "$1" | head -1 | sed 's/.*://'
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "sdk-check: no listening line in $1:" >&2
-  cat "$1" >&2
-  return 1
-}
+source scripts/checks-common.sh sdk  # work, pids, cleanup, port_of
 build/src/ditto-mock-upstream --listen 127.0.0.1:0 --chat-only 2>"$work/mock.log" &
 pids+=($!)
 mock_port=$(port_of "$work/mock.log")
