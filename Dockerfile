@@ -41,7 +41,7 @@ HEALTHCHECK --interval=10s --timeout=2s --start-period=5s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8080/health || exit 1
 # No arguments (CMD "demo"): the mock upstream and a gateway in front of it, so the README's
 # curl lines work against the container. Any other arguments are the gateway's own:
-# `ditto-gateway ARGS`, as PID 1, e.g. configs/kubernetes/deployment.yaml's `args:` (keep
+# `ditto-gateway ARGS`, as PID 1, e.g. configs/kubernetes/base/deployment.yaml's `args:` (keep
 # --drain-timeout-secs within the orchestrator's grace period, docs/deployment.md).
 ENTRYPOINT ["/usr/local/bin/ditto-entrypoint"]
 CMD ["demo"]

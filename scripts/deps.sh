@@ -13,6 +13,9 @@ packages=(
   shellcheck  # the lint stage checks every script
   tzdata  # IANA time zones of day/week/month budgets (not in a minimal Debian root)
 )
+# kubectl renders the Kustomize overlays of configs/kubernetes in the tests (tests/deploy). Debian's
+# kubernetes-client (1.20) only where there is no kubectl: it conflicts with one from elsewhere.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 # Extra sets: `deps.sh bench` adds the load generator (nginx, the reference proxy, is in the base set); `deps.sh fuzz`
 # clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for readable reports;
 # `deps.sh fresh` what scripts/fresh-check.sh and the image stage need: mmdebstrap builds a
@@ -22,6 +25,8 @@ packages=(
 # `deps.sh sdk` Node.js and npm for scripts/sdk-check.sh, which runs `npm ci` with them (the
 # SDKs themselves run on the Node 22 its lock file pins). A nodejs from elsewhere (NodeSource)
 # that bundles npm and Provides it satisfies `npm`: installing Debian's npm would remove it.
+# `deps.sh console` Debian's chromium (and Node.js, npm) for scripts/console-check.sh: puppeteer-core
+# drives /usr/bin/chromium and downloads no browser.
 # `deps.sh --list [set]` prints the packages, one a line, and installs nothing: the
 # dependency-closure check (scripts/deps-closure.sh) reads the list from here.
 list_only=0
@@ -35,7 +40,8 @@ case "${1:-}" in
   fuzz) packages+=(clang libclang-rt-14-dev llvm-14) ;;
   fresh) packages+=(mmdebstrap buildah podman psmisc) ;;
   sdk) packages+=(nodejs npm) ;;
-  *) echo "deps.sh: unknown set '$1' (bench fuzz fresh sdk)" >&2; exit 2 ;;
+  console) packages+=(chromium nodejs npm) ;;
+  *) echo "deps.sh: unknown set '$1' (bench fuzz fresh sdk console)" >&2; exit 2 ;;
 esac
 if [[ $list_only -eq 1 ]]; then
   printf '%s\n' "${packages[@]}"

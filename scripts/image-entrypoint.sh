@@ -5,7 +5,7 @@
 #       gateway in front of it, as scripts/run.sh starts them: the README's curl lines work
 #       against the container with no OpenAI key. Demo values only (configs/demo.env).
 #   anything else  the gateway's own arguments: `ditto-gateway "$@"`, exactly as before, so
-#       a real deployment (configs/kubernetes/deployment.yaml `args:`) runs the gateway
+#       a real deployment (configs/kubernetes/base/deployment.yaml `args:`) runs the gateway
 #       alone as PID 1 with its own config and secrets.
 #
 # The demo listens on DITTO_LISTEN (0.0.0.0:8080) and the mock on DITTO_MOCK_LISTEN
