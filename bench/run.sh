@@ -17,30 +17,10 @@ UP=18101; NGX=18102; GW=18103; MOCK=18104; REDIS=18105; GWR=18106; GWC=18107; GW
 GWR2=18109; GWT=18110; REDIST=18111; GWK=18112; CLUSTER=(18113 18114 18115)
 chat_body='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark upstream. This reply is fixed so that every proxy relays the same bytes, and it is about six hundred bytes long with the usage block below."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":260,"completion_tokens":38,"total_tokens":298},"system_fingerprint":"fp_bench_0001"}'
 
-mkdir -p "$work"/{up,ngx}/{logs,tmp}
-cat > "$work/up/nginx.conf" <<NGINX
-worker_processes 1; daemon off; pid $work/up/nginx.pid; error_log $work/up/logs/error.log crit;
-events { worker_connections 4096; }
-http {
-  access_log off; client_body_temp_path $work/up/tmp; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$UP reuseport backlog=4096;
-    location / { default_type application/json; return 200 '$chat_body'; } }
-}
-NGINX
-cat > "$work/ngx/nginx.conf" <<NGINX
-worker_processes 1; daemon off; pid $work/ngx/nginx.pid; error_log $work/ngx/logs/error.log crit;
-events { worker_connections 4096; }
-http {
-  access_log off; client_body_temp_path $work/ngx/tmp; proxy_temp_path $work/ngx/tmp;
-  keepalive_requests 1000000;
-  upstream up { server 127.0.0.1:$UP; keepalive 128; }
-  upstream mock { server 127.0.0.1:$MOCK; keepalive 128; }
-  server { listen 127.0.0.1:$NGX reuseport backlog=4096;
-    location /sse/ { proxy_pass http://mock/; proxy_http_version 1.1;
-      proxy_set_header Connection ""; proxy_buffering off; }
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}
-NGINX
+write_nginx_upstream "$work/up" $UP "$chat_body"
+write_nginx_proxy "$work/ngx" $NGX $UP "upstream mock { server 127.0.0.1:$MOCK; keepalive 128; }" \
+  'location /sse/ { proxy_pass http://mock/; proxy_http_version 1.1;
+      proxy_set_header Connection ""; proxy_buffering off; }'
 cat > "$work/gateway.json" <<JSON
 {"backends":[{"name":"up","base_url":"http://127.0.0.1:$UP"},
              {"name":"mock","base_url":"http://127.0.0.1:$MOCK/v1"}],
