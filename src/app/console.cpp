@@ -106,7 +106,10 @@ http::response serve_console(const http::request& req, std::string_view path) {
     const auto inm = req.find(field::if_none_match);
     if (inm != req.end() && matches_etag(inm->value(), asset->etag)) {
         auto res = http::make_response(req, status::not_modified, "", "");
+        // A 304 carries no Content-Length but the 200's (RFC 9110 section 8.6): none at all.
+        res.msg.erase(field::content_length);
         res.msg.set(field::etag, asset->etag);
+        res.msg.set(field::vary, "Accept-Encoding");
         secure(res);
         return res;
     }

@@ -144,6 +144,12 @@ std::optional<std::shared_ptr<trace::otlp_exporter>> make_tracing(
             log::error("config.error", error);
             return std::nullopt;
         }
+        if (!core::is_http_token(h.substr(0, eq)) || !core::is_http_field_value(*value)) {
+            log::error("config.error",
+                       "--otel-header: not a valid header name and value (the "
+                       "value is not shown)");
+            return std::nullopt;
+        }
         o.headers.emplace_back(core::to_lower(h.substr(0, eq)), std::move(*value));
     }
     try {

@@ -67,6 +67,18 @@ int run(const config::cli_options& options) {
         build_request_handling(options, *sc, *store, control, std::move(*admin_tokens), bg);
     if (!handling)
         return 1;
+    // The background loops (span export, store gauges) end with the handling on every path out,
+    // or they would hold the background thread for its whole grace at exit.
+    struct stop_loops {
+        request_handling& h;
+        void now() const {  // idempotent: each stop() acts once
+            if (h.traces)
+                h.traces->stop();  // the spans still queued get one last export
+            if (h.gauges)
+                h.gauges->stop();
+        }
+        ~stop_loops() { now(); }
+    } loops{*handling};
 
     // 4. The server, and the signals that end it.
     signal_watch signals(options, handling->reload, bg);
@@ -77,11 +89,8 @@ int run(const config::cli_options& options) {
             return 1;
         // 5. Serve until a signal has drained and stopped the server.
         signals.wait();
-    }  // 6. The shutdown sequence (serving's destructor).
-    if (handling->traces)
-        handling->traces->stop();  // the spans still queued get one last export
-    if (handling->gauges)
-        handling->gauges->stop();
+    }             // 6. The shutdown sequence (serving's destructor).
+    loops.now();  // before the background thread's grace below
     // 7. Writes left to the background thread (settlements of requests the workers left,
     // retries after an outage) get the grace to finish, on a connection of their own; then the
     // store is sealed (anything later fails at once instead of opening a connection), and the

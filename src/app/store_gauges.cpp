@@ -65,8 +65,10 @@ void store_gauges::stop() {
 
 net::awaitable<void> store_gauges::refresh() {
     std::optional<bool> up;
-    if (store_.health)
-        up = !(co_await store_.health()).has_value();
+    if (store_.health) {
+        auto problem = co_await store_.health();  // awaited into a variable (GCC 12)
+        up = !problem.has_value();
+    }
     std::vector<metrics::budget_gauge> rows;
     // A store that does not answer keeps the last budgets: a gap in the series would read
     // as "no budget" on the dashboard.
@@ -74,35 +76,49 @@ net::awaitable<void> store_gauges::refresh() {
     if (read_budgets && store_.budgets && control_) {
         const auto v = control_->current();
         const auto budgets = middleware::budgets_by_scope(*v->keys);
-        const auto now = middleware::calendar_now_ms() / 1000;
-        for (const bool costs : {false, true}) {
+        // (A counted loop: GCC 12 mishandles a braced list's array in a coroutine frame.)
+        for (int i = 0; i < 2 && read_budgets; ++i) {
+            const bool costs = i == 1;
             std::vector<store::ledger_entry> all;
             try {
                 all = co_await store_.budgets->ledgers(costs ? store::budget_metric::usd_micros
                                                              : store::budget_metric::tokens);
             } catch (const std::exception&) {
                 read_budgets = false;  // the last reading stays
-                break;
             }
-            std::size_t kept = 0;
-            for (const auto& e : all) {
-                const auto period = store::split_period_scope(e.scope_id);
-                if (period && (now < period->start || now >= period->end))
-                    continue;  // a past (or, near a boundary, the next) period's
-                const std::string_view scope = period ? period->scope : e.scope_id;
-                const auto b = budgets.find(scope);
-                const auto limit = middleware::ledger_limit(
-                    b == budgets.end() ? nullptr : b->second, period.has_value(), costs);
-                if (!limit)
-                    continue;
-                if (kept++ >= max_series_)
-                    break;
-                rows.push_back({std::string(scope_kind(scope)), std::string(scope),
-                                costs ? "usd_micros" : "tokens", e.spent + e.reserved, *limit});
-            }
+            add_rows(all, budgets, costs, rows);
         }
     }
     keep(up, read_budgets ? &rows : nullptr);
+}
+
+void store_gauges::add_rows(
+    const std::vector<store::ledger_entry>& all,
+    const std::map<std::string, const config::budget_config*, std::less<>>& budgets, bool costs,
+    std::vector<metrics::budget_gauge>& rows) const {
+    const auto now = middleware::calendar_now_ms() / 1000;
+    std::size_t kept = 0;
+    for (const auto& e : all) {
+        const auto period = store::split_period_scope(e.scope_id);
+        if (period && (now < period->start || now >= period->end))
+            continue;  // a past (or, near a boundary, the next) period's
+        std::string_view scope = e.scope_id;
+        if (period)
+            scope = period->scope;
+        const auto b = budgets.find(scope);
+        const auto* cfg = b == budgets.end() ? nullptr : b->second;
+        // One row per budget: a ledger of another period length (a month's, after the budget
+        // became daily) is not this budget's, though its period holds `now` too.
+        if (period && cfg && !middleware::period_matches(*cfg, period->start, period->end))
+            continue;
+        const auto limit = middleware::ledger_limit(cfg, period.has_value(), costs);
+        if (!limit)
+            continue;
+        if (kept++ >= max_series_)
+            break;
+        rows.push_back({std::string(scope_kind(scope)), std::string(scope),
+                        costs ? "usd_micros" : "tokens", e.spent + e.reserved, *limit});
+    }
 }
 
 void store_gauges::keep(std::optional<bool> up, std::vector<metrics::budget_gauge>* budgets) {

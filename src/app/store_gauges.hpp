@@ -13,6 +13,7 @@
 
 #include "ditto/admin/control_plane.hpp"
 #include "ditto/metrics/prometheus.hpp"
+#include "ditto/store/budget_store.hpp"
 #include "ditto/store/store.hpp"
 
 namespace ditto::app {
@@ -34,6 +35,9 @@ class store_gauges : public std::enable_shared_from_this<store_gauges> {
 
   private:
     void keep(std::optional<bool> up, std::vector<metrics::budget_gauge>* budgets);
+    void add_rows(const std::vector<store::ledger_entry>& all,
+                  const std::map<std::string, const config::budget_config*, std::less<>>& budgets,
+                  bool costs, std::vector<metrics::budget_gauge>& rows) const;
 
     store::store_set store_;
     std::shared_ptr<admin::control_plane> control_;

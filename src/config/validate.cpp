@@ -62,26 +62,6 @@ std::optional<std::string> regex_error(const std::string& pattern, bool case_ins
     return re.error();
 }
 
-/// RFC 9110 token characters.
-bool is_tchar(char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_valid_header_name(std::string_view name) {
-    return !name.empty() && std::all_of(name.begin(), name.end(), is_tchar);
-}
-
-/// RFC 9110 field-value: visible characters, obs-text, SP and HTAB. Rejecting CR/LF/NUL is
-/// what prevents header injection; the other controls would be rejected by upstreams anyway.
-bool is_valid_header_value(std::string_view value) {
-    return std::none_of(value.begin(), value.end(), [](char ch) {
-        const auto c = static_cast<unsigned char>(ch);
-        return (c < 0x20 && c != '\t') || c == 0x7f;
-    });
-}
-
 /// Header names are echoed in messages; control characters are masked so a hostile name
 /// cannot forge log lines.
 std::string printable(std::string_view s) {
@@ -152,9 +132,9 @@ void validate_backends(const gateway_config& cfg, diagnostics& diag) {
         }
 
         for (const auto& [header, value] : b.headers) {
-            if (!is_valid_header_name(header)) {
+            if (!core::is_http_token(header)) {
                 diag.errors.push_back("invalid header name: " + printable(header));
-            } else if (!is_valid_header_value(value)) {
+            } else if (!core::is_http_field_value(value)) {
                 diag.errors.push_back("invalid header value for " + header);
             }
         }

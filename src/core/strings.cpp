@@ -1,5 +1,6 @@
 #include "ditto/core/strings.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -94,6 +95,42 @@ std::string percent_decode(std::string_view s) {
         }
     }
     return out;
+}
+
+std::string utf8_repaired(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (static_cast<unsigned char>(v[i]) < 0x80) {
+            out += v[i];
+            continue;
+        }
+        std::size_t len = 2;  // the shortest valid sequence starting here, if any
+        while (len <= 4 && !(i + len <= v.size() && is_valid_utf8(v.substr(i, len))))
+            ++len;
+        if (len <= 4) {
+            out.append(v.substr(i, len));
+            i += len - 1;
+        } else {
+            out += "\xEF\xBF\xBD";
+        }
+    }
+    return out;
+}
+
+bool is_http_token(std::string_view name) noexcept {
+    constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+    return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               extra.find(c) != std::string_view::npos;
+    });
+}
+
+bool is_http_field_value(std::string_view value) noexcept {
+    return std::none_of(value.begin(), value.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return (c < 0x20 && c != '\t') || c == 0x7f;
+    });
 }
 
 // RFC 8259 §8.1: JSON text is UTF-8. Rejects overlongs, surrogates and code points past

@@ -252,29 +252,20 @@ namespace {
 // Prometheus refuses the whole scrape over one value that is not. A request path may carry any
 // byte (Beast accepts obs-text in the target), so each byte that does not start a valid
 // sequence becomes U+FFFD (found by fuzzing).
-std::string escape(std::string_view v) {
-    const bool valid = core::is_valid_utf8(v);
+std::string escape(std::string_view raw) {
+    const std::string repaired =
+        core::is_valid_utf8(raw) ? std::string() : core::utf8_repaired(raw);
+    const std::string_view v = repaired.empty() ? raw : std::string_view(repaired);
     std::string out;
     out.reserve(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        const char ch = v[i];
+    for (const char ch : v) {
         if (ch == '\\' || ch == '"') {
             out += '\\';
             out += ch;
         } else if (ch == '\n') {
             out += "\\n";
-        } else if (valid || static_cast<unsigned char>(ch) < 0x80) {
-            out += ch;
         } else {
-            std::size_t len = 2;  // the shortest valid sequence starting here, if any
-            while (len <= 4 && !(i + len <= v.size() && core::is_valid_utf8(v.substr(i, len))))
-                ++len;
-            if (len <= 4) {
-                out.append(v.substr(i, len));
-                i += len - 1;
-            } else {
-                out += "\xEF\xBF\xBD";
-            }
+            out += ch;
         }
     }
     return out;

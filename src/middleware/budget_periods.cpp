@@ -78,4 +78,15 @@ std::vector<ledger_choice> ledgers_for(const std::string& scope_id, const config
     return out;
 }
 
+bool period_matches(const config::budget_config& b, std::int64_t start, std::int64_t end) {
+    if (b.period == config::budget_period::lifetime)
+        return false;
+    std::string error;
+    auto zone = core::time_zone::locate(b.timezone.empty() ? "UTC" : b.timezone, error);
+    if (!zone)
+        zone = core::time_zone::utc();
+    const auto p = period_at(b.period, *zone, start);
+    return p.start == start && p.end == end;
+}
+
 }  // namespace ditto::middleware

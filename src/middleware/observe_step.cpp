@@ -20,7 +20,7 @@ std::int64_t unix_ns() {
 // the exporter: on the way out for a buffered answer, at the body's end for a streamed one.
 void end_trace(trace::span_sink& sink, std::shared_ptr<trace::pending_trace> t) {
     t->server.end_ns = unix_ns();
-    sink.submit(std::move(t));
+    trace::finish_part(sink, std::move(t));
 }
 
 // Counts a relayed stream's bytes and how it ended (completed, failed, or dropped by the
@@ -115,6 +115,11 @@ void log_response(const proxy_context& ctx, unsigned status, clock::duration tot
                                                                              : "hit"},
                {"duration_ms", millis(total)},
                {"overhead_ms", millis(overhead)}});
+}
+
+// The W3C tracestate grammar's characters (list members are printable ASCII).
+bool printable_ascii(std::string_view v) {
+    return std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
 
 // The GenAI operation a path performs (gen_ai.operation.name), or "" for the rest.
@@ -246,6 +251,7 @@ class observe_step final : public around_middleware {
         if (!t.sampled)
             return;
         t.pending = std::make_shared<trace::pending_trace>();
+        t.sink = sink_;
         auto& s = t.pending->server;
         s.trace = t.trace;
         s.id = t.span_id;
@@ -253,7 +259,8 @@ class observe_step final : public around_middleware {
         s.kind = trace::span_kind::server;
         s.start_ns = unix_ns();
         s.operation = operation_of(ctx);
-        if (parent && t.client_tracestate && state->value().size() <= 512)
+        if (parent && t.client_tracestate && state->value().size() <= 512 &&
+            printable_ascii(state->value()))
             s.trace_state = std::string(state->value());
     }
 

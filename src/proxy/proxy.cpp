@@ -176,7 +176,15 @@ class usage_metrics_settle final : public ::ditto::middleware::settle_action {
 // settles (docs/observability.md, "Tracing"): for a stream, at its end.
 class trace_settle final : public ::ditto::middleware::settle_action {
   public:
-    explicit trace_settle(std::shared_ptr<trace::pending_trace> t) : t_(std::move(t)) {}
+    trace_settle(std::shared_ptr<trace::pending_trace> t, std::shared_ptr<trace::span_sink> sink)
+        : t_(std::move(t)), sink_(std::move(sink)) {
+        t_->parts.fetch_add(1, std::memory_order_relaxed);
+    }
+    // A settlement that never runs (none is lost: settlement.hpp) must not hold the trace.
+    ~trace_settle() override {
+        if (t_)
+            trace::finish_part(*sink_, std::move(t_));
+    }
 
     boost::asio::awaitable<boost::system::error_code> settle(
         ::ditto::middleware::outcome& o) override {
@@ -192,12 +200,20 @@ class trace_settle final : public ::ditto::middleware::settle_action {
         s.upstream_model = o.upstream_model;
         if (!o.error_code.empty())
             s.error_type = o.error_code;
+        trace::finish_part(*sink_, std::move(t_));
         return boost::system::error_code{};
     }
 
   private:
     std::shared_ptr<trace::pending_trace> t_;
+    std::shared_ptr<trace::span_sink> sink_;
 };
+
+std::int64_t unix_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 bool sets_traceparent(const upstream::backend& b) {
     for (const auto& [name, value] : b.headers()) {
@@ -205,12 +221,6 @@ bool sets_traceparent(const upstream::backend& b) {
             return true;
     }
     return false;
-}
-
-std::int64_t unix_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 bool is_whitespace(char c) {
@@ -291,7 +301,7 @@ class proxy final : public middleware::middleware {
         ask_for_stream_usage(ctx);
         ctx.settle.add(std::make_unique<audit_settle>(audit_, vetted_, ctx));
         if (ctx.trace.pending)
-            ctx.settle.add(std::make_unique<trace_settle>(ctx.trace.pending));
+            ctx.settle.add(std::make_unique<trace_settle>(ctx.trace.pending, ctx.trace.sink));
         if (options_.prometheus) {
             ctx.settle.add(std::make_unique<usage_metrics_settle>(
                 options_.prometheus, ctx.info.worker, ctx.key->id, routed_model(ctx)));

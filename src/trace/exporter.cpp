@@ -32,7 +32,7 @@ struct otlp_exporter::impl {
     std::atomic<bool> stopped{false};
 
     std::atomic<std::uint64_t> exported{0}, dropped_full{0}, dropped_failed{0};
-    std::chrono::steady_clock::time_point last_warning{};
+    std::optional<std::chrono::steady_clock::time_point> last_warning;
     /// After a failed export, batches are dropped unencoded until then: a collector that is
     /// down costs the gateway no encoding and no connection attempt per batch.
     std::chrono::steady_clock::time_point quiet_until{};
@@ -66,7 +66,7 @@ net::awaitable<void> send(std::shared_ptr<otlp_exporter::impl> s,
     const auto now = std::chrono::steady_clock::now();
     s->quiet_until = now + retry_after_failure;
     // One warning a minute at most: a collector that is down must not flood the log.
-    if (now - s->last_warning >= std::chrono::minutes(1)) {
+    if (!s->last_warning || now - *s->last_warning >= std::chrono::minutes(1)) {
         s->last_warning = now;
         log::warn("trace.export_failed", "spans dropped: the OTLP collector did not take them",
                   {{"reason", problem}, {"spans", std::to_string(spans)}});
@@ -87,11 +87,24 @@ std::vector<std::shared_ptr<pending_trace>> take(otlp_exporter::impl& s, bool fu
     return all;
 }
 
+// A whole batch is queued; if not, the next one that is will wake the loop (a plain function:
+// no lock in a coroutine frame).
+bool batch_ready(otlp_exporter::impl& s) {
+    std::lock_guard lock(s.mutex);
+    const bool ready = s.queued_spans >= s.options.max_batch_spans;
+    if (!ready)
+        s.wake_pending = false;
+    return ready;
+}
+
 net::awaitable<void> loop(std::shared_ptr<otlp_exporter::impl> s) {
     auto tick = std::chrono::steady_clock::now() + s->options.interval;
     while (true) {
         const bool last = s->stopped;
-        if (!last) {
+        // A whole batch queued while the last one was being sent: its wake-up (a cancel) found
+        // no wait to cancel, so it is looked for here, in the same handler as the wait below.
+        const bool ready = batch_ready(*s);
+        if (!last && !ready) {
             // Woken early (the timer cancelled) when a whole batch is queued.
             s->timer.expires_at(tick);
             boost::system::error_code ec;

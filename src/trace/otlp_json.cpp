@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "ditto/core/json_scan.hpp"
+#include "ditto/core/strings.hpp"
 
 namespace ditto::trace {
 namespace {
@@ -14,6 +15,21 @@ namespace {
 #define DITTO_INT_ATTR(k) "{\"key\":\"" k "\",\"value\":{\"intValue\":\""
 #define DITTO_BOOL_ATTR(k) "{\"key\":\"" k "\",\"value\":{\"boolValue\":"
 
+// JSON text must be UTF-8 (a collector may refuse the whole batch over one byte), and a request
+// id, a path or a model name may carry any byte a client sent: such bytes become U+FFFD.
+void append_text(std::string& out, std::string_view value) {
+    if (core::is_valid_utf8(value))
+        core::append_escaped(out, value, "\\u00", true, false);
+    else
+        core::append_escaped(out, core::utf8_repaired(value), "\\u00", true, false);
+}
+
+void quote_text(std::string& out, std::string_view value) {
+    out += '"';
+    append_text(out, value);
+    out += '"';
+}
+
 class writer {
   public:
     explicit writer(std::string& out) : out_(out) {}
@@ -23,7 +39,7 @@ class writer {
         if (value.empty())
             return;
         open(head);
-        core::append_escaped(out_, value, "\\u00", true, false);
+        append_text(out_, value);
         out_.append("\"}}", 3);
     }
     template <std::size_t N>
@@ -81,19 +97,19 @@ void encode_span(std::string& out, const span& s) {
     out += '"';
     if (!s.trace_state.empty()) {
         out.append(R"(,"traceState":)");
-        core::json_quote_into(out, s.trace_state);
+        quote_text(out, s.trace_state);
     }
     // The GenAI conventions' span name, "{operation} {model}"; else the HTTP one.
     out.append(R"(,"name":")");
     if (s.operation.empty()) {
-        core::append_escaped(out, s.method, "\\u00", true, false);
+        append_text(out, s.method);
         out += ' ';
-        core::append_escaped(out, s.path, "\\u00", true, false);
+        append_text(out, s.path);
     } else {
         out += s.operation;
         if (!s.request_model.empty()) {
             out += ' ';
-            core::append_escaped(out, s.request_model, "\\u00", true, false);
+            append_text(out, s.request_model);
         }
     }
     out.append(R"(","kind":)");
@@ -134,11 +150,12 @@ void encode_span(std::string& out, const span& s) {
     out += ']';
     // Status ERROR for what failed here: a client span's failed attempt, a server span's 5xx
     // (4xx are the client's errors: unset, as the HTTP conventions say for servers).
-    const bool error =
-        !s.error_type.empty() && (s.kind == span_kind::client || s.status == 0 || s.status >= 500);
+    // A stream the upstream broke after its 200 failed here too.
+    const bool error = !s.error_type.empty() && (s.kind == span_kind::client || s.status == 0 ||
+                                                 s.status >= 500 || s.error_type == "stream_error");
     if (error) {
         out.append(R"(,"status":{"code":2,"message":)");
-        core::json_quote_into(out, s.error_type);
+        quote_text(out, s.error_type);
         out += '}';
     }
     out += '}';
@@ -161,7 +178,7 @@ std::string encode_otlp_json(const resource_info& resource,
     w.str(DITTO_STR_ATTR("telemetry.sdk.name"), "ditto-gateway");
     w.str(DITTO_STR_ATTR("telemetry.sdk.language"), "cpp");
     out += R"(]},"scopeSpans":[{"scope":{"name":"ditto-gateway","version":)";
-    out += core::json_quote(resource.service_version);
+    quote_text(out, resource.service_version);
     out += R"(},"spans":[)";
     bool first = true;
     for (const auto& t : traces) {

@@ -24,6 +24,16 @@ bool is_hex(std::string_view s) noexcept;
 /// are checked eight bytes at a time.
 bool is_valid_utf8(std::string_view text) noexcept;
 
+/// `text` with each byte that starts no valid UTF-8 sequence replaced by U+FFFD, so that a
+/// value from the wire can go into JSON or a Prometheus label (which must be UTF-8).
+std::string utf8_repaired(std::string_view text);
+
+/// RFC 9110 token (a header name): tchar, at least one.
+bool is_http_token(std::string_view name) noexcept;
+/// RFC 9110 field-value: visible characters, obs-text, SP and HTAB. Rejecting CR/LF/NUL is
+/// what prevents header injection.
+bool is_http_field_value(std::string_view value) noexcept;
+
 /// The value of one hex digit, or -1.
 int hex_value(char c) noexcept;
 

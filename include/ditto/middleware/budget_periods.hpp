@@ -30,6 +30,10 @@ struct period_span {
 period_span period_at(config::budget_period p, const core::time_zone& tz,
                       std::int64_t unix_seconds);
 
+/// True when [start, end) is one of `b`'s periods as configured now (its kind and time zone):
+/// a ledger left from before the budget's period changed is not.
+bool period_matches(const config::budget_config& b, std::int64_t start, std::int64_t end);
+
 /// Within this many seconds of a boundary an admission names the ledgers of both periods and
 /// the store's clock picks one. lua/admit.lua refuses a replica clock more than 300 s from
 /// Redis's; the margin covers the time between reading our clock and the replica's second.

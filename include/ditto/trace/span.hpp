@@ -5,6 +5,7 @@
 // Typed fields rather than a list of attributes: a request fills a few strings and numbers,
 // and the exporter's thread spells the attribute names once per batch.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -51,6 +52,10 @@ struct span {
 struct pending_trace {
     span server;
     std::vector<span> children;
+    /// The parts still to finish before the trace is submitted: the server span's end (the
+    /// observe step), and the usage when the proxy settled it (trace_settle). A stream the
+    /// client drops ends its span before its settlement runs on the background thread.
+    std::atomic<unsigned> parts{1};
 };
 
 /// Where finished traces go: the OTLP exporter (exporter.hpp). Called from any worker; must
@@ -60,6 +65,12 @@ class span_sink {
     virtual ~span_sink() = default;
     virtual void submit(std::shared_ptr<pending_trace> t) noexcept = 0;
 };
+
+/// One part of `t` is done (pending_trace::parts); the last one submits it.
+inline void finish_part(span_sink& sink, std::shared_ptr<pending_trace> t) {
+    if (t->parts.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        sink.submit(std::move(t));
+}
 
 /// One request's trace context, in the chain's proxy_context.
 struct request_trace {
@@ -71,6 +82,7 @@ struct request_trace {
     trace_id trace;
     std::uint64_t span_id = 0;               ///< the gateway's server span
     std::shared_ptr<pending_trace> pending;  ///< when sampled
+    std::shared_ptr<span_sink> sink;         ///< where `pending` goes when done
 };
 
 }  // namespace ditto::trace

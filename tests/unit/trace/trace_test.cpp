@@ -72,7 +72,8 @@ TEST(TraceSampling, FollowsTheSharedRuleByTraceId) {
 }
 
 TEST(OtlpJson, EncodesSpansAsTheCollectorReadsThem) {
-    pending_trace t;
+    auto shared = std::make_shared<pending_trace>();
+    auto& t = *shared;
     t.server.trace = {0x0af7651916cd43ddULL, 0x8448eb211c80319cULL};
     t.server.id = 0x1;
     t.server.start_ns = 1'700'000'000'000'000'000;
@@ -94,8 +95,7 @@ TEST(OtlpJson, EncodesSpansAsTheCollectorReadsThem) {
     t.children.push_back(child);
     resource_info r;
     r.service_version = "1.2.3";
-    const std::vector<std::shared_ptr<pending_trace>> traces{
-        std::make_shared<pending_trace>(std::move(t))};
+    const std::vector<std::shared_ptr<pending_trace>> traces{shared};
     const auto doc = nlohmann::json::parse(encode_otlp_json(r, traces));
     const auto& spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"];
     ASSERT_EQ(spans.size(), 2u);
@@ -124,6 +124,30 @@ TEST(OtlpJson, EncodesSpansAsTheCollectorReadsThem) {
     EXPECT_EQ(spans[1]["endTimeUnixNano"], spans[1]["startTimeUnixNano"]);
     EXPECT_EQ(spans[1]["status"]["message"], "timeout");
     EXPECT_EQ(doc["resourceSpans"][0]["scopeSpans"][0]["scope"]["version"], "1.2.3");
+}
+
+TEST(OtlpJson, BytesFromTheWireAreRepairedToUtf8) {
+    // A request id, a path and a model may carry any byte a client sent; JSON must be UTF-8, or
+    // a collector refuses the whole batch (found by review).
+    auto t = std::make_shared<pending_trace>();
+    t->server.trace = random_trace_id();
+    t->server.id = 1;
+    t->server.request_id = "id-\xff\xfe";
+    t->server.path = "/v1/\xc3";
+    t->server.method = "POST";
+    t->server.request_model = "caf\xc3\xa9";  // valid UTF-8 stays as it is
+    const std::vector<std::shared_ptr<pending_trace>> traces{t};
+    const auto body = encode_otlp_json({}, traces);
+    const auto doc = nlohmann::json::parse(body);  // throws on invalid UTF-8
+    const auto& span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+    for (const auto& a : span["attributes"]) {
+        if (a["key"] == "ditto.request_id") {
+            EXPECT_EQ(a["value"]["stringValue"], "id-\xEF\xBF\xBD\xEF\xBF\xBD");
+        }
+        if (a["key"] == "gen_ai.request.model") {
+            EXPECT_EQ(a["value"]["stringValue"], "caf\xc3\xa9");
+        }
+    }
 }
 
 }  // namespace
