@@ -106,8 +106,8 @@ http::response serve_console(const http::request& req, std::string_view path) {
     const auto inm = req.find(field::if_none_match);
     if (inm != req.end() && matches_etag(inm->value(), asset->etag)) {
         auto res = http::make_response(req, status::not_modified, "", "");
-        // A 304 carries no Content-Length but the 200's (RFC 9110 section 8.6): none at all.
-        res.msg.erase(field::content_length);
+        // No Content-Length (RFC 9110 section 8.6): Beast's prepare_payload leaves a 304 without
+        // one; the test holds it to that.
         res.msg.set(field::etag, asset->etag);
         res.msg.set(field::vary, "Accept-Encoding");
         secure(res);

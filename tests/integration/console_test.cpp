@@ -119,6 +119,9 @@ TEST_F(Console, GzipEtagsRedirectsAndMethods) {
     auto same = http_request(gw.port, "GET", "/ui/", "", {{"If-None-Match", "\"x\", " + etag}});
     EXPECT_EQ(same->status, 304);
     EXPECT_TRUE(same->body.empty());
+    // No Content-Length but the 200's (RFC 9110 section 8.6): none; the 200's Vary.
+    EXPECT_FALSE(same->has_header("content-length"));
+    EXPECT_EQ(same->header("vary"), "Accept-Encoding");
     expect_secured(*same, "304");
     EXPECT_EQ(http_request(gw.port, "GET", "/ui/", "", {{"If-None-Match", "\"other\""}})->status,
               200);

@@ -32,6 +32,31 @@ TEST(GatewayCli, UsageErrorsExitTwoWithOneLine) {
     EXPECT_EQ(u.exit_code, 2);
 }
 
+// docs/observability.md, "Tracing": a collector header is checked like a backend's, after its
+// secret is resolved, and never echoed; an unusable endpoint stops start-up too.
+TEST(GatewayCli, TracingFlagsThatCannotWorkStopStartUp) {
+    temp_dir dir;
+    auto path = dir.write("gw.json", basic_config(9000));
+    const std::vector<std::pair<std::string, std::string>> env = {
+        {"OTEL_AUTH", "Bearer ok\r\nx-injected: 1"}};
+    auto bad_value =
+        run_to_exit(DITTO_GATEWAY_BIN,
+                    {path, "--listen", "127.0.0.1:0", "--otel-endpoint", "http://127.0.0.1:4318",
+                     "--otel-header", "authorization=secret://env/OTEL_AUTH"},
+                    20s, env);
+    EXPECT_EQ(bad_value.exit_code, 1) << bad_value.err;
+    EXPECT_NE(bad_value.err.find("--otel-header"), std::string::npos) << bad_value.err;
+    EXPECT_EQ(bad_value.err.find("x-injected"), std::string::npos) << bad_value.err;
+    auto missing =
+        run_to_exit(DITTO_GATEWAY_BIN,
+                    {path, "--listen", "127.0.0.1:0", "--otel-endpoint", "http://127.0.0.1:4318",
+                     "--otel-header", "authorization=secret://env/DITTO_NO_SUCH_VAR"});
+    EXPECT_EQ(missing.exit_code, 1) << missing.err;
+    auto bad_url = run_to_exit(DITTO_GATEWAY_BIN, {path, "--listen", "127.0.0.1:0",
+                                                   "--otel-endpoint", "http://user@host:4318"});
+    EXPECT_EQ(bad_url.exit_code, 1) << bad_url.err;
+}
+
 TEST(GatewayCli, CheckConfigValid) {
     temp_dir dir;
     auto path = dir.write("gw.json", basic_config(9000));
