@@ -120,6 +120,22 @@ async function adminGet(p, token = ADMIN) {
   return res.json();
 }
 
+// A click on an element of a list the page may redraw (after a save the key list reloads):
+// a node replaced between lookup and click is looked up again. Puppeteer fails before it
+// dispatches anything then, so a retry never clicks twice.
+async function clickListed(sel, tries = 5) {
+  for (let i = 1; ; i++) {
+    try {
+      await page.waitForSelector(sel);
+      await page.click(sel);
+      return;
+    } catch (e) {
+      if (i >= tries || !/detached|not clickable|No node found/.test(e.message)) throw e;
+      await sleep(50);
+    }
+  }
+}
+
 async function fill(sel, value) {
   await page.$eval(sel, (e) => {
     e.value = '';
@@ -359,7 +375,7 @@ test('live traffic: rates and overhead quantiles from /metrics/prometheus', STEP
 test('disable the key: the client gets 401', STEP, async () => {
   await gotoPage('keys');
   await page.waitForSelector(`tr[data-key="${KEY_ID}"]`);
-  await page.click(`button[data-action="toggle"][data-key="${KEY_ID}"]`);
+  await clickListed(`button[data-action="toggle"][data-key="${KEY_ID}"]`);
   await waitText(`tr[data-key="${KEY_ID}"]`, (t) => t.includes('disabled'), 'disabled badge');
   const r = await chat(keyToken);
   assert.equal(r.status, 401);
@@ -463,7 +479,7 @@ test('config versions: diff, rollback after a dry run (the key works again)', ST
   assert.match(await page.$eval('#diff-summary', (e) => e.textContent), /\+\d+ added/);
 
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.click(`button[data-rollback="${created}"]`);
+  await clickListed(`button[data-rollback="${created}"]`);
   await page.waitForSelector('#rollback-dry');
   assert.equal(await page.$eval('#rollback-go', (e) => e.disabled), true, 'no rollback before a dry run');
   await page.click('#rollback-dry');
@@ -481,7 +497,7 @@ test('config versions: diff, rollback after a dry run (the key works again)', ST
 test('rotate the key, then edit and disable it: its token is kept hashed and never asked for', STEP, async () => {
   await gotoPage('keys');
   await page.waitForSelector(`tr[data-key="${KEY_ID}"]`);
-  await page.click(`tr[data-key="${KEY_ID}"] button[aria-label^="Rotate"]`);
+  await clickListed(`tr[data-key="${KEY_ID}"] button[aria-label^="Rotate"]`);
   await page.waitForSelector('dialog [name="grace_seconds"]');
   await fill('dialog [name="grace_seconds"]', '600');
   const t0 = Date.now();
@@ -499,7 +515,7 @@ test('rotate the key, then edit and disable it: its token is kept hashed and nev
   assert.ok(Math.abs(graceEnd - (t0 + 600_000)) < 30_000, 'the grace typed: ' + before.previous_token_expires_at);
   // The gateway now keeps the token only as a hash. An edit sends the key without it (the API
   // keeps the stored token and the rotation): no token field, nothing read in clear.
-  await page.click(`tr[data-key="${KEY_ID}"] button[aria-label^="Edit"]`);
+  await clickListed(`tr[data-key="${KEY_ID}"] button[aria-label^="Edit"]`);
   await page.waitForSelector('dialog form.key-form #key-token-kept');
   assert.equal(await page.$('dialog [name="token"]'), null, 'the edit form has no token field');
   await fill('dialog [name="limits.rpm"]', '700');
@@ -507,11 +523,12 @@ test('rotate the key, then edit and disable it: its token is kept hashed and nev
   await page.waitForFunction(() => !document.querySelector('dialog'));
   const edited = (await adminGet('/admin/keys?id_prefix=' + KEY_ID))[0];
   assert.equal(edited.limits.rpm, 700);
+  await waitText(`tr[data-key="${KEY_ID}"]`, (t) => t.includes('700 rpm'), 'the list shows the edit');
   assert.equal(edited.previous_token_expires_at, before.previous_token_expires_at, 'the rotation is kept');
   assert.equal((await chat(rotated)).status, 200, 'the edit kept the token');
   assert.equal((await chat(keyToken)).status, 200, 'and the old one\'s grace period');
   // Disable: one click, no dialog, no token asked.
-  await page.click(`button[data-action="toggle"][data-key="${KEY_ID}"]`);
+  await clickListed(`button[data-action="toggle"][data-key="${KEY_ID}"]`);
   await waitText(`tr[data-key="${KEY_ID}"]`, (t) => t.includes('disabled'), 'disabled badge');
   assert.equal(await page.$('dialog'), null, 'no dialog: nothing asked');
   for (const t of [rotated, keyToken]) {
@@ -527,7 +544,7 @@ test('backends: breaker state and reset', STEP, async () => {
   await gotoPage('backends');
   await page.waitForSelector('tr[data-backend] [data-reset]');
   const name = await page.$eval('tr[data-backend]', (e) => e.dataset.backend);
-  await page.click(`[data-reset="${name}"]`);
+  await clickListed(`[data-reset="${name}"]`);
   await waitText('#toasts', (t) => t.includes(name + ' reset'), 'reset toast');
   const audit = await adminGet('/admin/audit?limit=5');
   assert.ok(audit.some((r) => r.kind === 'admin.backend.reset' && r.payload.backend === name));
