@@ -46,24 +46,8 @@ sleep 1
 off_pid=${pids[2]}; on_pid=${pids[3]}; down_pid=${pids[4]}
 ngx_pid=$(pgrep -P "$(cat "$work/ngx/nginx.pid")" | head -1)
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-results=()
 run() {  # NAME CORE CONNS PORT PID TAG
-  local name=$1 core=$2 conns=$3 port=$4 pid=$5 tag=$6
-  local t0 t1 out rps p50 p99 reqs cpu
-  t0=$(cpu_ticks "$pid")
-  out=$(taskset -c "$core" wrk -t1 -c"$conns" -d"${secs}s" --latency -s bench/chat.lua \
-    "http://127.0.0.1:$port/v1/chat/completions")
-  t1=$(cpu_ticks "$pid")
-  if grep -q "Non-2xx" <<<"$out"; then echo "bench: $name had non-2xx responses" >&2; exit 1; fi
-  to_us='function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return v*1000; if (v ~ /s$/) return v*1e6; return v }'
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk "$to_us"' $1=="50%" {printf "%.0f", us($2)}' <<<"$out")
-  p99=$(awk "$to_us"' $1=="99%" {printf "%.0f", us($2)}' <<<"$out")
-  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-  cpu=$(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", d / hz / n * 1e6}')
-  results+=("$(printf '%-40s %10s %8s %8s %10s' "$name" "$rps" "$p50" "$p99" "$cpu")")
-  eval "rps_$tag=$rps; p50_$tag=$p50; p99_$tag=$p99; cpu_$tag=$cpu"
+  wrk_measure "$@" bench/chat.lua
 }
 
 # A traced request reaches the collector before the numbers count.
@@ -82,9 +66,7 @@ run "gateway, tracing off, 1 conn" 1 1 $OFF "$off_pid" off1c
 run "gateway, tracing on (1.0), 1 conn" 1 1 $ON "$on_pid" on1c
 run "gateway, collector down, 1 conn" 1 1 $DOWN "$down_pid" down1c
 
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-printf '%-40s %10s %8s %8s %10s\n' "run ($secs s each)" "req/s" "p50 us" "p99 us" "CPU us/req"
-printf '%s\n' "${results[@]}"
+print_results
 awk -v off="$(median "$cpu_off1" "$cpu_off2" "$cpu_off3")" \
   -v on="$(median "$cpu_on1" "$cpu_on2" "$cpu_on3")" \
   -v down="$(median "$cpu_down1" "$cpu_down2" "$cpu_down3")" \

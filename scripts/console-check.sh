@@ -9,6 +9,13 @@
 # checks the first load (≤ 150 KB on the wire, interactive within 1 s) and writes a screenshot of
 # every page to docs/console/ (DITTO_SHOTS=DIR to put them elsewhere).
 #
+# Single sign-on: the gateway's "access.operators" trusts tests/browser/oidc-idp.mjs, a fake
+# OpenID provider started here, and tests/browser/console-sso.test.mjs then signs in through it
+# (authorization code + PKCE) as an admin, a viewer, an auditor and a tenant admin, and checks
+# what each sees, the refusals (tampered state, denial, no role, expired) and sign-out. The
+# static tokens stay configured (break-glass) and console.test.mjs runs with them as before.
+# DITTO_CONSOLE_SSO=0 leaves single sign-on out (no provider, no "access", no SSO test).
+#
 #   bash scripts/console-check.sh
 #
 # Installs chromium, Node.js and npm (scripts/deps.sh console) when missing, and builds the two
@@ -41,10 +48,26 @@ DITTO_CONSOLE_ACME=acme-$(secret)
 export DITTO_CONSOLE_ADMIN DITTO_CONSOLE_READ DITTO_CONSOLE_ACME
 vk_acme_app=vk-$(secret) vk_acme_batch=vk-$(secret) vk_globex_web=vk-$(secret) vk_globex_old=vk-$(secret)
 
+# The identity provider first: the gateway fetches its discovery document and keys at start-up.
+sso=${DITTO_CONSOLE_SSO:-1}
+idp=
+access=
+if [[ $sso == 1 ]]; then
+  timeout 600 node tests/browser/oidc-idp.mjs 2>"$work/idp.log" &
+  pids+=($!)
+  idp=http://127.0.0.1:$(port_of "$work/idp.log")
+  # Groups (the provider's "groups" claim) to console roles.
+  access='"access": {"operators": {"issuer": "'$idp'", "audience": "ditto-gateway", "client_id": "ditto-console",
+    "roles_claim": "groups", "scopes": "openid profile email",
+    "roles": {"ditto-admins": "admin", "acme-admins": "tenant-admin:acme", "ditto-viewers": "viewer",
+              "finance": "auditor"}}},'
+fi
+
 # Two tenants: acme (a key with limits, a token budget and a tenant budget; one with a daily USD
 # budget and an expiry) and globex (one key, and an old one disabled and expired).
 cat >"$work/gateway.json" <<EOF
 {
+  $access
   "backends": [{"name": "mock", "base_url": "\${DITTO_MOCK_URL}",
                 "headers": {"authorization": "Bearer sk-mock-upstream"}}],
   "virtual_keys": [
@@ -83,6 +106,20 @@ if [[ $ui_status != 200 ]]; then
   exit 1
 fi
 
+# Single sign-on: GET /admin/sso answers 503 until the gateway has the provider's discovery
+# document, 404 when it has no "access.operators" (a binary from before single sign-on).
+if [[ $sso == 1 ]]; then
+  for ((i = 0; i < 100; i++)); do
+    sso_status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$gateway/admin/sso")
+    [[ $sso_status == 503 ]] || break
+    sleep 0.1
+  done
+  if [[ $sso_status != 200 ]]; then
+    echo "console-check: $gateway/admin/sso answered $sso_status: this ditto-gateway has no single sign-on (DITTO_CONSOLE_SSO=0 tests without it)" >&2
+    exit 1
+  fi
+fi
+
 # Is the binary's console the one in src/console/? (Every asset, byte for byte.)
 ui=$gateway/ui/
 stale=()
@@ -98,13 +135,19 @@ if ((${#stale[@]})); then
   ui=http://127.0.0.1:$(port_of "$work/source.log")/ui/
   echo "console-check: testing src/console/ as served by tests/browser/serve-source.mjs at $ui (in front of $gateway)" >&2
 fi
-echo "console-check: gateway $gateway, mock on port $mock_port, $(/usr/bin/chromium --version 2>/dev/null), node $(node --version)" >&2
+echo "console-check: gateway $gateway, mock on port $mock_port${idp:+, identity provider $idp}, $(/usr/bin/chromium --version 2>/dev/null), node $(node --version)" >&2
 
 start=$SECONDS
 status=0
 (cd tests/browser && DITTO_GATEWAY=$gateway DITTO_UI=$ui DITTO_ADMIN_TOKEN=$DITTO_CONSOLE_ADMIN \
   DITTO_READ_TOKEN=$DITTO_CONSOLE_READ DITTO_TENANT=acme DITTO_TENANT_TOKEN=$DITTO_CONSOLE_ACME \
-  DITTO_TRAFFIC_KEYS="$vk_acme_app,$vk_acme_batch,$vk_globex_web" timeout 300 node --test console.test.mjs) || status=$?
+  DITTO_TRAFFIC_KEYS="$vk_acme_app,$vk_acme_batch,$vk_globex_web" DITTO_IDP=$idp \
+  timeout 300 node --test console.test.mjs) || status=$?
+# Single sign-on after it (one browser at a time; its changes come after the audit paging steps).
+if ((status == 0)) && [[ $sso == 1 ]]; then
+  (cd tests/browser && DITTO_GATEWAY=$gateway DITTO_UI=$ui DITTO_ADMIN_TOKEN=$DITTO_CONSOLE_ADMIN \
+    DITTO_TENANT=acme DITTO_IDP=$idp timeout 240 node --test console-sso.test.mjs) || status=$?
+fi
 if ((status != 0)); then
   echo "console-check: FAILED after $((SECONDS - start)) s; the gateway's log:" >&2
   tail -n 40 "$work/gateway.log" >&2

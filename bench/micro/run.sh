@@ -21,3 +21,6 @@ taskset -c 1 "$out/dialect_translate"
 g++ -std=gnu++20 -O2 -Iinclude bench/micro/trace_encode.cpp $lib/libditto_trace.a \
   $lib/libditto_core.a -o "$out/trace_encode" -lcrypto
 taskset -c 1 "$out/trace_encode"
+g++ -std=gnu++20 -O2 -Iinclude -Itests bench/micro/jwt_verify.cpp tests/support/jwt_signer.cpp \
+  $lib/libditto_jwt.a $lib/libditto_core.a -o "$out/jwt_verify" -lcrypto
+taskset -c 1 "$out/jwt_verify"

@@ -1,9 +1,11 @@
 #include "ditto/admin/admin_api.hpp"
 
+#include "ditto/access/identity_provider.hpp"
 #include "ditto/core/json_scan.hpp"
 #include "ditto/core/json_writer.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/http/error_body.hpp"
+#include "ditto/upstream/url.hpp"
 #include "routes.hpp"
 
 namespace ditto::admin {
@@ -143,23 +145,122 @@ std::optional<std::string> rotate_target(std::string_view path) {
 
 namespace {
 
-// `GET /admin/whoami`: the token's role and tenant (docs/admin-api.md).
+// `GET /admin/whoami`: the token's role and tenant, and for an operator signed in through
+// the identity provider, who (docs/admin-api.md, docs/access.md).
 std::string whoami_json(const principal& who) {
     core::json_object_writer w;
-    const auto kind = who.kind;
-    w.str("role", kind == role::write          ? "write"
-                  : kind == role::read         ? "read"
-                  : kind == role::tenant_write ? "tenant_write"
-                                               : "tenant_read");
+    w.str("role", role_label(who.kind));
     w.boolean("can_write", who.can_write());
     if (who.tenant_scoped())
         w.str("tenant_id", who.tenant);
     else
         w.raw("tenant_id", "null");
+    w.str("via", who.oidc ? "oidc" : "token");
+    if (who.oidc) {
+        w.str("subject", who.subject);
+        w.str_or_null("email", who.email);
+        w.str("operator_role", who.role_name);
+    } else {
+        w.raw("subject", "null").raw("email", "null");
+    }
     return w.finish();
 }
 
+// The auditor reads the audit log and spend, nothing else (docs/access.md, "Roles").
+bool auditor_may(std::string_view path) {
+    return path == "/admin/whoami" || path == "/admin/audit" || path == "/admin/audit/export" ||
+           path == "/admin/spend" || path == "/admin/budgets" ||
+           path.starts_with("/admin/budgets/") || path == "/admin/costs" ||
+           path.starts_with("/admin/costs/");
+}
+
+std::string bearer_of(const http::request& req) {
+    if (auto a = req.find(http::field::authorization); a != req.end()) {
+        const std::string_view v(a->value().data(), a->value().size());
+        if (core::iequals_prefix(v, "bearer "))
+            return std::string(core::trim(v.substr(7)));
+    }
+    return {};
+}
+
+std::string origin_of(const std::string& url) {
+    auto u = upstream::parse_base_url(url);
+    if (!u)
+        return {};
+    return (u->tls ? "https://" : "http://") + u->host_header;
+}
+
 }  // namespace
+
+std::string admin_api::sso_token_origin() const {
+    if (!p_.operators)
+        return {};
+    auto d = p_.operators->discovery();
+    return d ? origin_of(d->token_endpoint) : std::string{};
+}
+
+// `GET /admin/sso`: what the console needs to sign in with authorization code + PKCE. Public:
+// it names only the issuer's public endpoints and the console's public client id.
+http::response admin_api::sso(const http::request& req) const {
+    // Without a client id the console has nothing to sign in with: operators' JWTs still work
+    // on the API, and the console offers its token form only.
+    if (!p_.operators || !p_.operators_config || p_.operators_config->client_id.empty())
+        return empty_404(req);
+    auto d = p_.operators->discovery();
+    if (!d) {
+        return http::make_response(
+            req, status::service_unavailable,
+            http::admin_error("sso_unavailable",
+                              "the identity provider's discovery document has not been fetched"));
+    }
+    core::json_object_writer w;
+    w.str("issuer", d->issuer)
+        .str("client_id", p_.operators_config->client_id)
+        .str("authorization_endpoint", d->authorization_endpoint)
+        .str("token_endpoint", d->token_endpoint);
+    if (d->end_session_endpoint.empty())
+        w.raw("end_session_endpoint", "null");
+    else
+        w.str("end_session_endpoint", d->end_session_endpoint);
+    w.str("scopes", p_.operators_config->scopes);
+    return http::make_response(req, status::ok, w.finish());
+}
+
+boost::asio::awaitable<std::optional<principal>> admin_api::authenticate(
+    http::request& req, std::optional<http::response>& refusal) {
+    if (auto who = p_.tokens.authenticate(req))
+        co_return who;
+    auto bearer = bearer_of(req);
+    if (!p_.operators || !access::looks_like_jwt(bearer)) {
+        refusal = http::make_response(req, status::unauthorized,
+                                      http::admin_error("unauthorized", "invalid admin token"));
+        co_return std::nullopt;
+    }
+    const auto out = co_await p_.operators->verify(std::move(bearer));
+    if (out.error != access::jwt_error::none) {
+        if (out.no_keys) {
+            refusal = http::make_response(
+                req, status::service_unavailable,
+                http::admin_error("sso_unavailable",
+                                  "the identity provider's signing keys could not be fetched"));
+        } else {
+            refusal = http::make_response(
+                req, status::unauthorized,
+                http::admin_error("unauthorized", "invalid admin token: " +
+                                                      std::string(access::describe(out.error))));
+        }
+        co_return std::nullopt;
+    }
+    const auto& cfg = *p_.operators_config;
+    std::string why;
+    auto who = operator_principal(out.token->all->strings(cfg.roles_claim), cfg.roles,
+                                  out.token->subject, out.token->email, why);
+    if (!who) {
+        refusal = http::make_response(req, status::forbidden, http::admin_error("forbidden", why));
+        co_return std::nullopt;
+    }
+    co_return who;
+}
 
 boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
                                                          http::body_reader& body,
@@ -172,10 +273,19 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
     const bool put = m == bhttp::verb::put;
     const bool del = m == bhttp::verb::delete_;
 
-    auto who = p_.tokens.authenticate(req);
-    if (!who) {
-        co_return http::make_response(req, status::unauthorized,
-                                      http::admin_error("unauthorized", "invalid admin token"));
+    if (path == "/admin/sso") {
+        if (!get)
+            co_return not_allowed(req, "GET");
+        co_return sso(req);
+    }
+    std::optional<http::response> refusal;
+    auto who = co_await authenticate(req, refusal);
+    if (!who)
+        co_return std::move(*refusal);
+    if (who->kind == role::auditor && !auditor_may(path)) {
+        co_return http::make_response(
+            req, status::forbidden,
+            http::admin_error("forbidden", "the auditor role reads only the audit log and spend"));
     }
     call c{req, *who, parse_query(req.target()), {}};
     if (post || put) {
@@ -187,7 +297,6 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
                 "cannot read the request body: " + ec.message());
         }
     }
-    const auto& tokens = p_.tokens;
 
     // ---- who the token is (the console shows what it may do; docs/admin-api.md) ----
     if (path == "/admin/whoami") {
@@ -202,16 +311,16 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
         if (get) {
             co_return keys_list(p_, c);
         }
-        if (post && tokens.any_write_capable()) {
+        if (post && write_capable()) {
             if (auto no = permit(c, need::write, scope::any))
                 co_return std::move(*no);
             co_return co_await keys_upsert(p_, c, std::nullopt);
         }
-        co_return not_allowed(req, tokens.any_write_capable() ? "GET, POST" : "GET");
+        co_return not_allowed(req, write_capable() ? "GET, POST" : "GET");
     }
     const auto rotate_id = rotate_target(path);  // not declared in the `if`: GCC 12 and co_await
     if (rotate_id) {
-        if (!tokens.any_write_capable())
+        if (!write_capable())
             co_return empty_404(req);
         if (!post)
             co_return not_allowed(req, "POST");
@@ -220,7 +329,7 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
         co_return co_await keys_rotate(p_, c, *rotate_id);
     }
     if (auto id = segment_after(path, "/admin/keys/")) {
-        if (!tokens.any_write_capable())
+        if (!write_capable())
             co_return not_allowed(req, "");
         if (!put && !del)
             co_return not_allowed(req, "PUT, DELETE");
@@ -233,7 +342,7 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
 
     // ---- config (global tokens only; not mounted in a tenant-only setup) ----
     if (path.starts_with("/admin/config/")) {
-        if (!tokens.any_global())
+        if (!global_capable())
             co_return empty_404(req);
         if (path == "/admin/config/router" || path == "/admin/config/rollback") {
             const bool router = path == "/admin/config/router";
@@ -252,7 +361,7 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
                 co_return std::move(*no);
             if (!p_.reload)
                 co_return error_reply(c, 400, "not_configured", "reload not available");
-            auto text = co_await p_.reload();
+            auto text = co_await p_.reload(c.who.actor_json());
             const bool failed = text.find(R"("error":)") != std::string::npos;
             co_return json_reply(c, failed ? status::bad_request : status::ok, std::move(text));
         }
@@ -307,8 +416,9 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
             path.substr(16, path.size() - 16 - std::string_view("/reset").size()));
         auto fresh = p_.reset_backend(name);
         if (p_.store.audit) {
-            co_await p_.store.audit->append("admin.backend.reset",
-                                            R"({"backend":)" + core::json_quote(name) + "}");
+            co_await p_.store.audit->append(
+                "admin.backend.reset",
+                with_actor(R"({"backend":)" + core::json_quote(name) + "}", c.who.actor_json()));
         }
         co_return json_reply(c, status::ok, std::move(fresh));
     }

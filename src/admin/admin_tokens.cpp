@@ -1,6 +1,9 @@
 #include "ditto/admin/admin_tokens.hpp"
 
+#include <algorithm>
+
 #include "ditto/core/hash.hpp"
+#include "ditto/core/json_writer.hpp"
 #include "ditto/core/strings.hpp"
 
 namespace ditto::admin {
@@ -19,6 +22,106 @@ std::string presented(const http::request& req) {
 
 }  // namespace
 
+std::string_view role_label(role r) {
+    switch (r) {
+        case role::write:
+            return "write";
+        case role::read:
+            return "read";
+        case role::tenant_write:
+            return "tenant_write";
+        case role::tenant_read:
+            return "tenant_read";
+        case role::auditor:
+            return "auditor";
+    }
+    return "read";
+}
+
+std::string principal::actor_json() const {
+    core::json_object_writer w;
+    w.str("via", oidc ? "oidc" : "token");
+    if (oidc) {
+        w.str("sub", subject);
+        if (email)
+            w.str("email", *email);
+        w.str("role", role_name);
+    } else {
+        w.str("role", role_label(kind));
+    }
+    if (tenant_scoped())
+        w.str("tenant_id", tenant);
+    return w.finish();
+}
+
+std::optional<principal> operator_principal(const std::vector<std::string>& claim_values,
+                                            const std::map<std::string, std::string>& role_map,
+                                            std::string subject, std::optional<std::string> email,
+                                            std::string& refusal) {
+    std::vector<std::string> roles;
+    for (const auto& v : claim_values) {
+        if (role_map.empty()) {
+            if (config::is_operator_role(v))
+                roles.push_back(v);
+        } else if (auto it = role_map.find(v); it != role_map.end()) {
+            roles.push_back(it->second);
+        }
+    }
+    principal p;
+    p.oidc = true;
+    p.subject = std::move(subject);
+    p.email = std::move(email);
+    auto has = [&](std::string_view r) {
+        return std::find(roles.begin(), roles.end(), r) != roles.end();
+    };
+    // A tenant role: the one tenant it names, or a refusal when they name two.
+    auto tenant_role = [&](std::string_view prefix, role kind) -> std::optional<bool> {
+        std::optional<std::string> tenant;
+        for (const auto& r : roles) {
+            if (!r.starts_with(prefix))
+                continue;
+            std::string t(core::trim(std::string_view(r).substr(prefix.size())));
+            if (tenant && *tenant != t)
+                return std::nullopt;
+            tenant = t;
+        }
+        if (!tenant)
+            return false;
+        p.kind = kind;
+        p.tenant = *tenant;
+        p.role_name = std::string(prefix) + *tenant;
+        return true;
+    };
+    if (has("admin")) {
+        p.kind = role::write;
+        p.role_name = "admin";
+        return p;
+    }
+    for (const auto& [prefix, kind] :
+         {std::pair{std::string_view("tenant-admin:"), role::tenant_write},
+          std::pair{std::string_view("tenant-viewer:"), role::tenant_read}}) {
+        if (kind == role::tenant_read && has("viewer")) {
+            p.kind = role::read;
+            p.role_name = "viewer";
+            return p;
+        }
+        const auto found = tenant_role(prefix, kind);
+        if (!found) {
+            refusal = "the identity's roles name more than one tenant";
+            return std::nullopt;
+        }
+        if (*found)
+            return p;
+    }
+    if (has("auditor")) {
+        p.kind = role::auditor;
+        p.role_name = "auditor";
+        return p;
+    }
+    refusal = "no role for this identity";
+    return std::nullopt;
+}
+
 std::optional<principal> admin_tokens::authenticate(const http::request& req) const {
     const auto token = presented(req);
     if (token.empty())
@@ -27,7 +130,7 @@ std::optional<principal> admin_tokens::authenticate(const http::request& req) co
     std::optional<principal> found;
     auto check = [&](const std::optional<std::string>& t, role r, const std::string& tenant) {
         if (t && core::constant_time_equal(token, *t) && !found)
-            found = principal{r, tenant};
+            found = principal{r, tenant, false, {}, {}, {}};
     };
     check(write, role::write, "");
     check(read, role::read, "");

@@ -301,6 +301,7 @@ net::awaitable<reply> config_router(const parts& p, const call& c) {
     control_plane::request r;
     r.reason = "admin.config.router.upsert";
     r.audit_kind = "admin.config.router.upsert";
+    r.actor_json = c.who.actor_json();
     r.dry_run = dry;
     auto next = *router;
     r.change = [next](std::vector<config::virtual_key_config>&,
@@ -335,6 +336,7 @@ net::awaitable<reply> config_rollback(const parts& p, const call& c) {
     control_plane::request r;
     r.reason = "admin.config.rollback:" + id;
     r.audit_kind = "admin.config.rollback";
+    r.actor_json = c.who.actor_json();
     r.dry_run = dry;
     r.change = [target](std::vector<config::virtual_key_config>& keys,
                         config::router_config& router) -> std::optional<admin_failure> {

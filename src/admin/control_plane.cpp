@@ -23,6 +23,19 @@
 
 namespace ditto::admin {
 
+std::string with_actor(std::string payload, const std::string& actor_json) {
+    if (actor_json.empty() || payload.empty() || payload.front() != '{')
+        return payload;
+    std::string out = "{\"actor\":" + actor_json;
+    const auto rest = std::string_view(payload).substr(1);
+    const bool empty = rest.find_first_not_of(" \t\r\n") == std::string_view::npos ||
+                       rest[rest.find_first_not_of(" \t\r\n")] == '}';
+    out += empty ? "}" : ",";
+    if (!empty)
+        out += rest;
+    return out;
+}
+
 namespace net = boost::asio;
 
 namespace {
@@ -479,7 +492,8 @@ net::awaitable<control_plane::outcome> control_plane::run_mutation(
         if (!r.audit_kind.empty() && self->audit_) {
             auto payload = r.audit_payload ? r.audit_payload(*out.before, *out.after)
                                            : version_payload(*out.before, *out.after);
-            const auto ec = co_await self->audit_->append(r.audit_kind, std::move(payload));
+            const auto ec = co_await self->audit_->append(
+                r.audit_kind, with_actor(std::move(payload), r.actor_json));
             if (ec)
                 out.audit_error = ec.message();
         }

@@ -192,6 +192,7 @@ net::awaitable<reply> keys_upsert(const parts& p, const call& c,
     control_plane::request r;
     r.reason = "admin.key.upsert";
     r.audit_kind = "admin.key.upsert";
+    r.actor_json = c.who.actor_json();
     const principal who = c.who;
     const auto secret = config::token_lookup_digest(key.token);
     r.change = [key, secret, who, inserted, keep_token](
@@ -259,6 +260,7 @@ net::awaitable<reply> keys_delete(const parts& p, const call& c, std::string id)
     control_plane::request r;
     r.reason = "admin.key.delete";
     r.audit_kind = "admin.key.delete";
+    r.actor_json = c.who.actor_json();
     const principal who = c.who;
     r.change = [id, who](std::vector<config::virtual_key_config>& keys,
                          config::router_config&) -> std::optional<admin_failure> {
@@ -332,6 +334,7 @@ net::awaitable<reply> keys_rotate(const parts& p, const call& c, std::string id)
     control_plane::request r;
     r.reason = "admin.key.rotate";
     r.audit_kind = "admin.key.rotate";
+    r.actor_json = c.who.actor_json();
     const principal who = c.who;
     r.change = [id, who, hashed, until, rotated](
                    std::vector<config::virtual_key_config>& keys,

@@ -640,7 +640,8 @@ net::awaitable<reply> cache_purge(const parts& p, const call& c) {
             .str_or_null("path", sel.path)
             .str_or_null("model", sel.model)
             .raw("result", result);
-        co_await p.store.audit->append("admin.proxy_cache.purge", a.finish());
+        co_await p.store.audit->append("admin.proxy_cache.purge",
+                                       with_actor(a.finish(), c.who.actor_json()));
     }
     co_return json_reply(c, status::ok, std::move(result));
 }

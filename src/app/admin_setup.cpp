@@ -28,7 +28,9 @@ std::shared_ptr<admin::admin_api> make_admin_api(const config::cli_options& opti
                                                  const store::store_set& store,
                                                  admin_sources sources) {
     admin::parts ap;
-    ap.reload = [reload = sources.reload] { return reload_json(reload, "admin"); };
+    ap.reload = [reload = sources.reload](std::string actor) {
+        return reload_json(reload, "admin", std::move(actor));
+    };
     if (options.routing.configured) {
         ap.backends = [health = sources.health] {
             std::string out = "[";
@@ -44,6 +46,8 @@ std::shared_ptr<admin::admin_api> make_admin_api(const config::cli_options& opti
     ap.control = std::move(sources.control);
     ap.cache = std::move(sources.cache);
     ap.store = store;
+    ap.operators = std::move(sources.operators);
+    ap.operators_config = std::move(sources.operators_config);
     return std::make_shared<admin::admin_api>(std::move(ap));
 }
 

@@ -31,6 +31,8 @@ struct admin_sources {
     std::shared_ptr<cache::response_cache> cache;  ///< null without --proxy-cache
     std::shared_ptr<proxy::backend_health> health;
     std::shared_ptr<reloader> reload;
+    std::shared_ptr<access::identity_provider> operators;  ///< access.operators; null without
+    std::optional<config::operator_access_config> operators_config;
 };
 
 std::shared_ptr<admin::admin_api> make_admin_api(const config::cli_options& options,

@@ -212,7 +212,7 @@ boost::asio::awaitable<http::response> app_handler::handle(http::request& req,
             co_return http::make_response(req, status::not_found, "", "");
         if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head)
             co_return method_not_allowed(req, "GET, HEAD");
-        co_return serve_console(req, path);
+        co_return serve_console(req, path, p_.admin->sso_token_origin());
     }
     if (is_admin_path(path)) {
         if (!p_.admin)

@@ -11,13 +11,32 @@ using http::status;
 
 // No inline script or style, nothing from another origin, no framing: the page can only
 // talk to this gateway, and an injected string cannot run (docs/console.md, "Security").
-constexpr std::string_view content_security_policy =
+// With single sign-on the page also POSTs to the identity provider's token endpoint, and only
+// there (docs/access.md, "The console").
+constexpr std::string_view csp_head =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'";
+    "connect-src 'self'";
+constexpr std::string_view csp_tail =
+    "; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-void secure(http::response& res) {
-    res.msg.set("Content-Security-Policy", content_security_policy);
+// An origin fit to stand in a CSP source list: scheme://host[:port], nothing else.
+bool plain_origin(std::string_view o) {
+    if (!o.starts_with("https://") && !o.starts_with("http://"))
+        return false;
+    const auto rest = o.substr(o.find("://") + 3);
+    return !rest.empty() && rest.find_first_not_of(
+                                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789.-:[]") == std::string_view::npos;
+}
+
+void secure(http::response& res, std::string_view sso_origin) {
+    std::string csp(csp_head);
+    if (plain_origin(sso_origin)) {
+        csp += ' ';
+        csp += sso_origin;
+    }
+    csp += csp_tail;
+    res.msg.set("Content-Security-Policy", csp);
     res.msg.set(field::x_frame_options, "DENY");
     res.msg.set("X-Content-Type-Options", "nosniff");
     res.msg.set("Referrer-Policy", "no-referrer");
@@ -87,11 +106,12 @@ bool is_console_path(std::string_view path) {
     return path == "/ui" || path.starts_with("/ui/");
 }
 
-http::response serve_console(const http::request& req, std::string_view path) {
+http::response serve_console(const http::request& req, std::string_view path,
+                             std::string_view sso_origin) {
     if (path == "/ui") {
         auto res = http::make_response(req, status::moved_permanently, "", "");
         res.msg.set(field::location, "/ui/");
-        secure(res);
+        secure(res, sso_origin);
         return res;
     }
     auto name = path.substr(4);
@@ -100,7 +120,7 @@ http::response serve_console(const http::request& req, std::string_view path) {
     const auto* asset = find_asset(name);
     if (!asset) {
         auto res = http::make_response(req, status::not_found, "", "");
-        secure(res);
+        secure(res, sso_origin);
         return res;
     }
     const auto inm = req.find(field::if_none_match);
@@ -110,7 +130,7 @@ http::response serve_console(const http::request& req, std::string_view path) {
         // one; the test holds it to that.
         res.msg.set(field::etag, asset->etag);
         res.msg.set(field::vary, "Accept-Encoding");
-        secure(res);
+        secure(res, sso_origin);
         return res;
     }
     const auto ae = req.find(field::accept_encoding);
@@ -121,7 +141,7 @@ http::response serve_console(const http::request& req, std::string_view path) {
         res.msg.set(field::content_encoding, "gzip");
     res.msg.set(field::vary, "Accept-Encoding");
     res.msg.set(field::etag, asset->etag);
-    secure(res);
+    secure(res, sso_origin);
     return res;
 }
 

@@ -15,6 +15,8 @@ bool is_console_path(std::string_view path);
 
 /// The answer for a GET or HEAD of `path` (a console path): the file with its security
 /// headers, 304 for a matching If-None-Match, a redirect from `/ui` to `/ui/`, else 404.
-http::response serve_console(const http::request& req, std::string_view path);
+/// `sso_origin`: the identity provider's token endpoint origin, allowed in connect-src.
+http::response serve_console(const http::request& req, std::string_view path,
+                             std::string_view sso_origin = {});
 
 }  // namespace ditto::app

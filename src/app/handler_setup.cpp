@@ -4,10 +4,12 @@
 #include <atomic>
 
 #include "admin_setup.hpp"
+#include "ditto/access/identity_provider.hpp"
 #include "ditto/config/load.hpp"
 #include "ditto/core/strings.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/middleware/builtin.hpp"
+#include "ditto/middleware/jwt_clients.hpp"
 #include "ditto/proxy/proxy.hpp"
 #include "ditto/store/memory/memory_dedup_store.hpp"
 #include "store_gauges.hpp"
@@ -123,6 +125,7 @@ struct chain_inputs {
     proxy::proxy_options proxy;
     std::shared_ptr<trace::otlp_exporter> traces;
     double trace_rate = 1.0;
+    std::shared_ptr<middleware::jwt_clients> jwt_clients;  ///< access.clients; null without
 };
 
 // --otel-endpoint (docs/observability.md, "Tracing"): the exporter, started; null when off.
@@ -177,7 +180,7 @@ void add_chains(const config::cli_options& options, const store_runtime& store, 
                                     options.default_max_output_tokens},
                                    in_flight);
     const auto settle = middleware::make_settle(bg.executor(), options.proxy_usage_max_body_bytes);
-    const auto auth = middleware::make_auth(store.keys);
+    const auto auth = middleware::make_auth(store.keys, in.jwt_clients);
     const auto cost_policy = middleware::make_cost_policy();
     const auto guardrails = middleware::make_guardrails(counters);
     const auto route = middleware::make_route(std::move(in.filter));
@@ -208,7 +211,7 @@ void add_chains(const config::cli_options& options, const store_runtime& store, 
     parts.dialect_chain = build_chain(true);
     parts.models_chain = std::make_shared<middleware::chain>();
     parts.models_chain->add(middleware::make_request_id())
-        .add(middleware::make_auth(store.keys))
+        .add(middleware::make_auth(store.keys, in.jwt_clients))
         .add(proxy::make_models(ups));
 }
 
@@ -277,9 +280,24 @@ std::optional<request_handling> build_request_handling(
             store.set, control, options.prometheus_max_key_series, std::chrono::seconds(5));
         out.gauges->start(bg.executor());
     }
-    parts.admin =
-        make_admin_api(options, store.set,
-                       {std::move(tokens), std::move(control), in.cache, in.health, out.reload});
+    // docs/access.md: operators' and clients' identity providers, fetching their keys now.
+    std::shared_ptr<access::identity_provider> operators;
+    if (const auto& ops = sc.cfg.access.operators) {
+        operators =
+            std::make_shared<access::identity_provider>("operators", ops->idp, bg.executor());
+        operators->start();
+        out.issuers.push_back(operators);
+    }
+    if (const auto& clients = sc.cfg.access.clients) {
+        auto idp =
+            std::make_shared<access::identity_provider>("clients", clients->idp, bg.executor());
+        idp->start();
+        out.issuers.push_back(idp);
+        in.jwt_clients = std::make_shared<middleware::jwt_clients>(*clients, std::move(idp));
+    }
+    parts.admin = make_admin_api(options, store.set,
+                                 {std::move(tokens), std::move(control), in.cache, in.health,
+                                  out.reload, std::move(operators), sc.cfg.access.operators});
     if (in.prom) {
         parts.prometheus_text =
             prometheus_text(in.prom, in.ups, in.cache, in.traces, in.health, out.gauges);

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "app_handler.hpp"
 #include "background.hpp"
@@ -17,6 +18,10 @@
 #include "startup_config.hpp"
 #include "store_gauges.hpp"
 #include "store_setup.hpp"
+
+namespace ditto::access {
+class identity_provider;
+}  // namespace ditto::access
 
 namespace ditto::app {
 
@@ -33,6 +38,9 @@ struct request_handling {
     /// The store's gauges for /metrics/prometheus (with --prometheus-metrics); stopped with
     /// the exporter.
     std::shared_ptr<store_gauges> gauges;
+    /// access.operators and access.clients (docs/access.md): their key fetches run on the
+    /// background executor; stopped with the exporter.
+    std::vector<std::shared_ptr<access::identity_provider>> issuers;
 };
 
 /// nullopt: a backend cannot be used (its CA certificates, say); logged.

@@ -26,7 +26,7 @@ config::env_lookup current_env(const config::cli_options& o) {
 
 }  // namespace
 
-net::awaitable<reload_result> reloader::reload(std::string trigger) {
+net::awaitable<reload_result> reloader::reload(std::string trigger, std::string actor) {
     reload_result out;
     // The dotenv file is read again too: a rotated secret is picked up.
     const auto env = current_env(options_);
@@ -59,6 +59,7 @@ net::awaitable<reload_result> reloader::reload(std::string trigger) {
     admin::control_plane::request r;
     r.reason = "config.reload";
     r.audit_kind = "admin.config.reload";
+    r.actor_json = std::move(actor);
     auto keys = cfg.virtual_keys;
     auto router = cfg.router;
     r.change = [keys, router](std::vector<config::virtual_key_config>& k,
@@ -91,8 +92,9 @@ std::string reloader::to_json(const reload_result& r) {
     return w.finish();
 }
 
-net::awaitable<std::string> reload_json(std::shared_ptr<reloader> r, std::string trigger) {
-    auto result = co_await r->reload(std::move(trigger));
+net::awaitable<std::string> reload_json(std::shared_ptr<reloader> r, std::string trigger,
+                                        std::string actor) {
+    auto result = co_await r->reload(std::move(trigger), std::move(actor));
     co_return reloader::to_json(result);
 }
 

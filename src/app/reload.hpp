@@ -32,7 +32,8 @@ class reloader {
           control_(std::move(control)),
           keys_from_file_(keys_from_file) {}
 
-    boost::asio::awaitable<reload_result> reload(std::string trigger);
+    /// `actor`: who asked (the Admin API caller's principal::actor_json()), for the audit record.
+    boost::asio::awaitable<reload_result> reload(std::string trigger, std::string actor = {});
     /// `{"applied":…,"noop":…,"version_id":…}` or `{"applied":false,"error":…}`.
     static std::string to_json(const reload_result& r);
 
@@ -44,6 +45,7 @@ class reloader {
 };
 
 /// Runs `r->reload(trigger)` and renders the result (for the Admin API and SIGHUP).
-boost::asio::awaitable<std::string> reload_json(std::shared_ptr<reloader> r, std::string trigger);
+boost::asio::awaitable<std::string> reload_json(std::shared_ptr<reloader> r, std::string trigger,
+                                                std::string actor = {});
 
 }  // namespace ditto::app

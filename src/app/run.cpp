@@ -7,6 +7,7 @@
 #include "admin_setup.hpp"
 #include "audit_filter.hpp"
 #include "background.hpp"
+#include "ditto/access/identity_provider.hpp"
 #include "ditto/admin/admin_tokens.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/store/background_writes.hpp"
@@ -76,6 +77,8 @@ int run(const config::cli_options& options) {
                 h.traces->stop();  // the spans still queued get one last export
             if (h.gauges)
                 h.gauges->stop();
+            for (const auto& issuer : h.issuers)
+                issuer->stop();
         }
         ~stop_loops() { now(); }
     } loops{*handling};

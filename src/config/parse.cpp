@@ -436,16 +436,29 @@ void read_scope_id(parse_context& ctx, object_reader& r, std::string_view key,
         out = std::string(trimmed);
 }
 
-virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const path_ref& path) {
+// A key template (`access.clients.templates[].key`, docs/access.md) is a key without id and
+// token: the identity in the client's JWT names it, and the JWT is its credential.
+enum class key_form : std::uint8_t { key, template_key };
+
+virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const path_ref& path,
+                                     key_form form = key_form::key) {
     virtual_key_config out;
     if (!expect_object(ctx, v, path))
         return out;
     object_reader r(ctx, v, path);
 
-    if (const json* f = r.required("id"))
-        ctx.read_string(*f, r.path_of("id"), out.id);
-    if (const json* f = r.required("token"))
-        ctx.read_string(*f, r.path_of("token"), out.token);
+    if (form == key_form::template_key) {
+        for (const std::string_view name : {"id", "token", "previous_token"}) {
+            if (r.optional(name))
+                ctx.error(r.path_of(name),
+                          "a key template has none: the client's JWT names the key");
+        }
+    } else {
+        if (const json* f = r.required("id"))
+            ctx.read_string(*f, r.path_of("id"), out.id);
+        if (const json* f = r.required("token"))
+            ctx.read_string(*f, r.path_of("token"), out.token);
+    }
     // Everything but id and token has a default (docs/configuration.md): a first gateway.json
     // holds `{"id": "k", "token": "t"}`, and the original's full keys load unchanged.
     if (const json* f = r.optional("enabled"))
@@ -497,6 +510,164 @@ virtual_key_config parse_virtual_key(parse_context& ctx, const json& v, const pa
     read_timestamp(ctx, r, "previous_token_expires_at", out.previous_token_expires_at_ms);
     if (out.previous_token.has_value() != out.previous_token_expires_at_ms.has_value())
         ctx.error(path.str(), "previous_token and previous_token_expires_at go together");
+    r.finish();
+    return out;
+}
+
+// ---- access (docs/access.md) ----
+
+// One value or a list of them: `"audience": "x"` and `"audience": ["x", "y"]`.
+void read_one_or_list(parse_context& ctx, const json& v, const path_ref& path,
+                      std::vector<std::string>& out) {
+    if (v.is_string()) {
+        out = {std::string(v.str())};
+        return;
+    }
+    ctx.read_string_list(v, path, out);
+}
+
+issuer_config parse_issuer(parse_context& ctx, object_reader& r) {
+    issuer_config out;
+    if (const json* f = r.required("issuer")) {
+        if (ctx.read_string(*f, r.path_of("issuer"), out.issuer) && out.issuer.empty())
+            ctx.error(r.path_of("issuer"), "must not be empty");
+    }
+    if (const json* f = r.required("audience")) {
+        read_one_or_list(ctx, *f, r.path_of("audience"), out.audiences);
+        if (out.audiences.empty() || std::any_of(out.audiences.begin(), out.audiences.end(),
+                                                 [](const std::string& a) { return a.empty(); })) {
+            ctx.error(r.path_of("audience"), "must name at least one non-empty audience");
+        }
+    }
+    if (const json* f = r.optional("jwks_uri")) {
+        std::string uri;
+        if (ctx.read_string(*f, r.path_of("jwks_uri"), uri))
+            out.jwks_uri = std::move(uri);
+    }
+    if (const json* f = r.optional("algorithms")) {
+        if (ctx.read_string_list(*f, r.path_of("algorithms"), out.algorithms)) {
+            for (const auto& a : out.algorithms) {
+                if (a != "RS256" && a != "ES256" && a != "EdDSA")
+                    ctx.error(r.path_of("algorithms"), "each must be RS256, ES256 or EdDSA");
+            }
+            if (out.algorithms.empty())
+                ctx.error(r.path_of("algorithms"), "must name at least one algorithm");
+        }
+    }
+    // Each a u32 within its bounds (docs/access.md, "Fields").
+    auto bounded = [&](std::string_view key, std::uint32_t& field, std::uint32_t lo,
+                       std::uint32_t hi) {
+        if (const json* f = r.optional(key)) {
+            if (ctx.read_u32(*f, r.path_of(key), field) && (field < lo || field > hi)) {
+                ctx.error(r.path_of(key),
+                          "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+            }
+        }
+    };
+    bounded("leeway_seconds", out.leeway_seconds, 0, 600);
+    bounded("jwks_refresh_seconds", out.jwks_refresh_seconds, 1, 86400);
+    bounded("jwks_timeout_ms", out.jwks_timeout_ms, 100, 60000);
+    bounded("jwks_min_refetch_seconds", out.jwks_min_refetch_seconds, 0, 3600);
+    if (const json* f = r.optional("tls_ca_file")) {
+        std::string file;
+        if (ctx.read_string(*f, r.path_of("tls_ca_file"), file))
+            out.tls_ca_file = std::move(file);
+    }
+    return out;
+}
+
+operator_access_config parse_operators(parse_context& ctx, const json& v, const path_ref& path) {
+    operator_access_config out;
+    if (!expect_object(ctx, v, path))
+        return out;
+    object_reader r(ctx, v, path);
+    out.idp = parse_issuer(ctx, r);
+    if (const json* f = r.optional("client_id"))
+        ctx.read_string(*f, r.path_of("client_id"), out.client_id);
+    if (const json* f = r.optional("scopes"))
+        ctx.read_string(*f, r.path_of("scopes"), out.scopes);
+    if (const json* f = r.optional("roles_claim")) {
+        if (ctx.read_string(*f, r.path_of("roles_claim"), out.roles_claim) &&
+            out.roles_claim.empty())
+            ctx.error(r.path_of("roles_claim"), "must not be empty");
+    }
+    if (const json* f = r.optional("roles")) {
+        if (ctx.read_string_map(*f, r.path_of("roles"), out.roles)) {
+            for (const auto& [claim, role] : out.roles) {
+                if (!is_operator_role(role)) {
+                    ctx.error(r.path_of("roles").member(claim),
+                              "must be admin, viewer, auditor, tenant-admin:<tenant> or "
+                              "tenant-viewer:<tenant>");
+                }
+            }
+        }
+    }
+    r.finish();
+    return out;
+}
+
+client_template_config parse_client_template(parse_context& ctx, const json& v,
+                                             const path_ref& path) {
+    client_template_config out;
+    if (!expect_object(ctx, v, path))
+        return out;
+    object_reader r(ctx, v, path);
+    if (const json* f = r.optional("when")) {
+        const auto wpath = r.path_of("when");
+        if (expect_object(ctx, *f, wpath)) {
+            object_reader w(ctx, *f, wpath);
+            std::string claim, value;
+            if (const json* c = w.required("claim");
+                c && ctx.read_string(*c, w.path_of("claim"), claim))
+                out.claim = std::move(claim);
+            if (const json* c = w.required("value");
+                c && ctx.read_string(*c, w.path_of("value"), value))
+                out.value = std::move(value);
+            w.finish();
+        }
+    }
+    if (const json* f = r.required("key")) {
+        out.key = std::make_shared<const virtual_key_config>(
+            parse_virtual_key(ctx, *f, r.path_of("key"), key_form::template_key));
+    }
+    r.finish();
+    return out;
+}
+
+client_access_config parse_clients(parse_context& ctx, const json& v, const path_ref& path) {
+    client_access_config out;
+    if (!expect_object(ctx, v, path))
+        return out;
+    object_reader r(ctx, v, path);
+    out.idp = parse_issuer(ctx, r);
+    if (const json* f = r.optional("identity_claim")) {
+        if (ctx.read_string(*f, r.path_of("identity_claim"), out.identity_claim) &&
+            out.identity_claim.empty())
+            ctx.error(r.path_of("identity_claim"), "must not be empty");
+    }
+    if (const json* f = r.required("templates")) {
+        const auto tpath = r.path_of("templates");
+        if (f->is_array() && !f->empty()) {
+            std::size_t i = 0;
+            for (const auto& item : *f)
+                out.templates.push_back(parse_client_template(ctx, item, tpath.at(i++)));
+        } else {
+            ctx.error(tpath, "expected a non-empty array");
+        }
+    }
+    r.finish();
+    return out;
+}
+
+access_config parse_access(parse_context& ctx, const json& v, const path_ref& path) {
+    access_config out;
+    if (!expect_object(ctx, v, path))
+        return out;
+    object_reader r(ctx, v, path);
+    if (const json* f = r.optional("operators"))
+        out.operators = parse_operators(ctx, *f, r.path_of("operators"));
+    if (const json* f = r.optional("clients"))
+        out.clients = parse_clients(ctx, *f, r.path_of("clients"));
     r.finish();
     return out;
 }
@@ -827,6 +998,8 @@ gateway_config parse_gateway_json(std::string_view text, diagnostics& diag) {
     if (const json* f = r.optional("observability")) {
         cfg.observability = parse_observability(ctx, *f, r.path_of("observability"));
     }
+    if (const json* f = r.optional("access"))
+        cfg.access = parse_access(ctx, *f, r.path_of("access"));
     // Claimed so they do not also warn as unknown fields.
     r.optional("mcp_servers");
     r.optional("a2a_agents");
@@ -860,11 +1033,28 @@ auto parse_one(std::string_view text, diagnostics& diag, const char* name, Parse
 }  // namespace
 
 std::optional<virtual_key_config> parse_virtual_key_json(std::string_view text, diagnostics& diag) {
-    return parse_one(text, diag, "virtual_key", parse_virtual_key);
+    return parse_one(text, diag, "virtual_key",
+                     [](parse_context& ctx, const json& v, const path_ref& path) {
+                         return parse_virtual_key(ctx, v, path);
+                     });
 }
 
 std::optional<router_config> parse_router_json(std::string_view text, diagnostics& diag) {
     return parse_one(text, diag, "router", parse_router);
+}
+
+}  // namespace ditto::config
+
+namespace ditto::config {
+
+bool is_operator_role(std::string_view role) {
+    if (role == "admin" || role == "viewer" || role == "auditor")
+        return true;
+    for (const std::string_view prefix : {"tenant-admin:", "tenant-viewer:"}) {
+        if (role.starts_with(prefix))
+            return !core::trim(role.substr(prefix.size())).empty();
+    }
+    return false;
 }
 
 }  // namespace ditto::config

@@ -439,6 +439,46 @@ void validate_router(const router_config& router,
     }
 }
 
+// docs/access.md: an issuer's keys decide who is an operator, so they are fetched over TLS;
+// plain http only to this machine (tests, a sidecar).
+bool trusted_fetch_url(std::string_view url) {
+    if (url.starts_with("https://"))
+        return url.size() > 8;
+    if (!url.starts_with("http://"))
+        return false;
+    auto host = url.substr(7);
+    host = host.substr(0, host.find_first_of("/?#"));
+    if (host.starts_with("[::1]"))
+        return host.size() == 5 || host[5] == ':';
+    host = host.substr(0, host.find(':'));
+    return host == "localhost" || host.starts_with("127.");
+}
+
+void validate_issuer(const issuer_config& idp, const std::string& path, diagnostics& diag) {
+    if (!idp.issuer.empty() && !trusted_fetch_url(idp.issuer)) {
+        diag.errors.push_back(path + ".issuer must be an https:// URL (http:// only on loopback)");
+    }
+    if (idp.jwks_uri && !trusted_fetch_url(*idp.jwks_uri)) {
+        diag.errors.push_back(path +
+                              ".jwks_uri must be an https:// URL (http:// only on loopback)");
+    }
+}
+
+void validate_access(const gateway_config& cfg, diagnostics& diag) {
+    if (cfg.access.operators)
+        validate_issuer(cfg.access.operators->idp, "access.operators", diag);
+    if (!cfg.access.clients)
+        return;
+    validate_issuer(cfg.access.clients->idp, "access.clients", diag);
+    // `jwt:<identity>` names the keys the clients' tokens make; a configured key cannot.
+    for (std::size_t i = 0; i < cfg.virtual_keys.size(); ++i) {
+        if (cfg.virtual_keys[i].id.starts_with("jwt:")) {
+            diag.errors.push_back(idx("virtual_keys", i) +
+                                  ".id must not start with \"jwt:\" while access.clients is set");
+        }
+    }
+}
+
 }  // namespace
 
 void validate(const gateway_config& cfg, diagnostics& diag) {
@@ -453,6 +493,7 @@ void validate(const gateway_config& cfg, diagnostics& diag) {
     validate_observability(cfg.observability, diag);
     validate_keys(cfg, backend_names, diag);
     validate_router(cfg.router, backend_names, diag);
+    validate_access(cfg, diag);
 }
 
 }  // namespace ditto::config

@@ -6,6 +6,7 @@
 #include "ditto/core/strings.hpp"
 #include "ditto/middleware/budget_periods.hpp"
 #include "ditto/middleware/builtin.hpp"
+#include "ditto/middleware/jwt_clients.hpp"
 
 namespace ditto::middleware {
 namespace {
@@ -45,9 +46,10 @@ std::string_view presented_token(const http::request& req) {
     return {};
 }
 
-class auth final : public sync_middleware {
+class auth final : public middleware {
   public:
-    explicit auth(std::shared_ptr<live_keys> keys) : keys_(std::move(keys)) {}
+    auth(std::shared_ptr<live_keys> keys, std::shared_ptr<jwt_clients> clients)
+        : keys_(std::move(keys)), clients_(std::move(clients)) {}
 
     step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
         const auto token = presented_token(ctx.req);
@@ -58,6 +60,49 @@ class auth final : public sync_middleware {
         ctx.keys = keys_->load();
         const auto m = lookup(ctx.keys, token);
         ctx.key = m.key;
+        if (!ctx.key && clients_ && access::looks_like_jwt(token)) {
+            // docs/access.md, "Clients": a JWT in place of a virtual key.
+            auto r = clients_->resolve_now(token, ctx.keys);
+            if (r.wait)
+                return step_result::wait;  // its signing key is being fetched: handle()
+            return admit(ctx, std::move(r), out);
+        }
+        return judge(ctx, m.previous, out);
+    }
+
+    // Only for a JWT whose signing key is being fetched (enter() said wait), or a caller that
+    // calls the step directly.
+    boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
+        std::optional<http::response> out;
+        step_result sr = step_result::next;
+        const auto token = presented_token(ctx.req);
+        if (!ctx.keys || ctx.key || !clients_ || !access::looks_like_jwt(token)) {
+            sr = enter(ctx, out);
+        } else {
+            auto r = co_await clients_->resolve(std::string(token), ctx.keys);
+            if (r.wait)
+                r.message = "the token is signed by a key the issuer does not publish";
+            r.wait = false;
+            sr = admit(ctx, std::move(r), out);
+        }
+        if (sr == step_result::answered)
+            co_return std::move(*out);
+        co_return co_await next(ctx);
+    }
+
+  private:
+    step_result admit(proxy_context& ctx, jwt_clients::result r,
+                      std::optional<http::response>& out) {
+        if (!r.key) {
+            out = api_error(ctx.req, r.error, r.message);
+            return step_result::answered;
+        }
+        ctx.keys = std::move(r.snapshot);
+        ctx.key = r.key;
+        return judge(ctx, false, out);
+    }
+
+    step_result judge(proxy_context& ctx, bool previous, std::optional<http::response>& out) {
         if (!ctx.key) {
             out = unauthorized(ctx.req, "unauthorized virtual key");
             return step_result::answered;
@@ -66,8 +111,8 @@ class auth final : public sync_middleware {
             out = unauthorized(ctx.req, "virtual key disabled");
             return step_result::answered;
         }
-        if (ctx.key->expires_at_ms || m.previous) {
-            if (auto why = expired(*ctx.key, m.previous)) {
+        if (ctx.key->expires_at_ms || previous) {
+            if (auto why = expired(*ctx.key, previous)) {
                 out = api_error(ctx.req, http::gateway_error::key_expired, *why);
                 return step_result::answered;
             }
@@ -75,7 +120,6 @@ class auth final : public sync_middleware {
         return step_result::next;
     }
 
-  private:
     // A presented token is always hashed, so a stored `sha256:` value is never a
     // credential; the map is keyed by digest, so lookup time says nothing about tokens.
     // Each worker remembers the tokens it has already accepted for the snapshot in force,
@@ -129,12 +173,14 @@ class auth final : public sync_middleware {
     }
 
     std::shared_ptr<live_keys> keys_;
+    std::shared_ptr<jwt_clients> clients_;  ///< null without access.clients
 };
 
 }  // namespace
 
-std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys) {
-    return std::make_shared<auth>(std::move(keys));
+std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys,
+                                      std::shared_ptr<jwt_clients> clients) {
+    return std::make_shared<auth>(std::move(keys), std::move(clients));
 }
 
 }  // namespace ditto::middleware

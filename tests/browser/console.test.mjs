@@ -15,7 +15,9 @@
 // DITTO_TENANT_TOKEN (that tenant's admin token); optional DITTO_READ_TOKEN (a global read token:
 // its step is skipped without one), DITTO_UI (default $DITTO_GATEWAY/ui/),
 // DITTO_TRAFFIC_KEYS (virtual-key tokens for the live traffic, comma-separated), DITTO_SHOTS
-// (default docs/console), CHROMIUM (default /usr/bin/chromium).
+// (default docs/console), CHROMIUM (default /usr/bin/chromium), DITTO_IDP (the identity provider
+// of a gateway with single sign-on: the CSP then allows its origin, and the sign-in page's first
+// control is "Sign in with SSO"; console-sso.test.mjs tests the sign-on itself).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -40,8 +42,11 @@ const READ_TOKEN = env('DITTO_READ_TOKEN', '');
 const SHOTS = path.resolve(env('DITTO_SHOTS', path.join(here, '../../docs/console')));
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const TRAFFIC_KEYS = env('DITTO_TRAFFIC_KEYS', '').split(',').filter(Boolean);
+const IDP = env('DITTO_IDP', '');
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+// With single sign-on the page may also POST to the provider's token endpoint (its origin).
+const CONNECT = "'self'" + (IDP ? ' ' + new URL(IDP).origin : '');
+const CSP = `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${CONNECT}; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
 const MAX_FIRST_LOAD_BYTES = 150 * 1000; // "≤ 150 KB compressed", counted in bytes on the wire
 const MAX_INTERACTIVE_MS = 1000;
 const KEY_ID = 'console-e2e-' + crypto.randomBytes(3).toString('hex');
@@ -134,6 +139,16 @@ async function clickListed(sel, tries = 5) {
       await sleep(50);
     }
   }
+}
+
+// After sign-out, by keyboard only, to the token field: it has the focus, or with single
+// sign-on the SSO button has it and the token field is the next control.
+async function focusTokenField() {
+  if (IDP) {
+    await page.waitForFunction(() => document.activeElement?.id === 'sso-signin');
+    await page.keyboard.press('Tab');
+  }
+  await page.waitForFunction(() => document.activeElement?.id === 'token');
 }
 
 async function fill(sel, value) {
@@ -229,7 +244,13 @@ test('first load: security headers, ≤ 150 KB on the wire, interactive within 1
   assert.equal(js.headers.get('x-frame-options'), 'DENY');
   await cdp.send('Network.setCacheDisabled', { cacheDisabled: false });
   await cdp.detach();
-  assert.equal(await page.$eval('#token', (e) => document.activeElement === e), true, 'the token field has the focus');
+  if (IDP) {
+    assert.equal(await page.$eval('#sso-signin', (e) => document.activeElement === e), true, 'the SSO button has the focus');
+    assert.equal(await page.$eval('#token', (e) => e.offsetParent !== null), true, 'the break-glass token field is shown');
+  } else {
+    assert.equal(await page.$eval('#token', (e) => document.activeElement === e), true, 'the token field has the focus');
+    assert.equal(await page.$eval('#sso', (e) => e.hidden), true, 'no SSO button without single sign-on');
+  }
   await shot('signin.png');
 });
 
@@ -586,7 +607,7 @@ test('a read token: its role shown, no change button on any page', STEP, async (
     return;
   }
   await page.click('#signout');
-  await page.waitForFunction(() => document.activeElement?.id === 'token');
+  await focusTokenField();
   await page.keyboard.type(READ_TOKEN);
   await page.keyboard.press('Enter');
   await page.waitForSelector('#main tr[data-key]');
@@ -620,8 +641,8 @@ test('sign out, then a tenant token sees only its tenant', STEP, async () => {
   await page.click('#signout');
   await page.waitForSelector('#signin-form');
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'sign-out clears the token');
-  // Keyboard only: the token field has the focus, Enter submits.
-  await page.waitForFunction(() => document.activeElement?.id === 'token');
+  // Keyboard only: the token field has the focus (or is next after the SSO button), Enter submits.
+  await focusTokenField();
   await page.keyboard.type(TENANT_TOKEN);
   await page.keyboard.press('Enter');
   await page.waitForSelector('#main tr[data-key]');

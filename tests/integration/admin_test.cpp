@@ -441,7 +441,9 @@ TEST_F(Admin, AuditExportHashChainVerifiesAndDetectsTampering) {
 
     auto list = admin("GET", "/admin/audit?limit=2", "adm-r");
     EXPECT_EQ(list->status, 200);
-    EXPECT_TRUE(contains(list, R"("kind":"admin.key.delete","payload":{"key_id":"key-2")"))
+    EXPECT_TRUE(contains(
+        list,
+        R"("kind":"admin.key.delete","payload":{"actor":{"via":"token","role":"write"},"key_id":"key-2")"))
         << list->body;
     auto exp = admin("GET", "/admin/audit/export", "adm-r");
     ASSERT_EQ(exp->status, 200);
@@ -612,14 +614,18 @@ TEST_F(Admin, WhoamiSaysWhatTheTokenMayDo) {
     start(key("key-1", "vk-1"),
           {"--admin-token", "adm-w", "--admin-read-token", "adm-r", "--admin-tenant-token",
            "acme=t-acme", "--admin-tenant-read-token", "acme=t-acme-r"});
-    EXPECT_EQ(admin("GET", "/admin/whoami", "adm-w")->body,
-              R"({"role":"write","can_write":true,"tenant_id":null})");
-    EXPECT_EQ(admin("GET", "/admin/whoami", "adm-r")->body,
-              R"({"role":"read","can_write":false,"tenant_id":null})");
-    EXPECT_EQ(admin("GET", "/admin/whoami", "t-acme")->body,
-              R"({"role":"tenant_write","can_write":true,"tenant_id":"acme"})");
-    EXPECT_EQ(admin("GET", "/admin/whoami", "t-acme-r")->body,
-              R"({"role":"tenant_read","can_write":false,"tenant_id":"acme"})");
+    EXPECT_EQ(
+        admin("GET", "/admin/whoami", "adm-w")->body,
+        R"({"role":"write","can_write":true,"tenant_id":null,"via":"token","subject":null,"email":null})");
+    EXPECT_EQ(
+        admin("GET", "/admin/whoami", "adm-r")->body,
+        R"({"role":"read","can_write":false,"tenant_id":null,"via":"token","subject":null,"email":null})");
+    EXPECT_EQ(
+        admin("GET", "/admin/whoami", "t-acme")->body,
+        R"({"role":"tenant_write","can_write":true,"tenant_id":"acme","via":"token","subject":null,"email":null})");
+    EXPECT_EQ(
+        admin("GET", "/admin/whoami", "t-acme-r")->body,
+        R"({"role":"tenant_read","can_write":false,"tenant_id":"acme","via":"token","subject":null,"email":null})");
     EXPECT_EQ(status("GET", "/admin/whoami", "nope"), 401);
     EXPECT_EQ(status("POST", "/admin/whoami", "adm-w", "{}"), 405);
 }

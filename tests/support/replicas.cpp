@@ -21,7 +21,8 @@ void Replicas::start(int n, const std::string& keys, std::vector<std::string> ar
     mock.start();
     config = R"({"backends":[{"name":"primary","base_url":"http://127.0.0.1:)" +
              std::to_string(mock.port) + R"(/v1")" + backend_extra + R"(}],"virtual_keys":[)" +
-             keys + R"(],"router":{"default_backends":[{"backend":"primary"}]}})";
+             keys + R"(],"router":{"default_backends":[{"backend":"primary"}]})" +
+             (extra_top.empty() ? "" : "," + extra_top) + "}";
     if (std::find(args.begin(), args.end(), "--redis-env") == args.end() &&
         std::find(args.begin(), args.end(), "--redis") == args.end())
         args.insert(args.end(), {"--redis", redis.url()});

@@ -57,6 +57,8 @@ class Replicas : public ::testing::Test {
     /// `per_replica` requests in flight on every replica at once; all statuses.
     std::vector<int> spread(const std::string& token, int per_replica);
 
+    /// Further top-level members of the gateway.json start() writes (`"access": {...}`).
+    std::string extra_top;
     temp_dir files;  // before `redis`: it may hold its data
     redis_server redis;
     running_mock mock;

@@ -17,10 +17,17 @@ namespace ditto::cache {
 class response_cache;
 }  // namespace ditto::cache
 
+namespace ditto::access {
+class identity_provider;
+}  // namespace ditto::access
+
 namespace ditto::admin {
 
 struct parts {
     admin_tokens tokens;
+    /// access.operators (docs/access.md): operators' JWTs, and GET /admin/sso; null without.
+    std::shared_ptr<access::identity_provider> operators;
+    std::optional<config::operator_access_config> operators_config;
     std::shared_ptr<control_plane> control;
     std::shared_ptr<cache::response_cache> cache;  ///< null without --proxy-cache
     store::store_set store;
@@ -29,7 +36,8 @@ struct parts {
     std::function<std::string()> backends;
     std::function<std::string(const std::string&)> reset_backend;
     /// `POST /admin/config/reload`: re-reads gateway.json (the same as SIGHUP); its result JSON.
-    std::function<boost::asio::awaitable<std::string>()> reload;
+    /// Takes the caller's principal::actor_json() for the audit record.
+    std::function<boost::asio::awaitable<std::string>(std::string)> reload;
     /// The largest admin request body.
     std::uint64_t max_body_bytes = 8 * 1024 * 1024;
 };
@@ -37,12 +45,22 @@ struct parts {
 class admin_api {
   public:
     explicit admin_api(parts p) : p_(std::move(p)) {}
-    bool mounted() const { return p_.tokens.any(); }
+    bool mounted() const { return p_.tokens.any() || p_.operators != nullptr; }
+    /// The origin of the identity provider's token endpoint, which the console's CSP must let
+    /// it POST to (docs/access.md); empty without SSO or before discovery.
+    std::string sso_token_origin() const;
     /// `path` has no query; `req.target()` still has it.
     boost::asio::awaitable<http::response> handle(http::request& req, http::body_reader& body,
                                                   std::string path);
 
   private:
+    /// The static token, else an operator's JWT; or the refusal to send.
+    boost::asio::awaitable<std::optional<principal>> authenticate(
+        http::request& req, std::optional<http::response>& refusal);
+    http::response sso(const http::request& req) const;
+    bool write_capable() const { return p_.tokens.any_write_capable() || p_.operators; }
+    bool global_capable() const { return p_.tokens.any_global() || p_.operators; }
+
     parts p_;
 };
 

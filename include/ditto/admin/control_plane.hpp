@@ -63,6 +63,10 @@ struct config_version {
     config::router_config router;
 };
 
+/// `payload` (a JSON object) with `"actor": actor_json` as its first member; unchanged when
+/// actor_json is empty.
+std::string with_actor(std::string payload, const std::string& actor_json);
+
 /// Sorts keys by id (bytewise), the order of a version's keys.
 void sort_by_id(std::vector<config::virtual_key_config>& keys);
 
@@ -128,6 +132,9 @@ class control_plane : public std::enable_shared_from_this<control_plane> {
         std::function<std::string(const config_version& before, const config_version& after)>
             audit_payload;
         bool dry_run = false;
+        /// Who asked (principal::actor_json()), put first in the audit payload as `actor`;
+        /// empty: none (a SIGHUP).
+        std::string actor_json;
     };
     /// Runs `r` on the writer executor after every earlier change: stage, validate (400
     /// invalid_request), persist (500 storage_error; nothing changed), swap the live

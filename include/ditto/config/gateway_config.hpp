@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ditto/config/access_settings.hpp"
+
 namespace ditto::config {
 
 /// One upstream (docs/configuration.md, `backends[]`).
@@ -190,6 +192,7 @@ struct gateway_config {
     std::vector<virtual_key_config> virtual_keys;
     router_config router;
     observability_config observability;
+    access_config access;  ///< docs/access.md
 };
 
 }  // namespace ditto::config

@@ -23,6 +23,8 @@ enum class gateway_error : std::uint8_t {
     // The request: auth, body, fields.
     invalid_api_key,
     key_expired,
+    permission_denied,
+    identity_provider_unavailable,
     inflight_limit,
     unsupported_idempotency,
     request_too_large,
@@ -62,7 +64,7 @@ struct gateway_error_row {
     std::string_view code;
 };
 
-inline constexpr std::array<gateway_error_row, 32> gateway_errors{{
+inline constexpr std::array<gateway_error_row, 34> gateway_errors{{
     {gateway_error::bad_request, 400, "invalid_request_error", "bad_request"},
     {gateway_error::request_header_too_large, 431, "invalid_request_error",
      "request_header_too_large"},
@@ -72,6 +74,11 @@ inline constexpr std::array<gateway_error_row, 32> gateway_errors{{
     {gateway_error::invalid_api_key, 401, "authentication_error", "invalid_api_key"},
     // An expired key, or a token a rotation replaced after its grace (docs/governance.md).
     {gateway_error::key_expired, 401, "authentication_error", "key_expired"},
+    // A client's JWT that is valid but maps to no key template (docs/access.md, "Clients").
+    {gateway_error::permission_denied, 403, "permission_error", "permission_denied"},
+    // The issuer of clients' JWTs has never been reached: its keys are unknown (docs/access.md).
+    {gateway_error::identity_provider_unavailable, 503, "api_error",
+     "identity_provider_unavailable"},
     {gateway_error::inflight_limit, 429, "rate_limit_error", "inflight_limit"},
     {gateway_error::unsupported_idempotency, 400, "invalid_request_error",
      "unsupported_idempotency"},

@@ -55,7 +55,10 @@ std::shared_ptr<middleware> make_read_body(body_limits limits,
                                            std::shared_ptr<std::atomic<std::uint64_t>> in_flight);
 
 /// Fail-closed virtual-key auth against the live key snapshot (docs/proxy.md, "Virtual-key auth").
-std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys);
+class jwt_clients;
+/// `clients`: access.clients (docs/access.md), a JWT in place of a virtual key; null: keys only.
+std::shared_ptr<middleware> make_auth(std::shared_ptr<live_keys> keys,
+                                      std::shared_ptr<jwt_clients> clients = nullptr);
 
 /// True for the multipart uploads that may exceed the body limit and are streamed to the
 /// first candidate (docs/proxy.md, "Large uploads").

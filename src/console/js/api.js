@@ -2,6 +2,7 @@
 // origin, the token in an Authorization header (never in a URL), kept in sessionStorage only.
 
 const STORE = 'ditto.console.token';
+const VIA = 'ditto.console.via'; // "oidc" for a token from single sign-on (js/sso.js); absent for a pasted one
 
 // The gateway's root: the console is served at <root>ui/, the API at <root>admin/….
 export const ROOT = location.pathname.replace(/ui(\/.*)?$/, '');
@@ -14,12 +15,22 @@ export const session = {
       return null;
     }
   },
-  set(token) {
+  get via() {
+    try {
+      return sessionStorage.getItem(VIA) || 'token';
+    } catch {
+      return 'token';
+    }
+  },
+  set(token, via = 'token') {
     sessionStorage.setItem(STORE, token);
+    if (via === 'oidc') sessionStorage.setItem(VIA, via);
+    else sessionStorage.removeItem(VIA);
   },
   clear() {
     try {
       sessionStorage.removeItem(STORE);
+      sessionStorage.removeItem(VIA);
     } catch {
       /* storage disabled: nothing was kept */
     }
@@ -106,13 +117,17 @@ export const put = (path, body, opts = {}) => request('PUT', path, { ...opts, bo
 export const del = (path, opts = {}) => request('DELETE', path, opts);
 
 // The signed-in token, as GET /admin/whoami describes it: its role (write, read, tenant_write,
-// tenant_read), whether it may change anything, and its tenant (null for a global token). The
+// tenant_read, auditor), whether it may change anything, its tenant (null for a global token),
+// and how it was obtained (via "token" or "oidc", with the identity's subject and email). The
 // pages show change buttons only when canWrite; the gateway authorises every call regardless.
-export const who = { role: 'read', canWrite: false, scope: 'global', tenant: null };
+export const who = { role: 'read', canWrite: false, scope: 'global', tenant: null, via: 'token', subject: null, email: null };
 
 export function setWho(w) {
   who.role = String(w?.role || '');
   who.canWrite = w?.can_write === true;
   who.tenant = w?.tenant_id ?? null;
   who.scope = who.tenant === null ? 'global' : 'tenant';
+  who.via = w?.via === 'oidc' ? 'oidc' : 'token';
+  who.subject = typeof w?.subject === 'string' ? w.subject : null;
+  who.email = typeof w?.email === 'string' ? w.email : null;
 }

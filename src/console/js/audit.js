@@ -117,6 +117,15 @@ function who(r) {
   return [p.virtual_key_id || p.key_id || p.backend, p.tenant_id].filter(Boolean).join(' · ') || '—';
 }
 
+// Who made an admin change (payload.actor): the SSO identity's email or subject, else the kind
+// of token.
+function actor(r) {
+  const a = r.payload?.actor;
+  if (!a || typeof a !== 'object') return '—';
+  if (a.via === 'oidc') return h('span', { title: [a.sub && 'sub ' + a.sub, a.role && 'role ' + a.role].filter(Boolean).join(', ') || null }, String(a.email || a.sub || 'SSO'));
+  return 'token' + (a.role ? ' (' + a.role + ')' : '');
+}
+
 function summary(r) {
   const p = r.payload || {};
   if (r.kind.startsWith('proxy')) {
@@ -157,6 +166,7 @@ function draw() {
     { label: 'Time', cell: (r) => fmtTime(r.ts_ms) },
     { label: 'Kind', cell: (r) => h('span', { class: 'mono', text: r.kind }) },
     { label: 'Key / tenant', cell: who },
+    { label: 'By', cell: actor },
     { label: 'Summary', cell: summary },
     {
       label: 'Payload', cell: (r) => h('details', null, h('summary', { text: 'JSON' }),
