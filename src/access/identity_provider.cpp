@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ditto/config/access_settings.hpp"
 #include "ditto/log/log.hpp"
 #include "ditto/upstream/client.hpp"
 #include "ditto/upstream/url.hpp"
@@ -47,6 +48,7 @@ std::atomic<std::uint64_t> next_instance{1};
 
 constexpr std::uint64_t max_document_bytes = 1 << 20;
 constexpr std::size_t max_remembered_tokens = 4096;  ///< per worker and issuer
+constexpr int max_waiters = 256;                     ///< requests waiting for a fetch
 
 }  // namespace
 
@@ -68,6 +70,10 @@ struct identity_provider::impl {
     std::atomic<bool> fetching{false};
     std::atomic<bool> wake_asked{false};
     std::atomic<std::int64_t> last_fetch_start_ms{0};  ///< steady
+    /// Steady ms before which no fetch starts: jwks_min_refetch_seconds after the last one, or
+    /// the backoff after a failure (which requests cannot cut short).
+    std::atomic<std::int64_t> next_allowed_ms{0};
+    std::atomic<int> waiters{0};  ///< requests waiting for a fetch
     std::atomic<std::uint64_t> fetches_ok{0}, fetches_failed{0};
     std::atomic<std::int64_t> last_success_ms{0};
     std::atomic<bool> stopped{false};
@@ -97,14 +103,14 @@ struct identity_provider::impl {
     // last one when that is within the deadline a request waits. True when a fetch is
     // running or will run within that deadline.
     bool ask_refetch(const std::shared_ptr<impl>& self) {
-        if (fetching.load())
+        if (fetching.load()) {
+            // It may have begun before the key was published: one more once it is allowed.
+            wake_asked = true;
             return true;
-        const auto now = steady_ms();
-        const auto last = last_fetch_start_ms.load();
-        const auto min = static_cast<std::int64_t>(idp.jwks_min_refetch_seconds) * 1000;
-        if (last != 0 && now - last < min &&
-            last + min - now > static_cast<std::int64_t>(idp.jwks_timeout_ms))
-            return false;  // fetched moments ago: an unknown kid fails closed at once
+        }
+        const auto wait = next_allowed_ms.load() - steady_ms();
+        if (wait > static_cast<std::int64_t>(idp.jwks_timeout_ms))
+            return false;  // fetched moments ago, or backing off: an unknown kid fails closed
         if (!wake_asked.exchange(true))
             net::post(ex, [self] { self->timer.cancel(); });
         return true;
@@ -132,6 +138,19 @@ remembered& memory_of(const impl& s) {
     return all.back();
 }
 
+// `scheme://authority` and the target as written (path and query, `/` when none; a fragment
+// dropped): B2C's JWKS URLs carry their policy in the query.
+std::pair<std::string, std::string> split_target(const std::string& url) {
+    const auto scheme = url.find("://");
+    const auto start = url.find_first_of("/?#", scheme == std::string::npos ? 0 : scheme + 3);
+    if (start == std::string::npos)
+        return {url, "/"};
+    std::string target = url.substr(start, url.find('#', start) - start);
+    if (target.empty() || target.front() != '/')
+        target.insert(0, "/");
+    return {url.substr(0, start), target};
+}
+
 std::string origin_of(const upstream::base_url& u) {
     return (u.tls ? "https://" : "http://") +
            (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) + ":" +
@@ -141,16 +160,13 @@ std::string origin_of(const upstream::base_url& u) {
 // GET `url` within the timeout, at most 1 MiB; the body, or nullopt with `error`.
 net::awaitable<std::optional<std::string>> fetch(std::shared_ptr<impl> s, std::string url,
                                                  std::string& error) {
-    auto parsed = upstream::parse_base_url(url);
+    const auto split = split_target(url);  // not a structured binding: a coroutine frame
+    const std::string& target = split.second;
+    auto parsed = upstream::parse_base_url(split.first);
     if (!parsed) {
         error = "not an http(s) URL: " + url;
         co_return std::nullopt;
     }
-    // parse_base_url drops a query; the target is the path (a JWKS URL rarely has a query).
-    const auto q = url.find('?', url.find("://") + 3);
-    std::string target = parsed->path.empty() ? "/" : parsed->path;
-    if (q != std::string::npos)
-        target += url.substr(q);
     const auto key = origin_of(*parsed);
     auto it = s->origins.find(key);
     if (it == s->origins.end()) {
@@ -174,6 +190,7 @@ net::awaitable<std::optional<std::string>> fetch(std::shared_ptr<impl> s, std::s
     auto out = upstream::build_outgoing(req, *it->second.backend, target, "", "", "");
     out.msg.target(target);
     out.msg.erase("x-request-id");
+    out.replay_safe = true;  // a GET: a pooled connection found closed may be retried
     const auto started = std::chrono::steady_clock::now();
     const auto limit = std::chrono::milliseconds(s->idp.jwks_timeout_ms);
     auto r = co_await upstream::exchange(*it->second.pool, out, max_document_bytes, limit);
@@ -212,12 +229,14 @@ net::awaitable<std::optional<std::string>> fetch(std::shared_ptr<impl> s, std::s
     co_return body;
 }
 
-// The keys decide who is trusted: fetched over TLS, or plain http only from this machine.
-bool trusted_url(const std::string& url) {
-    auto u = upstream::parse_base_url(url);
+// The keys decide who is trusted: fetched over TLS, or plain http only from this machine and
+// only for an issuer on this machine (an https issuer's document cannot point the gateway at
+// its own local services).
+bool trusted_url(const std::string& url, const std::string& issuer) {
+    auto u = upstream::parse_base_url(split_target(url).first);
     if (!u)
         return false;
-    return u->tls || u->host == "localhost" || u->host == "::1" || u->host.starts_with("127.");
+    return u->tls || (issuer.starts_with("http://") && config::is_loopback_host(u->host));
 }
 
 std::string text_member(const nlohmann::json& j, const char* name) {
@@ -225,60 +244,66 @@ std::string text_member(const nlohmann::json& j, const char* name) {
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
-// Discovery (when the JWKS URL is not configured or not known yet), then the JWKS.
-net::awaitable<bool> fetch_all(std::shared_ptr<impl> s, std::string& error) {
-    std::optional<discovery_info> disc;
-    {
-        std::lock_guard lock(s->mu);
-        disc = s->discovered;
+// Plain functions for the locked parts: no lock in a coroutine frame.
+std::optional<discovery_info> discovered_of(const impl& s) {
+    std::lock_guard lock(s.mu);
+    return s.discovered;
+}
+
+void set_discovered(impl& s, discovery_info d) {
+    std::lock_guard lock(s.mu);
+    s.discovered = std::move(d);
+}
+
+void set_keys(impl& s, key_set k) {
+    std::lock_guard lock(s.mu);
+    s.keys = std::make_shared<const key_set>(std::move(k));
+}
+
+constexpr std::size_t max_skip_warnings = 5;  ///< per fetch: a hostile JWKS cannot flood the log
+
+// The discovery document, checked to name the configured issuer.
+net::awaitable<bool> fetch_discovery(std::shared_ptr<impl> s, std::string& error) {
+    std::string issuer = s->idp.issuer;
+    while (!issuer.empty() && issuer.back() == '/')
+        issuer.pop_back();
+    auto text = co_await fetch(s, issuer + "/.well-known/openid-configuration", error);
+    if (!text) {
+        error = "discovery: " + error;
+        co_return false;
     }
-    // Discovery is read while it has not been, and on every refresh that failed before, so a
-    // moved JWKS URL is found again.
-    if (!disc || s->fetches_failed.load() > 0) {
-        std::string issuer = s->idp.issuer;
-        while (!issuer.empty() && issuer.back() == '/')
-            issuer.pop_back();
-        auto text = co_await fetch(s, issuer + "/.well-known/openid-configuration", error);
-        if (!text) {
-            error = "discovery: " + error;
-            // A configured jwks_uri needs no discovery (only the console's sign-in does).
-            if (!s->idp.jwks_uri)
-                co_return false;
-            error.clear();
-        } else {
-            auto j = nlohmann::json::parse(*text, nullptr, false);
-            if (j.is_discarded() || !j.is_object()) {
-                error = "discovery: not a JSON object";
-                co_return false;
-            }
-            discovery_info d;
-            d.issuer = text_member(j, "issuer");
-            d.jwks_uri = text_member(j, "jwks_uri");
-            d.authorization_endpoint = text_member(j, "authorization_endpoint");
-            d.token_endpoint = text_member(j, "token_endpoint");
-            d.end_session_endpoint = text_member(j, "end_session_endpoint");
-            // OpenID Connect Discovery 1.0, 4.3: the document must name the issuer it was
-            // fetched for, or it is someone else's.
-            if (d.issuer != s->idp.issuer) {
-                error = "discovery: the document's issuer \"" + d.issuer +
-                        "\" is not the configured one";
-                co_return false;
-            }
-            disc = d;
-            std::lock_guard lock(s->mu);
-            s->discovered = d;
-        }
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        error = "discovery: not a JSON object";
+        co_return false;
     }
-    const std::string jwks_uri = s->idp.jwks_uri ? *s->idp.jwks_uri : disc ? disc->jwks_uri : "";
-    if (jwks_uri.empty()) {
+    discovery_info d;
+    d.issuer = text_member(j, "issuer");
+    d.jwks_uri = text_member(j, "jwks_uri");
+    d.authorization_endpoint = text_member(j, "authorization_endpoint");
+    d.token_endpoint = text_member(j, "token_endpoint");
+    d.end_session_endpoint = text_member(j, "end_session_endpoint");
+    // OpenID Connect Discovery 1.0, 4.3: the document must name the issuer it was fetched
+    // for, or it is someone else's.
+    if (d.issuer != s->idp.issuer) {
+        error = "discovery: the document's issuer \"" + d.issuer + "\" is not the configured one";
+        co_return false;
+    }
+    set_discovered(*s, std::move(d));
+    co_return true;
+}
+
+// The JWKS at `uri`; the key set replaced when it changed.
+net::awaitable<bool> fetch_keys(std::shared_ptr<impl> s, std::string uri, std::string& error) {
+    if (uri.empty()) {
         error = "discovery names no jwks_uri";
         co_return false;
     }
-    if (!trusted_url(jwks_uri)) {
-        error = "the jwks_uri must be https (http only on loopback): " + jwks_uri;
+    if (!trusted_url(uri, s->idp.issuer)) {
+        error = "the jwks_uri must be https (http only on loopback, for a loopback issuer): " + uri;
         co_return false;
     }
-    auto text = co_await fetch(s, jwks_uri, error);
+    auto text = co_await fetch(s, uri, error);
     if (!text) {
         error = "JWKS: " + error;
         co_return false;
@@ -291,18 +316,39 @@ net::awaitable<bool> fetch_all(std::shared_ptr<impl> s, std::string& error) {
         error = "JWKS: " + error;
         co_return false;
     }
-    for (const auto& why : skipped)
-        log::warn("access.jwks_key_skipped", why, {{"issuer", s->name}});
+    for (std::size_t i = 0; i < skipped.size() && i < max_skip_warnings; ++i)
+        log::warn("access.jwks_key_skipped", skipped[i], {{"issuer", s->name}});
     const auto count = set->keys().size();
-    {
-        std::lock_guard lock(s->mu);
-        s->keys = std::make_shared<const key_set>(std::move(*set));
-    }
+    set_keys(*s, std::move(*set));
     s->keys_text = std::move(*text);
     s->generation++;
     log::info("access.jwks_loaded", "signing keys loaded",
-              {{"issuer", s->name}, {"keys", std::to_string(count)}});
+              {{"issuer", s->name},
+               {"keys", std::to_string(count)},
+               {"skipped", std::to_string(skipped.size())}});
     co_return true;
+}
+
+// With a configured JWKS URL the keys come first: a slow discovery endpoint (only the
+// console's sign-in needs it) cannot use up a waiting request's deadline. Otherwise discovery
+// is read while it has not been, and after a failure (a moved JWKS URL is found again).
+net::awaitable<bool> fetch_all(std::shared_ptr<impl> s, std::string& error) {
+    auto disc = discovered_of(*s);
+    if (s->idp.jwks_uri) {
+        const bool keys_ok = co_await fetch_keys(s, *s->idp.jwks_uri, error);
+        if (!disc || s->fetches_failed.load() > 0) {
+            std::string ignored;
+            co_await fetch_discovery(s, ignored);
+        }
+        co_return keys_ok;
+    }
+    if (!disc || s->fetches_failed.load() > 0) {
+        const bool found = co_await fetch_discovery(s, error);  // GCC 12: awaited into a variable
+        if (!found)
+            co_return false;
+        disc = discovered_of(*s);
+    }
+    co_return co_await fetch_keys(s, disc->jwks_uri, error);
 }
 
 net::awaitable<void> loop(std::shared_ptr<impl> s) {
@@ -334,6 +380,12 @@ net::awaitable<void> loop(std::shared_ptr<impl> s) {
             break;
         const auto refresh = std::chrono::seconds(s->idp.jwks_refresh_seconds);
         const auto wait = ok ? refresh : std::min<std::chrono::seconds>(backoff, refresh);
+        // The earliest an unknown kid may have the next fetch: after the minimum interval, and
+        // after a failure not before its backoff.
+        const auto min_gap =
+            std::chrono::milliseconds(std::int64_t{s->idp.jwks_min_refetch_seconds} * 1000);
+        const auto gap = ok ? min_gap : std::max<std::chrono::milliseconds>(min_gap, wait);
+        s->next_allowed_ms = s->last_fetch_start_ms.load() + gap.count();
         if (!ok)
             backoff = std::min<std::chrono::seconds>(backoff * 2, 60s);
         boost::system::error_code ec;
@@ -341,10 +393,7 @@ net::awaitable<void> loop(std::shared_ptr<impl> s) {
             s->timer.expires_after(wait);
             co_await s->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
         }
-        // Woken by an unknown kid: not sooner than jwks_min_refetch_seconds after the last
-        // fetch began (a stream of made-up kids cannot make the gateway hammer the issuer).
-        const auto earliest = s->last_fetch_start_ms.load() +
-                              static_cast<std::int64_t>(s->idp.jwks_min_refetch_seconds) * 1000;
+        const auto earliest = s->next_allowed_ms.load();
         if (!s->stopped && steady_ms() < earliest) {
             s->timer.expires_after(std::chrono::milliseconds(earliest - steady_ms()));
             co_await s->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
@@ -418,6 +467,17 @@ net::awaitable<identity_provider::outcome> identity_provider::verify(std::string
     auto first = verify_now(token);
     if (first.error != jwt_error::unknown_kid || !first.refetching)
         co_return first;
+    // Made-up kids cost nothing to send: at most this many requests wait at once, the rest
+    // are judged at once with the keys held.
+    if (impl_->waiters.fetch_add(1) >= max_waiters) {
+        impl_->waiters.fetch_sub(1);
+        first.refetching = false;
+        co_return first;
+    }
+    struct leave {
+        std::atomic<int>& n;
+        ~leave() { n.fetch_sub(1); }
+    } counted{impl_->waiters};
     // A fetch is running or was just asked for: wait for it to finish, within the deadline.
     const auto done_before = impl_->fetches_done.load();
     const auto deadline =

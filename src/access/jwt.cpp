@@ -110,6 +110,11 @@ pkey_ptr rsa_key(const json& k, std::string& why) {
         why = "RSA key without n and e";
         return nullptr;
     }
+    // Checked before OpenSSL sees it: its public check of a huge modulus takes seconds.
+    if (n->size() > 1024 || e->size() > 8) {
+        why = "RSA key over 8192 bits, or its exponent over 64";
+        return nullptr;
+    }
     std::unique_ptr<BIGNUM, bn_free> bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()),
                                                   static_cast<int>(n->size()), nullptr));
     std::unique_ptr<BIGNUM, bn_free> be(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()),
@@ -348,7 +353,13 @@ std::optional<key_set> key_set::parse(std::string_view jwks_json, std::string& e
         return std::nullopt;
     }
     key_set out;
+    constexpr std::size_t max_keys = 64;  // providers publish a handful; a hostile one, thousands
     for (const auto& k : *keys) {
+        if (out.keys_.size() >= max_keys) {
+            if (skipped)
+                skipped->push_back("(more keys): only the first 64 usable keys are kept");
+            break;
+        }
         std::string why;
         auto parsed = parse_jwk(k, why);
         if (parsed && !parsed->kid.empty() && out.find(parsed->kid)) {
@@ -458,7 +469,8 @@ std::string_view describe(jwt_error e) {
 }
 
 jwt_error check_times(const verified_token& t, std::int64_t leeway, std::int64_t now) {
-    if (now >= t.expires_at + leeway)
+    // `now` and the leeway are small; `exp` and `nbf` are the issuer's and may be anything.
+    if (now - leeway >= t.expires_at)
         return jwt_error::expired;
     if (t.not_before && now + leeway < *t.not_before)
         return jwt_error::not_yet_valid;

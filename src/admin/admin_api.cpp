@@ -354,6 +354,23 @@ boost::asio::awaitable<http::response> admin_api::handle(http::request& req,
                 co_return co_await config_router(p_, c);
             co_return co_await config_rollback(p_, c);
         }
+        // docs/routing.md, "Canary".
+        if (path == "/admin/config/canary" || path == "/admin/config/canary/promote" ||
+            path == "/admin/config/canary/rollback") {
+            const bool base = path == "/admin/config/canary";
+            const bool promote = path.ends_with("/promote");
+            if (base && !get && !put && !del)
+                co_return not_allowed(req, "GET, PUT, DELETE");
+            if (!base && !post)
+                co_return not_allowed(req, "POST");
+            if (auto no = permit(c, get ? need::read : need::write, scope::global))
+                co_return std::move(*no);
+            if (get)
+                co_return canary_get(p_, c);
+            if (put)
+                co_return co_await canary_start(p_, c);
+            co_return co_await canary_end(p_, c, promote);
+        }
         if (path == "/admin/config/reload") {
             if (!post)
                 co_return not_allowed(req, "POST");

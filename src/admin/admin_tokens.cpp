@@ -60,9 +60,11 @@ std::optional<principal> operator_principal(const std::vector<std::string>& clai
                                             std::string& refusal) {
     std::vector<std::string> roles;
     for (const auto& v : claim_values) {
+        // Without a map only `ditto:<role>` values count: a group a user may create and name
+        // (`admin`) must not make its members operators.
         if (role_map.empty()) {
-            if (config::is_operator_role(v))
-                roles.push_back(v);
+            if (v.starts_with("ditto:") && config::is_operator_role(v.substr(6)))
+                roles.push_back(v.substr(6));
         } else if (auto it = role_map.find(v); it != role_map.end()) {
             roles.push_back(it->second);
         }

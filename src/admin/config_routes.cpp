@@ -306,6 +306,12 @@ net::awaitable<reply> config_router(const parts& p, const call& c) {
     auto next = *router;
     r.change = [next](std::vector<config::virtual_key_config>&,
                       config::router_config& current) -> std::optional<admin_failure> {
+        // A router without a canary would end a running one unannounced (docs/routing.md).
+        if (current.canary && !next.canary) {
+            return admin_failure{409, "canary_running",
+                                 "a canary is running: promote it or roll it back first "
+                                 "(POST /admin/config/canary/promote or /rollback)"};
+        }
         current = next;
         return std::nullopt;
     };

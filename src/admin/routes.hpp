@@ -68,6 +68,12 @@ reply config_export(const parts& p, const call& c);
 reply config_diff(const parts& p, const call& c);
 reply config_validate(const parts& p, const call& c);
 boost::asio::awaitable<reply> config_router(const parts& p, const call& c);
+
+// canary_routes.cpp (docs/routing.md, "Canary")
+reply canary_get(const parts& p, const call& c);
+boost::asio::awaitable<reply> canary_start(const parts& p, const call& c);
+/// Promote (the candidate becomes the router) or roll back (the canary is dropped).
+boost::asio::awaitable<reply> canary_end(const parts& p, const call& c, bool promote);
 boost::asio::awaitable<reply> config_rollback(const parts& p, const call& c);
 
 // report_routes.cpp

@@ -49,8 +49,9 @@ std::function<std::string()> prometheus_text(std::shared_ptr<metrics::prometheus
                                              std::shared_ptr<cache::response_cache> cache,
                                              std::shared_ptr<trace::otlp_exporter> traces,
                                              std::shared_ptr<proxy::backend_health> health,
-                                             std::shared_ptr<store_gauges> gauges) {
-    return [prom, ups, cache, traces, health, gauges] {
+                                             std::shared_ptr<store_gauges> gauges,
+                                             std::shared_ptr<middleware::live_keys> keys) {
+    return [prom, ups, cache, traces, health, gauges, keys] {
         metrics::scrape_sources src;
         for (const auto& b : ups->backends().all()) {
             src.backend_in_flight.emplace_back(b->name(), b->in_flight());
@@ -74,6 +75,13 @@ std::function<std::string()> prometheus_text(std::shared_ptr<metrics::prometheus
                 {v.backend, !ejected && v.health_check_healthy.value_or(true), ejected});
         }
         gauges->read(src);
+        if (const auto snap = keys->load()) {  // docs/routing.md, "Canary"
+            const auto& canary = snap->router().canary;
+            const double share = canary ? canary->percent : 0.0;
+            src.router_versions.emplace_back(snap->router_version(), "stable", 100.0 - share);
+            if (canary)
+                src.router_versions.emplace_back(snap->canary_version(), "canary", share);
+        }
         if (traces) {
             const auto st = traces->stats();
             src.tracing = true;
@@ -299,8 +307,8 @@ std::optional<request_handling> build_request_handling(
                                  {std::move(tokens), std::move(control), in.cache, in.health,
                                   out.reload, std::move(operators), sc.cfg.access.operators});
     if (in.prom) {
-        parts.prometheus_text =
-            prometheus_text(in.prom, in.ups, in.cache, in.traces, in.health, out.gauges);
+        parts.prometheus_text = prometheus_text(in.prom, in.ups, in.cache, in.traces, in.health,
+                                                out.gauges, store.keys);
     }
     add_chains(options, store, std::move(in), bg, parts);
     out.handler = std::make_shared<app_handler>(std::move(parts));

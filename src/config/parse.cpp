@@ -567,7 +567,7 @@ issuer_config parse_issuer(parse_context& ctx, object_reader& r) {
     bounded("leeway_seconds", out.leeway_seconds, 0, 600);
     bounded("jwks_refresh_seconds", out.jwks_refresh_seconds, 1, 86400);
     bounded("jwks_timeout_ms", out.jwks_timeout_ms, 100, 60000);
-    bounded("jwks_min_refetch_seconds", out.jwks_min_refetch_seconds, 0, 3600);
+    bounded("jwks_min_refetch_seconds", out.jwks_min_refetch_seconds, 1, 3600);
     if (const json* f = r.optional("tls_ca_file")) {
         std::string file;
         if (ctx.read_string(*f, r.path_of("tls_ca_file"), file))
@@ -799,6 +799,30 @@ route_rule parse_rule(parse_context& ctx, const json& v, const path_ref& path) {
     return out;
 }
 
+router_config parse_router(parse_context& ctx, const json& v, const path_ref& path);
+
+// `router.canary` (docs/routing.md, "Canary"): {"percent": P, "router": {...}}.
+router_canary parse_canary(parse_context& ctx, const json& v, const path_ref& path) {
+    router_canary out;
+    if (!expect_object(ctx, v, path))
+        return out;
+    object_reader r(ctx, v, path);
+    if (const json* f = r.required("percent")) {
+        if (ctx.read_f64(*f, r.path_of("percent"), out.percent) &&
+            !(out.percent > 0 && out.percent <= 100))
+            ctx.error(r.path_of("percent"), "must be greater than 0 and at most 100");
+    }
+    if (const json* f = r.required("router")) {
+        auto candidate = parse_router(ctx, *f, r.path_of("router"));
+        if (candidate.canary)
+            ctx.error(r.path_of("router"), "a canary router has no canary of its own");
+        candidate.canary.reset();
+        out.router = std::make_shared<const router_config>(std::move(candidate));
+    }
+    r.finish();
+    return out;
+}
+
 router_config parse_router(parse_context& ctx, const json& v, const path_ref& path) {
     router_config out;
     if (!expect_object(ctx, v, path))
@@ -817,6 +841,8 @@ router_config parse_router(parse_context& ctx, const json& v, const path_ref& pa
             ctx.error(r.path_of("rules"), k_expect_array);
         }
     }
+    if (const json* f = r.optional("canary"))
+        out.canary = parse_canary(ctx, *f, r.path_of("canary"));
     if (const json* f = r.optional("default_backend")) {
         std::string legacy;
         if (ctx.read_string(*f, r.path_of("default_backend"), legacy)) {

@@ -286,14 +286,29 @@ void append_key_json(std::string& out, const virtual_key_config& k, token_form f
     o.close();
 }
 
-std::string router_to_json(const router_config& r) {
+namespace {
+
+ojson router_json(const router_config& r) {
     ojson out = ojson::object();
     out["default_backends"] = weighted_list_json(r.default_backends);
     ojson rules = ojson::array();
     for (const route_rule& rule : r.rules)
         rules.push_back(rule_json(rule));
     out["rules"] = std::move(rules);
-    return dump(out);
+    // Only when present: a router without one hashes as it always did (docs/admin-api.md).
+    if (r.canary && r.canary->router) {
+        ojson c = ojson::object();
+        c["percent"] = r.canary->percent;
+        c["router"] = router_json(*r.canary->router);
+        out["canary"] = std::move(c);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string router_to_json(const router_config& r) {
+    return dump(router_json(r));
 }
 
 }  // namespace ditto::config

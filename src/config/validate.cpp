@@ -6,6 +6,7 @@
 // Messages never contain header values, tokens or URLs: after env expansion they may hold
 // credentials.
 
+#include <arpa/inet.h>
 #include <re2/re2.h>
 #include <sys/stat.h>
 
@@ -371,7 +372,8 @@ void validate_keys(const gateway_config& cfg, const std::set<std::string, std::l
 }
 
 void validate_router(const router_config& router,
-                     const std::set<std::string, std::less<>>& backends, diagnostics& diag) {
+                     const std::set<std::string, std::less<>>& backends, diagnostics& diag,
+                     const std::string& prefix = "router") {
     std::vector<std::string> invalid_fields;
     std::vector<std::string> unknown;
     auto reference = [&](std::string_view name) {
@@ -382,14 +384,14 @@ void validate_router(const router_config& router,
     for (std::size_t i = 0; i < router.default_backends.size(); ++i) {
         const std::string_view name = core::trim(router.default_backends[i].backend);
         if (name.empty()) {
-            invalid_fields.push_back(idx("router.default_backends", i) + ".backend");
+            invalid_fields.push_back(idx(prefix + ".default_backends", i) + ".backend");
         } else {
             reference(name);
         }
     }
     for (std::size_t r = 0; r < router.rules.size(); ++r) {
         const route_rule& rule = router.rules[r];
-        const std::string path = idx("router.rules", r);
+        const std::string path = idx(prefix + ".rules", r);
         if (core::trim(rule.model_prefix).empty())
             invalid_fields.push_back(path + ".model_prefix");
         bool has_backend = false;
@@ -412,7 +414,7 @@ void validate_router(const router_config& router,
     }
 
     if (!invalid_fields.empty()) {
-        std::string msg = "invalid router config fields: ";
+        std::string msg = "invalid " + prefix + " config fields: ";
         for (std::size_t i = 0; i < invalid_fields.size(); ++i) {
             if (i > 0)
                 msg += ", ";
@@ -423,7 +425,7 @@ void validate_router(const router_config& router,
     if (!unknown.empty()) {
         std::sort(unknown.begin(), unknown.end());
         unknown.erase(std::unique(unknown.begin(), unknown.end()), unknown.end());
-        std::string msg = "router references unknown backends: ";
+        std::string msg = prefix + " references unknown backends: ";
         for (std::size_t i = 0; i < unknown.size(); ++i) {
             if (i > 0)
                 msg += ", ";
@@ -434,7 +436,18 @@ void validate_router(const router_config& router,
     for (std::size_t r = 0; r < router.rules.size(); ++r) {
         if (router.rules[r].guardrails) {
             regex_verdicts seen;
-            validate_guardrails(*router.rules[r].guardrails, idx("router.rules", r), diag, seen);
+            validate_guardrails(*router.rules[r].guardrails, idx(prefix + ".rules", r), diag, seen);
+        }
+    }
+    // docs/routing.md, "Canary": the candidate routes only; guardrails change with the router.
+    if (router.canary && router.canary->router) {
+        const auto& c = *router.canary->router;
+        validate_router(c, backends, diag, prefix + ".canary.router");
+        for (std::size_t r = 0; r < c.rules.size(); ++r) {
+            if (c.rules[r].guardrails) {
+                diag.errors.push_back(idx(prefix + ".canary.router.rules", r) +
+                                      ".guardrails: a canary changes routing only");
+            }
         }
     }
 }
@@ -450,8 +463,7 @@ bool trusted_fetch_url(std::string_view url) {
     host = host.substr(0, host.find_first_of("/?#"));
     if (host.starts_with("[::1]"))
         return host.size() == 5 || host[5] == ':';
-    host = host.substr(0, host.find(':'));
-    return host == "localhost" || host.starts_with("127.");
+    return is_loopback_host(host.substr(0, host.find(':')));
 }
 
 void validate_issuer(const issuer_config& idp, const std::string& path, diagnostics& diag) {
@@ -494,6 +506,26 @@ void validate(const gateway_config& cfg, diagnostics& diag) {
     validate_keys(cfg, backend_names, diag);
     validate_router(cfg.router, backend_names, diag);
     validate_access(cfg, diag);
+}
+
+}  // namespace ditto::config
+
+namespace ditto::config {
+
+bool is_loopback_host(std::string_view host) {
+    if (host == "localhost" || host == "::1")
+        return true;
+    in_addr a{};
+    const std::string h(host);
+    return inet_pton(AF_INET, h.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+bool is_safe_claim_id(std::string_view v) {
+    return !v.empty() && v.size() <= 256 &&
+           std::all_of(v.begin(), v.end(),
+                       [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; }) &&
+           v.find(':') == std::string_view::npos && v.find('#') == std::string_view::npos &&
+           !reads_as_period(v);
 }
 
 }  // namespace ditto::config

@@ -1,6 +1,7 @@
 #include "ditto/metrics/prometheus.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <map>
 
 #include "ditto/core/strings.hpp"
@@ -88,8 +89,9 @@ struct prometheus::shard {
     std::int64_t stream_connections = 0;
     gauge_map stream_connections_by_backend, stream_connections_by_path;
     std::unordered_map<unsigned, std::uint64_t> responses;
-    std::array<status_map, 3> responses_by;  ///< path, backend, model
-    hist_map backend_duration, request_duration_by_path, request_duration_by_model;
+    std::array<status_map, 4> responses_by;  ///< path, backend, model, router_version
+    hist_map backend_duration, request_duration_by_path, request_duration_by_model,
+        request_duration_by_router_version;
     histogram<overhead_buckets.size()> overhead;
     counter_map tokens_in, tokens_out, cost;  ///< by usage_key(key, model)
 };
@@ -202,6 +204,13 @@ void prometheus::record(unsigned index, const request_record& r) {
     if (!r.model.empty()) {
         ++slot(s.responses_by[2], model)[r.status];
         slot(s.request_duration_by_model, model).observe(r.duration_seconds, duration_buckets);
+    }
+    // A handful of versions: the stable one, a canary, and those a rollout replaced.
+    if (!r.router_version.empty() &&
+        (s.responses_by[3].size() < 64 || s.responses_by[3].count(r.router_version))) {
+        ++slot(s.responses_by[3], r.router_version)[r.status];
+        slot(s.request_duration_by_router_version, r.router_version)
+            .observe(r.duration_seconds, duration_buckets);
     }
     s.overhead.observe(r.overhead_seconds, overhead_buckets);
 }
@@ -435,6 +444,17 @@ std::string prometheus::render(const scrape_sources& extra) const {
         w.plain("redis_up", "gauge", "1 while Redis answers its health check (ours).",
                 *extra.redis_up ? 1 : 0);
     budget_gauges(w, extra.budgets);
+    if (!extra.router_versions.empty()) {
+        w.head("router_version_share", "gauge",
+               "The share of requests (percent) each router version routes: the stable one "
+               "and a canary (ours).");
+        for (const auto& [version, role, percent] : extra.router_versions) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%g", percent);
+            w.sample("router_version_share",
+                     "router_version=\"" + escape(version) + "\",role=\"" + role + "\"", buf);
+        }
+    }
     if (extra.tracing) {
         w.plain("trace_spans_exported_total", "counter",
                 "Spans the OTLP collector accepted (ours).", extra.trace_spans_exported);
@@ -469,8 +489,9 @@ std::string prometheus::render(const scrape_sources& extra) const {
                 statuses[std::to_string(st)] += n;
         w.labeled("responses_total", "counter", "Responses by status.", "status", statuses);
     }
-    const std::array<std::string_view, 3> resp_names = {"path", "backend", "model"};
-    for (std::size_t i = 0; i < 3; ++i) {
+    const std::array<std::string_view, 4> resp_names = {"path", "backend", "model",
+                                                        "router_version"};
+    for (std::size_t i = 0; i < 4; ++i) {
         const std::string name = "responses_by_" + std::string(resp_names[i]) + "_status_total";
         w.head(name, "counter", "Responses by " + std::string(resp_names[i]) + " and status.");
         std::map<std::pair<std::string, unsigned>, std::uint64_t> all;
@@ -508,11 +529,12 @@ std::string prometheus::render(const scrape_sources& extra) const {
         w.labeled("stream_connections_by_path", "gauge", "Streams being relayed by path.", "path",
                   by_path);
     }
-    const std::array<std::pair<std::string_view, std::string_view>, 3> hists = {
+    const std::array<std::pair<std::string_view, std::string_view>, 4> hists = {
         {{"backend_request_duration_seconds", "backend"},
          {"request_duration_seconds", "path"},
-         {"request_duration_seconds_by_model", "model"}}};
-    for (std::size_t i = 0; i < 3; ++i) {
+         {"request_duration_seconds_by_model", "model"},
+         {"request_duration_seconds_by_router_version", "router_version"}}};
+    for (std::size_t i = 0; i < 4; ++i) {
         const auto [name, label] = hists[i];
         w.head(name, "histogram",
                i == 0 ? "Upstream time to the response head."
@@ -521,7 +543,8 @@ std::string prometheus::render(const scrape_sources& extra) const {
         for (const auto& s : shards_) {
             const auto& m = i == 0   ? s->backend_duration
                             : i == 1 ? s->request_duration_by_path
-                                     : s->request_duration_by_model;
+                            : i == 2 ? s->request_duration_by_model
+                                     : s->request_duration_by_router_version;
             for (const auto& [k, h] : m)
                 all[k].merge(h);
         }

@@ -74,11 +74,12 @@ class auth final : public middleware {
     // calls the step directly.
     boost::asio::awaitable<http::response> handle(proxy_context& ctx, next_fn next) override {
         std::optional<http::response> out;
-        step_result sr = step_result::next;
+        step_result sr = step_result::wait;  // the chain's call: enter() said wait
         const auto token = presented_token(ctx.req);
-        if (!ctx.keys || ctx.key || !clients_ || !access::looks_like_jwt(token)) {
+        if (!ctx.keys || ctx.key || !clients_ || !access::looks_like_jwt(token))
             sr = enter(ctx, out);
-        } else {
+        // enter() waits only for a JWT whose key is being fetched: resolve it here, never pass.
+        if (sr == step_result::wait) {
             auto r = co_await clients_->resolve(std::string(token), ctx.keys);
             if (r.wait)
                 r.message = "the token is signed by a key the issuer does not publish";

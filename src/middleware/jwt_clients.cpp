@@ -9,11 +9,9 @@ namespace {
 constexpr std::size_t max_identities = 100'000;  ///< snapshots kept; all dropped when full
 constexpr std::size_t max_remembered = 4096;     ///< per worker
 
-// An identity fit to name a key and its counters: printable, at most 256 bytes.
+// An identity or claim fit to name a key and its counters (no other identity's scope ids).
 bool usable_identity(std::string_view v) {
-    return !v.empty() && v.size() <= 256 && std::all_of(v.begin(), v.end(), [](char c) {
-        return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
-    });
+    return config::is_safe_claim_id(v);
 }
 
 // `{claim:NAME}` in a template's scope id, replaced by the claim's string value.
@@ -44,9 +42,13 @@ std::optional<std::string> fill(const std::string& pattern, const access::claims
 
 }  // namespace
 
+namespace {
+std::atomic<std::uint64_t> next_instance{1};
+}  // namespace
+
 jwt_clients::jwt_clients(config::client_access_config cfg,
                          std::shared_ptr<access::identity_provider> idp)
-    : cfg_(std::move(cfg)), idp_(std::move(idp)) {}
+    : cfg_(std::move(cfg)), idp_(std::move(idp)), instance_(next_instance++) {}
 
 jwt_clients::result jwt_clients::resolve_now(std::string_view token,
                                              const std::shared_ptr<const key_snapshot>& base) {
@@ -76,16 +78,16 @@ jwt_clients::result jwt_clients::map(const access::identity_provider::outcome& v
     // The identity of a token this worker has seen, for the snapshot in force: no claim is
     // read and no lock taken again until the token, the keys or the snapshot change.
     struct remembered {
-        const jwt_clients* owner = nullptr;
+        std::uint64_t owner = 0;  // an instance number, not an address (one could be reused)
         std::weak_ptr<const key_snapshot> base;  // not a raw pointer: an address is reused
         std::unordered_map<const access::verified_token*,
                            std::pair<std::shared_ptr<const access::verified_token>, result>>
             map;
     };
     thread_local remembered mem;
-    if (mem.owner != this || mem.base.owner_before(base) || base.owner_before(mem.base)) {
+    if (mem.owner != instance_ || mem.base.owner_before(base) || base.owner_before(mem.base)) {
         mem.map.clear();
-        mem.owner = this;
+        mem.owner = instance_;
         mem.base = base;
     }
     if (auto it = mem.map.find(v.token.get()); it != mem.map.end())

@@ -5,6 +5,8 @@
 #include <stdexcept>
 
 #include "ditto/config/load.hpp"
+#include "ditto/config/serialize.hpp"
+#include "ditto/core/hash.hpp"
 #include "ditto/middleware/scopes.hpp"
 #include "ditto/store/spend_log.hpp"
 
@@ -21,6 +23,24 @@ std::uint64_t hash_of(const core::sha256_digest& d) {
 
 }  // namespace
 
+std::string router_version_of(const config::router_config& r) {
+    return "r-" + core::sha256_hex(config::router_to_json(r)).substr(0, 12);
+}
+
+key_snapshot::routing key_snapshot::router_for(std::string_view request_id) const {
+    if (canary_basis_points_ != 0) {
+        // Its own mix of the id's hash, not the weighted pick's (route.cpp uses fnv1a64 as
+        // is): a request's version says nothing about which of a version's backends it gets.
+        std::uint64_t h = core::fnv1a64(request_id) ^ 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+        h ^= h >> 31;
+        if (h % 10'000 < canary_basis_points_)
+            return {router_.canary->router.get(), canary_version_, true};
+    }
+    return {&router_, stable_version_, false};
+}
+
 key_snapshot::key_snapshot(const key_list& keys, config::router_config router)
     : key_snapshot(std::make_shared<const key_list>(keys), std::move(router)) {}
 
@@ -30,6 +50,15 @@ key_snapshot::key_snapshot(std::shared_ptr<const key_list> keys, config::router_
       guardrails_(std::make_unique<guardrails_index>(*keys_, router_)) {
     if (keys_->size() >= UINT32_MAX)
         throw std::length_error("key_snapshot: too many virtual keys");
+    {
+        auto stable = router_;
+        stable.canary.reset();
+        stable_version_ = router_version_of(stable);
+        if (router_.canary && router_.canary->router) {
+            canary_version_ = router_version_of(*router_.canary->router);
+            canary_basis_points_ = static_cast<std::uint32_t>(router_.canary->percent * 100 + 0.5);
+        }
+    }
     by_lookup_ = core::flat_index(keys_->size());
     digests_.reserve(keys_->size());
     scopes_.reserve(keys_->size());

@@ -214,6 +214,7 @@ class observe_step final : public around_middleware {
             r.duration_seconds = std::chrono::duration<double>(total).count();
             r.overhead_seconds = std::chrono::duration<double>(overhead).count();
             r.attempts = ctx.attempts;
+            r.router_version = ctx.router_version;
             p_->record(ctx.info.worker, r);
         }
         auto trace = std::move(ctx.trace.pending);

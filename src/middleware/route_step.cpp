@@ -12,7 +12,10 @@ class route_step final : public sync_middleware {
     explicit route_step(candidate_filter filter) : filter_(std::move(filter)) {}
 
     step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
-        ctx.candidates = router::candidates(ctx.keys->router(), ctx.key->route, routed_model(ctx),
+        const auto routing = ctx.keys->router_for(ctx.request_id);
+        ctx.router_version = routing.version;
+        ctx.canary = routing.canary;
+        ctx.candidates = router::candidates(*routing.router, ctx.key->route, routed_model(ctx),
                                             core::fnv1a64(ctx.request_id));
         if (filter_)
             ctx.candidates = filter_(std::move(ctx.candidates));

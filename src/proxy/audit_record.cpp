@@ -8,7 +8,7 @@
 namespace ditto::proxy {
 namespace {
 
-constexpr std::array<std::string_view, 31> names = {"request_id",
+constexpr std::array<std::string_view, 32> names = {"request_id",
                                                     "virtual_key_id",
                                                     "provider",
                                                     "backend",
@@ -38,7 +38,8 @@ constexpr std::array<std::string_view, 31> names = {"request_id",
                                                     "incomplete",
                                                     "error_type",
                                                     "error_code",
-                                                    "error_message"};
+                                                    "error_message",
+                                                    "router_version"};
 
 // Appends members to one JSON object and records the string values on the side. A member's
 // `,"name":` is one append; numbers are written without a temporary string.
@@ -99,6 +100,12 @@ class record {
             .str_or_null(",\"project_id\":", r.project_id)
             .str_or_null(",\"user_id\":", r.user_id);
     }
+    // While a canary runs (docs/routing.md, "Canary"), the version that routed the request.
+    record& router(const audit_request& r) {
+        if (!r.router_version.empty())
+            str(",\"router_version\":", r.router_version);
+        return *this;
+    }
     void finish() { out_ += '}'; }
 
   private:
@@ -136,6 +143,7 @@ std::string_view write_audit_record(const audit_request& r, const middleware::ou
             .str(",\"error_code\":", o.error_code)
             .str(",\"error_message\":", o.error_message)
             .owners(r)
+            .router(r)
             .finish();
         return "proxy.error";
     }
@@ -163,7 +171,7 @@ std::string_view write_audit_record(const audit_request& r, const middleware::ou
     // The period ledgers the request counted in (docs/governance.md, "Budget periods").
     if (!o.budget_ledgers.empty())
         w.strings(",\"budget_ledgers\":", o.budget_ledgers);
-    w.num(",\"body_len\":", r.body_len).owners(r);
+    w.num(",\"body_len\":", r.body_len).owners(r).router(r);
     if (!o.completed)
         w.yes(",\"incomplete\":");
     w.finish();

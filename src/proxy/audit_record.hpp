@@ -23,6 +23,7 @@ struct audit_request {
     std::string provider = "openai";
     std::uint64_t charge_tokens = 0;
     std::uint64_t body_len = 0;
+    std::string router_version;  ///< docs/routing.md, "Canary"
 };
 
 /// Every member name a record may have.

@@ -57,6 +57,8 @@ class audit_settle final : public ::ditto::middleware::settle_action {
         r_.service_tier = ctx.fields.service_tier;
         r_.charge_tokens = ctx.charge_tokens;
         r_.body_len = ctx.raw_body.size();
+        if (!ctx.keys->canary_version().empty())
+            r_.router_version = std::string(ctx.router_version);
         if (auto p = ctx.req.find("x-ditto-protocol"); p != ctx.req.end()) {
             r_.provider = std::string(p->value());
         } else if (ctx.dialect != dialect::kind::openai) {

@@ -24,14 +24,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { envReader, fill, gotoPage, launchBrowser, shot, sleep, waitText, watch } from './page-helpers.mjs';
 
 const IDP = (process.env.DITTO_IDP || '').replace(/\/$/, '');
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`console SSO test: ${name} is not set`);
-  return v;
-};
+const env = envReader('console SSO test');
 const GATEWAY = IDP ? env('DITTO_GATEWAY').replace(/\/$/, '') : '';
 const UI = IDP ? env('DITTO_UI', GATEWAY + '/ui/') : '';
 const ADMIN = IDP ? env('DITTO_ADMIN_TOKEN') : '';
@@ -56,25 +52,15 @@ const requestUrls = [];
 const tokenRequests = []; // the POST bodies the page sent to the token endpoint
 const consoleText = [];
 const accessTokens = new Set();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function watch(p) {
-  await p.exposeFunction('__dittoCspViolation', (v) => problems.push('CSP: ' + v));
-  await p.evaluateOnNewDocument(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.__dittoCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
-    });
-  });
-  p.on('pageerror', (e) => problems.push('page error: ' + e.message));
-  p.on('console', (m) => {
-    consoleText.push(m.text());
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) problems.push('console: ' + m.text());
-  });
-  p.on('request', (r) => {
-    requestUrls.push(r.url());
+// Every page's record (see watch): also the POST bodies the page sends to the token endpoint.
+const watched = {
+  problems,
+  consoleText,
+  requestUrls,
+  onRequest: (r) => {
     if (r.method() === 'POST' && r.url() === IDP + '/token') tokenRequests.push(r.postData() || '');
-  });
-}
+  },
+};
 
 // The members of an answer the contract names (a later gateway may add others).
 const pick = (o, keys) => Object.fromEntries(keys.map((k) => [k, o?.[k]]));
@@ -104,38 +90,6 @@ async function adminGet(p) {
   const r = await api(p, ADMIN);
   assert.equal(r.status, 200, `GET ${p}`);
   return r.body;
-}
-
-async function waitText(sel, fn, what, timeout = 10_000) {
-  const end = Date.now() + timeout;
-  let last = null;
-  while (Date.now() < end) {
-    last = await page.$eval(sel, (e) => (e.hidden ? null : e.textContent)).catch(() => null);
-    if (last !== null && fn(last)) return last;
-    await sleep(100);
-  }
-  throw new Error(`${what}: ${sel} is ${JSON.stringify(last)}`);
-}
-
-async function shot(name) {
-  if (!SHOTS) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await sleep(150);
-  await page.screenshot({ path: path.join(SHOTS, name) });
-}
-
-async function fill(sel, value) {
-  await page.$eval(sel, (e) => {
-    e.value = '';
-    e.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-  await page.type(sel, value);
-}
-
-async function gotoPage(name) {
-  await page.evaluate((n) => { location.hash = n; }, name);
-  await page.waitForFunction((n) => document.querySelector('#tab-' + n)?.getAttribute('aria-selected') === 'true', {}, name);
-  await page.waitForSelector('#main .page-head');
 }
 
 // A new start: nothing in the tab's storage, the sign-in page loaded.
@@ -177,7 +131,7 @@ async function signedIn() {
 }
 
 async function ssoError() {
-  return waitText('#sso-error', (t) => t.length > 0, 'an SSO error');
+  return waitText(page, '#sso-error', (t) => t.length > 0, 'an SSO error', { skipHidden: true });
 }
 
 async function storage() {
@@ -187,17 +141,10 @@ async function storage() {
 before(async () => {
   if (!IDP) return;
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ditto-console-sso-profile-'));
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    protocolTimeout: 30_000,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--user-data-dir=' + profile],
-  });
+  browser = await launchBrowser(CHROMIUM, profile);
   page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 800 });
-  await watch(page);
+  await watch(page, watched);
   // The console's redirect URI is its own /ui/ (served by the gateway, or by serve-source.mjs).
   await idp('/_test/client', { redirect_uri: UI });
 });
@@ -233,12 +180,12 @@ test('the sign-in page: Sign in with SSO first (focused), the break-glass token 
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'token');
   assert.equal((await storage()).session.length, 0, 'nothing stored before a sign-in');
-  await shot('signin-sso.png');
+  await shot(page, SHOTS, 'signin-sso.png');
 });
 
 test('a gateway without SSO (404): the token form alone; SSO not ready yet (503): said, and asked again on click', STEP, async () => {
   const p = await browser.newPage();
-  await watch(p);
+  await watch(p, watched);
   let sso = { status: 404, body: '' };
   await p.setRequestInterception(true);
   p.on('request', (r) => {
@@ -276,7 +223,7 @@ test('an admin signs in with PKCE (S256) and lands in the console, no code or st
   assert.deepEqual(me, { who: 'Admin · write', role: 'write', user: ADMIN_USER.email, tabs: ['keys', 'spend', 'live', 'audit', 'config', 'backends'] });
   await page.waitForSelector('#main tr[data-key]');
   assert.ok(await page.$('#new-key'), 'an admin has New key');
-  await shot('keys-sso.png');
+  await shot(page, SHOTS, 'keys-sso.png');
 
   // The authorize request: the registered client and redirect URI, S256, a state and a nonce.
   const authorize = requestUrls.slice(from).map((u) => new URL(u)).find((u) => u.href.startsWith(IDP + '/authorize'));
@@ -320,9 +267,9 @@ test('an admin signs in with PKCE (S256) and lands in the console, no code or st
 test('the admin creates and edits a key: the audit records name the person', STEP, async () => {
   await page.click('#new-key');
   await page.waitForSelector('dialog form.key-form');
-  await fill('dialog [name="id"]', KEY_ID);
-  await fill('dialog [name="tenant_id"]', TENANT);
-  await fill('dialog [name="limits.rpm"]', '600');
+  await fill(page, 'dialog [name="id"]', KEY_ID);
+  await fill(page, 'dialog [name="tenant_id"]', TENANT);
+  await fill(page, 'dialog [name="limits.rpm"]', '600');
   await page.click('#key-save');
   await page.waitForSelector('#new-token');
   await page.click('dialog .dialog-actions button');
@@ -330,7 +277,7 @@ test('the admin creates and edits a key: the audit records name the person', STE
   await page.waitForSelector(`tr[data-key="${KEY_ID}"] button[aria-label^="Edit"]`);
   await page.click(`tr[data-key="${KEY_ID}"] button[aria-label^="Edit"]`);
   await page.waitForSelector('dialog form.key-form');
-  await fill('dialog [name="limits.rpm"]', '700');
+  await fill(page, 'dialog [name="limits.rpm"]', '700');
   await page.click('#key-save');
   await page.waitForFunction(() => !document.querySelector('dialog'));
   const listed = (await adminGet('/admin/keys?id_prefix=' + KEY_ID))[0];
@@ -341,7 +288,7 @@ test('the admin creates and edits a key: the audit records name the person', STE
     assert.deepEqual(pick(r.payload.actor, ['via', 'sub', 'email', 'role']), { via: 'oidc', sub: ADMIN_USER.sub, email: ADMIN_USER.email, role: 'admin' }, JSON.stringify(r.payload));
   }
   // The audit page shows who.
-  await gotoPage('audit');
+  await gotoPage(page, 'audit');
   const row = `tr[data-id="${records[0].id}"]`;
   await page.waitForSelector(row);
   assert.ok((await page.$eval(row, (e) => e.textContent)).includes(ADMIN_USER.email));
@@ -351,7 +298,7 @@ test('a tampered state is refused: nothing exchanged, nothing stored', STEP, asy
   const before = await idpLog();
   await ssoSignIn({ ...ADMIN_USER, tamper_state: true });
   assert.match(await ssoError(), /state mismatch/);
-  await shot('signin-sso-refused.png');
+  await shot(page, SHOTS, 'signin-sso-refused.png');
   const after = await idpLog();
   assert.equal(after.authorize.length, before.authorize.length + 1, 'the provider issued a code');
   assert.equal(after.token.length, before.token.length, 'the code was not exchanged');
@@ -397,10 +344,10 @@ test('a viewer (ditto-viewers), signed in with the keyboard, sees no change butt
   await page.waitForSelector('#main tr[data-key]');
   assert.equal(await page.$('#new-key'), null, 'no New key');
   assert.equal(await page.$$eval('#main tr[data-key] button', (b) => b.length), 0, 'no row action');
-  await gotoPage('config');
+  await gotoPage(page, 'config');
   await page.waitForSelector('tr[data-version]');
   assert.equal((await page.$$('[data-rollback]')).length, 0, 'no Roll back');
-  await gotoPage('backends');
+  await gotoPage(page, 'backends');
   await page.waitForSelector('tr[data-backend]');
   assert.equal((await page.$$('[data-reset]')).length, 0, 'no Reset');
   const put = await api('/admin/keys/' + KEY_ID, token, { method: 'PUT', body: JSON.stringify({ id: KEY_ID, enabled: false }) });
@@ -413,10 +360,10 @@ test('an auditor (finance) sees only Audit and Spend, and nothing that writes', 
   assert.deepEqual(me, { who: 'Auditor · read-only', role: 'auditor', user: `fay.${RUN}@example.test`, tabs: ['spend', 'audit'] });
   assert.equal(await page.$eval('[role="tab"][aria-selected="true"]', (e) => e.dataset.page), 'spend', 'the first page the role has');
   await page.waitForSelector('#ledgers tr[data-ledger], #ledgers .notice');
-  await gotoPage('audit');
+  await gotoPage(page, 'audit');
   await page.waitForSelector('tr[data-kind]');
   assert.ok(await page.$('#export-audit'), 'the export is a read');
-  await shot('audit-auditor.png');
+  await shot(page, SHOTS, 'audit-auditor.png');
   // A page the role does not have, asked for by its address: the first page it has instead.
   await page.evaluate(() => { location.hash = 'keys'; });
   await page.waitForFunction(() => document.querySelector('#tab-spend').getAttribute('aria-selected') === 'true');

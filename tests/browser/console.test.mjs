@@ -6,7 +6,8 @@
 //   use it over HTTP → its spend on the Spend page → live traffic from /metrics/prometheus →
 //   disable it: the client gets 401 → audit: the API's kind filter and paging, export JSONL and
 //   CSV, the chain verified in the page (and here), a tampered file caught → our SHA-256 against
-//   known vectors → config diff, dry run, rollback → rotate, then edit and disable the key whose
+//   known vectors → config diff, dry run, rollback → a canary: dry run, start, per-version
+//   numbers, promote → rotate, then edit and disable the key whose
 //   token is now kept hashed, with no token asked → backends → phone width and keyboard → a read
 //   token sees no change button → a tenant token sees only its tenant.
 // Any CSP violation or uncaught page error fails the run. Screenshots go to docs/console/.
@@ -25,14 +26,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import puppeteer from 'puppeteer-core';
+import { envReader, fill, gotoPage, launchBrowser, shot, sleep, waitText, watch } from './page-helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`console test: ${name} is not set`);
-  return v;
-};
+const env = envReader('console test');
 const GATEWAY = env('DITTO_GATEWAY').replace(/\/$/, '');
 const UI = env('DITTO_UI', GATEWAY + '/ui/');
 const ADMIN = env('DITTO_ADMIN_TOKEN');
@@ -67,48 +64,6 @@ const requestUrls = [];
 const consoleText = [];
 const measured = {};
 let keyToken = null;
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function watch(p) {
-  // Reported through a binding, so violations survive reloads and navigations.
-  await p.exposeFunction('__dittoCspViolation', (v) => problems.push('CSP: ' + v));
-  await p.evaluateOnNewDocument(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.__dittoCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
-    });
-  });
-  p.on('pageerror', (e) => problems.push('page error: ' + e.message));
-  p.on('console', (m) => {
-    consoleText.push(m.text());
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) problems.push('console: ' + m.text());
-  });
-  p.on('request', (r) => requestUrls.push(r.url()));
-}
-
-async function shot(name, p = page) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await sleep(150); // let the last paint settle
-  await p.screenshot({ path: path.join(SHOTS, name) });
-}
-
-async function gotoPage(name) {
-  await page.evaluate((n) => { location.hash = n; }, name);
-  await page.waitForFunction((n) => document.querySelector('#tab-' + n)?.getAttribute('aria-selected') === 'true', {}, name);
-  await page.waitForSelector('#main .page-head');
-}
-
-// Text of the first element matching sel, waiting until fn(text) holds.
-async function waitText(sel, fn, what, timeout = 10_000) {
-  const end = Date.now() + timeout;
-  let last = null;
-  while (Date.now() < end) {
-    last = await page.$eval(sel, (e) => e.textContent).catch(() => null);
-    if (last !== null && fn(last)) return last;
-    await sleep(100);
-  }
-  throw new Error(`${what}: ${sel} is ${JSON.stringify(last)}`);
-}
 
 async function chat(token, content = 'hello from the console test') {
   const res = await fetch(GATEWAY + '/v1/chat/completions', {
@@ -151,14 +106,6 @@ async function focusTokenField() {
   await page.waitForFunction(() => document.activeElement?.id === 'token');
 }
 
-async function fill(sel, value) {
-  await page.$eval(sel, (e) => {
-    e.value = '';
-    e.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-  await page.type(sel, value);
-}
-
 // Both the JSONL and the CSV chain, recomputed with node:crypto (not the page's code).
 function nodeVerifyJsonl(text) {
   let prev = '';
@@ -188,19 +135,12 @@ async function waitDownload(ext, timeout = 10_000) {
 before(async () => {
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ditto-console-profile-'));
   downloads = fs.mkdtempSync(path.join(os.tmpdir(), 'ditto-console-downloads-'));
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    protocolTimeout: 30_000,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--user-data-dir=' + profile],
-  });
+  browser = await launchBrowser(CHROMIUM, profile);
   const cdp = await browser.target().createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
   page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 800 });
-  await watch(page);
+  await watch(page, { problems, consoleText, requestUrls });
 });
 
 after(async () => {
@@ -251,7 +191,7 @@ test('first load: security headers, ≤ 150 KB on the wire, interactive within 1
     assert.equal(await page.$eval('#token', (e) => document.activeElement === e), true, 'the token field has the focus');
     assert.equal(await page.$eval('#sso', (e) => e.hidden), true, 'no SSO button without single sign-on');
   }
-  await shot('signin.png');
+  await shot(page, SHOTS, 'signin.png');
 });
 
 test('the CSP is enforced: an injected inline script does not run', STEP, async () => {
@@ -280,8 +220,8 @@ test('the CSP is enforced: an injected inline script does not run', STEP, async 
 test('sign in: a wrong token is refused, the admin token opens the keys', STEP, async () => {
   await page.type('#token', 'not-a-token');
   await page.keyboard.press('Enter');
-  await waitText('#signin-error', (t) => /not valid/.test(t), 'wrong token');
-  await fill('#token', ADMIN);
+  await waitText(page, '#signin-error', (t) => /not valid/.test(t), 'wrong token');
+  await fill(page, '#token', ADMIN);
   const t0 = Date.now();
   await page.click('#signin-form button[type="submit"]');
   await page.waitForSelector('#main tr[data-key]');
@@ -304,24 +244,24 @@ test('sign in: a wrong token is refused, the admin token opens the keys', STEP, 
 test('create a key: validation errors next to their fields, the token shown once', STEP, async () => {
   await page.click('#new-key');
   await page.waitForSelector('dialog form.key-form');
-  await fill('dialog [name="id"]', KEY_ID);
-  await fill('dialog [name="tenant_id"]', TENANT);
-  await fill('dialog [name="limits.rpm"]', '600');
-  await fill('dialog [name="budget.total_tokens"]', '100000');
-  await fill('dialog [name="route"]', 'nowhere');
+  await fill(page, 'dialog [name="id"]', KEY_ID);
+  await fill(page, 'dialog [name="tenant_id"]', TENANT);
+  await fill(page, 'dialog [name="limits.rpm"]', '600');
+  await fill(page, 'dialog [name="budget.total_tokens"]', '100000');
+  await fill(page, 'dialog [name="route"]', 'nowhere');
   await page.click('#key-save');
-  await waitText('dialog .field[data-path="route"] .error', (t) => /unknown backend: nowhere/.test(t), 'route error');
+  await waitText(page, 'dialog .field[data-path="route"] .error', (t) => /unknown backend: nowhere/.test(t), 'route error');
   // Fixed, then another field wrong: the message moves to that field.
-  await fill('dialog [name="route"]', 'mock');
+  await fill(page, 'dialog [name="route"]', 'mock');
   await page.select('dialog [name="budget.period"]', 'day');
-  await fill('dialog [name="budget.timezone"]', 'Mars/Olympus');
+  await fill(page, 'dialog [name="budget.timezone"]', 'Mars/Olympus');
   await page.click('#key-save');
-  await waitText('dialog .field[data-path="budget.timezone"] .error', (t) => /Mars\/Olympus/.test(t), 'timezone error');
+  await waitText(page, 'dialog .field[data-path="budget.timezone"] .error', (t) => /Mars\/Olympus/.test(t), 'timezone error');
   assert.equal(await page.$eval('dialog .field[data-path="route"] .error', (e) => e.hidden), true);
-  await shot('key-form.png');
-  await fill('dialog [name="budget.timezone"]', 'Europe/Paris');
+  await shot(page, SHOTS, 'key-form.png');
+  await fill(page, 'dialog [name="budget.timezone"]', 'Europe/Paris');
   await page.select('dialog [name="budget.period"]', 'lifetime');
-  await fill('dialog [name="route"]', '');
+  await fill(page, 'dialog [name="route"]', '');
   await page.click('#key-save');
   await page.waitForSelector('#new-token');
   keyToken = await page.$eval('#new-token', (e) => e.value);
@@ -335,10 +275,10 @@ test('create a key: validation errors next to their fields, the token shown once
   assert.equal(listed.limits.rpm, 600);
   assert.equal(listed.budget.total_tokens, 100000);
   assert.equal(listed.token, 'redacted');
-  await fill('#key-search', KEY_ID);
+  await fill(page, '#key-search', KEY_ID);
   assert.equal(await page.$$eval('#main tr[data-key]', (r) => r.length), 1, 'search narrows the list');
-  await fill('#key-search', '');
-  await shot('keys.png');
+  await fill(page, '#key-search', '');
+  await shot(page, SHOTS, 'keys.png');
 });
 
 let spentTokens = 0;
@@ -350,7 +290,7 @@ test('use the key over HTTP, then see its spend in the console', STEP, async () 
   }
   // The config's keys spend a little too, so the page has more than one ledger to show.
   for (const k of TRAFFIC_KEYS) for (let i = 0; i < 2; i++) assert.equal((await chat(k, 'spend ' + i)).status, 200);
-  await gotoPage('spend');
+  await gotoPage(page, 'spend');
   const row = `tr[data-ledger="${KEY_ID}"]`;
   const end = Date.now() + 15_000;
   while (!(await page.$(row))) {
@@ -364,14 +304,14 @@ test('use the key over HTTP, then see its spend in the console', STEP, async () 
   const totals = await page.$eval(`tr[data-spend="${KEY_ID}"]`, (e) => [...e.cells].map((c) => c.textContent));
   assert.equal(totals[1], '3', 'three requests in the spend over time');
   assert.ok(await page.$('#main .chart canvas'), 'the spend chart is drawn');
-  await shot('spend.png');
+  await shot(page, SHOTS, 'spend.png');
   await page.$eval('#h-over-time', (e) => e.scrollIntoView());
-  await shot('spend-over-time.png');
+  await shot(page, SHOTS, 'spend-over-time.png');
   await page.evaluate(() => window.scrollTo(0, 0));
 });
 
 test('live traffic: rates and overhead quantiles from /metrics/prometheus', STEP, async () => {
-  await gotoPage('live');
+  await gotoPage(page, 'live');
   await page.select('#live-interval', '2000');
   // Traffic for ~7 s: the new key, the config's keys, and some 401s (errors).
   const keys = TRAFFIC_KEYS;
@@ -384,20 +324,20 @@ test('live traffic: rates and overhead quantiles from /metrics/prometheus', STEP
       await sleep(40);
     }
   })();
-  await waitText('[data-metric="req"] strong', (t) => t !== '—' && Number(t.replace(/,/g, '')) > 0, 'requests/s', 15_000);
-  await waitText('[data-metric="p99"] strong', (t) => /ms$/.test(t), 'overhead p99', 15_000);
+  await waitText(page, '[data-metric="req"] strong', (t) => t !== '—' && Number(t.replace(/,/g, '')) > 0, 'requests/s', { timeout: 15_000 });
+  await waitText(page, '[data-metric="p99"] strong', (t) => /ms$/.test(t), 'overhead p99', { timeout: 15_000 });
   await load;
-  await waitText('#live-keys', (t) => t.includes(KEY_ID), 'busiest keys', 10_000);
+  await waitText(page, '#live-keys', (t) => t.includes(KEY_ID), 'busiest keys', { timeout: 10_000 });
   const tokens = await page.$eval('[data-metric="tokens"] strong', (e) => e.textContent);
   assert.notEqual(tokens, '—');
-  await shot('live.png');
+  await shot(page, SHOTS, 'live.png');
 });
 
 test('disable the key: the client gets 401', STEP, async () => {
-  await gotoPage('keys');
+  await gotoPage(page, 'keys');
   await page.waitForSelector(`tr[data-key="${KEY_ID}"]`);
   await clickListed(`button[data-action="toggle"][data-key="${KEY_ID}"]`);
-  await waitText(`tr[data-key="${KEY_ID}"]`, (t) => t.includes('disabled'), 'disabled badge');
+  await waitText(page, `tr[data-key="${KEY_ID}"]`, (t) => t.includes('disabled'), 'disabled badge');
   const r = await chat(keyToken);
   assert.equal(r.status, 401);
   assert.match(r.body.error.message, /disabled/);
@@ -405,7 +345,7 @@ test('disable the key: the client gets 401', STEP, async () => {
 
 test('audit: the API\'s paging and kind filter, export JSONL and CSV with the chain verified in the page', STEP, async () => {
   const ids = () => page.$$eval('tr[data-id]', (rows) => rows.map((r) => Number(r.dataset.id)));
-  await gotoPage('audit');
+  await gotoPage(page, 'audit');
   await page.waitForSelector('tr[data-kind]');
   // Pages of 50 from GET /admin/audit, newest first; "Older" asks the API for what is before
   // the oldest record shown (before_ts_ms), "Newer" goes back.
@@ -414,14 +354,14 @@ test('audit: the API\'s paging and kind filter, export JSONL and CSV with the ch
   assert.equal(newest.length, 100, 'the run has made more than two pages of audit records');
   assert.deepEqual(page1, newest.slice(0, 50), 'page 1 is the newest 50 records');
   await page.click('#audit-older');
-  await waitText('#audit-page', (t) => t.startsWith('Page 2'), 'the second page');
+  await waitText(page, '#audit-page', (t) => t.startsWith('Page 2'), 'the second page');
   assert.deepEqual(await ids(), newest.slice(50, 100), 'page 2 is the next 50, none lost or repeated');
   assert.ok(requestUrls.some((u) => /\/admin\/audit\?.*before_ts_ms=\d+/.test(u)), 'the older page came from before_ts_ms');
   await page.click('#audit-newer');
-  await waitText('#audit-page', (t) => t.startsWith('Page 1'), 'back to the first page');
+  await waitText(page, '#audit-page', (t) => t.startsWith('Page 1'), 'back to the first page');
   assert.deepEqual(await ids(), page1);
   // The kind filter is the API's (kind=, a prefix).
-  await fill('#audit-kind', 'admin.key');
+  await fill(page, '#audit-kind', 'admin.key');
   await page.click('#audit-filters button[type="submit"]');
   await page.waitForFunction(() => [...document.querySelectorAll('tr[data-kind]')].every((r) => r.dataset.kind.startsWith('admin.key')));
   assert.ok(requestUrls.some((u) => /\/admin\/audit\?.*kind=admin\.key/.test(u)), 'the kind filter went to the API');
@@ -436,7 +376,7 @@ test('audit: the API\'s paging and kind filter, export JSONL and CSV with the ch
   const jsonl = await waitDownload('.jsonl');
   assert.equal(nodeVerifyJsonl(jsonl), Number(ok.count), 'node:crypto agrees with the page');
   assert.ok(Number(ok.count) >= 10);
-  await shot('audit.png');
+  await shot(page, SHOTS, 'audit.png');
 
   await page.select('#export-format', 'csv');
   await page.click('#export-audit');
@@ -483,7 +423,7 @@ test('our SHA-256 (the fallback for plain http) matches the FIPS vectors and nod
 });
 
 test('config versions: diff, rollback after a dry run (the key works again)', STEP, async () => {
-  await gotoPage('config');
+  await gotoPage(page, 'config');
   await page.waitForSelector('tr[data-version]');
   const versions = await adminGet('/admin/config/versions');
   assert.ok(versions.length >= 3);
@@ -496,7 +436,7 @@ test('config versions: diff, rollback after a dry run (the key works again)', ST
   await page.select('#diff-from', versions[versions.length - 1].version_id);
   await page.select('#diff-to', versions[0].version_id);
   await page.click('#diff-show');
-  await waitText('#diff', (t) => t.includes(KEY_ID), 'diff lists the new key');
+  await waitText(page, '#diff', (t) => t.includes(KEY_ID), 'diff lists the new key');
   assert.match(await page.$eval('#diff-summary', (e) => e.textContent), /\+\d+ added/);
 
   await page.evaluate(() => window.scrollTo(0, 0));
@@ -505,8 +445,8 @@ test('config versions: diff, rollback after a dry run (the key works again)', ST
   assert.equal(await page.$eval('#rollback-go', (e) => e.disabled), true, 'no rollback before a dry run');
   await page.click('#rollback-dry');
   await page.waitForSelector('#rollback-result [data-dry-run="ok"]');
-  await waitText('#rollback-result', (t) => t.includes('enabled'), 'the dry run shows the change');
-  await shot('config.png');
+  await waitText(page, '#rollback-result', (t) => t.includes('enabled'), 'the dry run shows the change');
+  await shot(page, SHOTS, 'config.png');
   await page.click('#rollback-go');
   await page.waitForFunction(() => !document.querySelector('dialog'));
   const now = await adminGet('/admin/config/version');
@@ -515,12 +455,139 @@ test('config versions: diff, rollback after a dry run (the key works again)', ST
   assert.equal(r.status, 200, 'the rollback re-enabled the key');
 });
 
+// The metrics' answers per router version (this replica's counters since it started).
+async function routerVersionCounts() {
+  const text = await (await fetch(GATEWAY + '/metrics/prometheus')).text();
+  const out = {};
+  for (const m of text.matchAll(/^ditto_gateway_proxy_responses_by_router_version_status_total\{router_version="([^"]+)",status="[^"]*"\} (\d+)$/gm)) {
+    out[m[1]] = (out[m[1]] || 0) + Number(m[2]);
+  }
+  return out;
+}
+
+test('canary: a dry run, start at 50 %, its versions and per-version numbers, promote by keyboard', STEP, async () => {
+  await gotoPage(page, 'config');
+  await page.waitForSelector('#canary-state .notice');
+  assert.match(await page.$eval('#canary-state', (e) => e.textContent), /No canary is running/);
+  assert.equal(await page.$('#canary-promote'), null, 'no Promote without a canary');
+  await page.click('#canary-start-box summary');
+  await page.waitForSelector('#canary-router-json', { visible: true });
+  // Prefilled with the current router (its "canary" member aside: none runs).
+  const current = (await adminGet('/admin/config/export')).router;
+  delete current.canary;
+  assert.deepEqual(JSON.parse(await page.$eval('#canary-router-json', (e) => e.value)), current, 'the form starts from the current router');
+  // The API's message next to the field it is about; a share out of range next to its own.
+  await fill(page, '#canary-percent', '50');
+  await fill(page, '#canary-router-json', '{"default_backends":[{"backend":"nowhere","weight":1}]}');
+  await page.click('#canary-dry');
+  await waitText(page, '#canary-form .field[data-path="router"] .error', (t) => /unknown backends: nowhere/.test(t), 'router error', { skipHidden: true });
+  await fill(page, '#canary-percent', '150');
+  await page.click('#canary-dry');
+  await waitText(page, '#canary-form .field[data-path="percent"] .error', (t) => /at most 100/.test(t), 'percent error', { skipHidden: true });
+  assert.equal(await page.$eval('#canary-form .field[data-path="router"] .error', (e) => e.hidden), true, 'the router error is gone');
+  // The same backend at another weight is another router, so another version.
+  const candidate = { default_backends: [{ backend: 'mock', weight: 2 }], rules: [] };
+  await fill(page, '#canary-percent', '50');
+  await fill(page, '#canary-router-json', JSON.stringify(candidate));
+  await page.click('#canary-dry');
+  await page.waitForSelector('#canary-result [data-dry-run="ok"]');
+  assert.match(await page.$eval('#canary-result', (e) => e.textContent), /50 % of requests would go to r-[0-9a-f]{12}/);
+  assert.equal((await fetch(GATEWAY + '/admin/config/canary', { headers: { Authorization: 'Bearer ' + ADMIN } })).status, 404, 'a dry run starts nothing');
+  await page.click('#canary-start');
+  await page.waitForSelector('#canary-state [data-state="running"]');
+  const running = await adminGet('/admin/config/canary');
+  assert.equal(running.percent, 50);
+  assert.deepEqual(running.router.default_backends, [{ backend: 'mock', weight: 2 }]);
+  assert.notEqual(running.canary_version, running.stable_version);
+  const shown = await page.$eval('#canary-state', (e) => ({
+    percent: e.querySelector('#canary-percent-shown').textContent,
+    stable: e.querySelector('#canary-stable').textContent,
+    canary: e.querySelector('#canary-version').textContent,
+    router: JSON.parse(e.querySelector('#canary-router').textContent),
+  }));
+  assert.deepEqual(shown, { percent: '50 %', stable: running.stable_version, canary: running.canary_version, router: running.router });
+  assert.equal((await adminGet('/admin/config/version')).reason, 'admin.config.canary.start');
+  await waitText(page, 'tr[data-version]', (t) => t.includes('admin.config.canary.start'), 'the new version is listed first');
+  // While it runs the router is not changed otherwise.
+  const refused = await fetch(GATEWAY + '/admin/config/router', {
+    method: 'PUT', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' }, body: JSON.stringify({ router: candidate }),
+  });
+  assert.equal(refused.status, 409);
+  assert.equal((await refused.json()).error.code, 'canary_running');
+
+  // Traffic until both versions have answered a few requests (the split is by request id).
+  const before = await routerVersionCounts();
+  const grew = (now, v) => (now[v] || 0) - (before[v] || 0);
+  const keys = [keyToken, ...TRAFFIC_KEYS];
+  let counts = before;
+  for (let i = 0; i < 80 && !(grew(counts, running.stable_version) >= 2 && grew(counts, running.canary_version) >= 2); i++) {
+    const r = await chat(keys[i % keys.length], 'canary ' + i);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    if (i % 4 === 3) counts = await routerVersionCounts();
+  }
+  counts = await routerVersionCounts();
+  assert.ok(grew(counts, running.canary_version) >= 2 && grew(counts, running.stable_version) >= 2, 'both versions answered: ' + JSON.stringify(counts));
+  await page.click('#config-refresh');
+  for (const [v, role] of [[running.stable_version, 'stable'], [running.canary_version, 'canary']]) {
+    const row = `#canary-metrics tr[data-router-version="${v}"]`;
+    await waitText(page, row + ' [data-n="requests"]', (t) => t === counts[v].toLocaleString('en-US'), v + ' requests');
+    const cells = await page.$eval(row, (e) => ({ role: e.dataset.role, ...Object.fromEntries([...e.cells].map((c) => [c.dataset.label, c.textContent])) }));
+    assert.equal(cells.role, role);
+    assert.equal(cells.Role, role);
+    assert.equal(cells.Share, '50 %', v + ': its share');
+    assert.equal(cells['Non-2xx'], '0 %', v + ': no non-2xx');
+    assert.match(cells['Mean latency'], /^[\d.]+ ms$/, v + ': a mean latency');
+  }
+  await page.$eval('#h-canary', (e) => e.scrollIntoView());
+  await shot(page, SHOTS, 'canary.png');
+  // Phone width, the form open: nothing scrolls sideways. (A change of isMobile reloads the page.)
+  const drawn = async () => {
+    await page.waitForSelector('html[data-ready="1"]');
+    await page.waitForSelector(`#canary-state [data-state="running"]`);
+    await page.waitForSelector(`#canary-metrics tr[data-router-version="${running.canary_version}"]`);
+  };
+  await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
+  await drawn();
+  await page.click('#canary-start-box summary');
+  await page.waitForSelector('#canary-router-json', { visible: true });
+  await sleep(300);
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(w <= 392, `canary: ${w} px wide at a 390 px viewport`);
+  await page.setViewport({ width: 1280, height: 800 });
+  await drawn();
+
+  // Roll back… asks first: Escape keeps the canary.
+  await page.click('#canary-rollback');
+  await page.waitForSelector('dialog');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('dialog'));
+  assert.equal((await adminGet('/admin/config/canary')).canary_version, running.canary_version, 'a dismissed confirm changes nothing');
+  // Promote… by keyboard: Enter on the button, Tab to Promote in the dialog, Enter.
+  await page.focus('#canary-promote');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog');
+  for (let i = 0; i < 4 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Promote'; i++) await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.closest('dialog') !== null && document.activeElement.textContent), 'Promote');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => !document.querySelector('dialog'));
+  await waitText(page, '#canary-state', (t) => t.includes('No canary is running'), 'the canary ended');
+  assert.equal((await fetch(GATEWAY + '/admin/config/canary', { headers: { Authorization: 'Bearer ' + ADMIN } })).status, 404);
+  assert.equal((await adminGet('/admin/config/version')).reason, 'admin.config.canary.promote');
+  assert.deepEqual((await adminGet('/admin/config/export')).router.default_backends, [{ backend: 'mock', weight: 2 }], 'the candidate is the router');
+  const audit = await adminGet('/admin/audit?kind=admin.config.canary&limit=5');
+  assert.deepEqual(audit.slice(0, 2).map((r) => r.kind), ['admin.config.canary.promote', 'admin.config.canary.start']);
+  assert.equal(audit[0].payload.canary.canary_version, running.canary_version);
+  await waitText(page, `#canary-metrics tr[data-router-version="${running.canary_version}"]`, (t) => t.includes('stable') && t.includes('100 %'), 'the promoted version is the stable one');
+  await waitText(page, 'tr[data-version]', (t) => t.includes('admin.config.canary.promote'), 'the promotion is listed first');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'h-canary', 'the focus stays in the section');
+});
+
 test('rotate the key, then edit and disable it: its token is kept hashed and never asked for', STEP, async () => {
-  await gotoPage('keys');
+  await gotoPage(page, 'keys');
   await page.waitForSelector(`tr[data-key="${KEY_ID}"]`);
   await clickListed(`tr[data-key="${KEY_ID}"] button[aria-label^="Rotate"]`);
   await page.waitForSelector('dialog [name="grace_seconds"]');
-  await fill('dialog [name="grace_seconds"]', '600');
+  await fill(page, 'dialog [name="grace_seconds"]', '600');
   const t0 = Date.now();
   await page.click('dialog button[type="submit"]');
   await page.waitForSelector('#new-token');
@@ -539,18 +606,18 @@ test('rotate the key, then edit and disable it: its token is kept hashed and nev
   await clickListed(`tr[data-key="${KEY_ID}"] button[aria-label^="Edit"]`);
   await page.waitForSelector('dialog form.key-form #key-token-kept');
   assert.equal(await page.$('dialog [name="token"]'), null, 'the edit form has no token field');
-  await fill('dialog [name="limits.rpm"]', '700');
+  await fill(page, 'dialog [name="limits.rpm"]', '700');
   await page.click('#key-save');
   await page.waitForFunction(() => !document.querySelector('dialog'));
   const edited = (await adminGet('/admin/keys?id_prefix=' + KEY_ID))[0];
   assert.equal(edited.limits.rpm, 700);
-  await waitText(`tr[data-key="${KEY_ID}"]`, (t) => t.includes('700 rpm'), 'the list shows the edit');
+  await waitText(page, `tr[data-key="${KEY_ID}"]`, (t) => t.includes('700 rpm'), 'the list shows the edit');
   assert.equal(edited.previous_token_expires_at, before.previous_token_expires_at, 'the rotation is kept');
   assert.equal((await chat(rotated)).status, 200, 'the edit kept the token');
   assert.equal((await chat(keyToken)).status, 200, 'and the old one\'s grace period');
   // Disable: one click, no dialog, no token asked.
   await clickListed(`button[data-action="toggle"][data-key="${KEY_ID}"]`);
-  await waitText(`tr[data-key="${KEY_ID}"]`, (t) => t.includes('disabled'), 'disabled badge');
+  await waitText(page, `tr[data-key="${KEY_ID}"]`, (t) => t.includes('disabled'), 'disabled badge');
   assert.equal(await page.$('dialog'), null, 'no dialog: nothing asked');
   for (const t of [rotated, keyToken]) {
     const r = await chat(t);
@@ -562,18 +629,18 @@ test('rotate the key, then edit and disable it: its token is kept hashed and nev
 });
 
 test('backends: breaker state and reset', STEP, async () => {
-  await gotoPage('backends');
+  await gotoPage(page, 'backends');
   await page.waitForSelector('tr[data-backend] [data-reset]');
   const name = await page.$eval('tr[data-backend]', (e) => e.dataset.backend);
   await clickListed(`[data-reset="${name}"]`);
-  await waitText('#toasts', (t) => t.includes(name + ' reset'), 'reset toast');
+  await waitText(page, '#toasts', (t) => t.includes(name + ' reset'), 'reset toast');
   const audit = await adminGet('/admin/audit?limit=5');
   assert.ok(audit.some((r) => r.kind === 'admin.backend.reset' && r.payload.backend === name));
-  await shot('backends.png');
+  await shot(page, SHOTS, 'backends.png');
 });
 
 test('keyboard: the tabs are buttons with arrow keys; phone width has no sideways scroll', STEP, async () => {
-  await gotoPage('keys');
+  await gotoPage(page, 'keys');
   await page.focus('#tab-keys');
   await page.keyboard.press('ArrowRight');
   await page.waitForFunction(() => document.activeElement.id === 'tab-spend' && document.activeElement.getAttribute('aria-selected') === 'true');
@@ -590,14 +657,14 @@ test('keyboard: the tabs are buttons with arrow keys; phone width has no sideway
 
   await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
   for (const name of ['keys', 'spend', 'live', 'audit', 'config', 'backends']) {
-    await gotoPage(name);
+    await gotoPage(page, name);
     await sleep(400);
     const w = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(w <= 392, `${name}: ${w} px wide at a 390 px viewport`);
   }
-  await gotoPage('keys');
+  await gotoPage(page, 'keys');
   await page.waitForSelector('tr[data-key]');
-  await shot('keys-phone.png');
+  await shot(page, SHOTS, 'keys-phone.png');
   await page.setViewport({ width: 1280, height: 800 });
 });
 
@@ -616,14 +683,31 @@ test('a read token: its role shown, no change button on any page', STEP, async (
   assert.equal(await page.$$eval('#main tr[data-key] button', (b) => b.length), 0, 'no Edit, Disable, Rotate or Delete');
   assert.ok((await page.$$('#main tr[data-key]')).length >= 4, 'every key is listed');
   assert.match(await page.$eval('#main .notice', (e) => e.textContent), /read-only/, 'the page says why');
-  await gotoPage('config');
-  await page.waitForSelector('tr[data-version]');
-  assert.equal((await page.$$('[data-rollback]')).length, 0, 'no Roll back');
-  assert.ok(await page.$('#diff-show'), 'the diff is a read');
-  await gotoPage('backends');
+  // A canary running (started with the admin token): shown, with no Start, Promote or Roll back.
+  const startCanary = await fetch(GATEWAY + '/admin/config/canary', {
+    method: 'PUT', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ percent: 25, router: { default_backends: [{ backend: 'mock', weight: 3 }] } }),
+  });
+  assert.equal(startCanary.status, 200);
+  try {
+    await gotoPage(page, 'config');
+    await page.waitForSelector('tr[data-version]');
+    assert.equal((await page.$$('[data-rollback]')).length, 0, 'no Roll back');
+    assert.ok(await page.$('#diff-show'), 'the diff is a read');
+    await page.waitForSelector('#canary-state [data-state="running"]');
+    assert.equal(await page.$eval('#canary-percent-shown', (e) => e.textContent), '25 %');
+    assert.ok(await page.$('#canary-router'), 'the candidate is shown');
+    for (const sel of ['#canary-form', '#canary-start', '#canary-promote', '#canary-rollback']) assert.equal(await page.$(sel), null, 'no ' + sel);
+    const refused = await fetch(GATEWAY + '/admin/config/canary/promote', { method: 'POST', headers: { Authorization: 'Bearer ' + READ_TOKEN } });
+    assert.ok(refused.status === 401 || refused.status === 403, 'a read token\'s promote: ' + refused.status);
+  } finally {
+    await fetch(GATEWAY + '/admin/config/canary', { method: 'DELETE', headers: { Authorization: 'Bearer ' + ADMIN } });
+  }
+  assert.equal((await fetch(GATEWAY + '/admin/config/canary', { headers: { Authorization: 'Bearer ' + ADMIN } })).status, 404, 'no canary left running');
+  await gotoPage(page, 'backends');
   await page.waitForSelector('tr[data-backend]');
   assert.equal((await page.$$('[data-reset]')).length, 0, 'no Reset');
-  await gotoPage('audit');
+  await gotoPage(page, 'audit');
   await page.waitForSelector('tr[data-kind]');
   assert.ok(await page.$('#export-audit'), 'the export is a read');
   // The API refuses a change from this token whatever the page shows.
@@ -632,9 +716,9 @@ test('a read token: its role shown, no change button on any page', STEP, async (
     body: JSON.stringify({ id: KEY_ID, enabled: true }),
   });
   assert.ok(res.status === 401 || res.status === 403, 'a read token\'s PUT: ' + res.status);
-  await gotoPage('keys');
+  await gotoPage(page, 'keys');
   await page.waitForSelector('#main tr[data-key]');
-  await shot('keys-read.png');
+  await shot(page, SHOTS, 'keys-read.png');
 });
 
 test('sign out, then a tenant token sees only its tenant', STEP, async () => {
@@ -658,8 +742,8 @@ test('sign out, then a tenant token sees only its tenant', STEP, async () => {
   assert.equal(await page.$eval('#tab-backends', (e) => e.hidden), true);
   assert.deepEqual(await page.$eval('#who', (e) => ({ text: e.textContent, role: e.dataset.role })), { text: `Tenant ${TENANT} · write`, role: 'tenant_write' });
   assert.ok(await page.$('#new-key'), 'a tenant write token may create keys');
-  await shot('keys-tenant.png');
-  await gotoPage('spend');
+  await shot(page, SHOTS, 'keys-tenant.png');
+  await gotoPage(page, 'spend');
   await page.waitForSelector('#ledgers tr[data-ledger], #ledgers .notice');
   const ledgers = await page.$$eval('tr[data-ledger]', (r) => r.map((e) => e.dataset.ledger));
   for (const id of others) assert.ok(!ledgers.includes(id), 'ledger of ' + id);

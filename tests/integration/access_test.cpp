@@ -276,6 +276,15 @@ TEST_F(Access, ClientJwtsGetTheirTemplatesKeyAndLimits) {
         v1(idp->token("rsa-1", R"("sub":"nomail","groups":["team-a"])", 300, "ditto-clients"));
     EXPECT_EQ(no_email->status, 403);
     EXPECT_NE(no_email->body.find("email"), std::string::npos) << no_email->body;
+    // Claim values that would name another identity's counters are refused.
+    auto scoped =
+        v1(idp->token("rsa-1", R"("sub":"bob#model:gpt-4o","email":"e@a.test","groups":["team-a"])",
+                      300, "ditto-clients"));
+    EXPECT_EQ(scoped->status, 401) << scoped->body;
+    auto period = v1(
+        idp->token("rsa-1", R"("sub":"p1","email":"bob@1764547200-1767225600","groups":["team-a"])",
+                   300, "ditto-clients"));
+    EXPECT_EQ(period->status, 403) << period->body;
     // Anthropic's dialect gets its own error shape.
     auto msg = http_request(
         gw->port, "POST", "/v1/messages",

@@ -68,4 +68,12 @@ struct access_config {
 /// tenant-admin:<t> / tenant-viewer:<t> with a non-empty tenant.
 bool is_operator_role(std::string_view role);
 
+/// `localhost`, `::1` or an IPv4 address in 127.0.0.0/8 (parsed, not a text prefix).
+bool is_loopback_host(std::string_view host);
+
+/// A claim's value fit to name a key or a scope (docs/access.md, "Clients"): printable, at most
+/// 256 bytes, no `:` or `#` (scope ids are joined with them), and not shaped like a budget
+/// period's ledger (`…@<digits>-<digits>`): one identity cannot name another's counters.
+bool is_safe_claim_id(std::string_view v);
+
 }  // namespace ditto::config

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -150,13 +151,29 @@ struct route_rule {
     bool operator==(const route_rule&) const = default;
 };
 
+struct router_config;
+
+/// docs/routing.md, "Canary": a candidate router that routes a share of requests, chosen by
+/// request id, until it is promoted or rolled back.
+struct router_canary {
+    double percent = 0;                             ///< (0, 100]
+    std::shared_ptr<const router_config> router;    ///< the candidate; no canary of its own
+    bool operator==(const router_canary& o) const;  ///< by content
+};
+
 /// docs/configuration.md, `router`. A legacy `default_backend` is folded into default_backends by
 /// the parser.
 struct router_config {
     std::vector<weighted_backend> default_backends;
     std::vector<route_rule> rules;
+    std::optional<router_canary> canary;
     bool operator==(const router_config&) const = default;
 };
+
+inline bool router_canary::operator==(const router_canary& o) const {
+    return percent == o.percent &&
+           (router == o.router || (router && o.router && *router == *o.router));
+}
 
 /// Redaction defaults (docs/configuration.md, `observability`).
 struct redaction_config {

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -49,6 +50,8 @@ struct request_record {
     double duration_seconds = 0;
     double overhead_seconds = 0;
     std::span<const attempt_record> attempts;
+    /// The router version that routed it (docs/routing.md, "Canary"); empty before routing.
+    std::string_view router_version;
 };
 
 /// Counters read at scrape time from their owners (no per-request cost).
@@ -77,6 +80,9 @@ struct scrape_sources {
     /// With --otel-endpoint (docs/observability.md, "Tracing"): spans the collector took, and
     /// spans dropped by a full queue or a failed export.
     std::vector<backend_gauge> backends;
+    /// The router versions in force (docs/routing.md, "Canary"): (version, role, share of
+    /// requests in percent), role "stable" or "canary".
+    std::vector<std::tuple<std::string, std::string, double>> router_versions;
     std::optional<bool> redis_up;  ///< with --redis: the last reading of its health check
     std::vector<budget_gauge> budgets;
     bool tracing = false;

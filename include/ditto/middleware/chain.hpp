@@ -65,6 +65,10 @@ struct proxy_context {
     cost_policy cost = cost_policy::none;
 
     std::vector<std::string> candidates;  ///< backends in order (docs/routing.md), set by route
+    /// The router version that chose them (docs/routing.md, "Canary"), in `keys`; empty
+    /// before the route step.
+    std::string_view router_version;
+    bool canary = false;  ///< chosen by the canary router
 
     /// The request as chat completions, made on first need by a backend that does not speak
     /// the client's dialect (Responses, Anthropic; Gemini is translated with the body, so its

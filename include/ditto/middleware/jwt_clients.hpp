@@ -6,6 +6,7 @@
 // and user (which may name claims). Counters and ledgers are keyed by those ids as for any
 // key, in the shared store, so every replica counts one identity in the same place.
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,7 @@ class jwt_clients {
 
     config::client_access_config cfg_;
     std::shared_ptr<access::identity_provider> idp_;
+    std::uint64_t instance_;  ///< names this instance in the workers' memories
     // Identities' snapshots, shared by the workers, for the base snapshot they were made
     // from (dropped when it is replaced: a new router).
     std::mutex mu_;

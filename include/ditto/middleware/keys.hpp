@@ -38,6 +38,18 @@ class key_snapshot {
     std::size_t size() const { return size_; }
     const key_list& keys() const { return *keys_; }
     const config::router_config& router() const { return router_; }
+    /// The router a request routes by (docs/routing.md, "Canary"): the canary's for the share
+    /// of request ids it holds, else the stable one; with the version label metrics and the
+    /// audit carry, `r-` and 12 hex digits of the router's SHA-256 (the same on every replica).
+    struct routing {
+        const config::router_config* router = nullptr;
+        std::string_view version;
+        bool canary = false;
+    };
+    routing router_for(std::string_view request_id) const;
+    const std::string& router_version() const { return stable_version_; }
+    /// The canary's version label; empty without one.
+    const std::string& canary_version() const { return canary_version_; }
     const guardrails_index& guardrails() const { return *guardrails_; }
     /// The guardrails for a request of `key` (from this snapshot) for `model`: a matching
     /// rule's, else the key's own, found at build time rather than per request.
@@ -88,7 +100,13 @@ class key_snapshot {
     std::vector<key_scopes> scopes_;  ///< by index in keys_
     config::router_config router_;
     std::unique_ptr<guardrails_index> guardrails_;
+    std::string stable_version_, canary_version_;
+    std::uint32_t canary_basis_points_ = 0;  ///< of 10,000
 };
+
+/// A router's version label (docs/routing.md, "Canary"): `r-` and the first 12 hex digits of the
+/// SHA-256 of its canonical JSON.
+std::string router_version_of(const config::router_config& r);
 
 /// The live snapshot, swapped atomically (Admin API and Redis propagation will swap it);
 /// readers keep the snapshot they loaded for the whole request. Thread-safe.

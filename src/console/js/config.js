@@ -1,13 +1,16 @@
 // Config versions: the list (GET /admin/config/versions), a diff between two versions
 // (GET /admin/config/diff) and a rollback, always dry-run first (POST /admin/config/rollback).
+// The Canary section above them is js/canary.js.
 import { get, post, who } from './api.js';
 import { h, clear, pageHead, button, notice, fmtTime, table, modal, toast, badge } from './dom.js';
+import * as canary from './canary.js';
 
 let versions = [];
 let els = null;
 
 export function leave() {
   els = null;
+  canary.leave();
 }
 
 export async function render(main) {
@@ -17,6 +20,8 @@ export async function render(main) {
   main.append(
     pageHead('Config versions', button('Refresh', () => load(), '', { id: 'config-refresh' })),
     h('p', { class: 'muted', text: 'Every change to the keys or the router is a version (kept in memory, newest first, at most 100). A rollback restores a version\'s keys and router as a new version; spend is never rolled back.' + (who.canWrite ? '' : ' Rolling back needs a write token.') }),
+    canary.mount(() => load(false)),
+    h('h2', { id: 'h-versions', text: 'Versions' }),
     els.list,
     h('section', { 'aria-labelledby': 'h-diff' },
       h('h2', { id: 'h-diff', text: 'Compare two versions' }),
@@ -28,10 +33,11 @@ export async function render(main) {
   await load();
 }
 
-async function load() {
+// The versions, and the Canary section too unless it asked (after a change of its own).
+async function load(withCanary = true) {
   if (!els) return;
   try {
-    versions = await get('/admin/config/versions', { limit: 100 });
+    [versions] = await Promise.all([get('/admin/config/versions', { limit: 100 }), withCanary ? canary.refresh() : null]);
   } catch (e) {
     if (els) clear(els.list, notice(e.status === 403 ? 'Config versions need a global admin token.' : e.message, 'error'));
     return;
