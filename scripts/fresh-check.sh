@@ -45,6 +45,12 @@ tarball="${FRESH_TARBALL:-$repo/build-fresh/debian12.tar}"
 # A clean environment, as a login on a new machine has: nothing from this shell leaks in.
 chroot_env=(env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   TERM=dumb)
+# The one thing kept from run to run: the chroot's compiler cache (FRESH_CCACHE=0: none), on
+# this machine under /var/cache. It cannot hide a missing package: ccache hashes every header a
+# cached compile read, so a header that is gone is a miss and the compiler's own error, and
+# linking is never cached. It saves most of the chroot's two full builds (docs/testing.md).
+ccache_host="${FRESH_CCACHE_DIR:-/var/cache/ditto-fresh-ccache}"
+if [[ ${FRESH_CCACHE:-1} == 1 ]]; then chroot_env+=(CCACHE_DIR=/var/cache/ditto-ccache); fi
 
 now() { date +%s; }
 fail() { echo "fresh-check: FAIL: $*" >&2; exit 1; }
@@ -72,7 +78,7 @@ cleanup() {
     # shellcheck disable=SC2086
     [[ -n "$pids" ]] && kill -KILL $pids 2>/dev/null && sleep 1
   fi
-  for m in dev sys proc; do
+  for m in dev sys proc var/cache/ditto-ccache; do
     mountpoint -q "$root/$m" && { umount -R "$root/$m" || umount -R -l "$root/$m"; }
   done
   if [[ -n "$(mounted_under_root)" ]]; then
@@ -115,6 +121,10 @@ echo "127.0.0.1 localhost" >"$root/etc/hosts"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
 mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"
+if [[ ${FRESH_CCACHE:-1} == 1 ]]; then
+  mkdir -p "$ccache_host" "$root/var/cache/ditto-ccache"
+  mount --bind "$ccache_host" "$root/var/cache/ditto-ccache"
+fi
 phase[bootstrap]=$(($(now) - t))
 
 # ---- 2. try it: clone, run.sh, the tour ---------------------------------------------

@@ -10,10 +10,12 @@ kind="${1:?usage: scripts/sanitize.sh asan|tsan}"
 flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1")
 # Concurrency-heavy: shared state across workers and threads (memory store, cache tiers,
 # single-flight, metrics shards, backend health, the server's drain), and the real gateway
-# with several workers under traffic.
+# with several workers under traffic; the span exporter's and the identity providers' loops on
+# the background thread.
 tsan_tests=(store_unit_tests store_contract_tests cache_unit_tests gateway_integration_tests
   proxy_integration_tests cache_integration_tests routing_integration_tests
-  observability_integration_tests fault_integration_tests redis_integration_tests)
+  observability_integration_tests fault_integration_tests redis_integration_tests
+  tracing_integration_tests access_integration_tests)
 case "$kind" in
   asan)
     export BUILD_DIR=build-asan
