@@ -298,6 +298,10 @@ net::awaitable<reply> config_router(const parts& p, const call& c) {
         co_return error_reply(c, 400, "invalid_request",
                               diag.errors.empty() ? "invalid router" : diag.errors.front());
     }
+    if (router->canary) {
+        co_return error_reply(c, 400, "invalid_request",
+                              "a canary is started with PUT /admin/config/canary");
+    }
     control_plane::request r;
     r.reason = "admin.config.router.upsert";
     r.audit_kind = "admin.config.router.upsert";
@@ -306,8 +310,8 @@ net::awaitable<reply> config_router(const parts& p, const call& c) {
     auto next = *router;
     r.change = [next](std::vector<config::virtual_key_config>&,
                       config::router_config& current) -> std::optional<admin_failure> {
-        // A router without a canary would end a running one unannounced (docs/routing.md).
-        if (current.canary && !next.canary) {
+        // It would end a running canary unannounced (docs/routing.md).
+        if (current.canary) {
             return admin_failure{409, "canary_running",
                                  "a canary is running: promote it or roll it back first "
                                  "(POST /admin/config/canary/promote or /rollback)"};
@@ -347,7 +351,10 @@ net::awaitable<reply> config_rollback(const parts& p, const call& c) {
     r.change = [target](std::vector<config::virtual_key_config>& keys,
                         config::router_config& router) -> std::optional<admin_failure> {
         keys = *target->keys;
-        router = target->router;
+        // A rollout in progress is not history: the canary running now keeps running (or none
+        // stays none), whatever the version rolled back to had (docs/routing.md, "Canary").
+        router.default_backends = target->router.default_backends;
+        router.rules = target->router.rules;
         return std::nullopt;
     };
     auto out = co_await p.control->mutate(std::move(r));

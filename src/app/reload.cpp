@@ -65,7 +65,12 @@ net::awaitable<reload_result> reloader::reload(std::string trigger, std::string 
     r.change = [keys, router](std::vector<config::virtual_key_config>& k,
                               config::router_config& rt) -> std::optional<admin::admin_failure> {
         k = keys;
-        rt = router;
+        // A canary started through the Admin API keeps running unless the file names one
+        // (docs/routing.md, "Canary").
+        rt.default_backends = router.default_backends;
+        rt.rules = router.rules;
+        if (router.canary)
+            rt.canary = router.canary;
         return std::nullopt;
     };
     auto res = co_await control_->mutate(std::move(r));

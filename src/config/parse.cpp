@@ -808,9 +808,10 @@ router_canary parse_canary(parse_context& ctx, const json& v, const path_ref& pa
         return out;
     object_reader r(ctx, v, path);
     if (const json* f = r.required("percent")) {
+        // Routed in hundredths of a percent: a smaller share would route nothing.
         if (ctx.read_f64(*f, r.path_of("percent"), out.percent) &&
-            !(out.percent > 0 && out.percent <= 100))
-            ctx.error(r.path_of("percent"), "must be greater than 0 and at most 100");
+            !(out.percent >= 0.01 && out.percent <= 100))
+            ctx.error(r.path_of("percent"), "must be between 0.01 and 100");
     }
     if (const json* f = r.required("router")) {
         auto candidate = parse_router(ctx, *f, r.path_of("router"));

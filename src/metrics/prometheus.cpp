@@ -205,12 +205,14 @@ void prometheus::record(unsigned index, const request_record& r) {
         ++slot(s.responses_by[2], model)[r.status];
         slot(s.request_duration_by_model, model).observe(r.duration_seconds, duration_buckets);
     }
-    // A handful of versions: the stable one, a canary, and those a rollout replaced.
-    if (!r.router_version.empty() &&
-        (s.responses_by[3].size() < 64 || s.responses_by[3].count(r.router_version))) {
-        ++slot(s.responses_by[3], r.router_version)[r.status];
-        slot(s.request_duration_by_router_version, r.router_version)
-            .observe(r.duration_seconds, duration_buckets);
+    // The versions a process has routed by: each router change makes one. Past 256 (a
+    // gateway that has lived through that many router changes) new ones count as __overflow__.
+    if (!r.router_version.empty()) {
+        const bool known =
+            s.responses_by[3].size() < 256 || s.responses_by[3].count(r.router_version);
+        const std::string_view v = known ? r.router_version : std::string_view("__overflow__");
+        ++slot(s.responses_by[3], v)[r.status];
+        slot(s.request_duration_by_router_version, v).observe(r.duration_seconds, duration_buckets);
     }
     s.overhead.observe(r.overhead_seconds, overhead_buckets);
 }
@@ -450,9 +452,10 @@ std::string prometheus::render(const scrape_sources& extra) const {
                "and a canary (ours).");
         for (const auto& [version, role, percent] : extra.router_versions) {
             char buf[32];
-            std::snprintf(buf, sizeof buf, "%g", percent);
+            const auto end = std::to_chars(buf, buf + sizeof buf, percent).ptr;
             w.sample("router_version_share",
-                     "router_version=\"" + escape(version) + "\",role=\"" + role + "\"", buf);
+                     "router_version=\"" + escape(version) + "\",role=\"" + role + "\"",
+                     std::string(buf, end));
         }
     }
     if (extra.tracing) {

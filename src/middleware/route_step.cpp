@@ -12,7 +12,11 @@ class route_step final : public sync_middleware {
     explicit route_step(candidate_filter filter) : filter_(std::move(filter)) {}
 
     step_result enter(proxy_context& ctx, std::optional<http::response>& out) override {
-        const auto routing = ctx.keys->router_for(ctx.request_id);
+        // A key with its own route never reaches a router: it counts as the stable version.
+        const auto routing =
+            ctx.key->route
+                ? key_snapshot::routing{&ctx.keys->router(), ctx.keys->router_version(), false}
+                : ctx.keys->router_for(ctx.request_id);
         ctx.router_version = routing.version;
         ctx.canary = routing.canary;
         ctx.candidates = router::candidates(*routing.router, ctx.key->route, routed_model(ctx),

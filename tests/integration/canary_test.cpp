@@ -199,5 +199,87 @@ TEST_F(Canary, BadCanariesAreRefusedAndReadTokensCannotStartOne) {
     EXPECT_EQ(admin("GET", "/admin/config/canary")->status, 404);
 }
 
+TEST_F(Canary, PromotionKeepsGuardrailsAndChecksWhatTheCallerSaw) {
+    // The stable router guards model "m" with a banned phrase.
+    auto put = admin(
+        "PUT", "/admin/config/router",
+        R"({"router":{"default_backends":[{"backend":"stable"}],"rules":[{"model_prefix":"m",)"
+        R"("exact":true,"backend":"stable","guardrails":{"banned_phrases":["forbidden"]}}]}})");
+    ASSERT_EQ(put->status, 200) << put->body;
+    // A canary without a rule for "m" cannot be promoted: the guardrail would be lost.
+    auto started = admin("PUT", "/admin/config/canary",
+                         R"({"percent":12.5,"router":{"default_backends":[{"backend":"next"}]}})");
+    ASSERT_EQ(started->status, 200) << started->body;
+    EXPECT_EQ(json::parse(started->body)["canary"]["percent"], 12.5);  // not cut to 12
+    const std::string first = json::parse(started->body)["canary"]["canary_version"];
+    auto lost = admin("POST", "/admin/config/canary/promote");
+    EXPECT_EQ(lost->status, 409) << lost->body;
+    EXPECT_NE(lost->body.find("guardrails_would_be_lost"), std::string::npos) << lost->body;
+    // A router update while it runs: refused; one that carries a canary: sent to its endpoint.
+    EXPECT_EQ(admin("PUT", "/admin/config/router",
+                    R"({"router":{"default_backends":[{"backend":"next"}]}})")
+                  ->status,
+              409);
+    EXPECT_EQ(admin("PUT", "/admin/config/router",
+                    R"({"router":{"default_backends":[{"backend":"next"}],"canary":{"percent":5,)"
+                    R"("router":{"default_backends":[{"backend":"stable"}]}}}})")
+                  ->status,
+              400);
+    // Replace it with one that keeps the rule; a promote naming the old one is refused.
+    auto replaced = admin("PUT", "/admin/config/canary",
+                          R"({"percent":50,"router":{"default_backends":[{"backend":"next"}],)"
+                          R"("rules":[{"model_prefix":"m","exact":true,"backend":"next"}]}})");
+    ASSERT_EQ(replaced->status, 200) << replaced->body;
+    const std::string second = json::parse(replaced->body)["canary"]["canary_version"];
+    auto stale = admin("POST", "/admin/config/canary/promote",
+                       R"({"expected_canary_version":")" + first + R"("})");
+    EXPECT_EQ(stale->status, 409) << stale->body;
+    // A config rollback (here, of the router update above) keeps the canary running.
+    auto versions = json::parse(admin("GET", "/admin/config/versions")->body);
+    std::string before_router;
+    for (const auto& v : versions) {
+        if (v["reason"] != "admin.config.router.upsert" &&
+            v["reason"] != "admin.config.canary.start")
+            before_router = v["version_id"];
+    }
+    ASSERT_FALSE(before_router.empty()) << versions.dump();
+    auto back =
+        admin("POST", "/admin/config/rollback", R"({"version_id":")" + before_router + R"("})");
+    ASSERT_EQ(back->status, 200) << back->body;
+    auto still = admin("GET", "/admin/config/canary");
+    ASSERT_EQ(still->status, 200);
+    EXPECT_EQ(json::parse(still->body)["canary_version"], second);
+    // Put the guarded router back (the canary stays), then promote: the rule keeps its
+    // guardrail on the promoted router.
+    // (PUT router is refused while a canary runs, so the guarded router comes back by rollback.)
+    std::string guarded;
+    for (const auto& v : json::parse(admin("GET", "/admin/config/versions")->body)) {
+        if (v["reason"] == "admin.config.router.upsert")
+            guarded = v["version_id"];
+    }
+    ASSERT_EQ(
+        admin("POST", "/admin/config/rollback", R"({"version_id":")" + guarded + R"("})")->status,
+        200);
+    auto promoted = admin("POST", "/admin/config/canary/promote",
+                          R"({"expected_canary_version":")" + second + R"("})");
+    ASSERT_EQ(promoted->status, 200) << promoted->body;
+    auto blocked =
+        http_request(gw.port, "POST", "/v1/chat/completions",
+                     R"({"model":"m","messages":[{"role":"user","content":"a forbidden word"}]})",
+                     {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}});
+    EXPECT_EQ(blocked->status, 403) << blocked->body;
+    auto ok =
+        http_request(gw.port, "POST", "/v1/chat/completions", chat,
+                     {{"Authorization", "Bearer vk-1"}, {"Content-Type", "application/json"}});
+    EXPECT_EQ(ok->status, 200);
+    EXPECT_EQ(ids_at(next).size() + ids_at(stable).size() >= 1, true);
+    EXPECT_FALSE(ids_at(next).empty()) << "the promoted router routes to next";
+    // Shares under a hundredth of a percent would route nothing: refused.
+    EXPECT_EQ(admin("PUT", "/admin/config/canary",
+                    R"({"percent":0.001,"router":{"default_backends":[{"backend":"next"}]}})")
+                  ->status,
+              400);
+}
+
 }  // namespace
 }  // namespace ditto::test
