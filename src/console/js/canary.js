@@ -119,7 +119,8 @@ async function end(promote) {
     promote ? 'Promote' : 'Roll back', !promote);
   if (!ok) return;
   try {
-    const r = await post('/admin/config/canary/' + (promote ? 'promote' : 'rollback'), {});
+    // The canary this page shows: another one (replaced since) answers 409 instead of being acted on.
+    const r = await post('/admin/config/canary/' + (promote ? 'promote' : 'rollback'), { expected_canary_version: c.canary_version });
     toast(`${promote ? 'Promoted' : 'Rolled back'}: the router is ${r.router_version} (${r.current_version.version_id}).`);
   } catch (e) {
     toast(e.message, 'error');
