@@ -5,11 +5,13 @@
 namespace ditto::test {
 
 oidc_issuer::oidc_issuer() {
-    server_ = std::make_unique<raw_server>([this](int fd) { serve(fd); });
+    auto server = std::make_unique<raw_server>([this](int fd) { serve(fd); });
+    port_ = server->port();
+    server_ = std::move(server);
 }
 
 std::string oidc_issuer::url() const {
-    return "http://127.0.0.1:" + std::to_string(server_->port());
+    return "http://127.0.0.1:" + std::to_string(port_.load());
 }
 
 const signing_key& oidc_issuer::add_key(const std::string& alg, const std::string& kid,

@@ -41,6 +41,9 @@ class oidc_issuer {
     std::vector<std::string> published_;
     std::atomic<bool> down_{false};
     std::atomic<int> jwks_fetches_{0};
+    /// Set once the server runs; read by its connection threads (which start before the
+    /// constructor returns), hence atomic rather than through server_.
+    std::atomic<int> port_{0};
     std::unique_ptr<raw_server> server_;  // last: stopped first
 };
 
