@@ -329,5 +329,45 @@ TEST_F(Access, RotationIsPickedUpAndAnIssuerDownFailsNewKidsClosed) {
         10s, 200ms));
 }
 
+// The issuer's documents as configured: a JWKS URL with a query (Azure AD B2C names its policy
+// there) is fetched with it; a discovery document naming another issuer is not trusted, and
+// clients then get 503 in their dialect, after the deadline, not a pass.
+TEST(AccessIssuer, AJwksQueryIsKeptAndAForeignDiscoveryIsRefused) {
+    oidc_issuer idp;
+    idp.add_key("ES256", "k");
+    running_mock up;
+    up.start();
+    const std::string backends = R"("backends":[{"name":"p","base_url":"http://127.0.0.1:)" +
+                                 std::to_string(up.port) +
+                                 R"(/v1"}],"virtual_keys":[],)"
+                                 R"("router":{"default_backends":[{"backend":"p"}]},)";
+    running_gateway with_query;
+    with_query.start("{" + backends + R"("access":{"clients":{"issuer":")" + idp.url() +
+                         R"(","audience":"a","jwks_uri":")" + idp.url() +
+                         R"(/jwks?p=B2C_1_signin","templates":[{"key":{}}]}}})",
+                     {"--workers", "1"});
+    const auto token = idp.token("k", R"("sub":"ana")", 300, "a");
+    const http_headers h{{"Authorization", "Bearer " + token},
+                         {"Content-Type", "application/json"}};
+    auto ok = http_request(with_query.port, "POST", "/v1/chat/completions", chat, h);
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << ok->body;
+    EXPECT_EQ(idp.last_jwks_target(), "/jwks?p=B2C_1_signin");
+
+    // The configured issuer has a trailing slash; the document says it without: not ours.
+    running_gateway foreign;
+    foreign.start("{" + backends + R"("access":{"clients":{"issuer":")" + idp.url() +
+                      R"(/","audience":"a","jwks_timeout_ms":300,"templates":[{"key":{}}]}}})",
+                  {"--workers", "1"});
+    const auto other = idp.token_for(idp.url() + "/", "k", R"("sub":"ana")", 300, "a");
+    auto refused =
+        http_request(foreign.port, "POST", "/v1/chat/completions", chat,
+                     {{"Authorization", "Bearer " + other}, {"Content-Type", "application/json"}});
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503) << refused->body;
+    EXPECT_NE(refused->body.find("identity_provider_unavailable"), std::string::npos)
+        << refused->body;
+}
+
 }  // namespace
 }  // namespace ditto::test

@@ -32,6 +32,11 @@ void oidc_issuer::publish(const std::string& kid, bool on) {
         published_.push_back(kid);
 }
 
+std::string oidc_issuer::last_jwks_target() const {
+    std::lock_guard lock(mu_);
+    return last_jwks_target_;
+}
+
 std::string oidc_issuer::jwks() const {
     std::lock_guard lock(mu_);
     std::string out = R"({"keys":[)";
@@ -42,8 +47,14 @@ std::string oidc_issuer::jwks() const {
 
 std::string oidc_issuer::token(const std::string& kid, const std::string& extra, long long ttl,
                                const std::string& aud) const {
+    return token_for(url(), kid, extra, ttl, aud);
+}
+
+std::string oidc_issuer::token_for(const std::string& iss, const std::string& kid,
+                                   const std::string& extra, long long ttl,
+                                   const std::string& aud) const {
     const auto now = unix_now();
-    const std::string claims = R"({"iss":")" + url() + R"(","aud":")" + aud + R"(","iat":)" +
+    const std::string claims = R"({"iss":")" + iss + R"(","aud":")" + aud + R"(","iat":)" +
                                std::to_string(now) + R"(,"exp":)" + std::to_string(now + ttl) +
                                (extra.empty() ? "" : "," + extra) + "}";
     std::lock_guard lock(mu_);
@@ -62,7 +73,12 @@ void oidc_issuer::serve(int fd) {
         }
         const auto sp1 = head->find(' ');
         const auto sp2 = head->find(' ', sp1 + 1);
-        const auto path = head->substr(sp1 + 1, sp2 - sp1 - 1);
+        const auto target = head->substr(sp1 + 1, sp2 - sp1 - 1);
+        const auto path = target.substr(0, target.find('?'));
+        if (path == "/jwks") {
+            std::lock_guard lock(mu_);
+            last_jwks_target_ = target;
+        }
         std::string body;
         int status = 200;
         if (path == "/.well-known/openid-configuration") {

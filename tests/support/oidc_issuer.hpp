@@ -27,10 +27,15 @@ class oidc_issuer {
     /// Every connection reset: discovery and JWKS unreachable.
     void set_down(bool down) { down_ = down; }
     int jwks_fetches() const { return jwks_fetches_.load(); }
+    /// The request target of the last JWKS fetch (path and query).
+    std::string last_jwks_target() const;
     /// A token by key `kid` with iss = url(), aud, exp = now + ttl, and `extra` claims (a JSON
     /// object's members, without braces: `"sub":"ana","groups":["admin"]`).
     std::string token(const std::string& kid, const std::string& extra, long long ttl = 300,
                       const std::string& aud = "ditto-gateway") const;
+    /// The same with another `iss`.
+    std::string token_for(const std::string& iss, const std::string& kid, const std::string& extra,
+                          long long ttl, const std::string& aud) const;
 
   private:
     void serve(int fd);
@@ -39,6 +44,7 @@ class oidc_issuer {
     mutable std::mutex mu_;
     std::map<std::string, std::unique_ptr<signing_key>> keys_;
     std::vector<std::string> published_;
+    std::string last_jwks_target_;
     std::atomic<bool> down_{false};
     std::atomic<int> jwks_fetches_{0};
     /// Set once the server runs; read by its connection threads (which start before the

@@ -205,5 +205,33 @@ TEST(Jwt, Base64UrlRoundTripAndShape) {
     EXPECT_FALSE(looks_like_jwt("a.b.c.d"));
 }
 
+TEST(Jwt, AHostileJwksCannotCostSecondsOrMemory) {
+    // A modulus over 8192 bits is refused before OpenSSL checks it (that check takes seconds).
+    const std::string huge = test::b64url(std::string(1025, '\xff'));
+    std::string error;
+    std::vector<std::string> skipped;
+    auto set =
+        key_set::parse(R"({"keys":[{"kty":"RSA","kid":"big","n":")" + huge + R"(","e":"AQAB"}]})",
+                       error, &skipped);
+    ASSERT_TRUE(set) << error;
+    EXPECT_TRUE(set->empty());
+    ASSERT_EQ(skipped.size(), 1U);
+    EXPECT_NE(skipped[0].find("8192"), std::string::npos) << skipped[0];
+    // At most 64 keys are kept; the rest are named as skipped.
+    signing_key k("EdDSA", "x");
+    std::string many = R"({"keys":[)";
+    for (int i = 0; i < 70; ++i) {
+        auto j = k.jwk();
+        j.replace(j.find(R"("kid":"x")"), 9, R"("kid":"k)" + std::to_string(i) + R"(")");
+        many += (i ? "," : "") + j;
+    }
+    skipped.clear();
+    set = key_set::parse(many + "]}", error, &skipped);
+    ASSERT_TRUE(set) << error;
+    EXPECT_EQ(set->keys().size(), 64U);
+    ASSERT_EQ(skipped.size(), 1U);
+    EXPECT_NE(skipped[0].find("64"), std::string::npos) << skipped[0];
+}
+
 }  // namespace
 }  // namespace ditto::access
